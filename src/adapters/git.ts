@@ -1,0 +1,135 @@
+import type { Runner } from './runner.js';
+
+/**
+ * Git, one small async function per git command (np's git-util style).
+ * Reads are marked `read`; anything that changes a repository is `write`,
+ * except in the workspace and the mirror cache, which bro owns and which the
+ * dry run prepares for real (`local`).
+ */
+
+/** Fixed identity and dates so that applying the same series twice gives the same commits. */
+export const BRO_GIT_IDENTITY: Record<string, string> = {
+  GIT_AUTHOR_NAME: 'bro',
+  GIT_AUTHOR_EMAIL: 'bro@localhost',
+  GIT_COMMITTER_NAME: 'bro',
+  GIT_COMMITTER_EMAIL: 'bro@localhost',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+};
+
+export interface Git {
+  /** The commit a ref names on a remote, without fetching; undefined when the remote lacks it. */
+  lsRemote(url: string, ref: string): Promise<string | undefined>;
+  cloneMirror(url: string, dest: string): Promise<void>;
+  fetchMirror(gitDir: string): Promise<void>;
+  /** The commit a ref or sha names in a repository, or undefined. */
+  resolveCommit(gitDir: string, ref: string): Promise<string | undefined>;
+  hasCommit(gitDir: string, sha: string): Promise<boolean>;
+  /** Contents of a file at a revision, or undefined when absent. */
+  showFile(gitDir: string, rev: string, path: string): Promise<string | undefined>;
+  tags(gitDir: string): Promise<string[]>;
+  cloneShared(source: string, dest: string): Promise<void>;
+  fetchCommit(repo: string, remote: string, sha: string): Promise<void>;
+  /** Force the work tree to `commit` (detached), removing untracked but not ignored files. */
+  resetTo(repo: string, commit: string): Promise<void>;
+  head(repo: string): Promise<string>;
+  /** `git status --porcelain` lines, ignored files excluded. */
+  status(repo: string): Promise<string[]>;
+  am(repo: string, patchFiles: readonly string[], options?: { threeWay?: boolean }): Promise<void>;
+  amAbort(repo: string): Promise<void>;
+  /** `git apply --check -v`, returning git's own explanation when it fails. */
+  applyCheck(repo: string, patchFile: string): Promise<{ ok: boolean; output: string }>;
+  commitAll(repo: string, message: string, date: string): Promise<void>;
+  /** Raw access for callers that need a command not listed here. */
+  raw(repo: string, args: readonly string[], mode?: 'read' | 'local', input?: string): Promise<string>;
+}
+
+export function createGit(runner: Runner): Git {
+  // Workspace and cache operations are bro's own, not side effects outside it: they run in dry-run too.
+  const run = async (args: readonly string[], options: { cwd?: string; input?: string; okExitCodes?: number[]; env?: Record<string, string> } = {}) =>
+    runner.run({ argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env }, ...options });
+
+  const git: Git = {
+    async lsRemote(url, ref) {
+      if (/^[0-9a-f]{40}$/.test(ref)) return undefined;
+      const { stdout } = await run(['ls-remote', '--', url, ref, `${ref}^{}`, `refs/tags/${ref}`, `refs/tags/${ref}^{}`]);
+      const refs = new Map<string, string>();
+      for (const line of stdout.split('\n')) {
+        const [sha, name] = line.split('\t');
+        if (sha && name) refs.set(name, sha);
+      }
+      for (const name of [`refs/tags/${ref}^{}`, `refs/tags/${ref}`, `refs/heads/${ref}`, ref]) {
+        const sha = refs.get(name);
+        if (sha) return sha;
+      }
+      return undefined;
+    },
+    async cloneMirror(url, dest) {
+      await run(['clone', '--mirror', '--quiet', '--', url, dest]);
+    },
+    async fetchMirror(gitDir) {
+      await run(['--git-dir', gitDir, 'fetch', '--prune', '--force', '--quiet', 'origin']);
+    },
+    async resolveCommit(gitDir, ref) {
+      const { stdout, exitCode } = await run(['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+        okExitCodes: [1, 128],
+      });
+      return exitCode === 0 ? stdout.trim() : undefined;
+    },
+    async hasCommit(gitDir, sha) {
+      const { exitCode } = await run(['--git-dir', gitDir, 'cat-file', '-e', `${sha}^{commit}`], { okExitCodes: [1, 128] });
+      return exitCode === 0;
+    },
+    async showFile(gitDir, rev, path) {
+      const { stdout, exitCode } = await run(['--git-dir', gitDir, 'show', `${rev}:${path}`], { okExitCodes: [128] });
+      return exitCode === 0 ? stdout : undefined;
+    },
+    async tags(gitDir) {
+      const { stdout } = await run(['--git-dir', gitDir, 'tag', '--list']);
+      return stdout.split('\n').filter(Boolean);
+    },
+    async cloneShared(source, dest) {
+      await run(['clone', '--quiet', '--shared', '--no-checkout', '--', source, dest]);
+    },
+    async fetchCommit(repo, remote, sha) {
+      await run(['fetch', '--quiet', remote, sha], { cwd: repo });
+    },
+    async resetTo(repo, commit) {
+      await run(['am', '--abort'], { cwd: repo, okExitCodes: [1, 128] });
+      await run(['checkout', '--quiet', '--force', '--detach', commit], { cwd: repo });
+      await run(['reset', '--quiet', '--hard', commit], { cwd: repo });
+      // -d but not -x: ignored build caches (build/, target/) survive.
+      await run(['clean', '--quiet', '-d', '--force'], { cwd: repo });
+    },
+    async head(repo) {
+      return (await run(['rev-parse', 'HEAD'], { cwd: repo })).stdout.trim();
+    },
+    async status(repo) {
+      const { stdout } = await run(['status', '--porcelain', '--untracked-files=all'], { cwd: repo });
+      return stdout.split('\n').filter(Boolean);
+    },
+    async am(repo, patchFiles, options = {}) {
+      await run(['am', '--quiet', '--committer-date-is-author-date', ...(options.threeWay ? ['--3way'] : []), '--', ...patchFiles], {
+        cwd: repo,
+      });
+    },
+    async amAbort(repo) {
+      await run(['am', '--abort'], { cwd: repo, okExitCodes: [1, 128] });
+    },
+    async applyCheck(repo, patchFile) {
+      const { exitCode, stderr, stdout } = await run(['apply', '--check', '-v', patchFile], { cwd: repo, okExitCodes: [1, 128] });
+      return { ok: exitCode === 0, output: `${stdout}\n${stderr}`.trim() };
+    },
+    async commitAll(repo, message, date) {
+      await run(['add', '--all'], { cwd: repo });
+      await run(['commit', '--quiet', '--no-verify', '--allow-empty', '-m', message], {
+        cwd: repo,
+        env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+      });
+    },
+    async raw(repo, args, _mode = 'read', input) {
+      return (await run(args, { cwd: repo, input })).stdout;
+    },
+  };
+  return git;
+}

@@ -1,0 +1,114 @@
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ConfigError } from '../errors.js';
+import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
+import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
+import { validateVariant, type Variant } from '../config/variant.js';
+
+/**
+ * The project checkout: variants/, patches/, the lock file and Infra.toml.tpl.
+ * The only code that reads or writes them.
+ */
+export interface Project {
+  readonly root: string;
+  /** A path relative to the project root, for messages. */
+  display(path: string): string;
+  listVariants(): Promise<string[]>;
+  readVariant(name: string): Promise<Variant>;
+  listSeriesBases(source: SourceName): Promise<string[]>;
+  readSeries(source: SourceName, base: string): Promise<Series>;
+  /** Writes a whole series (used by rebase/refresh); replaces the directory's patches. */
+  writeSeries(source: SourceName, base: string, patches: readonly { name: string; content: string }[]): Promise<string>;
+  readLock(): Promise<Lock>;
+  writeLock(lock: Lock): Promise<void>;
+  readInfraTemplate(): Promise<string>;
+  readonly lockPath: string;
+}
+
+export function createProject(root: string): Project {
+  const lockPath = join(root, 'variants', 'sources.lock.json');
+  const display = (path: string) => relative(root, path) || '.';
+
+  return {
+    root,
+    lockPath,
+    display,
+    async listVariants() {
+      const entries = await readdir(join(root, 'variants')).catch(() => [] as string[]);
+      return entries.filter((e) => e.endsWith('.toml')).map((e) => e.slice(0, -'.toml'.length)).sort();
+    },
+    async readVariant(name) {
+      const path = join(root, 'variants', `${name}.toml`);
+      const file = display(path);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (error) {
+        const known = await this.listVariants();
+        throw new ConfigError(file, `no such variant "${name}"`, {
+          cause: error,
+          hint: known.length ? `Known variants: ${known.join(', ')}. Run \`bro variants\`.` : `Create ${file}; see README.md.`,
+        });
+      }
+      let data: unknown;
+      try {
+        data = parseToml(text);
+      } catch (error) {
+        throw new ConfigError(file, `is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+      }
+      return validateVariant(file, data, name);
+    },
+    async listSeriesBases(source) {
+      const entries = await readdir(join(root, 'patches', source), { withFileTypes: true }).catch(() => []);
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    },
+    async readSeries(source, base) {
+      const dir = join(root, 'patches', source, base);
+      const seriesPath = join(dir, 'series');
+      const text = await readFile(seriesPath, 'utf8').catch((error: unknown) => {
+        throw new ConfigError(display(seriesPath), 'is missing', { cause: error, hint: 'Each patch directory needs a series file listing its patches in order.' });
+      });
+      const names = parseSeriesFile(display(seriesPath), text);
+      const patches = await Promise.all(
+        names.map(async (name) => {
+          const path = join(dir, name);
+          const content = await readFile(path, 'utf8').catch((error: unknown) => {
+            throw new ConfigError(display(seriesPath), `lists ${name}, but ${display(path)} does not exist`, { cause: error });
+          });
+          return { name, path, content };
+        }),
+      );
+      return { source, base, dir, patches, digest: seriesDigest(patches) };
+    },
+    async writeSeries(source, base, patches) {
+      const { mkdir, rm } = await import('node:fs/promises');
+      const dir = join(root, 'patches', source, base);
+      await mkdir(dir, { recursive: true });
+      for (const entry of await readdir(dir)) if (entry.endsWith('.patch')) await rm(join(dir, entry));
+      for (const patch of patches) await writeFile(join(dir, patch.name), patch.content);
+      await atomicWrite(join(dir, 'series'), patches.map((p) => `${p.name}\n`).join(''));
+      return dir;
+    },
+    async readLock() {
+      const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+      return text === undefined ? emptyLock() : parseLock(display(lockPath), text);
+    },
+    async writeLock(lock) {
+      await atomicWrite(lockPath, serializeLock(lock));
+    },
+    async readInfraTemplate() {
+      const path = join(root, 'Infra.toml.tpl');
+      return readFile(path, 'utf8').catch((error: unknown) => {
+        throw new ConfigError(display(path), 'is missing', { cause: error, hint: 'Restore Infra.toml.tpl from git.' });
+      });
+    },
+  };
+}
+
+/** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */
+export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode });
+  await rename(tmp, path);
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/**
+ * The variant file, `variants/<name>.toml`: one Bottlerocket variant as this
+ * team builds it. Keys are kebab-case, like Bottlerocket's own TOML. Unknown
+ * keys are errors: a typo must never be silently ignored on a production AMI.
+ */
+
+export const DEFAULT_BOTTLEROCKET_URL = 'https://github.com/bottlerocket-os/bottlerocket.git';
+export const DEFAULT_ADMIN_CONTAINER_URL = 'https://github.com/bottlerocket-os/bottlerocket-admin-container.git';
+
+const accountId = z
+  .string({ error: 'expected a 12-digit AWS account ID in quotes, e.g. "123456789012"' })
+  .regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account ID, e.g. "123456789012"' });
+
+const region = z
+  .string({ error: 'expected an AWS region name such as "us-east-1"' })
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region name such as "us-east-1" or "ap-northeast-1"' });
+
+const gitRef = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, { error: 'expected a tag, a branch or a 40-character commit' });
+
+const source = (defaultUrl: string) =>
+  z.strictObject({
+    url: z.string().min(1).default(defaultUrl).describe('Any git URL, including a local path'),
+    ref: gitRef.optional().describe('A tag, or a commit for an untagged base'),
+  });
+
+const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: 'expected an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/publish"' });
+
+// AMI names: 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _
+const amiName = z
+  .string()
+  .regex(/^[A-Za-z0-9()[\] ./'@_{}-]{3,128}$/, { error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _" });
+
+export const VariantSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'expected a Bottlerocket variant name such as "aws-k8s-1.18"' }),
+  arch: z.enum(['x86_64', 'aarch64']).default('x86_64'),
+  regions: z.array(region).min(1, { error: 'list at least one region; the first is where the AMI is registered' }),
+  'share-with': z.array(accountId).default([]).describe('Accounts that get launch permission on the AMIs'),
+  sources: z.strictObject({
+    bottlerocket: source(DEFAULT_BOTTLEROCKET_URL).default({ url: DEFAULT_BOTTLEROCKET_URL }),
+    'admin-container': source(DEFAULT_ADMIN_CONTAINER_URL).default({ url: DEFAULT_ADMIN_CONTAINER_URL }),
+  }),
+  'admin-image': z.strictObject({
+    repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, { error: 'expected an ECR repository name such as "bottlerocket-admin"' }),
+    'registry-account': accountId,
+  }),
+  ami: z
+    .strictObject({
+      name: amiName.optional().describe('Overrides the AMI name upstream would give'),
+      description: z.string().max(255).optional(),
+      'data-volume-size': z.number().int().min(1).max(16384).optional().describe('GiB'),
+      tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    })
+    .default({ tags: {} }),
+  infra: z
+    .strictObject({
+      profile: z.string().min(1).optional(),
+      role: iamRoleArn.optional(),
+      'ssm-prefix': z.string().regex(/^\//, { error: 'expected a path starting with "/"' }).optional(),
+      region: z.record(region, z.strictObject({ role: iamRoleArn.optional() })).default({}),
+    })
+    .default({ region: {} }),
+});
+
+export type Variant = z.infer<typeof VariantSchema>;
+
+/** Validates a parsed variant document; every problem is reported with its key. */
+export function validateVariant(file: string, data: unknown, expectedName?: string): Variant {
+  const result = VariantSchema.safeParse(data);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(top level)';
+      const value = valueAt(data, issue.path);
+      const shown = value === undefined || typeof value === 'object' ? '' : ` (got ${JSON.stringify(value)})`;
+      if (issue.code === 'unrecognized_keys') {
+        return `  - ${issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`)).join(', ')}: unknown key; remove it or check its spelling`;
+      }
+      return `  - ${key}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(file, `invalid variant file:\n${problems.join('\n')}`, {
+      hint: `Fix ${file}; \`bro variants show <name>\` prints the resolved config once it is valid.`,
+    });
+  }
+  const variant = result.data;
+  if (expectedName && variant.name !== expectedName) {
+    throw new ConfigError(file, `name = "${variant.name}" but the file is named for "${expectedName}"`, {
+      hint: `Rename the file to variants/${variant.name}.toml or set name = "${expectedName}".`,
+    });
+  }
+  const regions = new Set(variant.regions);
+  if (regions.size !== variant.regions.length) {
+    throw new ConfigError(file, 'regions: a region is listed twice', { hint: 'List each region once.' });
+  }
+  for (const r of Object.keys(variant.infra.region)) {
+    if (!regions.has(r)) {
+      throw new ConfigError(file, `infra.region.${r}: "${r}" is not in regions`, { hint: `Add "${r}" to regions or remove [infra.region.${r}].` });
+    }
+  }
+  return variant;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = data;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}

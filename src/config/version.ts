@@ -1,0 +1,45 @@
+import { UsageError } from '../errors.js';
+
+/**
+ * `--version <upstream>-<build>`, e.g. `1.0.4-hc1`: the upstream release the
+ * build is based on and this team's build suffix.
+ */
+export interface BuildVersion {
+  /** `1.0.4`: must equal `version` in upstream's Release.toml at the tag. */
+  upstream: string;
+  /** `hc1`: passed as BUILDSYS_VERSION_BUILD, so it lands in the AMI name. */
+  build: string;
+  /** `v1.0.4`: the upstream git tag. */
+  tag: string;
+  /** `1.0.4-hc1` */
+  full: string;
+}
+
+const VERSION_RE = /^v?(\d+)\.(\d+)\.(\d+)-([A-Za-z0-9][A-Za-z0-9._]{0,31})$/;
+
+export function parseVersion(text: string): BuildVersion {
+  const match = VERSION_RE.exec(text);
+  if (!match) {
+    throw new UsageError(`Invalid --version "${text}": expected <upstream>-<build>, e.g. 1.0.4-hc1`, {
+      hint: 'The upstream part is a Bottlerocket release (X.Y.Z); the build part is letters, digits, "." or "_" (no "-").',
+    });
+  }
+  const [, major, minor, patch, build] = match as unknown as [string, string, string, string, string];
+  const upstream = `${Number(major)}.${Number(minor)}.${Number(patch)}`;
+  return { upstream, build, tag: `v${upstream}`, full: `${upstream}-${build}` };
+}
+
+/** Orders X.Y.Z strings numerically. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map(Number);
+  const pb = b.replace(/^v/, '').split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function isReleaseVersion(text: string): boolean {
+  return /^v?\d+\.\d+\.\d+$/.test(text);
+}

@@ -1,0 +1,83 @@
+import type { Git } from './adapters/git.js';
+import type { Mirrors } from './adapters/mirrors.js';
+import type { Project } from './adapters/project.js';
+import type { Redactor } from './adapters/redactor.js';
+import type { Runner } from './adapters/runner.js';
+import type { Series, SourceName } from './config/series.js';
+import type { Variant } from './config/variant.js';
+import type { BuildVersion } from './config/version.js';
+
+/** Options every command that touches sources shares. */
+export interface CommonOptions {
+  projectDir: string;
+  cacheDir: string;
+  /** Defaults to `<projectDir>/work/<variant>`. */
+  workDir?: string;
+  debug: boolean;
+}
+
+export interface BuildOptions extends CommonOptions {
+  variant: string;
+  version: string;
+  dryRun: boolean;
+  json: boolean;
+  updateLock: boolean;
+  keepFailed: boolean;
+}
+
+/** The outside world, created once by the command and passed down. */
+export interface Adapters {
+  runner: Runner;
+  git: Git;
+  project: Project;
+  mirrors: Mirrors;
+  redactor: Redactor;
+  env: NodeJS.ProcessEnv;
+  /** Warnings for the user, printed after the task list. */
+  warn: (message: string) => void;
+}
+
+export interface ResolvedSource {
+  name: SourceName;
+  url: string;
+  ref: string;
+  commit: string;
+  mirror: string;
+  /** The workspace checkout. */
+  dir: string;
+}
+
+export interface Workspace {
+  root: string;
+  bottlerocket: string;
+  adminContainer: string;
+  /** bro's own files (state, logs), beside the checkouts, never inside them. */
+  broDir: string;
+}
+
+/**
+ * The context that flows through the pipeline. Each step reads what earlier
+ * steps set and sets its own outputs; nothing is global.
+ */
+export interface BuildContext {
+  options: BuildOptions;
+  adapters: Adapters;
+  variant: Variant;
+  version: BuildVersion;
+  workspace: Workspace;
+  /** Set by the resolve step. */
+  pins?: Record<SourceName, import('./steps/resolve.js').PinnedSource>;
+  /** Set by the sources step. */
+  sources?: Record<SourceName, ResolvedSource>;
+  /** `v0.5.2`, read from the admin container's VERSION file at its pin. */
+  adminVersion?: string;
+  /** Set by the resolve step (after sources: the admin series base comes from VERSION). */
+  series?: Record<SourceName, Series | undefined>;
+  /** Commit at the tip of each patched checkout. */
+  patchedHeads?: Record<SourceName, string>;
+  /** Path of the rendered Infra.toml. */
+  infraPath?: string;
+}
+
+export const sourceDir = (workspace: Workspace, source: SourceName) =>
+  source === 'bottlerocket' ? workspace.bottlerocket : workspace.adminContainer;

@@ -1,0 +1,118 @@
+/**
+ * Typed errors. Every error bro raises on purpose is a BroError: it carries an
+ * exit code, a message that names the thing, and a hint that says what to do.
+ * The bin is the only place that turns them into output and an exit code.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface BroErrorOptions {
+  cause?: unknown;
+  /** What the user should do next. */
+  hint?: string;
+}
+
+export class BroError extends Error {
+  readonly exitCode: number = EXIT_FAILURE;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: BroErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command line: unknown option, malformed --version, missing argument. */
+export class UsageError extends BroError {
+  override readonly exitCode = EXIT_USAGE;
+}
+
+/** A configuration file (variant, lock, series, user data) is invalid. */
+export class ConfigError extends BroError {
+  override readonly exitCode = EXIT_USAGE;
+  constructor(
+    readonly file: string,
+    message: string,
+    options: BroErrorOptions = {},
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** A pipeline step failed. */
+export class StepError extends BroError {
+  constructor(
+    readonly step: string,
+    message: string,
+    options: BroErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** An external program failed to start, exited non-zero, or was killed. */
+export class SubprocessError extends BroError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly reason: 'spawn' | 'exit' | 'signal',
+    readonly detail: { exitCode?: number; signal?: string; output?: string },
+    message: string,
+    options: BroErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** A patch did not apply. */
+export class PatchError extends BroError {
+  constructor(
+    readonly patch: string,
+    message: string,
+    options: BroErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** The user interrupted bro (SIGINT/SIGTERM). */
+export class InterruptedError extends BroError {
+  override readonly exitCode = 130;
+}
+
+/** Already reported to the user (e.g. a check that printed its own table): just exit. */
+export class ExitError extends BroError {
+  constructor(override readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+export function isBroError(error: unknown): error is BroError {
+  return error instanceof BroError;
+}
+
+/** Renders an error for the terminal: message, hint, and (with debug) the causes and stacks. */
+export function formatError(error: unknown, debug: boolean): string {
+  const lines: string[] = [];
+  if (error instanceof BroError) {
+    lines.push(`✖ ${error.message}`);
+    if (error.hint) lines.push(`  → ${error.hint}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    lines.push(`✖ Internal error: ${message}`);
+    lines.push('  → This is a bug in bro. Rerun with --debug and report the output.');
+  }
+  if (debug) {
+    let current: unknown = error;
+    while (current) {
+      lines.push(current instanceof Error && current.stack ? current.stack : String(current));
+      current = current instanceof Error ? current.cause : undefined;
+      if (current) lines.push('Caused by:');
+    }
+  } else if (error instanceof Error && error.cause instanceof Error && error instanceof BroError) {
+    lines.push(`  (cause: ${error.cause.message.split('\n')[0]})`);
+  }
+  return lines.join('\n');
+}

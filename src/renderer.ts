@@ -1,0 +1,36 @@
+/**
+ * The one place the task-list renderer is chosen (lint-staged's getRenderer):
+ * interactive on a TTY, plain with timestamps in CI or when asked, silent when
+ * the caller (a test, or --json with nothing to show) wants no output.
+ */
+export type RendererChoice = 'default' | 'simple' | 'silent';
+
+export interface RendererInputs {
+  ci: boolean;
+  silent: boolean;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): RendererChoice {
+  if (silent) return 'silent';
+  if (ci || !isTTY || env.CI === 'true' || env.TERM === 'dumb') return 'simple';
+  return 'default';
+}
+
+/** listr2 options for a choice. Output goes to stderr, so stdout carries only results (plans, JSON). */
+// listr2 itself honours NO_COLOR and FORCE_COLOR.
+export async function listrOptions(choice: RendererChoice) {
+  const { ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
+  return {
+    renderer: choice,
+    fallbackRenderer: 'simple' as const,
+    exitOnError: true,
+    registerSignalListeners: false,
+    collectErrors: false as const,
+    rendererOptions: {
+      processOutput: new ProcessOutput(process.stderr, process.stderr),
+      ...(choice === 'simple' ? { timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER } : { timer: PRESET_TIMER, collapseSubtasks: false }),
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { atomicWrite } from './adapters/project.js';
+import { ConfigError } from './errors.js';
+
+/**
+ * The workspace state file, `<work>/.bro/state.json`: for each step, the
+ * digest of its inputs and its outputs. A step whose recorded inputs equal its
+ * current inputs is done and is skipped; changed inputs rerun it and the steps
+ * after it.
+ */
+export const STATE_SCHEMA_VERSION = 1;
+
+const StepRecordSchema = z.object({
+  status: z.enum(['done', 'failed', 'interrupted']),
+  inputs: z.string(),
+  outputs: z.record(z.string(), z.unknown()).default({}),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+});
+export type StepRecord = z.infer<typeof StepRecordSchema>;
+
+const StateSchema = z.object({
+  schemaVersion: z.literal(STATE_SCHEMA_VERSION),
+  steps: z.record(z.string(), StepRecordSchema),
+});
+export type State = z.infer<typeof StateSchema>;
+
+export const statePath = (broDir: string) => join(broDir, 'state.json');
+
+export async function readState(broDir: string): Promise<State> {
+  const path = statePath(broDir);
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return { schemaVersion: STATE_SCHEMA_VERSION, steps: {} };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, 'is not valid JSON', { cause: error, hint: `Delete ${path}; bro then redoes every step.` });
+  }
+  const result = StateSchema.safeParse(data);
+  if (!result.success) {
+    throw new ConfigError(path, `was written by another version of bro (expected schemaVersion ${STATE_SCHEMA_VERSION})`, {
+      hint: `Delete ${path}; bro then redoes every step.`,
+    });
+  }
+  return result.data;
+}
+
+export async function writeState(broDir: string, state: State): Promise<void> {
+  await mkdir(dirname(statePath(broDir)), { recursive: true });
+  await atomicWrite(statePath(broDir), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** A stable digest of any JSON-like value (object keys sorted). */
+export function digestOf(value: unknown): string {
+  return `sha256:${createHash('sha256').update(stableJson(value)).digest('hex')}`;
+}
+
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

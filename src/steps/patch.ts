@@ -1,0 +1,178 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Git } from '../adapters/git.js';
+import type { Project } from '../adapters/project.js';
+import { chooseSeriesBase, SOURCES, type Series, type SourceName } from '../config/series.js';
+import type { ResolvedSource } from '../context.js';
+import { PatchError } from '../errors.js';
+import { adminImageTag } from '../naming.js';
+import { expectedLines, parseFormatPatch } from '../patch-file.js';
+import type { Step } from '../pipeline.js';
+import { digestOf, readState, writeState } from '../state.js';
+import { setAdminSource } from './set-admin-source.js';
+
+/**
+ * Patch: the series applied as one commit per patch on top of the pinned
+ * commit, then bro's generated commits. The tree is clean afterwards: upstream
+ * derives the build id from `git describe --dirty`. On failure the checkout is
+ * restored to the pin (unless --keep-failed) and the error names the patch,
+ * the file, the hunk and the lines it expected.
+ */
+
+/** A change bro generates from the variant file rather than keeping as a patch. */
+export interface GeneratedChange {
+  subject: string;
+  /** Edits files in the checkout. */
+  apply(dir: string): Promise<void>;
+  /** Part of the step's input digest. */
+  inputs: unknown;
+}
+
+export async function selectSeries(
+  project: Project,
+  source: SourceName,
+  version: string,
+  warn: (message: string) => void,
+): Promise<Series | undefined> {
+  const choice = chooseSeriesBase(source, await project.listSeriesBases(source), version);
+  if (!choice) return undefined;
+  if (choice.warning) warn(choice.warning);
+  return project.readSeries(source, choice.base);
+}
+
+/** A fixed date for generated commits, so their hashes are stable across reruns. */
+const GENERATED_DATE = '2000-01-01T00:00:00Z';
+
+export interface ApplyOptions {
+  keepFailed: boolean;
+}
+
+/** Resets the checkout to the pin and applies the series and generated changes. Returns the new HEAD. */
+export async function applySeries(
+  git: Git,
+  source: ResolvedSource,
+  series: Series | undefined,
+  generated: readonly GeneratedChange[],
+  options: ApplyOptions,
+): Promise<string> {
+  await git.resetTo(source.dir, source.commit);
+  let applying: string | undefined;
+  try {
+    for (const patch of series?.patches ?? []) {
+      applying = patch.name;
+      try {
+        await git.am(source.dir, [patch.path]);
+      } catch (error) {
+        const diagnosis = await diagnose(git, source.dir, patch.path);
+        await git.amAbort(source.dir);
+        if (options.keepFailed) {
+          // Leave the conflict in place for hand resolution: a three-way am writes conflict markers.
+          await git.am(source.dir, [patch.path], { threeWay: true }).catch(() => undefined);
+        }
+        throw new PatchError(patch.name, `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`, {
+          cause: error,
+          hint: options.keepFailed
+            ? `The conflict is left in ${source.dir}. Resolve it, \`git am --continue\`, then \`bro patches refresh\`.`
+            : `The checkout was restored to ${source.ref}. Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
+        });
+      }
+    }
+    applying = undefined;
+    for (const change of generated) {
+      applying = change.subject;
+      await change.apply(source.dir);
+      await git.commitAll(source.dir, change.subject, GENERATED_DATE);
+    }
+  } catch (error) {
+    if (!(error instanceof PatchError && options.keepFailed)) await git.resetTo(source.dir, source.commit);
+    if (error instanceof PatchError) throw error;
+    throw new PatchError(applying ?? '(series)', `Applying ${applying} failed; the checkout was restored to ${source.ref}`, { cause: error });
+  }
+  const dirty = await git.status(source.dir);
+  if (dirty.length) {
+    await git.resetTo(source.dir, source.commit);
+    throw new PatchError('(series)', `The ${source.name} tree is dirty after patching:\n${dirty.slice(0, 10).join('\n')}`, {
+      hint: 'A dirty tree changes the build id (git describe --dirty). Check that no patch leaves untracked files.',
+    });
+  }
+  return git.head(source.dir);
+}
+
+/**
+ * Explains why a patch does not apply: git's own words, plus the hunk's
+ * expected lines and what the file has there now.
+ */
+export async function diagnose(git: Git, dir: string, patchPath: string): Promise<string> {
+  const { output } = await git.applyCheck(dir, patchPath);
+  const parsed = parseFormatPatch(await readFile(patchPath, 'utf8'));
+  const failed = /error: patch failed: (.+):(\d+)/.exec(output);
+  const missing = /error: (.+?): (?:No such file or directory|does not exist in index)/.exec(output);
+  if (failed) {
+    const [, file = '', lineText = '0'] = failed;
+    const line = Number(lineText);
+    const filePatch = parsed.files.find((f) => f.oldPath === file);
+    const index = filePatch?.hunks.findIndex((h) => h.oldStart === line) ?? -1;
+    const hunk = index >= 0 ? filePatch?.hunks[index] : undefined;
+    const lines = [`  file ${file}, hunk ${index + 1} of ${filePatch?.hunks.length ?? '?'} (at line ${line})`];
+    if (hunk) {
+      lines.push('  expected:', ...expectedLines(hunk).map((l) => `    | ${l}`));
+      const actual = await readFile(join(dir, file), 'utf8').then(
+        (t) => t.split('\n').slice(Math.max(0, line - 1), Math.max(0, line - 1) + hunk.oldLines),
+        () => [] as string[],
+      );
+      lines.push(`  found at line ${line}:`, ...actual.map((l) => `    | ${l}`));
+    }
+    return lines.join('\n');
+  }
+  if (missing) return `  file ${missing[1]} does not exist in the tree`;
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('error'))
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+/** The series base for the admin container: its VERSION without the `v`. */
+const baseVersion = (version: string) => version.replace(/^v/, '');
+
+export const patchStep: Step = {
+  id: 'patch',
+  title: 'Apply the patch series',
+  external: false,
+  async run(ctx, task) {
+    const { sources, adminVersion } = ctx;
+    if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
+    const { git, project, warn } = ctx.adapters;
+    const versions: Record<SourceName, string> = { bottlerocket: ctx.version.upstream, 'admin-container': baseVersion(adminVersion) };
+    const generated: Record<SourceName, GeneratedChange[]> = {
+      bottlerocket: [setAdminSource(ctx.variant, adminImageTag(adminVersion, ctx.version))],
+      'admin-container': [],
+    };
+    const state = await readState(ctx.workspace.broDir);
+    ctx.series = { bottlerocket: undefined, 'admin-container': undefined };
+    ctx.patchedHeads = { bottlerocket: '', 'admin-container': '' };
+    const summary: string[] = [];
+    for (const name of SOURCES) {
+      const source = sources[name];
+      const series = await selectSeries(project, name, versions[name], warn);
+      ctx.series[name] = series;
+      const inputs = digestOf({ commit: source.commit, series: series?.digest ?? null, generated: generated[name].map((g) => [g.subject, g.inputs]) });
+      const id = `patch:${name}`;
+      const record = state.steps[id];
+      const started = new Date();
+      let head: string;
+      if (record?.status === 'done' && record.inputs === inputs && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
+        head = String(record.outputs.head);
+        summary.push(`${name}: up to date`);
+      } else {
+        task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
+        head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
+        state.steps[id] = { status: 'done', inputs, outputs: { head }, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), durationMs: Date.now() - started.getTime() };
+        await writeState(ctx.workspace.broDir, state);
+        summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
+      }
+      ctx.patchedHeads[name] = head;
+    }
+    task.title = `Apply the patch series: ${summary.join(', ')}`;
+  },
+};

@@ -1,0 +1,129 @@
+import { redactUrlCredentials } from '../adapters/redactor.js';
+import { pinKey } from '../config/lock.js';
+import { SOURCES, type SourceName } from '../config/series.js';
+import type { Variant } from '../config/variant.js';
+import type { BuildVersion } from '../config/version.js';
+import type { Adapters } from '../context.js';
+import type { Step } from '../pipeline.js';
+import { ConfigError, StepError } from '../errors.js';
+
+/**
+ * Resolve: each upstream source's URL and ref, and the commit the ref names.
+ * The commit is checked against the lock file; a tag that moved stops the
+ * build unless `--update-lock`. New pins are written to the lock.
+ */
+
+export interface SourceRef {
+  name: SourceName;
+  url: string;
+  ref: string;
+}
+
+export interface PinnedSource extends SourceRef {
+  commit: string;
+  mirror: string;
+}
+
+const ENV_URL: Record<SourceName, string> = {
+  bottlerocket: 'BRO_BOTTLEROCKET_URL',
+  'admin-container': 'BRO_ADMIN_CONTAINER_URL',
+};
+
+/** URL: env var, then the variant file, then upstream's public repository. */
+export function sourceRefs(variant: Variant, version: BuildVersion, env: NodeJS.ProcessEnv): Record<SourceName, SourceRef> {
+  const admin = variant.sources['admin-container'];
+  if (!admin.ref) {
+    throw new ConfigError(`variants/${variant.name}.toml`, 'sources.admin-container.ref is required', {
+      hint: 'Set it to the admin container tag or commit this variant uses by default (see sources/models/defaults.toml upstream).',
+    });
+  }
+  return {
+    bottlerocket: {
+      name: 'bottlerocket',
+      url: env[ENV_URL.bottlerocket] || variant.sources.bottlerocket.url,
+      ref: variant.sources.bottlerocket.ref ?? version.tag,
+    },
+    'admin-container': { name: 'admin-container', url: env[ENV_URL['admin-container']] || admin.url, ref: admin.ref },
+  };
+}
+
+export function urlForSource(name: SourceName, configured: string, env: NodeJS.ProcessEnv): string {
+  return env[ENV_URL[name]] || configured;
+}
+
+export interface ResolveOptions {
+  updateLock: boolean;
+}
+
+/**
+ * Makes sure each source's mirror holds the pinned commit, fetching only when
+ * it does not, and returns the pins. Writes the lock when a pin is new or
+ * updated.
+ */
+export async function resolveSources(
+  refs: Record<SourceName, SourceRef>,
+  adapters: Pick<Adapters, 'git' | 'mirrors' | 'project' | 'warn'>,
+  options: ResolveOptions,
+): Promise<Record<SourceName, PinnedSource>> {
+  const { git, mirrors, project } = adapters;
+  const lock = await project.readLock();
+  let lockChanged = false;
+  const resolved = await Promise.all(
+    SOURCES.map(async (name): Promise<PinnedSource> => {
+      const { url, ref } = refs[name];
+      const shownUrl = redactUrlCredentials(url);
+      const isCommit = /^[0-9a-f]{40}$/.test(ref);
+      let remote: string | undefined;
+      if (!isCommit) {
+        remote = await git.lsRemote(url, ref).catch((error: unknown) => {
+          throw new StepError('resolve', `Cannot reach the ${name} repository at ${shownUrl}`, {
+            cause: error,
+            hint: `Check the URL and your network, or point ${ENV_URL[name]} at a local mirror.`,
+          });
+        });
+        if (!remote) {
+          throw new StepError('resolve', `${shownUrl} has no ref "${ref}"`, {
+            hint: name === 'bottlerocket' ? 'Check --version: its upstream part names the Bottlerocket tag.' : 'Check sources.admin-container.ref in the variant file.',
+          });
+        }
+      }
+      const commit = remote ?? ref;
+      const key = pinKey(name, ref);
+      const pinned = lock.pins[key];
+      if (pinned && pinned.commit !== commit) {
+        if (!options.updateLock) {
+          throw new StepError('resolve', `${name} ref "${ref}" moved: the lock pins ${pinned.commit.slice(0, 12)}, but ${shownUrl} now has ${commit.slice(0, 12)}`, {
+            hint: `Find out why upstream moved the tag before trusting it. To accept the new commit, rerun with --update-lock (this rewrites ${project.display(project.lockPath)}).`,
+          });
+        }
+        adapters.warn(`Lock updated: ${key} ${pinned.commit.slice(0, 12)} → ${commit.slice(0, 12)}`);
+      }
+      if (!pinned || pinned.commit !== commit) {
+        lock.pins[key] = { commit };
+        lockChanged = true;
+      }
+
+      const { path: mirror, created } = await mirrors.ensure(url);
+      if (!created && !(await git.hasCommit(mirror, commit))) await mirrors.update(url);
+      if (!(await git.hasCommit(mirror, commit))) {
+        throw new StepError('resolve', `${shownUrl} does not contain commit ${commit}`, {
+          hint: `Check sources.${name}.ref in the variant file.`,
+        });
+      }
+      return { name, url, ref, commit, mirror };
+    }),
+  );
+  if (lockChanged) await project.writeLock(lock);
+  return Object.fromEntries(resolved.map((s) => [s.name, s])) as Record<SourceName, PinnedSource>;
+}
+
+export const resolveStep: Step = {
+  id: 'resolve',
+  title: 'Resolve upstream refs',
+  external: false,
+  async run(ctx, task) {
+    const refs = sourceRefs(ctx.variant, ctx.version, ctx.adapters.env);
+    ctx.pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock });
+    task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${ctx.pins?.[s].commit.slice(0, 12)}`).join(', ')}`;
+  },
+};
