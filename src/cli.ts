@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { broVersion } from './bro-version.js';
 import { EXIT_OK, EXIT_USAGE, formatError, isBroError } from './errors.js';
 import { registerBuild } from './commands/build.cli.js';
 import { registerManifest } from './commands/manifest.cli.js';
@@ -23,7 +24,7 @@ export interface Io {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const program = new Command('bro')
     .description('Build custom Bottlerocket AMIs from a versioned patch series.')
-    .version(await packageVersion(), '-V, --bro-version', 'print the bro version')
+    .version(await broVersion(), '-V, --bro-version', 'print the bro version')
     .addOption(new Option('--debug', 'show stack traces and every command run').default(false))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -45,10 +46,4 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (!(isBroError(error) && error.name === 'ExitError')) io.stderr.write(`${formatError(error, debug)}\n`);
     return isBroError(error) ? error.exitCode : 1;
   }
-}
-
-async function packageVersion(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }

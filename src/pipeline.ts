@@ -27,7 +27,13 @@ export function buildSteps(): Step[] {
   return [resolveStep, sourcesStep, patchStep, renderStep];
 }
 
-export async function runPipeline(ctx: BuildContext, steps: readonly Step[], renderer: RendererChoice, signal?: AbortSignal): Promise<void> {
+export async function runPipeline(
+  ctx: BuildContext,
+  steps: readonly Step[],
+  renderer: RendererChoice,
+  output: NodeJS.WritableStream,
+  signal?: AbortSignal,
+): Promise<void> {
   const [{ Listr }, { listrOptions }] = await Promise.all([import('listr2'), import('./renderer.js')]);
   const list = new Listr<BuildContext, 'default' | 'simple' | 'silent', 'simple'>(
     steps.map((step) => ({
@@ -38,7 +44,7 @@ export async function runPipeline(ctx: BuildContext, steps: readonly Step[], ren
         await step.run(c, task);
       },
     })),
-    { ...(await listrOptions(renderer)), ctx },
+    { ...(await listrOptions(renderer, output)), ctx },
   );
   await list.run();
 }

@@ -20,8 +20,9 @@ export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): Rend
 
 /** listr2 options for a choice. Output goes to stderr, so stdout carries only results (plans, JSON). */
 // listr2 itself honours NO_COLOR and FORCE_COLOR.
-export async function listrOptions(choice: RendererChoice) {
-  const { ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
+export async function listrOptions(choice: RendererChoice, output: NodeJS.WritableStream) {
+  const { ListrLogger, ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
+  const stream = output as NodeJS.WriteStream;
   return {
     renderer: choice,
     fallbackRenderer: 'simple' as const,
@@ -29,7 +30,7 @@ export async function listrOptions(choice: RendererChoice) {
     registerSignalListeners: false,
     collectErrors: false as const,
     rendererOptions: {
-      processOutput: new ProcessOutput(process.stderr, process.stderr),
+      logger: new ListrLogger({ useIcons: choice === 'default', processOutput: new ProcessOutput(stream, stream) }),
       ...(choice === 'simple' ? { timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER } : { timer: PRESET_TIMER, collapseSubtasks: false }),
     },
   };

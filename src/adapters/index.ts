@@ -19,6 +19,7 @@ export function createAdapters(options: AdapterOptions): Adapters & { warnings: 
   const redactor = new Redactor();
   const runner = createRunner({
     dryRun: options.dryRun,
+    env: options.env,
     redactor,
     log: options.debug ? (line) => options.stderr.write(`${line}\n`) : undefined,
   });

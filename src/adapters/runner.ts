@@ -43,6 +43,8 @@ export interface Runner {
 
 export interface RunnerOptions {
   dryRun: boolean;
+  /** The environment children start from (the process environment, or a test's). */
+  env: NodeJS.ProcessEnv;
   redactor: Redactor;
   /** Debug log of every command (already redacted). */
   log?: (line: string) => void;
@@ -85,8 +87,8 @@ export function createRunner(options: RunnerOptions): Runner {
       if (command.logFile) log = createWriteStream(command.logFile, { flags: 'a', mode: 0o600 });
       const child = execa(file, args, {
         cwd: command.cwd,
-        env: command.env,
-        extendEnv: true,
+        env: { ...options.env, ...command.env },
+        extendEnv: false,
         input: command.input,
         stdin: command.input === undefined ? 'ignore' : undefined,
         reject: false,

@@ -60,7 +60,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
   const abort = new AbortController();
   const removeHandlers = onInterrupt(ctx, abort);
   try {
-    await runPipeline(ctx, buildSteps(), renderer, abort.signal);
+    await runPipeline(ctx, buildSteps(), renderer, io.stderr, abort.signal);
   } finally {
     removeHandlers();
     for (const warning of warnings) io.stderr.write(`! ${warning}\n`);

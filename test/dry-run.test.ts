@@ -1,0 +1,162 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { git, makeProject, makeUpstream, removeDir, tempDir } from './helpers/git-fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach(removeDir));
+
+function setup(extraToml = '') {
+  const upstream = makeUpstream();
+  const project = makeProject(upstream, { extraToml });
+  const cacheDir = tempDir('bro-cache-');
+  dirs.push(upstream.root, project, cacheDir);
+  const br = join(project, 'work', 'aws-k8s-1.18', 'bottlerocket');
+  const run = (...args: string[]) => runCli([...args, '--project-dir', project, '--cache-dir', cacheDir]);
+  return { upstream, project, cacheDir, br, run };
+}
+
+const extra = `
+[ami]
+description = "Bottlerocket with our patches"
+data-volume-size = 40
+
+[infra]
+profile = "publish"
+role = "arn:aws:iam::111111111111:role/publish"
+ssm-prefix = "/bro/ami"
+
+[infra.region.us-west-1]
+role = "arn:aws:iam::111111111111:role/regional"
+`;
+
+describe('bro build --dry-run', () => {
+  it('prints the exact cargo make commands and env upstream Makefile.toml expects, as versioned JSON', async () => {
+    const s = setup(extra);
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json');
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    expect(plan.schemaVersion).toBe(1);
+    expect(plan.kind).toBe('bro.plan');
+    expect(plan.amiName).toBe('bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    expect(plan.sources.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
+    const cargo = plan.commands.filter((c: { argv: string[] }) => c.argv[0] === 'cargo');
+    expect(cargo.map((c: { argv: string[] }) => c.argv)).toEqual([
+      ['cargo', 'make', '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18', '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1'],
+      [
+        'cargo', 'make',
+        '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18',
+        '-e', 'BUILDSYS_ARCH=x86_64',
+        '-e', 'BUILDSYS_VERSION_BUILD=hc1',
+        '-e', `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
+        '-e', 'PUBLISH_REGIONS=ap-northeast-1,us-west-1,us-east-1',
+        '-e', 'PUBLISH_AMI_NAME=bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1',
+        '-e', 'PUBLISH_AMI_DESCRIPTION=Bottlerocket with our patches',
+        '-e', 'PUBLISH_DATA_VOLUME_SIZE=40',
+        '-e', 'NO_PROGRESS=true',
+        'ami',
+      ],
+    ]);
+    expect(cargo.every((c: { cwd: string }) => c.cwd === s.br)).toBe(true);
+    expect(plan.amisJson).toBe(join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'));
+    expect(plan.adminImages).toEqual([
+      { region: 'ap-northeast-1', uri: '111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      { region: 'us-west-1', uri: '111111111111.dkr.ecr.us-west-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      { region: 'us-east-1', uri: '111111111111.dkr.ecr.us-east-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+    ]);
+    const launch = plan.aws.filter((a: { action: string }) => a.action.startsWith('ModifyImageAttribute'));
+    expect(launch.map((a: { region: string; account: string }) => `${a.region}/${a.account}`)).toEqual([
+      'ap-northeast-1/111111111111', 'ap-northeast-1/222222222222',
+      'us-west-1/111111111111', 'us-west-1/222222222222',
+      'us-east-1/111111111111', 'us-east-1/222222222222',
+    ]);
+    // Nothing outside the workspace ran: the build caches are empty.
+    expect(git(s.br, 'status', '--porcelain', '--ignored')).toBe('!! Infra.toml');
+  });
+
+  it('renders an Infra.toml that parses, with regions, profile, role, ssm_prefix and per-region roles', async () => {
+    const s = setup(extra);
+    expect((await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run')).code).toBe(0);
+    const infra = parse(readFileSync(join(s.br, 'Infra.toml'), 'utf8'));
+    expect(infra).toEqual({
+      aws: {
+        regions: ['ap-northeast-1', 'us-west-1', 'us-east-1'],
+        profile: 'publish',
+        role: 'arn:aws:iam::111111111111:role/publish',
+        ssm_prefix: '/bro/ami',
+        region: { 'us-west-1': { role: 'arn:aws:iam::111111111111:role/regional' } },
+      },
+    });
+  });
+
+  it('the human plan lists every command with its working directory', async () => {
+    const s = setup();
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('AMI name: bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
+    expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
+    expect(result.stdout).toContain('docker login --username AWS --password-stdin 111111111111.dkr.ecr.us-east-1.amazonaws.com');
+  });
+
+  it('never shows credentials embedded in an upstream URL', async () => {
+    const s = setup();
+    // A URL with credentials that git cannot reach: the error must not echo the token.
+    const result = await runCli(
+      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      { BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git' },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('https://***@127.0.0.1:9/bottlerocket.git');
+    expect(result.stderr + result.stdout).not.toContain('ghp_SECRETTOKEN123');
+  });
+});
+
+describe('exit codes', () => {
+  it('0 for help', async () => {
+    expect((await runCli(['--help'])).code).toBe(0);
+  });
+
+  it('2 for an unknown option or a missing argument', async () => {
+    expect((await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--frobnicate'])).code).toBe(2);
+    expect((await runCli(['build', 'aws-k8s-1.18'])).code).toBe(2);
+  });
+
+  it('2 for a malformed version, naming the expected form', async () => {
+    const s = setup();
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4', '--dry-run');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Invalid --version "1.0.4": expected <upstream>-<build>, e.g. 1.0.4-hc1');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
+  });
+
+  it('2 for a broken variant file, naming the file and the key', async () => {
+    const s = setup('[ami]\ndata-volume-size = "big"\n');
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('variants/aws-k8s-1.18.toml');
+    expect(result.stderr).toContain('ami.data-volume-size');
+  });
+
+  it('1 when a step fails: the version disagrees with upstream Release.toml', async () => {
+    const s = setup();
+    // Point v1.0.4 builds at the v1.0.5 tag through the variant's ref.
+    const variant = readFileSync(join(s.project, 'variants/aws-k8s-1.18.toml'), 'utf8').replace(
+      /(\[sources\.bottlerocket\]\nurl = .*\n)/,
+      '$1ref = "v1.0.5"\n',
+    );
+    writeFileSync(join(s.project, 'variants/aws-k8s-1.18.toml'), variant);
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Release.toml at v1.0.5 says version = "1.0.5"');
+  });
+
+  it('--debug shows the stack trace', async () => {
+    const s = setup();
+    const result = await s.run('build', 'aws-k8s-1.18', '--version', 'nope', '--dry-run', '--debug');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Redactor, redactUrlCredentials } from '../src/adapters/redactor.js';
+import { createRunner } from '../src/adapters/runner.js';
+import { SubprocessError } from '../src/errors.js';
+import { removeDir, tempDir } from './helpers/git-fixtures.js';
+
+const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
+  createRunner({ dryRun, env: process.env, redactor, log: (l) => lines.push(l) });
+
+describe('the runner', () => {
+  it('passes argv through untouched: shell metacharacters are plain arguments', async () => {
+    const { stdout } = await runner().run({ argv: ['node', '-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '$(touch x); rm -rf /', '"a b"'], mode: 'read' });
+    expect(JSON.parse(stdout)).toEqual(['$(touch x); rm -rf /', '"a b"']);
+  });
+
+  it('in dry-run, records write commands without running them and still runs reads', async () => {
+    const r = runner(true);
+    const write = await r.run({ argv: ['node', '-e', 'process.exit(3)'], mode: 'write' });
+    expect(write.skipped).toBe(true);
+    expect(r.skipped.map((c) => c.argv[0])).toEqual(['node']);
+    const read = await r.run({ argv: ['node', '-e', 'console.log("read")'], mode: 'read' });
+    expect(read.stdout).toBe('read');
+  });
+
+  it('feeds secrets on stdin and redacts them from logs, output files and errors', async () => {
+    const redactor = new Redactor();
+    redactor.add('s3cr3t-token-value');
+    const lines: string[] = [];
+    const dir = tempDir();
+    const logFile = join(dir, 'step.log');
+    try {
+      const error = await runner(false, redactor, lines)
+        .run({
+          argv: ['node', '-e', 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{console.log("got "+d);process.exit(4)})'],
+          mode: 'write',
+          input: 's3cr3t-token-value',
+          logFile,
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SubprocessError);
+      expect((error as SubprocessError).reason).toBe('exit');
+      expect((error as SubprocessError).detail.exitCode).toBe(4);
+      expect((error as SubprocessError).message).toContain('got ***');
+      expect((error as SubprocessError).message).not.toContain('s3cr3t');
+      expect(readFileSync(logFile, 'utf8')).toBe('got ***\n');
+      expect(lines.join('\n')).not.toContain('s3cr3t');
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('says when a program cannot be started, and how to fix it', async () => {
+    const error = await runner().run({ argv: ['bro-no-such-program'], mode: 'read' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SubprocessError);
+    expect((error as SubprocessError).reason).toBe('spawn');
+    expect((error as SubprocessError).hint).toContain('Install bro-no-such-program');
+  });
+
+  it('stops the whole process group of running children on killAll', async () => {
+    const r = runner();
+    const pending = r.run({ argv: ['node', '-e', 'require("child_process").spawn("sleep",["30"],{stdio:"inherit"}); setTimeout(()=>{}, 30000)'], mode: 'read' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    r.killAll('SIGTERM');
+    await expect(pending).rejects.toThrow(/Interrupted/);
+  });
+});
+
+describe('redaction', () => {
+  it('removes credentials from URLs', () => {
+    expect(redactUrlCredentials('fatal: https://user:tok@github.com/x.git and ssh://git@host/y')).toBe('fatal: https://***@github.com/x.git and ssh://***@host/y');
+  });
+
+  it('redacts the longest secret first and every JSON string', () => {
+    const r = new Redactor();
+    r.add('abcd');
+    r.add('abcdefgh');
+    expect(r.redact('x abcdefgh y abcd')).toBe('x *** y ***');
+    expect(r.redactValue({ a: ['abcd'], b: { c: 'abcdefgh!' } })).toEqual({ a: ['***'], b: { c: '***!' } });
+  });
+});

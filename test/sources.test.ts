@@ -1,0 +1,93 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAdapters } from '../src/adapters/index.js';
+import { createMirrors } from '../src/adapters/mirrors.js';
+import { resolveSources, sourceRefs } from '../src/steps/resolve.js';
+import { parseVersion } from '../src/config/version.js';
+import { StepError } from '../src/errors.js';
+import { commitAll, git, makeProject, makeUpstream, moveTag, removeDir, tempDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach(removeDir));
+
+function setup() {
+  const upstream = makeUpstream();
+  const project = makeProject(upstream);
+  const cacheDir = tempDir('bro-cache-');
+  dirs.push(upstream.root, project, cacheDir);
+  const adapters = createAdapters({ projectDir: project, cacheDir, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
+  return { upstream, project, cacheDir, adapters };
+}
+
+async function resolve(s: ReturnType<typeof setup>, version = '1.0.4-hc1', updateLock = false) {
+  const variant = await s.adapters.project.readVariant('aws-k8s-1.18');
+  return resolveSources(sourceRefs(variant, parseVersion(version), {}), s.adapters, { updateLock });
+}
+
+const mirrorTags = (s: ReturnType<typeof setup>, up: UpstreamFixture) => git(s.adapters.mirrors.pathFor(up.bottlerocket), 'tag', '--list');
+
+describe('upstream sources', () => {
+  it('creates a bare mirror on first use and pins the tag in the lock file', async () => {
+    const s = setup();
+    const pins = await resolve(s);
+    expect(pins.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
+    expect(pins['admin-container'].commit).toBe(s.upstream.adminCommit);
+    const mirror = s.adapters.mirrors.pathFor(s.upstream.bottlerocket);
+    expect(git(mirror, 'rev-parse', '--is-bare-repository')).toBe('true');
+    const lock = JSON.parse(readFileSync(join(s.project, 'variants/sources.lock.json'), 'utf8'));
+    expect(lock.pins['bottlerocket@v1.0.4'].commit).toBe(s.upstream.tags['v1.0.4']);
+    expect(JSON.stringify(lock)).not.toContain(s.upstream.root);
+  });
+
+  it('updates the mirror by fetching when a new tag is needed', async () => {
+    const s = setup();
+    await resolve(s);
+    writeFiles(s.upstream.bottlerocket, { 'Release.toml': 'version = "1.0.6"\n' });
+    const commit = commitAll(s.upstream.bottlerocket, 'v1.0.6');
+    git(s.upstream.bottlerocket, 'tag', '-a', '-m', 'v1.0.6', 'v1.0.6');
+    expect(mirrorTags(s, s.upstream)).not.toContain('v1.0.6');
+    const pins = await resolve(s, '1.0.6-hc1');
+    expect(pins.bottlerocket.commit).toBe(commit);
+    expect(mirrorTags(s, s.upstream)).toContain('v1.0.6');
+  });
+
+  it('stops when a pinned tag moved upstream, and accepts it with --update-lock', async () => {
+    const s = setup();
+    await resolve(s);
+    const moved = moveTag(s.upstream.bottlerocket, 'v1.0.4', { 'NEWS.md': 'retagged\n' });
+    const error = await resolve(s).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepError);
+    expect((error as StepError).message).toContain('bottlerocket ref "v1.0.4" moved');
+    expect((error as StepError).message).toContain(s.upstream.tags['v1.0.4']!.slice(0, 12));
+    expect((error as StepError).hint).toContain('--update-lock');
+    // The lock still holds the old pin.
+    expect(readFileSync(join(s.project, 'variants/sources.lock.json'), 'utf8')).toContain(s.upstream.tags['v1.0.4']);
+
+    const pins = await resolve(s, '1.0.4-hc1', true);
+    expect(pins.bottlerocket.commit).toBe(moved);
+    expect(readFileSync(join(s.project, 'variants/sources.lock.json'), 'utf8')).toContain(moved);
+  });
+
+  it('names the ref when the tag does not exist upstream', async () => {
+    const s = setup();
+    await expect(resolve(s, '9.9.9-hc1')).rejects.toThrow(/has no ref "v9\.9\.9"/);
+  });
+
+  it('a first clone that dies half-way leaves no half mirror behind', async () => {
+    const s = setup();
+    const dying = {
+      ...s.adapters.git,
+      cloneMirror: async (_url: string, dest: string) => {
+        writeFiles(dest, { HEAD: 'ref: refs/heads/develop\n', 'objects/pack/partial': 'x' });
+        throw new Error('killed');
+      },
+    };
+    const mirrors = createMirrors(s.cacheDir, dying);
+    await expect(mirrors.ensure(s.upstream.bottlerocket)).rejects.toThrow('killed');
+    expect(existsSync(mirrors.pathFor(s.upstream.bottlerocket))).toBe(false);
+    expect(readdirSync(join(s.cacheDir, 'mirrors'))).toEqual([]);
+    // The next run starts from scratch and succeeds.
+    expect((await createMirrors(s.cacheDir, s.adapters.git).ensure(s.upstream.bottlerocket)).created).toBe(true);
+  });
+});
