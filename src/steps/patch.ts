@@ -4,7 +4,7 @@ import type { Git } from '../adapters/git.js';
 import type { Project } from '../adapters/project.js';
 import { chooseSeriesBase, SOURCES, type Series, type SourceName } from '../config/series.js';
 import type { ResolvedSource } from '../context.js';
-import { PatchError } from '../errors.js';
+import { InterruptedError, PatchError } from '../errors.js';
 import { adminImageTag } from '../naming.js';
 import { expectedLines, parseFormatPatch } from '../patch-file.js';
 import type { Step } from '../pipeline.js';
@@ -63,6 +63,7 @@ export async function applySeries(
       try {
         await git.am(source.dir, [patch.path]);
       } catch (error) {
+        if (error instanceof InterruptedError) throw error;
         const diagnosis = await diagnose(git, source.dir, patch.path);
         await git.amAbort(source.dir);
         if (options.keepFailed) {
@@ -85,7 +86,7 @@ export async function applySeries(
     }
   } catch (error) {
     if (!(error instanceof PatchError && options.keepFailed)) await git.resetTo(source.dir, source.commit);
-    if (error instanceof PatchError) throw error;
+    if (error instanceof PatchError || error instanceof InterruptedError) throw error;
     throw new PatchError(applying ?? '(series)', `Applying ${applying} failed; the checkout was restored to ${source.ref}`, { cause: error });
   }
   const dirty = await git.status(source.dir);
