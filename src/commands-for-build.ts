@@ -82,6 +82,33 @@ export function adminImageBuildCommand(inputs: BuildInputs, localTag: string): C
   };
 }
 
+/**
+ * The admin container Makefile's `check` target (check-static-bash: bash must
+ * run without shared libraries), against the image just built.
+ */
+export function adminImageCheckCommand(inputs: BuildInputs, localTag: string): Command {
+  const { ARCH, DOCKER_ARCH } = dockerArchs(inputs.variant.arch);
+  return { argv: ['make', 'check', `IMAGE_NAME=${localTag}`, `ARCH=${ARCH}`, `DOCKER_ARCH=${DOCKER_ARCH}`], cwd: inputs.adminContainerDir, mode: 'write' };
+}
+
+/**
+ * `docker login` to one ECR registry, as the source document's loop does, but
+ * into a per-run DOCKER_CONFIG (never the user's ~/.docker). The password goes
+ * on stdin; the runner gets it as `input`, never in argv.
+ */
+export function dockerLoginCommand(registry: string, dockerConfig: string): Command {
+  return { argv: ['docker', 'login', '--username', 'AWS', '--password-stdin', registry], env: { DOCKER_CONFIG: dockerConfig }, mode: 'write' };
+}
+
+export function dockerTagCommand(localTag: string, uri: string): Command {
+  return { argv: ['docker', 'tag', localTag, uri], mode: 'write' };
+}
+
+/** `docker push`, with the DOCKER_CONFIG that holds the login. Prints `<tag>: digest: sha256:… size: N`. */
+export function dockerPushCommand(uri: string, dockerConfig: string): Command {
+  return { argv: ['docker', 'push', uri], env: { DOCKER_CONFIG: dockerConfig }, mode: 'write' };
+}
+
 /** The local name of the admin image: `bottlerocket-admin-<arch>:<tag>`, like the Makefile's IMAGE_NAME. */
 export function adminLocalTag(inputs: BuildInputs, tag: string): string {
   return `bottlerocket-admin-${dockerArchs(inputs.variant.arch).ARCH}:${tag}`;

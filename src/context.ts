@@ -1,3 +1,4 @@
+import type { Aws } from './adapters/aws.js';
 import type { Git } from './adapters/git.js';
 import type { Mirrors } from './adapters/mirrors.js';
 import type { Project } from './adapters/project.js';
@@ -33,6 +34,8 @@ export interface Adapters {
   mirrors: Mirrors;
   redactor: Redactor;
   env: NodeJS.ProcessEnv;
+  /** EC2 and ECR, per region. Set by the commands that publish (build, share); tests inject mocked ones. */
+  aws?: Aws;
   /** Warnings for the user, printed after the task list. */
   warn: (message: string) => void;
 }

@@ -31,6 +31,12 @@ export function imagesOutputDir(bottlerocketDir: string, variant: Pick<Variant, 
   return join(bottlerocketDir, 'build', 'images', `${variant.arch}-${variant.name}`);
 }
 
+/** What `cargo make` writes and `cargo make ami` needs: `${BUILDSYS_NAME_FULL}.img.lz4` and `-data.img.lz4`. */
+export function imageFiles(bottlerocketDir: string, variant: Pick<Variant, 'name' | 'arch'>, version: BuildVersion): string[] {
+  const base = join(imagesOutputDir(bottlerocketDir, variant), nameFull(variant, version));
+  return [`${base}.img.lz4`, `${base}-data.img.lz4`];
+}
+
 export function amisJsonPath(bottlerocketDir: string, variant: Pick<Variant, 'name' | 'arch'>, version: BuildVersion): string {
   return join(imagesOutputDir(bottlerocketDir, variant), `${nameFull(variant, version)}-amis.json`);
 }

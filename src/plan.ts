@@ -3,8 +3,12 @@ import type { Redactor } from './adapters/redactor.js';
 import type { SourceName } from './config/series.js';
 import {
   adminImageBuildCommand,
+  adminImageCheckCommand,
   adminLocalTag,
   amiRegisterCommand,
+  dockerLoginCommand,
+  dockerPushCommand,
+  dockerTagCommand,
   osBuildCommand,
   type BuildInputs,
 } from './commands-for-build.js';
@@ -60,6 +64,9 @@ export function buildInputs(ctx: BuildContext): BuildInputs {
   };
 }
 
+/** Where logins go: a temporary directory made for each run (see adapters/docker.ts). */
+const PER_RUN_DOCKER_CONFIG = '<per-run temporary directory>';
+
 const planned = (step: string, command: Command): PlannedCommand => ({
   step,
   argv: [...command.argv],
@@ -72,7 +79,10 @@ export function makePlan(ctx: BuildContext, warnings: readonly string[], redacto
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
   const localTag = adminLocalTag(inputs, tag);
-  const commands: PlannedCommand[] = [planned('admin-image-build', adminImageBuildCommand(inputs, localTag))];
+  const commands: PlannedCommand[] = [
+    planned('admin-image-build', adminImageBuildCommand(inputs, localTag)),
+    planned('admin-image-build', adminImageCheckCommand(inputs, localTag)),
+  ];
   const aws: PlannedAwsAction[] = [];
   const adminImages = variant.regions.map((region) => ({ region, uri: adminImageUri(variant, region, tag) }));
   for (const { region, uri } of adminImages) {
@@ -80,22 +90,26 @@ export function makePlan(ctx: BuildContext, warnings: readonly string[], redacto
     const registry = uri.slice(0, uri.indexOf('/'));
     aws.push(
       { step: 'admin-image-push', region, service: 'ecr', action: 'DescribeRepositories/CreateRepository (if missing; immutable tags, scan on push)', target: repo },
+      { step: 'admin-image-push', region, service: 'ecr', action: 'DescribeImages (skip the region if the tag already holds this image)', target: `${repo}:${tag}` },
       { step: 'admin-image-push', region, service: 'ecr', action: 'GetAuthorizationToken', target: registry },
     );
     commands.push(
-      { step: 'admin-image-push', argv: ['docker', 'login', '--username', 'AWS', '--password-stdin', registry], cwd: '.', env: { DOCKER_CONFIG: '<per-run temporary directory>' } },
-      { step: 'admin-image-push', argv: ['docker', 'tag', localTag, uri], cwd: '.', env: {} },
-      { step: 'admin-image-push', argv: ['docker', 'push', uri], cwd: '.', env: { DOCKER_CONFIG: '<per-run temporary directory>' } },
+      planned('admin-image-push', dockerLoginCommand(registry, PER_RUN_DOCKER_CONFIG)),
+      planned('admin-image-push', dockerTagCommand(localTag, uri)),
+      planned('admin-image-push', dockerPushCommand(uri, PER_RUN_DOCKER_CONFIG)),
     );
     aws.push({ step: 'admin-image-push', region, service: 'ecr', action: 'DescribeImages (verify digest)', target: `${repo}:${tag}` });
   }
   commands.push(planned('os-build', osBuildCommand(inputs)), planned('ami-register', amiRegisterCommand(inputs)));
   for (const region of variant.regions) {
-    aws.push({ step: 'share', region, service: 'ec2', action: 'DescribeImages (wait until available)', target: amiName(variant, ctx.version) });
+    aws.push(
+      { step: 'share', region, service: 'ec2', action: 'DescribeImages (wait until available)', target: amiName(variant, ctx.version) },
+      { step: 'share', region, service: 'ec2', action: 'DescribeSnapshotAttribute/DescribeImageAttribute (permissions already there)', target: 'the AMI and its snapshots' },
+    );
     for (const account of variant['share-with']) {
       aws.push(
-        { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission add', target: 'each snapshot of the AMI', account },
-        { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission add', target: 'the AMI', account },
+        { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission add (if missing)', target: 'each snapshot of the AMI', account },
+        { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission add (if missing)', target: 'the AMI', account },
       );
     }
     aws.push(

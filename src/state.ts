@@ -71,3 +71,73 @@ export function stableJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/**
+ * The state file as the pipeline uses it: every update is a read-modify-write
+ * of the file, one at a time, so steps running side by side (the admin image
+ * and the OS build, the regions of a push) never lose each other's records,
+ * and steps that write the file themselves (patch) are not overwritten.
+ */
+export interface StateStore {
+  get(id: string): Promise<StepRecord | undefined>;
+  all(): Promise<State>;
+  put(id: string, record: StepRecord): Promise<void>;
+  remove(ids: readonly string[]): Promise<void>;
+}
+
+export function createStateStore(broDir: string): StateStore {
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const update = (change: (state: State) => void) =>
+    serial(async () => {
+      const state = await readState(broDir);
+      change(state);
+      await writeState(broDir, state);
+    });
+  return {
+    get: (id) => serial(async () => (await readState(broDir)).steps[id]),
+    all: () => serial(() => readState(broDir)),
+    put: (id, record) =>
+      update((state) => {
+        state.steps[id] = record;
+      }),
+    remove: (ids) =>
+      update((state) => {
+        for (const id of ids) delete state.steps[id];
+      }),
+  };
+}
+
+/** A record for a step that started at `started` and ends now. */
+export function stepRecord(status: StepRecord['status'], inputs: string, outputs: Record<string, unknown>, started: Date): StepRecord {
+  const finished = new Date();
+  return { status, inputs, outputs, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+}
+
+/** Whether a record says the step finished with these inputs. */
+export const isDone = (record: StepRecord | undefined, inputs: string): record is StepRecord => record?.status === 'done' && record.inputs === inputs;
+
+/**
+ * Work recorded under `id`: skipped (its recorded outputs returned, `skipped`
+ * set) when the record says it finished with these inputs, unless forced;
+ * otherwise done and recorded. For the per-region parts of a step.
+ */
+export async function runRecorded<T extends object>(
+  state: StateStore,
+  id: string,
+  inputs: unknown,
+  force: boolean,
+  work: () => Promise<T>,
+): Promise<T & { skipped?: boolean }> {
+  const digest = digestOf(inputs);
+  const record = await state.get(id);
+  if (!force && isDone(record, digest)) return { ...(record.outputs as T), skipped: true };
+  const started = new Date();
+  const outputs = await work();
+  await state.put(id, stepRecord('done', digest, outputs as Record<string, unknown>, started));
+  return outputs;
+}

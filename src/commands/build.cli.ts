@@ -1,34 +1,65 @@
-import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Io } from '../cli.js';
+import { STEP_IDS } from '../step-ids.js';
 import { addCommonOptions, commonOptions, isDebug } from './common.js';
 
+/** A number > 0 (`--wait-timeout 0` would never wait). */
+export const positive = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a number greater than 0`);
+  return n;
+};
+
+/** Options of the steps after render, shared by `bro build` and `bro share`. */
+export function addPublishOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available').argParser(positive('--wait-timeout')).default(60))
+    .addOption(new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)').argParser(positive('--wait-poll')).default(15))
+    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positive('--region-concurrency')).default(4))
+    .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false));
+}
+
+export const publishOptions = (raw: Record<string, unknown>) => ({
+  waitTimeoutSeconds: Number(raw.waitTimeout) * 60,
+  waitPollSeconds: Number(raw.waitPoll),
+  regionConcurrency: Math.floor(Number(raw.regionConcurrency)),
+  ci: Boolean(raw.ci),
+});
+
 export function registerBuild(program: Command, io: Io): void {
-  addCommonOptions(
-    program
-      .command('build')
-      .description('fetch upstream, apply the patch series, build and publish the AMI and the admin image')
-      .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
-      .requiredOption('--version <version>', 'the upstream release and build suffix, e.g. 1.0.4-hc1'),
-  )
-    .option('--dry-run', 'run up to the first side effect outside the workspace, then print the plan', false)
-    .option('--json', 'print the plan (with --dry-run) as one versioned JSON document', false)
-    .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
-    .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
-    .addOption(new Option('--ci', 'plain output with timestamps, no colour').default(false))
-    .action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
-      const { runBuild } = await import('./build.js');
-      await runBuild(
-        {
-          ...commonOptions(raw, io.env, isDebug(command)),
-          variant,
-          version: String(raw.version),
-          dryRun: Boolean(raw.dryRun),
-          json: Boolean(raw.json),
-          updateLock: Boolean(raw.updateLock),
-          keepFailed: Boolean(raw.keepFailed),
-          ci: Boolean(raw.ci),
-        },
-        io,
-      );
-    });
+  addPublishOptions(
+    addCommonOptions(
+      program
+        .command('build')
+        .description('fetch upstream, apply the patch series, build and publish the AMI and the admin image')
+        .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
+        .requiredOption('--version <version>', 'the upstream release and build suffix, e.g. 1.0.4-hc1'),
+    )
+      .option('--dry-run', 'run up to the first side effect outside the workspace, then print the plan', false)
+      .option('--json', 'print the plan (with --dry-run) or the release manifest as one versioned JSON document', false)
+      .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
+      .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
+      .option('--from <step>', `redo this step and every step after it, even if done (${STEP_IDS.join(', ')})`)
+      .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
+      .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)'),
+  ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
+    const { runBuild } = await import('./build.js');
+    await runBuild(
+      {
+        ...commonOptions(raw, io.env, isDebug(command)),
+        ...publishOptions(raw),
+        variant,
+        version: String(raw.version),
+        dryRun: Boolean(raw.dryRun),
+        json: Boolean(raw.json),
+        updateLock: Boolean(raw.updateLock),
+        keepFailed: Boolean(raw.keepFailed),
+        from: raw.from === undefined ? undefined : String(raw.from),
+        only: raw.only === undefined ? undefined : String(raw.only),
+        manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
+      },
+      io,
+    );
+  });
 }

@@ -1,15 +1,20 @@
 import { join } from 'node:path';
+import { createAws, type Aws } from '../adapters/aws.js';
 import { createAdapters } from '../adapters/index.js';
+import { lockWorkspace } from '../adapters/workspace-lock.js';
+import type { Io } from '../cli.js';
 import { parseVersion } from '../config/version.js';
 import type { BuildContext, BuildOptions } from '../context.js';
-import { InterruptedError } from '../errors.js';
-import { buildSteps, runPipeline } from '../pipeline.js';
+import { InterruptedError, UsageError } from '../errors.js';
+import { buildStages, checkSelection, runPipeline, type PublishContext } from '../pipeline.js';
 import { formatPlan, makePlan } from '../plan.js';
 import { chooseRenderer, type RendererChoice } from '../renderer.js';
-import type { Io } from '../cli.js';
+import { createStateStore } from '../state.js';
+import { readManifest } from '../steps/manifest.js';
 import { workDirFor } from './common.js';
+import { formatManifest } from './manifest.js';
 
-export interface RunBuildOptions extends BuildOptions {
+export interface RunBuildOptions extends BuildOptions, PublishOptions {
   ci: boolean;
   /** Tests pass 'silent'; otherwise chosen from the terminal. */
   renderer?: RendererChoice;
@@ -54,19 +59,83 @@ export function onInterrupt(ctx: BuildContext, abort: AbortController): () => vo
   };
 }
 
-export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
-  const { ctx, warnings } = await createBuildContext(options, io);
-  const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
+/** Options of `bro build` beyond the foundation's; the defaults are the CLI's. */
+export interface PublishOptions {
+  from?: string;
+  only?: string;
+  /** Write the manifest here instead of `<work>/manifest.json`. */
+  manifest?: string;
+  waitTimeoutSeconds?: number;
+  waitPollSeconds?: number;
+  regionConcurrency?: number;
+  /** EC2 and ECR; tests inject clients with small retry settings. Default: real clients with the variant's infra profile. */
+  aws?: Aws;
+}
+
+export const PUBLISH_DEFAULTS = { waitTimeoutSeconds: 60 * 60, waitPollSeconds: 15, regionConcurrency: 4 } as const;
+
+/** The build context plus what the steps after render need: settings, the state file, AWS. */
+export async function createPublishContext(options: BuildOptions & PublishOptions, io: Io, signal: AbortSignal) {
+  checkSelection(options);
+  const { ctx: base, warnings } = await createBuildContext(options, io);
+  base.adapters.aws = options.aws ?? createAws({ profile: base.variant.infra.profile, signal });
+  if (base.variant.infra.role && !options.dryRun) {
+    base.adapters.warn(
+      'infra.role is set: pubsys assumes it, but bro shares AMIs and pushes the admin image with your own credentials (or infra.profile). Give that profile a role_arn if the AMIs belong to the role\'s account.',
+    );
+  }
+  const waitTimeoutSeconds = options.waitTimeoutSeconds ?? PUBLISH_DEFAULTS.waitTimeoutSeconds;
+  const waitPollSeconds = options.waitPollSeconds ?? PUBLISH_DEFAULTS.waitPollSeconds;
+  if (waitTimeoutSeconds <= waitPollSeconds) {
+    throw new UsageError(`--wait-timeout (${waitTimeoutSeconds / 60} minutes) must be longer than --wait-poll (${waitPollSeconds} seconds)`);
+  }
+  const ctx: PublishContext = {
+    ...base,
+    settings: {
+      waitTimeoutSeconds,
+      waitPollSeconds,
+      regionConcurrency: options.regionConcurrency ?? PUBLISH_DEFAULTS.regionConcurrency,
+      manifestPath: options.manifest,
+      from: options.from,
+      only: options.only,
+    },
+    state: createStateStore(base.workspace.broDir),
+    out: {},
+  };
+  return { ctx, warnings };
+}
+
+/**
+ * Runs `fn` holding the workspace lock, with Ctrl-C stopping the children;
+ * warnings are printed at the end, whatever happened.
+ */
+export async function withWorkspace<T>(
+  options: BuildOptions & PublishOptions,
+  io: Io,
+  fn: (ctx: PublishContext, signal: AbortSignal) => Promise<T>,
+): Promise<{ result: T; ctx: PublishContext; warnings: string[] }> {
   const abort = new AbortController();
+  const { ctx, warnings } = await createPublishContext(options, io, abort.signal);
+  const lock = await lockWorkspace(ctx.workspace.broDir);
+  if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
   const removeHandlers = onInterrupt(ctx, abort);
   try {
-    await runPipeline(ctx, buildSteps(), renderer, io.stderr, abort.signal);
+    return { result: await fn(ctx, abort.signal), ctx, warnings };
   } finally {
     removeHandlers();
+    await lock.release();
     for (const warning of warnings) io.stderr.write(`! ${warning}\n`);
   }
+}
+
+export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
+  const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
+  const { ctx, warnings } = await withWorkspace(options, io, (c, signal) => runPipeline(c, buildStages(), renderer, io.stderr, signal));
   if (options.dryRun) {
     const plan = makePlan(ctx, warnings, ctx.adapters.redactor);
     io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n`);
+  } else if (ctx.out.manifestPath) {
+    const manifest = await readManifest(ctx.out.manifestPath);
+    io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`);
   }
 }

@@ -1,5 +1,35 @@
 import type { Command } from 'commander';
 import type { Io } from '../cli.js';
+import { addPublishOptions, publishOptions } from './build.cli.js';
+import { addCommonOptions, commonOptions, isDebug } from './common.js';
 
-/** Registered by issue 4. */
-export function registerShare(_program: Command, _io: Io): void {}
+export function registerShare(program: Command, io: Io): void {
+  addPublishOptions(
+    addCommonOptions(
+      program
+        .command('share')
+        .description('share the built AMIs and their snapshots with the variant\'s accounts in every region (or --revoke)')
+        .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
+        .requiredOption('--version <version>', 'the version that was built, e.g. 1.0.4-hc1'),
+    )
+      .option('--revoke', 'remove the launch and volume permissions instead', false)
+      .option('--accounts <ids>', 'with --revoke: comma-separated account IDs (default: the variant\'s share-with)'),
+  ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
+    const { runShare } = await import('./share.js');
+    await runShare(
+      {
+        ...commonOptions(raw, io.env, isDebug(command)),
+        ...publishOptions(raw),
+        variant,
+        version: String(raw.version),
+        dryRun: false,
+        json: false,
+        updateLock: false,
+        keepFailed: false,
+        revoke: Boolean(raw.revoke),
+        accounts: raw.accounts === undefined ? undefined : String(raw.accounts).split(',').map((a) => a.trim()).filter(Boolean),
+      },
+      io,
+    );
+  });
+}

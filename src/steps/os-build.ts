@@ -1,0 +1,49 @@
+import { stat } from 'node:fs/promises';
+import { osBuildCommand } from '../commands-for-build.js';
+import { StepError } from '../errors.js';
+import { imageFiles } from '../naming.js';
+import type { PipelineStep } from '../pipeline.js';
+import { buildInputs } from '../plan.js';
+import { assertCleanTree, openLog, runLogged } from './run-logged.js';
+
+/**
+ * OS build: `cargo make -e BUILDSYS_VARIANT=… -e BUILDSYS_VERSION_BUILD=…` in
+ * the patched Bottlerocket checkout, the hour of work. Upstream's
+ * Makefile.toml (v1.0.4, [tasks.build] → build-variant, link-variant) leaves
+ * `${BUILDSYS_OUTPUT_DIR}/${BUILDSYS_NAME_FULL}.img.lz4` and `-data.img.lz4`,
+ * which `cargo make ami` needs.
+ */
+export interface OsImages {
+  files: string[];
+  /** When they were built: `cargo make ami` reruns after every rebuild. */
+  builtAt: string;
+}
+
+const STEP = 'os-build';
+
+export const osBuildStep: PipelineStep = {
+  id: STEP,
+  title: 'OS image: build (cargo make)',
+  external: true,
+  inputs: (ctx) => ({ head: ctx.patchedHeads?.bottlerocket, command: osBuildCommand(buildInputs(ctx)) }),
+  restore(ctx, outputs) {
+    ctx.out.osImages = outputs as unknown as OsImages;
+  },
+  async run(ctx, task) {
+    const inputs = buildInputs(ctx);
+    await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
+    const log = await openLog(ctx, STEP);
+    await runLogged(ctx, STEP, osBuildCommand(inputs), log, (line) => (task.output = line));
+    const files = imageFiles(inputs.bottlerocketDir, ctx.variant, ctx.version);
+    for (const file of files) {
+      const size = await stat(file).then((s) => s.size, () => 0);
+      if (!size) {
+        throw new StepError(STEP, `cargo make finished, but ${file} is missing or empty`, {
+          hint: `Upstream's Makefile.toml writes it at this path; check BUILDSYS_VARIANT and BUILDSYS_ARCH, and ${log}.`,
+        });
+      }
+    }
+    ctx.out.osImages = { files, builtAt: new Date().toISOString() };
+    return ctx.out.osImages;
+  },
+};

@@ -1,0 +1,57 @@
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lastLines, type Command, type RunResult } from '../adapters/runner.js';
+import type { BuildContext } from '../context.js';
+import { StepError, SubprocessError } from '../errors.js';
+
+/**
+ * The long external commands of a build (cargo make, docker) write their full
+ * output to their own log under `<work>/.bro/logs/`; the progress line shows
+ * the latest output line; a failure shows the last 50 lines and the log's path.
+ */
+
+/** Starts `<work>/.bro/logs/<name>.log` afresh and returns its path. */
+export async function openLog(ctx: BuildContext, name: string): Promise<string> {
+  const dir = join(ctx.workspace.broDir, 'logs');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${name}.log`);
+  await writeFile(path, '', { mode: 0o600 });
+  return path;
+}
+
+export const TAIL_LINES = 50;
+
+export async function runLogged(
+  ctx: BuildContext,
+  step: string,
+  command: Command,
+  logFile: string,
+  onLine?: (line: string) => void,
+): Promise<RunResult> {
+  const { runner, redactor } = ctx.adapters;
+  const shown = redactor.redact(command.argv.join(' '));
+  await appendFile(logFile, `$ ${shown}${command.cwd ? `  (in ${command.cwd})` : ''}\n`);
+  try {
+    return await runner.run({ ...command, logFile, onLine });
+  } catch (error) {
+    if (!(error instanceof SubprocessError) || error.reason !== 'exit') throw error;
+    const tail = lastLines(await readFile(logFile, 'utf8'), TAIL_LINES);
+    // stdout and stderr interleave: the line that says what went wrong is the last error-like one.
+    const lines = tail.split('\n');
+    const last = lines.filter((l) => /error|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop();
+    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${last?.trim()}\n\nThe last ${TAIL_LINES} lines of its output:\n${tail}`, {
+      cause: error,
+      hint: `The full log is ${logFile}. Fix the cause and rerun: finished steps are not redone.`,
+    });
+  }
+}
+
+/** Refuses a checkout with changes: upstream derives names from `git describe --dirty`, and the build would not be the recorded one. */
+export async function assertCleanTree(ctx: BuildContext, step: string, dir: string): Promise<void> {
+  const dirty = await ctx.adapters.git.status(dir);
+  if (dirty.length) {
+    throw new StepError(step, `Refusing to build from a dirty tree: ${dir} has changes:\n${dirty.slice(0, 10).map((l) => `  ${l}`).join('\n')}`, {
+      hint: 'The AMI name and build id would change. Keep changes as patches in patches/ and rerun `bro build --from patch`, or discard them.',
+    });
+  }
+}

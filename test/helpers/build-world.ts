@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { runCli } from './cli.js';
+import { fakeTools } from './fake-tools.js';
+import { makeProject, makeUpstream, removeDir, tempDir } from './git-fixtures.js';
+import { AUTH_TOKEN, mockAws, REGISTRY_PASSWORD } from './mock-aws.js';
+
+/**
+ * A whole build world for one test: an upstream-like fixture, a bro project,
+ * the fake cargo/docker/make on PATH and mocked EC2/ECR. `build()` runs
+ * `bro build aws-k8s-1.18 --version 1.0.4-hc1` in-process exactly as the bin
+ * does. `cleanup()` restores the mocks and removes the directories.
+ */
+export const REGIONS = ['ap-northeast-1', 'us-west-1', 'us-east-1'];
+export const ACCOUNTS = ['111111111111', '222222222222'];
+export const AMI_NAME = 'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1';
+export const ADMIN_TAG = 'v0.5.2-hc1';
+export const adminUri = (region: string) => `111111111111.dkr.ecr.${region}.amazonaws.com/bottlerocket-admin:${ADMIN_TAG}`;
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function buildWorld(options: { extraToml?: string } = {}) {
+  const upstream = makeUpstream();
+  const project = makeProject(upstream, options);
+  const cacheDir = tempDir('bro-cache-');
+  const tools = fakeTools({ BRO_FAKE_REGISTRY_PASSWORD_SHA256: sha256(REGISTRY_PASSWORD), NO_COLOR: '1' });
+  const world = mockAws(tools);
+  const work = join(project, 'work', 'aws-k8s-1.18');
+  const common = ['--project-dir', project, '--cache-dir', cacheDir];
+  return {
+    upstream,
+    project,
+    cacheDir,
+    tools,
+    world,
+    work,
+    br: join(work, 'bottlerocket'),
+    admin: join(work, 'admin-container'),
+    cli: (argv: string[], env: Record<string, string> = {}) => runCli([...argv, ...common], { ...tools.env, ...env }),
+    build: (extra: string[] = [], env: Record<string, string> = {}) =>
+      runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', ...common, '--ci', '--wait-timeout', '0.05', '--wait-poll', '0.05', ...extra], { ...tools.env, ...env }),
+    cleanup() {
+      world.restore();
+      for (const dir of [upstream.root, project, cacheDir, tools.dir]) removeDir(dir);
+    },
+  };
+}
+
+export type BuildWorld = ReturnType<typeof buildWorld>;
+
+export function expectNoSecret(text: string, where: string): void {
+  for (const secret of [REGISTRY_PASSWORD, AUTH_TOKEN]) expect(text.includes(secret), `${where} contains a secret`).toBe(false);
+}
+
+export const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
