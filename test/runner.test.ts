@@ -80,3 +80,13 @@ describe('redaction', () => {
     expect(r.redactValue({ a: ['abcd'], b: { c: 'abcdefgh!' } })).toEqual({ a: ['***'], b: { c: '***!' } });
   });
 });
+
+describe('redacting values', () => {
+  it('finds a secret with quotes and backslashes inside a nested value', () => {
+    const r = new Redactor();
+    r.add('pa"ss\\word&<x>');
+    const shown = r.redactValue({ auths: [{ password: 'pa"ss\\word&<x>', note: 'uses pa"ss\\word&<x> here' }] });
+    expect(shown).toEqual({ auths: [{ password: '***', note: 'uses *** here' }] });
+    expect(JSON.stringify(shown)).not.toContain('ss\\\\word');
+  });
+});

@@ -21,9 +21,17 @@ export class Redactor {
     return out;
   }
 
-  /** Deep-redacts every string in a JSON-like value. */
+  /**
+   * Redacts every string in a JSON-like value, string by string: a secret
+   * holding `"` or `\\` would no longer match once the whole value is JSON-escaped.
+   */
   redactValue<T>(value: T): T {
-    return JSON.parse(this.redact(JSON.stringify(value))) as T;
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactValue(v)) as T;
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.redact(k), this.redactValue(v)])) as T;
+    }
+    return value;
   }
 }
 

@@ -1,0 +1,97 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { atomicWrite } from '../adapters/project.js';
+import type { Io } from '../cli.js';
+import type { CommonOptions } from '../context.js';
+import { ConfigError, StepError } from '../errors.js';
+import { runPipeline } from '../pipeline.js';
+import { parseUserData, previewNode, registerSecrets } from '../preview/preview.js';
+import { osRelease } from '../preview/render-node.js';
+import { formatPreview } from '../preview/summary.js';
+import { loadVariantTree } from '../preview/tree.js';
+import { chooseRenderer, type RendererChoice } from '../renderer.js';
+import { patchStep } from '../steps/patch.js';
+import { resolveStep } from '../steps/resolve.js';
+import { sourcesStep } from '../steps/sources.js';
+import { verifyStep } from '../steps/verify.js';
+import { withWorkspace } from './build.js';
+
+export interface PreviewOptions extends CommonOptions {
+  variant: string;
+  version: string;
+  /** Absolute path of the user data. */
+  userData: string;
+  instanceType?: string;
+  cpus?: number;
+  /** Where the rendered files go; default `<work>/preview`. */
+  out?: string;
+  json: boolean;
+  updateLock: boolean;
+  ci: boolean;
+  /** Tests pass 'silent'; otherwise chosen from the terminal. */
+  renderer?: RendererChoice;
+}
+
+export const SAMPLE_INSTANCE_TYPE = 'm5.large';
+export const SAMPLE_CPUS = 2;
+
+/**
+ * `bro preview`: resolve, check out, patch and verify as a dry-run build
+ * would, then render what a node would write from the user data, check it,
+ * print a summary (or JSON) and write the files. Exits 2 when the node's API
+ * would refuse the user data, 1 when a rendered file is wrong.
+ */
+export async function runPreview(options: PreviewOptions, io: Io): Promise<void> {
+  const nearby = relative(process.cwd(), options.userData);
+  const shownUserData = nearby && !nearby.startsWith('..') ? nearby : options.userData;
+  // Read it before the pipeline: a missing file is the user's mistake, found in a second.
+  const userData = parseUserData(
+    shownUserData,
+    await readFile(options.userData, 'utf8').catch((error: unknown) => {
+      throw new ConfigError(shownUserData, 'cannot be read', { cause: error, hint: 'Pass the TOML user data with --user-data <file>, e.g. examples/user-data.toml.' });
+    }),
+  );
+  const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
+  const buildOptions = { ...options, dryRun: true, keepFailed: false };
+  const { ctx } = await withWorkspace(buildOptions, io, (c, signal) => {
+    // The redactor exists from here: its credentials are secrets before anything runs.
+    registerSecrets(userData, c.adapters.redactor);
+    return runPipeline(c, [resolveStep, sourcesStep, patchStep, verifyStep], renderer, io.stderr, signal);
+  });
+  if (!ctx.sources) throw new Error('the pipeline did not check out the sources');
+  const { redactor } = ctx.adapters;
+
+  const tree = await loadVariantTree(ctx.sources.bottlerocket.dir, ctx.variant.name);
+  const { report, files } = previewNode(
+    tree,
+    {
+      version: ctx.version.full,
+      userDataFile: shownUserData,
+      userData,
+      instanceType: { value: options.instanceType ?? SAMPLE_INSTANCE_TYPE, sample: options.instanceType === undefined },
+      cpus: { value: options.cpus ?? SAMPLE_CPUS, sample: options.cpus === undefined },
+      region: { value: ctx.variant.regions[0] ?? 'us-east-1', sample: true },
+      arch: ctx.variant.arch,
+      os: osRelease(ctx.variant, ctx.version),
+    },
+    redactor,
+  );
+
+  // The files hold credentials: only the user may read them.
+  const outDir = options.out ?? join(ctx.workspace.root, 'preview');
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  for (const file of files) {
+    const path = join(outDir, file.name);
+    await atomicWrite(path, file.text, 0o600);
+    const entry = report.files.find((f) => f.name === file.name);
+    if (entry) entry.written = path;
+  }
+
+  const shown = redactor.redactValue(report);
+  io.stdout.write(options.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatPreview(shown, outDir)}\n`);
+  if (report.problems.length) {
+    throw new StepError('preview', redactor.redact(`A node would write invalid configuration from ${shownUserData} (${report.problems.length} problems, listed above)`), {
+      hint: 'Fix the template in the patch series (patches/bottlerocket/), then rerun bro preview.',
+    });
+  }
+}

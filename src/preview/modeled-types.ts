@@ -1,0 +1,72 @@
+import { decodeBase64 } from './base64.js';
+
+/**
+ * The input checks of the model's string types, with the messages the node's
+ * API answers with. Upstream's at v1.0.4 (sources/models/src/modeled_types/)
+ * for the types our user data uses, and those our patch series adds
+ * (patches/bottlerocket/1.0.4: registry credentials, kubelet settings).
+ * A type not listed here is only checked for being a string.
+ *
+ * Each validator returns the error message, or undefined when the value is valid.
+ */
+export type Validator = (value: string) => string | undefined;
+
+const pattern = (thing: string, regex: RegExp, shown = regex.source): Validator => (v) => (regex.test(v) ? undefined : `${thing} must match '${shown}', given: ${v}`);
+
+/** serde_plain's error for a string that names no variant of an enum. */
+const oneOf =
+  (field: string, variants: readonly string[], message?: (v: string) => string): Validator =>
+  (v) =>
+    variants.includes(v)
+      ? undefined
+      : (message?.(v) ?? `Invalid input for field ${field}: unknown variant \`${v}\`, expected one of ${variants.map((x) => `\`${x}\``).join(', ')}`);
+
+const LINE_TERMINATORS = /[\n\r\u000B\u000C\u0085\u2028\u2029]/;
+
+/** Kubernetes quantities (KUBERNETES_QUANTITY in the patch): non-negative. */
+const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)((Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|([eE][+-]?[0-9]+))?$/;
+const PERCENTAGE = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)%$/;
+const REGISTRY_HOST =
+  /^(?<host>[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(:(?<port>[0-9]{1,5}))?$/;
+
+const quantity = pattern('Kubernetes quantity', QUANTITY);
+
+export const VALIDATORS: Record<string, Validator> = {
+  SingleLineString: (v) => (LINE_TERMINATORS.test(v) ? "Can't create SingleLineString containing line terminator" : undefined),
+  ValidBase64: (v) => {
+    const decoded = decodeBase64(v);
+    return decoded.ok ? undefined : `Invalid base64 input: ${decoded.reason}`;
+  },
+  Identifier: (v) => (/^[A-Za-z0-9-]*$/.test(v) ? undefined : `Identifiers may only contain ASCII alphanumerics plus hyphens, received '${v}'`),
+  Ipv4Addr: (v) => (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(v) ? undefined : 'invalid IPv4 address syntax'),
+
+  RegistryHost: (v) => {
+    const match = REGISTRY_HOST.exec(v);
+    const invalid = (msg: string) => `Invalid container registry host '${v}': ${msg}`;
+    if (!match) return invalid("must be a host name or IP address, optionally followed by ':port'");
+    if ((match.groups?.host ?? '').length > 253) return invalid('host must be at most 253 characters');
+    const port = match.groups?.port;
+    if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) return invalid('port must be between 1 and 65535');
+    return undefined;
+  },
+  /** Never shows the value: it is usually a credential. */
+  RegistryAuthValue: (v) => {
+    const chars = [...v];
+    const position = chars.findIndex((c) => /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(c));
+    if (position < 0) return undefined;
+    const codePoint = (chars[position] as string).codePointAt(0) as number;
+    return `Registry credentials may not contain control characters or line separators; found U+${codePoint.toString(16).toUpperCase().padStart(4, '0')} at character ${position}`;
+  },
+  KubernetesFeatureGateKey: pattern('Kubernetes feature gate', /^[A-Za-z][A-Za-z0-9]{0,127}$/),
+  KubernetesQuantityValue: quantity,
+  KubernetesThresholdValue: (v) => {
+    if (!v.endsWith('%')) return quantity(v);
+    // Upstream parses the number as an f32.
+    const percentage = Math.fround(Number.parseFloat(v.slice(0, -1)));
+    return PERCENTAGE.test(v) && percentage >= 0 && percentage < 100 ? undefined : `Invalid Kubernetes threshold percentage value '${v}'`;
+  },
+  KubernetesEvictionHardKey: oneOf('Eviction Hard key', ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available']),
+  KubernetesReservedResourceKey: oneOf('Reserved sources key', ['cpu', 'memory', 'ephemeral-storage']),
+  CpuManagerPolicy: oneOf('', ['static', 'none'], (v) => `Invalid Cpu Manager policy '${v}'`),
+  TopologyManagerPolicy: oneOf('', ['none', 'restricted', 'best-effort', 'single-numa-node'], (v) => `Invalid topology manager policy '${v}'`),
+};

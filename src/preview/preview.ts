@@ -1,0 +1,202 @@
+import { parse as parseToml } from 'smol-toml';
+import type { Redactor } from '../adapters/redactor.js';
+import { ConfigError, StepError } from '../errors.js';
+import type { TomlTable } from './defaults.js';
+import { jsonEqual, TemplateRenderError } from './engine.js';
+import { KUBELET_SETTINGS } from './formats.js';
+import { getPath, type GeneratedValue, type NodeFacts } from './generators.js';
+import { checkValue } from './model.js';
+import { renderNode, type NodeRender, type OsRelease, type RenderedFile } from './render-node.js';
+import type { VariantTree } from './tree.js';
+
+/**
+ * `bro preview`: what a node of this build would write from this user data.
+ * The user data is checked against the patched model first (an unknown key
+ * is refused, as the node's API would refuse it); then the containerd and
+ * kubelet configs are rendered, parsed, and compared with the settings they
+ * came from: registry credentials must come back exactly, and each kubelet
+ * setting must land in its field.
+ */
+export const PREVIEW_SCHEMA_VERSION = 1;
+
+export const CONTAINERD_CONFIG = 'containerd-config-toml';
+export const KUBELET_CONFIG = 'kubelet-config';
+const CRI = 'io.containerd.grpc.v1.cri';
+
+export interface Input<T> {
+  value: T;
+  /** True when the user did not give it and bro picked a sample. */
+  sample: boolean;
+}
+
+export interface PreviewInputs {
+  /** The build version, e.g. `1.0.4-hc1`. */
+  version: string;
+  userDataFile: string;
+  /** The parsed user data, its secrets already registered with the redactor. */
+  userData: TomlTable;
+  instanceType: Input<string>;
+  cpus: Input<number>;
+  /** The region the node runs in; set by the identity document unless the user data sets settings.aws.region. */
+  region: Input<string>;
+  arch: NodeFacts['arch'];
+  os: OsRelease;
+}
+
+export interface RegistryAuthCheck {
+  name: string;
+  username?: string;
+  password?: string;
+  auth?: string;
+  /** Fields whose parsed value differs from the configured one. */
+  mismatches: string[];
+}
+
+export interface PreviewReport {
+  schemaVersion: typeof PREVIEW_SCHEMA_VERSION;
+  kind: 'bro.preview';
+  variant: string;
+  version: string;
+  userData: string;
+  node: { instanceType: Input<string>; cpus: Input<number>; region: Input<string> };
+  generated: GeneratedValue[];
+  notes: string[];
+  files: { name: string; path: string; source: string; format: string; problems: string[]; written?: string }[];
+  registryAuths: RegistryAuthCheck[];
+  /** The eight kubelet settings and maxPods as the rendered kubelet config has them (absent fields are left out). */
+  kubelet: Record<string, unknown>;
+  /** Everything that would go wrong on the node. Empty when the preview passed. */
+  problems: string[];
+}
+
+const SECRET_KEY = /(password|auth|token|secret)$/i;
+
+/** Registers every secret-looking string in the user data (`password`, `auth`, …) with the redactor. */
+export function registerSecrets(value: unknown, redactor: Redactor, key = ''): void {
+  if (typeof value === 'string' && SECRET_KEY.test(key)) redactor.add(value);
+  else if (Array.isArray(value)) value.forEach((v) => registerSecrets(v, redactor, key));
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) registerSecrets(v, redactor, k);
+}
+
+/** Parses user data; throws ConfigError (exit 2) when it is not TOML. */
+export function parseUserData(file: string, text: string): TomlTable {
+  try {
+    return parseToml(text) as TomlTable;
+  } catch (error) {
+    throw new ConfigError(file, `is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+}
+
+/** Checks user data against the patched model; throws ConfigError (exit 2) naming every key the node's API would refuse. */
+export function checkUserData(tree: VariantTree, file: string, data: TomlTable, redactor: Redactor): { settings: TomlTable; warnings: string[] } {
+  const settings = data.settings;
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new ConfigError(file, 'has no [settings] table', { hint: 'User data is a TOML document whose settings live under [settings…] tables.' });
+  }
+  const problems = checkValue(tree.model.settings, settings, 'settings');
+  if (problems.length) {
+    const lines = problems.map((p) => `  - ${p.key}: ${p.message}`);
+    throw new ConfigError(file, redactor.redact(`the ${tree.variant} model refuses ${problems.length === 1 ? 'this key' : 'these keys'}:\n${lines.join('\n')}`), {
+      hint: `The node's API would reject this user data. Fix the keys above; the model is ${tree.modelDir}/mod.rs and sources/models/src/lib.rs in the patched tree.`,
+    });
+  }
+  const warnings = Object.keys(data)
+    .filter((k) => k !== 'settings')
+    .map((k) => `${file}: top-level key "${k}" is ignored by the node (only [settings] is read)`);
+  return { settings: settings as TomlTable, warnings };
+}
+
+/** Each configured registry auth against the table containerd would read. */
+export function checkRegistryAuths(configured: unknown, containerd: unknown): { checks: RegistryAuthCheck[]; problems: string[] } {
+  const entries = (Array.isArray(configured) ? configured : []) as TomlTable[];
+  const auths = (['plugins', CRI, 'registry', 'auths'].reduce<unknown>((node, key) => (node as TomlTable | undefined)?.[key], containerd) ?? {}) as Record<string, TomlTable>;
+  const problems: string[] = [];
+  const checks = entries.map((entry) => {
+    const name = String(entry.name);
+    const table = (auths[name] ?? {}) as TomlTable;
+    if (!auths[name]) problems.push(`containerd config: no [plugins."${CRI}".registry.auths."${name}"] table`);
+    const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
+    for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
+    const shown = (field: string) => (typeof table[field] === 'string' ? { [field]: table[field] as string } : {});
+    return { name, ...shown('username'), ...shown('password'), ...shown('auth'), mismatches };
+  });
+  for (const name of Object.keys(auths)) {
+    if (!entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
+  }
+  return { checks, problems };
+}
+
+/** Each of the eight kubelet settings that is set must appear in its kubelet field with the same value; unset ones must not appear (featureGates keeps its defaults). */
+export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const field of KUBELET_SETTINGS) {
+    const key = field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const set = kubernetes[key];
+    const rendered = kubelet[field];
+    if (set === undefined) {
+      if (rendered !== undefined && field !== 'featureGates') problems.push(`kubelet config: ${field} is rendered but settings.kubernetes.${key} is not set`);
+      continue;
+    }
+    if (rendered === undefined) {
+      problems.push(`kubelet config: settings.kubernetes.${key} is set but ${field} is not rendered`);
+      continue;
+    }
+    const wanted = typeof set === 'object' && set !== null ? Object.entries(set as TomlTable) : [['', set] as const];
+    for (const [k, v] of wanted) {
+      const got = k === '' ? rendered : (rendered as TomlTable)[k];
+      if (!jsonEqual(got, v)) problems.push(`kubelet config: ${field}${k ? `.${k}` : ''} is ${JSON.stringify(got)}, settings.kubernetes.${key}${k ? `.${k}` : ''} is ${JSON.stringify(v)}`);
+    }
+  }
+  return problems;
+}
+
+/** A template that fails on the node, as a typed error: a setting the user data must set (exit 2), or a broken template (exit 1). */
+function explain(error: TemplateRenderError, userDataFile: string): Error {
+  if (error.missing?.startsWith('settings.')) {
+    return new ConfigError(userDataFile, `does not set ${error.missing}, which ${error.template} needs: the node would fail to write it (${error.message})`, {
+      cause: error,
+      hint: `Set ${error.missing} in the user data.`,
+    });
+  }
+  return new StepError('preview', `${error.message}: the node would fail to write this file`, { cause: error, hint: 'Fix the template in the patch series.' });
+}
+
+export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: Redactor): { report: PreviewReport; files: RenderedFile[] } {
+  const { settings: userSettings, warnings } = checkUserData(tree, inputs.userDataFile, inputs.userData, redactor);
+  const userRegion = getPath(userSettings, 'aws.region');
+  const region = typeof userRegion === 'string' ? { value: userRegion, sample: false } : inputs.region;
+  const facts: NodeFacts = { instanceType: inputs.instanceType.value, cpus: inputs.cpus.value, region: region.value, arch: inputs.arch, eniMaxPods: tree.eniMaxPods };
+  let node: NodeRender;
+  try {
+    node = renderNode(tree, userSettings, facts, inputs.os);
+  } catch (error) {
+    throw error instanceof TemplateRenderError ? explain(error, inputs.userDataFile) : error;
+  }
+  const failed = node.files.find((f) => f.error)?.error;
+  if (failed) throw explain(failed, inputs.userDataFile);
+  const problems = node.files.flatMap((f) => f.problems.map((p) => `${f.name} (${f.path}): ${p}`));
+  const containerd = node.files.find((f) => f.name === CONTAINERD_CONFIG);
+  const kubeletFile = node.files.find((f) => f.name === KUBELET_CONFIG);
+  const auths = containerd?.parsed ? checkRegistryAuths(node.settings['cri-registry-auths'], containerd.parsed) : { checks: [], problems: [] };
+  // What containerd would read is as secret as what was configured, even when a template mangled it.
+  for (const check of auths.checks) registerSecrets(check, redactor);
+  problems.push(...auths.problems);
+  const kubeletConfig = (kubeletFile?.parsed ?? {}) as Record<string, unknown>;
+  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig));
+  const kubelet = Object.fromEntries(['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]));
+  const report: PreviewReport = {
+    schemaVersion: PREVIEW_SCHEMA_VERSION,
+    kind: 'bro.preview',
+    variant: tree.variant,
+    version: inputs.version,
+    userData: inputs.userDataFile,
+    node: { instanceType: inputs.instanceType, cpus: inputs.cpus, region },
+    generated: node.generated,
+    notes: [...warnings, ...node.notes, ...tree.unlocated.map((n) => `configuration file ${n}: template not found under packages/, not rendered`)],
+    files: node.files.map((f) => ({ name: f.name, path: f.path, source: f.source, format: f.format, problems: f.problems })),
+    registryAuths: auths.checks,
+    kubelet,
+    problems,
+  };
+  return { report, files: node.files };
+}
