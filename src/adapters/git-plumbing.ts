@@ -1,0 +1,246 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { devNull, tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { SubprocessError } from '../errors.js';
+import { BRO_GIT_IDENTITY } from './git.js';
+import type { Runner } from './runner.js';
+
+/**
+ * Git plumbing for checking patches without a work tree. A scratch area sits
+ * over a bare mirror: its own object directory (the mirror's objects are an
+ * alternate, so nothing is ever written into the mirror) and temporary index
+ * files, one per upstream tag. `git apply --cached` applies patches to such an
+ * index in sequence, and the blobs it writes stay in the scratch area.
+ * Also the few commands the rebase workspace needs beyond the Git adapter's.
+ */
+
+export interface ApplyOptions {
+  /** `--check`: leave the index alone. */
+  check?: boolean;
+  reverse?: boolean;
+  /** `-C<n>`: accept hunks whose context matches on only n lines either side. */
+  context?: number;
+  threeWay?: boolean;
+}
+
+export interface ApplyResult {
+  ok: boolean;
+  /** git's own words (`-v`): which hunks moved, which failed and why. */
+  output: string;
+}
+
+export interface ScratchIndex {
+  /** `git apply --cached -v` of a patch given as text. */
+  apply(patch: string, options?: ApplyOptions): Promise<ApplyResult>;
+  /** Paths with unmerged entries (left by a three-way apply that conflicted). */
+  unmerged(): Promise<string[]>;
+  /** A file's contents at stage 0 of the index, or undefined when absent. */
+  readFile(path: string): Promise<string | undefined>;
+  /** Saves the index as it is now; the returned function puts it back. */
+  save(): Promise<() => Promise<void>>;
+  /** Removes the index file. */
+  dispose(): Promise<void>;
+}
+
+export interface Scratch {
+  /** `<mode> <type> <blob>\t<path>` of each of `paths` that `treeish` has. */
+  entries(treeish: string, paths: readonly string[]): Promise<string[]>;
+  /**
+   * A new temporary index holding just these entries: the files a patch series
+   * touches, not the whole tree (`git apply --cached` reads and rewrites the
+   * whole index on every call, and a Bottlerocket tree has 3000 files).
+   */
+  index(entries: readonly string[]): Promise<ScratchIndex>;
+  /**
+   * What changed from `base` to each of `commits` under `pathspec`, for all of
+   * them in one `git diff-tree --stdin` (one process instead of one per tag).
+   * With `renames`, deleted and added files are paired as git pairs them.
+   */
+  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean }): Promise<Map<string, RawChange[]>>;
+  /** Removes the scratch area. */
+  dispose(): Promise<void>;
+}
+
+/** One line of `git diff --raw`. */
+export interface RawChange {
+  /** A (added), D (deleted), M (modified), R (renamed), T (type changed)… */
+  status: string;
+  path: string;
+  /** The new path of a rename. */
+  to?: string;
+  /** The file after the change (`000000` and zeros when deleted). */
+  mode: string;
+  blob: string;
+}
+
+export interface GitPlumbing {
+  /**
+   * A scratch area over a repository. Blobs that applying patches makes go to
+   * a temporary object directory, unless `objects: 'repository'` (a
+   * workspace bro owns, where a later `git am --3way` needs them).
+   */
+  open(gitDir: string, options?: { objects: 'scratch' | 'repository' }): Promise<Scratch>;
+  /** Every tag of a repository and the commit it names (annotated tags peeled). */
+  tagCommits(gitDir: string): Promise<Map<string, string>>;
+  /** Where a stopped `git am` is (1-based patch number of how many), or undefined when none is. */
+  amProgress(repo: string): Promise<{ next: number; last: number } | undefined>;
+  /** Files with unresolved conflicts in a work tree; `deletedByHead` when HEAD's side has no such file (a modify/delete conflict). */
+  conflicted(repo: string): Promise<{ path: string; deletedByHead: boolean }[]>;
+  /**
+   * The commits after `from` as patch files, the same bytes whoever runs it:
+   * no signature, a zero commit id, blob ids of `abbrev` digits, numbered
+   * `[PATCH n/m]` or not, and the user's git config ignored (diff.noprefix,
+   * format.signature, diff.algorithm… would change them).
+   */
+  formatPatches(repo: string, from: string, options: { abbrev: number; numbered: boolean }): Promise<string[]>;
+}
+
+const nulSeparated = (text: string) => text.split('\0').filter(Boolean);
+
+/** `signal` stops the work between git processes (the runner stops the ones running). */
+export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlumbing {
+  // Exit codes listed in `answers` are answers (a patch that does not apply, an absent path), not failures.
+  const gitIn = (gitDir: string, env: Record<string, string>) => (args: readonly string[], options: { extraEnv?: Record<string, string>; input?: string; answers?: number[] } = {}) => {
+    signal?.throwIfAborted();
+    return runner.run({
+      argv: ['git', '--git-dir', gitDir, ...args],
+      mode: 'read',
+      env: { ...BRO_GIT_IDENTITY, ...env, ...options.extraEnv },
+      input: options.input,
+      okExitCodes: options.answers ?? [],
+    });
+  };
+
+  // Commands in a work tree (the rebase workspace).
+  const gitAt = (repo: string, env: Record<string, string> = {}) => (args: readonly string[]) => {
+    signal?.throwIfAborted();
+    return runner.run({ argv: ['git', ...args], cwd: repo, mode: 'read', env: { ...BRO_GIT_IDENTITY, ...env } });
+  };
+
+  return {
+    async tagCommits(gitDir) {
+      const { stdout } = await gitIn(gitDir, {})(['for-each-ref', '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags']);
+      const tags = new Map<string, string>();
+      for (const line of stdout.split('\n')) {
+        const [name, object, peeled] = line.split('\0');
+        if (name && object) tags.set(name, peeled || object);
+      }
+      return tags;
+    },
+
+    async amProgress(repo) {
+      const { stdout } = await gitAt(repo)(['rev-parse', '--git-path', 'rebase-apply']);
+      const dir = isAbsolute(stdout.trim()) ? stdout.trim() : join(repo, stdout.trim());
+      const [next, last] = await Promise.all(['next', 'last'].map((f) => readFile(join(dir, f), 'utf8').then(Number, () => NaN)));
+      return next && last ? { next, last } : undefined;
+    },
+
+    async conflicted(repo) {
+      // "<mode> <blob> <stage>\t<path>": stage 2 is HEAD's side.
+      const { stdout } = await gitAt(repo)(['ls-files', '--unmerged', '-z']);
+      const stages = new Map<string, Set<string>>();
+      for (const entry of nulSeparated(stdout)) {
+        const path = entry.slice(entry.indexOf('\t') + 1);
+        stages.set(path, (stages.get(path) ?? new Set()).add(entry.slice(0, entry.indexOf('\t')).split(' ')[2] ?? ''));
+      }
+      return [...stages].map(([path, s]) => ({ path, deletedByHead: !s.has('2') }));
+    },
+
+    async formatPatches(repo, from, options) {
+      const { stdout } = await gitAt(repo, { GIT_CONFIG_GLOBAL: devNull })([
+        'format-patch', '--stdout', '--zero-commit', '--no-signature', options.numbered ? '--numbered' : '--no-numbered',
+        '--subject-prefix=PATCH', `--abbrev=${options.abbrev}`, '--diff-algorithm=myers', '--src-prefix=a/', '--dst-prefix=b/', `${from}..HEAD`,
+      ]);
+      // Each patch starts with the mbox "From <zero id> <fixed date>" line; --stdout puts a blank line
+      // between patches, which is no part of either (a patch's last line is a diff line, never blank).
+      const patches = stdout ? `${stdout}\n`.split(/^(?=From 0{40} Mon Sep 17 00:00:00 2001$)/m) : [];
+      return patches.map((p) => (p.endsWith('\n\n') ? p.slice(0, -1) : p));
+    },
+
+    async open(gitDir, options = { objects: 'scratch' }) {
+      const root = await mkdtemp(join(tmpdir(), 'bro-patches-'));
+      const objects = join(root, 'objects');
+      await mkdir(join(objects, 'info'), { recursive: true });
+      await mkdir(join(objects, 'pack'), { recursive: true });
+      const git = gitIn(
+        gitDir,
+        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {},
+      );
+      let files = 0;
+
+      return {
+        async entries(treeish, paths) {
+          if (!paths.length) return [];
+          const { stdout } = await git(['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', treeish, '--', ...paths]);
+          return nulSeparated(stdout);
+        },
+
+        async index(entries) {
+          const file = join(root, `index-${files++}`);
+          const extraEnv = { GIT_INDEX_FILE: file };
+          // ls-tree's lines are what update-index --index-info reads. No entries, no file: an empty index.
+          if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
+          return {
+            async apply(patch, options = {}) {
+              const args = ['apply', '--cached', '-v', '--whitespace=nowarn'];
+              if (options.check) args.push('--check');
+              if (options.reverse) args.push('--reverse');
+              if (options.context !== undefined) args.push(`-C${options.context}`);
+              if (options.threeWay) args.push('--3way');
+              const { exitCode, stdout, stderr } = await git(args, { extraEnv, input: patch, answers: [1, 128] });
+              return { ok: exitCode === 0, output: `${stdout}\n${stderr}`.trim() };
+            },
+            async unmerged() {
+              const { stdout } = await git(['ls-files', '--unmerged', '-z'], { extraEnv });
+              return [...new Set(nulSeparated(stdout).map((entry) => entry.slice(entry.indexOf('\t') + 1)))];
+            },
+            async readFile(path) {
+              const { exitCode, stdout } = await git(['cat-file', 'blob', `:${path}`], { extraEnv, answers: [128] });
+              return exitCode === 0 ? stdout : undefined;
+            },
+            async save() {
+              const copy = `${file}-saved`;
+              const saved = await copyFile(file, copy).then(
+                () => true,
+                () => false, // no file yet: the index is empty
+              );
+              return () => (saved ? copyFile(copy, file) : rm(file, { force: true }));
+            },
+            async dispose() {
+              await rm(file, { force: true });
+              await rm(`${file}-saved`, { force: true });
+            },
+          };
+        },
+
+        async changes(base, commits, pathspec, options) {
+          const byCommit = new Map<string, RawChange[]>();
+          if (!commits.length || !pathspec.length) return byCommit;
+          // Each stdin line "<commit> <base>" is read as a commit and its parent: the diff from base to commit.
+          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', '--', ...pathspec];
+          const { stdout, stderr } = await git(argv, { input: commits.map((c) => `${c} ${base}\n`).join('') });
+          // diff-tree --stdin stops at a line it cannot read, says so on stderr, and still exits 0.
+          if (stderr.trim()) throw new SubprocessError(['git', ...argv], 'exit', { exitCode: 0, output: stderr }, `git diff-tree --stdin failed: ${stderr.trim()}`);
+          const fields = stdout.split('\0');
+          let current: RawChange[] = [];
+          for (let i = 0; i < fields.length; i++) {
+            const field = fields[i]!;
+            if (/^[0-9a-f]{40,64}$/.test(field)) {
+              current = byCommit.get(field) ?? [];
+              byCommit.set(field, current);
+            } else if (field.startsWith(':')) {
+              const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
+              const renamed = /^[RC]/.test(status);
+              current.push({ status: status[0] ?? '', mode, blob, path: fields[++i] ?? '', to: renamed ? fields[++i] : undefined });
+            }
+          }
+          return byCommit;
+        },
+
+        async dispose() {
+          await rm(root, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { createAdapters } from '../adapters/index.js';
+import { createGitPlumbing, type GitPlumbing } from '../adapters/git-plumbing.js';
+import type { SourceName } from '../config/series.js';
+import { ExitError, InterruptedError } from '../errors.js';
+import type { Adapters, CommonOptions } from '../context.js';
+import type { Io } from '../cli.js';
+import { checkSeries } from '../patches/check-series.js';
+import { formatCheck } from '../patches/format-check.js';
+import { loadNewestSeries } from '../patches/load-series.js';
+import { findBase, openUpstream, resolveRef, seriesBaseFor } from '../patches/open-upstream.js';
+import { rebaseSeries } from '../patches/rebase.js';
+import { readRebaseState, rebaseWorkspace } from '../patches/rebase-state.js';
+import { refreshSeries, type RefreshResult } from '../patches/refresh.js';
+import { selectTags, type TagChoice } from '../patches/select-tags.js';
+
+/** `bro patches check|rebase|refresh`: the commands' glue; the work is in src/patches/. */
+
+export interface UpstreamCommandOptions extends CommonOptions {
+  source: SourceName;
+  variant?: string;
+  base?: string;
+  fetch: boolean;
+}
+
+export interface CheckOptions extends UpstreamCommandOptions {
+  tags: TagChoice;
+  json: boolean;
+}
+
+/**
+ * The adapters for one command, and SIGINT/SIGTERM handling: the running git
+ * processes are stopped, no new one starts, and the command unwinds through
+ * its cleanup (the scratch area is removed) to exit 130.
+ */
+async function withTools<T>(options: CommonOptions, io: Io, work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>): Promise<T> {
+  const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
+  const abort = new AbortController();
+  const handler = (signal: NodeJS.Signals) => {
+    abort.abort(new InterruptedError(`Interrupted by ${signal}`));
+    adapters.runner.killAll(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  try {
+    return await work({ adapters, plumbing: createGitPlumbing(adapters.runner, abort.signal) });
+  } finally {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    for (const warning of adapters.warnings) io.stderr.write(`! ${warning}\n`);
+  }
+}
+
+/** The newest series of the source, its upstream (mirror up to date), and the commit it was written against. */
+async function openSeries({ adapters, plumbing }: { adapters: Adapters; plumbing: GitPlumbing }, options: UpstreamCommandOptions) {
+  const series = await loadNewestSeries(adapters.project, options.source);
+  const upstream = await openUpstream(adapters, plumbing, options.source, options);
+  return { series, upstream, base: await findBase(adapters, upstream, series.base, options.base) };
+}
+
+export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
+  const report = await withTools(options, io, async (tools) => {
+    const { series, upstream, base } = await openSeries(tools, options);
+    const targets = await selectTags(tools.adapters, upstream, series.base, options.tags);
+    const report = await checkSeries(tools.plumbing, { source: options.source, url: upstream.shownUrl, gitDir: upstream.mirror, series, base, targets });
+    return tools.adapters.redactor.redactValue(report);
+  });
+  io.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheck(report)}\n`);
+  for (const warning of report.warnings) io.stderr.write(`! ${warning}\n`);
+  if (!report.ok) throw new ExitError(1);
+}
+
+export interface RebaseOptions extends UpstreamCommandOptions {
+  onto: string;
+  restart: boolean;
+}
+
+export interface RefreshOptions extends CommonOptions {
+  source: SourceName;
+}
+
+const rebaseRoot = (options: CommonOptions) => options.workDir ?? join(options.projectDir, 'work');
+
+/** How the user runs refresh for this project and work directory. */
+function refreshCommand(options: CommonOptions & { source: SourceName }): string {
+  const flags = [`--source ${options.source}`];
+  if (options.workDir) flags.push(`--work-dir ${options.workDir}`);
+  if (options.projectDir !== process.cwd()) flags.push(`--project-dir ${options.projectDir}`);
+  return `bro patches refresh ${flags.join(' ')}`;
+}
+
+export async function runRebase(options: RebaseOptions, io: Io): Promise<void> {
+  const result = await withTools(options, io, async (tools) => {
+    const { adapters, plumbing } = tools;
+    const { series, upstream, base } = await openSeries(tools, options);
+    const onto = await resolveRef(adapters, upstream, options.onto, '--onto');
+    return rebaseSeries(
+      { git: adapters.git, plumbing, project: adapters.project },
+      {
+        series,
+        mirror: upstream.mirror,
+        base,
+        onto,
+        newBase: await seriesBaseFor(adapters, upstream, onto),
+        workspace: rebaseWorkspace(rebaseRoot(options), options.source),
+        restart: options.restart,
+        refreshCommand: refreshCommand(options),
+      },
+    );
+  });
+  io.stdout.write(`Rebased the ${options.source} series onto ${options.onto}.\n${formatRefresh(result)}\n`);
+  io.stdout.write(`Check it: bro patches check --source ${options.source} --tags ${options.onto}\n`);
+}
+
+export async function runRefresh(options: RefreshOptions, io: Io): Promise<void> {
+  const workspace = rebaseWorkspace(rebaseRoot(options), options.source);
+  const state = await readRebaseState(workspace, options.source);
+  const result = await withTools(options, io, ({ adapters, plumbing }) => refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state));
+  io.stdout.write(`${formatRefresh(result)}\n`);
+  io.stdout.write(`Check it: bro patches check --source ${options.source} --tags ${state.onto.ref}\n`);
+}
+
+function formatRefresh(result: RefreshResult): string {
+  const width = Math.max(0, ...[...result.patches, ...result.dropped].map((p) => p.name.length));
+  const lines = [`Wrote ${result.shownDir}/ (${result.patches.length} patches):`];
+  for (const p of result.patches) {
+    const moves = p.moves.map((m) => `${m.from} → ${m.to}`).join(', ');
+    lines.push(`  ${p.name.padEnd(width)}  ${p.outcome}${moves ? ` (moved: ${moves})` : ''}`);
+  }
+  for (const d of result.dropped) lines.push(`  ${d.name.padEnd(width)}  dropped: ${d.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import type { Project } from '../adapters/project.js';
+import type { Series, SourceName } from '../config/series.js';
+import { compareVersions, isReleaseVersion } from '../config/version.js';
+import { ConfigError } from '../errors.js';
+import { parseFormatPatch, type FilePatch } from '../patch-file.js';
+
+/** A patch of the series, parsed once and shared by every tag checked. */
+export interface SeriesPatch {
+  name: string;
+  content: string;
+  files: FilePatch[];
+  /** Every path the patch reads or writes. */
+  paths: string[];
+  /** Paths the patch expects to exist (it changes, deletes or renames them). */
+  reads: string[];
+}
+
+export function toSeriesPatch(name: string, content: string): SeriesPatch {
+  const files = parseFormatPatch(content).files;
+  const reads = files.flatMap((f) => (f.oldPath ? [f.oldPath] : []));
+  const paths = [...new Set(files.flatMap((f) => [f.oldPath, f.newPath].filter((p): p is string => p !== undefined)))];
+  return { name, content, files, paths, reads: [...new Set(reads)] };
+}
+
+/** The newest series of a source: the highest release base under patches/<source>/. */
+export async function loadNewestSeries(project: Project, source: SourceName): Promise<Series> {
+  const bases = (await project.listSeriesBases(source)).filter(isReleaseVersion).sort(compareVersions);
+  const base = bases.pop();
+  if (!base) {
+    throw new ConfigError(project.display(join(project.root, 'patches', source)), 'has no patch series', {
+      hint: `Create patches/${source}/<upstream version>/series listing git format-patch files, e.g. patches/${source}/1.0.4/series.`,
+    });
+  }
+  const series = await project.readSeries(source, base);
+  for (const patch of series.patches) {
+    if (!/^diff --git /m.test(patch.content)) {
+      throw new ConfigError(project.display(patch.path), 'holds no diff', { hint: 'Each patch must be a `git format-patch` file.' });
+    }
+  }
+  return series;
+}
