@@ -6,7 +6,8 @@
  *   node dist/bench/dry-run.js               # synthetic upstream (no network)
  *   BRO_BOTTLEROCKET_URL=… BRO_ADMIN_CONTAINER_URL=… node dist/bench/dry-run.js   # the real upstream
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { commitAll, git, makeUpstream, writeFiles } from '../test/helpers/git-fixtures.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -24,29 +25,16 @@ function time(label: string, argv: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
+/** The tests' upstream-like repos, grown to a tree of some size so checkouts and status have work to do. */
 function syntheticUpstream(dir: string): { bottlerocket: string; admin: string; adminCommit: string } {
-  const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' }).trim();
-  const bottlerocket = join(dir, 'bottlerocket');
-  mkdirSync(join(bottlerocket, 'sources/models'), { recursive: true });
-  git(bottlerocket, 'init', '-q');
-  writeFileSync(join(bottlerocket, 'Release.toml'), 'version = "1.0.4"\n');
-  writeFileSync(join(bottlerocket, 'sources/models/defaults.toml'), '[metadata.settings.host-containers.admin.source]\ntemplate = "x"\n');
-  // A tree of some size, so checkouts and status have work to do.
-  for (let i = 0; i < 2000; i++) {
-    mkdirSync(join(bottlerocket, 'packages', `p${i % 100}`), { recursive: true });
-    writeFileSync(join(bottlerocket, 'packages', `p${i % 100}`, `f${i}.spec`), `Name: p${i}\n`.repeat(20));
-  }
-  git(bottlerocket, 'add', '-A');
-  git(bottlerocket, 'commit', '-qm', 'v1.0.4');
-  git(bottlerocket, 'tag', '-a', '-m', 'v1.0.4', 'v1.0.4');
-  const admin = join(dir, 'admin');
-  mkdirSync(admin);
-  git(admin, 'init', '-q');
-  writeFileSync(join(admin, 'VERSION'), 'v0.5.2\n');
-  git(admin, 'add', '-A');
-  git(admin, 'commit', '-qm', 'v0.5.2');
-  return { bottlerocket, admin, adminCommit: git(admin, 'rev-parse', 'HEAD') };
+  const upstream = makeUpstream(dir);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 2000; i++) files[`packages/p${i % 100}/f${i}.spec`] = `Name: p${i}\n`.repeat(20);
+  writeFiles(upstream.bottlerocket, files);
+  git(upstream.bottlerocket, 'checkout', '--quiet', 'v1.0.4');
+  commitAll(upstream.bottlerocket, 'packages');
+  git(upstream.bottlerocket, 'tag', '-f', '-a', '-m', 'v1.0.4', 'v1.0.4');
+  return { bottlerocket: upstream.bottlerocket, admin: upstream.adminContainer, adminCommit: upstream.adminCommit };
 }
 
 export function main(): void {

@@ -1,7 +1,13 @@
-/** Runs every benchmark in bench/, one after the other. */
+/** Runs every benchmark in bench/, one after the other: `npm run bench`. */
 import { main as dryRun } from './dry-run.js';
+import { main as patchesCheck } from './patches-check.js';
+import { main as publish } from './publish.js';
 
-const benches: [string, () => unknown][] = [['dry-run', dryRun]];
+const benches: [string, () => unknown][] = [
+  ['dry-run: warm rerun and --help', dryRun],
+  ['publish: 4 regions x 3 accounts, parallel vs the shell loop', publish],
+  ['patches check: every tag since the base vs checkout + git apply', patchesCheck],
+];
 for (const [name, run] of benches) {
   console.log(`\n== ${name}`);
   await run();

@@ -73,7 +73,7 @@ export async function applySeries(
         throw new PatchError(patch.name, `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`, {
           cause: error,
           hint: options.keepFailed
-            ? `The conflict is left in ${source.dir}. Resolve it, \`git am --continue\`, then \`bro patches refresh\`.`
+            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix. To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
             : `The checkout was restored to ${source.ref}. Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
         });
       }
