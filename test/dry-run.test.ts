@@ -3,19 +3,15 @@ import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { git, makeProject, makeUpstream, removeDir, tempDir } from './helpers/git-fixtures.js';
+import { git, makeWorld, removeDir } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup(extraToml = '') {
-  const upstream = makeUpstream();
-  const project = makeProject(upstream, { extraToml });
-  const cacheDir = tempDir('bro-cache-');
-  dirs.push(upstream.root, project, cacheDir);
-  const br = join(project, 'work', 'aws-k8s-1.18', 'bottlerocket');
-  const run = (...args: string[]) => runCli([...args, '--project-dir', project, '--cache-dir', cacheDir]);
-  return { upstream, project, cacheDir, br, run };
+  const world = makeWorld(dirs, { extraToml });
+  const run = (...args: string[]) => runCli([...args, '--project-dir', world.project, '--cache-dir', world.cacheDir]);
+  return { ...world, run };
 }
 
 const extra = `

@@ -4,20 +4,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSeriesBase, parseSeriesFile } from '../src/config/series.js';
 import { ConfigError } from '../src/errors.js';
 import { runCli } from './helpers/cli.js';
-import { git, makePatch, makeProject, makeUpstream, removeDir, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import { git, makePatch, makeWorld, removeDir, writeSeries } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup() {
-  const upstream = makeUpstream();
-  const project = makeProject(upstream);
-  const cacheDir = tempDir('bro-cache-');
-  dirs.push(upstream.root, project, cacheDir);
-  const workDir = join(project, 'work', 'aws-k8s-1.18');
+  const world = makeWorld(dirs);
   const build = (...extra: string[]) =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', project, '--cache-dir', cacheDir, ...extra]);
-  return { upstream, project, cacheDir, workDir, build, br: join(workDir, 'bottlerocket') };
+    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', world.project, '--cache-dir', world.cacheDir, ...extra]);
+  return { ...world, build };
 }
 
 const log = (dir: string) => git(dir, 'log', '--format=%s', '-n', '5').split('\n');

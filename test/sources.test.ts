@@ -6,18 +6,15 @@ import { createMirrors } from '../src/adapters/mirrors.js';
 import { resolveSources, sourceRefs } from '../src/steps/resolve.js';
 import { parseVersion } from '../src/config/version.js';
 import { StepError } from '../src/errors.js';
-import { commitAll, git, makeProject, makeUpstream, moveTag, removeDir, tempDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
+import { commitAll, git, makeWorld, moveTag, removeDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup() {
-  const upstream = makeUpstream();
-  const project = makeProject(upstream);
-  const cacheDir = tempDir('bro-cache-');
-  dirs.push(upstream.root, project, cacheDir);
-  const adapters = createAdapters({ projectDir: project, cacheDir, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
-  return { upstream, project, cacheDir, adapters };
+  const world = makeWorld(dirs);
+  const adapters = createAdapters({ projectDir: world.project, cacheDir: world.cacheDir, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
+  return { ...world, adapters };
 }
 
 async function resolve(s: ReturnType<typeof setup>, version = '1.0.4-hc1', updateLock = false) {

@@ -202,3 +202,15 @@ export function writeSeries(project: string, source: string, base: string, patch
     ...Object.fromEntries(Object.entries(patches).map(([n, c]) => [`patches/${source}/${base}/${n}`, c])),
   });
 }
+
+/**
+ * An upstream, a project pointing at it and an empty mirror cache, with the
+ * directories recorded in `cleanup` for the test's afterEach to remove.
+ */
+export function makeWorld(cleanup: string[], options: { extraToml?: string } = {}) {
+  const upstream = makeUpstream();
+  const project = makeProject(upstream, options);
+  const cacheDir = tempDir('bro-cache-');
+  cleanup.push(upstream.root, project, cacheDir);
+  return { upstream, project, cacheDir, br: join(project, 'work', 'aws-k8s-1.18', 'bottlerocket') };
+}
