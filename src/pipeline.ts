@@ -143,10 +143,22 @@ export function checkSelection(settings: Pick<PublishSettings, 'from' | 'only'>)
  */
 export type StepMode = 'run' | 'force' | 'restore';
 
-export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | 'only'>): StepMode {
+export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | 'only'>, stages: readonly Stage[] = buildStages()): StepMode {
   if (selection.only) return id === selection.only ? 'force' : 'restore';
-  if (selection.from && STEPS.indexOf(id) >= STEPS.indexOf(selection.from)) return 'force';
+  if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
   return 'run';
+}
+
+/**
+ * Whether step `id` is `from` or comes after it. The admin image and the OS
+ * branches run side by side: --from a step of one does not redo the other
+ * (--from admin-image-push does not rebuild the OS).
+ */
+function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean {
+  if (STEPS.indexOf(id) < STEPS.indexOf(from)) return false;
+  const branchOf = (step: string) => stages.filter(isConcurrent).flatMap((stage) => stage.branches).find((b) => b.steps.some((s) => s.id === step));
+  const [a, b] = [branchOf(id), branchOf(from)];
+  return !(a && b && a !== b);
 }
 
 export async function runPipeline(

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
 /**
  * The one place the task-list renderer is chosen (lint-staged's getRenderer):
  * interactive on a TTY, plain with timestamps in CI or when asked, silent when
@@ -18,11 +20,14 @@ export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): Rend
   return 'default';
 }
 
-/** listr2 options for a choice. Output goes to stderr, so stdout carries only results (plans, JSON). */
-// listr2 itself honours NO_COLOR and FORCE_COLOR.
+/**
+ * listr2 options for a choice. Output goes to stderr, so stdout carries only results (plans, JSON).
+ * The interactive renderer colours as listr2 decides (it honours NO_COLOR and FORCE_COLOR); the
+ * plain one never does, whatever the terminal: CI logs are read as text.
+ */
 export async function listrOptions(choice: RendererChoice, output: NodeJS.WritableStream) {
   const { ListrLogger, ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
-  const stream = output as NodeJS.WriteStream;
+  const stream = (choice === 'simple' ? withoutColour(output) : output) as NodeJS.WriteStream;
   return {
     renderer: choice,
     fallbackRenderer: 'simple' as const,
@@ -34,4 +39,14 @@ export async function listrOptions(choice: RendererChoice, output: NodeJS.Writab
       ...(choice === 'simple' ? { timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER } : { timer: PRESET_TIMER, collapseSubtasks: false }),
     },
   };
+}
+
+/** Writes to `stream` with the terminal codes (colours) taken out. */
+function withoutColour(stream: NodeJS.WritableStream): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk, _encoding, done) {
+      stream.write(stripVTControlCharacters(String(chunk)));
+      done();
+    },
+  });
 }

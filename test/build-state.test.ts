@@ -27,6 +27,10 @@ describe('the pipeline', () => {
     expect(stepMode('os-build', { from: 'os-build' })).toBe('force');
     expect(stepMode('share', { from: 'os-build' })).toBe('force');
     expect(stepMode('admin-image-push', { from: 'os-build' })).toBe('run');
+    // The two branches run side by side: redoing the push neither rebuilds nor re-registers the OS.
+    expect(stepMode('os-build', { from: 'admin-image-push' })).toBe('run');
+    expect(stepMode('ami-register', { from: 'admin-image-push' })).toBe('run');
+    expect(stepMode('share', { from: 'admin-image-push' })).toBe('force');
     expect(stepMode('share', { only: 'share' })).toBe('force');
     expect(stepMode('os-build', { only: 'share' })).toBe('restore');
   });
@@ -49,13 +53,19 @@ describe('state and resume', () => {
     for (const c of launch) expect(c.input).toMatchObject({ LaunchPermission: { Add: [{ UserId: '333333333333' }] } });
     expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).accounts).toContain('333333333333');
 
-    // A new Bottlerocket patch: the OS is rebuilt and registered again; the admin image is not touched.
+    // A new Bottlerocket patch: the OS is rebuilt and `cargo make ami` runs again; the admin image is not touched.
     const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: more', { 'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    more: Option<u8>,\n}\n' });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-more.patch': patch });
     s.tools.clearCalls();
+    s.world.calls.length = 0;
     const rebuilt = await s.build();
-    expect(rebuilt.code).toBe(0);
     expect(tools(s)).toEqual(['cargo make BUILDSYS_VERSION_BUILD=hc1', 'cargo make ami']);
+    // pubsys reuses an AMI whose name exists: the regional AMIs are still the first build, and are not tagged as this one.
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toContain('Sharing failed in 3 of 3 regions');
+    expect(rebuilt.stderr).toMatch(/✖ us-east-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:\w+ \(this build: sha256:\w+\)/);
+    expect(rebuilt.stderr).toContain('new build suffix');
+    expect(s.world.modifying()).toEqual([]);
   });
 
   it('--from redoes a step and everything after it; --only one step; bad names are usage errors', async () => {

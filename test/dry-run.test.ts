@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { git, makeWorld, removeDir } from './helpers/git-fixtures.js';
+import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -95,6 +96,19 @@ describe('bro build --dry-run', () => {
     expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
     expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
     expect(result.stdout).toContain('docker login --username AWS --password-stdin 111111111111.dkr.ecr.us-east-1.amazonaws.com');
+  });
+
+  it('--ci prints plain lines with timestamps and no colour, even where colour is forced', () => {
+    const s = setup();
+    const result = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      { env: { ...process.env, FORCE_COLOR: '1' }, encoding: 'utf8' },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
+    expect(result.stderr).toContain('[SKIPPED: [Dry run] OS image: build (cargo make): not executed, see the plan]');
+    expect(result.stderr).not.toContain('\u001b[');
   });
 
   it('never shows credentials embedded in an upstream URL', async () => {

@@ -60,6 +60,17 @@ describe('applying the series', () => {
     );
   });
 
+  it('commits as bro with fixed dates, also on a host with no git identity of its own', async () => {
+    const s = setup();
+    const result = await runCli(
+      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      { GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '' },
+    );
+    expect(result.stderr).not.toContain('✖');
+    expect(result.code).toBe(0);
+    expect(git(s.br, 'log', '-1', '--format=%an <%ae> %cn <%ce> %cI')).toBe('bro <bro@localhost> bro <bro@localhost> 2000-01-01T00:00:00+00:00');
+  });
+
   it('reuses the workspace: the rerun keeps the ignored build/ cache and gives the same commits', async () => {
     const s = setup();
     expect((await s.build()).code).toBe(0);

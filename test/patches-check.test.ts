@@ -84,9 +84,41 @@ describe('bro patches check: one status per patch, per tag', () => {
     expect(at['0003']!.status).toBe('upstreamed');
   });
 
+  it('(c) a backport is upstreamed at a tag whose history has the upstream commit it names, even after upstream reworded it', async () => {
+    const commit = /^Upstream-Status: Backport \[([0-9a-f]{40})\]$/m.exec(upstream.series['0003-models-restart-containerd-when-its-config-changes.patch']!)?.[1];
+    expect(commit).toBeDefined();
+    const at = await statuses('v1.0.9');
+    expect(at['0003']).toMatchObject({ status: 'upstreamed', backport: commit });
+    // Its content alone proves nothing there: the restart line is now a multi-line array.
+    expect(git(upstream.repo, 'show', `v1.0.9:${FILES.defaults}`)).not.toContain('restart-commands = ["/bin/systemctl try-restart containerd.service"]');
+    expect(at['0002']!.status).toBe('conflict');
+    const text = (await check('--tags', 'v1.0.9')).stdout;
+    expect(text).toContain(`upstreamed: the tag has upstream commit ${commit}, which this patch backports; drop the patch`);
+  });
+
+  it('a backport whose upstream commit the repository lacks is checked by content, with a warning', async () => {
+    const other = scratch('bro-patches-project-');
+    const series = { ...upstream.series };
+    const name = '0003-models-restart-containerd-when-its-config-changes.patch';
+    series[name] = series[name]!.replace(/^Upstream-Status: Backport \[[0-9a-f]+\]$/m, 'Upstream-Status: Backport [0123456789abcdef]');
+    writeSeries(other, 'bottlerocket', '1.0.0', series);
+    const result = await runCli(['patches', 'check', '--json', '--tags', 'v1.0.3,v1.0.9', '--project-dir', other, '--cache-dir', cache], env());
+    const doc = JSON.parse(result.stdout) as CheckReport;
+    expect(doc.tags.map((t) => t.patches[2]!.status)).toEqual(['upstreamed', 'conflict']);
+    expect(doc.warnings).toEqual([`${name} says it backports upstream commit 0123456789abcdef, which ${upstream.repo} does not have: it is checked by its content only.`]);
+    expect(result.stderr).toContain('! 0003-models-restart-containerd-when-its-config-changes.patch says it backports');
+  });
+
   it('(d) a patch to a file upstream renamed is moved, and names the new path', async () => {
     const at = await statuses('v1.0.4');
     expect(at['0004']).toMatchObject({ status: 'moved', via: 'clean', moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }] });
+  });
+
+  it('(d) a file renamed and then rewritten is followed through the renames in the tag\'s history', async () => {
+    // The diff from the base alone sees a file deleted and an unrelated one added.
+    expect(git(upstream.repo, 'diff', '--find-renames', '--name-status', 'v1.0.0', 'v1.0.10', '--', 'packages/containerd')).toBe(`D\t${FILES.containerd}\nA\t${FILES.containerdRenamed}`);
+    const at = await statuses('v1.0.10');
+    expect(at['0004']).toMatchObject({ status: 'moved', via: 'offset', moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }] });
   });
 
   it('(e) a patch to a file upstream deleted is missing, and names the file', async () => {
@@ -105,17 +137,17 @@ describe('bro patches check: one status per patch, per tag', () => {
     const result = await check();
     expect(result.code).toBe(1);
     const rows = result.stdout.split('\n').filter((l) => /^v\d/.test(l));
-    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(['v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4', 'v1.0.5', 'v1.0.6', 'v1.0.7', 'v1.0.8', 'v1.1.0']);
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(['v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4', 'v1.0.5', 'v1.0.6', 'v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
     expect(rows[1]!.split(/\s+/)).toEqual(['v1.0.2', 'clean', 'CONFLICT', 'clean', 'clean', 'clean', 'blocked', 'clean']);
     expect(rows[0]!.split(/\s+/)).toEqual(['v1.0.1', '+3', 'clean', 'clean', 'clean', 'clean', 'clean', 'clean']);
     expect(result.stdout).toContain('0002-kubelet-render-containerLogMaxSize.patch');
     expect(result.stdout).toMatch(/v1\.0\.4 +moved: packages\/containerd\/containerd-config-toml_aws-k8s → packages\/containerd\/containerd-config-toml_k8s/);
-    expect(result.stdout).toContain('1 of 9 tags take the series as it is (clean or offset); 8 need work.');
+    expect(result.stdout).toContain('1 of 11 tags take the series as it is (clean or offset); 10 need work.');
   });
 
   it('--since takes a tag or a commit; --tags takes exactly the tags given', async () => {
-    expect((await report('--since', 'v1.0.6')).tags.map((t) => t.tag)).toEqual(['v1.0.7', 'v1.0.8', 'v1.1.0']);
-    expect((await report('--since', upstream.tags['v1.0.7']!)).tags.map((t) => t.tag)).toEqual(['v1.0.8', 'v1.1.0']);
+    expect((await report('--since', 'v1.0.6')).tags.map((t) => t.tag)).toEqual(['v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
+    expect((await report('--since', upstream.tags['v1.0.7']!)).tags.map((t) => t.tag)).toEqual(['v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
     expect((await report('--tags', 'v1.0.3,v1.0.1')).tags.map((t) => t.tag)).toEqual(['v1.0.3', 'v1.0.1']);
   });
 
@@ -141,6 +173,13 @@ describe('bro patches check: one status per patch, per tag', () => {
     expect(unknown.stderr).toContain('has no such tag or commit');
     expect(unknown.stderr).toContain('Its release tags run from v1.0.0 to v1.1.0.');
     expect((await check('--tags', 'v1.0.1', '--since', 'v1.0.0')).code).toBe(2);
+    const empty = await check('--tags', ' , ');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('--tags needs at least one tag or commit');
+    const future = await check('--since', 'v9.9.9');
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain('--since v9.9.9: newer than every release tag of');
+    expect(future.stderr).toContain('Its newest release tag is v1.1.0.');
     expect((await check('--source', 'linux')).code).toBe(2);
   });
 

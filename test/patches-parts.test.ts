@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFormatPatch } from '../src/patch-file.js';
 import { cell, formatCheck } from '../src/patches/format-check.js';
 import type { CheckReport } from '../src/patches/check-report.js';
-import { locate } from '../src/patches/describe-conflict.js';
+import { describeConflicts, locate } from '../src/patches/describe-conflict.js';
 import { alreadyUpstream } from '../src/patches/find-upstreamed.js';
 import { readApplyOutput } from '../src/patches/read-apply-output.js';
 import { slug } from '../src/patches/refresh.js';
@@ -85,6 +85,25 @@ describe('locate', () => {
   });
 });
 
+describe('describeConflicts', () => {
+  const files = parseFormatPatch(['diff --git a/f b/f', 'index 1..2 100644', '--- a/f', '+++ b/f', '@@ -3,2 +3,3 @@', ' y', ' z', '+added', ''].join('\n')).files;
+  const failure = { offsets: [], fuzz: [], failedHunks: [{ file: 'f', line: 3 }], absent: [], existing: [], conflicted: [], errors: [] };
+
+  it('says why git refused a hunk whose lines are all there: it must sit at the end of the file, and upstream added lines after them', async () => {
+    const [conflict] = await describeConflicts(async () => 'w\nx\ny\nz\nupstream-added', files, failure);
+    expect(conflict).toMatchObject({ file: 'f', hunk: 1, expected: ['y', 'z'], found: { line: 3, lines: ['y', 'z'] } });
+    expect(conflict!.reason).toMatch(/no context after its change, so git applies it only at the end of the file/);
+    expect(formatCheck({ ...REPORT, tags: [{ tag: 'v1', commit: 'c', ok: false, patches: [{ patch: '0001-a.patch', status: 'conflict', conflicts: [conflict!] }, { patch: '0002-b.patch', status: 'clean' }] }] })).toContain(
+      '                      these lines are there, but the hunk has no context after its change',
+    );
+  });
+
+  it('gives no reason when the lines are not all there', async () => {
+    const [conflict] = await describeConflicts(async () => 'w\nx\ny\nchanged\n', files, failure);
+    expect(conflict!.reason).toBeUndefined();
+  });
+});
+
 describe('alreadyUpstream', () => {
   const patch = (hunk: string[]) => {
     const count = (c: string) => hunk.filter((l) => l[0] === ' ' || l[0] === c).length;
@@ -118,13 +137,20 @@ describe('slug', () => {
   });
 });
 
+const REPORT: CheckReport = {
+  schemaVersion: 1,
+  kind: 'bro.patches.check',
+  source: 'bottlerocket',
+  url: 'https://example.invalid/bottlerocket.git',
+  series: { base: '1.0.0', baseCommit: 'c'.repeat(40), digest: 'sha256:x', patches: ['0001-a.patch', '0002-b.patch'] },
+  tags: [],
+  ok: false,
+  warnings: [],
+};
+
 describe('formatCheck', () => {
   const report: CheckReport = {
-    schemaVersion: 1,
-    kind: 'bro.patches.check',
-    source: 'bottlerocket',
-    url: 'https://example.invalid/bottlerocket.git',
-    series: { base: '1.0.0', baseCommit: 'c'.repeat(40), digest: 'sha256:x', patches: ['0001-a.patch', '0002-b.patch'] },
+    ...REPORT,
     tags: ['v1.0.1', 'v1.0.2', 'v1.0.3'].map((tag, i) => ({
       tag,
       commit: String(i).repeat(40),
@@ -134,8 +160,6 @@ describe('formatCheck', () => {
         i === 0 ? { patch: '0002-b.patch', status: 'clean' } : { patch: '0002-b.patch', status: 'missing', missing: ['g'] },
       ],
     })),
-    ok: false,
-    warnings: [],
   };
 
   it('prints one row per tag and one column per patch, and each run of the same verdict once', () => {

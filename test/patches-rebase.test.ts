@@ -161,6 +161,15 @@ describe('rebase → resolve → refresh → check', () => {
     expect((await check('--tags', 'v1.0.5')).code).toBe(0);
   });
 
+  it('names the patches it left out as already upstream (here a backport) when it stops at a conflict', async () => {
+    const stopped = await rebase('--onto', 'v1.0.9');
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toContain(`0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`);
+    expect(stopped.stderr).toContain(
+      `The rebase stopped at patch 2 of 6, in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
+    );
+  });
+
   it('--restart throws a stopped rebase away and starts again', async () => {
     expect((await rebase('--onto', 'v1.0.2')).code).toBe(1);
     const restarted = await rebase('--onto', 'v1.1.0', '--restart');

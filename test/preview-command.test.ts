@@ -126,7 +126,13 @@ describe('bro preview', () => {
     expect(missing.stderr).toContain('/nonexistent/user-data.toml: cannot be read');
     const bad = await preview('[settings\n');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/user-data\.toml: is not valid TOML/);
+    expect(bad.stderr).toMatch(/user-data\.toml: is not valid TOML \(line 1, column \d+\)/);
+    // The parser quotes the lines around the mistake: not even --debug shows them.
+    const broken = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'hunter2-secret' oops`), ['--debug']);
+    expect(broken.code).toBe(2);
+    const line = USER_DATA.split('\n').findIndex((l) => l.startsWith('password = ')) + 1;
+    expect(broken.stderr).toContain(`is not valid TOML (line ${line}, column 29)`);
+    expect(broken.stderr).not.toContain('hunter2-secret');
   });
 
   it('checks its options', async () => {

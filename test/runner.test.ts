@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createAdapters } from '../src/adapters/index.js';
 import { Redactor, redactUrlCredentials } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
 import { SubprocessError } from '../src/errors.js';
@@ -51,6 +52,41 @@ describe('the runner', () => {
     }
   });
 
+  it('logs whole lines: a secret or a character cut in two between writes is still redacted and whole; nothing is kept in memory', async () => {
+    const redactor = new Redactor();
+    redactor.add('s3cr3t-token-value');
+    const dir = tempDir();
+    const logFile = join(dir, 'step.log');
+    const lines: string[] = [];
+    try {
+      const euro = Buffer.from('€').toString('hex');
+      const script = `const w = (s) => new Promise((r) => process.stdout.write(s, () => setTimeout(r, 50)));
+        (async () => { await w("token s3cr3t-"); await w("token-value\\n"); await w(Buffer.from("${euro}", "hex").subarray(0, 1)); await w(Buffer.from("${euro}", "hex").subarray(1)); await w(" 100 (no newline at the end)"); })()`;
+      const result = await runner(false, redactor).run({ argv: ['node', '-e', script], mode: 'write', logFile, onLine: (l) => lines.push(l) });
+      expect(readFileSync(logFile, 'utf8')).toBe('token ***\n€ 100 (no newline at the end)\n');
+      expect(lines).toEqual(['token ***', '€ 100 (no newline at the end)']);
+      expect(result.stdout).toBe('');
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('keeps the AWS credentials of the environment out of a child\'s log and errors', async () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY';
+    const dir = tempDir();
+    const logFile = join(dir, 'ami-register.log');
+    try {
+      const { runner: r } = createAdapters({ projectDir: dir, cacheDir: dir, dryRun: false, debug: false, env: { ...process.env, AWS_SECRET_ACCESS_KEY: secret }, stderr: process.stderr });
+      const error = await r
+        .run({ argv: ['node', '-e', 'console.error("signing with " + process.env.AWS_SECRET_ACCESS_KEY); process.exit(1)'], mode: 'write', logFile })
+        .catch((e: unknown) => e);
+      expect((error as SubprocessError).message).toContain('signing with ***');
+      expect(readFileSync(logFile, 'utf8')).toBe('signing with ***\n');
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('says when a program cannot be started, and how to fix it', async () => {
     const error = await runner().run({ argv: ['bro-no-such-program'], mode: 'read' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SubprocessError);
@@ -60,10 +96,28 @@ describe('the runner', () => {
 
   it('stops the whole process group of running children on killAll', async () => {
     const r = runner();
-    const pending = r.run({ argv: ['node', '-e', 'require("child_process").spawn("sleep",["30"],{stdio:"inherit"}); setTimeout(()=>{}, 30000)'], mode: 'read' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lines: string[] = [];
+    const pending = r.run({
+      argv: ['node', '-e', 'console.log(require("child_process").spawn("sleep",["30"],{stdio:"ignore"}).pid); setTimeout(()=>{}, 30000)'],
+      mode: 'read',
+      onLine: (line) => lines.push(line),
+    });
+    for (let i = 0; i < 100 && !lines.length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const grandchild = Number(lines[0]);
+    expect(grandchild).toBeGreaterThan(0);
     r.killAll('SIGTERM');
     await expect(pending).rejects.toThrow(/Interrupted/);
+    // The grandchild went with its parent: it was in the process group bro signalled.
+    const alive = () => {
+      try {
+        process.kill(grandchild, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive()).toBe(false);
   });
 });
 

@@ -47,6 +47,14 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     expect(s.world.modifying()).toEqual([]);
   });
 
+  it('refuses an AMI that bro tagged for another build (pubsys reused the name): nothing is changed', async () => {
+    s.world.image('us-east-1', AMI).tags.set('bro:version', '1.0.4-hc0');
+    await expect(shareImage(createAws().ec2('us-east-1'), request())).rejects.toThrow(
+      `${AMI} is an earlier build published under the same name, not this one: bro:version = 1.0.4-hc0 (this build: 1.0.4-hc1)`,
+    );
+    expect(s.world.modifying()).toEqual([]);
+  });
+
   it('a copy that stays pending past the wait fails its region, clearly, after polling', async () => {
     s.world.pending.add('us-west-1');
     const progress: string[] = [];

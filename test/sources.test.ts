@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import { createMirrors } from '../src/adapters/mirrors.js';
 import { resolveSources, sourceRefs } from '../src/steps/resolve.js';
+import { ensureCheckouts } from '../src/steps/sources.js';
 import { parseVersion } from '../src/config/version.js';
 import { StepError } from '../src/errors.js';
 import { commitAll, git, makeWorld, moveTag, removeDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
@@ -69,6 +70,16 @@ describe('upstream sources', () => {
   it('names the ref when the tag does not exist upstream', async () => {
     const s = setup();
     await expect(resolve(s, '9.9.9-hc1')).rejects.toThrow(/has no ref "v9\.9\.9"/);
+  });
+
+  it('refuses a workspace directory that is not a git checkout, and touches nothing in it', async () => {
+    const s = setup();
+    const pins = await resolve(s);
+    const root = join(s.project, 'work', 'aws-k8s-1.18');
+    const workspace = { root, bottlerocket: join(root, 'bottlerocket'), adminContainer: join(root, 'admin-container'), broDir: join(root, '.bro') };
+    writeFiles(workspace.adminContainer, { 'notes.txt': 'mine\n' });
+    await expect(ensureCheckouts(s.adapters.git, workspace, pins)).rejects.toThrow(`${workspace.adminContainer} exists but is not a git checkout`);
+    expect(readdirSync(workspace.adminContainer)).toEqual(['notes.txt']);
   });
 
   it('a first clone that dies half-way leaves no half mirror behind', async () => {

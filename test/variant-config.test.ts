@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createProject } from '../src/adapters/project.js';
 import { validateVariant } from '../src/config/variant.js';
 import { ConfigError } from '../src/errors.js';
-import { REPO_ROOT, tempDir, writeFiles } from './helpers/git-fixtures.js';
+import { runCli } from './helpers/cli.js';
+import { REPO_ROOT, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 
 const valid = `
 name = "aws-k8s-1.18"
@@ -50,6 +51,12 @@ describe('variant files', () => {
     expect(message).toContain('AWS region');
   });
 
+  it('rejects an AMI name with characters AWS does not allow', () => {
+    const message = problems(`${valid}\n[ami]\nname = "bottlerocket-{{version}}"\n`);
+    expect(message).toContain('ami.name');
+    expect(message).toContain('"bottlerocket-{{version}}"');
+  });
+
   it('rejects an unknown key instead of ignoring it', () => {
     const message = problems(`${valid}\n[ami]\ndata-volume = 30\n`);
     expect(message).toContain('ami.data-volume: unknown key');
@@ -74,6 +81,25 @@ describe('variant files', () => {
     const error = await createProject(REPO_ROOT).readVariant('aws-k8s-9.99').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).hint).toContain('aws-k8s-1.18');
+  });
+
+  it('bro variants and bro variants show read the --project-dir given after the subcommand', async () => {
+    const root = tempDir();
+    try {
+      writeFiles(root, { 'variants/aws-k8s-1.18.toml': valid });
+      const listed = await runCli(['variants', '--project-dir', root]);
+      expect(listed.stdout).toBe('aws-k8s-1.18\tx86_64\tap-northeast-1,us-west-1\n');
+      const shown = await runCli(['variants', 'show', 'aws-k8s-1.18', '--project-dir', root]);
+      expect(shown.code).toBe(0);
+      // The resolved config: defaults filled in.
+      expect(parse(shown.stdout)).toMatchObject({
+        regions: ['ap-northeast-1', 'us-west-1'],
+        arch: 'x86_64',
+        sources: { bottlerocket: { url: 'https://github.com/bottlerocket-os/bottlerocket.git' } },
+      });
+    } finally {
+      removeDir(root);
+    }
   });
 
   it('the shipped aws-k8s-1.18 variant is valid and describes the source document setup', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -48,7 +48,17 @@ describe('the verify step (in every dry run, after patching)', () => {
   it('says the Rust check was skipped when rustfmt is not installed', async () => {
     const result = await dryRun([], pathWithGitOnly());
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('Verify the patched tree: Rust check skipped (rustfmt is not installed), 2 TOML files parse, 2 patched templates render');
+    expect(result.stderr).toContain('Verify the patched tree: Rust check skipped (rustfmt is not installed or does not run), 2 TOML files parse, 2 patched templates render');
+  });
+
+  it('skips the Rust check when rustfmt is a rustup shim with no toolchain', async () => {
+    const bin = pathWithGitOnly();
+    // What rustup's proxy does without a default toolchain: a message on stderr, exit 1.
+    writeFileSync(join(bin, 'rustfmt'), '#!/bin/sh\necho "error: rustup could not choose a version of rustfmt to run" >&2\nexit 1\n');
+    chmodSync(join(bin, 'rustfmt'), 0o755);
+    const result = await dryRun([], bin);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('Rust check skipped (rustfmt is not installed or does not run)');
   });
 
   it('fails on a Rust file that does not parse, naming the file, the patches that change it and rustfmt\'s error', async () => {

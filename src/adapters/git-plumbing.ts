@@ -57,6 +57,14 @@ export interface Scratch {
    * With `renames`, deleted and added files are paired as git pairs them.
    */
   changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean }): Promise<Map<string, RawChange[]>>;
+  /** The renames under `pathspec` of each commit in the history of `commits` since `base`, oldest commit first (`git log --follow` for many files at once). */
+  renamesSince(base: string, commits: readonly string[], pathspec: readonly string[]): Promise<Map<string, RawChange[]>>;
+  /**
+   * Which of `commits` have `ancestor` in their history (one `for-each-ref
+   * --contains` for those that are tagged, `merge-base --is-ancestor` for the
+   * others); undefined when the repository has no such commit.
+   */
+  containing(ancestor: string, commits: readonly string[]): Promise<Set<string> | undefined>;
   /** Removes the scratch area. */
   dispose(): Promise<void>;
 }
@@ -97,6 +105,25 @@ export interface GitPlumbing {
 
 const nulSeparated = (text: string) => text.split('\0').filter(Boolean);
 
+/** `--raw -z` records after commit ids (diff-tree --stdin, log), by commit. */
+function readRaw(stdout: string): Map<string, RawChange[]> {
+  const byCommit = new Map<string, RawChange[]>();
+  const fields = stdout.split('\0').map((f) => f.replace(/^\n/, ''));
+  let current: RawChange[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    if (/^[0-9a-f]{40,64}$/.test(field)) {
+      current = byCommit.get(field) ?? [];
+      byCommit.set(field, current);
+    } else if (field.startsWith(':')) {
+      const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
+      const renamed = /^[RC]/.test(status);
+      current.push({ status: status[0] ?? '', mode, blob, path: fields[++i] ?? '', to: renamed ? fields[++i] : undefined });
+    }
+  }
+  return byCommit;
+}
+
 /** `signal` stops the work between git processes (the runner stops the ones running). */
 export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlumbing {
   // Exit codes listed in `answers` are answers (a patch that does not apply, an absent path), not failures.
@@ -117,16 +144,19 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
     return runner.run({ argv: ['git', ...args], cwd: repo, mode: 'read', env: { ...BRO_GIT_IDENTITY, ...env } });
   };
 
+  /** Tag → commit of the tags `for-each-ref` lists with these arguments. */
+  const tagsOf = async (gitDir: string, args: readonly string[] = []) => {
+    const { stdout } = await gitIn(gitDir, {})(['for-each-ref', ...args, '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags']);
+    const tags = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const [name, object, peeled] = line.split('\0');
+      if (name && object) tags.set(name, peeled || object);
+    }
+    return tags;
+  };
+
   return {
-    async tagCommits(gitDir) {
-      const { stdout } = await gitIn(gitDir, {})(['for-each-ref', '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags']);
-      const tags = new Map<string, string>();
-      for (const line of stdout.split('\n')) {
-        const [name, object, peeled] = line.split('\0');
-        if (name && object) tags.set(name, peeled || object);
-      }
-      return tags;
-    },
+    tagCommits: (gitDir) => tagsOf(gitDir),
 
     async amProgress(repo) {
       const { stdout } = await gitAt(repo)(['rev-parse', '--git-path', 'rebase-apply']);
@@ -214,27 +244,31 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
         },
 
         async changes(base, commits, pathspec, options) {
-          const byCommit = new Map<string, RawChange[]>();
-          if (!commits.length || !pathspec.length) return byCommit;
+          if (!commits.length || !pathspec.length) return new Map();
           // Each stdin line "<commit> <base>" is read as a commit and its parent: the diff from base to commit.
           const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', '--', ...pathspec];
           const { stdout, stderr } = await git(argv, { input: commits.map((c) => `${c} ${base}\n`).join('') });
           // diff-tree --stdin stops at a line it cannot read, says so on stderr, and still exits 0.
           if (stderr.trim()) throw new SubprocessError(['git', ...argv], 'exit', { exitCode: 0, output: stderr }, `git diff-tree --stdin failed: ${stderr.trim()}`);
-          const fields = stdout.split('\0');
-          let current: RawChange[] = [];
-          for (let i = 0; i < fields.length; i++) {
-            const field = fields[i]!;
-            if (/^[0-9a-f]{40,64}$/.test(field)) {
-              current = byCommit.get(field) ?? [];
-              byCommit.set(field, current);
-            } else if (field.startsWith(':')) {
-              const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
-              const renamed = /^[RC]/.test(status);
-              current.push({ status: status[0] ?? '', mode, blob, path: fields[++i] ?? '', to: renamed ? fields[++i] : undefined });
-            }
+          return readRaw(stdout);
+        },
+
+        async renamesSince(base, commits, pathspec) {
+          if (!commits.length || !pathspec.length) return new Map();
+          const { stdout } = await git(['--literal-pathspecs', 'log', '--reverse', '--find-renames', '--diff-filter=R', '--raw', '-z', '--no-abbrev', '--format=%H', ...commits, `^${base}`, '--', ...pathspec]);
+          return readRaw(stdout);
+        },
+
+        async containing(ancestor, commits) {
+          const resolved = await git(['rev-parse', '--verify', '--quiet', `${ancestor}^{commit}`], { answers: [1, 128] });
+          if (resolved.exitCode !== 0) return undefined;
+          const commit = resolved.stdout.trim();
+          const tagged = new Set((await tagsOf(gitDir)).values());
+          const found = new Set((await tagsOf(gitDir, ['--contains', commit])).values());
+          for (const c of new Set(commits)) {
+            if (!tagged.has(c) && (await git(['merge-base', '--is-ancestor', commit, c], { answers: [1] })).exitCode === 0) found.add(c);
           }
-          return byCommit;
+          return new Set(commits.filter((c) => found.has(c)));
         },
 
         async dispose() {

@@ -2,9 +2,9 @@ import type { Runner } from './runner.js';
 
 /**
  * Git, one small async function per git command (np's git-util style).
- * Reads are marked `read`; anything that changes a repository is `write`,
- * except in the workspace and the mirror cache, which bro owns and which the
- * dry run prepares for real (`local`).
+ * Every command works on bro's own repositories (the mirror cache and the
+ * workspace) or reads a remote: none is a side effect outside them, so all
+ * run in the dry run too, which prepares the workspace for real.
  */
 
 /** Fixed identity and dates so that applying the same series twice gives the same commits. */
@@ -27,7 +27,6 @@ export interface Git {
   hasCommit(gitDir: string, sha: string): Promise<boolean>;
   /** Contents of a file at a revision, or undefined when absent. */
   showFile(gitDir: string, rev: string, path: string): Promise<string | undefined>;
-  tags(gitDir: string): Promise<string[]>;
   cloneShared(source: string, dest: string): Promise<void>;
   fetchCommit(repo: string, remote: string, sha: string): Promise<void>;
   /** Force the work tree to `commit` (detached), removing untracked but not ignored files. */
@@ -40,14 +39,12 @@ export interface Git {
   /** `git apply --check -v`, returning git's own explanation when it fails. */
   applyCheck(repo: string, patchFile: string): Promise<{ ok: boolean; output: string }>;
   commitAll(repo: string, message: string, date: string): Promise<void>;
-  /** Raw access for callers that need a command not listed here. */
-  raw(repo: string, args: readonly string[], mode?: 'read' | 'local', input?: string): Promise<string>;
 }
 
 export function createGit(runner: Runner): Git {
   // Workspace and cache operations are bro's own, not side effects outside it: they run in dry-run too.
   const run = async (args: readonly string[], options: { cwd?: string; input?: string; okExitCodes?: number[]; env?: Record<string, string> } = {}) =>
-    runner.run({ argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env }, ...options });
+    runner.run({ ...options, argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env } });
 
   const git: Git = {
     async lsRemote(url, ref) {
@@ -84,10 +81,6 @@ export function createGit(runner: Runner): Git {
       const { stdout, exitCode } = await run(['--git-dir', gitDir, 'show', `${rev}:${path}`], { okExitCodes: [128] });
       return exitCode === 0 ? stdout : undefined;
     },
-    async tags(gitDir) {
-      const { stdout } = await run(['--git-dir', gitDir, 'tag', '--list']);
-      return stdout.split('\n').filter(Boolean);
-    },
     async cloneShared(source, dest) {
       await run(['clone', '--quiet', '--shared', '--no-checkout', '--', source, dest]);
     },
@@ -122,13 +115,12 @@ export function createGit(runner: Runner): Git {
     },
     async commitAll(repo, message, date) {
       await run(['add', '--all'], { cwd: repo });
-      await run(['commit', '--quiet', '--no-verify', '--allow-empty', '-m', message], {
+      // The message on stdin: it has several lines, which argv shown in logs and errors should not.
+      await run(['commit', '--quiet', '--no-verify', '--allow-empty', '--file=-'], {
         cwd: repo,
+        input: message,
         env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
       });
-    },
-    async raw(repo, args, _mode = 'read', input) {
-      return (await run(args, { cwd: repo, input })).stdout;
     },
   };
   return git;

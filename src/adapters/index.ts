@@ -14,9 +14,14 @@ export interface AdapterOptions {
   stderr: NodeJS.WritableStream;
 }
 
+/** Environment variables that hold AWS secrets (the access key ID alone is not one). */
+const AWS_SECRET_ENV = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN'] as const;
+
 /** The one factory for the outside world. Tests call it too, with temporary directories. */
 export function createAdapters(options: AdapterOptions): Adapters & { warnings: string[] } {
   const redactor = new Redactor();
+  // AWS credentials reach cargo make (pubsys) through the environment: keep them out of its logs and errors.
+  for (const name of AWS_SECRET_ENV) redactor.add(options.env[name]);
   const runner = createRunner({
     dryRun: options.dryRun,
     env: options.env,

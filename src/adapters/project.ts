@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../errors.js';
@@ -82,7 +82,6 @@ export function createProject(root: string): Project {
       return { source, base, dir, patches, digest: seriesDigest(patches) };
     },
     async writeSeries(source, base, patches) {
-      const { mkdir, rm } = await import('node:fs/promises');
       const dir = join(root, 'patches', source, base);
       await mkdir(dir, { recursive: true });
       for (const entry of await readdir(dir)) if (entry.endsWith('.patch')) await rm(join(dir, entry));

@@ -1,4 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { SubprocessError, InterruptedError } from '../errors.js';
 import type { Redactor } from './redactor.js';
 
@@ -16,7 +19,7 @@ export interface Command {
   mode: 'read' | 'write';
   /** Fed to the process on stdin (e.g. a password for `docker login --password-stdin`). */
   input?: string;
-  /** Append the full output here. */
+  /** Append the full output here, instead of keeping it: the result's stdout and stderr are then empty. */
   logFile?: string;
   /** Called with each output line, for progress display. */
   onLine?: (line: string) => void;
@@ -93,29 +96,31 @@ export function createRunner(options: RunnerOptions): Runner {
         stdin: command.input === undefined ? 'ignore' : undefined,
         reject: false,
         all: true,
+        // A logged command (cargo make: an hour of output) is not kept in memory, where it could outgrow
+        // any buffer: its output is in the log, and its last lines below.
+        buffer: !log,
         detached: true,
         stripFinalNewline: true,
         maxBuffer: 256 * 1024 * 1024,
       });
       running.add(child);
-      if ((command.onLine || log) && child.all) {
-        let pending = '';
-        child.all.on('data', (chunk: Buffer) => {
-          const text = options.redactor.redact(chunk.toString('utf8'));
-          log?.write(text);
-          if (!command.onLine) return;
-          pending += text;
-          const lines = pending.split('\n');
-          pending = lines.pop() ?? '';
-          for (const line of lines) if (line.trim()) command.onLine(line);
-        });
-      }
+      const tail: string[] = [];
+      const followed =
+        (command.onLine || log) && child.all
+          ? eachLine(child.all, (raw) => {
+              const line = options.redactor.redact(raw);
+              log?.write(`${line}\n`);
+              if (line.trim()) command.onLine?.(line);
+              if (tail.push(line) > TAIL_LINES) tail.shift();
+            })
+          : undefined;
       const result = await child;
+      await followed;
       running.delete(child);
       if (log) await new Promise<void>((resolve) => log.end(resolve));
       const stdout = String(result.stdout ?? '');
       const stderr = String(result.stderr ?? '');
-      const output = options.redactor.redact(String(result.all ?? ''));
+      const output = log ? tail.join('\n') : options.redactor.redact(String(result.all ?? ''));
       if (killed.has(child)) {
         throw new InterruptedError(`Interrupted while running: ${shown}`);
       }
@@ -140,7 +145,8 @@ export function createRunner(options: RunnerOptions): Runner {
           command.argv,
           'exit',
           { exitCode, output },
-          `${shown} failed with exit code ${exitCode}${output ? `:\n${lastLines(output, 20)}` : ''}`,
+          // The first line says what went wrong: it is all an error's `(cause: …)` line shows.
+          `${shown} failed with exit code ${exitCode}${output ? `: ${telltaleLine(output)}\n${lastLines(output, TAIL_LINES)}` : ''}`,
         );
       }
       return { exitCode, stdout, stderr, skipped: false };
@@ -148,6 +154,36 @@ export function createRunner(options: RunnerOptions): Runner {
   };
 }
 
+/**
+ * Calls `emit` with each whole line of `stream`, the last one too, and resolves when the stream is
+ * done: a secret or a character cut in two between chunks is whole again before it is redacted.
+ */
+function eachLine(stream: Readable, emit: (line: string) => void): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (pending + decoder.write(chunk)).split('\n');
+    pending = lines.pop() ?? '';
+    lines.forEach(emit);
+  });
+  return finished(stream, { writable: false })
+    .catch(() => undefined)
+    .then(() => {
+      pending += decoder.end();
+      if (pending) emit(pending);
+    });
+}
+
+/** How many lines of a failed program's output its error shows. */
+const TAIL_LINES = 20;
+
 export function lastLines(text: string, count: number): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+/** The line of a failed program's output that says what went wrong: the last error-like one, else the last. */
+export function telltaleLine(output: string): string {
+  // stdout and stderr interleave, and tools end with hints ("hint: …", "When you have resolved…").
+  const lines = output.trimEnd().split('\n');
+  return (lines.filter((l) => /error|fatal|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop() ?? '').trim();
 }

@@ -40,7 +40,7 @@ export function registerBuild(program: Command, io: Io): void {
       .option('--json', 'print the plan (with --dry-run) or the release manifest as one versioned JSON document', false)
       .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
       .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
-      .option('--from <step>', `redo this step and every step after it, even if done (${STEP_IDS.join(', ')})`)
+      .option('--from <step>', `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`)
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
       .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)'),
   ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {

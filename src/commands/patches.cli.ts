@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Io } from '../cli.js';
 import type { SourceName } from '../config/series.js';
 import type { TagChoice } from '../patches/select-tags.js';
@@ -33,8 +33,14 @@ function upstreamOptions(raw: Record<string, unknown>, io: Io, command: Command)
   };
 }
 
+const tagList = (value: string) => {
+  const tags = value.split(',').map((t) => t.trim()).filter(Boolean);
+  if (!tags.length) throw new InvalidArgumentError('--tags needs at least one tag or commit, e.g. --tags v1.0.5,v1.0.6');
+  return tags;
+};
+
 function tagChoice(raw: Record<string, unknown>): TagChoice {
-  if (raw.tags !== undefined) return { kind: 'tags', tags: String(raw.tags).split(',').map((t) => t.trim()).filter(Boolean) };
+  if (raw.tags !== undefined) return { kind: 'tags', tags: raw.tags as string[] };
   if (raw.since !== undefined) return { kind: 'since', ref: String(raw.since) };
   return { kind: 'all' };
 }
@@ -47,7 +53,7 @@ export function registerPatches(program: Command, io: Io): void {
       .command('check')
       .description('apply the newest series to upstream tags (no checkout) and report each patch: clean, offset, fuzz, 3way, conflict, moved, missing, upstreamed, blocked')
       .addOption(new Option('--since <ref>', 'every release tag newer than this tag or commit').conflicts(['tags', 'allTags']))
-      .addOption(new Option('--tags <list>', 'exactly these tags or commits, comma-separated').conflicts(['allTags']))
+      .addOption(new Option('--tags <list>', 'exactly these tags or commits, comma-separated').argParser(tagList).conflicts(['allTags']))
       .addOption(new Option('--all-tags', 'every release tag newer than the series base (the default)'))
       .option('--json', 'print one versioned JSON document instead of the matrix', false),
     false,

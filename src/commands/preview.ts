@@ -53,29 +53,30 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
   );
   const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
   const buildOptions = { ...options, dryRun: true, keepFailed: false };
-  const { ctx } = await withWorkspace(buildOptions, io, (c, signal) => {
+  // The checkout is read while the workspace is still locked: a build started meanwhile cannot reset it.
+  const { result, ctx } = await withWorkspace(buildOptions, io, async (c, signal) => {
     // The redactor exists from here: its credentials are secrets before anything runs.
     registerSecrets(userData, c.adapters.redactor);
-    return runPipeline(c, [resolveStep, sourcesStep, patchStep, verifyStep], renderer, io.stderr, signal);
+    await runPipeline(c, [resolveStep, sourcesStep, patchStep, verifyStep], renderer, io.stderr, signal);
+    if (!c.sources) throw new Error('the pipeline did not check out the sources');
+    const tree = await loadVariantTree(c.sources.bottlerocket.dir, c.variant.name);
+    return previewNode(
+      tree,
+      {
+        version: c.version.full,
+        userDataFile: shownUserData,
+        userData,
+        instanceType: { value: options.instanceType ?? SAMPLE_INSTANCE_TYPE, sample: options.instanceType === undefined },
+        cpus: { value: options.cpus ?? SAMPLE_CPUS, sample: options.cpus === undefined },
+        region: { value: c.variant.regions[0] ?? 'us-east-1', sample: true },
+        arch: c.variant.arch,
+        os: osRelease(c.variant, c.version),
+      },
+      c.adapters.redactor,
+    );
   });
-  if (!ctx.sources) throw new Error('the pipeline did not check out the sources');
+  const { report, files } = result;
   const { redactor } = ctx.adapters;
-
-  const tree = await loadVariantTree(ctx.sources.bottlerocket.dir, ctx.variant.name);
-  const { report, files } = previewNode(
-    tree,
-    {
-      version: ctx.version.full,
-      userDataFile: shownUserData,
-      userData,
-      instanceType: { value: options.instanceType ?? SAMPLE_INSTANCE_TYPE, sample: options.instanceType === undefined },
-      cpus: { value: options.cpus ?? SAMPLE_CPUS, sample: options.cpus === undefined },
-      region: { value: ctx.variant.regions[0] ?? 'us-east-1', sample: true },
-      arch: ctx.variant.arch,
-      os: osRelease(ctx.variant, ctx.version),
-    },
-    redactor,
-  );
 
   // The files hold credentials: only the user may read them.
   const outDir = options.out ?? join(ctx.workspace.root, 'preview');

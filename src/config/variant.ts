@@ -34,7 +34,7 @@ const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { e
 // AMI names: 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _
 const amiName = z
   .string()
-  .regex(/^[A-Za-z0-9()[\] ./'@_{}-]{3,128}$/, { error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _" });
+  .regex(/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, { error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _" });
 
 export const VariantSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'expected a Bottlerocket variant name such as "aws-k8s-1.18"' }),

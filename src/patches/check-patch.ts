@@ -17,9 +17,12 @@ import { rewritePaths } from './rewrite-paths.js';
  *  2. A file it changes is absent, and upstream renamed it within its
  *     directory since the base: the patch is pointed at the new path, and
  *     whatever applies there (steps 1, 6, 7) is moved.
- *  3. The reverse patch applies, or every change it makes is already there
- *     (find-upstreamed.ts): upstreamed. Checked before any fuzz or three-way
- *     merge, which would happily "apply" a change that is already there.
+ *  3. The tag's history has the upstream commit the patch says it backports
+ *     (`Upstream-Status: Backport [<commit>]`), even if upstream has since
+ *     moved or reworded the change; or the reverse patch applies, or every
+ *     change it makes is already there (find-upstreamed.ts): upstreamed.
+ *     Checked before any fuzz or three-way merge, which would happily "apply"
+ *     a change that is already there.
  *  4. An earlier patch that was not applied touches one of its files: blocked.
  *     A patch that applies exactly (step 1) is never blocked: it does apply.
  *  5. A file it changes is gone: missing.
@@ -38,6 +41,8 @@ export interface TagRun {
   renames: ReadonlyMap<string, string>;
   /** Earlier patches of the series that were not applied here, and the paths they touch. */
   failed: readonly { name: string; paths: readonly string[] }[];
+  /** The upstream commit this patch backports, when the tag's history has it. */
+  backported?: string;
 }
 
 export interface PatchCheck {
@@ -75,6 +80,8 @@ export async function checkPatch(patch: SeriesPatch, run: TagRun): Promise<Patch
     out = readApplyOutput(attempt.output);
   }
   if (attempt.ok) return done(fitted(out), {});
+
+  if (run.backported) return done({ status: 'upstreamed', backport: run.backported });
 
   const files = moves.size ? parseFormatPatch(text).files : patch.files;
   const reads = new Map<string, Promise<string | undefined>>();

@@ -49,6 +49,8 @@ export interface PatchResult {
   missing?: string[];
   /** blocked: the earlier patches that failed on the same files. */
   blockedBy?: string[];
+  /** upstreamed: the upstream commit the patch backports (its Upstream-Status), which the tag's history has. */
+  backport?: string;
 }
 
 export interface TagResult {

@@ -39,11 +39,21 @@ export function prepareSeries(patches: SeriesPatch[]): PreparedSeries {
  */
 export type CheckMemo = Map<string, Promise<PatchCheck>>;
 
+/** For each patch that backports an upstream commit: the commit, and the target commits whose history has it. */
+export type Backports = ReadonlyMap<string, { commit: string; in: ReadonlySet<string> }>;
+
 /**
  * The whole series, in order, against one tag, in a temporary index holding
  * the files the series touches: no work tree is checked out.
  */
-export async function checkTag(scratch: Scratch, series: PreparedSeries, tree: TagTree, target: Target, memo: CheckMemo): Promise<TagResult> {
+export async function checkTag(
+  scratch: Scratch,
+  series: PreparedSeries,
+  tree: TagTree,
+  target: Target,
+  memo: CheckMemo,
+  backports: Backports = new Map(),
+): Promise<TagResult> {
   const { renames } = tree;
   const state = new Map(tree.entries);
   // The index is made when a check is not in the memo, and the earlier patches that applied are replayed
@@ -77,14 +87,17 @@ export async function checkTag(scratch: Scratch, series: PreparedSeries, tree: T
     for (const patch of series.patches) {
       const targets = patch.reads.flatMap((p) => (renames.has(p) ? [renames.get(p)!] : []));
       const paths = [...patch.paths, ...targets];
+      const backport = backports.get(patch.name);
+      const backported = backport?.in.has(target.commit) ? backport.commit : undefined;
       const key = JSON.stringify([
         patch.name,
         paths.map((p) => state.get(p) ?? null),
         patch.reads.map((p) => renames.get(p) ?? null),
         failed.filter((f) => f.paths.some((p) => paths.includes(p))).map((f) => f.name),
+        backported ?? null,
       ]);
       const known = memo.get(key);
-      const check = known ?? catchUp(paths).then((i) => checkPatch(patch, { index: i, renames, failed: [...failed] }));
+      const check = known ?? catchUp(paths).then((i) => checkPatch(patch, { index: i, renames, failed: [...failed], backported }));
       if (!known) memo.set(key, check);
       const { result, applied } = await check;
       results.push(result);

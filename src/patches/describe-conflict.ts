@@ -20,14 +20,9 @@ export async function describeConflicts(
     const hunk = hunks[at];
     const expected = hunk ? expectedLines(hunk) : [];
     const text = await read(file);
-    conflicts.push({
-      file,
-      hunk: at + 1,
-      hunks: hunks.length,
-      line,
-      expected,
-      found: text === undefined ? null : locate(text.split('\n'), expected, line),
-    });
+    const found = text === undefined ? null : locate(text.split('\n'), expected, line);
+    const anchored = hunk && found && expected.length && found.lines.join('\n') === expected.join('\n') ? anchoring(hunk) : undefined;
+    conflicts.push({ file, hunk: at + 1, hunks: hunks.length, line, expected, found, ...(anchored ? { reason: anchored } : {}) });
   }
   for (const file of failure.existing) {
     const text = await read(file);
@@ -45,6 +40,18 @@ export async function describeConflicts(
     conflicts.push({ file: '', hunk: 0, hunks: 0, line: 0, expected: [], found: null, reason });
   }
   return conflicts;
+}
+
+/**
+ * Why git refused a hunk whose lines are all there: a hunk with no context
+ * after its change applies only at the end of the file, one written for the
+ * first line only at the start (apply.c, match_end and match_beginning).
+ */
+function anchoring(hunk: FilePatch['hunks'][number]): string | undefined {
+  const body = hunk.lines.filter((l) => l[0] === ' ' || l[0] === '-' || l[0] === '+');
+  if (body.at(-1)?.[0] !== ' ') return 'these lines are there, but the hunk has no context after its change, so git applies it only at the end of the file, and upstream has added lines after them';
+  if (hunk.oldStart <= 1) return 'these lines are there, but the hunk was written for the start of the file, so git applies it only there, and upstream has added lines before them';
+  return undefined;
 }
 
 /**

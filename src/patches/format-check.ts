@@ -33,7 +33,7 @@ export function formatCheck(report: CheckReport): string {
   const { series, tags } = report;
   out.push(`${report.source} series ${series.base} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${report.url}`);
   if (!tags.length) {
-    out.push('', 'No tags to check: upstream has no release newer than the series base.');
+    out.push('', 'No tags to check: upstream has no release tag newer than the series base (or --since).');
     return out.join('\n');
   }
   const headers = ['tag', ...series.patches.map(number)];
@@ -50,7 +50,7 @@ export function formatCheck(report: CheckReport): string {
   out.push(
     '',
     passing === tags.length
-      ? `All ${tags.length} tags take the series as it is (clean or offset).`
+      ? `${tags.length === 1 ? 'The tag takes' : `All ${tags.length} tags take`} the series as it is (clean or offset).`
       : `${passing} of ${tags.length} tags take the series as it is (clean or offset); ${tags.length - passing} need work.`,
   );
   return out.join('\n');
@@ -99,6 +99,7 @@ export function describe(r: PatchResult): string[] {
     case 'missing':
       return [`missing: ${(r.missing ?? []).join(', ')} no longer exist${r.missing?.length === 1 ? 's' : ''} upstream`];
     case 'upstreamed':
+      if (r.backport) return [`upstreamed: the tag has upstream commit ${r.backport}, which this patch backports; drop the patch`];
       return [`upstreamed: the tag already has this change${moves ? ` (at ${moves})` : ''}; drop the patch`];
     case 'blocked':
       return [`blocked: builds on ${(r.blockedBy ?? []).join(', ')}, which failed`];
@@ -119,5 +120,6 @@ function conflictLines(c: NonNullable<PatchResult['conflicts']>[number]): string
   const lines = [`${c.file}, hunk ${c.hunk} of ${c.hunks} (written for line ${c.line}), expected:`, ...c.expected.map((l) => `  | ${l}`)];
   if (!c.found) lines.push('upstream no longer has the file');
   else lines.push(`upstream has at line ${c.found.line}:`, ...c.found.lines.map((l) => `  | ${l}`));
+  if (c.reason) lines.push(c.reason);
   return lines;
 }

@@ -14,13 +14,16 @@ export interface SeriesPatch {
   paths: string[];
   /** Paths the patch expects to exist (it changes, deletes or renames them). */
   reads: string[];
+  /** The upstream commit the patch backports, from `Upstream-Status: Backport [<commit>, …]`. */
+  backport?: string;
 }
 
 export function toSeriesPatch(name: string, content: string): SeriesPatch {
-  const files = parseFormatPatch(content).files;
+  const { files, upstreamStatus } = parseFormatPatch(content);
   const reads = files.flatMap((f) => (f.oldPath ? [f.oldPath] : []));
   const paths = [...new Set(files.flatMap((f) => [f.oldPath, f.newPath].filter((p): p is string => p !== undefined)))];
-  return { name, content, files, paths, reads: [...new Set(reads)] };
+  const backport = /^Backport\b.*?\b([0-9a-f]{7,40})\b/i.exec(upstreamStatus ?? '')?.[1];
+  return { name, content, files, paths, reads: [...new Set(reads)], ...(backport ? { backport } : {}) };
 }
 
 /** The newest series of a source: the highest release base under patches/<source>/. */

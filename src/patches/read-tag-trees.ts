@@ -15,6 +15,9 @@ export interface TagTree {
  * renamed: renames are looked for within its directory (and below), so that a
  * file whose whole directory went away (packages/kubernetes-1.18/) reads as
  * gone, not as renamed to whichever other version's copy is most similar.
+ * A file renamed and then changed so much that the diff from the base no
+ * longer pairs the two is followed through the renames in the tag's history,
+ * as `git log --follow` does: two more git processes, and one per rename.
  */
 export async function readTagTrees(
   scratch: Scratch,
@@ -37,8 +40,7 @@ export async function readTagTrees(
 
   const absent = new Map(commits.map((c) => [c, series.reads.filter((p) => !trees.get(c)!.entries.has(p))]));
   const lacking = commits.filter((c) => absent.get(c)!.length);
-  const dirs = [...new Set([...absent.values()].flat().map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
-  const moved = await scratch.changes(base, lacking, dirs, { renames: true });
+  const moved = await scratch.changes(base, lacking, dirsOf([...absent.values()].flat()), { renames: true });
   for (const commit of lacking) {
     const tree = trees.get(commit)!;
     for (const change of moved.get(commit) ?? []) {
@@ -48,7 +50,54 @@ export async function readTagTrees(
       }
     }
   }
+  await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees);
   return trees;
+}
+
+const dirsOf = (paths: readonly string[]) => [...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
+
+/** Follows each still-absent path through the renames in the history of the commits that lack it, to a path the commit has. */
+async function followRenames(scratch: Scratch, base: string, absent: ReadonlyMap<string, readonly string[]>, trees: Map<string, TagTree>): Promise<void> {
+  const lacking = [...absent].filter(([, paths]) => paths.length).map(([c]) => c);
+  if (!lacking.length) return;
+  // The renames that continue a chain from an absent path, oldest first.
+  const chained = new Set(lacking.flatMap((c) => absent.get(c)!));
+  const renames: { commit: string; from: string; to: string }[] = [];
+  for (const [commit, changes] of await scratch.renamesSince(base, lacking, dirsOf([...chained]))) {
+    for (const { path, to } of changes) {
+      if (to && chained.has(path)) {
+        renames.push({ commit, from: path, to });
+        chained.add(to);
+      }
+    }
+  }
+  if (!renames.length) return;
+  const inHistory = new Map<string, ReadonlySet<string>>();
+  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, (await scratch.containing(commit, lacking)) ?? new Set());
+  const followed = new Map<string, Map<string, string>>();
+  for (const commit of lacking) {
+    for (const path of absent.get(commit)!) {
+      const to = renames.reduce((at, r) => (r.from === at && inHistory.get(r.commit)!.has(commit) ? r.to : at), path);
+      if (to !== path) followed.set(commit, (followed.get(commit) ?? new Map()).set(path, to));
+    }
+  }
+  // The followed paths as each commit has them (a path deleted after its rename is not there: the file is gone).
+  const ends = [...new Set([...followed.values()].flatMap((m) => [...m.values()]))];
+  const atBase = new Map((await scratch.entries(base, ends)).map(splitEntry));
+  const changed = await scratch.changes(base, [...followed.keys()], ends, { renames: false });
+  for (const [commit, moves] of followed) {
+    const has = new Map(atBase);
+    for (const change of changed.get(commit) ?? []) {
+      if (change.status === 'D') has.delete(change.path);
+      else has.set(change.path, entry(change.mode, change.blob));
+    }
+    const tree = trees.get(commit)!;
+    for (const [from, to] of moves) {
+      if (!has.has(to)) continue;
+      tree.renames.set(from, to);
+      tree.entries.set(to, has.get(to)!);
+    }
+  }
 }
 
 const entry = (mode: string, blob: string) => `${mode} ${mode === '160000' ? 'commit' : 'blob'} ${blob}`;

@@ -99,13 +99,13 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
   try {
     if (files.length) await git.am(workspace.dir, files, { threeWay: true });
   } catch (error) {
-    throw await stoppedAt(plumbing, input, files, error);
+    throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
   }
   return refreshSeries(deps, workspace, state);
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */
-async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], error: unknown): Promise<Error> {
+async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], dropped: readonly string[], error: unknown): Promise<Error> {
   const progress = await plumbing.amProgress(input.workspace.dir);
   if (!progress) return error instanceof Error ? error : new Error(String(error));
   const file = files[progress.next - 1] ?? '';
@@ -131,7 +131,8 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   steps.push('  git am --continue          # or `git am --skip` to drop the patch', '  # repeat for any later patch that stops (`git am --abort` gives up)', `  ${input.refreshCommand}`);
   return new PatchError(
     name,
-    `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at patch ${progress.next} of ${progress.last}, in ${dir}. To finish it:\n${steps.join('\n')}`,
+    `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at patch ${progress.next} of ${progress.last}, in ${dir}.` +
+      `${dropped.length ? ` Left out, already upstream in ${input.onto.tag}: ${dropped.join(', ')}.` : ''} To finish it:\n${steps.join('\n')}`,
     { cause: error, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
   );
 }

@@ -17,7 +17,12 @@ export type TagChoice = { kind: 'all' } | { kind: 'since'; ref: string } | { kin
 export async function selectTags(adapters: Adapters, upstream: Upstream, baseVersion: string, choice: TagChoice): Promise<Target[]> {
   if (choice.kind === 'tags') return Promise.all(choice.tags.map((tag) => resolveRef(adapters, upstream, tag, '--tags')));
   const since = choice.kind === 'since' ? await versionOfRef(adapters, upstream, choice.ref) : baseVersion;
-  return releaseTags(upstream).filter((t) => compareVersions(t.tag, since) > 0);
+  const releases = releaseTags(upstream);
+  const newest = releases.at(-1)?.tag;
+  if (choice.kind === 'since' && newest && compareVersions(since, newest) > 0) {
+    throw new UsageError(`--since ${choice.ref}: newer than every release tag of ${upstream.shownUrl}`, { hint: `Its newest release tag is ${newest}.` });
+  }
+  return releases.filter((t) => compareVersions(t.tag, since) > 0);
 }
 
 /** The release a --since ref stands for: a version such as v1.0.4, else what upstream's version file says at that commit. */

@@ -78,12 +78,19 @@ export function registerSecrets(value: unknown, redactor: Redactor, key = ''): v
   else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) registerSecrets(v, redactor, k);
 }
 
-/** Parses user data; throws ConfigError (exit 2) when it is not TOML. */
+/**
+ * Parses user data; throws ConfigError (exit 2) when it is not TOML. The
+ * parser's own error quotes the lines around the mistake, which may hold a
+ * password: only its first line and the position are kept, and it is not the cause.
+ */
 export function parseUserData(file: string, text: string): TomlTable {
   try {
     return parseToml(text) as TomlTable;
   } catch (error) {
-    throw new ConfigError(file, `is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    const { line, column } = error as { line?: number; column?: number };
+    throw new ConfigError(file, `is not valid TOML${line ? ` (line ${line}, column ${column})` : ''}: ${(error as Error).message.split('\n')[0]}`, {
+      hint: 'Fix the TOML syntax at that position.',
+    });
   }
 }
 

@@ -111,16 +111,19 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
   const log = await openLog(ctx, `${STEP}-${region}`);
   await runLogged(ctx, STEP, { ...dockerLoginCommand(registry, dockerConfig), input: password }, log, progress);
   await runLogged(ctx, STEP, dockerTagCommand(image.localTag, uri), log, progress);
-  let output: string;
+  let digest: string | undefined;
+  const pushProgress = (line: string) => {
+    digest ??= pushedDigest(line);
+    progress(line);
+  };
   try {
-    output = (await runLogged(ctx, STEP, dockerPushCommand(uri, dockerConfig), log, progress)).stdout;
+    await runLogged(ctx, STEP, dockerPushCommand(uri, dockerConfig), log, pushProgress);
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
       throw conflict(uri, region, (await taggedDigest(ecr, repository, registryId, image.tag)) ?? 'another image', image, error);
     }
     throw error;
   }
-  const digest = pushedDigest(output);
   if (!digest) throw new StepError(STEP, `docker push ${uri} printed no digest`, { hint: `See ${log}.` });
   const verified = await taggedDigest(ecr, repository, registryId, image.tag);
   if (verified !== digest) {

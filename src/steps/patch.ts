@@ -8,7 +8,7 @@ import { InterruptedError, PatchError } from '../errors.js';
 import { adminImageTag } from '../naming.js';
 import { expectedLines, parseFormatPatch } from '../patch-file.js';
 import type { Step } from '../pipeline.js';
-import { digestOf, readState, writeState } from '../state.js';
+import { digestOf, readState, stepRecord, writeState } from '../state.js';
 import { setAdminSource } from './set-admin-source.js';
 
 /**
@@ -21,7 +21,8 @@ import { setAdminSource } from './set-admin-source.js';
 
 /** A change bro generates from the variant file rather than keeping as a patch. */
 export interface GeneratedChange {
-  subject: string;
+  /** The commit message: a subject line, then why. */
+  message: string;
   /** Edits files in the checkout. */
   apply(dir: string): Promise<void>;
   /** Part of the step's input digest. */
@@ -80,9 +81,9 @@ export async function applySeries(
     }
     applying = undefined;
     for (const change of generated) {
-      applying = change.subject;
+      applying = change.message.split('\n')[0];
       await change.apply(source.dir);
-      await git.commitAll(source.dir, change.subject, GENERATED_DATE);
+      await git.commitAll(source.dir, change.message, GENERATED_DATE);
     }
   } catch (error) {
     if (!(error instanceof PatchError && options.keepFailed)) await git.resetTo(source.dir, source.commit);
@@ -157,7 +158,7 @@ export const patchStep: Step = {
       const source = sources[name];
       const series = await selectSeries(project, name, versions[name], warn);
       ctx.series[name] = series;
-      const inputs = digestOf({ commit: source.commit, series: series?.digest ?? null, generated: generated[name].map((g) => [g.subject, g.inputs]) });
+      const inputs = digestOf({ commit: source.commit, series: series?.digest ?? null, generated: generated[name].map((g) => [g.message, g.inputs]) });
       const id = `patch:${name}`;
       const record = state.steps[id];
       const started = new Date();
@@ -168,7 +169,7 @@ export const patchStep: Step = {
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
         head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
-        state.steps[id] = { status: 'done', inputs, outputs: { head }, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), durationMs: Date.now() - started.getTime() };
+        state.steps[id] = stepRecord('done', inputs, { head }, started);
         await writeState(ctx.workspace.broDir, state);
         summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
       }

@@ -1,6 +1,6 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lastLines, type Command, type RunResult } from '../adapters/runner.js';
+import { lastLines, telltaleLine, type Command, type RunResult } from '../adapters/runner.js';
 import type { BuildContext } from '../context.js';
 import { StepError, SubprocessError } from '../errors.js';
 
@@ -36,10 +36,7 @@ export async function runLogged(
   } catch (error) {
     if (!(error instanceof SubprocessError) || error.reason !== 'exit') throw error;
     const tail = lastLines(await readFile(logFile, 'utf8'), TAIL_LINES);
-    // stdout and stderr interleave: the line that says what went wrong is the last error-like one.
-    const lines = tail.split('\n');
-    const last = lines.filter((l) => /error|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop();
-    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${last?.trim()}\n\nThe last ${TAIL_LINES} lines of its output:\n${tail}`, {
+    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${telltaleLine(tail)}\n\nThe last ${TAIL_LINES} lines of its output:\n${tail}`, {
       cause: error,
       hint: `The full log is ${logFile}. Fix the cause and rerun: finished steps are not redone.`,
     });

@@ -112,6 +112,17 @@ export async function shareImage(ec2: Ec2, { imageId, accounts, tags, wait, prog
   progress(`sharing ${imageId} and ${snapshotIds.length} snapshots`);
   const launch = launchPermission(ec2, imageId);
   const tagList = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  // pubsys reuses an AMI that already has the name: after a rebuild from other sources under the same
+  // version, the AMI is still the earlier build, and tagging it as this one would lie.
+  const other = tagList.flatMap(({ Key, Value }) => {
+    const found = Key.startsWith('bro:') ? image.Tags?.find((t) => t.Key === Key)?.Value : undefined;
+    return found !== undefined && found !== Value ? [`${Key} = ${found} (this build: ${Value})`] : [];
+  });
+  if (other.length) {
+    throw new StepError(STEP, `${imageId} is an earlier build published under the same name, not this one: ${other.join(', ')}`, {
+      hint: 'pubsys reuses an AMI whose name exists. Publish this build under a new build suffix (e.g. --version 1.0.4-hc2), or deregister the earlier AMIs (and delete their snapshots) and rerun `bro build --from ami-register`.',
+    });
+  }
   const retag = tagList.some(({ Key, Value }) => image.Tags?.find((t) => t.Key === Key)?.Value !== Value);
   const changes = (
     await Promise.all([

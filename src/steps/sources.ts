@@ -15,6 +15,12 @@ import type { PinnedSource } from './resolve.js';
  * container's VERSION file names its version.
  */
 
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
 export async function ensureCheckouts(
   git: Git,
   workspace: Workspace,
@@ -25,11 +31,12 @@ export async function ensureCheckouts(
     SOURCES.map(async (name): Promise<[SourceName, ResolvedSource]> => {
       const pin = pins[name];
       const dir = sourceDir(workspace, name);
-      const exists = await stat(`${dir}/.git`).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) {
+      if (!(await exists(`${dir}/.git`))) {
+        if (await exists(dir)) {
+          throw new StepError('sources', `${dir} exists but is not a git checkout`, {
+            hint: `bro keeps its ${name} checkout there: move that directory away, or use another --work-dir.`,
+          });
+        }
         // Clone beside the final path and rename, so an interrupted clone leaves nothing behind.
         const tmp = `${dir}.partial-${process.pid}`;
         await rm(tmp, { recursive: true, force: true });

@@ -33,7 +33,8 @@ export async function hasRustfmt(runner: Runner): Promise<boolean> {
     await runner.run({ argv: ['rustfmt', '--version'], mode: 'read' });
     return true;
   } catch (error) {
-    if (error instanceof SubprocessError && error.reason === 'spawn') return false;
+    // Not on PATH, or a rustup shim with no toolchain (it exits 1 on --version): either way there is no rustfmt to run.
+    if (error instanceof SubprocessError && (error.reason === 'spawn' || error.reason === 'exit')) return false;
     throw error;
   }
 }
@@ -146,7 +147,7 @@ export const verifyStep: Step = {
         hint: 'Fix the patch named above, then rerun. `bro preview` renders the configuration with your own user data.',
       });
     }
-    const rustPart = rustfmt ? `${totals.rust} Rust files parse` : 'Rust check skipped (rustfmt is not installed)';
+    const rustPart = rustfmt ? `${totals.rust} Rust files parse` : 'Rust check skipped (rustfmt is not installed or does not run)';
     task.title = `Verify the patched tree: ${rustPart}, ${totals.toml} TOML files parse, ${totals.templates.length} patched templates render`;
   },
 };

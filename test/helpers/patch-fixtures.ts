@@ -16,6 +16,11 @@ import { commitAll, git, GIT_ENV, initRepo, removeDir, tempDir, writeFiles, writ
  *   v1.0.6  an outer context line of 0007 changed          0007 fuzz
  *   v1.0.7  an inner context line of 0007 changed          0007 3way
  *   v1.0.8  0003's change plus a change on the line above  0003 upstreamed (reverse does not apply)
+ *   v1.0.9  0003's change as its own commit, which 0003      0003 upstreamed (Upstream-Status: Backport
+ *           says it backports, then reworded; and v1.0.2's        of that commit), 0002 conflict
+ *           kubelet line
+ *   v1.0.10 containerd template renamed in one commit, then  0004 moved (followed through history: the
+ *           mostly rewritten in the next                          diff from v1.0.0 does not pair the files)
  *   v1.1.0  v1.0.1 + v1.0.3 + v1.0.4 together: a rebase that needs no hand work
  *
  * The series (0001-0007, `git format-patch` of commits on v1.0.0, fixed
@@ -168,8 +173,8 @@ function upstreamChanges(files: Record<string, string>): Record<string, Record<s
   };
 }
 
-/** The series, as the commits that `git format-patch` turns into it. */
-function seriesCommits(files: Record<string, string>): { subject: string; files: Record<string, string> }[] {
+/** The series, as the commits that `git format-patch` turns into it; 0003 backports upstream commit `restartCommit`. */
+function seriesCommits(files: Record<string, string>, restartCommit: string): SeriesCommit[] {
   const kubeletWith0002 = replaceLine(files[FILES.kubelet]!, 'runtimeRequestTimeout: 15m', [
     'runtimeRequestTimeout: 15m',
     '{{#if settings.kubernetes.container-log-max-size}}',
@@ -182,7 +187,11 @@ function seriesCommits(files: Record<string, string>): { subject: string; files:
       files: { [FILES.lib]: replaceLine(files[FILES.lib]!, '    cluster_domain: DNSDomain,', ['    cluster_domain: DNSDomain,', '    container_log_max_size: SingleLineString,']) },
     },
     { subject: 'kubelet: render containerLogMaxSize', files: { [FILES.kubelet]: kubeletWith0002 } },
-    { subject: 'models: restart containerd when its config changes', files: { [FILES.defaults]: replaceLine(files[FILES.defaults]!, 'restart-commands = []', RESTART) } },
+    {
+      subject: 'models: restart containerd when its config changes',
+      files: { [FILES.defaults]: replaceLine(files[FILES.defaults]!, 'restart-commands = []', RESTART) },
+      status: `Backport [${restartCommit}]`,
+    },
     {
       subject: 'containerd: render registry auths',
       files: {
@@ -234,12 +243,16 @@ function writeOrDelete(repo: string, files: Record<string, string | null>): void
   }
 }
 
-function release(repo: string, tag: string, change: Record<string, string | null>, from = 'v1.0.0'): string {
-  git(repo, 'checkout', '--quiet', '--detach', from);
-  writeOrDelete(repo, { ...change, 'Release.toml': lines(`version = "${tag.slice(1)}"`, '', '[migrations]') });
-  const commit = commitAll(repo, `Release ${tag}`);
+/** A release tag on v1.0.0: one commit per change, the last one also bumps Release.toml. Returns the commits. */
+function release(repo: string, tag: string, ...changes: Record<string, string | null>[]): string[] {
+  git(repo, 'checkout', '--quiet', '--detach', 'v1.0.0');
+  const commits = changes.map((change, i) => {
+    const last = i === changes.length - 1;
+    writeOrDelete(repo, last ? { ...change, 'Release.toml': lines(`version = "${tag.slice(1)}"`, '', '[migrations]') } : change);
+    return commitAll(repo, last ? `Release ${tag}` : `Change ${i + 1} for ${tag}`);
+  });
   git(repo, 'tag', '-a', '-m', tag, tag);
-  return commit;
+  return commits;
 }
 
 export function makePatchedUpstream(root = tempDir('bro-patches-upstream-')): PatchedUpstream {
@@ -249,14 +262,30 @@ export function makePatchedUpstream(root = tempDir('bro-patches-upstream-')): Pa
   const tags: Record<string, string> = { 'v1.0.0': commitAll(repo, 'Release v1.0.0') };
   git(repo, 'tag', '-a', '-m', 'v1.0.0', 'v1.0.0');
   const changes = upstreamChanges(files);
-  for (const [tag, change] of Object.entries(changes)) tags[tag] = release(repo, tag, change);
-  tags['v1.1.0'] = release(repo, 'v1.1.0', { ...changes['v1.0.1'], ...changes['v1.0.3'], ...changes['v1.0.4'] });
+  for (const [tag, change] of Object.entries(changes)) tags[tag] = release(repo, tag, change).pop()!;
+  // v1.0.9: the restart change as upstream's own commit (which 0003 backports), then reworded.
+  const [restartCommit, v109] = release(repo, 'v1.0.9', changes['v1.0.3']!, {
+    ...changes['v1.0.2'],
+    [FILES.defaults]: replaceLine(changes['v1.0.3']![FILES.defaults]!, RESTART, ['restart-commands = [', '  "/usr/bin/systemctl daemon-reload",', '  "/usr/bin/systemctl try-restart containerd.service"', ']']),
+  });
+  tags['v1.0.9'] = v109!;
+  // v1.0.10: renamed, then rewritten so much that the diff from v1.0.0 no longer pairs the two files.
+  const preamble = Array.from({ length: 20 }, (_, i) => `# containerd setting ${i + 1}, documented at length so that the file changes a lot`);
+  tags['v1.0.10'] = release(repo, 'v1.0.10', changes['v1.0.4']!, { [FILES.containerdRenamed]: lines(...preamble, files[FILES.containerd]!.trimEnd()) }).pop()!;
+  tags['v1.1.0'] = release(repo, 'v1.1.0', { ...changes['v1.0.1'], ...changes['v1.0.3'], ...changes['v1.0.4'] }).pop()!;
   git(repo, 'checkout', '--quiet', 'develop');
-  return { root, repo, tags, series: formatSeries(repo, 'v1.0.0', seriesCommits(files)) };
+  return { root, repo, tags, series: formatSeries(repo, 'v1.0.0', seriesCommits(files, restartCommit!)) };
+}
+
+interface SeriesCommit {
+  subject: string;
+  files: Record<string, string | null>;
+  /** The Upstream-Status line; default `Inappropriate [test]`. */
+  status?: string;
 }
 
 /** Commits on `base` in a scratch clone, exported with `git format-patch` (fixed dates from GIT_ENV). */
-export function formatSeries(repo: string, base: string, commits: { subject: string; files: Record<string, string | null> }[]): Record<string, string> {
+export function formatSeries(repo: string, base: string, commits: SeriesCommit[]): Record<string, string> {
   const scratch = tempDir('bro-series-');
   try {
     git(scratch, 'clone', '--quiet', repo, 'w');
@@ -265,7 +294,7 @@ export function formatSeries(repo: string, base: string, commits: { subject: str
     for (const commit of commits) {
       writeOrDelete(work, commit.files);
       git(work, 'add', '--all');
-      git(work, 'commit', '--quiet', '-m', `${commit.subject}\n\nWhy: the tests need it.\n\nUpstream-Status: Inappropriate [test]`);
+      git(work, 'commit', '--quiet', '-m', `${commit.subject}\n\nWhy: the tests need it.\n\nUpstream-Status: ${commit.status ?? 'Inappropriate [test]'}`);
     }
     const out = join(scratch, 'out');
     execFileSync('git', ['format-patch', '--quiet', '--zero-commit', '--no-signature', '--abbrev=12', '-o', out, base], { cwd: work, env: GIT_ENV });
