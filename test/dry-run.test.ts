@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
@@ -168,5 +168,14 @@ describe('exit codes', () => {
     const result = await s.run('build', 'aws-k8s-1.18', '--version', 'nope', '--dry-run', '--debug');
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('the installed command', () => {
+  it('npx bro runs: the bin npm links is executable and prints the help', () => {
+    // As the README says: `npx bro` in the project runs package.json's bin, which must be executable.
+    const out = execFileSync('npx', ['bro', '--help'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(out).toContain('Usage: bro');
+    for (const command of ['build', 'preview', 'patches', 'share', 'manifest', 'matrix', 'variants']) expect(out).toContain(`\n  ${command} `);
   });
 });
