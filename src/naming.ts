@@ -46,9 +46,13 @@ export function adminImageTag(adminVersion: string, version: BuildVersion): stri
   return `${adminVersion}-${version.build}`;
 }
 
+/** The DNS suffix of AWS endpoints in a region's partition. */
+export function awsDomain(region: string): string {
+  return region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+}
+
 export function ecrRegistry(account: string, region: string): string {
-  const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `${account}.dkr.ecr.${region}.${suffix}`;
+  return `${account}.dkr.ecr.${region}.${awsDomain(region)}`;
 }
 
 export function adminImageUri(variant: Variant, region: string, tag: string): string {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createProject } from '../src/adapters/project.js';
 import { validateVariant } from '../src/config/variant.js';
 import { ConfigError } from '../src/errors.js';
+import { adminSourceTemplate } from '../src/steps/set-admin-source.js';
 import { runCli } from './helpers/cli.js';
 import { REPO_ROOT, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 
@@ -106,5 +107,19 @@ describe('variant files', () => {
     const v = await createProject(REPO_ROOT).readVariant('aws-k8s-1.18');
     expect(v.regions).toEqual(['ap-northeast-1', 'us-west-1', 'us-east-1']);
     expect(v.sources['admin-container'].ref).toMatch(/^[0-9a-f]{40}$/);
+  });
+});
+
+describe('partitions', () => {
+  it('rejects regions that span AWS partitions: one account and registry cannot serve both', () => {
+    const message = problems(valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["ap-northeast-1", "cn-north-1"]'));
+    expect(message).toContain('span the AWS partitions aws, aws-cn');
+  });
+
+  it('points the generated admin source at the partition of the variant regions', () => {
+    const china = validateVariant('f', parse(valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["cn-north-1", "cn-northwest-1"]')), 'aws-k8s-1.18');
+    expect(adminSourceTemplate(china, 'v0.5.2-hc1')).toBe('111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com.cn/bottlerocket-admin:v0.5.2-hc1');
+    const commercial = validateVariant('f', parse(valid), 'aws-k8s-1.18');
+    expect(adminSourceTemplate(commercial, 'v0.5.2-hc1')).toBe('111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:v0.5.2-hc1');
   });
 });

@@ -92,6 +92,12 @@ export function validateVariant(file: string, data: unknown, expectedName?: stri
       hint: `Rename the file to variants/${variant.name}.toml or set name = "${expectedName}".`,
     });
   }
+  const partitions = new Set(variant.regions.map(partitionOf));
+  if (partitions.size > 1) {
+    throw new ConfigError(file, `regions: ${variant.regions.join(', ')} span the AWS partitions ${[...partitions].join(', ')}`, {
+      hint: 'An account, its ECR registry and its AMIs live in one partition: make one variant file per partition.',
+    });
+  }
   const regions = new Set(variant.regions);
   if (regions.size !== variant.regions.length) {
     throw new ConfigError(file, 'regions: a region is listed twice', { hint: 'List each region once.' });
@@ -111,4 +117,11 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[key];
   }
   return current;
+}
+
+/** aws, aws-cn, aws-us-gov or aws-iso*: the partition a region name belongs to. */
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  const special = /^[a-z]{2}-(gov|iso[a-z]?)-/.exec(region)?.[1];
+  return special ? (special === 'gov' ? 'aws-us-gov' : `aws-${special}`) : 'aws';
 }

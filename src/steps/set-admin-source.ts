@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { Variant } from '../config/variant.js';
 import { StepError } from '../errors.js';
+import { awsDomain } from '../naming.js';
 import type { GeneratedChange } from './patch.js';
 
 /**
@@ -18,10 +19,14 @@ import type { GeneratedChange } from './patch.js';
 export const DEFAULTS_TOML = 'sources/models/defaults.toml';
 const SECTION = '[metadata.settings.host-containers.admin.source]';
 
-/** The schnauzer template the node renders at boot. */
+/**
+ * The schnauzer template the node renders at boot. A variant's regions are all
+ * in one partition (the variant file is checked for that), so the domain is known.
+ */
 export function adminSourceTemplate(variant: Variant, tag: string): string {
   const image = variant['admin-image'];
-  return `${image['registry-account']}.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/${image.repository}:${tag}`;
+  const domain = awsDomain(variant.regions[0] ?? '');
+  return `${image['registry-account']}.dkr.ecr.{{ settings.aws.region }}.${domain}/${image.repository}:${tag}`;
 }
 
 export function rewriteAdminSource(text: string, template: string): string {
