@@ -27,17 +27,19 @@ export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): Rend
  */
 export async function listrOptions(choice: RendererChoice, output: NodeJS.WritableStream) {
   const { ListrLogger, ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
-  const stream = (choice === 'simple' ? withoutColour(output) : output) as NodeJS.WriteStream;
+  const logger = (stream: NodeJS.WritableStream, icons: boolean) =>
+    new ListrLogger({ useIcons: icons, processOutput: new ProcessOutput(stream as NodeJS.WriteStream, stream as NodeJS.WriteStream) });
+  const plain = () => ({ logger: logger(withoutColour(output), false), timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER });
   return {
     renderer: choice,
     fallbackRenderer: 'simple' as const,
+    // listr2 falls back to plain output when stdout is not a terminal (`bro … --json | jq` from a
+    // terminal): the fallback must write to the same stream, or progress would land in the JSON.
+    fallbackRendererOptions: plain(),
     exitOnError: true,
     registerSignalListeners: false,
     collectErrors: false as const,
-    rendererOptions: {
-      logger: new ListrLogger({ useIcons: choice === 'default', processOutput: new ProcessOutput(stream, stream) }),
-      ...(choice === 'simple' ? { timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER } : { timer: PRESET_TIMER, collapseSubtasks: false }),
-    },
+    rendererOptions: choice === 'simple' ? plain() : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false },
   };
 }
 

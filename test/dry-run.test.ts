@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
 import { runCli } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
 
@@ -92,18 +94,25 @@ describe('bro build --dry-run', () => {
     const s = setup();
     const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run');
     expect(result.code).toBe(0);
+    // Every command of the plan, in order, under its step and directory.
+    const plan = JSON.parse((await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json')).stdout) as { commands: { step: string; cwd: string; argv: string[] }[] };
+    const listed = [...result.stdout.matchAll(/^ {2}\[([\w-]+)\] \(in (.+)\)\n {4}(.+)$/gm)];
+    expect(listed.map(([, step, cwd]) => [step, cwd])).toEqual(plan.commands.map((c) => [c.step, c.cwd]));
+    listed.forEach(([, , , line], i) => expect(line).toContain(plan.commands[i]!.argv.slice(0, 2).join(' ')));
+    expect(listed.length).toBeGreaterThanOrEqual(13);
     expect(result.stdout).toContain('AMI name: bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
     expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
     expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
     expect(result.stdout).toContain('docker login --username AWS --password-stdin 111111111111.dkr.ecr.us-east-1.amazonaws.com');
   });
 
-  it('--ci prints plain lines with timestamps and no colour, even where colour is forced', () => {
+  it('without a terminal, prints plain lines with timestamps and no colour, even where colour is forced', () => {
     const s = setup();
+    // No --ci: a pipe is not a terminal, and that alone chooses the plain output.
     const result = spawnSync(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir],
-      { env: { ...process.env, FORCE_COLOR: '1' }, encoding: 'utf8' },
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      { env: { ...process.env, FORCE_COLOR: '1', CI: '' }, encoding: 'utf8' },
     );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
@@ -111,12 +120,62 @@ describe('bro build --dry-run', () => {
     expect(result.stderr).not.toContain('\u001b[');
   });
 
+  it('--ci prints plain lines with timestamps on a terminal too', async () => {
+    const s = setup();
+    // stderr says it is a terminal, where bro would otherwise choose the interactive task list.
+    let stderr = '';
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          stderr += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 120, rows: 40 },
+    );
+    const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir];
+    const code = await main(args, { env: { ...process.env, CI: '', TERM: 'xterm-256color' }, stdout: new PassThrough(), stderr: terminal });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
+    expect(stderr).not.toContain('\u001b[');
+  });
+
+  it('--json piped from a terminal: stdout is only the JSON, the progress stays on stderr', async () => {
+    const s = setup();
+    // stderr is a terminal (the interactive renderer is chosen) but stdout is a pipe: listr2 then
+    // falls back to plain output, which must not go to stdout.
+    let stderr = '';
+    let stdout = '';
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          stderr += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 120, rows: 40 },
+    );
+    const pipe = new Writable({
+      write(chunk, _encoding, done) {
+        stdout += String(chunk);
+        done();
+      },
+    });
+    const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir];
+    const code = await main(args, { env: { ...process.env, CI: '', TERM: 'xterm-256color' }, stdout: pipe, stderr: terminal });
+    expect(code, stderr).toBe(0);
+    expect(process.stdout.isTTY).not.toBe(true); // the condition under which listr2 falls back
+    expect(JSON.parse(stdout).kind).toBe('bro.plan');
+    expect(stderr).toContain('Render Infra.toml');
+  });
+
   it('never shows credentials embedded in an upstream URL', async () => {
     const s = setup();
     // A URL with credentials that git cannot reach: the error must not echo the token.
     const result = await runCli(
       ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
-      { BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git' },
+      // Straight to the closed local port, never through a proxy of the host: no network.
+      { BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git', NO_PROXY: '*', no_proxy: '*' },
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('https://***@127.0.0.1:9/bottlerocket.git');

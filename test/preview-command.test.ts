@@ -1,5 +1,5 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -83,6 +83,13 @@ describe('bro preview', () => {
     expect(result.stdout).not.toContain('back\\\\slash');
   });
 
+  it('masks even a very short password, which string redaction leaves alone', async () => {
+    const result = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = "q&7"`), ['--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).registryAuths[0].password).toBe('***');
+    expect(result.stdout + result.stderr).not.toContain('q&7');
+  });
+
   it('exits 2 naming an unknown key, as the node API would reject it', async () => {
     const result = await preview(`${USER_DATA}\n[settings.kubernetes.kube-reservd]\ncpu = "1"\n`);
     expect(result.code).toBe(2);
@@ -121,12 +128,25 @@ describe('bro preview', () => {
   });
 
   it('refuses a user data file that is missing or not TOML before doing any work', async () => {
-    const missing = await runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', '/nonexistent/user-data.toml']);
+    // No workspace, no mirror: nothing was fetched or checked out.
+    const untouched = (work: string, cache?: string) => {
+      expect(existsSync(join(work, 'w')), 'the workspace').toBe(false);
+      if (cache) expect(readdirSync(cache), 'the mirror cache').toEqual([]);
+    };
+    const s = previewSetup();
+    const work = tempDir('bro-work-');
+    dirs.push(...s.dirs, work);
+    const missing = await runCli(
+      ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', '/nonexistent/user-data.toml', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
+      { PATH: `${s.fakeBin}:${process.env.PATH}` },
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('/nonexistent/user-data.toml: cannot be read');
+    untouched(work, s.cacheDir);
     const bad = await preview('[settings\n');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/user-data\.toml: is not valid TOML \(line 1, column \d+\)/);
+    untouched(dirname(bad.out));
     // The parser quotes the lines around the mistake: not even --debug shows them.
     const broken = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'hunter2-secret' oops`), ['--debug']);
     expect(broken.code).toBe(2);
@@ -136,10 +156,12 @@ describe('bro preview', () => {
   });
 
   it('checks its options', async () => {
-    const cpus = await runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', '--cpus', '1.5']);
+    const run = (...args: string[]) => runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', ...args]);
+    const cpus = await run('--cpus', '1.5');
     expect(cpus.code).toBe(2);
     expect(cpus.stderr).toContain('--cpus must be a whole number of CPUs');
-    const type = await runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', '--instance-type', 'M5 large']);
+    const type = await run('--instance-type', 'M5 large');
     expect(type.code).toBe(2);
+    expect(type.stderr).toContain('--instance-type must be an EC2 instance type such as m5.large');
   });
 });

@@ -131,7 +131,9 @@ describe('the model our patch series adds', () => {
     if (!validate) throw new Error(`no validator for ${type}`);
     const goods = rustStrings(source, good);
     const bads = rustStrings(source, bad);
-    expect(goods.length + bads.length).toBeGreaterThanOrEqual(4);
+    // Both sides, or half of the Rust test is not compared (a renamed test function reads as no vectors).
+    expect(goods.length, `${good} vectors`).toBeGreaterThanOrEqual(2);
+    expect(bads.length, `${bad} vectors`).toBeGreaterThanOrEqual(2);
     expect(goods.filter((v) => validate(v) !== undefined)).toEqual([]);
     expect(bads.filter((v) => validate(v) === undefined)).toEqual([]);
   });

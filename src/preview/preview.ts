@@ -124,8 +124,9 @@ export function checkRegistryAuths(configured: unknown, containerd: unknown): { 
     if (!auths[name]) problems.push(`containerd config: no [plugins."${CRI}".registry.auths."${name}"] table`);
     const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
     for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
-    const shown = (field: string) => (typeof table[field] === 'string' ? { [field]: table[field] as string } : {});
-    return { name, ...shown('username'), ...shown('password'), ...shown('auth'), mismatches };
+    // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
+    const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field] as string) } : {});
+    return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
   });
   for (const name of Object.keys(auths)) {
     if (!entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
