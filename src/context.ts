@@ -7,6 +7,8 @@ import type { Runner } from './adapters/runner.js';
 import type { Series, SourceName } from './config/series.js';
 import type { Variant } from './config/variant.js';
 import type { BuildVersion } from './config/version.js';
+import type { StateStore } from './state.js';
+import type { PinnedSource } from './steps/resolve.js';
 
 /** Options every command that touches sources shares. */
 export interface CommonOptions {
@@ -68,8 +70,10 @@ export interface BuildContext {
   variant: Variant;
   version: BuildVersion;
   workspace: Workspace;
+  /** The workspace state file: what each step last did, with which inputs. */
+  state: StateStore;
   /** Set by the resolve step. */
-  pins?: Record<SourceName, import('./steps/resolve.js').PinnedSource>;
+  pins?: Record<SourceName, PinnedSource>;
   /** Set by the sources step. */
   sources?: Record<SourceName, ResolvedSource>;
   /** `v0.5.2`, read from the admin container's VERSION file at its pin. */

@@ -3,7 +3,7 @@ import type { BuildContext } from './context.js';
 import { InterruptedError, StepError, UsageError } from './errors.js';
 import type { RendererChoice } from './renderer.js';
 import { STEP_IDS } from './step-ids.js';
-import { digestOf, isDone, stepRecord, type StateStore } from './state.js';
+import { digestOf, isDone, stepRecord } from './state.js';
 import { adminImageBuildStep, type AdminImage } from './steps/admin-image-build.js';
 import { adminImagePushStep, type PushedImage } from './steps/admin-image-push.js';
 import { amiRegisterStep, type RegisteredAmi } from './steps/ami-register.js';
@@ -81,7 +81,6 @@ export interface BuildOutputs {
 
 export interface PublishContext extends BuildContext {
   settings: PublishSettings;
-  state: StateStore;
   out: BuildOutputs;
 }
 

@@ -75,8 +75,7 @@ export function stableJson(value: unknown): string {
 /**
  * The state file as the pipeline uses it: every update is a read-modify-write
  * of the file, one at a time, so steps running side by side (the admin image
- * and the OS build, the regions of a push) never lose each other's records,
- * and steps that write the file themselves (patch) are not overwritten.
+ * and the OS build, the regions of a push) never lose each other's records.
  */
 export interface StateStore {
   get(id: string): Promise<StepRecord | undefined>;

@@ -1,10 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
 import { runCli } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
 
@@ -122,19 +120,8 @@ describe('bro build --dry-run', () => {
 
   it('--ci prints plain lines with timestamps on a terminal too', async () => {
     const s = setup();
-    // stderr says it is a terminal, where bro would otherwise choose the interactive task list.
-    let stderr = '';
-    const terminal = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          stderr += String(chunk);
-          done();
-        },
-      }),
-      { isTTY: true, columns: 120, rows: 40 },
-    );
     const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir];
-    const code = await main(args, { env: { ...process.env, CI: '', TERM: 'xterm-256color' }, stdout: new PassThrough(), stderr: terminal });
+    const { code, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
     expect(stderr).not.toContain('\u001b[');
@@ -144,25 +131,8 @@ describe('bro build --dry-run', () => {
     const s = setup();
     // stderr is a terminal (the interactive renderer is chosen) but stdout is a pipe: listr2 then
     // falls back to plain output, which must not go to stdout.
-    let stderr = '';
-    let stdout = '';
-    const terminal = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          stderr += String(chunk);
-          done();
-        },
-      }),
-      { isTTY: true, columns: 120, rows: 40 },
-    );
-    const pipe = new Writable({
-      write(chunk, _encoding, done) {
-        stdout += String(chunk);
-        done();
-      },
-    });
     const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir];
-    const code = await main(args, { env: { ...process.env, CI: '', TERM: 'xterm-256color' }, stdout: pipe, stderr: terminal });
+    const { code, stdout, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(process.stdout.isTTY).not.toBe(true); // the condition under which listr2 falls back
     expect(JSON.parse(stdout).kind).toBe('bro.plan');

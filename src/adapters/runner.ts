@@ -36,10 +36,7 @@ export interface RunResult {
 }
 
 export interface Runner {
-  readonly dryRun: boolean;
   run(command: Command): Promise<RunResult>;
-  /** Commands that dry-run did not run, in order. */
-  readonly skipped: readonly Command[];
   /** Stops every running child (whole process group). */
   killAll(signal?: NodeJS.Signals): void;
 }
@@ -54,15 +51,12 @@ export interface RunnerOptions {
 }
 
 export function createRunner(options: RunnerOptions): Runner {
-  const skipped: Command[] = [];
   type Child = { pid?: number; kill: (signal?: NodeJS.Signals) => boolean };
   const running = new Set<Child>();
   // Children stopped by killAll(); commands started afterwards (rollbacks) run normally.
   const killed = new WeakSet<Child>();
 
   return {
-    dryRun: options.dryRun,
-    skipped,
     killAll(signal = 'SIGTERM') {
       for (const child of running) {
         killed.add(child);
@@ -78,7 +72,6 @@ export function createRunner(options: RunnerOptions): Runner {
     async run(command) {
       const shown = options.redactor.redact(command.argv.join(' '));
       if (command.mode === 'write' && options.dryRun) {
-        skipped.push(command);
         options.log?.(`[dry-run] ${shown}`);
         return { exitCode: 0, stdout: '', stderr: '', skipped: true };
       }

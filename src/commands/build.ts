@@ -37,6 +37,7 @@ export async function createBuildContext(options: BuildOptions, io: Io) {
       adminContainer: join(root, 'admin-container'),
       broDir: join(root, '.bro'),
     },
+    state: createStateStore(join(root, '.bro')),
   };
   return { ctx, warnings: adapters.warnings };
 }
@@ -99,7 +100,6 @@ export async function createPublishContext(options: BuildOptions & PublishOption
       from: options.from,
       only: options.only,
     },
-    state: createStateStore(base.workspace.broDir),
     out: {},
   };
   return { ctx, warnings };

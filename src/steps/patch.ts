@@ -8,7 +8,7 @@ import { InterruptedError, PatchError } from '../errors.js';
 import { adminImageTag } from '../naming.js';
 import { expectedLines, parseFormatPatch } from '../patch-file.js';
 import type { Step } from '../pipeline.js';
-import { digestOf, readState, stepRecord, writeState } from '../state.js';
+import { digestOf, isDone, stepRecord } from '../state.js';
 import { setAdminSource } from './set-admin-source.js';
 
 /**
@@ -150,7 +150,6 @@ export const patchStep: Step = {
       bottlerocket: [setAdminSource(ctx.variant, adminImageTag(adminVersion, ctx.version))],
       'admin-container': [],
     };
-    const state = await readState(ctx.workspace.broDir);
     ctx.series = { bottlerocket: undefined, 'admin-container': undefined };
     ctx.patchedHeads = { bottlerocket: '', 'admin-container': '' };
     const summary: string[] = [];
@@ -160,17 +159,16 @@ export const patchStep: Step = {
       ctx.series[name] = series;
       const inputs = digestOf({ commit: source.commit, series: series?.digest ?? null, generated: generated[name].map((g) => [g.message, g.inputs]) });
       const id = `patch:${name}`;
-      const record = state.steps[id];
+      const record = await ctx.state.get(id);
       const started = new Date();
       let head: string;
-      if (record?.status === 'done' && record.inputs === inputs && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
+      if (isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
         head = String(record.outputs.head);
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
         head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
-        state.steps[id] = stepRecord('done', inputs, { head }, started);
-        await writeState(ctx.workspace.broDir, state);
+        await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
         summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
       }
       ctx.patchedHeads[name] = head;

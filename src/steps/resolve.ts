@@ -40,13 +40,14 @@ export function sourceRefs(variant: Variant, version: BuildVersion, env: NodeJS.
   return {
     bottlerocket: {
       name: 'bottlerocket',
-      url: env[ENV_URL.bottlerocket] || variant.sources.bottlerocket.url,
+      url: urlForSource('bottlerocket', variant.sources.bottlerocket.url, env),
       ref: variant.sources.bottlerocket.ref ?? version.tag,
     },
-    'admin-container': { name: 'admin-container', url: env[ENV_URL['admin-container']] || admin.url, ref: admin.ref },
+    'admin-container': { name: 'admin-container', url: urlForSource('admin-container', admin.url, env), ref: admin.ref },
   };
 }
 
+/** The env var (BRO_BOTTLEROCKET_URL, BRO_ADMIN_CONTAINER_URL) overrides the configured URL. */
 export function urlForSource(name: SourceName, configured: string, env: NodeJS.ProcessEnv): string {
   return env[ENV_URL[name]] || configured;
 }

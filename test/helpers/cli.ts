@@ -7,8 +7,13 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  /** stderr says it is a terminal (120×40), where bro would choose the interactive task list. */
+  stderrIsTTY?: boolean;
+}
+
 /** Runs bro in-process, exactly as the bin does, with captured output and the given environment. */
-export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, options: CliOptions = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const sink = (append: (s: string) => void) =>
@@ -18,10 +23,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}): Promi
         callback();
       },
     });
+  const err = sink((s) => (stderr += s));
   const code = await main(argv, {
     env: { ...process.env, ...env },
     stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
+    stderr: options.stderrIsTTY ? Object.assign(err, { isTTY: true, columns: 120, rows: 40 }) : err,
   });
   return { code, stdout, stderr };
 }
