@@ -1,0 +1,127 @@
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { execa, type Result } from 'execa';
+import { REPO_ROOT } from './git-fixtures.js';
+import { sealedEnv } from './admin-upstream.js';
+
+/**
+ * A temporary root laid out like the admin container's file system, entered
+ * with a private mount namespace and chroot (test/fakes/admin-container/
+ * enter-sandbox.sh), so the patched start_admin_sshd.sh and sshd_config run
+ * byte-identical, at the absolute paths the image gives them. The doubles in
+ * test/fakes/admin-container stand in for IMDS (curl), ssh-keygen, sshd and
+ * the ec2-instance-connect package; `sshd: 'real'` puts this machine's sshd
+ * at /usr/sbin/sshd instead.
+ */
+
+export const SANDBOX_FAKES = join(REPO_ROOT, 'test', 'fakes', 'admin-container');
+const ENTER = join(SANDBOX_FAKES, 'enter-sandbox.sh');
+
+/** Where a program is on the allowlisted PATH (plus the sbin directories), or undefined. */
+export function findProgram(name: string): string | undefined {
+  const dirs = [...(sealedEnv().PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/** Why the sandbox cannot run here (not root, or no mount namespaces), or undefined when it can. */
+export async function sandboxUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'the admin-container sandbox needs root (a mount namespace, chroot and chown to ec2-user)';
+  for (const program of ['unshare', 'chroot', 'mount', 'bash']) {
+    if (!findProgram(program)) return `the admin-container sandbox needs ${program} (util-linux / coreutils), which is not on PATH`;
+  }
+  const probe = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'true'], { env: sealedEnv(), extendEnv: false, reject: false });
+  if (probe.exitCode !== 0) return `unshare --mount is refused here (${probe.stderr.trim() || probe.shortMessage}); the admin-container sandbox needs a private mount namespace`;
+  return undefined;
+}
+
+export interface SandboxFiles {
+  /** start_admin_sshd.sh, installed as /usr/sbin/start_admin_sshd.sh (the Dockerfile's ADD). */
+  startScript: string;
+  /** sshd_config, installed as /etc/ssh/sshd_config. */
+  sshdConfig: string;
+}
+
+export interface SandboxOptions {
+  /** The public key IMDS lists as key pair 0 ("mykeypair"); undefined: the instance has no key pair. */
+  keyPair?: string;
+  /** Whether the ec2-instance-connect package is installed (/opt/aws/bin/eic_*). Default true, as in the image. */
+  eicInstalled?: boolean;
+  /** Whether eic_harvest_hostkeys reaches the EC2 Instance Connect endpoint. Default reachable. */
+  endpoint?: 'reachable' | 'unreachable';
+  /** The double (default) or this machine's sshd at /usr/sbin/sshd. */
+  sshd?: 'double' | 'real';
+}
+
+export interface AdminSandbox {
+  root: string;
+  /** Runs argv inside the sandbox (chrooted, Docker's default PATH). Never rejects. */
+  run(argv: string[]): Promise<Result<{ reject: false }>>;
+  /** A path inside the sandbox, as a host path. */
+  path(inner: string): string;
+  /** The doubles' call log, one call a line. */
+  calls(): string[];
+  setEndpoint(endpoint: 'reachable' | 'unreachable'): void;
+  cleanup(): void;
+}
+
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/bash',
+  // openssh-server's privilege-separation user
+  'sshd:x:74:74:Privilege-separated SSH:/var/empty/sshd:/sbin/nologin',
+  // the Dockerfile's `useradd -m -G users,api ec2-user`
+  'ec2-user:x:1000:1000::/home/ec2-user:/bin/bash',
+  // created by the ec2-instance-connect package; sshd_config's AuthorizedKeysCommandUser
+  'ec2-instance-connect:x:996:994::/home/ec2-instance-connect:/sbin/nologin',
+];
+const GROUP = ['root:x:0:', 'users:x:100:ec2-user', 'sshd:x:74:', 'api:x:274:ec2-user', 'ec2-user:x:1000:', 'ec2-instance-connect:x:994:'];
+
+export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = {}): AdminSandbox {
+  const root = mkdtempSync(join(tmpdir(), 'bro-admin-sandbox-'));
+  const path = (inner: string) => join(root, inner.replace(/^\/+/, ''));
+  const write = (inner: string, content: string, mode = 0o644) => {
+    mkdirSync(dirname(path(inner)), { recursive: true });
+    writeFileSync(path(inner), content);
+    chmodSync(path(inner), mode);
+  };
+  const install = (inner: string, source: string) => {
+    mkdirSync(dirname(path(inner)), { recursive: true });
+    copyFileSync(source, path(inner));
+    chmodSync(path(inner), 0o755);
+  };
+
+  write('/usr/sbin/start_admin_sshd.sh', files.startScript, 0o755);
+  write('/etc/ssh/sshd_config', files.sshdConfig);
+  write('/etc/passwd', `${PASSWD.join('\n')}\n`);
+  write('/etc/group', `${GROUP.join('\n')}\n`);
+  for (const dir of ['/home/ec2-user', '/run/sshd', '/var/empty/sshd', '/root']) mkdirSync(path(dir), { recursive: true });
+  mkdirSync(path('/tmp'), { recursive: true });
+  chmodSync(path('/tmp'), 0o1777);
+  install('/usr/local/bin/curl', join(SANDBOX_FAKES, 'curl'));
+  install('/usr/local/bin/ssh-keygen', join(SANDBOX_FAKES, 'ssh-keygen'));
+  if (options.sshd === 'real') {
+    const sshd = findProgram('sshd');
+    if (!sshd) throw new Error('sshd is not installed (Debian package openssh-server)');
+    install('/usr/sbin/sshd', sshd);
+  } else {
+    install('/usr/sbin/sshd', join(SANDBOX_FAKES, 'sshd'));
+  }
+  if (options.eicInstalled ?? true) {
+    install('/opt/aws/bin/eic_harvest_hostkeys', join(SANDBOX_FAKES, 'eic_harvest_hostkeys'));
+    install('/opt/aws/bin/eic_run_authorized_keys', join(SANDBOX_FAKES, 'eic_run_authorized_keys'));
+  }
+  write('/sandbox/calls', '');
+  mkdirSync(path('/sandbox/imds/public-keys'), { recursive: true });
+  if (options.keyPair !== undefined) write('/sandbox/imds/public-keys/0=mykeypair', options.keyPair);
+  const setEndpoint = (endpoint: 'reachable' | 'unreachable') => write('/sandbox/eic-endpoint', `${endpoint}\n`);
+  setEndpoint(options.endpoint ?? 'reachable');
+
+  return {
+    root,
+    path,
+    run: (argv) => execa('unshare', ['--mount', '--propagation', 'private', '--', 'bash', ENTER, root, ...argv], { env: sealedEnv(), extendEnv: false, reject: false }),
+    calls: () => readFileSync(path('/sandbox/calls'), 'utf8').split('\n').filter(Boolean),
+    setEndpoint,
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
