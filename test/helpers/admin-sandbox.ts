@@ -71,7 +71,8 @@ const PASSWD = [
   'sshd:x:74:74:Privilege-separated SSH:/var/empty/sshd:/sbin/nologin',
   // the Dockerfile's `useradd -m -G users,api ec2-user`
   'ec2-user:x:1000:1000::/home/ec2-user:/bin/bash',
-  // created by the ec2-instance-connect package; sshd_config's AuthorizedKeysCommandUser
+  // sshd_config's AuthorizedKeysCommandUser, created by the ec2-instance-connect package's %pre
+  // (aws/aws-ec2-instance-connect-config rpmsrc/SPECS/generic.spec: useradd -r -M -s /sbin/nologin)
   'ec2-instance-connect:x:996:994::/home/ec2-instance-connect:/sbin/nologin',
 ];
 const GROUP = ['root:x:0:', 'users:x:100:ec2-user', 'sshd:x:74:', 'api:x:274:ec2-user', 'ec2-user:x:1000:', 'ec2-instance-connect:x:994:'];

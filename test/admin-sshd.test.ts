@@ -1,0 +1,159 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox } from './helpers/admin-sandbox.js';
+import { patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { tempDir, removeDir } from './helpers/git-fixtures.js';
+
+/**
+ * The real programs on the real patched admin container (patches/admin-container/0.5.2
+ * applied to the upstream bundle in ../shared/upstream): this machine's sshd
+ * (Debian openssh-server) reads the patched sshd_config where the image puts
+ * it, and shellcheck reads the scripts the series changes.
+ */
+
+const PERSISTENT = '/.bottlerocket/host-containers/admin/etc/ssh';
+const ALGORITHMS = ['rsa', 'ecdsa', 'ed25519'] as const;
+
+let patched: PatchedAdminTree | undefined;
+let noUpstream: string | undefined;
+beforeAll(async () => {
+  const result = await patchedAdminTree();
+  if ('skip' in result) noUpstream = result.skip;
+  else patched = result.tree;
+}, 120_000);
+afterAll(() => patched?.cleanup());
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+/** Skips the test, visibly and with the reason, when something it needs is missing. */
+function skipUnless(ctx: TestContext, reason: string | undefined): void {
+  if (reason) {
+    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
+    ctx.skip(reason);
+  }
+}
+
+function tree(ctx: TestContext): PatchedAdminTree {
+  skipUnless(ctx, noUpstream);
+  return patched!;
+}
+
+describe('the patched sshd_config, read by the real sshd in the image layout', () => {
+  /** The image's file system with this machine's sshd, and host keys made by the real ssh-keygen where the start script keeps them. */
+  async function sshdSandbox(ctx: TestContext, sshdConfig: string): Promise<AdminSandbox> {
+    skipUnless(ctx, findProgram('sshd') ? undefined : 'sshd is not installed (Debian package openssh-server): the patched sshd_config is not checked');
+    skipUnless(ctx, findProgram('ssh-keygen') ? undefined : 'ssh-keygen is not installed (Debian package openssh-client)');
+    skipUnless(ctx, await sandboxUnavailable());
+    const s = makeAdminSandbox({ startScript: '', sshdConfig }, { sshd: 'real' });
+    cleanups.push(s.cleanup);
+    cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
+    return s;
+  }
+
+  /** One set of host keys for all the sandboxes (an RSA key takes a while). */
+  let keys: string | undefined;
+  async function hostKeys(): Promise<string> {
+    if (keys) return keys;
+    const dir = tempDir('bro-host-keys-');
+    for (const alg of ALGORITHMS) {
+      await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], { env: sealedEnv(), extendEnv: false });
+    }
+    return (keys = dir);
+  }
+  afterAll(() => keys && removeDir(keys));
+
+  /** `sshd -T -C user=…`: the settings sshd would apply to that user's connection, as (keyword, value) lines. */
+  async function effective(s: AdminSandbox, user: string): Promise<string[]> {
+    const result = await s.run(['/usr/sbin/sshd', '-T', '-C', `user=${user},host=client.example,addr=192.0.2.10`]);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    return result.stdout.split('\n');
+  }
+
+  it('sshd -t accepts it, with nothing to say', async (ctx) => {
+    const t = tree(ctx);
+    const s = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    const result = await s.run(['/usr/sbin/sshd', '-t']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('sshd -t refuses a broken copy of it (the check can fail)', async (ctx) => {
+    const t = tree(ctx);
+    const broken = readFileSync(join(t.tree, 'sshd_config'), 'utf8').replace('PermitRootLogin no', 'PermitRootLogin nope');
+    const s = await sshdSandbox(ctx, broken);
+    const result = await s.run(['/usr/sbin/sshd', '-t']);
+    expect(result.exitCode).toBe(255);
+    expect(result.stderr).toContain('unsupported option "nope"');
+  });
+
+  it('for ec2-user: the EC2 Instance Connect command as its user, key files as before, no passwords, the persistent host keys', async (ctx) => {
+    const t = tree(ctx);
+    const s = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    const lines = await effective(s, 'ec2-user');
+    expect(lines).toContain('authorizedkeyscommand /opt/aws/bin/eic_run_authorized_keys %u %f');
+    expect(lines).toContain('authorizedkeyscommanduser ec2-instance-connect');
+    // Key-pair keys written to ~/.ssh/authorized_keys by the start script keep working.
+    expect(lines).toContain('pubkeyauthentication yes');
+    expect(lines).toContain('authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2');
+    expect(lines).toContain('passwordauthentication no');
+    expect(lines).toContain('kbdinteractiveauthentication no');
+    expect(lines).toContain('usepam yes');
+    expect(lines.filter((l) => l.startsWith('hostkey '))).toEqual(ALGORITHMS.map((alg) => `hostkey ${PERSISTENT}/ssh_host_${alg}_key`));
+  });
+
+  it('for root: PermitRootLogin no, where upstream v0.5.2 left sshd\'s default (prohibit-password: root keys accepted)', async (ctx) => {
+    const t = tree(ctx);
+    const patchedSshd = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    expect(await effective(patchedSshd, 'root')).toContain('permitrootlogin no');
+    const baseSshd = await sshdSandbox(ctx, await t.atBase('sshd_config'));
+    // sshd -T names prohibit-password by its older alias on some versions.
+    expect((await effective(baseSshd, 'root')).filter((l) => l.startsWith('permitrootlogin '))).toEqual([
+      expect.stringMatching(/^permitrootlogin (prohibit-password|without-password)$/),
+    ]);
+  });
+});
+
+describe('shellcheck on the admin scripts the series changes', () => {
+  interface Finding {
+    code: number;
+    level: string;
+    message: string;
+    /** The source line the finding is on, which identifies it across the patch's line shifts. */
+    source: string;
+  }
+
+  async function shellcheck(file: string): Promise<Finding[]> {
+    const result = await execa('shellcheck', ['--format=json1', '--', file], { env: sealedEnv(), extendEnv: false, reject: false });
+    // 0: no findings, 1: findings; anything else is shellcheck failing.
+    expect([0, 1], result.stderr).toContain(result.exitCode);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const { comments } = JSON.parse(result.stdout) as { comments: { line: number; code: number; level: string; message: string }[] };
+    return comments.map((c) => ({ code: c.code, level: c.level, message: c.message, source: lines[c.line - 1] ?? '' }));
+  }
+
+  async function changedScripts(t: PatchedAdminTree): Promise<string[]> {
+    return t.changed.filter((path) => /^#!\s*(\/bin\/(ba)?sh|\/usr\/bin\/env (ba)?sh)\b/.test(readFileSync(join(t.tree, path), 'utf8')));
+  }
+
+  it('the series changes start_admin_sshd.sh, and shellcheck finds nothing the series brought in (only what upstream already had)', async (ctx) => {
+    const t = tree(ctx);
+    skipUnless(ctx, findProgram('shellcheck') ? undefined : 'shellcheck is not installed (Debian package shellcheck): the patched admin scripts are not checked');
+    const scripts = await changedScripts(t);
+    expect(scripts).toContain('start_admin_sshd.sh');
+    const scratch = tempDir('bro-shellcheck-');
+    cleanups.push(() => removeDir(scratch));
+    for (const script of scripts) {
+      const patchedFindings = await shellcheck(join(t.tree, script));
+      const baseFile = join(scratch, script.replaceAll('/', '_'));
+      writeFileSync(baseFile, await t.atBase(script));
+      const baseFindings = await shellcheck(baseFile);
+      const known = new Set(baseFindings.map((f) => `${f.code}\0${f.source}`));
+      expect(patchedFindings.filter((f) => !known.has(`${f.code}\0${f.source}`)), script).toEqual([]);
+    }
+  });
+});
