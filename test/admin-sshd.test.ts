@@ -1,8 +1,9 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox } from './helpers/admin-sandbox.js';
+import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
 import { patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
 
@@ -25,8 +26,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => patched?.cleanup());
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+/** Undone last first: a served sshd is stopped and waited for before its sandbox is removed. */
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
 
 /** Skips the test, visibly and with the reason, when something it needs is missing. */
 function skipUnless(ctx: TestContext, reason: string | undefined): void {
@@ -41,6 +45,18 @@ function tree(ctx: TestContext): PatchedAdminTree {
   return patched!;
 }
 
+/** One set of host keys for all the sandboxes (an RSA key takes a while). */
+let keys: string | undefined;
+async function hostKeys(): Promise<string> {
+  if (keys) return keys;
+  const dir = tempDir('bro-host-keys-');
+  for (const alg of ALGORITHMS) {
+    await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], { env: sealedEnv(), extendEnv: false });
+  }
+  return (keys = dir);
+}
+afterAll(() => keys && removeDir(keys));
+
 describe('the patched sshd_config, read by the real sshd in the image layout', () => {
   /** The image's file system with this machine's sshd, and host keys made by the real ssh-keygen where the start script keeps them. */
   async function sshdSandbox(ctx: TestContext, sshdConfig: string): Promise<AdminSandbox> {
@@ -53,17 +69,6 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
     return s;
   }
 
-  /** One set of host keys for all the sandboxes (an RSA key takes a while). */
-  let keys: string | undefined;
-  async function hostKeys(): Promise<string> {
-    if (keys) return keys;
-    const dir = tempDir('bro-host-keys-');
-    for (const alg of ALGORITHMS) {
-      await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], { env: sealedEnv(), extendEnv: false });
-    }
-    return (keys = dir);
-  }
-  afterAll(() => keys && removeDir(keys));
 
   /** `sshd -T -C user=…`: the settings sshd would apply to that user's connection, as (keyword, value) lines. */
   async function effective(s: AdminSandbox, user: string): Promise<string[]> {
@@ -115,6 +120,125 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
     expect((await effective(baseSshd, 'root')).filter((l) => l.startsWith('permitrootlogin '))).toEqual([
       expect.stringMatching(/^permitrootlogin (prohibit-password|without-password)$/),
     ]);
+  });
+});
+
+describe('logging in through the real sshd with the patched sshd_config', () => {
+  const ids = new Map<string, string>();
+  let scratch: string | undefined;
+  afterAll(() => scratch && removeDir(scratch));
+
+  /** A client key pair made by the real ssh-keygen: { private key path, public key line }. */
+  async function clientKey(name: string): Promise<{ file: string; pub: string }> {
+    scratch ??= tempDir('bro-ssh-client-');
+    const file = join(scratch, name);
+    if (!ids.has(name)) {
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], { env: sealedEnv(), extendEnv: false });
+      ids.set(name, readFileSync(`${file}.pub`, 'utf8').trim());
+    }
+    return { file, pub: ids.get(name)! };
+  }
+
+  async function freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  /**
+   * Serves the patched sshd_config with the real sshd in the sandbox, as the
+   * image runs it (`sshd -e -D`), on a free loopback port instead of 22
+   * (`-p`, `-o ListenAddress=`: the only changes, on the command line).
+   */
+  async function serve(ctx: TestContext, options: SandboxOptions): Promise<{ s: AdminSandbox; login: (user: string, key: string) => Promise<{ exitCode?: number; stdout: string; stderr: string }>; log: () => string }> {
+    const t = tree(ctx);
+    skipUnless(ctx, findProgram('sshd') ? undefined : 'sshd is not installed (Debian package openssh-server): logins through the patched sshd_config are not checked');
+    skipUnless(ctx, findProgram('ssh') ? undefined : 'ssh is not installed (Debian package openssh-client): logins through the patched sshd_config are not checked');
+    skipUnless(ctx, await sandboxUnavailable());
+    const s = makeAdminSandbox({ startScript: '', sshdConfig: readFileSync(join(t.tree, 'sshd_config'), 'utf8') }, { ...options, sshd: 'real' });
+    cleanups.push(s.cleanup);
+    cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
+    const port = await freePort();
+    const sshd = s.run(['/usr/sbin/sshd', '-e', '-D', '-p', String(port), '-o', 'ListenAddress=127.0.0.1']);
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      sshd.stderr.on('data', (chunk: Buffer) => {
+        log += String(chunk);
+        if (log.includes(`Server listening on 127.0.0.1 port ${port}.`)) resolve();
+      });
+      sshd.then((r) => reject(new Error(`sshd exited (${r.exitCode}) before listening:\n${log}`)), reject);
+    });
+    cleanups.push(async () => {
+      sshd.kill();
+      await sshd;
+    });
+    // Only the persistent ed25519 host key (the one the harvester publishes) is trusted.
+    const knownHosts = join(s.root, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(s.path(`${PERSISTENT}/ssh_host_ed25519_key.pub`), 'utf8')}`);
+    const login = async (user: string, key: string) => {
+      const { file } = await clientKey(key);
+      return execa(
+        'ssh',
+        [
+          '-F', '/dev/null', '-i', file, '-p', String(port),
+          '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+          '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'HostKeyAlgorithms=ssh-ed25519',
+          `${user}@127.0.0.1`, 'id -un',
+        ],
+        { env: sealedEnv(), extendEnv: false, reject: false, stdin: 'ignore' },
+      );
+    };
+    return { s, login, log: () => log };
+  }
+
+  it('a key pushed through EC2 Instance Connect logs ec2-user in (no key pair, empty authorized_keys), verified against the persistent host key', async (ctx) => {
+    const operator = await clientKey('operator');
+    const { login, log } = await serve(ctx, { eicPushed: { 'ec2-user': operator.pub } });
+    const result = await login('ec2-user', 'operator');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('ec2-user');
+    expect(result.exitCode).toBe(0);
+    expect(log()).toContain('Accepted publickey for ec2-user');
+  });
+
+  it('a key that was not pushed is refused', async (ctx) => {
+    const operator = await clientKey('operator');
+    await clientKey('stranger');
+    const { login } = await serve(ctx, { eicPushed: { 'ec2-user': operator.pub } });
+    const result = await login('ec2-user', 'stranger');
+    expect(result.exitCode).toBe(255);
+    expect(result.stderr).toContain('Permission denied (publickey)');
+  });
+
+  it('the key pair\'s key in ~/.ssh/authorized_keys still logs in', async (ctx) => {
+    const operator = await clientKey('operator');
+    const { s, login } = await serve(ctx, {});
+    mkdirSync(s.path('/home/ec2-user/.ssh'), { recursive: true, mode: 0o700 });
+    writeFileSync(s.path('/home/ec2-user/.ssh/authorized_keys'), `${operator.pub}\n`, { mode: 0o600 });
+    chownSync(s.path('/home/ec2-user/.ssh'), 1000, 1000);
+    chownSync(s.path('/home/ec2-user/.ssh/authorized_keys'), 1000, 1000);
+    const result = await login('ec2-user', 'operator');
+    expect(result.stdout).toBe('ec2-user');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('root is refused even with a pushed key (PermitRootLogin no)', async (ctx) => {
+    const operator = await clientKey('operator');
+    const { login, log } = await serve(ctx, { eicPushed: { root: operator.pub } });
+    const result = await login('root', 'operator');
+    expect(result.exitCode).toBe(255);
+    expect(result.stderr).toContain('Permission denied (publickey)');
+    expect(log()).toContain('ROOT LOGIN REFUSED');
+  });
+
+  it('without the package\'s ec2-instance-connect user, sshd does not run the command: the login fails (why the image needs the package, not only its scripts)', async (ctx) => {
+    const operator = await clientKey('operator');
+    const { login, log } = await serve(ctx, { eicPushed: { 'ec2-user': operator.pub }, withoutUsers: ['ec2-instance-connect'] });
+    const result = await login('ec2-user', 'operator');
+    expect(result.exitCode).toBe(255);
+    expect(log()).toContain('AuthorizedKeysCommandUser "ec2-instance-connect" not found');
   });
 });
 

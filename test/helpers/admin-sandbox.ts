@@ -1,7 +1,7 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { execa, type Result } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { REPO_ROOT } from './git-fixtures.js';
 import { sealedEnv } from './admin-upstream.js';
 
@@ -49,14 +49,18 @@ export interface SandboxOptions {
   eicInstalled?: boolean;
   /** Whether eic_harvest_hostkeys reaches the EC2 Instance Connect endpoint. Default reachable. */
   endpoint?: 'reachable' | 'unreachable';
+  /** Public keys pushed through EC2 Instance Connect, by user: what eic_run_authorized_keys prints. */
+  eicPushed?: Record<string, string>;
+  /** Users to leave out of /etc/passwd (e.g. the package's ec2-instance-connect). */
+  withoutUsers?: string[];
   /** The double (default) or this machine's sshd at /usr/sbin/sshd. */
   sshd?: 'double' | 'real';
 }
 
 export interface AdminSandbox {
   root: string;
-  /** Runs argv inside the sandbox (chrooted, Docker's default PATH). Never rejects. */
-  run(argv: string[]): Promise<Result<{ reject: false }>>;
+  /** Runs argv inside the sandbox (chrooted, Docker's default PATH); the process is argv's own (exec all the way). Never rejects. */
+  run(argv: string[]): ResultPromise<{ reject: false }>;
   /** A path inside the sandbox, as a host path. */
   path(inner: string): string;
   /** The doubles' call log, one call a line. */
@@ -79,6 +83,8 @@ const GROUP = ['root:x:0:', 'users:x:100:ec2-user', 'sshd:x:74:', 'api:x:274:ec2
 
 export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = {}): AdminSandbox {
   const root = mkdtempSync(join(tmpdir(), 'bro-admin-sandbox-'));
+  // It is "/" inside: sshd's AuthorizedKeysCommandUser must be able to walk it.
+  chmodSync(root, 0o755);
   const path = (inner: string) => join(root, inner.replace(/^\/+/, ''));
   const write = (inner: string, content: string, mode = 0o644) => {
     mkdirSync(dirname(path(inner)), { recursive: true });
@@ -93,9 +99,11 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
 
   write('/usr/sbin/start_admin_sshd.sh', files.startScript, 0o755);
   write('/etc/ssh/sshd_config', files.sshdConfig);
-  write('/etc/passwd', `${PASSWD.join('\n')}\n`);
+  const users = PASSWD.filter((line) => !(options.withoutUsers ?? []).includes(line.split(':')[0] ?? ''));
+  write('/etc/passwd', `${users.join('\n')}\n`);
   write('/etc/group', `${GROUP.join('\n')}\n`);
   for (const dir of ['/home/ec2-user', '/run/sshd', '/var/empty/sshd', '/root']) mkdirSync(path(dir), { recursive: true });
+  chownSync(path('/home/ec2-user'), 1000, 1000);
   mkdirSync(path('/tmp'), { recursive: true });
   chmodSync(path('/tmp'), 0o1777);
   install('/usr/local/bin/curl', join(SANDBOX_FAKES, 'curl'));
@@ -104,6 +112,10 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
     const sshd = findProgram('sshd');
     if (!sshd) throw new Error('sshd is not installed (Debian package openssh-server)');
     install('/usr/sbin/sshd', sshd);
+    // A stand-in for the image's /etc/pam.d/sshd (Amazon Linux's stacks need modules
+    // this machine lacks). UsePAM yes runs PAM's account and session stacks after a
+    // public key is accepted; what decides a login here is sshd's own key checks.
+    write('/etc/pam.d/sshd', ['auth required pam_deny.so', 'account required pam_permit.so', 'password required pam_deny.so', 'session required pam_permit.so', ''].join('\n'));
   } else {
     install('/usr/sbin/sshd', join(SANDBOX_FAKES, 'sshd'));
   }
@@ -116,6 +128,7 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
   if (options.keyPair !== undefined) write('/sandbox/imds/public-keys/0=mykeypair', options.keyPair);
   const setEndpoint = (endpoint: 'reachable' | 'unreachable') => write('/sandbox/eic-endpoint', `${endpoint}\n`);
   setEndpoint(options.endpoint ?? 'reachable');
+  for (const [user, key] of Object.entries(options.eicPushed ?? {})) write(`/sandbox/eic/pushed/${user}`, `${key}\n`);
 
   return {
     root,
