@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
-import { patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { ADMIN_SERIES_DIR, patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { parseSeriesFile } from '../src/config/series.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
 
 /**
@@ -239,6 +240,28 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     const result = await login('ec2-user', 'operator');
     expect(result.exitCode).toBe(255);
     expect(log()).toContain('AuthorizedKeysCommandUser "ec2-instance-connect" not found');
+  });
+});
+
+describe('the admin series on the real upstream', () => {
+  it('applies with git am to the pinned base with no offset, one commit per patch, each saying why and carrying Upstream-Status', async (ctx) => {
+    const t = tree(ctx);
+    const names = parseSeriesFile('series', readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'));
+    const git = (args: string[], env: Record<string, string> = {}) => execa('git', args, { cwd: t.tree, env: sealedEnv(env), extendEnv: false });
+    const commits = (await git(['rev-list', '--reverse', `${t.base}..HEAD`])).stdout.split('\n');
+    expect(commits).toHaveLength(names.length);
+    const scratch = tempDir('bro-admin-series-');
+    cleanups.push(() => removeDir(scratch));
+    for (const [i, name] of names.entries()) {
+      const message = (await git(['log', '-1', '--format=%B', commits[i]!])).stdout;
+      expect(message, name).toMatch(/^Upstream-Status: (Inappropriate|Backport|Submitted|Pending) \[.+\]$/m);
+      expect(message.split('\n\n').length, `${name} has a body saying why`).toBeGreaterThan(2);
+      // Applied alone on the commit before it, in a scratch index: git apply reports any offset.
+      const index = { GIT_INDEX_FILE: join(scratch, `index-${i}`) };
+      await git(['read-tree', `${commits[i]!}~1`], index);
+      const applied = await git(['apply', '--cached', '--check', '--verbose', join(ADMIN_SERIES_DIR, name)], index);
+      expect(applied.stderr, name).not.toMatch(/offset|fuzz/i);
+    }
   });
 });
 

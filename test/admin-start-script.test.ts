@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
@@ -30,13 +30,18 @@ afterAll(() => patched?.cleanup());
 const sandboxes: AdminSandbox[] = [];
 afterEach(() => sandboxes.splice(0).forEach((s) => s.cleanup()));
 
-/** A sandbox holding the patched tree's start_admin_sshd.sh and sshd_config, or the test is skipped with the reason. */
-function sandbox(ctx: TestContext, options: SandboxOptions, files?: { startScript: string; sshdConfig: string }): AdminSandbox {
+/** The patched tree, or the test is skipped, visibly, with the reason (no sandbox here, or no ../shared/upstream). */
+function requirePatched(ctx: TestContext): PatchedAdminTree {
   if (skip || !patched) {
-    process.stderr.write(`SKIPPED admin start script: ${skip}\n`);
+    process.stderr.write(`SKIPPED ${ctx.task.name}: ${skip}\n`);
     ctx.skip(skip);
   }
-  const tree = patched!.tree;
+  return patched!;
+}
+
+/** A sandbox holding the patched tree's start_admin_sshd.sh and sshd_config (or the given files). */
+function sandbox(ctx: TestContext, options: SandboxOptions, files?: { startScript: string; sshdConfig: string }): AdminSandbox {
+  const tree = requirePatched(ctx).tree;
   const s = makeAdminSandbox(
     files ?? { startScript: readFileSync(join(tree, 'start_admin_sshd.sh'), 'utf8'), sshdConfig: readFileSync(join(tree, 'sshd_config'), 'utf8') },
     options,
@@ -159,7 +164,6 @@ describe('the patched start_admin_sshd.sh', () => {
   it('a regenerated host key removes the marker, so the new keys are published', async (ctx) => {
     const s = sandbox(ctx, { keyPair: KEY });
     expect((await start(s)).exitCode).toBe(0);
-    const { rmSync } = await import('node:fs');
     rmSync(s.path(`${PERSISTENT}/ssh_host_rsa_key`));
     expect((await start(s)).exitCode).toBe(0);
     expect(keygens(s)).toHaveLength(4);
@@ -179,8 +183,8 @@ describe('the patched start_admin_sshd.sh', () => {
   });
 
   it('upstream v0.5.2 as shipped never starts sshd without a key pair (the failure patch 0002 fixes; proves the sandbox tells them apart)', async (ctx) => {
-    sandbox(ctx, {}); // skips here when the sandbox or upstream is unavailable
-    const s = sandbox(ctx, {}, { startScript: await patched!.atBase('start_admin_sshd.sh'), sshdConfig: await patched!.atBase('sshd_config') });
+    const t = requirePatched(ctx);
+    const s = sandbox(ctx, {}, { startScript: await t.atBase('start_admin_sshd.sh'), sshdConfig: await t.atBase('sshd_config') });
     const result = await start(s);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('Failed to write any valid public keys to authorized_keys');
