@@ -1,9 +1,9 @@
-import { chownSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
+import { SANDBOX_FAKES, findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
 import { ADMIN_SERIES_DIR, patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
 import { parseSeriesFile } from '../src/config/series.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
@@ -302,5 +302,12 @@ describe('shellcheck on the admin scripts the series changes', () => {
       const known = new Set(baseFindings.map((f) => `${f.code}\0${f.source}`));
       expect(patchedFindings.filter((f) => !known.has(`${f.code}\0${f.source}`)), script).toEqual([]);
     }
+  });
+
+  it('the sandbox and its doubles (test/fakes/admin-container) are clean too', async (ctx) => {
+    skipUnless(ctx, findProgram('shellcheck') ? undefined : 'shellcheck is not installed (Debian package shellcheck): the sandbox scripts are not checked');
+    const scripts = readdirSync(SANDBOX_FAKES).map((name) => join(SANDBOX_FAKES, name));
+    expect(scripts.length).toBeGreaterThanOrEqual(6);
+    for (const script of scripts) expect(await shellcheck(script), script).toEqual([]);
   });
 });
