@@ -11,6 +11,8 @@
 //         git -C br am patches/bottlerocket/1.0.4/0*.patch
 //   --work DIR  keep the scratch workspace (and the downloaded .debs) in DIR, to rerun faster.
 //               Without it a temporary directory is used and removed on success.
+//   node test/rust/check-patched-crates.mjs --print-debian-packages
+//               the bookworm packages to apt-get install first (one per line).
 //
 // Needs: cargo and rustc >= 1.70 (rustup's, on PATH or in $CARGO_HOME/bin or ~/.cargo/bin), and
 // Debian's librust-*-dev packages listed in DEBIAN_PACKAGES below (.ci/run installs them). Crates
@@ -72,6 +74,16 @@ export const DEBIAN_PACKAGES = [
   'librust-fnv-dev',
   'librust-ident-case-dev',
   'librust-semver-parser-0.7-dev',
+  // Debian ships each crate feature as its own package: these pull in what the default features
+  // (and serde's derive, syn's full/extra-traits/visit-mut) need, e.g. aho-corasick for regex.
+  ...[
+    'serde', 'serde-derive', 'serde-json', 'toml', 'base64', 'regex', 'url', 'lazy-static', 'snafu', 'syn', 'quote',
+    'proc-macro2', 'log', 'envy', 'num-cpus', 'pest', 'pest-derive', 'thiserror', 'fnv', 'ident-case', 'semver-parser-0.7',
+  ].map((c) => `librust-${c}+default-dev`),
+  'librust-serde+derive-dev',
+  'librust-syn+full-dev',
+  'librust-syn+extra-traits-dev',
+  'librust-syn+visit-mut-dev',
 ];
 
 /** Crates bookworm lacks at the needed major version: fetched through the private apt state. */
@@ -115,6 +127,10 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--work') args.work = argv[++i];
+    else if (a === '--print-debian-packages') {
+      process.stdout.write(`${DEBIAN_PACKAGES.join('\n')}\n`);
+      process.exit(0);
+    }
     else if (a === '-h' || a === '--help') {
       process.stdout.write('usage: check-patched-crates.mjs <patched-bottlerocket-checkout> [--work DIR]\n');
       process.exit(0);
