@@ -25,7 +25,10 @@
 // is committed to bro):
 //   - sources/models, once per variant directory under sources/models/src (aws-k8s-1.15 ... 1.18,
 //     aws-ecs-1, aws-dev), with model-derive and bottlerocket-release; `cargo test` runs the
-//     models crate's #[cfg(test)] tests for each variant.
+//     models crate's #[cfg(test)] tests for each variant, and one test of ours (tests/defaults.rs,
+//     written at run time): defaults.toml merged with the variant's override-defaults.toml, as
+//     storewolf merges them, deserializes into the variant's Settings, Services and
+//     ConfigurationFiles, and every service's configuration files exist.
 //   - sources/api/schnauzer/src/helpers.rs, the whole file (all helpers, toml_encode included),
 //     with its tests. schnauzer's lib.rs (the API client) is not compiled: it needs tokio 0.2.
 //   - from sources/api/pluto/src/main.rs, the kubeReserved items only (constants, the two
@@ -450,6 +453,62 @@ impl<T, E> ResultExt<T, E> for Result<T, E> {
 }
 `;
 
+/**
+ * Our test (not upstream code): the defaults storewolf writes for the variant deserialize into
+ * the variant's model types, the way the API reads them back. Catches a default the model does
+ * not know (deny_unknown_fields), one of the wrong type, and a service naming a missing file.
+ */
+const DEFAULTS_TEST = `// Written by bro's test/rust/check-patched-crates.mjs; not upstream code.
+use std::fs;
+use toml::Value;
+
+/// storewolf's merge_values: tables merge key by key, anything else is replaced, types must match.
+fn merge(into: &mut Value, from: &Value) {
+    assert!(into.same_type(from), "override-defaults.toml changes the type of a default");
+    match (into, from) {
+        (Value::Table(a), Value::Table(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (a, b) => *a = b.clone(),
+    }
+}
+
+fn read(path: &str) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {}", path, e));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {}", path, e))
+}
+
+#[test]
+fn merged_defaults_deserialize_into_the_model() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let mut defaults = read(&format!("{}/defaults.toml", dir));
+    merge(&mut defaults, &read(&format!("{}/src/variant/current/override-defaults.toml", dir)));
+    let table = defaults.as_table().expect("defaults are a table");
+    let settings: model::Settings = table["settings"].clone().try_into().unwrap_or_else(|e| panic!("settings: {}", e));
+    let services: model::Services = table["services"].clone().try_into().unwrap_or_else(|e| panic!("services: {}", e));
+    let files: model::ConfigurationFiles = table["configuration-files"]
+        .clone()
+        .try_into()
+        .unwrap_or_else(|e| panic!("configuration-files: {}", e));
+    for (name, service) in &services {
+        for file in &service.configuration_files {
+            let file: &str = &**file;
+            assert!(files.contains_key(file), "service {} names configuration file {}, which is not defined", name, file);
+        }
+    }
+    // What the model reads, it writes back: the defaults survive a round trip through it.
+    let again: model::Settings = Value::try_from(&settings).unwrap().try_into().unwrap();
+    assert_eq!(settings, again);
+}
+`;
+
 const PLUTO_ITEMS = [
   /^KUBE_RESERVED_/,
   /^kube_reserved_cpu_millicores$/,
@@ -515,6 +574,9 @@ function buildWorkspace(work, sources, registry, report) {
       report.files += rep.files;
       report.shims.push(...rep.shims);
     }
+    fs.copyFileSync(path.join(sources, 'models/defaults.toml'), path.join(dir, 'defaults.toml'));
+    fs.mkdirSync(path.join(dir, 'tests'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tests/defaults.rs'), DEFAULTS_TEST);
     const variantDir = path.join(dir, 'src/variant');
     fs.mkdirSync(variantDir, { recursive: true });
     for (const l of ['current', 'mod.rs']) fs.rmSync(path.join(variantDir, l), { force: true });
@@ -664,19 +726,20 @@ function main() {
   const logFile = path.join(work, 'cargo-test.log');
   fs.writeFileSync(logFile, '');
   const failWithLog = (what, result) => {
-    const out = fs.readFileSync(logFile, 'utf8');
-    process.stderr.write(
-      out
-        .split('\n')
-        .filter((l) => /^(error|failures:)|FAILED|panicked|^---- |^\s+-->/.test(l))
-        .slice(0, 200)
-        .join('\n') + '\n',
-    );
+    // Errors with their location, failing tests with their panic message.
+    const lines = fs.readFileSync(logFile, 'utf8').split('\n');
+    const shown = [];
+    lines.forEach((l, k) => {
+      if (/^error|FAILED|^---- /.test(l)) shown.push(l);
+      else if (/^\s+--> /.test(l) && /^error/.test(lines[k - 1] ?? '')) shown.push(l);
+      else if (/panicked at/.test(l)) shown.push(l, lines[k + 1] ?? '');
+    });
+    process.stderr.write(`${shown.slice(0, 200).join('\n')}\n`);
     throw new Failure(`${what} failed (exit ${result.status}) after ${result.seconds.toFixed(1)} s; full log: ${logFile}`);
   };
   // Build every test binary once; cargo's JSON messages say which binary belongs to which member.
   const logFd = fs.openSync(logFile, 'a');
-  const build = run([tool.cargo, 'test', '--offline', '--workspace', '--lib', '--no-run', '--message-format=json-render-diagnostics'], {
+  const build = run([tool.cargo, 'test', '--offline', '--workspace', '--lib', '--tests', '--no-run', '--message-format=json-render-diagnostics'], {
     cwd: ws,
     env,
     stdio: ['ignore', 'pipe', logFd],
@@ -689,31 +752,37 @@ function main() {
     if (!line.startsWith('{')) continue;
     const msg = JSON.parse(line);
     if (msg.reason === 'compiler-artifact' && msg.executable && msg.profile?.test) {
-      executables.set(path.basename(path.dirname(msg.manifest_path)), msg.executable);
+      const member = path.basename(path.dirname(msg.manifest_path));
+      const kind = msg.target.kind.includes('lib') ? 'unit tests' : `tests/${msg.target.name}.rs`;
+      executables.set(`${member}: ${kind}`, msg.executable);
     }
   }
   const versions = lockedVersions(ws);
   log(`crates (all from Debian packages): ${versions.join(', ')}`);
 
-  const tested = [...members.filter((m) => m.startsWith('models-')), 'schnauzer-helpers', 'pluto-kube-reserved'];
+  const expected = [
+    ...members.filter((m) => m.startsWith('models-')).flatMap((m) => [`${m}: unit tests`, `${m}: tests/defaults.rs`]),
+    'schnauzer-helpers: unit tests',
+    'pluto-kube-reserved: unit tests',
+  ];
   const results = [];
   let testSeconds = 0;
-  for (const member of tested) {
-    const exe = executables.get(member);
-    if (!exe) throw new Failure(`cargo built no test binary for ${member}`);
-    const r = run([exe], { cwd: path.join(ws, member), env });
+  for (const label of expected) {
+    const exe = executables.get(label);
+    if (!exe) throw new Failure(`cargo built no test binary for ${label}`);
+    const r = run([exe], { cwd: path.join(ws, label.split(':')[0]), env });
     testSeconds += r.seconds;
-    fs.appendFileSync(logFile, `\n== ${member}: ${exe}\n${r.stdout}${r.stderr}`);
+    fs.appendFileSync(logFile, `\n== ${label}: ${exe}\n${r.stdout}${r.stderr}`);
     const t = /^test result: (\w+)\. (\d+) passed; (\d+) failed; (\d+) ignored/m.exec(r.stdout);
-    const result = { member, passed: t ? Number(t[2]) : 0, failed: t ? Number(t[3]) : 0, ignored: t ? Number(t[4]) : 0 };
+    const result = { label, passed: t ? Number(t[2]) : 0, failed: t ? Number(t[3]) : 0, ignored: t ? Number(t[4]) : 0 };
     results.push(result);
-    log(`  ${member}: ${result.passed} passed, ${result.failed} failed, ${result.ignored} ignored`);
-    if (r.status !== 0) failWithLog(`the tests of ${member}`, r);
-    if (result.passed === 0) throw new Failure(`the tests of ${member} ran no tests`);
+    log(`  ${label}: ${result.passed} passed, ${result.failed} failed, ${result.ignored} ignored`);
+    if (r.status !== 0) failWithLog(label, r);
+    if (result.passed === 0) throw new Failure(`${label}: no tests ran`);
   }
   const total = results.reduce((a, r) => a + r.passed, 0);
   log(
-    `ok: ${total} tests passed (models for ${variants.length} variants: ${variants.join(', ')}; schnauzer helpers; pluto kubeReserved); cargo build ${build.seconds.toFixed(1)} s, tests ${testSeconds.toFixed(1)} s`,
+    `ok: ${total} tests passed (models and their merged defaults for ${variants.length} variants: ${variants.join(', ')}; schnauzer helpers; pluto kubeReserved); cargo build ${build.seconds.toFixed(1)} s, tests ${testSeconds.toFixed(1)} s`,
   );
   if (!args.work) fs.rmSync(work, { recursive: true, force: true });
 }
