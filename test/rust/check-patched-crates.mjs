@@ -37,10 +37,12 @@
 //
 // Shims are mechanical and listed in the output: snafu 0.7 instead of 0.6 (the attribute
 // `visibility = "X"` becomes `visibility(X)`, and `context(suffix(false))` keeps 0.6's selector
-// names), handlebars 5 behind a small facade crate named handlebars (Helper's second lifetime and
-// TemplateRenderError as aliases), semver 0.9 for 0.11, darling 0.10 (bullseye), serde_plain 1.0
-// for 0.3, and build scripts reduced to what the build needs (the variant symlinks; the ARCH
-// constant) since cargo-readme is not packaged. The script proves that every other line compiled
+// names) plus a facade crate named snafu that re-exports 0.7 with 0.6's ResultExt (with_context's
+// closure takes no argument), handlebars 5 behind a facade crate named handlebars (Helper's second
+// lifetime and TemplateRenderError as aliases), semver 0.9 for 0.11, darling 0.10 (bullseye),
+// serde_plain 1.0 for 0.3, build scripts reduced to what the build needs (the variant symlinks;
+// the ARCH constant) since cargo-readme is not packaged, and RUSTFLAGS=-A legacy_derive_helpers
+// (model-derive's #[serde] before #[derive], which rustc 1.47 accepted and today's rustc denies). The script proves that every other line compiled
 // is byte-identical to the checkout: each copied file is compared with its source, line by line,
 // and must differ only in the shimmed attribute lines; extracted items are taken from the file by
 // name and must appear there verbatim.
@@ -718,8 +720,8 @@ function main() {
     CARGO_TARGET_DIR: path.join(work, 'target'),
     CARGO_NET_OFFLINE: 'true',
     CARGO_TERM_COLOR: 'never',
-    // model-derive (2020) emits #[serde] before the #[derive] it adds; rustc >= 1.80ish denies
-    // that as a future-incompatibility. rustc 1.47, which v1.0.4 was built with, accepted it.
+    // model-derive (2020) emits #[serde] before the #[derive] it adds; today's rustc denies that
+    // as a future incompatibility (legacy_derive_helpers). The rustc v1.0.4 was built with accepted it.
     RUSTFLAGS: '-A legacy_derive_helpers',
   };
   for (const k of ['RUSTUP_HOME', 'RUSTUP_TOOLCHAIN', 'TMPDIR']) if (process.env[k]) env[k] = process.env[k];
