@@ -91,6 +91,13 @@ export const DEBIAN_PACKAGES = [
   'librust-syn+visit-mut-dev',
 ];
 
+/** Crate directories (name-version prefixes) the bookworm packages above must provide. */
+const SYSTEM_CRATES = [
+  'serde-1.', 'serde_derive-1.', 'serde_json-1.', 'toml-0.5.', 'base64-0.13.', 'regex-1.', 'aho-corasick-', 'url-2.',
+  'lazy_static-1.', 'snafu-0.7.', 'snafu-derive-0.7.', 'syn-1.', 'quote-1.', 'proc-macro2-1.', 'log-0.4.', 'envy-0.4.',
+  'num_cpus-1.', 'pest-2.', 'pest_derive-2.', 'thiserror-1.', 'fnv-1.', 'ident_case-1.', 'semver-parser-0.7.',
+];
+
 /** Crates bookworm lacks at the needed major version: fetched through the private apt state. */
 const FOREIGN_PACKAGES = [
   { pkg: 'librust-darling-dev', suite: 'bullseye', crate: 'darling-0.10.' },
@@ -230,6 +237,15 @@ function buildRegistry(work, extras) {
   fs.mkdirSync(registry, { recursive: true });
   if (!fs.existsSync(SYSTEM_REGISTRY)) {
     throw new Failure(`${SYSTEM_REGISTRY} is missing: apt-get install ${DEBIAN_PACKAGES.join(' ')}`, 2);
+  }
+  const present = fs.readdirSync(SYSTEM_REGISTRY);
+  const missing = SYSTEM_CRATES.filter((prefix) => !present.some((d) => d.startsWith(prefix)));
+  if (missing.length) {
+    throw new Failure(
+      `${SYSTEM_REGISTRY} lacks ${missing.map((m) => m.replace(/-$/, '')).join(', ')}: ` +
+        `apt-get install $(node test/rust/check-patched-crates.mjs --print-debian-packages)`,
+      2,
+    );
   }
   for (const dir of [SYSTEM_REGISTRY, extras]) {
     for (const entry of fs.readdirSync(dir)) {
