@@ -56,15 +56,20 @@ describe.skipIf('skip' in UPSTREAM)('bro preview of the real patched templates (
 
   it('renders the kubelet settings as given, and kube-reserved from the pluto formulas (m5.large, 2 CPUs)', () => {
     const k = userData.settings.kubernetes;
+    // max-pods from the real packages/os/eni-max-pods; memory 11 * max-pods + 255 Mi; cpu for 2
+    // cores 60m + 10m (EKS AMI's bootstrap.sh).
+    const eniMaxPods = readFileSync(join(world.root, 'work', 'bottlerocket', 'packages', 'os', 'eni-max-pods'), 'utf8');
+    const maxPods = Number(/^m5\.large (\d+)$/m.exec(eniMaxPods)?.[1]);
+    expect(maxPods).toBeGreaterThan(0);
     expect(preview.kubelet).toMatchObject({
-      maxPods: 29,
+      maxPods,
       containerLogMaxSize: k['container-log-max-size'],
       containerLogMaxFiles: k['container-log-max-files'],
       topologyManagerPolicy: k['topology-manager-policy'],
       cpuManagerPolicy: k['cpu-manager-policy'],
       evictionHard: k['eviction-hard'],
       systemReserved: k['system-reserved'],
-      kubeReserved: { ...k['kube-reserved'], cpu: '70m', memory: '574Mi' },
+      kubeReserved: { ...k['kube-reserved'], cpu: '70m', memory: `${11 * maxPods + 255}Mi` },
     });
     expect(preview.kubelet.featureGates).toMatchObject(k['feature-gates']);
   });
