@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli.js';
+import { REPO_ROOT } from '../helpers/git-fixtures.js';
+
+/**
+ * The conformance suite's world: the real upstream repositories, from
+ * ../shared/upstream/*.bundle (cloned to temporary bare mirrors first, as its
+ * README says: a bundle used as a URL lists annotated tags unpeeled), or from
+ * the mirrors BRO_BOTTLEROCKET_URL and BRO_ADMIN_CONTAINER_URL name when both
+ * are set for this suite. Where neither is there, the suite is skipped and
+ * says so.
+ */
+
+export const BUNDLE_DIR = resolve(REPO_ROOT, '..', 'shared', 'upstream');
+const BUNDLES = {
+  bottlerocket: join(BUNDLE_DIR, 'bottlerocket.bundle'),
+  admin: join(BUNDLE_DIR, 'bottlerocket-admin-container.bundle'),
+};
+
+export interface UpstreamSource {
+  /** Where the URLs come from, for messages. */
+  origin: string;
+  /** Makes the two bare mirrors (cloning the bundles when that is the source) under `dir`. */
+  mirrors(dir: string): { bottlerocket: string; admin: string };
+}
+
+/** Read once, when the suite is collected: the developer's BRO_*_URL choose the mirrors, nothing else. */
+function locate(): UpstreamSource | { skip: string } {
+  const br = process.env.BRO_BOTTLEROCKET_URL;
+  const admin = process.env.BRO_ADMIN_CONTAINER_URL;
+  if (br && admin) {
+    return { origin: `BRO_BOTTLEROCKET_URL=${br}, BRO_ADMIN_CONTAINER_URL=${admin}`, mirrors: () => ({ bottlerocket: br, admin }) };
+  }
+  if (existsSync(BUNDLES.bottlerocket) && existsSync(BUNDLES.admin)) {
+    return {
+      origin: BUNDLE_DIR,
+      mirrors(dir) {
+        const out = { bottlerocket: join(dir, 'bottlerocket.git'), admin: join(dir, 'admin-container.git') };
+        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.bottlerocket, out.bottlerocket], { env: sealedEnv(dir) });
+        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.admin, out.admin], { env: sealedEnv(dir) });
+        return out;
+      },
+    };
+  }
+  return {
+    skip:
+      `SKIPPED: the upstream conformance suite needs the real upstream: ${BUNDLES.bottlerocket} and ` +
+      `${BUNDLES.admin} are absent, and BRO_BOTTLEROCKET_URL / BRO_ADMIN_CONTAINER_URL are not both set.`,
+  };
+}
+
+export const UPSTREAM = locate();
+if ('skip' in UPSTREAM) process.stderr.write(`\n${UPSTREAM.skip}\n\n`);
+
+/**
+ * The environment of every bro run and git call here, built from an allowlist:
+ * PATH (to find git, containerd, rustfmt), the rustup homes (so rustup's
+ * rustfmt shim finds its toolchain), a scratch HOME and no git config but
+ * bro's own. BRO_*, GIT_*, AWS_* and CI from the developer's shell never
+ * reach bro.
+ */
+export function sealedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const realHome = process.env.HOME ?? homedir();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    TMPDIR: process.env.TMPDIR ?? tmpdir(),
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
+    CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+  };
+  return { ...env, ...extra };
+}
+
+export interface World {
+  root: string;
+  project: string;
+  cacheDir: string;
+  mirrors: { bottlerocket: string; admin: string };
+  env: Record<string, string>;
+  /** Runs bro in-process with the sealed env and the project, cache and given args. */
+  bro(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  dispose(): void;
+}
+
+/**
+ * A scratch project (a copy of this repository's variants/, patches/,
+ * Infra.toml.tpl and examples/, so the lock file and work/ of the checkout are
+ * never touched), a mirror cache and the mirrors.
+ */
+export function makeWorld(source: UpstreamSource): World {
+  const root = mkdtempSync(join(tmpdir(), 'bro-upstream-'));
+  const project = join(root, 'project');
+  for (const entry of ['variants', 'patches', 'Infra.toml.tpl', 'examples']) {
+    cpSync(join(REPO_ROOT, entry), join(project, entry), { recursive: true });
+  }
+  const mirrors = source.mirrors(root);
+  const env = sealedEnv(join(root, 'home'), { BRO_BOTTLEROCKET_URL: mirrors.bottlerocket, BRO_ADMIN_CONTAINER_URL: mirrors.admin });
+  const cacheDir = join(root, 'cache');
+  return {
+    root,
+    project,
+    cacheDir,
+    mirrors,
+    env,
+    async bro(...argv) {
+      let stdout = '';
+      let stderr = '';
+      const sink = (append: (s: string) => void) =>
+        new Writable({
+          write(chunk, _encoding, callback) {
+            append(String(chunk));
+            callback();
+          },
+        });
+      const code = await main([...argv, '--project-dir', project, '--cache-dir', cacheDir], {
+        env,
+        stdout: sink((s) => (stdout += s)),
+        stderr: sink((s) => (stderr += s)),
+      });
+      return { code, stdout, stderr };
+    },
+    dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+export function gitIn(world: World, cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: world.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** Whether a program runs here; a test that needs it says so when it does not. */
+export function hasProgram(argv: string[], env: Record<string, string>): boolean {
+  try {
+    execFileSync(argv[0]!, argv.slice(1), { env, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
