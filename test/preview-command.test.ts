@@ -50,7 +50,7 @@ describe('bro preview', () => {
     expect(result.stderr).toContain('Verify the patched tree');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Node: m5.large, 2 CPUs, region ap-northeast-1 (SAMPLE)');
-    expect(result.stdout).toContain('[plugins."io.containerd.grpc.v1.cri".registry.auths."harbor.example.com:8443"]');
+    expect(result.stdout).toContain('[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com:8443".auth]');
     expect(result.stdout).toContain('username = "robot$pull"  ✔ comes back exactly');
     expect(result.stdout).toContain('password = "***"  ✔ comes back exactly');
     expect(result.stdout).toContain('settings.kubernetes.kube-reserved.cpu = 70m');
@@ -61,8 +61,9 @@ describe('bro preview', () => {
     // The files a node would write, readable by the user only; the credentials come back exactly.
     const containerd = join(result.out, 'containerd-config-toml');
     expect(statSync(containerd).mode & 0o777).toBe(0o600);
-    const config = parseToml(readFileSync(containerd, 'utf8')) as { plugins: Record<string, { registry: { auths: Record<string, unknown> } }> };
-    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.auths['harbor.example.com:8443']).toEqual({ username: 'robot$pull', password: PASSWORD });
+    const config = parseToml(readFileSync(containerd, 'utf8')) as { plugins: Record<string, { registry: Record<string, Record<string, unknown>> }> };
+    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.configs).toEqual({ 'harbor.example.com:8443': { auth: { username: 'robot$pull', password: PASSWORD } } });
+    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.auths).toBeUndefined();
     expect(readFileSync(join(result.out, 'kubelet-config'), 'utf8')).toContain('kubeReserved:\n  cpu: "70m"\n  memory: "574Mi"\ncontainerLogMaxFiles: 5');
     expect(readFileSync(join(result.out, 'kubernetes-ca-crt'), 'utf8')).toBe('-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n\n');
 
@@ -108,6 +109,18 @@ describe('bro preview', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('settings.cri-registry-auths[0].password: Registry credentials may not contain control characters or line separators; found U+000A at character 4');
     expect(result.stderr).not.toContain('secret-value');
+  });
+
+  it('exits 2 on a registry named twice, an IPv6 registry or container-log-max-files below 2, as the patched model refuses them', async () => {
+    const twice = `${USER_DATA.replace('container-log-max-files = 5', 'container-log-max-files = 1')}\n[[settings.cri-registry-auths]]\nname = "harbor.example.com:8443"\npassword = "other-secret"\n`;
+    const result = await preview(twice);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2');
+    expect(result.stderr).toContain("settings.cri-registry-auths[1].name: duplicate registry name 'harbor.example.com:8443' in cri-registry-auths: give each registry one entry");
+    expect(result.stderr).not.toContain('other-secret');
+    const ipv6 = await preview(USER_DATA.replace('name = "harbor.example.com:8443"', 'name = "[fd00::1]:5000"'));
+    expect(ipv6.code).toBe(2);
+    expect(ipv6.stderr).toContain("settings.cri-registry-auths[0].name: Invalid container registry host '[fd00::1]:5000': IPv6 addresses are not supported");
   });
 
   it('exits 1 when a template does not give the credentials back exactly (HTML-escaped by {{…}})', async () => {

@@ -93,10 +93,10 @@ describe('the verify step (in every dry run, after patching)', () => {
   });
 
   it('fails when the patched defaults set a setting the model refuses', async () => {
-    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace('cluster-domain = "cluster.local"', 'cluster-domain = "cluster.local"\ncontainer-log-max-files = "five"');
+    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace('cluster-domain = "cluster.local"', 'cluster-domain = "cluster.local"\ncontainer-log-max-files = 1');
     const result = await dryRun([{ subject: 'models: default log files', files: { [OVERRIDE]: defaults } }]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('set settings.kubernetes.container-log-max-files, which the model refuses: expected an integer (i32), got a string');
+    expect(result.stderr).toContain('set settings.kubernetes.container-log-max-files, which the model refuses: Invalid container-log-max-files 1: kubelet requires at least 2');
   });
 
   it('fails when a patch removes a setting that a template it does not touch still uses', async () => {

@@ -113,23 +113,38 @@ export function checkUserData(tree: VariantTree, file: string, data: TomlTable, 
   return { settings: settings as TomlTable, warnings };
 }
 
-/** Each configured registry auth against the table containerd would read. */
+/** The table of containerd's CRI plugin that holds a registry's credentials (containerd/cri's RegistryConfig.Auth). */
+export const registryAuthTable = (name: string) => `[plugins."${CRI}".registry.configs.${JSON.stringify(name)}.auth]`;
+
+const child = (node: unknown, key: string) => (typeof node === 'object' && node !== null ? (node as TomlTable)[key] : undefined);
+
+/**
+ * Each configured registry auth against the table containerd reads it from:
+ * registry.configs."<name>".auth. The deprecated registry.auths is a problem
+ * wherever it appears: containerd 1.3's CRI plugin gives every registry listed
+ * there the credentials of one entry, chosen at random, and logs them.
+ */
 export function checkRegistryAuths(configured: unknown, containerd: unknown): { checks: RegistryAuthCheck[]; problems: string[] } {
   const entries = (Array.isArray(configured) ? configured : []) as TomlTable[];
-  const auths = (['plugins', CRI, 'registry', 'auths'].reduce<unknown>((node, key) => (node as TomlTable | undefined)?.[key], containerd) ?? {}) as Record<string, TomlTable>;
+  const registry = ['plugins', CRI, 'registry'].reduce<unknown>(child, containerd);
+  const configs = (child(registry, 'configs') ?? {}) as Record<string, TomlTable>;
   const problems: string[] = [];
+  if (child(registry, 'auths') !== undefined) {
+    problems.push(`containerd config: [plugins."${CRI}".registry.auths] is set: containerd 1.3 gives every registry listed there the credentials of one of them, chosen at random, and logs them; render ${registryAuthTable('<host>')} instead`);
+  }
   const checks = entries.map((entry) => {
     const name = String(entry.name);
-    const table = (auths[name] ?? {}) as TomlTable;
-    if (!auths[name]) problems.push(`containerd config: no [plugins."${CRI}".registry.auths."${name}"] table`);
+    const found = child(configs[name], 'auth') as TomlTable | undefined;
+    const table = found ?? {};
+    if (!found) problems.push(`containerd config: no ${registryAuthTable(name)} table`);
     const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
-    for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
+    if (found) for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
     // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
     const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field] as string) } : {});
     return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
   });
-  for (const name of Object.keys(auths)) {
-    if (!entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
+  for (const [name, config] of Object.entries(configs)) {
+    if (child(config, 'auth') !== undefined && !entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
   }
   return { checks, problems };
 }
