@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit } from './helpers/preview-fixtures.js';
+import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit, sealedEnv } from './helpers/preview-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -13,9 +13,7 @@ async function dryRun(extra: FixtureCommit[] = [], path?: string, baseFiles?: Re
   const s = previewSetup({ extra, base: baseFiles });
   dirs.push(...s.dirs);
   const run = () =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], {
-      PATH: path ?? `${s.fakeBin}:${process.env.PATH}`,
-    });
+    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], sealedEnv([s.fakeBin], path ? { PATH: path } : {}));
   return { ...(await run()), run };
 }
 
