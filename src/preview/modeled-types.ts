@@ -31,7 +31,20 @@ const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)((Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G
 const PERCENTAGE = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)%$/;
 const REGISTRY_HOST = /^(?<host>[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:(?<port>[0-9]{1,5}))?$/;
 
-const quantity = pattern('Kubernetes quantity', QUANTITY);
+const I64 = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+
+/** kubelet's resource.ParseQuantity reads an exponent ("129e6") as an int64 and refuses the quantity when it does not fit; "E" and "Ei" alone are suffixes. */
+const exponentFits = (v: string) => {
+  const at = v.search(/[eE]/);
+  const exponent = at < 0 ? '' : v.slice(at + 1);
+  if (exponent === '' || exponent === 'i') return true;
+  const n = BigInt(exponent);
+  return n >= I64[0] && n <= I64[1];
+};
+
+const quantity: Validator = (v) =>
+  pattern('Kubernetes quantity', QUANTITY)(v) ??
+  (exponentFits(v) ? undefined : `Invalid Kubernetes quantity '${v}': kubelet reads its exponent as a 64-bit integer, and it does not fit`);
 
 export const VALIDATORS: Record<string, Validator> = {
   SingleLineString: (v) => (LINE_TERMINATORS.test(v) ? "Can't create SingleLineString containing line terminator" : undefined),
