@@ -2,7 +2,7 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/preview/engine.js';
 import { parseRendered } from '../src/preview/formats.js';
-import { checkKubelet, checkRegistryAuths } from '../src/preview/preview.js';
+import { checkKubelet, checkKubeletRules, checkRegistryAuths } from '../src/preview/preview.js';
 import { KNOWN_HELPERS } from '../src/preview/schnauzer.js';
 import { addedCode, postImage, readPatch } from './helpers/preview-fixtures.js';
 import { buildModel, checkValue } from '../src/preview/model.js';
@@ -125,6 +125,21 @@ describe('the patched kubelet config template', () => {
     expect(config.containerLogMaxFiles).toBe(2);
     expect(config.kubeReserved).toEqual({ cpu: '70m', 'ephemeral-storage': '1Gi', memory: '574Mi' });
     expect(config.maxPods).toBe(29);
+  });
+
+  it('is refused, as kubelet 1.18 refuses it, when settings contradict each other or Bottlerocket\'s own kubelet settings', async () => {
+    const rules = async (kubernetes: object) => checkKubeletRules(parseRendered('kubelet-config', await render(template, { kubernetes: { ...base, ...kubernetes } })).value as Record<string, unknown>);
+    expect(await rules({ 'feature-gates': { RotateKubeletServerCertificate: false } })).toEqual([
+      'kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")',
+    ]);
+    expect(await rules({ 'feature-gates': { TopologyManager: false }, 'topology-manager-policy': 'best-effort' })).toEqual([
+      'kubelet config: topologyManagerPolicy is best-effort, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")',
+    ]);
+    expect(await rules({ 'cpu-manager-policy': 'static', 'kube-reserved': { cpu: '0m', memory: '574Mi' } })).toEqual([
+      'kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")',
+    ]);
+    expect(await rules({ 'cpu-manager-policy': 'static', 'kube-reserved': { cpu: '0m' }, 'system-reserved': { cpu: '100m' } })).toEqual([]);
+    expect(await rules({ 'feature-gates': { TopologyManager: false }, 'topology-manager-policy': 'none', 'cpu-manager-policy': 'static', 'kube-reserved': { cpu: '70m' } })).toEqual([]);
   });
 
   it('renders byte-identical to the unpatched template when none of them is set', async () => {

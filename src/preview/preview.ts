@@ -173,6 +173,32 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
   return problems;
 }
 
+/** A quantity with a non-zero digit before its suffix or exponent (resource.Quantity's IsZero, negated). */
+const nonZeroQuantity = (value: unknown) => typeof value === 'string' && /[1-9]/.test(/^[0-9.]*/.exec(value)?.[0] ?? '');
+
+/**
+ * The rules kubelet 1.18 applies across fields of its config, which the model
+ * cannot check one setting at a time; each stops kubelet from starting. From
+ * pkg/kubelet/apis/config/validation (ValidateKubeletConfiguration) and
+ * pkg/kubelet/cm/cpumanager (NewManager). Both gates are beta, on by default, in 1.18.
+ */
+export function checkKubeletRules(config: Record<string, unknown>): string[] {
+  const gates = (typeof config.featureGates === 'object' && config.featureGates !== null ? config.featureGates : {}) as Record<string, unknown>;
+  const enabled = (gate: string) => gates[gate] !== false;
+  const cpu = (reserved: unknown) => (typeof reserved === 'object' && reserved !== null ? (reserved as Record<string, unknown>).cpu : undefined);
+  const problems: string[] = [];
+  if (config.serverTLSBootstrap === true && !enabled('RotateKubeletServerCertificate')) {
+    problems.push('kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")');
+  }
+  if (typeof config.topologyManagerPolicy === 'string' && config.topologyManagerPolicy !== 'none' && !enabled('TopologyManager')) {
+    problems.push(`kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")`);
+  }
+  if (config.cpuManagerPolicy === 'static' && !nonZeroQuantity(cpu(config.kubeReserved)) && !nonZeroQuantity(cpu(config.systemReserved))) {
+    problems.push('kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")');
+  }
+  return problems;
+}
+
 /** A template that fails on the node, as a typed error: a setting the user data must set (exit 2), or a broken template (exit 1). */
 function explain(error: TemplateRenderError, userDataFile: string): Error {
   if (error.missing?.startsWith('settings.')) {
@@ -205,7 +231,7 @@ export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: 
   for (const check of auths.checks) registerSecrets(check, redactor);
   problems.push(...auths.problems);
   const kubeletConfig = (kubeletFile?.parsed ?? {}) as Record<string, unknown>;
-  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig));
+  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig), ...checkKubeletRules(kubeletConfig));
   const kubelet = Object.fromEntries(['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]));
   const report: PreviewReport = {
     schemaVersion: PREVIEW_SCHEMA_VERSION,
