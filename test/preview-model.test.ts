@@ -165,6 +165,22 @@ describe('the model our patch series adds', () => {
     }
   });
 
+  it('refuses RotateKubeletServerCertificate = false like the patch\'s deserializer, as kubelet refuses serverTLSBootstrap without it (FEATURE_GATES_VECTORS)', () => {
+    const field = /#\[serde\([^\]]*deserialize_with = "crate::de::deserialize_feature_gates"[^\]]*\)\]\s*feature_gates: HashMap<KubernetesFeatureGateKey, bool>,/.exec(kubelet);
+    if (!field) throw new Error('the patch no longer puts deserialize_feature_gates on feature_gates');
+    const model = buildModel(parseRustItems(`${kubelet}\n#[model]\nstruct KubernetesSettings {\n${field[0]}\n}\n`), 'KubernetesSettings');
+    const vectors = rustStringPairs(kubelet, 'FEATURE_GATES_VECTORS');
+    expect(vectors.filter(([, gate]) => gate !== '').length).toBeGreaterThanOrEqual(2);
+    expect(vectors.filter(([, gate]) => gate === '').length).toBeGreaterThanOrEqual(2);
+    for (const [userData, gate] of vectors) {
+      const gates = (parseToml(userData) as { gates?: unknown }).gates;
+      const problems = checkValue(model.settings, gates === undefined ? {} : { 'feature-gates': gates }, 'settings.kubernetes').map((p) => `${p.key}: ${p.message}`);
+      expect(problems, userData).toEqual(
+        gate ? [`settings.kubernetes.feature-gates.${gate}: feature gate ${gate} may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap`] : [],
+      );
+    }
+  });
+
   it('refuses, through the model read from the patch, every kubelet value kubelet 1.18 refuses or ignores', () => {
     // The fields the patch adds to KubernetesSettings (lib.rs), in a struct of their own, with the patch's modeled types.
     const fields = addedLines(readPatch('kubelet-settings'), 'sources/models/src/lib.rs').split('\n').filter((l) => /^ {4}\w+: .+,$/.test(l));

@@ -13,8 +13,8 @@ import { parseRustItems, type RustItems, type RustStruct, type RustType } from '
  */
 export type ModelType =
   | { kind: 'struct'; name: string; fields: Record<string, ModelType>; required: string[] }
-  | { kind: 'map'; key: ScalarType; value: ModelType }
-  /** `deserializer`: the field's `#[serde(deserialize_with = "…")]` function, when LIST_DESERIALIZERS knows it. */
+  /** `deserializer`: the field's `#[serde(deserialize_with = "…")]` function, when FIELD_DESERIALIZERS knows it. */
+  | { kind: 'map'; key: ScalarType; value: ModelType; deserializer?: string }
   | { kind: 'list'; item: ModelType; deserializer?: string }
   | ScalarType;
 
@@ -29,13 +29,31 @@ export interface ScalarType {
 
 /**
  * Field deserializers of the patched model (`#[serde(deserialize_with = "…")]`)
- * that check a list as a whole, with the Rust function's message. The one we
- * have, deserialize_registry_auths, is in sources/models/src/de.rs
- * (patches/bottlerocket/1.0.4, 0002); test/preview-model.test.ts runs the
- * patch's Rust test vectors (REGISTRY_AUTHS_VECTORS) through this table.
+ * that check a list or map as a whole, with the Rust function's message. Ours
+ * are in sources/models/src/de.rs (patches/bottlerocket/1.0.4, 0002 and 0005);
+ * test/preview-model.test.ts runs the patch's Rust test vectors
+ * (REGISTRY_AUTHS_VECTORS, FEATURE_GATES_VECTORS) through this table. Each
+ * gets an already valid value and returns the first problem: a key below the
+ * field's, and the message.
  */
-export const LIST_DESERIALIZERS: Record<string, { uniqueBy: string; duplicate: (value: string) => string }> = {
-  deserialize_registry_auths: { uniqueBy: 'name', duplicate: (name) => `duplicate registry name '${name}' in cri-registry-auths: give each registry one entry` },
+export const FIELD_DESERIALIZERS: Record<string, (value: unknown) => { key: string; message: string } | undefined> = {
+  /** Each registry once: the template renders one TOML table per name. */
+  deserialize_registry_auths: (value) => {
+    const seen = new Set<unknown>();
+    for (const [i, item] of (value as Record<string, unknown>[]).entries()) {
+      if (seen.has(item.name)) return { key: `[${i}].name`, message: `duplicate registry name '${String(item.name)}' in cri-registry-auths: give each registry one entry` };
+      seen.add(item.name);
+    }
+    return undefined;
+  },
+  /** Bottlerocket's kubelet config sets serverTLSBootstrap, which kubelet 1.18 refuses without this gate. */
+  deserialize_feature_gates: (value) =>
+    (value as Record<string, unknown>).RotateKubeletServerCertificate === false
+      ? {
+          key: '.RotateKubeletServerCertificate',
+          message: 'feature gate RotateKubeletServerCertificate may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap',
+        }
+      : undefined,
 };
 
 export interface Model {
@@ -84,7 +102,7 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
   const strings = new Set([...items.stringTypes, ...items.enums, 'String', 'str']);
   const withDeserializer = (type: ModelType, attrs: readonly string[]): ModelType => {
     const fn = serdeArg(attrs, 'deserialize_with')?.split('::').pop();
-    return type.kind === 'list' && fn && LIST_DESERIALIZERS[fn] ? { ...type, deserializer: fn } : type;
+    return (type.kind === 'list' || type.kind === 'map') && fn && FIELD_DESERIALIZERS[fn] ? { ...type, deserializer: fn } : type;
   };
   const resolve = (type: RustType, seen: readonly string[]): ModelType => {
     const [first, second] = type.args;
@@ -190,6 +208,13 @@ function distance(a: string, b: string): number {
 const closest = (name: string, candidates: readonly string[]) =>
   candidates.map((c) => [c, distance(name, c)] as const).filter(([, d]) => d <= 2).sort((x, y) => x[1] - y[1])[0]?.[0];
 
+/** As serde, a field's own deserializer sees the value only when every item or entry is valid. */
+function withFieldRule(type: ModelType & { deserializer?: string }, value: unknown, key: string, problems: Problem[]): Problem[] {
+  const rule = type.deserializer ? FIELD_DESERIALIZERS[type.deserializer] : undefined;
+  const found = rule && problems.length === 0 ? rule(value) : undefined;
+  return found ? [{ key: `${key}${found.key}`, message: found.message }] : problems;
+}
+
 /** Every way `value` does not fit `type`, as the node's API would refuse it (unknown keys, wrong types, invalid modeled values). */
 export function checkValue(type: ModelType, value: unknown, key: string): Problem[] {
   const isTable = typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -199,26 +224,16 @@ export function checkValue(type: ModelType, value: unknown, key: string): Proble
   }
   if (type.kind === 'list') {
     if (!Array.isArray(value)) return [{ key, message: `expected an array, got ${tomlKind(value)}` }];
-    const problems = value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`));
-    const rule = type.deserializer ? LIST_DESERIALIZERS[type.deserializer] : undefined;
-    // As serde, the items are checked first; the list's own rule runs only when every item is valid.
-    if (rule && problems.length === 0) {
-      const seen = new Set<unknown>();
-      for (const [i, item] of value.entries()) {
-        const id = (item as Record<string, unknown>)[rule.uniqueBy];
-        if (seen.has(id)) return [{ key: `${key}[${i}].${rule.uniqueBy}`, message: rule.duplicate(String(id)) }];
-        seen.add(id);
-      }
-    }
-    return problems;
+    return withFieldRule(type, value, key, value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`)));
   }
   if (!isTable) return [{ key, message: `expected a table, got ${tomlKind(value)}` }];
   const table = value as Record<string, unknown>;
   if (type.kind === 'map') {
-    return Object.entries(table).flatMap(([k, v]) => {
+    const problems = Object.entries(table).flatMap(([k, v]) => {
       const keyProblem = checkScalar(type.key, k);
       return [...(keyProblem ? [{ key: `${key}.${k}`, message: `invalid key: ${keyProblem}` }] : []), ...checkValue(type.value, v, `${key}.${k}`)];
     });
+    return withFieldRule(type, value, key, problems);
   }
   const missing = type.required.filter((k) => !(k in table)).map((k) => ({ key: `${key}.${k}`, message: `missing: ${type.name} requires ${k}` }));
   return missing.concat(Object.entries(table).flatMap(([k, v]) => {
