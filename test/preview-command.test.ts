@@ -4,7 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { previewSetup } from './helpers/preview-fixtures.js';
+import { previewSetup, sealedEnv } from './helpers/preview-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -39,7 +39,7 @@ async function preview(text: string, args: string[] = [], options: { passwordExp
   const out = join(work, 'out');
   const result = await runCli(
     ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', userData, '--out', out, '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w'), ...args],
-    { PATH: `${s.fakeBin}:${process.env.PATH}` },
+    sealedEnv([s.fakeBin]),
   );
   return { ...result, out, userData };
 }
@@ -50,7 +50,7 @@ describe('bro preview', () => {
     expect(result.stderr).toContain('Verify the patched tree');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Node: m5.large, 2 CPUs, region ap-northeast-1 (SAMPLE)');
-    expect(result.stdout).toContain('[plugins."io.containerd.grpc.v1.cri".registry.auths."harbor.example.com:8443"]');
+    expect(result.stdout).toContain('[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com:8443".auth]');
     expect(result.stdout).toContain('username = "robot$pull"  ✔ comes back exactly');
     expect(result.stdout).toContain('password = "***"  ✔ comes back exactly');
     expect(result.stdout).toContain('settings.kubernetes.kube-reserved.cpu = 70m');
@@ -61,8 +61,9 @@ describe('bro preview', () => {
     // The files a node would write, readable by the user only; the credentials come back exactly.
     const containerd = join(result.out, 'containerd-config-toml');
     expect(statSync(containerd).mode & 0o777).toBe(0o600);
-    const config = parseToml(readFileSync(containerd, 'utf8')) as { plugins: Record<string, { registry: { auths: Record<string, unknown> } }> };
-    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.auths['harbor.example.com:8443']).toEqual({ username: 'robot$pull', password: PASSWORD });
+    const config = parseToml(readFileSync(containerd, 'utf8')) as { plugins: Record<string, { registry: Record<string, Record<string, unknown>> }> };
+    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.configs).toEqual({ 'harbor.example.com:8443': { auth: { username: 'robot$pull', password: PASSWORD } } });
+    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.auths).toBeUndefined();
     expect(readFileSync(join(result.out, 'kubelet-config'), 'utf8')).toContain('kubeReserved:\n  cpu: "70m"\n  memory: "574Mi"\ncontainerLogMaxFiles: 5');
     expect(readFileSync(join(result.out, 'kubernetes-ca-crt'), 'utf8')).toBe('-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n\n');
 
@@ -110,6 +111,18 @@ describe('bro preview', () => {
     expect(result.stderr).not.toContain('secret-value');
   });
 
+  it('exits 2 on a registry named twice, an IPv6 registry or container-log-max-files below 2, as the patched model refuses them', async () => {
+    const twice = `${USER_DATA.replace('container-log-max-files = 5', 'container-log-max-files = 1')}\n[[settings.cri-registry-auths]]\nname = "harbor.example.com:8443"\npassword = "other-secret"\n`;
+    const result = await preview(twice);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2');
+    expect(result.stderr).toContain("settings.cri-registry-auths[1].name: duplicate registry name 'harbor.example.com:8443' in cri-registry-auths: give each registry one entry");
+    expect(result.stderr).not.toContain('other-secret');
+    const ipv6 = await preview(USER_DATA.replace('name = "harbor.example.com:8443"', 'name = "[fd00::1]:5000"'));
+    expect(ipv6.code).toBe(2);
+    expect(ipv6.stderr).toContain("settings.cri-registry-auths[0].name: Invalid container registry host '[fd00::1]:5000': IPv6 addresses are not supported");
+  });
+
   it('exits 1 when a template does not give the credentials back exactly (HTML-escaped by {{…}})', async () => {
     const result = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'a&b"c'`), [], { passwordExpression: '"{{password}}"' });
     expect(result.code).toBe(1);
@@ -138,7 +151,7 @@ describe('bro preview', () => {
     dirs.push(...s.dirs, work);
     const missing = await runCli(
       ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', '/nonexistent/user-data.toml', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
-      { PATH: `${s.fakeBin}:${process.env.PATH}` },
+      sealedEnv([s.fakeBin]),
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('/nonexistent/user-data.toml: cannot be read');
@@ -156,7 +169,7 @@ describe('bro preview', () => {
   });
 
   it('checks its options', async () => {
-    const run = (...args: string[]) => runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', ...args]);
+    const run = (...args: string[]) => runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', ...args], sealedEnv());
     const cpus = await run('--cpus', '1.5');
     expect(cpus.code).toBe(2);
     expect(cpus.stderr).toContain('--cpus must be a whole number of CPUs');

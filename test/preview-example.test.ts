@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { VALIDATORS } from '../src/preview/modeled-types.js';
+import { INTEGER_VALIDATORS, VALIDATORS } from '../src/preview/modeled-types.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
 import { addedCode, readPatch } from './helpers/preview-fixtures.js';
 
@@ -20,7 +20,7 @@ const valid = (type: string, value: unknown) => {
 
 describe('examples/user-data.toml', () => {
   it('sets all eight kubelet settings, under the names our model patch gives them', () => {
-    const fields = [...addedCode(readPatch('kubelet-settings')).matchAll(/^ {4}(\w+): (?:HashMap<|KubernetesQuantityValue|i32|TopologyManagerPolicy|CpuManagerPolicy)/gm)].map((m) =>
+    const fields = [...addedCode(readPatch('kubelet-settings')).matchAll(/^ {4}(\w+): (?:HashMap<|KubernetesQuantityValue|KubernetesContainerLogMaxFiles|TopologyManagerPolicy|CpuManagerPolicy)/gm)].map((m) =>
       (m[1] as string).replace(/_/g, '-'),
     );
     expect(fields).toHaveLength(8);
@@ -31,7 +31,9 @@ describe('examples/user-data.toml', () => {
     const problems = [
       ...Object.keys(kubernetes['feature-gates'] as object).map((k) => valid('KubernetesFeatureGateKey', k)),
       valid('KubernetesQuantityValue', kubernetes['container-log-max-size']),
-      Number.isInteger(kubernetes['container-log-max-files']) ? undefined : 'container-log-max-files is not an integer',
+      Number.isInteger(kubernetes['container-log-max-files'])
+        ? INTEGER_VALIDATORS.KubernetesContainerLogMaxFiles?.(kubernetes['container-log-max-files'] as number)
+        : 'container-log-max-files is not an integer',
       ...['kube-reserved', 'system-reserved'].flatMap((key) =>
         Object.entries(kubernetes[key] as Record<string, string>).flatMap(([k, v]) => [valid('KubernetesReservedResourceKey', k), valid('KubernetesQuantityValue', v)]),
       ),

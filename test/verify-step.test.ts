@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit } from './helpers/preview-fixtures.js';
+import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit, sealedEnv } from './helpers/preview-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -13,9 +13,7 @@ async function dryRun(extra: FixtureCommit[] = [], path?: string, baseFiles?: Re
   const s = previewSetup({ extra, base: baseFiles });
   dirs.push(...s.dirs);
   const run = () =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], {
-      PATH: path ?? `${s.fakeBin}:${process.env.PATH}`,
-    });
+    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], sealedEnv([s.fakeBin], path ? { PATH: path } : {}));
   return { ...(await run()), run };
 }
 
@@ -93,10 +91,10 @@ describe('the verify step (in every dry run, after patching)', () => {
   });
 
   it('fails when the patched defaults set a setting the model refuses', async () => {
-    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace('cluster-domain = "cluster.local"', 'cluster-domain = "cluster.local"\ncontainer-log-max-files = "five"');
+    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace('cluster-domain = "cluster.local"', 'cluster-domain = "cluster.local"\ncontainer-log-max-files = 1');
     const result = await dryRun([{ subject: 'models: default log files', files: { [OVERRIDE]: defaults } }]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('set settings.kubernetes.container-log-max-files, which the model refuses: expected an integer (i32), got a string');
+    expect(result.stderr).toContain('set settings.kubernetes.container-log-max-files, which the model refuses: Invalid container-log-max-files 1: kubelet requires at least 2');
   });
 
   it('fails when a patch removes a setting that a template it does not touch still uses', async () => {

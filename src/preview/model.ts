@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StepError } from '../errors.js';
 import { MODELS_SRC } from './defaults.js';
-import { VALIDATORS } from './modeled-types.js';
+import { INTEGER_VALIDATORS, VALIDATORS } from './modeled-types.js';
 import { parseRustItems, type RustItems, type RustStruct, type RustType } from './rust-source.js';
 
 /**
@@ -13,8 +13,9 @@ import { parseRustItems, type RustItems, type RustStruct, type RustType } from '
  */
 export type ModelType =
   | { kind: 'struct'; name: string; fields: Record<string, ModelType>; required: string[] }
-  | { kind: 'map'; key: ScalarType; value: ModelType }
-  | { kind: 'list'; item: ModelType }
+  /** `deserializer`: the field's `#[serde(deserialize_with = "…")]` function, when FIELD_DESERIALIZERS knows it. */
+  | { kind: 'map'; key: ScalarType; value: ModelType; deserializer?: string }
+  | { kind: 'list'; item: ModelType; deserializer?: string }
   | ScalarType;
 
 export interface ScalarType {
@@ -22,7 +23,38 @@ export interface ScalarType {
   /** The Rust type name, e.g. `u32`, `SingleLineString`. */
   rust: string;
   json: 'string' | 'integer' | 'number' | 'boolean' | 'any';
+  /** For a modeled type that wraps a number (`struct X { inner: i32 }`): the wrapped type. */
+  inner?: string;
 }
+
+/**
+ * Field deserializers of the patched model (`#[serde(deserialize_with = "…")]`)
+ * that check a list or map as a whole, with the Rust function's message. Ours
+ * are in sources/models/src/de.rs (patches/bottlerocket/1.0.4, 0002 and 0005);
+ * test/preview-model.test.ts runs the patch's Rust test vectors
+ * (REGISTRY_AUTHS_VECTORS, FEATURE_GATES_VECTORS) through this table. Each
+ * gets an already valid value and returns the first problem: a key below the
+ * field's, and the message.
+ */
+export const FIELD_DESERIALIZERS: Record<string, (value: unknown) => { key: string; message: string } | undefined> = {
+  /** Each registry once: the template renders one TOML table per name. */
+  deserialize_registry_auths: (value) => {
+    const seen = new Set<unknown>();
+    for (const [i, item] of (value as Record<string, unknown>[]).entries()) {
+      if (seen.has(item.name)) return { key: `[${i}].name`, message: `duplicate registry name '${String(item.name)}' in cri-registry-auths: give each registry one entry` };
+      seen.add(item.name);
+    }
+    return undefined;
+  },
+  /** Bottlerocket's kubelet config sets serverTLSBootstrap, which kubelet 1.18 refuses without this gate. */
+  deserialize_feature_gates: (value) =>
+    (value as Record<string, unknown>).RotateKubeletServerCertificate === false
+      ? {
+          key: '.RotateKubeletServerCertificate',
+          message: 'feature gate RotateKubeletServerCertificate may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap',
+        }
+      : undefined,
+};
 
 export interface Model {
   settings: ModelType;
@@ -68,6 +100,10 @@ function fieldKey(struct: RustStruct, field: RustStruct['fields'][number]): stri
 export function buildModel(items: RustItems, root = 'Settings'): Model {
   const structs = new Map(items.structs.map((s) => [s.name, s]));
   const strings = new Set([...items.stringTypes, ...items.enums, 'String', 'str']);
+  const withDeserializer = (type: ModelType, attrs: readonly string[]): ModelType => {
+    const fn = serdeArg(attrs, 'deserialize_with')?.split('::').pop();
+    return (type.kind === 'list' || type.kind === 'map') && fn && FIELD_DESERIALIZERS[fn] ? { ...type, deserializer: fn } : type;
+  };
   const resolve = (type: RustType, seen: readonly string[]): ModelType => {
     const [first, second] = type.args;
     if (type.name === 'Option' && first) return resolve(first, seen);
@@ -77,11 +113,17 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
     }
     if (/^(Vec|HashSet|BTreeSet|IndexSet)$/.test(type.name) && first) return { kind: 'list', item: resolve(first, seen) };
     const struct = strings.has(type.name) ? undefined : structs.get(type.name);
+    const [only] = struct?.fields ?? [];
+    if (struct && struct.fields.length === 1 && only?.name === 'inner' && !struct.attrs.some((a) => /^model\b/.test(a))) {
+      // A modeled type over a number, e.g. `struct KubernetesContainerLogMaxFiles { inner: i32 }`.
+      const inner = scalar(only.type);
+      return { kind: 'scalar', rust: struct.name, json: inner.json, inner: inner.rust };
+    }
     if (struct && !seen.includes(struct.name)) {
-      const fields = Object.fromEntries(struct.fields.map((f) => [fieldKey(struct, f), resolve(f.type, [...seen, struct.name])]));
+      const fields = Object.fromEntries(struct.fields.map((f) => [fieldKey(struct, f), withDeserializer(resolve(f.type, [...seen, struct.name]), f.attrs)]));
       // `#[model]` wraps every field in Option unless `add_option = false`; serde's `default` also makes a field optional.
       const wrapped = struct.attrs.some((a) => /^model\b/.test(a) && !/add_option\s*=\s*false/.test(a));
-      const required = wrapped ? [] : struct.fields.filter((f) => f.type.name !== 'Option' && !f.attrs.some((a) => /^serde\b.*\bdefault\b/.test(a))).map((f) => fieldKey(struct, f));
+      const required = wrapped ? [] : struct.fields.filter((f) => f.type.name !== 'Option' && !f.attrs.some((a) => /^serde\b[\s\S]*\bdefault\b/.test(a))).map((f) => fieldKey(struct, f));
       return { kind: 'struct', name: struct.name, fields, required };
     }
     return scalar(type);
@@ -141,8 +183,9 @@ function checkScalar(type: ScalarType, value: unknown): string | undefined {
   if (type.json === 'number' && typeof value !== 'number') return `expected a number, got ${tomlKind(value)}`;
   if (type.json === 'integer') {
     if (typeof value !== 'number' || !Number.isInteger(value)) return `expected an integer (${type.rust}), got ${tomlKind(value)}`;
-    const [min, max] = INTEGER_RANGES[type.rust] ?? [-Infinity, Infinity];
-    if (value < min || value > max) return `${value} is out of range for ${type.rust} (${min}..${max})`;
+    const [min, max] = INTEGER_RANGES[type.inner ?? type.rust] ?? [-Infinity, Infinity];
+    if (value < min || value > max) return `${value} is out of range for ${type.inner ?? type.rust} (${min}..${max})`;
+    return INTEGER_VALIDATORS[type.rust]?.(value);
   }
   if (type.json === 'string') {
     if (typeof value !== 'string') return `expected a string (${type.rust}), got ${tomlKind(value)}`;
@@ -165,6 +208,13 @@ function distance(a: string, b: string): number {
 const closest = (name: string, candidates: readonly string[]) =>
   candidates.map((c) => [c, distance(name, c)] as const).filter(([, d]) => d <= 2).sort((x, y) => x[1] - y[1])[0]?.[0];
 
+/** As serde, a field's own deserializer sees the value only when every item or entry is valid. */
+function withFieldRule(type: ModelType & { deserializer?: string }, value: unknown, key: string, problems: Problem[]): Problem[] {
+  const rule = type.deserializer ? FIELD_DESERIALIZERS[type.deserializer] : undefined;
+  const found = rule && problems.length === 0 ? rule(value) : undefined;
+  return found ? [{ key: `${key}${found.key}`, message: found.message }] : problems;
+}
+
 /** Every way `value` does not fit `type`, as the node's API would refuse it (unknown keys, wrong types, invalid modeled values). */
 export function checkValue(type: ModelType, value: unknown, key: string): Problem[] {
   const isTable = typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -174,15 +224,16 @@ export function checkValue(type: ModelType, value: unknown, key: string): Proble
   }
   if (type.kind === 'list') {
     if (!Array.isArray(value)) return [{ key, message: `expected an array, got ${tomlKind(value)}` }];
-    return value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`));
+    return withFieldRule(type, value, key, value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`)));
   }
   if (!isTable) return [{ key, message: `expected a table, got ${tomlKind(value)}` }];
   const table = value as Record<string, unknown>;
   if (type.kind === 'map') {
-    return Object.entries(table).flatMap(([k, v]) => {
+    const problems = Object.entries(table).flatMap(([k, v]) => {
       const keyProblem = checkScalar(type.key, k);
       return [...(keyProblem ? [{ key: `${key}.${k}`, message: `invalid key: ${keyProblem}` }] : []), ...checkValue(type.value, v, `${key}.${k}`)];
     });
+    return withFieldRule(type, value, key, problems);
   }
   const missing = type.required.filter((k) => !(k in table)).map((k) => ({ key: `${key}.${k}`, message: `missing: ${type.name} requires ${k}` }));
   return missing.concat(Object.entries(table).flatMap(([k, v]) => {
@@ -221,7 +272,8 @@ export function sampleValue(type: ModelType): unknown {
       return [sampleValue(type.item)];
     case 'scalar':
       if (type.json === 'boolean') return true;
-      if (type.json === 'integer' || type.json === 'number') return 1;
+      if (type.json === 'integer') return [1, 2, 5].find((n) => !INTEGER_VALIDATORS[type.rust]?.(n)) ?? 1;
+      if (type.json === 'number') return 1;
       if (type.rust === 'ValidBase64') return Buffer.from('sample').toString('base64');
       if (/^Ip(v4)?Addr$/.test(type.rust)) return '192.0.2.10';
       return SAMPLE_STRINGS.find((c) => !VALIDATORS[type.rust]?.(c)) ?? 'sample';

@@ -113,23 +113,38 @@ export function checkUserData(tree: VariantTree, file: string, data: TomlTable, 
   return { settings: settings as TomlTable, warnings };
 }
 
-/** Each configured registry auth against the table containerd would read. */
+/** The table of containerd's CRI plugin that holds a registry's credentials (containerd/cri's RegistryConfig.Auth). */
+export const registryAuthTable = (name: string) => `[plugins."${CRI}".registry.configs.${JSON.stringify(name)}.auth]`;
+
+const child = (node: unknown, key: string) => (typeof node === 'object' && node !== null ? (node as TomlTable)[key] : undefined);
+
+/**
+ * Each configured registry auth against the table containerd reads it from:
+ * registry.configs."<name>".auth. The deprecated registry.auths is a problem
+ * wherever it appears: containerd 1.3's CRI plugin gives every registry listed
+ * there the credentials of one entry, chosen at random, and logs them.
+ */
 export function checkRegistryAuths(configured: unknown, containerd: unknown): { checks: RegistryAuthCheck[]; problems: string[] } {
   const entries = (Array.isArray(configured) ? configured : []) as TomlTable[];
-  const auths = (['plugins', CRI, 'registry', 'auths'].reduce<unknown>((node, key) => (node as TomlTable | undefined)?.[key], containerd) ?? {}) as Record<string, TomlTable>;
+  const registry = ['plugins', CRI, 'registry'].reduce<unknown>(child, containerd);
+  const configs = (child(registry, 'configs') ?? {}) as Record<string, TomlTable>;
   const problems: string[] = [];
+  if (child(registry, 'auths') !== undefined) {
+    problems.push(`containerd config: [plugins."${CRI}".registry.auths] is set: containerd 1.3 gives every registry listed there the credentials of one of them, chosen at random, and logs them; render ${registryAuthTable('<host>')} instead`);
+  }
   const checks = entries.map((entry) => {
     const name = String(entry.name);
-    const table = (auths[name] ?? {}) as TomlTable;
-    if (!auths[name]) problems.push(`containerd config: no [plugins."${CRI}".registry.auths."${name}"] table`);
+    const found = child(configs[name], 'auth') as TomlTable | undefined;
+    const table = found ?? {};
+    if (!found) problems.push(`containerd config: no ${registryAuthTable(name)} table`);
     const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
-    for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
+    if (found) for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
     // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
     const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field] as string) } : {});
     return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
   });
-  for (const name of Object.keys(auths)) {
-    if (!entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
+  for (const [name, config] of Object.entries(configs)) {
+    if (child(config, 'auth') !== undefined && !entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
   }
   return { checks, problems };
 }
@@ -154,6 +169,32 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
       const got = k === '' ? rendered : (rendered as TomlTable)[k];
       if (!jsonEqual(got, v)) problems.push(`kubelet config: ${field}${k ? `.${k}` : ''} is ${JSON.stringify(got)}, settings.kubernetes.${key}${k ? `.${k}` : ''} is ${JSON.stringify(v)}`);
     }
+  }
+  return problems;
+}
+
+/** A quantity with a non-zero digit before its suffix or exponent (resource.Quantity's IsZero, negated). */
+const nonZeroQuantity = (value: unknown) => typeof value === 'string' && /[1-9]/.test(/^[0-9.]*/.exec(value)?.[0] ?? '');
+
+/**
+ * The rules kubelet 1.18 applies across fields of its config, which the model
+ * cannot check one setting at a time; each stops kubelet from starting. From
+ * pkg/kubelet/apis/config/validation (ValidateKubeletConfiguration) and
+ * pkg/kubelet/cm/cpumanager (NewManager). Both gates are beta, on by default, in 1.18.
+ */
+export function checkKubeletRules(config: Record<string, unknown>): string[] {
+  const gates = (typeof config.featureGates === 'object' && config.featureGates !== null ? config.featureGates : {}) as Record<string, unknown>;
+  const enabled = (gate: string) => gates[gate] !== false;
+  const cpu = (reserved: unknown) => (typeof reserved === 'object' && reserved !== null ? (reserved as Record<string, unknown>).cpu : undefined);
+  const problems: string[] = [];
+  if (config.serverTLSBootstrap === true && !enabled('RotateKubeletServerCertificate')) {
+    problems.push('kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")');
+  }
+  if (typeof config.topologyManagerPolicy === 'string' && config.topologyManagerPolicy !== 'none' && !enabled('TopologyManager')) {
+    problems.push(`kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")`);
+  }
+  if (config.cpuManagerPolicy === 'static' && !nonZeroQuantity(cpu(config.kubeReserved)) && !nonZeroQuantity(cpu(config.systemReserved))) {
+    problems.push('kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")');
   }
   return problems;
 }
@@ -190,7 +231,7 @@ export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: 
   for (const check of auths.checks) registerSecrets(check, redactor);
   problems.push(...auths.problems);
   const kubeletConfig = (kubeletFile?.parsed ?? {}) as Record<string, unknown>;
-  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig));
+  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig), ...checkKubeletRules(kubeletConfig));
   const kubelet = Object.fromEntries(['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]));
   const report: PreviewReport = {
     schemaVersion: PREVIEW_SCHEMA_VERSION,

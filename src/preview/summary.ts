@@ -1,5 +1,5 @@
 import { KUBELET_SETTINGS } from './formats.js';
-import type { PreviewReport } from './preview.js';
+import { registryAuthTable, type PreviewReport } from './preview.js';
 
 const scalar = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 const inline = (value: unknown) =>
@@ -30,7 +30,7 @@ export function formatPreview(report: PreviewReport, outDir: string | undefined)
     lines.push('', `containerd: ${containerd.path}`);
     if (report.registryAuths.length === 0) lines.push('  no registry auths (settings.cri-registry-auths is not set)');
     for (const auth of report.registryAuths) {
-      lines.push(`  [plugins."io.containerd.grpc.v1.cri".registry.auths.${JSON.stringify(auth.name)}]`);
+      lines.push(`  ${registryAuthTable(auth.name)}`);
       for (const field of ['username', 'password', 'auth'] as const) {
         const value = auth[field];
         if (value === undefined) continue;

@@ -1,5 +1,5 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseFormatPatch } from '../../src/patch-file.js';
 import { git, makeProject, makeUpstream, moveTag, removeDir, REPO_ROOT, tempDir, writeFiles, writeSeries, type UpstreamFixture } from './git-fixtures.js';
 
@@ -24,6 +24,13 @@ export function postImage(patch: string, path: string): string {
   const file = parseFormatPatch(patch).files.find((f) => f.newPath === path);
   if (!file) throw new Error(`the patch does not change ${path}`);
   return file.hunks.flatMap((h) => h.lines.filter((l) => !l.startsWith('-') && !l.startsWith('\\')).map((l) => l.slice(1))).join('\n');
+}
+
+/** The lines a patch adds to `path`, without the `+`, in order. */
+export function addedLines(patch: string, path: string): string {
+  const file = parseFormatPatch(patch).files.find((f) => f.newPath === path);
+  if (!file) throw new Error(`the patch does not change ${path}`);
+  return file.hunks.flatMap((h) => h.lines.filter((l) => l.startsWith('+')).map((l) => l.slice(1))).join('\n');
 }
 
 /** Every added line of a patch, without the `+`: the new code. */
@@ -115,12 +122,35 @@ export function rustStringPairs(source: string, name: string): [string, string][
   return arrayAfter(source, `const ${name}`, '= &[').filter((x): x is [string, string] => Array.isArray(x) && x.length === 2);
 }
 
+/** `for ok in &[2, 5, …]` (or `err`) in the Rust test function `fn name()`: its integer literals. */
+export function rustIntegers(source: string, testFn: string): number[] {
+  const at = source.indexOf(`fn ${testFn}()`);
+  if (at < 0) throw new Error(`"fn ${testFn}()" not found`);
+  const start = source.indexOf('in &[', at) + 'in &['.length;
+  return [...source.slice(start, source.indexOf(']', start)).matchAll(/-?\d+/g)].map((m) => Number(m[0]));
+}
+
 /** `const NAME: &[(u32, u32)] = &[` with one `(a, b),` per line, ending `];`. */
 export function rustNumberPairs(source: string, name: string): [number, number][] {
   const start = source.indexOf(`const ${name}: &[(u32, u32)] = &[`);
   if (start < 0) throw new Error(`const ${name} not found`);
   const body = source.slice(start, source.indexOf('];', start));
   return [...body.matchAll(/^\s*\+?\s*\((\d+),\s*(\d+)\),\s*$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+}
+
+/** Variables a test lets through from the developer's shell. */
+const PASSED_THROUGH = ['HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'];
+/** Where Debian installs programs, after node's own directory. */
+export const SYSTEM_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+
+/**
+ * The environment for bro in a test, built from an allowlist: every other
+ * variable of the developer's shell (BRO_*, GIT_*, AWS_*, CI…) is masked, so
+ * none can change an outcome. `bin` directories go first on PATH.
+ */
+export function sealedEnv(bin: readonly string[] = [], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const masked = Object.fromEntries(Object.keys(process.env).map((k) => [k, PASSED_THROUGH.includes(k) ? process.env[k] : undefined]));
+  return { ...masked, PATH: [...bin, SYSTEM_PATH].join(':'), ...extra };
 }
 
 // ---------------------------------------------------------------------------
@@ -251,7 +281,12 @@ export function previewBaseFiles(): Record<string, string> {
 /** Our customizations, in small: what patches/bottlerocket/1.0.4 does to the real tree. */
 export const FEATURE_FILES = {
   model: {
-    'sources/models/src/modeled_types/registry.rs': modeledTypes(['RegistryHost', 'RegistryAuthValue', 'KubernetesFeatureGateKey', 'KubernetesQuantityValue', 'KubernetesReservedResourceKey']),
+    'sources/models/src/modeled_types/registry.rs': `${modeledTypes(['RegistryHost', 'RegistryAuthValue', 'KubernetesFeatureGateKey', 'KubernetesQuantityValue', 'KubernetesReservedResourceKey'])}
+/// A modeled integer type, as the patch declares it.
+pub struct KubernetesContainerLogMaxFiles {
+    inner: i32,
+}
+`,
     'sources/models/src/registry.rs': [
       '#[model(add_option = false)]',
       'struct RegistryAuth {',
@@ -260,34 +295,33 @@ export const FEATURE_FILES = {
       '    username: Option<RegistryAuthValue>,',
       '    #[serde(default, skip_serializing_if = "Option::is_none")]',
       '    password: Option<RegistryAuthValue>,',
+      '    #[serde(default, skip_serializing_if = "Option::is_none")]',
+      '    auth: Option<ValidBase64>,',
       '}',
       '',
     ].join('\n'),
   },
-  settings: (mod: string) => mod.replace('    aws: AwsSettings,\n', '    aws: AwsSettings,\n    cri_registry_auths: Vec<RegistryAuth>,\n'),
+  settings: (mod: string) =>
+    mod.replace(
+      '    aws: AwsSettings,\n',
+      '    aws: AwsSettings,\n    #[serde(\n        default,\n        skip_serializing_if = "Option::is_none",\n        deserialize_with = "crate::de::deserialize_registry_auths"\n    )]\n    cri_registry_auths: Vec<RegistryAuth>,\n',
+    ),
   /** Three of the eight kubelet settings, added to KubernetesSettings in lib.rs. */
   kubeletFields: (lib: string) =>
     lib.replace(
       '    max_pods: u32,\n',
-      '    feature_gates: HashMap<KubernetesFeatureGateKey, bool>,\n    kube_reserved: HashMap<KubernetesReservedResourceKey, KubernetesQuantityValue>,\n    container_log_max_files: i32,\n    max_pods: u32,\n',
+      '    feature_gates: HashMap<KubernetesFeatureGateKey, bool>,\n    kube_reserved: HashMap<KubernetesReservedResourceKey, KubernetesQuantityValue>,\n    container_log_max_files: KubernetesContainerLogMaxFiles,\n    max_pods: u32,\n',
     ),
   schnauzer: (lib: string) => lib.replace('    Ok(template_registry)', '    template_registry.register_helper("toml_encode", Box::new(helpers::toml_encode));\n    Ok(template_registry)'),
   overrideDefaults: (text: string) =>
     `${text}\n[metadata.settings.kubernetes.kube-reserved]\ncpu.setting-generator = "pluto kube-reserved-cpu"\nmemory.setting-generator = "pluto kube-reserved-memory"\n`,
-  containerdAuths: (passwordExpression: string) =>
-    [
-      '{{~#each settings.cri-registry-auths}}',
-      '',
-      '[plugins."io.containerd.grpc.v1.cri".registry.auths.{{toml_encode name}}]',
-      '{{~#if username}}',
-      'username = {{toml_encode username}}',
-      '{{~/if}}',
-      '{{~#if password}}',
-      `password = ${passwordExpression}`,
-      '{{~/if}}',
-      '{{~/each}}',
-      '',
-    ].join('\n'),
+  /** What the real containerd patch adds to the template; `passwordExpression` replaces how it writes the password. */
+  containerdAuths: (passwordExpression: string) => {
+    const added = addedLines(readPatch('containerd-render-settings.cri-registry-auths'), 'packages/containerd/containerd-config-toml_aws-k8s');
+    const ours = added.replace('password = {{toml_encode password}}', `password = ${passwordExpression}`);
+    if (!added.includes('password = {{toml_encode password}}')) throw new Error('the containerd patch no longer writes `password = {{toml_encode password}}`');
+    return `${ours}\n`;
+  },
   /** Feature gates merged with the default (user values win), kubeReserved and containerLogMaxFiles rendered only when set. */
   kubelet: (template: string) =>
     template.replace(
