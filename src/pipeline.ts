@@ -1,4 +1,4 @@
-import type { ListrTask } from 'listr2';
+import type { ListrRendererValue, ListrTask } from 'listr2';
 import type { BuildContext } from './context.js';
 import { InterruptedError, StepError, UsageError } from './errors.js';
 import type { RendererChoice } from './renderer.js';
@@ -225,7 +225,7 @@ export async function runPipeline(
       ),
   });
   const tasks = stages.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
-  const list = new Listr<PublishContext, 'default' | 'simple' | 'silent', 'simple'>(tasks, { ...(await listrOptions(renderer, output)), ctx });
+  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, { ...(await listrOptions(renderer, output)), ctx });
   try {
     await list.run();
   } catch (error) {

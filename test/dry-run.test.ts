@@ -127,16 +127,19 @@ describe('bro build --dry-run', () => {
     expect(stderr).not.toContain('\u001b[');
   });
 
-  it('--json piped from a terminal: stdout is only the JSON, the progress stays on stderr', async () => {
+  it('--json piped from a terminal: stdout is only the JSON, the interactive progress stays on stderr', async () => {
     const s = setup();
-    // stderr is a terminal (the interactive renderer is chosen) but stdout is a pipe: listr2 then
-    // falls back to plain output, which must not go to stdout.
+    // stderr is a terminal but stdout is a pipe (`bro … --json > plan.json`): the progress is drawn
+    // on stderr, so it stays interactive (listr2 on its own would fall back to plain lines, because
+    // it looks at stdout), and none of it reaches stdout.
     const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir];
     const { code, stdout, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
-    expect(process.stdout.isTTY).not.toBe(true); // the condition under which listr2 falls back
+    expect(process.stdout.isTTY).not.toBe(true);
     expect(JSON.parse(stdout).kind).toBe('bro.plan');
     expect(stderr).toContain('Render Infra.toml');
+    expect(stderr).not.toMatch(/\[COMPLETED\]|\[STARTED\]/); // the plain renderer's markers
+    expect(stderr).toContain('\u001b['); // the interactive renderer redraws with terminal codes
   });
 
   it('never shows credentials embedded in an upstream URL', async () => {
