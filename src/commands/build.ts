@@ -8,6 +8,8 @@ import type { BuildContext, BuildOptions } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { buildStages, checkSelection, runPipeline, type PublishContext } from '../pipeline.js';
 import { formatPlan, makePlan } from '../plan.js';
+import type { CheckResult } from '../preflight/checks.js';
+import { formatChecks, preflightError, preflightOf } from '../preflight/preflight.js';
 import { chooseRenderer, type RendererChoice } from '../renderer.js';
 import { createStateStore } from '../state.js';
 import { readManifest } from '../steps/manifest.js';
@@ -16,6 +18,8 @@ import { formatManifest } from './manifest.js';
 
 export interface RunBuildOptions extends BuildOptions, PublishOptions {
   ci: boolean;
+  /** --min-free-disk: the free disk (GiB) the preflight asks for, instead of its rule. */
+  minFreeDiskGiB?: number;
   /** Tests pass 'silent'; otherwise chosen from the terminal. */
   renderer?: RendererChoice;
 }
@@ -130,9 +134,23 @@ export async function withWorkspace<T>(
 
 export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
   const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
-  const { ctx, warnings } = await withWorkspace(options, io, (c, signal) => runPipeline(c, buildStages(), renderer, io.stderr, signal));
+  const { result: checks, ctx, warnings } = await withWorkspace(options, io, async (c, signal) => {
+    const preflight = preflightOf(c, c.adapters.aws!, options);
+    if (options.dryRun) {
+      // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
+      preflight.catch(() => undefined);
+      await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+      return preflight;
+    }
+    const results = await preflight;
+    io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
+    const refused = preflightError(results);
+    if (refused) throw refused;
+    await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+    return results;
+  });
   if (options.dryRun) {
-    const plan = makePlan(ctx, warnings, ctx.adapters.redactor);
+    const plan = { ...makePlan(ctx, warnings, ctx.adapters.redactor), preflight: checks satisfies CheckResult[] };
     io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n`);
   } else if (ctx.out.manifestPath) {
     const manifest = await readManifest(ctx.out.manifestPath);
