@@ -45,7 +45,11 @@ export async function listrOptions(choice: RendererChoice, output: NodeJS.Writab
     exitOnError: true,
     registerSignalListeners: false,
     collectErrors: false as const,
-    rendererOptions: choice === 'simple' ? plain() : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false },
+    // Every fact once: a skipped step shows its title, its reason under it; a failed one its title, the error follows after the list.
+    rendererOptions:
+      choice === 'simple'
+        ? plain()
+        : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, showErrorMessage: false },
   };
 }
 

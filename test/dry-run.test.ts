@@ -114,7 +114,7 @@ describe('bro build --dry-run', () => {
     );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
-    expect(result.stderr).toContain('[SKIPPED: [Dry run] OS image: build (cargo make): not executed, see the plan]');
+    expect(result.stderr).toMatch(/^\[SKIPPED\] \[\d\d:\d\d:\d\d\] Build and publish the admin image, build and register the OS \[SKIPPED: \[Dry run\] not executed, see the plan\]$/m);
     expect(result.stderr).not.toContain('\u001b[');
   });
 
