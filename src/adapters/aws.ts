@@ -54,7 +54,8 @@ export interface Ecr {
 
 /** Who the credentials belong to (the preflight's AWS identity check). */
 export interface Sts {
-  getCallerIdentity(): Promise<GetCallerIdentityCommandOutput>;
+  /** `timeoutMs`: give up (AbortError) when STS has not answered by then, e.g. behind a firewall that drops packets. */
+  getCallerIdentity(options?: { timeoutMs?: number }): Promise<GetCallerIdentityCommandOutput>;
 }
 
 export interface Aws {
@@ -144,8 +145,21 @@ export function createAws(options: AwsOptions = {}): Aws {
     },
     sts(region) {
       return {
-        getCallerIdentity: async () =>
-          (await stsClient(region)).send(new (await import('@aws-sdk/client-sts')).GetCallerIdentityCommand({}), sendOptions()),
+        async getCallerIdentity({ timeoutMs } = {}) {
+          // A controller and a timer, not AbortSignal.timeout()/any(): those can be garbage-collected
+          // before they fire, and the call would then wait forever.
+          const abort = new AbortController();
+          const stop = () => abort.abort(signal?.reason);
+          signal?.addEventListener('abort', stop, { once: true });
+          const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new Error(`STS did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+          try {
+            const client = await stsClient(region);
+            return await client.send(new (await import('@aws-sdk/client-sts')).GetCallerIdentityCommand({}), { abortSignal: abort.signal });
+          } finally {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', stop);
+          }
+        },
       };
     },
   };

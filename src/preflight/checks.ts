@@ -167,6 +167,9 @@ export function checkCores({ host }: CheckInputs): CheckResult {
   };
 }
 
+/** STS answers in well under a second; a minute covers the SDK's retries on a slow link. */
+export const STS_TIMEOUT_MS = 60_000;
+
 export interface Identity {
   account: string;
   arn: string;
@@ -185,7 +188,7 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
       ? `profile ${env.AWS_PROFILE} (AWS_PROFILE)`
       : "the SDK's default chain (no profile set)";
   try {
-    const out = await inputs.aws.sts(region).getCallerIdentity();
+    const out = await inputs.aws.sts(region).getCallerIdentity({ timeoutMs: STS_TIMEOUT_MS });
     const arn = out.Arn ?? '';
     const identity = { account: out.Account ?? '', arn, partition: arn.split(':')[1] ?? '' };
     const detail = `account ${identity.account} as ${arn}, through ${profile}, partition ${identity.partition}`;
@@ -197,7 +200,10 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
     }
     return { result: { ...base, status: 'ok', detail }, identity };
   } catch (error) {
-    const message = redactor.redact((error as Error).message ?? String(error)).split('\n')[0];
+    const message =
+      (error as Error).name === 'AbortError'
+        ? `no answer within ${STS_TIMEOUT_MS / 1000} s`
+        : redactor.redact((error as Error).message ?? String(error)).split('\n')[0];
     return {
       result: {
         ...base,
