@@ -9,6 +9,7 @@ import { createAdapters } from '../src/adapters/index.js';
 import { validateVariant } from '../src/config/variant.js';
 import { checkAwsIdentity, checkDisk, checkRegistry, isExampleAccount, requiredDiskGiB, type CheckInputs } from '../src/preflight/checks.js';
 import { buildWorld, REGISTRY_ACCOUNT, type BuildWorld } from './helpers/build-world.js';
+import { runCli } from './helpers/cli.js';
 import { isProbe } from './helpers/fake-tools.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 
@@ -20,6 +21,7 @@ beforeEach(() => {
 });
 afterEach(() => s.cleanup());
 
+const doctor = (args: string[], env: Record<string, string> = {}) => runCli(['doctor', ...args, '--project-dir', s.project], { ...s.tools.env, ...env });
 const variantFile = () => join(s.project, 'variants/aws-k8s-1.18.toml');
 /** The shipped variant's placeholders, as an operator who forgot to replace them would have them. */
 const useExampleAccounts = () =>
@@ -27,7 +29,7 @@ const useExampleAccounts = () =>
 
 describe('bro doctor', () => {
   it('passes on a host with an engine, cargo-make, the disk asked for and credentials of the registry account', async () => {
-    const result = await s.cli(['doctor', '--min-free-disk', '0.1']);
+    const result = await doctor(['--min-free-disk', '0.1']);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('✔ Docker engine: engine 27.3.1 answers');
     expect(result.stdout).toContain('✔ cargo make: cargo-make 0.32.9');
@@ -53,7 +55,7 @@ describe('bro doctor', () => {
     try {
       writeFileSync(join(bin, 'cargo'), '#!/bin/sh\necho "error: no such command: \\`$1\\`" >&2\nexit 101\n');
       chmodSync(join(bin, 'cargo'), 0o755);
-      const result = await s.cli(['doctor', '--min-free-disk', '0.1'], { BRO_FAKE_DOCKER_DIR: '', PATH: `${bin}:${s.tools.env.PATH}` });
+      const result = await doctor(['--min-free-disk', '0.1'], { BRO_FAKE_DOCKER_DIR: '', PATH: `${bin}:${s.tools.env.PATH}` });
       expect(result.code).toBe(1);
       expect(result.stdout).toContain(
         '✖ Docker engine: the docker CLI is installed, but no engine answers: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n    → Start the engine',
@@ -71,7 +73,7 @@ describe('bro doctor', () => {
   });
 
   it('--json is one versioned document', async () => {
-    const result = await s.cli(['doctor', 'aws-k8s-1.18', '--json', '--min-free-disk', '1000000']);
+    const result = await doctor(['aws-k8s-1.18', '--json', '--min-free-disk', '1000000']);
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
     expect(doc).toMatchObject({ schemaVersion: 1, kind: 'bro.doctor', variant: 'aws-k8s-1.18', ok: false });

@@ -51,7 +51,18 @@ export const TITLES: Record<CheckResult['id'], string> = {
   'example-accounts': 'Accounts',
 };
 
-const head = <I extends CheckResult['id']>(id: I, mustHave: boolean) => ({ id, title: TITLES[id], mustHave });
+/** The checks whose failure stops a build; the others are advice. */
+export const MUST_HAVE: Record<CheckResult['id'], boolean> = {
+  docker: true,
+  'cargo-make': true,
+  disk: true,
+  cores: false,
+  'aws-identity': true,
+  'ecr-registry': false,
+  'example-accounts': true,
+};
+
+const head = <I extends CheckResult['id']>(id: I) => ({ id, title: TITLES[id], mustHave: MUST_HAVE[id] });
 
 /** The steps each check matters to: `--only <step>` checks only what that step needs. */
 export const NEEDED_BY: Record<CheckResult['id'], readonly StepId[]> = {
@@ -96,7 +107,7 @@ const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 /** The Docker engine answers (`docker info`), not only the CLI: the build runs in upstream's SDK container. */
 export async function checkDocker({ runner, redactor }: CheckInputs): Promise<CheckResult> {
-  const base = head('docker', true);
+  const base = head('docker');
   try {
     const { stdout } = await runner.run({ argv: ['docker', 'info', '--format', '{{.ServerVersion}}'], mode: 'read' });
     const version = stdout.trim();
@@ -121,7 +132,7 @@ export async function checkDocker({ runner, redactor }: CheckInputs): Promise<Ch
 
 /** `cargo make` runs upstream's Makefile.toml (BUILDING.md: `cargo install cargo-make`). */
 export async function checkCargoMake({ runner, redactor }: CheckInputs): Promise<CheckResult> {
-  const base = head('cargo-make', true);
+  const base = head('cargo-make');
   try {
     const { stdout } = await runner.run({ argv: ['cargo', 'make', '--version'], mode: 'read' });
     return { ...base, status: 'ok', detail: stdout.trim().split('\n')[0] || 'installed' };
@@ -135,7 +146,7 @@ export async function checkCargoMake({ runner, redactor }: CheckInputs): Promise
 }
 
 export async function checkDisk(inputs: CheckInputs): Promise<CheckResult> {
-  const base = head('disk', true);
+  const base = head('disk');
   const need = requiredDiskGiB(inputs);
   try {
     const { bytes, measuredAt } = await inputs.host.freeBytes(inputs.workDir);
@@ -157,7 +168,7 @@ export const RECOMMENDED_CORES = 8;
 
 export function checkCores({ host }: CheckInputs): CheckResult {
   const cores = host.cores();
-  const base = head('cores', false);
+  const base = head('cores');
   if (cores >= RECOMMENDED_CORES) return { ...base, status: 'ok', detail: `${cores}` };
   return {
     ...base,
@@ -179,7 +190,7 @@ export interface Identity {
 /** Who the credentials are, through STS GetCallerIdentity, with the profile and partition in use. */
 export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: CheckResult; identity?: Identity }> {
   const { variant, env, redactor } = inputs;
-  const base = head('aws-identity', true);
+  const base = head('aws-identity');
   const region = variant.regions[0] as string;
   const partition = partitionOf(region);
   const profile = variant.infra.profile
@@ -218,7 +229,7 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
 /** The admin image's registry: the caller's own account, or another one (cross-account push). */
 export function checkRegistry(inputs: CheckInputs, identity: Identity | undefined): CheckResult {
   const registry = inputs.variant['admin-image']['registry-account'];
-  const base = head('ecr-registry', false);
+  const base = head('ecr-registry');
   if (!identity) return { ...base, status: 'skipped', detail: `account ${registry}; not compared (no AWS identity)` };
   if (registry === identity.account) return { ...base, status: 'ok', detail: `account ${registry}, your own` };
   return {
@@ -231,7 +242,7 @@ export function checkRegistry(inputs: CheckInputs, identity: Identity | undefine
 
 /** The shipped example IDs are placeholders: a build must not share with them or push there. */
 export function checkExampleAccounts({ variant, variantFile }: CheckInputs): CheckResult {
-  const base = head('example-accounts', true);
+  const base = head('example-accounts');
   const registry = variant['admin-image']['registry-account'];
   const shared = variant['share-with'].filter(isExampleAccount);
   const found = [...(shared.length ? [`share-with ${shared.join(', ')}`] : []), ...(isExampleAccount(registry) ? [`admin-image.registry-account ${registry}`] : [])];

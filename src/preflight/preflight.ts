@@ -11,6 +11,7 @@ import {
   checkDocker,
   checkExampleAccounts,
   checkRegistry,
+  MUST_HAVE,
   NEEDED_BY,
   TITLES,
   type CheckInputs,
@@ -41,7 +42,7 @@ export async function runPreflight(inputs: CheckInputs, steps?: readonly StepId[
   );
 }
 
-const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({ id, title: TITLES[id], mustHave: false, status: 'skipped', detail });
+const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({ id, title: TITLES[id], mustHave: MUST_HAVE[id], status: 'skipped', detail });
 
 export const failedMustHaves = (checks: readonly CheckResult[]) => checks.filter((c) => c.mustHave && c.status === 'fail');
 
