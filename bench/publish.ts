@@ -78,6 +78,8 @@ function simulatedAws(calls: { count: number }, engine: string): Aws {
           return { imageDetails: [{ imageDigest: readFileSync(file, 'utf8') }], $metadata: {} };
         }),
     }),
+    // The publish steps never ask who they are (the preflight does, before them).
+    sts: () => ({ getCallerIdentity: () => call(() => ({ Account: '111111111111', Arn: 'arn:aws:iam::111111111111:user/bench', $metadata: {} })) }),
   };
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { broVersion } from './bro-version.js';
 import { EXIT_OK, EXIT_USAGE, formatError, isBroError } from './errors.js';
 import { registerBuild } from './commands/build.cli.js';
+import { registerDoctor } from './commands/doctor.cli.js';
 import { registerManifest } from './commands/manifest.cli.js';
 import { registerMatrix } from './commands/matrix.cli.js';
 import { registerPatches } from './commands/patches.cli.js';
@@ -32,7 +33,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
-  for (const register of [registerBuild, registerPreview, registerPatches, registerShare, registerManifest, registerMatrix, registerVariants]) {
+  for (const register of [registerBuild, registerDoctor, registerPreview, registerPatches, registerShare, registerManifest, registerMatrix, registerVariants]) {
     register(program, io);
   }
   try {

@@ -1,5 +1,6 @@
 import type { Aws } from './adapters/aws.js';
 import type { Git } from './adapters/git.js';
+import type { Host } from './adapters/host.js';
 import type { Mirrors } from './adapters/mirrors.js';
 import type { Project } from './adapters/project.js';
 import type { Redactor } from './adapters/redactor.js';
@@ -35,6 +36,8 @@ export interface Adapters {
   project: Project;
   mirrors: Mirrors;
   redactor: Redactor;
+  /** Free disk and cores, for the preflight. */
+  host: Host;
   env: NodeJS.ProcessEnv;
   /** EC2 and ECR, per region. Set by the commands that publish (build, share); tests inject mocked ones. */
   aws?: Aws;

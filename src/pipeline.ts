@@ -1,4 +1,4 @@
-import type { ListrTask } from 'listr2';
+import type { ListrRendererValue, ListrTask } from 'listr2';
 import type { BuildContext } from './context.js';
 import { InterruptedError, StepError, UsageError } from './errors.js';
 import type { RendererChoice } from './renderer.js';
@@ -187,18 +187,21 @@ export async function runPipeline(
   const progressEveryMs = renderer === 'simple' ? PLAIN_PROGRESS_EVERY_MS : 0;
   const stepTask = (step: PipelineStep, collect: boolean): ListrTask<PublishContext> => ({
     title: step.title,
-    skip: (c) => (step.external && c.options.dryRun ? `[Dry run] ${step.title}: not executed, see the plan` : false),
+    skip: (c) => (step.external && c.options.dryRun ? DRY_RUN_SKIP : false),
     task: async (c, task) => {
       try {
         await runStep(step, c, task, throttled(task, progressEveryMs), signal);
       } catch (error) {
         if (collect) failures.push(error);
-        throw error;
+        // The task list marks the step failed; the error itself is printed once, at the end.
+        throw new Failed(error);
       }
     },
   });
   const stageTask = (stage: ConcurrentStage): ListrTask<PublishContext> => ({
     title: stage.title,
+    // A dry run executes none of it: one skipped line, and no gate saying it happened.
+    skip: (c) => (c.options.dryRun && stage.branches.every((b) => b.steps.every((s) => s.external)) ? DRY_RUN_SKIP : false),
     task: (_c, task) =>
       task.newListr(
         [
@@ -225,17 +228,28 @@ export async function runPipeline(
       ),
   });
   const tasks = stages.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
-  const list = new Listr<PublishContext, 'default' | 'simple' | 'silent', 'simple'>(tasks, { ...(await listrOptions(renderer, output)), ctx });
+  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, { ...(await listrOptions(renderer, output)), ctx });
   try {
     await list.run();
   } catch (error) {
     // The gate only says that a branch failed; report the branch's own error.
-    if (!(error instanceof BranchFailed)) throw error;
+    if (error instanceof Failed && !failures.includes(error.error)) throw error.error;
+    if (!(error instanceof BranchFailed) && !(error instanceof Failed)) throw error;
   }
   throwIfFailed();
 }
 
+/** What the task list shows for a failed step: the error follows once, after the list. */
+class Failed extends Error {
+  constructor(readonly error: unknown) {
+    super('see the error below');
+  }
+}
+
 const PLAIN_PROGRESS_EVERY_MS = 10_000;
+
+/** A skipped step's line already shows its title: the reason says only why. */
+const DRY_RUN_SKIP = '[Dry run] not executed, see the plan';
 
 /** Raised by the gate after side-by-side branches; its message is short, the branches' errors were shown above it. */
 class BranchFailed extends Error {
@@ -281,12 +295,12 @@ async function runStep(
     const record = await ctx.state.get(step.id);
     if (isDone(record, inputs)) {
       step.restore?.(ctx, record.outputs);
-      task.skip(`${step.title}: done ${record.finishedAt}, inputs unchanged`);
+      task.skip(`done ${record.finishedAt}, inputs unchanged`);
       return;
     }
   }
   if (mode === 'restore' && (step.inputs || step.external)) {
-    task.skip(`${step.title}: not run (--only ${ctx.settings.only})`);
+    task.skip(`not run (--only ${ctx.settings.only})`);
     return;
   }
   const started = new Date();

@@ -13,6 +13,8 @@ import {
   type BuildInputs,
 } from './commands-for-build.js';
 import type { BuildContext } from './context.js';
+import type { CheckResult } from './preflight/checks.js';
+import { formatChecks } from './preflight/preflight.js';
 import { adminImageTag, adminImageUri, amiName, amisJsonPath } from './naming.js';
 
 /**
@@ -50,6 +52,8 @@ export interface Plan {
   aws: PlannedAwsAction[];
   adminImages: { region: string; uri: string }[];
   warnings: string[];
+  /** Whether this host can run the build (the checks `bro doctor` makes); a real build stops at a failed must-have. */
+  preflight?: CheckResult[];
 }
 
 export function buildInputs(ctx: BuildContext): BuildInputs {
@@ -158,6 +162,7 @@ export function formatPlan(plan: Plan): string {
     const series = s.series ? `series ${s.series.base} (${s.series.patches.length} patches), head ${s.head.slice(0, 12)}` : 'no patch series';
     out.push(`  ${name}: ${s.ref} = ${s.commit.slice(0, 12)} from ${s.url}; ${series}`);
   }
+  if (plan.preflight) out.push('', 'Preflight (a real build refuses to start while a ✖ remains):', ...formatChecks(plan.preflight, '  '));
   out.push('', 'Commands:');
   for (const c of plan.commands) {
     const env = Object.entries(c.env).map(([k, v]) => `${k}=${shellQuote(v)} `).join('');

@@ -26,12 +26,18 @@ export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): Rend
  * plain one never does, whatever the terminal: CI logs are read as text.
  */
 export async function listrOptions(choice: RendererChoice, output: NodeJS.WritableStream) {
-  const { ListrLogger, ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
+  const { DefaultRenderer, ListrLogger, ProcessOutput, PRESET_TIMESTAMP, PRESET_TIMER } = await import('listr2');
+  // The interactive renderer draws on stderr, which the caller has checked is a terminal. listr2
+  // would still fall back to plain lines whenever stdout is not one (`bro build … > plan.txt`):
+  // tell it this renderer does not need stdout.
+  class StderrRenderer extends DefaultRenderer {
+    static override nonTTY = true;
+  }
   const logger = (stream: NodeJS.WritableStream, icons: boolean) =>
     new ListrLogger({ useIcons: icons, processOutput: new ProcessOutput(stream as NodeJS.WriteStream, stream as NodeJS.WriteStream) });
   const plain = () => ({ logger: logger(withoutColour(output), false), timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER });
   return {
-    renderer: choice,
+    renderer: choice === 'default' ? StderrRenderer : choice,
     fallbackRenderer: 'simple' as const,
     // listr2 falls back to plain output when stdout is not a terminal (`bro … --json | jq` from a
     // terminal): the fallback must write to the same stream, or progress would land in the JSON.
@@ -39,7 +45,11 @@ export async function listrOptions(choice: RendererChoice, output: NodeJS.Writab
     exitOnError: true,
     registerSignalListeners: false,
     collectErrors: false as const,
-    rendererOptions: choice === 'simple' ? plain() : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false },
+    // Every fact once: a skipped step shows its title, its reason under it; a failed one its title, the error follows after the list.
+    rendererOptions:
+      choice === 'simple'
+        ? plain()
+        : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, showErrorMessage: false },
   };
 }
 

@@ -16,3 +16,5 @@ export const STEP_IDS = [
   'share',
   'manifest',
 ] as const;
+
+export type StepId = (typeof STEP_IDS)[number];

@@ -62,7 +62,7 @@ describe('admin image push', () => {
     const created = s.world.calls.filter((c) => c.command === 'CreateRepository');
     expect(created.map((c) => c.region).sort()).toEqual(['ap-northeast-1', 'us-west-1']);
     for (const c of created) {
-      expect(c.input).toEqual({ repositoryName: 'bottlerocket-admin', registryId: '111111111111', imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true } });
+      expect(c.input).toEqual({ repositoryName: 'bottlerocket-admin', registryId: '210987654321', imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true } });
     }
     expect(result.stderr).toContain('! ECR repository bottlerocket-admin in us-east-1 allows tags to be overwritten');
   });
@@ -71,7 +71,7 @@ describe('admin image push', () => {
     const result = await s.build([], { BRO_FAKE_REGISTRY_PASSWORD_SHA256: 'not-the-password' });
     expect(result.code).toBe(1);
     for (const region of REGIONS) {
-      expect(result.stderr).toContain(`✖ ${region}: docker login --username AWS --password-stdin 111111111111.dkr.ecr.${region}.amazonaws.com failed (exit code 1): Error response from daemon: login attempt`);
+      expect(result.stderr).toContain(`✖ ${region}: docker login --username AWS --password-stdin 210987654321.dkr.ecr.${region}.amazonaws.com failed (exit code 1): Error response from daemon: login attempt`);
     }
     expect(result.stderr).not.toContain(REGISTRY_PASSWORD);
     expect(dockerCalls(s, 'push')).toEqual([]);

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import { lockWorkspace } from '../src/adapters/workspace-lock.js';
 import { buildSteps, stepMode } from '../src/pipeline.js';
@@ -9,6 +9,7 @@ import { STEP_IDS } from '../src/step-ids.js';
 import { assertCleanTree } from '../src/steps/run-logged.js';
 import { readAmisJson } from '../src/steps/ami-register.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { stsEndpoint } from './helpers/mock-aws.js';
 import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 
 let s: BuildWorld;
@@ -42,7 +43,7 @@ describe('state and resume', () => {
 
     // Another account: only share (and the manifest) redo their work.
     const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
-    writeFileSync(variant, readFileSync(variant, 'utf8').replace('share-with = ["111111111111", "222222222222"]', 'share-with = ["111111111111", "222222222222", "333333333333"]'));
+    writeFileSync(variant, readFileSync(variant, 'utf8').replace('share-with = ["210987654321", "345678901234"]', 'share-with = ["210987654321", "345678901234", "456789012345"]'));
     s.tools.clearCalls();
     s.world.calls.length = 0;
     const more = await s.build();
@@ -50,8 +51,8 @@ describe('state and resume', () => {
     expect(tools(s)).toEqual([]);
     const launch = s.world.modifying().filter((c) => c.command === 'ModifyImageAttribute');
     expect(launch.map((c) => c.region).sort()).toEqual([...REGIONS].sort());
-    for (const c of launch) expect(c.input).toMatchObject({ LaunchPermission: { Add: [{ UserId: '333333333333' }] } });
-    expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).accounts).toContain('333333333333');
+    for (const c of launch) expect(c.input).toMatchObject({ LaunchPermission: { Add: [{ UserId: '456789012345' }] } });
+    expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).accounts).toContain('456789012345');
 
     // A new Bottlerocket patch: the OS is rebuilt and `cargo make ami` runs again; the admin image is not touched.
     const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: more', { 'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    more: Option<u8>,\n}\n' });
@@ -187,10 +188,13 @@ describe('the workspace lock', () => {
 
 describe('SIGTERM', () => {
   it('stops cargo and docker (their process groups) and records their steps as interrupted', async () => {
+    // A child process: its preflight asks a local STS endpoint who it is.
+    const sts = await stsEndpoint();
+    onTestFinished(() => sts.close());
     const child = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
-      { env: { ...process.env, ...s.tools.env, BRO_FAKE_HANG: 'cargo,docker' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
+      { env: { ...process.env, ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));

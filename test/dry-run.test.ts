@@ -59,15 +59,15 @@ describe('bro build --dry-run', () => {
     expect(cargo.every((c: { cwd: string }) => c.cwd === s.br)).toBe(true);
     expect(plan.amisJson).toBe(join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'));
     expect(plan.adminImages).toEqual([
-      { region: 'ap-northeast-1', uri: '111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
-      { region: 'us-west-1', uri: '111111111111.dkr.ecr.us-west-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
-      { region: 'us-east-1', uri: '111111111111.dkr.ecr.us-east-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      { region: 'ap-northeast-1', uri: '210987654321.dkr.ecr.ap-northeast-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      { region: 'us-west-1', uri: '210987654321.dkr.ecr.us-west-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      { region: 'us-east-1', uri: '210987654321.dkr.ecr.us-east-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
     ]);
     const launch = plan.aws.filter((a: { action: string }) => a.action.startsWith('ModifyImageAttribute'));
     expect(launch.map((a: { region: string; account: string }) => `${a.region}/${a.account}`)).toEqual([
-      'ap-northeast-1/111111111111', 'ap-northeast-1/222222222222',
-      'us-west-1/111111111111', 'us-west-1/222222222222',
-      'us-east-1/111111111111', 'us-east-1/222222222222',
+      'ap-northeast-1/210987654321', 'ap-northeast-1/345678901234',
+      'us-west-1/210987654321', 'us-west-1/345678901234',
+      'us-east-1/210987654321', 'us-east-1/345678901234',
     ]);
     // Nothing outside the workspace ran: the build caches are empty.
     expect(git(s.br, 'status', '--porcelain', '--ignored')).toBe('!! Infra.toml');
@@ -101,7 +101,7 @@ describe('bro build --dry-run', () => {
     expect(result.stdout).toContain('AMI name: bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
     expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
     expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
-    expect(result.stdout).toContain('docker login --username AWS --password-stdin 111111111111.dkr.ecr.us-east-1.amazonaws.com');
+    expect(result.stdout).toContain('docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com');
   });
 
   it('without a terminal, prints plain lines with timestamps and no colour, even where colour is forced', () => {
@@ -114,7 +114,7 @@ describe('bro build --dry-run', () => {
     );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
-    expect(result.stderr).toContain('[SKIPPED: [Dry run] OS image: build (cargo make): not executed, see the plan]');
+    expect(result.stderr).toMatch(/^\[SKIPPED\] \[\d\d:\d\d:\d\d\] Build and publish the admin image, build and register the OS \[SKIPPED: \[Dry run\] not executed, see the plan\]$/m);
     expect(result.stderr).not.toContain('\u001b[');
   });
 
@@ -127,16 +127,19 @@ describe('bro build --dry-run', () => {
     expect(stderr).not.toContain('\u001b[');
   });
 
-  it('--json piped from a terminal: stdout is only the JSON, the progress stays on stderr', async () => {
+  it('--json piped from a terminal: stdout is only the JSON, the interactive progress stays on stderr', async () => {
     const s = setup();
-    // stderr is a terminal (the interactive renderer is chosen) but stdout is a pipe: listr2 then
-    // falls back to plain output, which must not go to stdout.
+    // stderr is a terminal but stdout is a pipe (`bro … --json > plan.json`): the progress is drawn
+    // on stderr, so it stays interactive (listr2 on its own would fall back to plain lines, because
+    // it looks at stdout), and none of it reaches stdout.
     const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir];
     const { code, stdout, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
-    expect(process.stdout.isTTY).not.toBe(true); // the condition under which listr2 falls back
+    expect(process.stdout.isTTY).not.toBe(true);
     expect(JSON.parse(stdout).kind).toBe('bro.plan');
     expect(stderr).toContain('Render Infra.toml');
+    expect(stderr).not.toMatch(/\[COMPLETED\]|\[STARTED\]/); // the plain renderer's markers
+    expect(stderr).toContain('\u001b['); // the interactive renderer redraws with terminal codes
   });
 
   it('never shows credentials embedded in an upstream URL', async () => {

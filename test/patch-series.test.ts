@@ -56,7 +56,7 @@ describe('applying the series', () => {
     // The patch edited the real file behind the symlink chain.
     expect(readFileSync(join(s.br, 'sources/models/src/aws-k8s-1.18/mod.rs'), 'utf8')).toContain('cri_registry_auths');
     expect(readFileSync(join(s.br, 'sources/models/defaults.toml'), 'utf8')).toContain(
-      'template = "111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:v0.5.2-hc1"',
+      'template = "210987654321.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:v0.5.2-hc1"',
     );
   });
 

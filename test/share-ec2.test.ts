@@ -20,9 +20,9 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
   it('adds only the permissions that are missing; a second run makes no modifying call', async () => {
     const ec2 = createAws().ec2('us-east-1');
     const image = s.world.image('us-east-1', AMI);
-    image.launch.add('111111111111');
+    image.launch.add(ACCOUNTS[0]!);
     const [snap0, snap1] = image.snapshots as [string, string];
-    await ec2.modifySnapshotAttribute({ SnapshotId: snap0, CreateVolumePermission: { Add: [{ UserId: '111111111111' }] } });
+    await ec2.modifySnapshotAttribute({ SnapshotId: snap0, CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[0]! }] } });
     s.world.calls.length = 0;
 
     const first = await shareImage(ec2, request());
@@ -33,9 +33,9 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
       changes: [`${snap0} volume +1`, `${snap1} volume +2`, 'launch +1', 'tags'].sort(),
     });
     const launch = s.world.calls.filter((c) => c.command === 'ModifyImageAttribute');
-    expect(launch.map((c) => c.input)).toEqual([{ ImageId: AMI, LaunchPermission: { Add: [{ UserId: '222222222222' }] } }]);
+    expect(launch.map((c) => c.input)).toEqual([{ ImageId: AMI, LaunchPermission: { Add: [{ UserId: ACCOUNTS[1]! }] } }]);
     const volume = s.world.calls.filter((c) => c.command === 'ModifySnapshotAttribute').map((c) => c.input);
-    expect(volume).toContainEqual({ SnapshotId: snap0, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: [{ UserId: '222222222222' }] } });
+    expect(volume).toContainEqual({ SnapshotId: snap0, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[1]! }] } });
     expect(volume).toContainEqual({ SnapshotId: snap1, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: ACCOUNTS.map((UserId) => ({ UserId })) } });
     expect(s.world.calls.find((c) => c.command === 'CreateTags')?.input).toEqual({ Resources: [AMI, snap0, snap1], Tags: [{ Key: 'bro:version', Value: '1.0.4-hc1' }] });
     // Verified with DescribeImageAttribute after adding.
@@ -91,13 +91,13 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     const ec2 = createAws().ec2('us-east-1');
     await shareImage(ec2, request());
     s.world.calls.length = 0;
-    const revoked = await revokeImage(ec2, AMI, ['222222222222']);
-    expect(revoked.accounts).toEqual(['111111111111']);
-    expect([...s.world.image('us-east-1', AMI).launch]).toEqual(['111111111111']);
-    for (const snap of revoked.snapshotIds) expect(s.world.volumePermissions('us-east-1', snap)).toEqual(['111111111111']);
+    const revoked = await revokeImage(ec2, AMI, [ACCOUNTS[1]!]);
+    expect(revoked.accounts).toEqual([ACCOUNTS[0]!]);
+    expect([...s.world.image('us-east-1', AMI).launch]).toEqual([ACCOUNTS[0]!]);
+    for (const snap of revoked.snapshotIds) expect(s.world.volumePermissions('us-east-1', snap)).toEqual([ACCOUNTS[0]!]);
     expect(s.world.modifying()).toHaveLength(3);
     s.world.calls.length = 0;
-    expect((await revokeImage(ec2, AMI, ['222222222222'])).changes).toEqual([]);
+    expect((await revokeImage(ec2, AMI, [ACCOUNTS[1]!])).changes).toEqual([]);
     expect(s.world.modifying()).toEqual([]);
   });
 });

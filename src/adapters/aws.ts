@@ -22,13 +22,14 @@ import type {
   ECRClient,
   GetAuthorizationTokenCommandOutput,
 } from '@aws-sdk/client-ecr';
+import type { GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
 
 /**
- * EC2 and ECR behind narrow interfaces holding only the calls bro makes
+ * EC2, ECR and STS behind narrow interfaces holding only the calls bro makes
  * (cdk-assets' lib/aws.ts). One factory creates real SDK v3 clients, one per
  * service and region, on first use. The SDK does everything it normally does:
  * the credential chain, AWS_PROFILE, AWS_ENDPOINT_URL and its per-service
- * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR), and its own retries. No
+ * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS), and its own retries. No
  * endpoint is hard-coded, so LocalStack or another emulator works for a rehearsal.
  * Tests stub the clients with aws-sdk-client-mock.
  */
@@ -51,9 +52,16 @@ export interface Ecr {
   describeImages(input: EcrDescribeImagesCommandInput): Promise<EcrDescribeImagesCommandOutput>;
 }
 
+/** Who the credentials belong to (the preflight's AWS identity check). */
+export interface Sts {
+  /** `timeoutMs`: give up (AbortError) when STS has not answered by then, e.g. behind a firewall that drops packets. */
+  getCallerIdentity(options?: { timeoutMs?: number }): Promise<GetCallerIdentityCommandOutput>;
+}
+
 export interface Aws {
   ec2(region: string): Ec2;
   ecr(region: string): Ecr;
+  sts(region: string): Sts;
 }
 
 export interface WaitOptions {
@@ -84,10 +92,13 @@ export function createAws(options: AwsOptions = {}): Aws {
   const config = (region: string) => ({ ...definedOnly(shared), region });
   const ec2Clients = new Map<string, Promise<EC2Client>>();
   const ecrClients = new Map<string, Promise<ECRClient>>();
+  const stsClients = new Map<string, Promise<STSClient>>();
   const ec2Client = (region: string) =>
     memo(ec2Clients, region, async () => new (await import('@aws-sdk/client-ec2')).EC2Client(config(region)));
   const ecrClient = (region: string) =>
     memo(ecrClients, region, async () => new (await import('@aws-sdk/client-ecr')).ECRClient(config(region)));
+  const stsClient = (region: string) =>
+    memo(stsClients, region, async () => new (await import('@aws-sdk/client-sts')).STSClient(config(region)));
   const sendOptions = () => (signal ? { abortSignal: signal } : {});
 
   return {
@@ -130,6 +141,25 @@ export function createAws(options: AwsOptions = {}): Aws {
         createRepository: async (input) => (await ecrClient(region)).send(new (await sdk()).CreateRepositoryCommand(input), sendOptions()),
         getAuthorizationToken: async () => (await ecrClient(region)).send(new (await sdk()).GetAuthorizationTokenCommand({}), sendOptions()),
         describeImages: async (input) => (await ecrClient(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
+      };
+    },
+    sts(region) {
+      return {
+        async getCallerIdentity({ timeoutMs } = {}) {
+          // A controller and a timer, not AbortSignal.timeout()/any(): those can be garbage-collected
+          // before they fire, and the call would then wait forever.
+          const abort = new AbortController();
+          const stop = () => abort.abort(signal?.reason);
+          signal?.addEventListener('abort', stop, { once: true });
+          const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new Error(`STS did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+          try {
+            const client = await stsClient(region);
+            return await client.send(new (await import('@aws-sdk/client-sts')).GetCallerIdentityCommand({}), { abortSignal: abort.signal });
+          } finally {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', stop);
+          }
+        },
       };
     },
   };

@@ -1,5 +1,6 @@
 import type { Adapters } from '../context.js';
 import { createGit } from './git.js';
+import { createHost } from './host.js';
 import { createMirrors } from './mirrors.js';
 import { createProject } from './project.js';
 import { Redactor } from './redactor.js';
@@ -34,6 +35,7 @@ export function createAdapters(options: AdapterOptions): Adapters & { warnings: 
     runner,
     git,
     redactor,
+    host: createHost(),
     project: createProject(options.projectDir),
     mirrors: createMirrors(options.cacheDir, git),
     env: options.env,

@@ -11,6 +11,14 @@ export const positive = (what: string) => (value: string) => {
   return n;
 };
 
+/** --min-free-disk, of `bro build` and `bro doctor`. */
+export const minFreeDiskOption = () =>
+  new Option('--min-free-disk <GiB>', 'free disk the build needs under the work dir (default: 80 GiB, 20 GiB when an earlier build\'s caches are there)').argParser((value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--min-free-disk must be a number of GiB, 0 or more');
+    return n;
+  });
+
 /** Options of the steps after render, shared by `bro build` and `bro share`. */
 export function addPublishOptions(command: Command): Command {
   return command
@@ -42,7 +50,8 @@ export function registerBuild(program: Command, io: Io): void {
       .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
       .option('--from <step>', `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`)
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
-      .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)'),
+      .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)')
+      .addOption(minFreeDiskOption()),
   ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
     const { runBuild } = await import('./build.js');
     await runBuild(
@@ -58,6 +67,7 @@ export function registerBuild(program: Command, io: Io): void {
         from: raw.from === undefined ? undefined : String(raw.from),
         only: raw.only === undefined ? undefined : String(raw.only),
         manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
+        minFreeDiskGiB: raw.minFreeDisk === undefined ? undefined : Number(raw.minFreeDisk),
       },
       io,
     );

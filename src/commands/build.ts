@@ -8,6 +8,8 @@ import type { BuildContext, BuildOptions } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { buildStages, checkSelection, runPipeline, type PublishContext } from '../pipeline.js';
 import { formatPlan, makePlan } from '../plan.js';
+import type { CheckResult } from '../preflight/checks.js';
+import { formatChecks, preflightError, preflightOf } from '../preflight/preflight.js';
 import { chooseRenderer, type RendererChoice } from '../renderer.js';
 import { createStateStore } from '../state.js';
 import { readManifest } from '../steps/manifest.js';
@@ -16,6 +18,8 @@ import { formatManifest } from './manifest.js';
 
 export interface RunBuildOptions extends BuildOptions, PublishOptions {
   ci: boolean;
+  /** --min-free-disk: the free disk (GiB) the preflight asks for, instead of its rule. */
+  minFreeDiskGiB?: number;
   /** Tests pass 'silent'; otherwise chosen from the terminal. */
   renderer?: RendererChoice;
 }
@@ -105,35 +109,81 @@ export async function createPublishContext(options: BuildOptions & PublishOption
   return { ctx, warnings };
 }
 
+/** How a command shows its warnings. */
+export interface WarningDisplay {
+  /** Plain (CI) output: each warning is printed when it happens, in order with the steps. */
+  live?: boolean;
+  /** The command's result (a dry run's plan) carries the warnings: on success, do not print them again. */
+  inResult?: boolean;
+}
+
 /**
- * Runs `fn` holding the workspace lock, with Ctrl-C stopping the children;
- * warnings are printed at the end, whatever happened.
+ * Runs `fn` holding the workspace lock, with Ctrl-C stopping the children.
+ * Every warning is printed once: as it happens with `live`, else after the
+ * task list (unless the result carries them). `unshown` are those not printed yet.
  */
 export async function withWorkspace<T>(
   options: BuildOptions & PublishOptions,
   io: Io,
   fn: (ctx: PublishContext, signal: AbortSignal) => Promise<T>,
-): Promise<{ result: T; ctx: PublishContext; warnings: string[] }> {
+  display: WarningDisplay = {},
+): Promise<{ result: T; ctx: PublishContext; warnings: string[]; unshown: string[] }> {
   const abort = new AbortController();
   const { ctx, warnings } = await createPublishContext(options, io, abort.signal);
-  const lock = await lockWorkspace(ctx.workspace.broDir);
-  if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
-  const removeHandlers = onInterrupt(ctx, abort);
+  const shown = new Set<string>();
+  const show = (warning: string) => {
+    if (shown.has(warning)) return;
+    shown.add(warning);
+    io.stderr.write(`! ${warning}\n`);
+  };
+  if (display.live) {
+    warnings.forEach(show);
+    const record = ctx.adapters.warn;
+    ctx.adapters.warn = (message) => {
+      record(message);
+      show(warnings[warnings.length - 1] as string);
+    };
+  }
+  const unshown = () => [...new Set(warnings)].filter((w) => !shown.has(w));
+  let ok = false;
   try {
-    return { result: await fn(ctx, abort.signal), ctx, warnings };
+    const lock = await lockWorkspace(ctx.workspace.broDir);
+    if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
+    const removeHandlers = onInterrupt(ctx, abort);
+    try {
+      const result = await fn(ctx, abort.signal);
+      ok = true;
+      return { result, ctx, warnings, unshown: unshown() };
+    } finally {
+      removeHandlers();
+      await lock.release();
+    }
   } finally {
-    removeHandlers();
-    await lock.release();
-    for (const warning of warnings) io.stderr.write(`! ${warning}\n`);
+    if (!(ok && display.inResult)) unshown().forEach(show);
   }
 }
 
 export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
   const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
-  const { ctx, warnings } = await withWorkspace(options, io, (c, signal) => runPipeline(c, buildStages(), renderer, io.stderr, signal));
+  const { result: checks, ctx, warnings, unshown } = await withWorkspace(options, io, async (c, signal) => {
+    const preflight = preflightOf(c, c.adapters.aws!, options);
+    if (options.dryRun) {
+      // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
+      preflight.catch(() => undefined);
+      await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+      return preflight;
+    }
+    const results = await preflight;
+    io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
+    const refused = preflightError(results);
+    if (refused) throw refused;
+    await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+    return results;
+  }, { live: renderer === 'simple', inResult: options.dryRun });
   if (options.dryRun) {
-    const plan = makePlan(ctx, warnings, ctx.adapters.redactor);
-    io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n`);
+    const plan = { ...makePlan(ctx, warnings, ctx.adapters.redactor), preflight: checks satisfies CheckResult[] };
+    // The JSON carries every warning; the text plan those not already printed on stderr as they happened.
+    io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`);
   } else if (ctx.out.manifestPath) {
     const manifest = await readManifest(ctx.out.manifestPath);
     io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`);

@@ -120,7 +120,7 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** aws, aws-cn, aws-us-gov or aws-iso*: the partition a region name belongs to. */
-function partitionOf(region: string): string {
+export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
   const special = /^[a-z]{2}-(gov|iso[a-z]?)-/.exec(region)?.[1];
   return special ? (special === 'gov' ? 'aws-us-gov' : `aws-${special}`) : 'aws';

@@ -4,6 +4,7 @@ import { StepError } from '../errors.js';
 import { imageFiles } from '../naming.js';
 import type { PipelineStep } from '../pipeline.js';
 import { buildInputs } from '../plan.js';
+import { startClock } from './elapsed.js';
 import { assertCleanTree, openLog, runLogged } from './run-logged.js';
 
 /**
@@ -33,7 +34,14 @@ export const osBuildStep: PipelineStep = {
     const inputs = buildInputs(ctx);
     await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
     const log = await openLog(ctx, STEP);
-    await runLogged(ctx, STEP, osBuildCommand(inputs), log, (line) => (task.output = line));
+    // The previous build's duration, for the estimate: its record is replaced only when this one ends.
+    const previous = await ctx.state.get(STEP);
+    const clock = startClock(task, previous?.status === 'done' ? previous.durationMs : undefined);
+    try {
+      await runLogged(ctx, STEP, osBuildCommand(inputs), log, clock.line);
+    } finally {
+      clock.stop();
+    }
     const files = imageFiles(inputs.bottlerocketDir, ctx.variant, ctx.version);
     for (const file of files) {
       const size = await stat(file).then((s) => s.size, () => 0);

@@ -22,7 +22,10 @@ export interface FakeTools {
   dir: string;
   /** The environment bro gets: PATH with the fakes first, and where they keep their state. */
   env: Record<string, string>;
+  /** The calls that do work: every call but the preflight's probes (`docker info`, `cargo make --version`). */
   calls(): FakeCall[];
+  /** Every call, probes included. */
+  allCalls(): FakeCall[];
   /** Forgets the calls so far. */
   clearCalls(): void;
   /** The digest the fake registry holds for `<registry>/<repo>:<tag>`. */
@@ -31,10 +34,21 @@ export interface FakeTools {
   seedRegistry(repository: string, tag: string, digest: string): void;
 }
 
+/** The preflight's read-only probes of the host. */
+export const isProbe = (c: FakeCall) =>
+  (c.tool === 'docker' && c.argv[0] === 'info') || (c.tool === 'cargo' && c.argv[0] === 'make' && c.argv[1] === '--version');
+
 export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
   const dir = tempDir('bro-fakes-');
   const callsFile = join(dir, 'calls.jsonl');
   const engine = join(dir, 'engine');
+  const allCalls = () =>
+    existsSync(callsFile)
+      ? readFileSync(callsFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as FakeCall)
+      : [];
   const registryFile = (repository: string, tag: string) => join(engine, 'registry', encodeURIComponent(repository), encodeURIComponent(tag));
   return {
     dir,
@@ -44,13 +58,8 @@ export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
       BRO_FAKE_DOCKER_DIR: engine,
       ...extraEnv,
     },
-    calls: () =>
-      existsSync(callsFile)
-        ? readFileSync(callsFile, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as FakeCall)
-        : [],
+    calls: () => allCalls().filter((c) => !isProbe(c)),
+    allCalls,
     clearCalls: () => writeFileSync(callsFile, ''),
     registryDigest: (repository, tag) => (existsSync(registryFile(repository, tag)) ? readFileSync(registryFile(repository, tag), 'utf8') : undefined),
     seedRegistry(repository, tag, digest) {

@@ -147,6 +147,14 @@ export function moveTag(repo: string, tag: string, change: Record<string, string
 }
 
 /**
+ * The fixture variant's accounts: real-looking IDs, not the example IDs the
+ * preflight refuses (a real build's tests must pass it as a real build would).
+ * The first is also the registry account and the caller's account (mock-aws).
+ */
+export const FIXTURE_ACCOUNTS = ['210987654321', '345678901234'] as const;
+export const FIXTURE_REGISTRY_ACCOUNT = FIXTURE_ACCOUNTS[0];
+
+/**
  * A bro project (variants/, patches/, Infra.toml.tpl) in a temporary directory,
  * pointing at the fixture upstream. Infra.toml.tpl is this repository's own.
  */
@@ -160,7 +168,7 @@ export function makeProject(upstream: UpstreamFixture, options: { variant?: stri
         'name = "aws-k8s-1.18"',
         'arch = "x86_64"',
         'regions = ["ap-northeast-1", "us-west-1", "us-east-1"]',
-        'share-with = ["111111111111", "222222222222"]',
+        `share-with = [${FIXTURE_ACCOUNTS.map((a) => `"${a}"`).join(', ')}]`,
         '',
         '[sources.bottlerocket]',
         `url = ${JSON.stringify(upstream.bottlerocket)}`,
@@ -171,7 +179,7 @@ export function makeProject(upstream: UpstreamFixture, options: { variant?: stri
         '',
         '[admin-image]',
         'repository = "bottlerocket-admin"',
-        'registry-account = "111111111111"',
+        `registry-account = "${FIXTURE_REGISTRY_ACCOUNT}"`,
         '',
         options.extraToml ?? '',
       ].join('\n'),

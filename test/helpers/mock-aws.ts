@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateTagsCommand,
   DescribeImageAttributeCommand,
@@ -18,7 +20,9 @@ import {
   ImageNotFoundException,
   RepositoryNotFoundException,
 } from '@aws-sdk/client-ecr';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import { FIXTURE_REGISTRY_ACCOUNT } from './git-fixtures.js';
 import type { FakeTools } from './fake-tools.js';
 
 /**
@@ -28,6 +32,8 @@ import type { FakeTools } from './fake-tools.js';
  * registry for image digests. Any bro client in any region reaches it.
  */
 export const REGISTRY_PASSWORD = 'ecr-password-Zm9vYmFyYmF6cXV4-s3cr3t';
+/** Who the credentials are: the fixture's registry account, in the commercial partition. */
+export const CALLER_ARN = `arn:aws:iam::${FIXTURE_REGISTRY_ACCOUNT}:user/builder`;
 export const AUTH_TOKEN = Buffer.from(`AWS:${REGISTRY_PASSWORD}`).toString('base64');
 
 interface FakeImage {
@@ -52,6 +58,7 @@ export function awsError(name: string, message = name): EC2ServiceException {
 export function mockAws(tools: FakeTools) {
   const ec2 = mockClient(EC2Client);
   const ecr = mockClient(ECRClient);
+  const sts = mockClient(STSClient);
   const images = new Map<string, FakeImage>();
   const volume = new Map<string, Set<string>>();
   const repositories = new Map<string, { immutable: boolean; scanOnPush: boolean }>();
@@ -65,7 +72,7 @@ export function mockAws(tools: FakeTools) {
     const region = getClient().config.region;
     return typeof region === 'function' ? String(await region()) : String(region);
   };
-  const handle = <I>(client: typeof ec2 | typeof ecr, command: unknown, name: string, fn: (region: string, input: I) => unknown) =>
+  const handle = <I>(client: typeof ec2 | typeof ecr | typeof sts, command: unknown, name: string, fn: (region: string, input: I) => unknown) =>
     (client as typeof ec2).on(command as never).callsFake(async (input: I, getClient: () => { config: { region: unknown } }) => {
       const region = await regionOf(getClient);
       calls.push({ region, command: name, input: input as Record<string, unknown> });
@@ -137,7 +144,7 @@ export function mockAws(tools: FakeTools) {
     return { repository: { repositoryName: input.repositoryName } };
   });
   handle(ecr, GetAuthorizationTokenCommand, 'GetAuthorizationToken', (region) => ({
-    authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: `https://111111111111.dkr.ecr.${region}.amazonaws.com` }],
+    authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: `https://${FIXTURE_REGISTRY_ACCOUNT}.dkr.ecr.${region}.amazonaws.com` }],
   }));
   handle(ecr, EcrDescribeImagesCommand, 'DescribeImages(ECR)', (region, input: { repositoryName: string; registryId: string; imageIds: { imageTag: string }[] }) => {
     const tag = input.imageIds[0]?.imageTag as string;
@@ -146,9 +153,12 @@ export function mockAws(tools: FakeTools) {
     return { imageDetails: [{ imageDigest: digest, imageTags: [tag] }] };
   });
 
+  handle(sts, GetCallerIdentityCommand, 'GetCallerIdentity', () => ({ Account: FIXTURE_REGISTRY_ACCOUNT, Arn: CALLER_ARN, UserId: 'AIDAEXAMPLEBUILDER' }));
+
   return {
     ec2,
     ecr,
+    sts,
     calls,
     failures,
     pending,
@@ -160,8 +170,31 @@ export function mockAws(tools: FakeTools) {
     restore() {
       ec2.restore();
       ecr.restore();
+      sts.restore();
     },
   };
 }
 
 export type AwsWorld = ReturnType<typeof mockAws>;
+
+/**
+ * STS for a bro in a child process, where aws-sdk-client-mock cannot reach: a local endpoint
+ * answering GetCallerIdentity as STS does (the Query protocol's XML), with static credentials.
+ */
+export async function stsEndpoint(): Promise<{ env: Record<string, string>; close(): void }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'text/xml' });
+      response.end(
+        `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>${CALLER_ARN}</Arn><UserId>AIDAEXAMPLEBUILDER</UserId><Account>${FIXTURE_REGISTRY_ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    env: { AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEBUILDER', AWS_SECRET_ACCESS_KEY: 'test-secret-not-real', AWS_PROFILE: '' },
+    close: () => server.close(),
+  };
+}
