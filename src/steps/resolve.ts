@@ -1,4 +1,5 @@
 import { redactUrlCredentials } from '../adapters/redactor.js';
+import { mapAll } from '../concurrency.js';
 import { pinKey } from '../config/lock.js';
 import { SOURCES, type SourceName } from '../config/series.js';
 import type { Variant } from '../config/variant.js';
@@ -69,8 +70,10 @@ export async function resolveSources(
   const { git, mirrors, project } = adapters;
   const lock = await project.readLock();
   let lockChanged = false;
-  const resolved = await Promise.all(
-    SOURCES.map(async (name): Promise<PinnedSource> => {
+  // Both sources at once, both finished before a failure is reported.
+  const resolved = await mapAll(
+    SOURCES,
+    async (name): Promise<PinnedSource> => {
       const { url, ref } = refs[name];
       const shownUrl = redactUrlCredentials(url);
       const isCommit = /^[0-9a-f]{40}$/.test(ref);
@@ -105,14 +108,14 @@ export async function resolveSources(
       }
 
       const { path: mirror, created } = await mirrors.ensure(url);
-      if (!created && !(await git.hasCommit(mirror, commit))) await mirrors.update(url);
+      if (!created && !(await git.hasCommit(mirror, commit))) await mirrors.update(url, async (path) => !(await git.hasCommit(path, commit)));
       if (!(await git.hasCommit(mirror, commit))) {
         throw new StepError('resolve', `${shownUrl} does not contain commit ${commit}`, {
           hint: `Check sources.${name}.ref in the variant file.`,
         });
       }
       return { name, url, ref, commit, mirror };
-    }),
+    },
   );
   if (lockChanged) await project.writeLock(lock);
   return Object.fromEntries(resolved.map((s) => [s.name, s])) as Record<SourceName, PinnedSource>;

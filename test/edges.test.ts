@@ -1,0 +1,112 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { PATH, sealedEnv } from './helpers/env.js';
+import { git, initRepo, makeWorld, removeDir, REPO_ROOT, tempDir } from './helpers/git-fixtures.js';
+
+/** Issue 9: bro at the edges — the developer's shell, concurrent runs, user work, user errors. */
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach(removeDir));
+
+function setup(extraToml = '') {
+  const world = makeWorld(dirs, { extraToml });
+  const run = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--project-dir', world.project, '--cache-dir', world.cacheDir], env);
+  const dryRun = (env: Record<string, string> = {}, ...more: string[]) => run(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', ...more], env);
+  return { ...world, run, dryRun };
+}
+
+describe('sealed from the shell', () => {
+  it("the tests' bro does not see BRO_* exported in the developer's shell", async () => {
+    const s = setup();
+    const saved = { ...process.env };
+    process.env.BRO_BOTTLEROCKET_URL = join(s.project, 'no-such-repo.git');
+    process.env.BRO_ADMIN_CONTAINER_URL = join(s.project, 'no-such-repo.git');
+    try {
+      const result = await s.dryRun();
+      expect(result.code, result.stderr).toBe(0);
+    } finally {
+      for (const name of ['BRO_BOTTLEROCKET_URL', 'BRO_ADMIN_CONTAINER_URL']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+  });
+
+  it('run from a git hook (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE set) bro works on its own repositories, not the hook\'s', async () => {
+    const s = setup();
+    const other = initRepo(tempDir('bro-hook-repo-'));
+    dirs.push(other);
+    git(other, 'commit', '--quiet', '--allow-empty', '-m', 'the repository the hook runs in');
+    const before = git(other, 'rev-parse', 'HEAD');
+    const result = await s.dryRun({ GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other, GIT_INDEX_FILE: join(other, '.git', 'index') });
+    expect(result.code, result.stderr).toBe(0);
+    expect(git(s.br, 'rev-parse', 'HEAD')).not.toBe(before);
+    expect(git(other, 'rev-parse', 'HEAD')).toBe(before);
+    expect(git(other, 'status', '--porcelain')).toBe('');
+  });
+});
+
+/** Runs the built bro as its own process (as a CI matrix job does); resolves with its exit code and output. */
+function spawnBro(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], { env: sealedEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += String(d)));
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** A `git` on PATH that runs the real one, then lingers after `clone --mirror` of a URL containing `slow`. */
+function lingeringGit(bin: string, slow: string): string {
+  const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
+  writeFileSync(
+    join(bin, 'git'),
+    `#!/bin/sh\n${realGit} "$@"\nstatus=$?\ncase "$*" in *"clone --mirror"*${slow}*) sleep 1;; esac\nexit $status\n`,
+  );
+  chmodSync(join(bin, 'git'), 0o755);
+  return bin;
+}
+
+describe('one mirror cache, many bros', () => {
+  it('three first runs at once, each with its own --work-dir and one --cache-dir, all succeed and share one mirror per upstream', async () => {
+    const s = setup();
+    const works = [1, 2, 3].map((i) => join(s.project, `work-${i}`));
+    const results = await Promise.all(
+      works.map((work) => spawnBro(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', work])),
+    );
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const entries = readdirSync(join(s.cacheDir, 'mirrors')).sort();
+    expect(entries).toHaveLength(2);
+    expect(entries.every((e) => e.endsWith('.git'))).toBe(true);
+    const alternates = works.map((work) => readFileSync(join(work, 'bottlerocket', '.git', 'objects', 'info', 'alternates'), 'utf8').trim());
+    expect(new Set(alternates).size).toBe(1);
+    expect(alternates[0]).toBe(join(s.cacheDir, 'mirrors', entries.find((e) => e.startsWith('bottlerocket-'))!, 'objects'));
+  });
+
+  it('when one source fails, the other source\'s clone finishes before bro exits: nothing half-made is left in the cache', async () => {
+    const s = setup();
+    const bin = lingeringGit(tempDir('bro-bin-'), 'admin-container');
+    dirs.push(bin);
+    const result = await s.run(['build', 'aws-k8s-1.18', '--version', '1.0.9-hc1', '--dry-run', '--ci'], { PATH: `${bin}:${PATH}` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('has no ref "v1.0.9"');
+    const left = readdirSync(join(s.cacheDir, 'mirrors'));
+    expect(left.filter((e) => !e.endsWith('.git'))).toEqual([]);
+  });
+
+  it('a lock left by a bro that died is taken over', async () => {
+    const s = setup();
+    const mirror = (await import('../src/adapters/mirrors.js')).createMirrors(s.cacheDir, {} as never).pathFor(s.upstream.bottlerocket);
+    mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    writeFileSync(`${mirror}.lock`, JSON.stringify({ host: hostname(), pid: dead, token: 'dead' }));
+    mkdirSync(`${mirror}.partial-${dead}-0000`);
+    const result = await s.dryRun();
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(join(s.cacheDir, 'mirrors')).filter((e) => !e.endsWith('.git'))).toEqual([]);
+  });
+});
