@@ -26,6 +26,8 @@ export interface BuildOptions extends CommonOptions {
   json: boolean;
   updateLock: boolean;
   keepFailed: boolean;
+  /** Throw away local changes in the checkouts instead of refusing to run. */
+  discardChanges?: boolean;
 }
 
 /** The outside world, created once by the command and passed down. */

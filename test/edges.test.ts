@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
-import { git, initRepo, makeWorld, removeDir, REPO_ROOT, tempDir } from './helpers/git-fixtures.js';
+import { git, initRepo, makePatch, makeWorld, removeDir, REPO_ROOT, tempDir, writeSeries } from './helpers/git-fixtures.js';
 
 /** Issue 9: bro at the edges — the developer's shell, concurrent runs, user work, user errors. */
 
@@ -108,5 +108,45 @@ describe('one mirror cache, many bros', () => {
     const result = await s.dryRun();
     expect(result.code, result.stderr).toBe(0);
     expect(readdirSync(join(s.cacheDir, 'mirrors')).filter((e) => !e.endsWith('.git'))).toEqual([]);
+  });
+});
+
+describe("never discards the user's work in silence", () => {
+  it('a rerun over local edits and untracked files refuses, naming them and the way out; --discard-changes throws them away', async () => {
+    const s = setup();
+    expect((await s.dryRun()).code).toBe(0);
+    const admin = join(s.project, 'work', 'aws-k8s-1.18', 'admin-container');
+    writeFileSync(join(s.br, 'Release.toml'), 'version = "1.0.4"\n# my fix\n');
+    writeFileSync(join(admin, 'notes.txt'), 'keep me\n');
+    const refused = await s.dryRun();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('changed: Release.toml');
+    expect(refused.stderr).toContain('--discard-changes');
+    expect(readFileSync(join(s.br, 'Release.toml'), 'utf8')).toContain('# my fix');
+    expect(readFileSync(join(admin, 'notes.txt'), 'utf8')).toBe('keep me\n');
+
+    writeFileSync(join(s.br, 'Release.toml'), 'version = "1.0.4"\n\n[migrations]\n');
+    const adminRefused = await s.dryRun();
+    expect(adminRefused.code).toBe(1);
+    expect(adminRefused.stderr).toContain('changed: notes.txt (untracked)');
+
+    const discarded = await s.dryRun({}, '--discard-changes');
+    expect(discarded.code, discarded.stderr).toBe(0);
+    expect(existsSync(join(admin, 'notes.txt'))).toBe(false);
+  });
+
+  it('the conflict --keep-failed leaves is still there after the next run, which says how to go on', async () => {
+    const s = setup();
+    const bad = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: kubelet settings', {
+      'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
+    }).replace(' pub struct KubernetesSettings {\n     cluster_name', ' pub struct KubernetesSettings {\n     cluster_domain');
+    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-kubelet-settings.patch': bad });
+    expect((await s.dryRun({}, '--keep-failed')).code).toBe(1);
+    expect(existsSync(join(s.br, '.git', 'rebase-apply'))).toBe(true);
+    const rerun = await s.dryRun();
+    expect(rerun.code).toBe(1);
+    expect(rerun.stderr).toContain('a `git am` stopped at a conflict');
+    expect(rerun.stderr).toContain('--discard-changes');
+    expect(existsSync(join(s.br, '.git', 'rebase-apply'))).toBe(true);
   });
 });

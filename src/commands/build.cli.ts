@@ -40,6 +40,7 @@ export function registerBuild(program: Command, io: Io): void {
       .option('--json', 'print the plan (with --dry-run) or the release manifest as one versioned JSON document', false)
       .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
       .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
+      .option('--discard-changes', 'throw away local changes in the workspace checkouts (bro refuses to run over them otherwise)', false)
       .option('--from <step>', `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`)
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
       .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)'),
@@ -55,6 +56,7 @@ export function registerBuild(program: Command, io: Io): void {
         json: Boolean(raw.json),
         updateLock: Boolean(raw.updateLock),
         keepFailed: Boolean(raw.keepFailed),
+        discardChanges: Boolean(raw.discardChanges),
         from: raw.from === undefined ? undefined : String(raw.from),
         only: raw.only === undefined ? undefined : String(raw.only),
         manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),

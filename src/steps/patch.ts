@@ -134,6 +134,28 @@ export async function diagnose(git: Git, dir: string, patchPath: string): Promis
     .join('\n');
 }
 
+/**
+ * What resetting the checkout would destroy that bro did not make: changed or untracked files, a
+ * `git am` stopped at a conflict (--keep-failed), commits on top of what bro last left there.
+ * Ignored files (build caches) are not the user's work.
+ */
+export async function userWork(git: Git, source: ResolvedSource, lastHead: string | undefined): Promise<string[]> {
+  const found: string[] = [];
+  if (await git.amInProgress(source.dir)) found.push('a `git am` stopped at a conflict (left by --keep-failed)');
+  const changed = await git.status(source.dir);
+  found.push(...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`));
+  if (changed.length > 20) found.push(`… and ${changed.length - 20} more changed files`);
+  const head = await git.head(source.dir);
+  if (!found.length && head !== source.commit && head !== lastHead) found.push(`commits on top of the checkout bro made (HEAD is ${head.slice(0, 12)})`);
+  return found;
+}
+
+function refuseToDiscard(source: ResolvedSource, work: readonly string[], base: string): PatchError {
+  return new PatchError('(series)', `${source.dir} has work that rerunning would discard:\n${work.map((w) => `  ${w}`).join('\n')}`, {
+    hint: `Keep it by making it part of the series (commit it, \`git format-patch -1\` into patches/${source.name}/${base}/ and list it in its series file; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away.`,
+  });
+}
+
 /** The series base for the admin container: its VERSION without the `v`. */
 const baseVersion = (version: string) => version.replace(/^v/, '');
 
@@ -161,6 +183,8 @@ export const patchStep: Step = {
       const id = `patch:${name}`;
       const record = await ctx.state.get(id);
       const started = new Date();
+      const work = await userWork(git, source, record?.outputs?.head === undefined ? undefined : String(record.outputs.head));
+      if (work.length && !ctx.options.discardChanges) throw refuseToDiscard(source, work, series?.base ?? versions[name]);
       let head: string;
       if (isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
         head = String(record.outputs.head);
