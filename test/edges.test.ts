@@ -150,3 +150,58 @@ describe("never discards the user's work in silence", () => {
     expect(existsSync(join(s.br, '.git', 'rebase-apply'))).toBe(true);
   });
 });
+
+describe('a path the user gave is a usage error naming the option', () => {
+  it('--work-dir that is a file, or inside the mirror cache; a cache dir that is a file or cannot be written', async () => {
+    const s = setup();
+    const file = join(s.project, 'a-file');
+    writeFileSync(file, 'x');
+    const asFile = await s.dryRun({}, '--work-dir', file);
+    expect(asFile.code).toBe(2);
+    expect(asFile.stderr).toContain(`--work-dir ${file}: is a file, not a directory`);
+    expect(asFile.stderr).not.toContain('bug in bro');
+
+    const inCache = await s.dryRun({}, '--work-dir', join(s.cacheDir, 'mirrors', 'w'));
+    expect(inCache.code).toBe(2);
+    expect(inCache.stderr).toContain(`is inside --cache-dir ${s.cacheDir}`);
+
+    const cacheFile = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', file]);
+    expect(cacheFile.code).toBe(2);
+    expect(cacheFile.stderr).toContain(`--cache-dir ${file}: is a file`);
+
+    // sysfs refuses new directories, even to root (a chmod 0555 directory does not stop root).
+    const readOnly = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', '/sys/bro-cache']);
+    expect(readOnly.code).toBe(2);
+    expect(readOnly.stderr).toMatch(/--cache-dir \/sys\/bro-cache (is not writable|is on a read-only file system)/);
+  });
+
+  it('--out that is a file, or under /proc (which hung), is refused at once', async () => {
+    const s = setup();
+    const file = join(s.project, 'a-file');
+    writeFileSync(file, 'x');
+    const preview = (out: string) =>
+      runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci', '--user-data', join(REPO_ROOT, 'examples', 'user-data.toml'), '--out', out, '--project-dir', s.project, '--cache-dir', s.cacheDir]);
+    const asFile = await preview(file);
+    expect(asFile.code).toBe(2);
+    expect(asFile.stderr).toContain(`--out ${file}: is a file`);
+    const proc = await preview('/proc/x');
+    expect(proc.code).toBe(2);
+    expect(proc.stderr).toContain('--out /proc/x cannot be created there');
+  });
+
+  it('variants/sources.lock.json that cannot be written or read is named, exit 2', async () => {
+    const s = setup();
+    const lock = join(s.project, 'variants', 'sources.lock.json');
+    // bro writes the lock beside it, then renames: a directory in the way fails that write, even as root.
+    mkdirSync(`${lock}.${process.pid}.tmp`);
+    const unwritable = await s.dryRun();
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toContain('variants/sources.lock.json: cannot be written');
+    removeDir(`${lock}.${process.pid}.tmp`);
+    removeDir(lock);
+    mkdirSync(lock);
+    const unreadable = await s.dryRun();
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toContain('variants/sources.lock.json: cannot be read (EISDIR)');
+  });
+});

@@ -90,11 +90,19 @@ export function createProject(root: string): Project {
       return dir;
     },
     async readLock() {
-      const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+      const text = await readFile(lockPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw new ConfigError(display(lockPath), `cannot be read (${error.code})`, { cause: error, hint: 'It must be a file bro can read and write: fix its permissions, or restore it from git.' });
+      });
       return text === undefined ? emptyLock() : parseLock(display(lockPath), text);
     },
     async writeLock(lock) {
-      await atomicWrite(lockPath, serializeLock(lock));
+      await atomicWrite(lockPath, serializeLock(lock)).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(display(lockPath), `cannot be written (${error.code}): bro records there the commit each upstream ref names`, {
+          cause: error,
+          hint: `Make ${display(lockPath)} and ${display(join(root, 'variants'))}/ writable, then rerun.`,
+        });
+      });
     },
     async readInfraTemplate() {
       const path = join(root, 'Infra.toml.tpl');
@@ -109,5 +117,8 @@ export function createProject(root: string): Project {
 export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, content, { mode });
-  await rename(tmp, path);
+  await rename(tmp, path).catch(async (error: unknown) => {
+    await rm(tmp, { force: true });
+    throw error;
+  });
 }

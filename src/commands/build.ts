@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createAws, type Aws } from '../adapters/aws.js';
 import { createAdapters } from '../adapters/index.js';
+import { prepareDir, refuseInside } from '../adapters/user-paths.js';
 import { lockWorkspace } from '../adapters/workspace-lock.js';
 import type { Io } from '../cli.js';
 import { parseVersion } from '../config/version.js';
@@ -26,6 +27,10 @@ export async function createBuildContext(options: BuildOptions, io: Io) {
   const adapters = createAdapters({ ...options, env: io.env, stderr: io.stderr });
   const variant = await adapters.project.readVariant(options.variant);
   const root = workDirFor(options, variant.name);
+  // The directories the user named, checked before any work: a bad one is a usage error naming the option.
+  refuseInside('--work-dir', root, '--cache-dir', options.cacheDir);
+  await prepareDir('--cache-dir', options.cacheDir);
+  await prepareDir('--work-dir', root);
   const ctx: BuildContext = {
     options,
     adapters,

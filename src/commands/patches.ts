@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createAdapters } from '../adapters/index.js';
+import { prepareDir } from '../adapters/user-paths.js';
 import { createGitPlumbing, type GitPlumbing } from '../adapters/git-plumbing.js';
 import type { SourceName } from '../config/series.js';
 import { ExitError, InterruptedError } from '../errors.js';
@@ -35,6 +36,7 @@ export interface CheckOptions extends UpstreamCommandOptions {
  */
 async function withTools<T>(options: CommonOptions, io: Io, work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>): Promise<T> {
   const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
+  await prepareDir('--cache-dir', options.cacheDir);
   const abort = new AbortController();
   const handler = (signal: NodeJS.Signals) => {
     abort.abort(new InterruptedError(`Interrupted by ${signal}`));
