@@ -112,7 +112,10 @@ export function formatError(error: unknown, debug: boolean): string {
       if (current) lines.push('Caused by:');
     }
   } else if (error instanceof Error && error.cause instanceof Error && error instanceof BroError) {
-    lines.push(`  (cause: ${error.cause.message.split('\n')[0]})`);
+    const cause = error.cause.message.split('\n')[0] ?? '';
+    // A program's reason already quoted in the message ("…: fatal: repository … does not exist") is not repeated.
+    const reason = /failed with exit code \d+: (.+)$/.exec(cause)?.[1];
+    if (!reason || !error.message.includes(reason)) lines.push(`  (cause: ${cause})`);
   }
   return lines.join('\n');
 }

@@ -205,3 +205,38 @@ describe('a path the user gave is a usage error naming the option', () => {
     expect(unreadable.stderr).toContain('variants/sources.lock.json: cannot be read (EISDIR)');
   });
 });
+
+describe('sources with a problem name what to do', () => {
+  it('only BRO_BOTTLEROCKET_URL set: one message naming both variables', async () => {
+    const s = setup();
+    const toml = join(s.project, 'variants', 'aws-k8s-1.18.toml');
+    writeFileSync(toml, readFileSync(toml, 'utf8').replace(JSON.stringify(s.upstream.adminContainer), JSON.stringify(join(s.project, 'nowhere.git'))));
+    const result = await s.dryRun({ BRO_BOTTLEROCKET_URL: s.upstream.bottlerocket });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('BRO_BOTTLEROCKET_URL is set but BRO_ADMIN_CONTAINER_URL is not');
+    // The task list's line, then the error once: git's reason, the hint, no repeated cause.
+    const final = result.stderr.slice(result.stderr.indexOf('✖'));
+    expect(final.match(/fatal: repository/g) ?? []).toHaveLength(1);
+  });
+
+  it("git's own reason is shown: a repository owned by another user", async () => {
+    const s = setup();
+    // git's test switch: every repository looks owned by someone else (no chown needed).
+    const result = await s.dryRun({ GIT_TEST_ASSUME_DIFFERENT_OWNER: '1' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('detected dubious ownership');
+    expect(result.stderr).toContain('safe.directory');
+  });
+
+  it('a git bundle as BRO_BOTTLEROCKET_URL: its annotated tags are peeled, the pin does not "move"', async () => {
+    const s = setup();
+    expect((await s.dryRun()).code).toBe(0);
+    const bundle = join(s.upstream.root, 'bottlerocket.bundle');
+    git(s.upstream.bottlerocket, 'bundle', 'create', '--quiet', bundle, '--all');
+    const result = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', join(s.cacheDir, 'other')], {
+      BRO_BOTTLEROCKET_URL: bundle,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(git(join(s.project, 'work', 'aws-k8s-1.18', 'bottlerocket'), 'rev-parse', 'HEAD~1')).toBe(s.upstream.tags['v1.0.4']);
+  });
+});

@@ -206,5 +206,8 @@ export function lastLines(text: string, count: number): string {
 export function telltaleLine(output: string): string {
   // stdout and stderr interleave, and tools end with hints ("hint: …", "When you have resolved…").
   const lines = output.trimEnd().split('\n');
+  // git says why first ("fatal: detected dubious ownership …"), then what it gave up on ("fatal: Could not read from remote repository").
+  const fatal = lines.find((l) => l.startsWith('fatal: '));
+  if (fatal) return fatal.trim();
   return (lines.filter((l) => /error|fatal|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop() ?? '').trim();
 }
