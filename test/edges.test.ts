@@ -240,3 +240,55 @@ describe('sources with a problem name what to do', () => {
     expect(git(join(s.project, 'work', 'aws-k8s-1.18', 'bottlerocket'), 'rev-parse', 'HEAD~1')).toBe(s.upstream.tags['v1.0.4']);
   });
 });
+
+describe('variant files', () => {
+  /** A dry run of the fixture variant file after `edit`. */
+  async function withVariant(edit: (toml: string) => string) {
+    const s = setup();
+    const toml = join(s.project, 'variants', 'aws-k8s-1.18.toml');
+    writeFileSync(toml, edit(readFileSync(toml, 'utf8')));
+    return s.dryRun();
+  }
+
+  it('rejects a share-with account listed twice', async () => {
+    const result = await withVariant((t) => t.replace('share-with = ["111111111111", "222222222222"]', 'share-with = ["111111111111", "111111111111"]'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('share-with: "111111111111" is listed twice');
+  });
+
+  it('rejects a region AWS does not have', async () => {
+    const result = await withVariant((t) => t.replace('"us-east-1"]', '"us-east-9"]'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('regions: "us-east-9" is not an AWS region');
+    expect(result.stderr).toContain('src/config/aws-regions.ts');
+  });
+
+  it('warns about an empty share-with', async () => {
+    const result = await withVariant((t) => t.replace('share-with = ["111111111111", "222222222222"]', 'share-with = []'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('share-with is empty');
+  });
+
+  it("refuses ami.tags in bro's own bro: namespace", async () => {
+    const result = await withVariant((t) => `${t}\n[ami.tags]\n"bro:version" = "mine"\nteam = "infra"\n`);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ami.tags.bro:version');
+    expect(result.stderr).toContain('namespace');
+  });
+
+  it('a TOML syntax error carries the line and column', async () => {
+    const result = await withVariant((t) => t.replace('arch = "x86_64"', 'arch = "x86_64'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/variants\/aws-k8s-1\.18\.toml: is not valid TOML \(line 2, column \d+\)/);
+  });
+
+  it('a variant is a name, not a path: ../../etc/passwd opens nothing outside variants/', async () => {
+    const s = setup();
+    writeFileSync(join(s.project, 'outside.toml'), 'name = "outside"\n');
+    for (const name of ['../../etc/passwd', '../outside']) {
+      const result = await s.run(['build', name, '--version', '1.0.4-hc1', '--dry-run', '--ci']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`"${name}" is not a variant name`);
+    }
+  });
+});

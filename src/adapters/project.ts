@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
 import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';
@@ -26,7 +26,7 @@ export interface Project {
   readonly lockPath: string;
 }
 
-export function createProject(root: string): Project {
+export function createProject(root: string, warn: (message: string) => void = () => undefined): Project {
   const lockPath = join(root, 'variants', 'sources.lock.json');
   const display = (path: string) => relative(root, path) || '.';
 
@@ -39,6 +39,10 @@ export function createProject(root: string): Project {
       return entries.filter((e) => e.endsWith('.toml')).map((e) => e.slice(0, -'.toml'.length)).sort();
     },
     async readVariant(name) {
+      // A name, never a path: `bro build ../../etc/passwd` must not open a file outside variants/.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes('..')) {
+        throw new UsageError(`"${name}" is not a variant name`, { hint: 'Name a variant as `bro variants` lists it, e.g. aws-k8s-1.18 (for variants/aws-k8s-1.18.toml).' });
+      }
       const path = join(root, 'variants', `${name}.toml`);
       const file = display(path);
       let text: string;
@@ -55,9 +59,11 @@ export function createProject(root: string): Project {
       try {
         data = parseToml(text);
       } catch (error) {
-        throw new ConfigError(file, `is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+        const { line, column } = error as { line?: number; column?: number };
+        const where = line === undefined ? '' : ` (line ${line}, column ${column})`;
+        throw new ConfigError(file, `is not valid TOML${where}: ${(error as Error).message.split('\n')[0]?.replace(/^Invalid TOML document: /, '')}`, { cause: error });
       }
-      return validateVariant(file, data, name);
+      return validateVariant(file, data, name, warn);
     },
     async listSeriesBases(source) {
       const entries = await readdir(join(root, 'patches', source), { withFileTypes: true }).catch(() => []);
