@@ -292,3 +292,25 @@ describe('variant files', () => {
     }
   });
 });
+
+describe('outside a project', () => {
+  it('bro variants, bro matrix and bro build exit 2: not a bro project; use --project-dir', async () => {
+    const s = setup();
+    const elsewhere = tempDir('bro-not-a-project-');
+    dirs.push(elsewhere);
+    const sub = join(s.project, 'variants-not-here');
+    mkdirSync(sub);
+    for (const args of [
+      ['variants', '--project-dir', elsewhere],
+      ['matrix', '--project-dir', elsewhere],
+      ['matrix', '--github', '--project-dir', elsewhere],
+      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', sub, '--cache-dir', s.cacheDir],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain('is not a bro project');
+      expect(result.stderr).toContain('use --project-dir');
+      expect(result.stdout).toBe('');
+    }
+  });
+});

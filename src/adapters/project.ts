@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../errors.js';
@@ -15,6 +15,8 @@ export interface Project {
   /** A path relative to the project root, for messages. */
   display(path: string): string;
   listVariants(): Promise<string[]>;
+  /** The variants, refusing a directory that is not a bro project or has none: CI must not fan out over nothing. */
+  requireVariants(): Promise<string[]>;
   readVariant(name: string): Promise<Variant>;
   listSeriesBases(source: SourceName): Promise<string[]>;
   readSeries(source: SourceName, base: string): Promise<Series>;
@@ -38,6 +40,14 @@ export function createProject(root: string, warn: (message: string) => void = ()
       const entries = await readdir(join(root, 'variants')).catch(() => [] as string[]);
       return entries.filter((e) => e.endsWith('.toml')).map((e) => e.slice(0, -'.toml'.length)).sort();
     },
+    async requireVariants() {
+      await requireProject(root);
+      const names = await this.listVariants();
+      if (!names.length) {
+        throw new UsageError(`${join(root, 'variants')} has no variant files`, { hint: 'Add one, e.g. variants/aws-k8s-1.18.toml; see README.md.' });
+      }
+      return names;
+    },
     async readVariant(name) {
       // A name, never a path: `bro build ../../etc/passwd` must not open a file outside variants/.
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes('..')) {
@@ -49,6 +59,7 @@ export function createProject(root: string, warn: (message: string) => void = ()
       try {
         text = await readFile(path, 'utf8');
       } catch (error) {
+        await requireProject(root);
         const known = await this.listVariants();
         throw new ConfigError(file, `no such variant "${name}"`, {
           cause: error,
@@ -117,6 +128,19 @@ export function createProject(root: string, warn: (message: string) => void = ()
       });
     },
   };
+}
+
+/** bro runs in a project: a directory with variants/. Anywhere else it says so, instead of finding no variants. */
+async function requireProject(root: string): Promise<void> {
+  const isDir = await stat(join(root, 'variants')).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    throw new UsageError(`${root} is not a bro project (it has no variants/ directory); use --project-dir`, {
+      hint: 'Run bro in the project (the directory with variants/ and patches/), or pass --project-dir <dir> (or set BRO_PROJECT_DIR).',
+    });
+  }
 }
 
 /** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */
