@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import { git, initRepo, makePatch, makeWorld, removeDir, REPO_ROOT, tempDir, writeSeries } from './helpers/git-fixtures.js';
@@ -312,5 +313,53 @@ describe('outside a project', () => {
       expect(result.stderr).toContain('use --project-dir');
       expect(result.stdout).toBe('');
     }
+  });
+});
+
+describe('messages that point the right way', () => {
+  it('manifest show: a file holding [] is not a manifest; an unknown variant is named', async () => {
+    const s = setup();
+    const file = join(s.project, 'm.json');
+    writeFileSync(file, '[]\n');
+    const array = await s.run(['manifest', 'show', '--manifest', file]);
+    expect(array.code).toBe(2);
+    expect(array.stderr).toContain('is not a bro release manifest (it holds a JSON array)');
+    expect(array.stderr).not.toContain('schemaVersion undefined');
+    const unknown = await s.run(['manifest', 'show', 'nosuch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no such variant "nosuch"');
+  });
+
+  it('share --revoke with no build says there is nothing to revoke, not that cargo make ami failed', async () => {
+    const w = buildWorld();
+    try {
+      const result = await w.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--revoke']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('Nothing to revoke: no build of aws-k8s-1.18 1.0.4-hc1 registered AMIs');
+      expect(result.stderr).not.toContain('cargo make ami');
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('a build suffix over 32 characters is told so; --region-concurrency 2.5 is refused', async () => {
+    const s = setup();
+    const long = await s.run(['build', 'aws-k8s-1.18', '--version', `1.0.4-${'a'.repeat(33)}`, '--dry-run', '--ci']);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain('is 33 characters; at most 32');
+    const fraction = await s.dryRun({}, '--region-concurrency', '2.5');
+    expect(fraction.code).toBe(2);
+    expect(fraction.stderr).toContain('--region-concurrency must be a whole number');
+  });
+
+  it('--from patch redoes the patch step instead of calling it up to date', async () => {
+    const s = setup();
+    expect((await s.dryRun()).code).toBe(0);
+    const again = await s.dryRun();
+    expect(again.stderr).toContain('bottlerocket: up to date');
+    const redo = await s.dryRun({}, '--from', 'patch');
+    expect(redo.code, redo.stderr).toBe(0);
+    expect(redo.stderr).not.toContain('up to date');
+    expect(redo.stderr).toContain('Apply the patch series: bottlerocket: 0 patches + 1 generated');
   });
 });

@@ -4,6 +4,13 @@ import type { Io } from '../cli.js';
 import { STEP_IDS } from '../step-ids.js';
 import { addCommonOptions, commonOptions, isDebug } from './common.js';
 
+/** A whole number > 0 (`--region-concurrency 2.5` is no number of regions). */
+export const positiveInteger = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a whole number greater than 0`);
+  return n;
+};
+
 /** A number > 0 (`--wait-timeout 0` would never wait). */
 export const positive = (what: string) => (value: string) => {
   const n = Number(value);
@@ -16,14 +23,14 @@ export function addPublishOptions(command: Command): Command {
   return command
     .addOption(new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available').argParser(positive('--wait-timeout')).default(60))
     .addOption(new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)').argParser(positive('--wait-poll')).default(15))
-    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positive('--region-concurrency')).default(4))
+    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positiveInteger('--region-concurrency')).default(4))
     .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false));
 }
 
 export const publishOptions = (raw: Record<string, unknown>) => ({
   waitTimeoutSeconds: Number(raw.waitTimeout) * 60,
   waitPollSeconds: Number(raw.waitPoll),
-  regionConcurrency: Math.floor(Number(raw.regionConcurrency)),
+  regionConcurrency: Number(raw.regionConcurrency),
   ci: Boolean(raw.ci),
 });
 

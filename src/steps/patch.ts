@@ -163,7 +163,7 @@ export const patchStep: Step = {
   id: 'patch',
   title: 'Apply the patch series',
   external: false,
-  async run(ctx, task) {
+  async run(ctx, task, { force }) {
     const { sources, adminVersion } = ctx;
     if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
     const { git, project, warn } = ctx.adapters;
@@ -186,7 +186,7 @@ export const patchStep: Step = {
       const work = await userWork(git, source, record?.outputs?.head === undefined ? undefined : String(record.outputs.head));
       if (work.length && !ctx.options.discardChanges) throw refuseToDiscard(source, work, series?.base ?? versions[name]);
       let head: string;
-      if (isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
+      if (!force && isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
         head = String(record.outputs.head);
         summary.push(`${name}: up to date`);
       } else {
