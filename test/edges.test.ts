@@ -363,3 +363,35 @@ describe('messages that point the right way', () => {
     expect(redo.stderr).toContain('Apply the patch series: bottlerocket: 0 patches + 1 generated');
   });
 });
+
+describe('help and README agree', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+
+  it('bro --version prints the version; bro help patches check prints that command\'s help', async () => {
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
+    expect(readme).toContain('`bro --version`');
+    const help = await runCli(['help', 'patches', 'check']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: bro patches check');
+    // --version after a command is still that command's own option.
+    const build = await runCli(['build', 'aws-k8s-1.18', '--version', 'nonsense']);
+    expect(build.stderr).toContain('Invalid --version "nonsense"');
+  });
+
+  it('the default --work-dir and each patches command\'s directory options are the README\'s', async () => {
+    const defaultWork = /\| `--work-dir <dir>` \| the workspace \(default `([^`]+)`\) \|/.exec(readme)?.[1];
+    expect(defaultWork).toBe('<project-dir>/work/<variant>');
+    const buildHelp = (await runCli(['build', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(buildHelp).toContain(`(default: ${defaultWork})`);
+    const options = async (command: string) => (await runCli(['patches', command, '--help'])).stdout;
+    expect(readme).toContain('`--cache-dir` (check and rebase');
+    expect(readme).toContain('`--work-dir` (rebase and refresh');
+    expect(await options('check')).toContain('--cache-dir');
+    expect(await options('rebase')).toContain('--cache-dir');
+    expect(await options('refresh')).not.toContain('--cache-dir');
+    expect(await options('check')).not.toContain('--work-dir');
+    for (const command of ['rebase', 'refresh']) expect((await options(command)).replace(/\s+/g, ' ')).toContain('(default: <project-dir>/work)');
+  });
+});
