@@ -3,6 +3,7 @@ import type { Git } from './adapters/git.js';
 import type { Mirrors } from './adapters/mirrors.js';
 import type { Project } from './adapters/project.js';
 import type { Redactor } from './adapters/redactor.js';
+import type { Rollback } from './adapters/rollback.js';
 import type { Runner } from './adapters/runner.js';
 import type { Series, SourceName } from './config/series.js';
 import type { Variant } from './config/variant.js';
@@ -74,6 +75,8 @@ export interface BuildContext {
   workspace: Workspace;
   /** The workspace state file: what each step last did, with which inputs. */
   state: StateStore;
+  /** Where a step registers the undo of its half-done work (the run's one rollback). */
+  rollback: Rollback;
   /** Set by the resolve step. */
   pins?: Record<SourceName, PinnedSource>;
   /** Set by the sources step. */

@@ -395,3 +395,47 @@ describe('help and README agree', () => {
     for (const command of ['rebase', 'refresh']) expect((await options(command)).replace(/\s+/g, ' ')).toContain('(default: <project-dir>/work)');
   });
 });
+
+describe('one rollback', () => {
+  /** A `git` on PATH that runs the real one, but announces a clone into the workspace's admin-container and hangs there. */
+  function hangingCheckout(bin: string): string {
+    const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\ncase "$*" in *"clone --quiet --shared"*admin-container.partial*) ${realGit} "$@"; echo started > "${join(bin, 'started')}"; sleep 30;; esac\nexec ${realGit} "$@"\n`,
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    return bin;
+  }
+
+  for (const signal of ['SIGINT', 'SIGHUP'] as const) {
+    it(`${signal} during the first checkout leaves no checkout on upstream's default branch, and says what it did`, async () => {
+      const s = setup();
+      const bin = hangingCheckout(tempDir('bro-bin-'));
+      dirs.push(bin);
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+        { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      for (let i = 0; i < 400 && !existsSync(join(bin, 'started')); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(join(bin, 'started'))).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(130);
+      expect(stderr).toContain(`Interrupted by ${signal}`);
+      expect(stderr).toContain('↺ admin-container/ not made: its first checkout was cut short');
+      const work = join(s.project, 'work', 'aws-k8s-1.18');
+      expect(readdirSync(work).filter((e) => e.startsWith('admin-container'))).toEqual([]);
+      // A checkout that exists is at its pin, clean.
+      if (existsSync(s.br)) {
+        expect(git(s.br, 'rev-parse', 'HEAD')).toBe(s.upstream.tags['v1.0.4']);
+        expect(git(s.br, 'status', '--porcelain')).toBe('');
+      }
+      const rerun = await s.dryRun();
+      expect(rerun.code, rerun.stderr).toBe(0);
+    });
+  }
+});

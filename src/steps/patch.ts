@@ -48,7 +48,11 @@ export interface ApplyOptions {
   keepFailed: boolean;
 }
 
-/** Resets the checkout to the pin and applies the series and generated changes. Returns the new HEAD. */
+/**
+ * Resets the checkout to the pin and applies the series and generated changes. Returns the new HEAD.
+ * A failure leaves the checkout as it is: the caller's rollback restores it (or, with --keep-failed,
+ * leaves the conflict for hand resolution).
+ */
 export async function applySeries(
   git: Git,
   source: ResolvedSource,
@@ -74,8 +78,8 @@ export async function applySeries(
         throw new PatchError(patch.name, `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`, {
           cause: error,
           hint: options.keepFailed
-            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix. To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
-            : `The checkout was restored to ${source.ref}. Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
+            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix (the next bro build refuses to discard it; --discard-changes does). To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
+            : `Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
         });
       }
     }
@@ -86,13 +90,11 @@ export async function applySeries(
       await git.commitAll(source.dir, change.message, GENERATED_DATE);
     }
   } catch (error) {
-    if (!(error instanceof PatchError && options.keepFailed)) await git.resetTo(source.dir, source.commit);
     if (error instanceof PatchError || error instanceof InterruptedError) throw error;
-    throw new PatchError(applying ?? '(series)', `Applying ${applying} failed; the checkout was restored to ${source.ref}`, { cause: error });
+    throw new PatchError(applying ?? '(series)', `Applying ${applying} failed`, { cause: error });
   }
   const dirty = await git.status(source.dir);
   if (dirty.length) {
-    await git.resetTo(source.dir, source.commit);
     throw new PatchError('(series)', `The ${source.name} tree is dirty after patching:\n${dirty.slice(0, 10).join('\n')}`, {
       hint: 'A dirty tree changes the build id (git describe --dirty). Check that no patch leaves untracked files.',
     });
@@ -191,7 +193,16 @@ export const patchStep: Step = {
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
-        head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
+        // Until the series is whole, the run's rollback puts the checkout back at the pin.
+        const release = ctx.rollback.add(`${name}/ reset to the pin, ${source.ref} (${source.commit.slice(0, 12)})`, () => git.resetTo(source.dir, source.commit));
+        try {
+          head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
+        } catch (error) {
+          // --keep-failed: the conflict stays for hand resolution.
+          if (error instanceof PatchError && ctx.options.keepFailed && (await git.amInProgress(source.dir))) release();
+          throw error;
+        }
+        release();
         await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
         summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
       }

@@ -2,6 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import type { Git } from '../adapters/git.js';
 import { createByRename } from '../adapters/mirrors.js';
+import type { Rollback } from '../adapters/rollback.js';
 import { mapAll } from '../concurrency.js';
 import { SOURCES, type SourceName } from '../config/series.js';
 import type { BuildVersion } from '../config/version.js';
@@ -27,6 +28,7 @@ export async function ensureCheckouts(
   git: Git,
   workspace: Workspace,
   pins: Record<SourceName, PinnedSource>,
+  rollback: Pick<Rollback, 'add'> = { add: () => () => undefined },
 ): Promise<Record<SourceName, ResolvedSource>> {
   await mkdir(workspace.root, { recursive: true });
   const entries = await mapAll(
@@ -42,10 +44,13 @@ export async function ensureCheckouts(
         }
         // Cloned and checked out at the pin beside the final path, then renamed: an interrupted
         // first checkout leaves no checkout, never one on upstream's default branch.
+        // Nothing to undo (the clone beside it is removed as it fails), but the message says so.
+        const release = rollback.add(`${name}/ not made: its first checkout was cut short`, async () => undefined);
         await createByRename(dir, async (tmp) => {
           await git.cloneShared(pin.mirror, tmp);
           await git.resetTo(tmp, pin.commit);
         });
+        release();
       } else if (!(await git.hasCommit(`${dir}/.git`, pin.commit))) {
         await git.fetchCommit(dir, pin.mirror, pin.commit);
       }
@@ -94,7 +99,7 @@ export const sourcesStep: Step = {
   async run(ctx, task) {
     if (!ctx.pins) throw new Error('sources step needs the resolve step');
     const { git } = ctx.adapters;
-    ctx.sources = await ensureCheckouts(git, ctx.workspace, ctx.pins);
+    ctx.sources = await ensureCheckouts(git, ctx.workspace, ctx.pins, ctx.rollback);
     await checkReleaseVersion(git, ctx.sources.bottlerocket, ctx.version);
     ctx.adminVersion = await readAdminVersion(git, ctx.sources['admin-container']);
     task.title = `Check out the sources: Bottlerocket ${ctx.version.tag}, admin container ${ctx.adminVersion}`;
