@@ -439,3 +439,19 @@ describe('one rollback', () => {
     });
   }
 });
+
+describe("never discards the user's commits in silence", () => {
+  it('a commit of their own on the checkout (a kept conflict resolved with git am --continue) is refused, bro\'s own are not', async () => {
+    const s = setup();
+    expect((await s.dryRun()).code).toBe(0);
+    // A fresh state file (another CI run on the same host): bro's own commits are recognised as bro's.
+    removeDir(join(s.project, 'work', 'aws-k8s-1.18', '.bro', 'state.json'));
+    expect((await s.dryRun()).code).toBe(0);
+    writeFileSync(join(s.br, 'Release.toml'), 'version = "1.0.4"\n# mine\n');
+    git(s.br, 'commit', '--quiet', '-am', 'my fix');
+    const refused = await s.dryRun();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/commit not made by bro: [0-9a-f]+ my fix/);
+    expect(git(s.br, 'log', '-1', '--format=%s')).toBe('my fix');
+  });
+});

@@ -138,17 +138,18 @@ export async function diagnose(git: Git, dir: string, patchPath: string): Promis
 
 /**
  * What resetting the checkout would destroy that bro did not make: changed or untracked files, a
- * `git am` stopped at a conflict (--keep-failed), commits on top of what bro last left there.
+ * `git am` stopped at a conflict (--keep-failed), commits that neither upstream nor bro made.
  * Ignored files (build caches) are not the user's work.
  */
-export async function userWork(git: Git, source: ResolvedSource, lastHead: string | undefined): Promise<string[]> {
+export async function userWork(git: Git, source: ResolvedSource): Promise<string[]> {
   const found: string[] = [];
   if (await git.amInProgress(source.dir)) found.push('a `git am` stopped at a conflict (left by --keep-failed)');
   const changed = await git.status(source.dir);
   found.push(...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`));
   if (changed.length > 20) found.push(`… and ${changed.length - 20} more changed files`);
-  const head = await git.head(source.dir);
-  if (!found.length && head !== source.commit && head !== lastHead) found.push(`commits on top of the checkout bro made (HEAD is ${head.slice(0, 12)})`);
+  const commits = await git.foreignCommits(source.dir, source.commit);
+  found.push(...commits.slice(0, 10).map((c) => `commit not made by bro: ${c}`));
+  if (commits.length > 10) found.push(`… and ${commits.length - 10} more commits`);
   return found;
 }
 
@@ -185,7 +186,7 @@ export const patchStep: Step = {
       const id = `patch:${name}`;
       const record = await ctx.state.get(id);
       const started = new Date();
-      const work = await userWork(git, source, record?.outputs?.head === undefined ? undefined : String(record.outputs.head));
+      const work = await userWork(git, source);
       if (work.length && !ctx.options.discardChanges) throw refuseToDiscard(source, work, series?.base ?? versions[name]);
       let head: string;
       if (!force && isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
