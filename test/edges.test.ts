@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -453,5 +453,33 @@ describe("never discards the user's commits in silence", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/commit not made by bro: [0-9a-f]+ my fix/);
     expect(git(s.br, 'log', '-1', '--format=%s')).toBe('my fix');
+  });
+});
+
+describe('the mirror lock does not trust a pid alone', () => {
+  it('a lock whose pid runs (reused by another process) but that nobody touches is taken over; a touched one is waited for', async () => {
+    const { withFileLock } = await import('../src/adapters/file-lock.js');
+    const dir = tempDir('bro-lock-');
+    dirs.push(dir);
+    const path = join(dir, 'm.git.lock');
+    // pid 1 always runs; the lock is old and untouched.
+    writeFileSync(path, JSON.stringify({ host: hostname(), pid: 1, token: 'old' }));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path, old, old);
+    expect(await withFileLock(path, async () => 'ran', { staleAfterMs: 1000, pollMs: 10 })).toBe('ran');
+    expect(existsSync(path)).toBe(false);
+
+    // Held and touched by a live holder: the second waits until the first releases.
+    const order: string[] = [];
+    let release!: () => void;
+    const first = withFileLock(path, () => new Promise<void>((r) => (release = () => (order.push('first done'), r()))), { staleAfterMs: 300, pollMs: 10 });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = withFileLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
+    // Longer than staleAfterMs: the holder's heartbeat keeps the lock fresh.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(order).toEqual([]);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first done', 'second ran']);
   });
 });
