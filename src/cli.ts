@@ -23,9 +23,16 @@ export interface Io {
 
 /** Runs bro; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  // `bro --version` as every CLI has it. Only first: after a command, --version is `bro build`'s own option.
+  if (argv[0] === '--version') {
+    io.stdout.write(`${await broVersion()}\n`);
+    return EXIT_OK;
+  }
+  // `bro help patches check`: commander's help command knows one level only.
+  if (argv[0] === 'help' && argv.length > 2) argv = [...argv.slice(1), '--help'];
   const program = new Command('bro')
     .description('Build custom Bottlerocket AMIs from a versioned patch series.')
-    .version(await broVersion(), '-V, --bro-version', 'print the bro version')
+    .version(await broVersion(), '-V, --bro-version', 'print the bro version (also `bro --version`)')
     .addOption(new Option('--debug', 'show stack traces and every command run').default(false))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

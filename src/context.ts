@@ -4,6 +4,7 @@ import type { Host } from './adapters/host.js';
 import type { Mirrors } from './adapters/mirrors.js';
 import type { Project } from './adapters/project.js';
 import type { Redactor } from './adapters/redactor.js';
+import type { Rollback } from './adapters/rollback.js';
 import type { Runner } from './adapters/runner.js';
 import type { Series, SourceName } from './config/series.js';
 import type { Variant } from './config/variant.js';
@@ -27,6 +28,8 @@ export interface BuildOptions extends CommonOptions {
   json: boolean;
   updateLock: boolean;
   keepFailed: boolean;
+  /** Throw away local changes in the checkouts instead of refusing to run. */
+  discardChanges?: boolean;
 }
 
 /** The outside world, created once by the command and passed down. */
@@ -75,6 +78,8 @@ export interface BuildContext {
   workspace: Workspace;
   /** The workspace state file: what each step last did, with which inputs. */
   state: StateStore;
+  /** Where a step registers the undo of its half-done work (the run's one rollback). */
+  rollback: Rollback;
   /** Set by the resolve step. */
   pins?: Record<SourceName, PinnedSource>;
   /** Set by the sources step. */

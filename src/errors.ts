@@ -93,6 +93,9 @@ export function isBroError(error: unknown): error is BroError {
   return error instanceof BroError;
 }
 
+/** Where the rollback puts what it restored on the error it rethrows; shown under the message. */
+export const RESTORED = Symbol.for('bro.restored');
+
 /** Renders an error for the terminal: message, hint, and (with debug) the causes and stacks. */
 export function formatError(error: unknown, debug: boolean): string {
   const lines: string[] = [];
@@ -104,6 +107,7 @@ export function formatError(error: unknown, debug: boolean): string {
     lines.push(`✖ Internal error: ${message}`);
     lines.push('  → This is a bug in bro. Rerun with --debug and report the output.');
   }
+  for (const note of (error as { [RESTORED]?: string[] } | undefined)?.[RESTORED] ?? []) lines.push(`  ↺ ${note}`);
   if (debug) {
     let current: unknown = error;
     while (current) {
@@ -112,7 +116,10 @@ export function formatError(error: unknown, debug: boolean): string {
       if (current) lines.push('Caused by:');
     }
   } else if (error instanceof Error && error.cause instanceof Error && error instanceof BroError) {
-    lines.push(`  (cause: ${error.cause.message.split('\n')[0]})`);
+    const cause = error.cause.message.split('\n')[0] ?? '';
+    // A program's reason already quoted in the message ("…: fatal: repository … does not exist") is not repeated.
+    const reason = /failed with exit code \d+: (.+)$/.exec(cause)?.[1];
+    if (!reason || !error.message.includes(reason)) lines.push(`  (cause: ${cause})`);
   }
   return lines.join('\n');
 }

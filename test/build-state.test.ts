@@ -11,6 +11,7 @@ import { readAmisJson } from '../src/steps/ami-register.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
 import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -129,7 +130,7 @@ describe('state and resume', () => {
       git(repo, 'add', '-A');
       git(repo, 'commit', '--quiet', '-m', 'x');
       writeFiles(repo, { 'Release.toml': 'version = "1.0.5"\n', 'new.txt': 'x' });
-      const adapters = createAdapters({ projectDir: s.project, cacheDir: s.cacheDir, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
+      const adapters = createAdapters({ projectDir: s.project, cacheDir: s.cacheDir, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
       const ctx = { adapters } as unknown as Parameters<typeof assertCleanTree>[0];
       await expect(assertCleanTree(ctx, 'os-build', repo)).rejects.toThrow(/Refusing to build from a dirty tree: .* has changes:\n {3}M Release.toml\n {2}\?\? new.txt/);
     } finally {
@@ -194,7 +195,7 @@ describe('SIGTERM', () => {
     const child = spawn(
       process.execPath,
       [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
-      { env: { ...process.env, ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));

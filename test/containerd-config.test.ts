@@ -5,7 +5,8 @@ import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { previewSetup, sealedEnv } from './helpers/preview-fixtures.js';
+import { previewSetup } from './helpers/preview-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 /**
  * The containerd config that `bro preview` renders, read by the real
@@ -99,7 +100,7 @@ describe('the containerd config bro preview renders, loaded by the real containe
     const out = join(work, 'out');
     const preview = await runCli(
       ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', file, '--out', out, '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
-      sealedEnv([s.fakeBin]),
+      sealedEnv({ PATH: `${s.fakeBin}:${PATH}` }),
     );
     expect(preview.stderr).not.toContain('✖');
     expect(preview.code).toBe(0);

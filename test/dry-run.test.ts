@@ -5,6 +5,7 @@ import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -110,7 +111,7 @@ describe('bro build --dry-run', () => {
     const result = spawnSync(
       process.execPath,
       [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
-      { env: { ...process.env, FORCE_COLOR: '1', CI: '' }, encoding: 'utf8' },
+      { env: sealedEnv({ FORCE_COLOR: '1' }), encoding: 'utf8' },
     );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, makePatch, makeProject, makeUpstream, REPO_ROOT, removeDir, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -42,7 +43,7 @@ describe('Ctrl-C', () => {
     const child = spawn(
       process.execPath,
       [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', project, '--cache-dir', cacheDir],
-      { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));

@@ -71,14 +71,16 @@ describe('applying the series', () => {
     expect(git(s.br, 'log', '-1', '--format=%an <%ae> %cn <%ce> %cI')).toBe('bro <bro@localhost> bro <bro@localhost> 2000-01-01T00:00:00+00:00');
   });
 
-  it('reuses the workspace: the rerun keeps the ignored build/ cache and gives the same commits', async () => {
+  it('reuses the workspace: the rerun keeps the ignored build/ cache and gives the same commits; --discard-changes drops a stray file', async () => {
     const s = setup();
     expect((await s.build()).code).toBe(0);
     const head = git(s.br, 'rev-parse', 'HEAD');
     mkdirSync(join(s.br, 'build', 'rpms'), { recursive: true });
     writeFileSync(join(s.br, 'build', 'rpms', 'kernel.rpm'), 'cached');
     writeFileSync(join(s.br, 'stray.txt'), 'left by hand');
-    expect((await s.build()).code).toBe(0);
+    expect((await s.build()).code).toBe(1);
+    expect(existsSync(join(s.br, 'stray.txt'))).toBe(true);
+    expect((await s.build('--discard-changes')).code).toBe(0);
     expect(readFileSync(join(s.br, 'build', 'rpms', 'kernel.rpm'), 'utf8')).toBe('cached');
     expect(existsSync(join(s.br, 'stray.txt'))).toBe(false);
     expect(git(s.br, 'rev-parse', 'HEAD')).toBe(head);

@@ -7,6 +7,7 @@ import type { CheckReport, PatchResult } from '../src/patches/check-report.js';
 import { runCli } from './helpers/cli.js';
 import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, type PatchedUpstream } from './helpers/patch-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 let upstream: PatchedUpstream;
 let project: string;
@@ -205,7 +206,7 @@ describe('bro patches check: one status per patch, per tag', () => {
     // A mirror of its own, made as bro makes it, to which no check has ever applied a patch: the
     // shared one already holds the blobs that earlier tests' checks would have written into it.
     const fresh = scratch('bro-patches-cache-');
-    const { mirrors } = createAdapters({ projectDir: project, cacheDir: fresh, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
+    const { mirrors } = createAdapters({ projectDir: project, cacheDir: fresh, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
     const { path: mirror } = await mirrors.ensure(upstream.repo);
     const objects = () => git(mirror, 'count-objects', '-v');
     const before = objects();
@@ -272,7 +273,7 @@ describe('Ctrl-C during bro patches check', () => {
     writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase "$*" in *"apply --cached"*) echo started > "${join(bin, 'started')}"; sleep 30;; esac\nexec ${realGit} "$@"\n`);
     chmodSync(join(bin, 'git'), 0o755);
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'patches', 'check', '--project-dir', project, '--cache-dir', cache], {
-      env: { ...process.env, ...env(), PATH: `${bin}:${process.env.PATH}`, TMPDIR: tmp },
+      env: sealedEnv({ ...env(), PATH: `${bin}:${PATH}`, TMPDIR: tmp }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -9,6 +9,7 @@ import { parseFormatPatch } from '../src/patch-file.js';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, replaceLine, type PatchedUpstream } from './helpers/patch-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 let upstream: PatchedUpstream;
 let project: string;
@@ -92,7 +93,7 @@ describe('bro patches rebase --onto, when no patch needs a hand', () => {
     expect(result.code).toBe(0);
     expect(result.stdout.match(/ unchanged$/gm)).toHaveLength(7);
     // And not just because the original bytes were kept: a fresh export gives them too.
-    const plumbing = createGitPlumbing(createRunner({ dryRun: false, env: process.env, redactor: new Redactor() }));
+    const plumbing = createGitPlumbing(createRunner({ dryRun: false, env: sealedEnv(), redactor: new Redactor() }));
     const exported = await plumbing.formatPatches(workspace(), upstream.tags['v1.0.0']!, { abbrev: 12, numbered: true });
     expect(exported).toEqual(Object.values(upstream.series));
   });

@@ -4,7 +4,8 @@ import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { previewSetup, sealedEnv } from './helpers/preview-fixtures.js';
+import { previewSetup } from './helpers/preview-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -39,7 +40,7 @@ async function preview(text: string, args: string[] = [], options: { passwordExp
   const out = join(work, 'out');
   const result = await runCli(
     ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', userData, '--out', out, '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w'), ...args],
-    sealedEnv([s.fakeBin]),
+    { PATH: `${s.fakeBin}:${PATH}` },
   );
   return { ...result, out, userData };
 }
@@ -151,7 +152,7 @@ describe('bro preview', () => {
     dirs.push(...s.dirs, work);
     const missing = await runCli(
       ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', '/nonexistent/user-data.toml', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
-      sealedEnv([s.fakeBin]),
+      { PATH: `${s.fakeBin}:${PATH}` },
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('/nonexistent/user-data.toml: cannot be read');

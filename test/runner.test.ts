@@ -6,9 +6,10 @@ import { Redactor, redactUrlCredentials } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
 import { SubprocessError } from '../src/errors.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
-  createRunner({ dryRun, env: process.env, redactor, log: (l) => lines.push(l) });
+  createRunner({ dryRun, env: sealedEnv(), redactor, log: (l) => lines.push(l) });
 
 describe('the runner', () => {
   it('passes argv through untouched: shell metacharacters are plain arguments', async () => {
@@ -77,7 +78,7 @@ describe('the runner', () => {
     const dir = tempDir();
     const logFile = join(dir, 'ami-register.log');
     try {
-      const { runner: r } = createAdapters({ projectDir: dir, cacheDir: dir, dryRun: false, debug: false, env: { ...process.env, AWS_SECRET_ACCESS_KEY: secret }, stderr: process.stderr });
+      const { runner: r } = createAdapters({ projectDir: dir, cacheDir: dir, dryRun: false, debug: false, env: sealedEnv({ AWS_SECRET_ACCESS_KEY: secret }), stderr: process.stderr });
       const error = await r
         .run({ argv: ['node', '-e', 'console.error("signing with " + process.env.AWS_SECRET_ACCESS_KEY); process.exit(1)'], mode: 'write', logFile })
         .catch((e: unknown) => e);

@@ -8,13 +8,14 @@ import { ensureCheckouts } from '../src/steps/sources.js';
 import { parseVersion } from '../src/config/version.js';
 import { StepError } from '../src/errors.js';
 import { commitAll, git, makeWorld, moveTag, removeDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup() {
   const world = makeWorld(dirs);
-  const adapters = createAdapters({ projectDir: world.project, cacheDir: world.cacheDir, dryRun: false, debug: false, env: process.env, stderr: process.stderr });
+  const adapters = createAdapters({ projectDir: world.project, cacheDir: world.cacheDir, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
   return { ...world, adapters };
 }
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit, sealedEnv } from './helpers/preview-fixtures.js';
+import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit } from './helpers/preview-fixtures.js';
+import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -13,13 +14,15 @@ async function dryRun(extra: FixtureCommit[] = [], path?: string, baseFiles?: Re
   const s = previewSetup({ extra, base: baseFiles });
   dirs.push(...s.dirs);
   const run = () =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], sealedEnv([s.fakeBin], path ? { PATH: path } : {}));
+    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], {
+      PATH: path ?? `${s.fakeBin}:${PATH}`,
+    });
   return { ...(await run()), run };
 }
 
 /** A PATH with git and nothing else: no rustfmt. */
 function pathWithGitOnly(): string {
-  const gitDir = (process.env.PATH ?? '').split(':').find((d) => existsSync(join(d, 'git')));
+  const gitDir = PATH.split(':').find((d) => existsSync(join(d, 'git')));
   if (!gitDir) throw new Error('git is not on PATH');
   const bin = tempDir('bro-bin-');
   dirs.push(bin);

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Runner } from './runner.js';
 
 /**
@@ -36,6 +37,10 @@ export interface Git {
   status(repo: string): Promise<string[]>;
   am(repo: string, patchFiles: readonly string[], options?: { threeWay?: boolean }): Promise<void>;
   amAbort(repo: string): Promise<void>;
+  /** Commits on HEAD that neither upstream (`base`, tags, remote branches) nor bro (its committer identity) made: `abc123 subject` lines. */
+  foreignCommits(repo: string, base: string): Promise<string[]>;
+  /** Whether a `git am` is stopped in the checkout (a conflict left for hand resolution). */
+  amInProgress(repo: string): Promise<boolean>;
   /** `git apply --check -v`, returning git's own explanation when it fails. */
   applyCheck(repo: string, patchFile: string): Promise<{ ok: boolean; output: string }>;
   commitAll(repo: string, message: string, date: string): Promise<void>;
@@ -108,6 +113,22 @@ export function createGit(runner: Runner): Git {
     },
     async amAbort(repo) {
       await run(['am', '--abort'], { cwd: repo, okExitCodes: [1, 128] });
+    },
+    async foreignCommits(repo, base) {
+      const { stdout } = await run(['log', '--format=%h%x09%ce%x09%s', 'HEAD', '--not', base, '--tags', '--remotes', '--'], { cwd: repo });
+      return stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('\t'))
+        .filter(([, email]) => email !== BRO_GIT_IDENTITY.GIT_COMMITTER_EMAIL)
+        .map(([sha, , subject]) => `${sha} ${subject ?? ''}`);
+    },
+    async amInProgress(repo) {
+      const { stdout } = await run(['rev-parse', '--path-format=absolute', '--git-path', 'rebase-apply'], { cwd: repo });
+      return stat(stdout.trim()).then(
+        () => true,
+        () => false,
+      );
     },
     async applyCheck(repo, patchFile) {
       const { exitCode, stderr, stdout } = await run(['apply', '--check', '-v', patchFile], { cwd: repo, okExitCodes: [1, 128] });

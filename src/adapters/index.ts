@@ -31,17 +31,18 @@ export function createAdapters(options: AdapterOptions): Adapters & { warnings: 
   });
   const git = createGit(runner);
   const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(redactor.redact(message));
+  };
   return {
     runner,
     git,
     redactor,
     host: createHost(),
-    project: createProject(options.projectDir),
+    project: createProject(options.projectDir, warn),
     mirrors: createMirrors(options.cacheDir, git),
     env: options.env,
     warnings,
-    warn: (message) => {
-      warnings.push(redactor.redact(message));
-    },
+    warn,
   };
 }

@@ -1,14 +1,18 @@
-import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { withFileLock } from './file-lock.js';
 import type { Git } from './git.js';
 import { redactUrlCredentials } from './redactor.js';
 
 /**
- * The cache of bare mirrors under the user's cache directory. Created by
- * mirroring on first use, updated by fetching. A mirror is cloned into a
- * temporary directory and renamed into place, so an interrupted first clone
- * never leaves a half mirror behind.
+ * The cache of bare mirrors under the user's cache directory, shared by every
+ * bro on the machine (a CI matrix runs several at once). Each mirror is
+ * created and fetched under its own lock file, `<mirror>.lock`: a second bro
+ * waits, then reuses what the first made. Created by mirroring on first use
+ * (into a temporary directory renamed into place, so an interrupted clone
+ * never leaves half a mirror), updated by fetching.
  */
 export interface Mirrors {
   readonly cacheDir: string;
@@ -16,7 +20,8 @@ export interface Mirrors {
   exists(url: string): Promise<boolean>;
   /** Creates the mirror if missing; returns its path and whether it was created. */
   ensure(url: string): Promise<{ path: string; created: boolean }>;
-  update(url: string): Promise<void>;
+  /** Fetches into the mirror; with `needed`, only when it still says so once the lock is held (another bro may have fetched meanwhile). */
+  update(url: string, needed?: (path: string) => Promise<boolean>): Promise<void>;
 }
 
 export function createMirrors(cacheDir: string, git: Git): Mirrors {
@@ -26,33 +31,76 @@ export function createMirrors(cacheDir: string, git: Git): Mirrors {
     const hash = createHash('sha256').update(url).digest('hex').slice(0, 12);
     return join(cacheDir, 'mirrors', `${name}-${hash}.git`);
   };
-  const exists = async (url: string) =>
-    stat(join(pathFor(url), 'HEAD'))
-      .then(() => true)
-      .catch(() => false);
+  const exists = (url: string) => isDir(join(pathFor(url), 'HEAD'), false);
+  const locked = async <T>(url: string, work: (path: string) => Promise<T>): Promise<T> => {
+    const path = pathFor(url);
+    await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+      throw cacheDirError(cacheDir, error);
+    });
+    return withFileLock(`${path}.lock`, () => work(path)).catch((error: unknown) => {
+      throw isPermissionError(error) ? cacheDirError(cacheDir, error) : error;
+    });
+  };
 
   return {
     cacheDir,
     pathFor,
     exists,
     async ensure(url) {
-      const path = pathFor(url);
-      if (await exists(url)) return { path, created: false };
-      await mkdir(join(cacheDir, 'mirrors'), { recursive: true });
-      const tmp = `${path}.partial-${process.pid}`;
-      await rm(tmp, { recursive: true, force: true });
-      try {
-        await git.cloneMirror(url, tmp);
-        await rename(tmp, path);
-      } finally {
-        await rm(tmp, { recursive: true, force: true });
-      }
-      return { path, created: true };
+      if (await exists(url)) return { path: pathFor(url), created: false };
+      return locked(url, async (path) => {
+        if (await exists(url)) return { path, created: false };
+        // Partial clones of a bro killed mid-clone: nobody else works on them while we hold the lock.
+        await removeLeftovers(path);
+        await createByRename(path, (tmp) => git.cloneMirror(url, tmp));
+        return { path, created: true };
+      });
     },
-    async update(url) {
-      await git.fetchMirror(pathFor(url));
+    async update(url, needed) {
+      await locked(url, async (path) => {
+        if (!needed || (await needed(path))) await git.fetchMirror(path);
+      });
     },
   };
+}
+
+/**
+ * Makes `dir` by running `make` on a temporary directory beside it, then renaming that into place:
+ * `dir` either does not exist or is whole. The one clone-to-temporary-then-rename in bro (mirrors,
+ * workspace checkouts, the rebase checkout).
+ */
+export async function createByRename(dir: string, make: (tmp: string) => Promise<void>): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = `${dir}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await make(tmp);
+    await rename(tmp, dir);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function removeLeftovers(path: string): Promise<void> {
+  const prefix = `${basename(path)}.partial-`;
+  const entries = await readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(entries.filter((e) => e.startsWith(prefix)).map((e) => rm(join(dirname(path), e), { recursive: true, force: true })));
+}
+
+const isDir = (path: string, dflt: boolean) =>
+  stat(path).then(
+    () => true,
+    () => dflt,
+  );
+
+const isPermissionError = (error: unknown) => ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST'].includes((error as NodeJS.ErrnoException)?.code ?? '');
+
+function cacheDirError(cacheDir: string, error: unknown): UsageError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'is not a directory' : 'is not writable';
+  return new UsageError(`The mirror cache ${cacheDir} ${why} (${code})`, {
+    cause: error,
+    hint: 'Pass --cache-dir (or set BRO_CACHE_DIR) to a directory you can write, or fix its permissions.',
+  });
 }
 
 /** The per-user cache directory, following the platform's convention. */

@@ -1,7 +1,7 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
 import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';
@@ -15,6 +15,8 @@ export interface Project {
   /** A path relative to the project root, for messages. */
   display(path: string): string;
   listVariants(): Promise<string[]>;
+  /** The variants, refusing a directory that is not a bro project or has none: CI must not fan out over nothing. */
+  requireVariants(): Promise<string[]>;
   readVariant(name: string): Promise<Variant>;
   listSeriesBases(source: SourceName): Promise<string[]>;
   readSeries(source: SourceName, base: string): Promise<Series>;
@@ -26,7 +28,7 @@ export interface Project {
   readonly lockPath: string;
 }
 
-export function createProject(root: string): Project {
+export function createProject(root: string, warn: (message: string) => void = () => undefined): Project {
   const lockPath = join(root, 'variants', 'sources.lock.json');
   const display = (path: string) => relative(root, path) || '.';
 
@@ -38,13 +40,26 @@ export function createProject(root: string): Project {
       const entries = await readdir(join(root, 'variants')).catch(() => [] as string[]);
       return entries.filter((e) => e.endsWith('.toml')).map((e) => e.slice(0, -'.toml'.length)).sort();
     },
+    async requireVariants() {
+      await requireProject(root);
+      const names = await this.listVariants();
+      if (!names.length) {
+        throw new UsageError(`${join(root, 'variants')} has no variant files`, { hint: 'Add one, e.g. variants/aws-k8s-1.18.toml; see README.md.' });
+      }
+      return names;
+    },
     async readVariant(name) {
+      // A name, never a path: `bro build ../../etc/passwd` must not open a file outside variants/.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes('..')) {
+        throw new UsageError(`"${name}" is not a variant name`, { hint: 'Name a variant as `bro variants` lists it, e.g. aws-k8s-1.18 (for variants/aws-k8s-1.18.toml).' });
+      }
       const path = join(root, 'variants', `${name}.toml`);
       const file = display(path);
       let text: string;
       try {
         text = await readFile(path, 'utf8');
       } catch (error) {
+        await requireProject(root);
         const known = await this.listVariants();
         throw new ConfigError(file, `no such variant "${name}"`, {
           cause: error,
@@ -55,9 +70,11 @@ export function createProject(root: string): Project {
       try {
         data = parseToml(text);
       } catch (error) {
-        throw new ConfigError(file, `is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+        const { line, column } = error as { line?: number; column?: number };
+        const where = line === undefined ? '' : ` (line ${line}, column ${column})`;
+        throw new ConfigError(file, `is not valid TOML${where}: ${(error as Error).message.split('\n')[0]?.replace(/^Invalid TOML document: /, '')}`, { cause: error });
       }
-      return validateVariant(file, data, name);
+      return validateVariant(file, data, name, warn);
     },
     async listSeriesBases(source) {
       const entries = await readdir(join(root, 'patches', source), { withFileTypes: true }).catch(() => []);
@@ -90,11 +107,19 @@ export function createProject(root: string): Project {
       return dir;
     },
     async readLock() {
-      const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+      const text = await readFile(lockPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw new ConfigError(display(lockPath), `cannot be read (${error.code})`, { cause: error, hint: 'It must be a file bro can read and write: fix its permissions, or restore it from git.' });
+      });
       return text === undefined ? emptyLock() : parseLock(display(lockPath), text);
     },
     async writeLock(lock) {
-      await atomicWrite(lockPath, serializeLock(lock));
+      await atomicWrite(lockPath, serializeLock(lock)).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(display(lockPath), `cannot be written (${error.code}): bro records there the commit each upstream ref names`, {
+          cause: error,
+          hint: `Make ${display(lockPath)} and ${display(join(root, 'variants'))}/ writable, then rerun.`,
+        });
+      });
     },
     async readInfraTemplate() {
       const path = join(root, 'Infra.toml.tpl');
@@ -105,9 +130,25 @@ export function createProject(root: string): Project {
   };
 }
 
+/** bro runs in a project: a directory with variants/. Anywhere else it says so, instead of finding no variants. */
+async function requireProject(root: string): Promise<void> {
+  const isDir = await stat(join(root, 'variants')).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    throw new UsageError(`${root} is not a bro project (it has no variants/ directory); use --project-dir`, {
+      hint: 'Run bro in the project (the directory with variants/ and patches/), or pass --project-dir <dir> (or set BRO_PROJECT_DIR).',
+    });
+  }
+}
+
 /** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */
 export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, content, { mode });
-  await rename(tmp, path);
+  await rename(tmp, path).catch(async (error: unknown) => {
+    await rm(tmp, { force: true });
+    throw error;
+  });
 }

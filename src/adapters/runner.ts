@@ -83,7 +83,7 @@ export function createRunner(options: RunnerOptions): Runner {
       if (command.logFile) log = createWriteStream(command.logFile, { flags: 'a', mode: 0o600 });
       const child = execa(file, args, {
         cwd: command.cwd,
-        env: { ...options.env, ...command.env },
+        env: childEnv(options.env, command.env),
         extendEnv: false,
         input: command.input,
         stdin: command.input === undefined ? 'ignore' : undefined,
@@ -167,6 +167,34 @@ function eachLine(stream: Readable, emit: (line: string) => void): Promise<void>
     });
 }
 
+/**
+ * Variables that point git at another repository. Git sets them for its hooks, so bro run from a
+ * hook (or a shell that exported GIT_DIR) would act on the wrong repository: no child gets them,
+ * and git finds bro's repositories from its argv and cwd. (git's own list: `git rev-parse --local-env-vars`.)
+ */
+export const GIT_LOCATION_ENV = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_IMPLICIT_WORK_TREE',
+  'GIT_PREFIX',
+  'GIT_SHALLOW_FILE',
+  'GIT_GRAFT_FILE',
+  'GIT_NO_REPLACE_OBJECTS',
+  'GIT_REPLACE_REF_BASE',
+  'GIT_NAMESPACE',
+] as const;
+
+/** A child's environment: the base one without the git location variables, then the command's own. */
+export function childEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of GIT_LOCATION_ENV) delete env[name];
+  return { ...env, ...extra };
+}
+
 /** How many lines of a failed program's output its error shows. */
 const TAIL_LINES = 20;
 
@@ -178,5 +206,8 @@ export function lastLines(text: string, count: number): string {
 export function telltaleLine(output: string): string {
   // stdout and stderr interleave, and tools end with hints ("hint: …", "When you have resolved…").
   const lines = output.trimEnd().split('\n');
+  // git says why first ("fatal: detected dubious ownership …"), then what it gave up on ("fatal: Could not read from remote repository").
+  const fatal = lines.find((l) => l.startsWith('fatal: '));
+  if (fatal) return fatal.trim();
   return (lines.filter((l) => /error|fatal|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop() ?? '').trim();
 }

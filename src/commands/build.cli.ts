@@ -4,6 +4,13 @@ import type { Io } from '../cli.js';
 import { STEP_IDS } from '../step-ids.js';
 import { addCommonOptions, commonOptions, isDebug } from './common.js';
 
+/** A whole number > 0 (`--region-concurrency 2.5` is no number of regions). */
+export const positiveInteger = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a whole number greater than 0`);
+  return n;
+};
+
 /** A number > 0 (`--wait-timeout 0` would never wait). */
 export const positive = (what: string) => (value: string) => {
   const n = Number(value);
@@ -24,14 +31,14 @@ export function addPublishOptions(command: Command): Command {
   return command
     .addOption(new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available').argParser(positive('--wait-timeout')).default(60))
     .addOption(new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)').argParser(positive('--wait-poll')).default(15))
-    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positive('--region-concurrency')).default(4))
+    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positiveInteger('--region-concurrency')).default(4))
     .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false));
 }
 
 export const publishOptions = (raw: Record<string, unknown>) => ({
   waitTimeoutSeconds: Number(raw.waitTimeout) * 60,
   waitPollSeconds: Number(raw.waitPoll),
-  regionConcurrency: Math.floor(Number(raw.regionConcurrency)),
+  regionConcurrency: Number(raw.regionConcurrency),
   ci: Boolean(raw.ci),
 });
 
@@ -48,6 +55,7 @@ export function registerBuild(program: Command, io: Io): void {
       .option('--json', 'print the plan (with --dry-run) or the release manifest as one versioned JSON document', false)
       .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
       .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
+      .option('--discard-changes', 'throw away local changes in the workspace checkouts (bro refuses to run over them otherwise)', false)
       .option('--from <step>', `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`)
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
       .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)')
@@ -64,6 +72,7 @@ export function registerBuild(program: Command, io: Io): void {
         json: Boolean(raw.json),
         updateLock: Boolean(raw.updateLock),
         keepFailed: Boolean(raw.keepFailed),
+        discardChanges: Boolean(raw.discardChanges),
         from: raw.from === undefined ? undefined : String(raw.from),
         only: raw.only === undefined ? undefined : String(raw.only),
         manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),

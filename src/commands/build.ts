@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { createAws, type Aws } from '../adapters/aws.js';
 import { createAdapters } from '../adapters/index.js';
+import { createRollback, type Rollback } from '../adapters/rollback.js';
+import { prepareDir, refuseInside } from '../adapters/user-paths.js';
 import { lockWorkspace } from '../adapters/workspace-lock.js';
 import type { Io } from '../cli.js';
 import { parseVersion } from '../config/version.js';
 import type { BuildContext, BuildOptions } from '../context.js';
-import { InterruptedError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { buildStages, checkSelection, runPipeline, type PublishContext } from '../pipeline.js';
 import { formatPlan, makePlan } from '../plan.js';
 import type { CheckResult } from '../preflight/checks.js';
@@ -25,11 +27,15 @@ export interface RunBuildOptions extends BuildOptions, PublishOptions {
 }
 
 /** Creates the context every build-like command starts from. Config errors surface here, before any output. */
-export async function createBuildContext(options: BuildOptions, io: Io) {
+export async function createBuildContext(options: BuildOptions, io: Io, rollback: Rollback = createRollback()) {
   const version = parseVersion(options.version);
   const adapters = createAdapters({ ...options, env: io.env, stderr: io.stderr });
   const variant = await adapters.project.readVariant(options.variant);
   const root = workDirFor(options, variant.name);
+  // The directories the user named, checked before any work: a bad one is a usage error naming the option.
+  refuseInside('--work-dir', root, '--cache-dir', options.cacheDir);
+  await prepareDir('--cache-dir', options.cacheDir);
+  await prepareDir('--work-dir', root);
   const ctx: BuildContext = {
     options,
     adapters,
@@ -42,26 +48,9 @@ export async function createBuildContext(options: BuildOptions, io: Io) {
       broDir: join(root, '.bro'),
     },
     state: createStateStore(join(root, '.bro')),
+    rollback,
   };
   return { ctx, warnings: adapters.warnings };
-}
-
-/**
- * Stops the children and marks the run interrupted on SIGINT/SIGTERM. Steps
- * restore what they own (the patch step resets the checkout) as the error
- * unwinds. Returns the function that removes the handlers.
- */
-export function onInterrupt(ctx: BuildContext, abort: AbortController): () => void {
-  const handler = (signal: NodeJS.Signals) => {
-    abort.abort(new InterruptedError(`Interrupted by ${signal}`));
-    ctx.adapters.runner.killAll(signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
 }
 
 /** Options of `bro build` beyond the foundation's; the defaults are the CLI's. */
@@ -80,10 +69,10 @@ export interface PublishOptions {
 export const PUBLISH_DEFAULTS = { waitTimeoutSeconds: 60 * 60, waitPollSeconds: 15, regionConcurrency: 4 } as const;
 
 /** The build context plus what the steps after render need: settings, the state file, AWS. */
-export async function createPublishContext(options: BuildOptions & PublishOptions, io: Io, signal: AbortSignal) {
+export async function createPublishContext(options: BuildOptions & PublishOptions, io: Io, rollback: Rollback) {
   checkSelection(options);
-  const { ctx: base, warnings } = await createBuildContext(options, io);
-  base.adapters.aws = options.aws ?? createAws({ profile: base.variant.infra.profile, signal });
+  const { ctx: base, warnings } = await createBuildContext(options, io, rollback);
+  base.adapters.aws = options.aws ?? createAws({ profile: base.variant.infra.profile, signal: rollback.signal });
   if (base.variant.infra.role && !options.dryRun) {
     base.adapters.warn(
       'infra.role is set: pubsys assumes it, but bro shares AMIs and pushes the admin image with your own credentials (or infra.profile). Give that profile a role_arn if the AMIs belong to the role\'s account.',
@@ -118,9 +107,11 @@ export interface WarningDisplay {
 }
 
 /**
- * Runs `fn` holding the workspace lock, with Ctrl-C stopping the children.
- * Every warning is printed once: as it happens with `live`, else after the
- * task list (unless the result carries them). `unshown` are those not printed yet.
+ * Runs `fn` holding the workspace lock, under the run's one rollback: Ctrl-C
+ * (or SIGTERM, SIGHUP) stops the children, and whatever the steps registered
+ * is undone, still under the lock. Every warning is printed once: as it happens
+ * with `live`, else after the task list (unless the result carries them).
+ * `unshown` are those not printed yet.
  */
 export async function withWorkspace<T>(
   options: BuildOptions & PublishOptions,
@@ -128,8 +119,8 @@ export async function withWorkspace<T>(
   fn: (ctx: PublishContext, signal: AbortSignal) => Promise<T>,
   display: WarningDisplay = {},
 ): Promise<{ result: T; ctx: PublishContext; warnings: string[]; unshown: string[] }> {
-  const abort = new AbortController();
-  const { ctx, warnings } = await createPublishContext(options, io, abort.signal);
+  const rollback = createRollback();
+  const { ctx, warnings } = await createPublishContext(options, io, rollback);
   const shown = new Set<string>();
   const show = (warning: string) => {
     if (shown.has(warning)) return;
@@ -149,13 +140,11 @@ export async function withWorkspace<T>(
   try {
     const lock = await lockWorkspace(ctx.workspace.broDir);
     if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
-    const removeHandlers = onInterrupt(ctx, abort);
     try {
-      const result = await fn(ctx, abort.signal);
+      const result = await rollback.run(ctx.adapters.runner, () => fn(ctx, rollback.signal));
       ok = true;
       return { result, ctx, warnings, unshown: unshown() };
     } finally {
-      removeHandlers();
       await lock.release();
     }
   } finally {

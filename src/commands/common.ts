@@ -9,7 +9,7 @@ export function addCommonOptions(command: Command): Command {
   return command
     .addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'))
     .addOption(new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'))
-    .addOption(new Option('--work-dir <dir>', 'the workspace (default: ./work/<variant>)'));
+    .addOption(new Option('--work-dir <dir>', 'the workspace (default: <project-dir>/work/<variant>)'));
 }
 
 export function commonOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, debug: boolean): CommonOptions {

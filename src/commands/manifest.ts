@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { createProject } from '../adapters/project.js';
 import type { Io } from '../cli.js';
 import type { CommonOptions } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -15,6 +16,8 @@ export async function showManifest(options: ShowManifestOptions, io: Io): Promis
   if (!options.manifest && !options.variant) {
     throw new UsageError('bro manifest show needs a variant (for its workspace) or --manifest FILE');
   }
+  // The variant must exist: `manifest show nosuch` says so, not that a file in a workspace is missing.
+  if (!options.manifest) await createProject(options.projectDir).readVariant(options.variant as string);
   const path = options.manifest ? resolve(options.manifest) : defaultManifestPath(workDirFor(options, options.variant as string));
   const manifest = await readManifest(path);
   io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, path)}\n`);

@@ -18,7 +18,7 @@ export interface MatrixEntry {
 export async function printMatrix(options: { projectDir: string; github: boolean }, io: Io): Promise<void> {
   const project = createProject(resolve(options.projectDir));
   const include: MatrixEntry[] = [];
-  for (const name of await project.listVariants()) {
+  for (const name of await project.requireVariants()) {
     const variant = await project.readVariant(name);
     include.push({ variant: variant.name, arch: variant.arch, regions: variant.regions });
   }

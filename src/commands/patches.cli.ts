@@ -11,7 +11,7 @@ const sourceOption = () =>
 function addDirectoryOptions(command: Command, dirs: { cache: boolean; work: boolean }): Command {
   command.addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'));
   if (dirs.cache) command.addOption(new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'));
-  if (dirs.work) command.addOption(new Option('--work-dir <dir>', 'where rebases happen: <work-dir>/rebase/<source>/ (default: ./work)'));
+  if (dirs.work) command.addOption(new Option('--work-dir <dir>', 'where rebases happen: <work-dir>/rebase/<source>/ (default: <project-dir>/work)'));
   return command.addOption(sourceOption());
 }
 

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { createAdapters } from '../adapters/index.js';
+import { createRollback } from '../adapters/rollback.js';
+import { prepareDir } from '../adapters/user-paths.js';
 import { createGitPlumbing, type GitPlumbing } from '../adapters/git-plumbing.js';
 import type { SourceName } from '../config/series.js';
-import { ExitError, InterruptedError } from '../errors.js';
+import { ExitError } from '../errors.js';
 import type { Adapters, CommonOptions } from '../context.js';
 import type { Io } from '../cli.js';
 import { checkSeries } from '../patches/check-series.js';
@@ -29,24 +31,18 @@ export interface CheckOptions extends UpstreamCommandOptions {
 }
 
 /**
- * The adapters for one command, and SIGINT/SIGTERM handling: the running git
- * processes are stopped, no new one starts, and the command unwinds through
- * its cleanup (the scratch area is removed) to exit 130.
+ * The adapters for one command, under the run's one rollback: on SIGINT,
+ * SIGTERM or SIGHUP the running git processes are stopped, no new one
+ * starts, and the command unwinds through its cleanup (the scratch area is
+ * removed) to exit 130.
  */
 async function withTools<T>(options: CommonOptions, io: Io, work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>): Promise<T> {
   const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
-  const abort = new AbortController();
-  const handler = (signal: NodeJS.Signals) => {
-    abort.abort(new InterruptedError(`Interrupted by ${signal}`));
-    adapters.runner.killAll(signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  await prepareDir('--cache-dir', options.cacheDir);
+  const rollback = createRollback();
   try {
-    return await work({ adapters, plumbing: createGitPlumbing(adapters.runner, abort.signal) });
+    return await rollback.run(adapters.runner, () => work({ adapters, plumbing: createGitPlumbing(adapters.runner, rollback.signal) }));
   } finally {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
     for (const warning of adapters.warnings) io.stderr.write(`! ${warning}\n`);
   }
 }

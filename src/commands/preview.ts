@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { atomicWrite } from '../adapters/project.js';
+import { prepareDir } from '../adapters/user-paths.js';
 import type { Io } from '../cli.js';
 import type { CommonOptions } from '../context.js';
 import { ConfigError, StepError } from '../errors.js';
@@ -52,6 +53,7 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
     }),
   );
   const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
+  if (options.out) await prepareDir('--out', options.out, 0o700);
   const buildOptions = { ...options, dryRun: true, keepFailed: false };
   // The checkout is read while the workspace is still locked: a build started meanwhile cannot reset it.
   const { result, ctx } = await withWorkspace(buildOptions, io, async (c, signal) => {
@@ -80,7 +82,7 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
 
   // The files hold credentials: only the user may read them.
   const outDir = options.out ?? join(ctx.workspace.root, 'preview');
-  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  await prepareDir(options.out ? '--out' : '--work-dir', outDir, 0o700);
   for (const file of files) {
     const path = join(outDir, file.name);
     await atomicWrite(path, file.text, 0o600);

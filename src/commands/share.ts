@@ -1,5 +1,6 @@
+import { stat } from 'node:fs/promises';
 import type { Io } from '../cli.js';
-import { UsageError } from '../errors.js';
+import { StepError, UsageError } from '../errors.js';
 import { amisJsonPath } from '../naming.js';
 import { readAmisJson } from '../steps/ami-register.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from '../steps/regions.js';
@@ -30,7 +31,13 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
   }
   const { result: outcomes } = await withWorkspace(options, io, async (ctx) => {
     const { regions } = ctx.variant;
-    const amis = await readAmisJson(amisJsonPath(ctx.workspace.bottlerocket, ctx.variant, ctx.version), regions);
+    const amisJson = amisJsonPath(ctx.workspace.bottlerocket, ctx.variant, ctx.version);
+    if (!(await stat(amisJson).then(() => true, () => false))) {
+      throw new StepError('share', `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}`, {
+        hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
+      });
+    }
+    const amis = await readAmisJson(amisJson, regions);
     const accounts = options.accounts ?? ctx.variant['share-with'];
     const aws = requireAws(ctx);
     const results = await forEachRegion(regions, ctx.settings.regionConcurrency, (region) => revokeImage(aws.ec2(region), amis[region]!.id, accounts));

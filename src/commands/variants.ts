@@ -5,7 +5,7 @@ import type { Io } from '../cli.js';
 
 export async function listVariants(projectDir: string, io: Io): Promise<void> {
   const project = createProject(resolve(projectDir));
-  for (const name of await project.listVariants()) {
+  for (const name of await project.requireVariants()) {
     const variant = await project.readVariant(name);
     io.stdout.write(`${name}\t${variant.arch}\t${variant.regions.join(',')}\n`);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { isKnownRegion } from './aws-regions.js';
 
 /**
  * The variant file, `variants/<name>.toml`: one Bottlerocket variant as this
@@ -69,8 +70,8 @@ export const VariantSchema = z.strictObject({
 
 export type Variant = z.infer<typeof VariantSchema>;
 
-/** Validates a parsed variant document; every problem is reported with its key. */
-export function validateVariant(file: string, data: unknown, expectedName?: string): Variant {
+/** Validates a parsed variant document; every problem is reported with its key. Doubtful but valid values go to `warn`. */
+export function validateVariant(file: string, data: unknown, expectedName?: string, warn: (message: string) => void = () => undefined): Variant {
   const result = VariantSchema.safeParse(data);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
@@ -100,14 +101,34 @@ export function validateVariant(file: string, data: unknown, expectedName?: stri
   }
   const regions = new Set(variant.regions);
   if (regions.size !== variant.regions.length) {
-    throw new ConfigError(file, 'regions: a region is listed twice', { hint: 'List each region once.' });
+    throw new ConfigError(file, `regions: ${twice(variant.regions)} is listed twice`, { hint: 'List each region once.' });
   }
+  const unknown = variant.regions.filter((r) => !isKnownRegion(r));
+  if (unknown.length) {
+    throw new ConfigError(file, `regions: ${unknown.map((r) => JSON.stringify(r)).join(', ')} ${unknown.length > 1 ? 'are not AWS regions' : 'is not an AWS region'}`, {
+      hint: 'Check the spelling (e.g. "us-east-1"). If AWS opened it after this bro was released, add it to src/config/aws-regions.ts.',
+    });
+  }
+  const ours = Object.keys(variant.ami.tags).filter((key) => key.toLowerCase().startsWith('bro:'));
+  if (ours.length) {
+    throw new ConfigError(file, `ami.tags.${ours[0]}: the bro: tag namespace is bro's own (it records each build there)`, { hint: 'Pick a key outside bro:, e.g. "team:version".' });
+  }
+  const accounts = variant['share-with'];
+  if (new Set(accounts).size !== accounts.length) {
+    throw new ConfigError(file, `share-with: ${twice(accounts)} is listed twice`, { hint: 'List each account once.' });
+  }
+  if (!accounts.length) warn(`${file}: share-with is empty: the AMIs stay private to the account that builds them.`);
   for (const r of Object.keys(variant.infra.region)) {
     if (!regions.has(r)) {
       throw new ConfigError(file, `infra.region.${r}: "${r}" is not in regions`, { hint: `Add "${r}" to regions or remove [infra.region.${r}].` });
     }
   }
   return variant;
+}
+
+/** The first value that appears twice. */
+function twice(values: readonly string[]): string {
+  return JSON.stringify(values.find((v, i) => values.indexOf(v) !== i));
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {

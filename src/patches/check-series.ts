@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { GitPlumbing, Scratch } from '../adapters/git-plumbing.js';
+import { mapLimit } from '../concurrency.js';
 import type { Series, SourceName } from '../config/series.js';
 import { CHECK_SCHEMA_VERSION, type CheckReport } from './check-report.js';
 import { checkTag, prepareSeries, type Backports, type CheckMemo, type Target } from './check-tag.js';
@@ -71,18 +72,4 @@ async function findBackports(scratch: Scratch, input: CheckSeriesInput, patches:
     else warnings.push(`${name} says it backports upstream commit ${backport}, which ${input.url} does not have: it is checked by its content only.`);
   }
   return { backports: backports as Backports, warnings };
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; results in input order. */
-async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
-  const results: O[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }

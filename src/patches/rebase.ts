@@ -1,7 +1,8 @@
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitPlumbing } from '../adapters/git-plumbing.js';
 import type { Git } from '../adapters/git.js';
+import { createByRename } from '../adapters/mirrors.js';
 import type { Project } from '../adapters/project.js';
 import type { Series } from '../config/series.js';
 import { PatchError, StepError } from '../errors.js';
@@ -140,13 +141,5 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
 /** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
 async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {
   if (await stat(join(dir, '.git')).then(() => true, () => false)) return;
-  const tmp = `${dir}.partial-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(join(dir, '..'), { recursive: true });
-  try {
-    await git.cloneShared(mirror, tmp);
-    await rename(tmp, dir);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  await createByRename(dir, (tmp) => git.cloneShared(mirror, tmp));
 }

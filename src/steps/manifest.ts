@@ -114,7 +114,12 @@ export async function readManifest(path: string): Promise<Manifest> {
   } catch (error) {
     throw new ConfigError(path, 'is not valid JSON', { cause: error });
   }
-  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || (data as { kind?: unknown }).kind !== 'bro.manifest') {
+    throw new ConfigError(path, `is not a bro release manifest (it holds ${Array.isArray(data) ? 'a JSON array' : data === null ? 'null' : typeof data !== 'object' ? `a JSON ${typeof data}` : 'an object without kind "bro.manifest"'})`, {
+      hint: 'Pass --manifest the manifest.json a `bro build` wrote, or name the variant whose workspace holds it.',
+    });
+  }
+  const version = (data as { schemaVersion?: unknown }).schemaVersion;
   if (version !== MANIFEST_SCHEMA_VERSION) {
     throw new ConfigError(path, `has schemaVersion ${JSON.stringify(version)}; this bro reads version ${MANIFEST_SCHEMA_VERSION}`, {
       hint: 'Use the bro version that wrote it (see its "bro" field), or rebuild the manifest with `bro build`.',

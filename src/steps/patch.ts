@@ -48,7 +48,11 @@ export interface ApplyOptions {
   keepFailed: boolean;
 }
 
-/** Resets the checkout to the pin and applies the series and generated changes. Returns the new HEAD. */
+/**
+ * Resets the checkout to the pin and applies the series and generated changes. Returns the new HEAD.
+ * A failure leaves the checkout as it is: the caller's rollback restores it (or, with --keep-failed,
+ * leaves the conflict for hand resolution).
+ */
 export async function applySeries(
   git: Git,
   source: ResolvedSource,
@@ -74,8 +78,8 @@ export async function applySeries(
         throw new PatchError(patch.name, `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`, {
           cause: error,
           hint: options.keepFailed
-            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix. To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
-            : `The checkout was restored to ${source.ref}. Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
+            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix (the next bro build refuses to discard it; --discard-changes does). To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
+            : `Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
         });
       }
     }
@@ -86,13 +90,11 @@ export async function applySeries(
       await git.commitAll(source.dir, change.message, GENERATED_DATE);
     }
   } catch (error) {
-    if (!(error instanceof PatchError && options.keepFailed)) await git.resetTo(source.dir, source.commit);
     if (error instanceof PatchError || error instanceof InterruptedError) throw error;
-    throw new PatchError(applying ?? '(series)', `Applying ${applying} failed; the checkout was restored to ${source.ref}`, { cause: error });
+    throw new PatchError(applying ?? '(series)', `Applying ${applying} failed`, { cause: error });
   }
   const dirty = await git.status(source.dir);
   if (dirty.length) {
-    await git.resetTo(source.dir, source.commit);
     throw new PatchError('(series)', `The ${source.name} tree is dirty after patching:\n${dirty.slice(0, 10).join('\n')}`, {
       hint: 'A dirty tree changes the build id (git describe --dirty). Check that no patch leaves untracked files.',
     });
@@ -134,6 +136,29 @@ export async function diagnose(git: Git, dir: string, patchPath: string): Promis
     .join('\n');
 }
 
+/**
+ * What resetting the checkout would destroy that bro did not make: changed or untracked files, a
+ * `git am` stopped at a conflict (--keep-failed), commits that neither upstream nor bro made.
+ * Ignored files (build caches) are not the user's work.
+ */
+export async function userWork(git: Git, source: ResolvedSource): Promise<string[]> {
+  const found: string[] = [];
+  if (await git.amInProgress(source.dir)) found.push('a `git am` stopped at a conflict (left by --keep-failed)');
+  const changed = await git.status(source.dir);
+  found.push(...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`));
+  if (changed.length > 20) found.push(`… and ${changed.length - 20} more changed files`);
+  const commits = await git.foreignCommits(source.dir, source.commit);
+  found.push(...commits.slice(0, 10).map((c) => `commit not made by bro: ${c}`));
+  if (commits.length > 10) found.push(`… and ${commits.length - 10} more commits`);
+  return found;
+}
+
+function refuseToDiscard(source: ResolvedSource, work: readonly string[], base: string): PatchError {
+  return new PatchError('(series)', `${source.dir} has work that rerunning would discard:\n${work.map((w) => `  ${w}`).join('\n')}`, {
+    hint: `Keep it by making it part of the series (commit it, \`git format-patch -1\` into patches/${source.name}/${base}/ and list it in its series file; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away.`,
+  });
+}
+
 /** The series base for the admin container: its VERSION without the `v`. */
 const baseVersion = (version: string) => version.replace(/^v/, '');
 
@@ -141,7 +166,7 @@ export const patchStep: Step = {
   id: 'patch',
   title: 'Apply the patch series',
   external: false,
-  async run(ctx, task) {
+  async run(ctx, task, { force }) {
     const { sources, adminVersion } = ctx;
     if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
     const { git, project, warn } = ctx.adapters;
@@ -161,13 +186,24 @@ export const patchStep: Step = {
       const id = `patch:${name}`;
       const record = await ctx.state.get(id);
       const started = new Date();
+      const work = await userWork(git, source);
+      if (work.length && !ctx.options.discardChanges) throw refuseToDiscard(source, work, series?.base ?? versions[name]);
       let head: string;
-      if (isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
+      if (!force && isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
         head = String(record.outputs.head);
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
-        head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
+        // Until the series is whole, the run's rollback puts the checkout back at the pin.
+        const release = ctx.rollback.add(`${name}/ reset to the pin, ${source.ref} (${source.commit.slice(0, 12)})`, () => git.resetTo(source.dir, source.commit));
+        try {
+          head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
+        } catch (error) {
+          // --keep-failed: the conflict stays for hand resolution.
+          if (error instanceof PatchError && ctx.options.keepFailed && (await git.amInProgress(source.dir))) release();
+          throw error;
+        }
+        release();
         await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
         summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
       }

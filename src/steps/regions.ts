@@ -1,3 +1,4 @@
+import { settleLimit } from '../concurrency.js';
 import { BroError, InterruptedError, StepError } from '../errors.js';
 
 /**
@@ -11,19 +12,8 @@ export interface RegionOutcome<T> {
 }
 
 export async function forEachRegion<T>(regions: readonly string[], limit: number, work: (region: string) => Promise<T>): Promise<RegionOutcome<T>[]> {
-  const outcomes: RegionOutcome<T>[] = regions.map((region) => ({ region }));
-  let next = 0;
-  const worker = async () => {
-    for (let outcome = outcomes[next++]; outcome; outcome = outcomes[next++]) {
-      try {
-        outcome.value = await work(outcome.region);
-      } catch (error) {
-        outcome.error = error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, regions.length)) }, worker));
-  return outcomes;
+  const outcomes = await settleLimit(regions, limit, work);
+  return outcomes.map(({ item, value, error }) => (error === undefined ? { region: item, value } : { region: item, error }));
 }
 
 /** `ap-northeast-1 ✔ pushed, us-west-1 ✖ …` lines. */

@@ -1,11 +1,13 @@
 import { redactUrlCredentials } from '../adapters/redactor.js';
+import { mapAll } from '../concurrency.js';
 import { pinKey } from '../config/lock.js';
 import { SOURCES, type SourceName } from '../config/series.js';
 import type { Variant } from '../config/variant.js';
 import type { BuildVersion } from '../config/version.js';
 import type { Adapters } from '../context.js';
 import type { Step } from '../pipeline.js';
-import { ConfigError, StepError } from '../errors.js';
+import { ConfigError, EXIT_USAGE, isBroError, StepError, SubprocessError } from '../errors.js';
+import { telltaleLine } from '../adapters/runner.js';
 
 /**
  * Resolve: each upstream source's URL and ref, and the commit the ref names.
@@ -63,24 +65,28 @@ export interface ResolveOptions {
  */
 export async function resolveSources(
   refs: Record<SourceName, SourceRef>,
-  adapters: Pick<Adapters, 'git' | 'mirrors' | 'project' | 'warn'>,
+  adapters: Pick<Adapters, 'git' | 'mirrors' | 'project' | 'warn' | 'env'>,
   options: ResolveOptions,
 ): Promise<Record<SourceName, PinnedSource>> {
   const { git, mirrors, project } = adapters;
   const lock = await project.readLock();
   let lockChanged = false;
-  const resolved = await Promise.all(
-    SOURCES.map(async (name): Promise<PinnedSource> => {
+  // Both sources at once, both finished before a failure is reported.
+  const resolved = await mapAll(
+    SOURCES,
+    async (name): Promise<PinnedSource> => {
       const { url, ref } = refs[name];
       const shownUrl = redactUrlCredentials(url);
+      const unreachable = (error: unknown, doing: string) =>
+        new StepError('resolve', `Cannot ${doing} the ${name} repository at ${shownUrl}: ${gitReason(error)}`, {
+          cause: error,
+          hint: unreachableHint(name, error, adapters.env),
+        });
       const isCommit = /^[0-9a-f]{40}$/.test(ref);
       let remote: string | undefined;
       if (!isCommit) {
         remote = await git.lsRemote(url, ref).catch((error: unknown) => {
-          throw new StepError('resolve', `Cannot reach the ${name} repository at ${shownUrl}`, {
-            cause: error,
-            hint: `Check the URL and your network, or point ${ENV_URL[name]} at a local mirror.`,
-          });
+          throw unreachable(error, 'reach');
         });
         if (!remote) {
           throw new StepError('resolve', `${shownUrl} has no ref "${ref}"`, {
@@ -88,7 +94,23 @@ export async function resolveSources(
           });
         }
       }
-      const commit = remote ?? ref;
+      const named = remote ?? ref;
+      let mirror: string;
+      try {
+        const ensured = await mirrors.ensure(url);
+        mirror = ensured.path;
+        if (!ensured.created && !(await git.hasCommit(mirror, named))) await mirrors.update(url, async (path) => !(await git.hasCommit(path, named)));
+      } catch (error) {
+        if (isBroError(error) && error.exitCode === EXIT_USAGE) throw error;
+        throw unreachable(error, 'fetch');
+      }
+      // A tag object's id, as ls-remote on a git bundle gives it (unpeeled), names the commit it tags.
+      const commit = await git.resolveCommit(mirror, named);
+      if (!commit) {
+        throw new StepError('resolve', `${shownUrl} does not contain commit ${named}`, {
+          hint: `Check sources.${name}.ref in the variant file.`,
+        });
+      }
       const key = pinKey(name, ref);
       const pinned = lock.pins[key];
       if (pinned && pinned.commit !== commit) {
@@ -103,19 +125,31 @@ export async function resolveSources(
         lock.pins[key] = { commit };
         lockChanged = true;
       }
-
-      const { path: mirror, created } = await mirrors.ensure(url);
-      if (!created && !(await git.hasCommit(mirror, commit))) await mirrors.update(url);
-      if (!(await git.hasCommit(mirror, commit))) {
-        throw new StepError('resolve', `${shownUrl} does not contain commit ${commit}`, {
-          hint: `Check sources.${name}.ref in the variant file.`,
-        });
-      }
       return { name, url, ref, commit, mirror };
-    }),
+    },
   );
   if (lockChanged) await project.writeLock(lock);
   return Object.fromEntries(resolved.map((s) => [s.name, s])) as Record<SourceName, PinnedSource>;
+}
+
+/** git's own reason for a failure (its first `fatal:` line), else the error's first line. */
+function gitReason(error: unknown): string {
+  const output = error instanceof SubprocessError ? error.detail.output : undefined;
+  if (output) return telltaleLine(output);
+  return error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+}
+
+/** What to do about an upstream bro cannot read: git's own advice first, then the BRO_*_URL variables. */
+function unreachableHint(name: SourceName, error: unknown, env: NodeJS.ProcessEnv): string {
+  const reason = gitReason(error);
+  if (/dubious ownership/.test(reason)) {
+    return `git refuses a repository owned by another user. Trust it with \`git config --global --add safe.directory <path>\` (as git's message says), or point ${ENV_URL[name]} at a mirror you own.`;
+  }
+  const other = SOURCES.find((s) => s !== name)!;
+  if (!env[ENV_URL[name]] && env[ENV_URL[other]]) {
+    return `${ENV_URL[other]} is set but ${ENV_URL[name]} is not, so bro fetched the ${name} from the variant file's URL. Air-gapped, set both BRO_BOTTLEROCKET_URL and BRO_ADMIN_CONTAINER_URL to local mirrors.`;
+  }
+  return `Check the URL and your network, or point ${ENV_URL[name]} (and ${ENV_URL[other]}) at a local mirror.`;
 }
 
 export const resolveStep: Step = {

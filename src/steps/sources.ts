@@ -1,6 +1,9 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import type { Git } from '../adapters/git.js';
+import { createByRename } from '../adapters/mirrors.js';
+import type { Rollback } from '../adapters/rollback.js';
+import { mapAll } from '../concurrency.js';
 import { SOURCES, type SourceName } from '../config/series.js';
 import type { BuildVersion } from '../config/version.js';
 import { sourceDir, type ResolvedSource, type Workspace } from '../context.js';
@@ -25,10 +28,12 @@ export async function ensureCheckouts(
   git: Git,
   workspace: Workspace,
   pins: Record<SourceName, PinnedSource>,
+  rollback: Pick<Rollback, 'add'> = { add: () => () => undefined },
 ): Promise<Record<SourceName, ResolvedSource>> {
   await mkdir(workspace.root, { recursive: true });
-  const entries = await Promise.all(
-    SOURCES.map(async (name): Promise<[SourceName, ResolvedSource]> => {
+  const entries = await mapAll(
+    SOURCES,
+    async (name): Promise<[SourceName, ResolvedSource]> => {
       const pin = pins[name];
       const dir = sourceDir(workspace, name);
       if (!(await exists(`${dir}/.git`))) {
@@ -37,20 +42,20 @@ export async function ensureCheckouts(
             hint: `bro keeps its ${name} checkout there: move that directory away, or use another --work-dir.`,
           });
         }
-        // Clone beside the final path and rename, so an interrupted clone leaves nothing behind.
-        const tmp = `${dir}.partial-${process.pid}`;
-        await rm(tmp, { recursive: true, force: true });
-        try {
+        // Cloned and checked out at the pin beside the final path, then renamed: an interrupted
+        // first checkout leaves no checkout, never one on upstream's default branch.
+        // Nothing to undo (the clone beside it is removed as it fails), but the message says so.
+        const release = rollback.add(`${name}/ not made: its first checkout was cut short`, async () => undefined);
+        await createByRename(dir, async (tmp) => {
           await git.cloneShared(pin.mirror, tmp);
-          await rename(tmp, dir);
-        } finally {
-          await rm(tmp, { recursive: true, force: true });
-        }
+          await git.resetTo(tmp, pin.commit);
+        });
+        release();
       } else if (!(await git.hasCommit(`${dir}/.git`, pin.commit))) {
         await git.fetchCommit(dir, pin.mirror, pin.commit);
       }
       return [name, { ...pin, dir }];
-    }),
+    },
   );
   return Object.fromEntries(entries) as Record<SourceName, ResolvedSource>;
 }
@@ -94,7 +99,7 @@ export const sourcesStep: Step = {
   async run(ctx, task) {
     if (!ctx.pins) throw new Error('sources step needs the resolve step');
     const { git } = ctx.adapters;
-    ctx.sources = await ensureCheckouts(git, ctx.workspace, ctx.pins);
+    ctx.sources = await ensureCheckouts(git, ctx.workspace, ctx.pins, ctx.rollback);
     await checkReleaseVersion(git, ctx.sources.bottlerocket, ctx.version);
     ctx.adminVersion = await readAdminVersion(git, ctx.sources['admin-container']);
     task.title = `Check out the sources: Bottlerocket ${ctx.version.tag}, admin container ${ctx.adminVersion}`;

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { parse } from 'smol-toml';
 import { parseSeriesFile } from '../../src/config/series.js';
 import { REPO_ROOT } from './git-fixtures.js';
+import { sealedEnv as baseEnv } from './env.js';
 
 /**
  * The real admin container, with our patch series applied, for the tests that
@@ -17,21 +18,18 @@ import { REPO_ROOT } from './git-fixtures.js';
 export const ADMIN_BUNDLE = 'bottlerocket-admin-container.bundle';
 export const ADMIN_SERIES_DIR = join(REPO_ROOT, 'patches', 'admin-container', '0.5.2');
 
-/** The environment every program these tests start gets: an allowlist, nothing else from the developer's shell. */
+/** The environment every program these tests start gets: the sealed allowlist, plus a fixed git identity. */
 export function sealedEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  return baseEnv({
     LC_ALL: 'C',
     HOME: tmpdir(),
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_AUTHOR_NAME: 'Fixture',
     GIT_AUTHOR_EMAIL: 'fixture@example.invalid',
     GIT_COMMITTER_NAME: 'Fixture',
     GIT_COMMITTER_EMAIL: 'fixture@example.invalid',
     GIT_COMMITTER_DATE: '2020-12-01T00:00:00Z',
     ...extra,
-  };
+  });
 }
 
 /**

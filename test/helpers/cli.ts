@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli.js';
+import { sealedEnv } from './env.js';
 
 export interface CliResult {
   code: number;
@@ -12,7 +13,7 @@ export interface CliOptions {
   stderrIsTTY?: boolean;
 }
 
-/** Runs bro in-process, exactly as the bin does, with captured output and the given environment. */
+/** Runs bro in-process, exactly as the bin does, with captured output and a sealed environment plus `env`. */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, options: CliOptions = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -25,7 +26,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, option
     });
   const err = sink((s) => (stderr += s));
   const code = await main(argv, {
-    env: { ...process.env, ...env },
+    env: sealedEnv(env),
     stdout: sink((s) => (stdout += s)),
     stderr: options.stderrIsTTY ? Object.assign(err, { isTTY: true, columns: 120, rows: 40 }) : err,
   });

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PATH } from './env.js';
 import { REPO_ROOT, tempDir } from './git-fixtures.js';
 
 /**
@@ -53,7 +54,7 @@ export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
   return {
     dir,
     env: {
-      PATH: `${FAKE_BIN}:${process.env.PATH}`,
+      PATH: `${FAKE_BIN}:${PATH}`,
       BRO_FAKE_CALLS: callsFile,
       BRO_FAKE_DOCKER_DIR: engine,
       ...extraEnv,

@@ -1,5 +1,5 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseFormatPatch } from '../../src/patch-file.js';
 import { git, makeProject, makeUpstream, moveTag, removeDir, REPO_ROOT, tempDir, writeFiles, writeSeries, type UpstreamFixture } from './git-fixtures.js';
 
@@ -136,21 +136,6 @@ export function rustNumberPairs(source: string, name: string): [number, number][
   if (start < 0) throw new Error(`const ${name} not found`);
   const body = source.slice(start, source.indexOf('];', start));
   return [...body.matchAll(/^\s*\+?\s*\((\d+),\s*(\d+)\),\s*$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
-}
-
-/** Variables a test lets through from the developer's shell. */
-const PASSED_THROUGH = ['HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'];
-/** Where Debian installs programs, after node's own directory. */
-export const SYSTEM_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
-
-/**
- * The environment for bro in a test, built from an allowlist: every other
- * variable of the developer's shell (BRO_*, GIT_*, AWS_*, CI…) is masked, so
- * none can change an outcome. `bin` directories go first on PATH.
- */
-export function sealedEnv(bin: readonly string[] = [], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const masked = Object.fromEntries(Object.keys(process.env).map((k) => [k, PASSED_THROUGH.includes(k) ? process.env[k] : undefined]));
-  return { ...masked, PATH: [...bin, SYSTEM_PATH].join(':'), ...extra };
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli.js';
 import { REPO_ROOT } from '../helpers/git-fixtures.js';
+import { sealedEnv as baseEnv } from '../helpers/env.js';
 
 /**
  * The conformance suite's world: the real upstream repositories, from
@@ -65,18 +66,14 @@ if ('skip' in UPSTREAM) process.stderr.write(`\n${UPSTREAM.skip}\n\n`);
  */
 export function sealedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const realHome = process.env.HOME ?? homedir();
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+  return baseEnv({
     HOME: home,
     LANG: 'C.UTF-8',
-    TMPDIR: process.env.TMPDIR ?? tmpdir(),
     RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
     CARGO_HOME: process.env.CARGO_HOME ?? join(realHome, '.cargo'),
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
-  };
-  return { ...env, ...extra };
+    ...extra,
+  });
 }
 
 export interface World {

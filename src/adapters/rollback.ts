@@ -1,0 +1,74 @@
+import { InterruptedError, RESTORED } from '../errors.js';
+import type { Runner } from './runner.js';
+
+/**
+ * The one place a run's undo lives (np's `onetime(rollback)` plus an exit
+ * hook). A step registers what would undo its half-done work before it
+ * starts it, and releases that once the work is whole. Whatever way the run
+ * ends before then (SIGINT, SIGTERM, SIGHUP, a failure) the registered undos
+ * run, newest first, each once, and the error says what they restored.
+ * On a signal the running children (their process groups) are stopped first,
+ * and no new one starts.
+ */
+export interface Rollback {
+  /** Aborted by SIGINT, SIGTERM or SIGHUP. */
+  readonly signal: AbortSignal;
+  /** Registers `undo`, described for the user (e.g. "bottlerocket/ reset to v1.0.4"); returns the function that releases it. */
+  add(description: string, undo: () => Promise<void>): () => void;
+  /** Runs `work` with the signal handlers installed; on any error the undos run before it is rethrown. */
+  run<T>(runner: Pick<Runner, 'killAll'>, work: () => Promise<T>): Promise<T>;
+}
+
+export const ROLLBACK_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export function createRollback(): Rollback {
+  const abort = new AbortController();
+  const undos = new Map<number, { description: string; undo: () => Promise<void> }>();
+  let next = 0;
+  const rollBack = async (): Promise<string[]> => {
+    const notes: string[] = [];
+    for (const id of [...undos.keys()].reverse()) {
+      const entry = undos.get(id)!;
+      undos.delete(id);
+      try {
+        await entry.undo();
+        notes.push(entry.description);
+      } catch (error) {
+        notes.push(`could not undo (${entry.description}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+      }
+    }
+    return notes;
+  };
+  return {
+    signal: abort.signal,
+    add(description, undo) {
+      const id = next++;
+      undos.set(id, { description, undo });
+      return () => {
+        undos.delete(id);
+      };
+    },
+    async run(runner, work) {
+      const handler = (signal: NodeJS.Signals) => {
+        if (!abort.signal.aborted) abort.abort(new InterruptedError(`Interrupted by ${signal}`));
+        runner.killAll(signal);
+      };
+      for (const s of ROLLBACK_SIGNALS) process.on(s, handler);
+      try {
+        return await work();
+      } catch (error) {
+        const notes = await rollBack();
+        const interrupted = abort.signal.reason as InterruptedError | undefined;
+        // Interrupted: say by what (the step's own error, "Interrupted while running: …", is the cause).
+        throw withRestored(interrupted ? new InterruptedError(interrupted.message, { cause: error }) : error, notes);
+      } finally {
+        for (const s of ROLLBACK_SIGNALS) process.off(s, handler);
+      }
+    },
+  };
+}
+
+function withRestored(error: unknown, notes: readonly string[]): unknown {
+  if (notes.length && error instanceof Error) Object.assign(error, { [RESTORED]: [...((error as { [RESTORED]?: string[] })[RESTORED] ?? []), ...notes] });
+  return error;
+}

@@ -1,0 +1,22 @@
+/**
+ * The environment every test child starts from: an allowlist, never the
+ * developer's whole shell. `BRO_*`, `GIT_DIR`, `AWS_*`, `CI` … exported there
+ * must not change an outcome (changesets' e2e helpers do the same).
+ */
+const ALLOWED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SYSTEMROOT'] as const;
+
+export function sealedEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ALLOWED) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  // No user or system git config (signing, hooks, default branch) reaches the tests' git.
+  env.GIT_CONFIG_NOSYSTEM = '1';
+  env.GIT_CONFIG_GLOBAL = '/dev/null';
+  for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
+/** The directories of PATH, from the sealed environment. */
+export const PATH = sealedEnv().PATH ?? '';
