@@ -14,6 +14,10 @@ export function sealedEnv(extra: Record<string, string | undefined> = {}): Recor
   // No user or system git config (signing, hooks, default branch) reaches the tests' git.
   env.GIT_CONFIG_NOSYSTEM = '1';
   env.GIT_CONFIG_GLOBAL = '/dev/null';
+  // No AWS profile or instance metadata: a bro child asks only the mocked or local endpoints a test gives it.
+  env.AWS_EC2_METADATA_DISABLED = 'true';
+  env.AWS_CONFIG_FILE = '/dev/null';
+  env.AWS_SHARED_CREDENTIALS_FILE = '/dev/null';
   for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
   return env;
 }
