@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
-import { git, initRepo, makePatch, makeWorld, removeDir, REPO_ROOT, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import { FIXTURE_ACCOUNTS, git, initRepo, makePatch, makeWorld, removeDir, REPO_ROOT, tempDir, writeSeries } from './helpers/git-fixtures.js';
 
 /** Issue 9: bro at the edges — the developer's shell, concurrent runs, user work, user errors. */
 
@@ -247,14 +247,17 @@ describe('variant files', () => {
   async function withVariant(edit: (toml: string) => string) {
     const s = setup();
     const toml = join(s.project, 'variants', 'aws-k8s-1.18.toml');
-    writeFileSync(toml, edit(readFileSync(toml, 'utf8')));
+    const before = readFileSync(toml, 'utf8');
+    const after = edit(before);
+    expect(after, 'the edit changed nothing').not.toBe(before);
+    writeFileSync(toml, after);
     return s.dryRun();
   }
 
   it('rejects a share-with account listed twice', async () => {
-    const result = await withVariant((t) => t.replace('share-with = ["111111111111", "222222222222"]', 'share-with = ["111111111111", "111111111111"]'));
+    const result = await withVariant((t) => t.replace(/^share-with = .*$/m, `share-with = ["${FIXTURE_ACCOUNTS[0]}", "${FIXTURE_ACCOUNTS[0]}"]`));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('share-with: "111111111111" is listed twice');
+    expect(result.stderr).toContain(`share-with: "${FIXTURE_ACCOUNTS[0]}" is listed twice`);
   });
 
   it('rejects a region AWS does not have', async () => {
@@ -265,7 +268,7 @@ describe('variant files', () => {
   });
 
   it('warns about an empty share-with', async () => {
-    const result = await withVariant((t) => t.replace('share-with = ["111111111111", "222222222222"]', 'share-with = []'));
+    const result = await withVariant((t) => t.replace(/^share-with = .*$/m, 'share-with = []'));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('share-with is empty');
   });
