@@ -69,6 +69,8 @@ export interface PublishOptions {
   waitTimeoutSeconds?: number;
   waitPollSeconds?: number;
   regionConcurrency?: number;
+  /** Stop the programs a killed bro left running in this workspace (recorded in its lock) before starting. */
+  killOrphans?: boolean;
   /** EC2 and ECR; tests inject clients with small retry settings. Default: real clients with the variant's infra profile. */
   aws?: Aws;
 }
@@ -116,13 +118,16 @@ export async function withWorkspace<T>(
 ): Promise<{ result: T; ctx: PublishContext; warnings: string[] }> {
   const abort = new AbortController();
   const { ctx, warnings } = await createPublishContext(options, io, abort.signal);
-  const lock = await lockWorkspace(ctx.workspace.broDir);
-  if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
+  const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
+  if (lock.stale) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`);
+  if (lock.killed.length) ctx.adapters.warn(`Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`);
+  ctx.adapters.runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
   const removeHandlers = onInterrupt(ctx, abort);
   try {
     return { result: await fn(ctx, abort.signal), ctx, warnings };
   } finally {
     removeHandlers();
+    ctx.adapters.runner.watchGroups(undefined);
     await lock.release();
     for (const warning of warnings) io.stderr.write(`! ${warning}\n`);
   }
