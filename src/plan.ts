@@ -65,7 +65,7 @@ export function buildInputs(ctx: BuildContext): BuildInputs {
 }
 
 /** Where logins go: a temporary directory made for each run (see adapters/docker.ts). */
-const PER_RUN_DOCKER_CONFIG = '<per-run temporary directory>';
+const PER_RUN_DOCKER_CONFIG = '<work>/.bro/docker/<per-run directory>';
 
 const planned = (step: string, command: Command): PlannedCommand => ({
   step,

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
 
 /**
@@ -147,5 +149,55 @@ describe.runIf(procAvailable)('the lock owner', () => {
     const silent = await s.build(['--only', 'os-build']);
     expect(silent.code).toBe(0);
     expect(silent.stderr).toContain('Took over the workspace lock');
+  });
+});
+
+/** Every form of the ECR login a file could hold: the password, the token (base64 of AWS:password), the password in base64. */
+const SECRETS = [REGISTRY_PASSWORD, AUTH_TOKEN, Buffer.from(REGISTRY_PASSWORD).toString('base64')];
+const holdingSecrets = (dirs: string[]) =>
+  dirs
+    .flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []))
+    .filter((file) => existsSync(file) && statSync(file).isFile())
+    .filter((file) => SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)));
+const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
+
+describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro while docker pushes the admin image', (signal) => {
+  it('leaves the ECR logins only in the workspace, where the rerun removes them; no second push runs beside the orphans', async () => {
+    const ecr = await startEcrEndpoint();
+    try {
+      const before = new Set(tmpDockerDirs());
+      const bro = spawnBro({ ...ecr.env, BRO_FAKE_BLOCK: 'cargo:default,docker:push' });
+      const pushes = () => s.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
+      await until(() => pushes().length === REGIONS.length && existsSync(marker('cargo-default')));
+      expect(ecr.calls).toContain('GetAuthorizationToken');
+      // While the pushes run, their logins are on disk under the workspace's .bro/, nowhere else.
+      const configs = pushes().map((p) => p.env.DOCKER_CONFIG as string);
+      for (const dir of configs) expect(dir.startsWith(join(s.work, '.bro', 'docker') + '/')).toBe(true);
+      expect(holdingSecrets([join(s.work, '.bro')]).length).toBe(REGIONS.length);
+
+      const exited = new Promise((r) => bro.on('exit', r));
+      bro.kill(signal);
+      await exited;
+
+      if (signal === 'SIGKILL') {
+        // The pushes outlived bro: no new push (or login) starts beside them.
+        const refused = await s.build();
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('(docker push)');
+        expect(pushes()).toHaveLength(REGIONS.length);
+      }
+      const rerun = await s.build(['--kill-orphans']);
+      expect(rerun.stderr).not.toContain('✖');
+      expect(rerun.code).toBe(0);
+      expect(holdingSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))])).toEqual([]);
+      // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
+      for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
+      expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
+      expect(rerun.stderr).toContain('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace');
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
+    } finally {
+      await ecr.close();
+    }
   });
 });

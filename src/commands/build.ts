@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createAws, type Aws } from '../adapters/aws.js';
 import { createAdapters } from '../adapters/index.js';
+import { removeLeftoverConfigs } from '../adapters/docker.js';
 import { lockWorkspace } from '../adapters/workspace-lock.js';
 import type { Io } from '../cli.js';
 import { parseVersion } from '../config/version.js';
@@ -121,6 +122,8 @@ export async function withWorkspace<T>(
   const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
   if (lock.stale) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`);
   if (lock.killed.length) ctx.adapters.warn(`Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`);
+  // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
+  if (await removeLeftoverConfigs(ctx.workspace.broDir)) ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
   ctx.adapters.runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
   const removeHandlers = onInterrupt(ctx, abort);
   try {

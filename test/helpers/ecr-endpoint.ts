@@ -1,0 +1,58 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AUTH_TOKEN } from './mock-aws.js';
+
+/**
+ * A loopback ECR endpoint (the JSON 1.1 protocol the SDK speaks: POST /, the
+ * operation in `X-Amz-Target`) for a bro started as its own process, where
+ * aws-sdk-client-mock cannot reach. It answers what the admin image push
+ * asks: the repository exists, the tag does not, and a login token.
+ */
+export interface EcrEndpoint {
+  url: string;
+  /** Operations received, in order. */
+  calls: string[];
+  /** The environment that points a child bro's SDK here, with dummy credentials. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startEcrEndpoint(): Promise<EcrEndpoint> {
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += String(d)));
+    req.on('end', () => {
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      calls.push(operation);
+      const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
+      const send = (status: number, data: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify(data));
+      };
+      switch (operation) {
+        case 'DescribeRepositories':
+          return send(200, { repositories: [{ repositoryName: (input.repositoryNames as string[])[0], imageTagMutability: 'IMMUTABLE' }] });
+        case 'DescribeImages':
+          return send(400, { __type: 'ImageNotFoundException', message: 'The image does not exist' });
+        case 'GetAuthorizationToken':
+          return send(200, { authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: 'https://111111111111.dkr.ecr.us-east-1.amazonaws.com' }] });
+        default:
+          return send(400, { __type: 'UnknownOperationException', message: `not in this fake: ${operation}` });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    calls,
+    env: {
+      AWS_ENDPOINT_URL_ECR: url,
+      AWS_ACCESS_KEY_ID: 'AKIDLOOPBACKTEST',
+      AWS_SECRET_ACCESS_KEY: 'loopback-secret',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
