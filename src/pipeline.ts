@@ -143,7 +143,8 @@ export function checkSelection(settings: Pick<PublishSettings, 'from' | 'only'>)
 export type StepMode = 'run' | 'force' | 'restore';
 
 export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | 'only'>, stages: readonly Stage[] = buildStages()): StepMode {
-  if (selection.only) return id === selection.only ? 'force' : 'restore';
+  // The manifest follows share: it says who can launch the AMIs.
+  if (selection.only) return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
   if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
   return 'run';
 }

@@ -74,7 +74,11 @@ const planned = (step: string, command: Command): PlannedCommand => ({
   env: command.env ?? {},
 });
 
-export function makePlan(ctx: BuildContext, warnings: readonly string[], redactor: Redactor): Plan {
+/**
+ * `dropped`: per region, the accounts bro granted on this version's AMI that
+ * share-with no longer lists (see `droppedFromShare`): share removes their grants.
+ */
+export function makePlan(ctx: BuildContext, warnings: readonly string[], redactor: Redactor, dropped: Record<string, string[]> = {}): Plan {
   const inputs = buildInputs(ctx);
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
@@ -110,6 +114,12 @@ export function makePlan(ctx: BuildContext, warnings: readonly string[], redacto
       aws.push(
         { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission add (if missing)', target: 'each snapshot of the AMI', account },
         { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission add (if missing)', target: 'the AMI', account },
+      );
+    }
+    for (const account of dropped[region] ?? []) {
+      aws.push(
+        { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission remove (granted by bro, no longer in share-with)', target: 'each snapshot of the AMI', account },
+        { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission remove (granted by bro, no longer in share-with)', target: 'the AMI', account },
       );
     }
     aws.push(

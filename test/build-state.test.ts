@@ -63,7 +63,7 @@ describe('state and resume', () => {
     expect(tools(s)).toEqual(['cargo make BUILDSYS_VERSION_BUILD=hc1', 'cargo make ami']);
     // pubsys reuses an AMI whose name exists: the regional AMIs are still the first build, and are not tagged as this one.
     expect(rebuilt.code).toBe(1);
-    expect(rebuilt.stderr).toContain('Sharing failed in 3 of 3 regions');
+    expect(rebuilt.stderr).toContain('Checking the AMIs before sharing failed in 3 of 3 regions');
     expect(rebuilt.stderr).toMatch(/✖ us-east-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:\w+ \(this build: sha256:\w+\)/);
     expect(rebuilt.stderr).toContain('new build suffix');
     expect(s.world.modifying()).toEqual([]);

@@ -91,13 +91,14 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     const ec2 = createAws().ec2('us-east-1');
     await shareImage(ec2, request());
     s.world.calls.length = 0;
-    const revoked = await revokeImage(ec2, AMI, ['222222222222']);
+    const image = (await ec2.describeImages({ ImageIds: [AMI] })).Images![0]!;
+    const revoked = await revokeImage(ec2, image, ['222222222222']);
     expect(revoked.accounts).toEqual(['111111111111']);
     expect([...s.world.image('us-east-1', AMI).launch]).toEqual(['111111111111']);
     for (const snap of revoked.snapshotIds) expect(s.world.volumePermissions('us-east-1', snap)).toEqual(['111111111111']);
     expect(s.world.modifying()).toHaveLength(3);
     s.world.calls.length = 0;
-    expect((await revokeImage(ec2, AMI, ['222222222222'])).changes).toEqual([]);
+    expect((await revokeImage(ec2, image, ['222222222222'])).changes).toEqual([]);
     expect(s.world.modifying()).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { formatPlan, makePlan } from '../plan.js';
 import { chooseRenderer, type RendererChoice } from '../renderer.js';
 import { createStateStore } from '../state.js';
 import { readManifest } from '../steps/manifest.js';
+import { droppedFromShare } from '../steps/share.js';
 import { workDirFor } from './common.js';
 import { formatManifest } from './manifest.js';
 
@@ -140,7 +141,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
   const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
   const { ctx, warnings } = await withWorkspace(options, io, (c, signal) => runPipeline(c, buildStages(), renderer, io.stderr, signal));
   if (options.dryRun) {
-    const plan = makePlan(ctx, warnings, ctx.adapters.redactor);
+    const plan = makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx));
     io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n`);
   } else if (ctx.out.manifestPath) {
     const manifest = await readManifest(ctx.out.manifestPath);
