@@ -201,3 +201,34 @@ describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro wh
     }
   });
 });
+
+describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)', () => {
+  it('bro stops at the next step boundary: no AMI registered, no image pushed, the lock released', async () => {
+    const broArgs = [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'];
+    // Stands in for npm and its shell: starts bro, says its pid, and is then killed by the CI runner.
+    const launcher = spawn(
+      process.execPath,
+      ['-e', `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(broArgs)}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`],
+      { env: { ...process.env, ...s.tools.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    children.push(launcher);
+    let out = '';
+    launcher.stdout!.on('data', (d) => (out += String(d)));
+    await until(() => out.includes('\n') && existsSync(marker('cargo-default')) && existsSync(marker('docker-build')));
+    const bro = Number(out.trim());
+    const gone = new Promise((r) => launcher.on('exit', r));
+    launcher.kill('SIGKILL');
+    await gone;
+    // The build steps that were running finish; what follows them must not start.
+    for (const what of ['cargo-default', 'docker-build']) writeFileSync(`${s.tools.env.BRO_FAKE_CALLS}.release-${what}`, '');
+    await until(() => !alive(bro));
+
+    const calls = s.tools.calls().map((c) => `${c.tool} ${c.argv.filter((a) => !a.startsWith('-') && !a.includes('=')).join(' ')}`);
+    expect(calls.some((c) => c.startsWith('cargo make ami'))).toBe(false);
+    expect(calls.some((c) => c.startsWith('docker login') || c.startsWith('docker push'))).toBe(false);
+    expect(existsSync(lockPath())).toBe(false);
+    const state = JSON.parse(readFileSync(join(s.work, '.bro/state.json'), 'utf8'));
+    expect(state.steps['os-build'].status).toBe('done');
+    expect(state.steps['ami-register']).toBeUndefined();
+  });
+});
