@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -106,17 +106,18 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
     }
   }
 
-  // Every change to the lock is a whole-file rewrite, one at a time.
-  let writes: Promise<unknown> = Promise.resolve();
+  // Every change is a whole-file rewrite, synchronous: a child's group is on disk before bro does anything
+  // else, so a kill -9 right after a spawn cannot hide it from the next run.
   let released = false;
   const save = () => {
-    writes = writes.then(async () => {
-      if (released) return;
-      const tmp = `${path}.${me.pid}.tmp`;
-      await writeFile(tmp, serialize(content));
-      await rename(tmp, path);
-    }).catch(() => undefined);
-    return writes;
+    if (released) return;
+    const tmp = `${path}.${me.pid}.tmp`;
+    try {
+      writeFileSync(tmp, serialize(content));
+      renameSync(tmp, path);
+    } catch {
+      // A lock that cannot be updated still holds the workspace; the next run then sees fewer groups.
+    }
   };
   const beat = setInterval(() => {
     const now = new Date();
@@ -129,19 +130,17 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
     killed,
     addGroup(pgid, command) {
       content.groups.push({ pgid, startTime: os.startTime(pgid), command });
-      void save();
+      save();
     },
     removeGroup(pgid) {
       const before = content.groups.length;
       // A group whose leader exited may still hold its children: keep it while anything in it runs.
       content.groups = content.groups.filter((g) => g.pgid !== pgid || os.groupAlive(pgid));
-      if (content.groups.length !== before) void save();
+      if (content.groups.length !== before) save();
     },
     async release() {
       clearInterval(beat);
-      await save();
       released = true;
-      await writes;
       const held = await readLock(path);
       if (!held || !sameProcess(held.lock.owner, me)) return;
       // Children that outlive bro keep the lock: the next run names them instead of building beside them.

@@ -17,7 +17,11 @@ export interface EcrEndpoint {
   close(): Promise<void>;
 }
 
-export async function startEcrEndpoint(): Promise<EcrEndpoint> {
+/**
+ * `digestOf(repositoryUri, tag)`: what the registry holds (the fake docker's registry), so a
+ * push is verified as with ECR. The region comes from the request's SigV4 credential scope.
+ */
+export async function startEcrEndpoint(digestOf: (repositoryUri: string, tag: string) => string | undefined = () => undefined): Promise<EcrEndpoint> {
   const calls: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -33,8 +37,13 @@ export async function startEcrEndpoint(): Promise<EcrEndpoint> {
       switch (operation) {
         case 'DescribeRepositories':
           return send(200, { repositories: [{ repositoryName: (input.repositoryNames as string[])[0], imageTagMutability: 'IMMUTABLE' }] });
-        case 'DescribeImages':
+        case 'DescribeImages': {
+          const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1];
+          const tag = (input.imageIds as { imageTag: string }[])[0]?.imageTag ?? '';
+          const digest = digestOf(`${String(input.registryId)}.dkr.ecr.${region}.amazonaws.com/${String(input.repositoryName)}`, tag);
+          if (digest) return send(200, { imageDetails: [{ imageDigest: digest, imageTags: [tag] }] });
           return send(400, { __type: 'ImageNotFoundException', message: 'The image does not exist' });
+        }
         case 'GetAuthorizationToken':
           return send(200, { authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: 'https://111111111111.dkr.ecr.us-east-1.amazonaws.com' }] });
         default:

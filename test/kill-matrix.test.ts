@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
+import { REPO_ROOT } from './helpers/git-fixtures.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+
+/**
+ * kill -9 of bro in each step that runs a program, then a rerun: it never
+ * builds beside what the killed bro left running, leaves no ECR login on disk,
+ * and ends with the same AWS state and manifest as a build nobody interrupted.
+ * The child bro reaches ECR through a loopback endpoint; the reruns run in this
+ * process against aws-sdk-client-mock. The fakes block until released, so
+ * nothing here depends on timing.
+ */
+const procAvailable = existsSync('/proc/self/stat');
+
+/** What must be the same after any interruption: what was published, and where. */
+const published = (manifest: Record<string, unknown>) => ({
+  amiName: manifest.amiName,
+  accounts: manifest.accounts,
+  adminImage: manifest.adminImage,
+  regions: manifest.regions,
+});
+
+let reference: ReturnType<typeof published>;
+beforeAll(async () => {
+  if (!procAvailable) return;
+  const world = buildWorld();
+  try {
+    const result = await world.build();
+    expect(result.code, result.stderr).toBe(0);
+    reference = published(JSON.parse(readFileSync(join(world.work, 'manifest.json'), 'utf8')));
+  } finally {
+    world.cleanup();
+  }
+});
+
+let s: BuildWorld;
+let ecr: EcrEndpoint;
+const children: ChildProcess[] = [];
+beforeEach(async () => {
+  s = buildWorld();
+  ecr = await startEcrEndpoint((uri, tag) => s.tools.registryDigest(uri, tag));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  await ecr.close();
+  s.cleanup();
+});
+
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 25));
+};
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+const lockGroups = (): number[] => {
+  try {
+    return (JSON.parse(readFileSync(join(s.work, '.bro/lock'), 'utf8')).groups as { pgid: number }[]).map((g) => g.pgid);
+  } catch {
+    return [];
+  }
+};
+const SECRETS = [REGISTRY_PASSWORD, AUTH_TOKEN, Buffer.from(REGISTRY_PASSWORD).toString('base64')];
+const filesWithSecrets = (dirs: string[]) =>
+  dirs
+    .flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []))
+    .filter((file) => existsSync(file) && statSync(file).isFile() && SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)));
+const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
+
+describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
+  it.each([
+    ['os-build', 'cargo', 'default'],
+    ['ami-register', 'cargo', 'ami'],
+    ['admin-image-build', 'docker', 'build'],
+    ['admin-image-push', 'docker', 'push'],
+  ])('during %s: no second %s %s beside the orphan, no login left on disk, the same AWS state and manifest', async (_step, tool, what) => {
+    const before = new Set(tmpDockerDirs());
+    const bro = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
+      { env: { ...process.env, ...s.tools.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }, stdio: 'ignore' },
+    );
+    children.push(bro);
+    const marker = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}`;
+    await until(() => existsSync(marker) && lockGroups().includes(Number(readFileSync(marker, 'utf8'))));
+    const orphan = Number(readFileSync(marker, 'utf8'));
+    const exited = new Promise((r) => bro.on('exit', r));
+    bro.kill('SIGKILL');
+    await exited;
+    expect(alive(orphan)).toBe(true);
+    const started = () => s.tools.calls().filter((c) => c.tool === tool && (tool === 'cargo' ? (c.argv.at(-1) === 'ami') === (what === 'ami') : c.argv[0] === what)).length;
+    const before2 = started();
+
+    const refused = await s.build();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
+    expect(started()).toBe(before2);
+
+    const rerun = await s.build(['--kill-orphans']);
+    expect(rerun.stderr).not.toContain('✖');
+    expect(rerun.code).toBe(0);
+    expect(alive(orphan)).toBe(false);
+    expect(existsSync(join(s.work, '.bro/lock'))).toBe(false);
+    expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))])).toEqual([]);
+    expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
+    for (const region of REGIONS) {
+      const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);
+      expect([...image.launch].sort()).toEqual(ACCOUNTS);
+      for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+    }
+  });
+});
