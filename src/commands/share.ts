@@ -61,7 +61,7 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
     });
     // The next build shares again (the share-with list says so).
     await ctx.state.remove(['share', ...regions.filter((r) => !outcomes.find((o) => o.region === r)?.error).map((r) => `share:${r}`)]);
-    const manifest = defaultManifestPath(ctx.workspace.root);
+    const manifest = options.manifest ?? defaultManifestPath(ctx.workspace.root);
     const done = outcomes.flatMap((o) => (o.error === undefined && o.value ? [[o.region, o.value.accounts] as const] : []));
     if (existsSync(manifest)) await recordRevoke(manifest, Object.fromEntries(done));
     return outcomes;
