@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
-import { REPO_ROOT } from './helpers/git-fixtures.js';
+import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
 
 /**
@@ -117,6 +117,49 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
       const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);
       expect([...image.launch].sort()).toEqual(ACCOUNTS);
       for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+    }
+  });
+});
+
+describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)', () => {
+  it('the rerun refuses beside the orphaned git am; --kill-orphans stops it, restores the checkout and converges', async () => {
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: x', { 'sources/models/src/lib.rs': 'pub struct X;\n' });
+    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
+    // A git on PATH that blocks in `git am` until released, then runs the real git.
+    const bin = tempDir('bro-gitbin-');
+    const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nif [ "$1" = "am" ]; then\n  echo $$ > "${bin}/am-blocked"\n  while [ ! -e "${bin}/release" ]; do sleep 0.02; done\nfi\nexec ${realGit} "$@"\n`,
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    try {
+      const bro = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
+        { env: { ...process.env, ...s.tools.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }, stdio: 'ignore' },
+      );
+      children.push(bro);
+      const marker = join(bin, 'am-blocked');
+      await until(() => existsSync(marker) && lockGroups().includes(Number(readFileSync(marker, 'utf8'))));
+      const orphan = Number(readFileSync(marker, 'utf8'));
+      const exited = new Promise((r) => bro.on('exit', r));
+      bro.kill('SIGKILL');
+      await exited;
+
+      const refused = await s.build();
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`process group ${orphan} (git am)`);
+      expect(s.tools.calls()).toEqual([]);
+
+      const rerun = await s.build(['--kill-orphans']);
+      expect(rerun.stderr).not.toContain('✖');
+      expect(rerun.code).toBe(0);
+      expect(alive(orphan)).toBe(false);
+      expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
+      expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).sources.bottlerocket.series.patches).toEqual(['0001-models-x.patch']);
+    } finally {
+      removeDir(bin);
     }
   });
 });

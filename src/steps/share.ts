@@ -293,8 +293,13 @@ export const shareStep: PipelineStep = {
       if (prepared.done) return prepared.done;
       const started = new Date();
       progressIn(region)(`sharing ${prepared.image!.ImageId} and ${snapshotsOf(prepared.image!).length} snapshots`);
+      const imageId = prepared.image!.ImageId as string;
+      // Recorded before the grant too: a bro killed in the middle of it still knows whom it may have granted.
+      const recorded = await readGrants(ctx.state, region);
+      const earlier = recorded?.imageId === imageId ? recorded.accounts : [];
+      await writeGrants(ctx.state, region, { imageId, accounts: [...new Set([...earlier, ...accounts])], tags });
       const shared = await grantImage(aws.ec2(region), prepared.image!, { accounts, drop: prepared.drop, tags });
-      await writeGrants(ctx.state, region, { imageId: shared.imageId, accounts: [...accounts], tags });
+      await writeGrants(ctx.state, region, { imageId, accounts: [...accounts], tags });
       await ctx.state.put(`${STEP}:${region}`, stepRecord('done', prepared.inputs, shared as unknown as Record<string, unknown>, started));
       if (prepared.drop?.length) shared.changes.push(`revoked ${prepared.drop.join(', ')} (no longer in share-with)`);
       return shared as RegionShare & { skipped?: boolean };
