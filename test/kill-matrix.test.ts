@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { startEc2Endpoint } from './helpers/ec2-endpoint.js';
 import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
 import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
@@ -160,6 +161,51 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
       expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).sources.bottlerocket.series.patches).toEqual(['0001-models-x.patch']);
     } finally {
       removeDir(bin);
+    }
+  });
+});
+
+describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
+  const broArgs = () => [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--wait-poll', '0.05'];
+  const runBro = (env: Record<string, string>) => {
+    const child = spawn(process.execPath, broArgs(), { env: { ...process.env, ...s.tools.env, ...ecr.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    return { child, exited: new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr }))) };
+  };
+
+  it.each([
+    ['the same share-with', ACCOUNTS],
+    ['an account removed from share-with meanwhile', ['111111111111']],
+  ])('right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over', async (_case, accounts) => {
+    const ec2 = await startEc2Endpoint();
+    try {
+      const applied = ec2.holdAfter('ModifyImageAttribute');
+      const first = runBro(ec2.env);
+      await applied;
+      first.child.kill('SIGKILL');
+      await first.exited;
+
+      const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
+      writeFileSync(variant, readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`));
+      const rerun = await runBro(ec2.env).exited;
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stderr).toContain('Took over the workspace lock');
+
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const region of REGIONS) {
+        const image = ec2.image(region, manifest.regions[region].ami);
+        expect([...image.launch].sort(), region).toEqual(accounts);
+        for (const snap of image.snapshots) expect(ec2.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
+        expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+        expect(manifest.regions[region].sharedWith).toEqual(accounts);
+      }
+      expect(manifest.accounts).toEqual(accounts);
+      if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
+      expect(filesWithSecrets([s.work])).toEqual([]);
+    } finally {
+      await ec2.close();
     }
   });
 });
