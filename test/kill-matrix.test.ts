@@ -92,9 +92,12 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
       { env: { ...process.env, ...s.tools.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }, stdio: 'ignore' },
     );
     children.push(bro);
-    const marker = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}`;
-    await until(() => existsSync(marker) && lockGroups().includes(Number(readFileSync(marker, 'utf8'))));
-    const orphan = Number(readFileSync(marker, 'utf8'));
+    // Every blocked program has started (one push per region) and is recorded in the lock.
+    const pidsFile = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}.pids`;
+    const blocked = () => (existsSync(pidsFile) ? readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+    const expected = what === 'push' ? REGIONS.length : 1;
+    await until(() => blocked().length === expected && blocked().every((pid) => lockGroups().includes(pid)));
+    const orphan = blocked()[0]!;
     const exited = new Promise((r) => bro.on('exit', r));
     bro.kill('SIGKILL');
     await exited;
@@ -103,7 +106,7 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
     const before2 = started();
 
     const refused = await s.build();
-    expect(refused.code).toBe(1);
+    expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
     expect(started()).toBe(before2);
 
@@ -112,7 +115,7 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
     expect(rerun.code).toBe(0);
     expect(alive(orphan)).toBe(false);
     expect(existsSync(join(s.work, '.bro/lock'))).toBe(false);
-    expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))])).toEqual([]);
+    expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))]), rerun.stderr).toEqual([]);
     expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
     for (const region of REGIONS) {
       const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);

@@ -133,10 +133,10 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
       save();
     },
     removeGroup(pgid) {
-      const before = content.groups.length;
       // A group whose leader exited may still hold its children: keep it while anything in it runs.
+      // Forgotten in memory only: the file catches up with the next start (a dead group on disk is
+      // harmless, the next run checks each one), which halves the writes per program.
       content.groups = content.groups.filter((g) => g.pgid !== pgid || os.groupAlive(pgid));
-      if (content.groups.length !== before) save();
     },
     async release() {
       clearInterval(beat);
@@ -306,7 +306,8 @@ export function systemProcesses(): ProcessTable {
       const fields = statFields(pid);
       return fields ? fields[0] !== 'Z' : signal(pid);
     },
-    groupAlive: (pgid) => procGroupAlive(pgid) ?? signal(-pgid),
+    // The signal answers at once for a group that is gone (the usual case); /proc then rules out zombies.
+    groupAlive: (pgid) => signal(-pgid) && (procGroupAlive(pgid) ?? true),
     killGroup(pgid, sig) {
       try {
         process.kill(-pgid, sig);

@@ -47,6 +47,7 @@ function hangIfAsked(tool) {
 /**
  * BRO_FAKE_BLOCK=cargo:default,docker:push (a tool, or a tool and its task or
  * subcommand): the call writes its pid to $BRO_FAKE_CALLS.blocked-<tool>-<what>
+ * (and appends it to the same name + .pids)
  * and waits until the file $BRO_FAKE_CALLS.release-<tool>-<what> exists, so a
  * test can act (kill bro) while it runs, with no timing involved.
  */
@@ -55,6 +56,7 @@ function blockIfAsked(tool, what) {
   if (!asked.includes(tool) && !asked.includes(`${tool}:${what}`)) return;
   const name = `${tool}-${what}`;
   writeFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}`, String(process.pid));
+  appendFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}.pids`, `${process.pid}\n`);
   while (!existsSync(`${process.env.BRO_FAKE_CALLS}.release-${name}`)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 }
 
