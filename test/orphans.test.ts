@@ -232,3 +232,23 @@ describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)'
     expect(state.steps['ami-register']).toBeUndefined();
   });
 });
+
+describe('taking over a stale lock', () => {
+  it('of two bros at once, exactly one gets it', async () => {
+    const { lockWorkspace } = await import('../src/adapters/workspace-lock.js');
+    const dir = join(s.work, '.bro');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }));
+    const as = (pid: number) => ({
+      processes: { self: () => ({ pid, startTime: '7', host: 'h' }), isAlive: (p: number) => p === 4001 || p === 4002, startTime: () => '7', groupAlive: () => false },
+    });
+    for (let round = 0; round < 20; round++) {
+      const results = await Promise.allSettled([lockWorkspace(dir, as(4001)), lockWorkspace(dir, as(4002))]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won, JSON.stringify(results.map((r) => r.status === 'rejected' && String(r.reason)))).toHaveLength(1);
+      expect(results.find((r) => r.status === 'rejected')?.reason?.message).toMatch(/Another bro/);
+      await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
+      writeFileSync(join(dir, 'lock'), JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }));
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StepError } from '../errors.js';
@@ -97,9 +97,19 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
     if (orphans.length && !options.killOrphans) throw orphansRunning(held!.lock.owner, orphans, broDir);
     if (orphans.length) killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
     stale = held?.lock.owner;
-    // Move it aside (atomic, so of two bros taking it over only one succeeds), then take the lock.
+    // Move it aside (atomic), then take the lock. Of two bros taking it over at once, the second may
+    // move the first one's new lock aside: it then puts it back and gives up.
     const aside = `${path}.stale-${me.pid}`;
-    await rename(path, aside).catch(() => undefined);
+    const moved = await rename(path, aside).then(
+      () => true,
+      () => false,
+    );
+    const movedLock = moved ? await readLock(aside) : undefined;
+    if (held && movedLock && !sameOwnerRecord(movedLock.lock.owner, held.lock.owner)) {
+      await link(aside, path).catch(() => undefined);
+      await rm(aside, { force: true });
+      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, { hint: 'Run one build per workspace.' });
+    }
     await rm(aside, { force: true });
     if (!(await create(path, content))) {
       throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, { hint: 'Run one build per workspace.' });
@@ -221,15 +231,31 @@ function serialize(lock: LockFile): string {
   return `${JSON.stringify(lock, null, 2)}\n`;
 }
 
+/** Creates the lock with its content in one step (a hard link of a complete file): no one reads it half-written. */
 async function create(path: string, lock: LockFile): Promise<boolean> {
+  const tmp = `${path}.new-${lock.owner.pid}`;
+  await writeFile(tmp, serialize(lock));
   try {
-    await writeFile(path, serialize(lock), { flag: 'wx' });
+    await link(tmp, path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: create it exclusively, then write it.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') {
+      return writeFile(path, serialize(lock), { flag: 'wx' }).then(
+        () => true,
+        (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? false : Promise.reject(e)),
+      );
+    }
     throw error;
+  } finally {
+    await rm(tmp, { force: true });
   }
 }
+
+const sameOwnerRecord = (a: ProcessIdentity, b: ProcessIdentity) =>
+  a.pid === b.pid && a.startTime === b.startTime && a.host === b.host && a.bootId === b.bootId;
 
 /** The lock's content and mtime; a lock from an older bro (a bare pid) reads as an owner with only a pid. */
 async function readLock(path: string): Promise<{ lock: LockFile; mtimeMs: number } | undefined> {
