@@ -101,20 +101,20 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
     const exited = new Promise((r) => bro.on('exit', r));
     bro.kill('SIGKILL');
     await exited;
-    expect(alive(orphan)).toBe(true);
+    expect(alive(orphan), 'the orphan runs').toBe(true);
     const started = () => s.tools.calls().filter((c) => c.tool === tool && (tool === 'cargo' ? (c.argv.at(-1) === 'ami') === (what === 'ami') : c.argv[0] === what)).length;
     const before2 = started();
 
     const refused = await s.build();
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
-    expect(started()).toBe(before2);
+    expect(started(), 'no second start').toBe(before2);
 
     const rerun = await s.build(['--kill-orphans']);
     expect(rerun.stderr).not.toContain('✖');
     expect(rerun.code).toBe(0);
-    expect(alive(orphan)).toBe(false);
-    expect(existsSync(join(s.work, '.bro/lock'))).toBe(false);
+    expect(alive(orphan), 'the orphan was stopped').toBe(false);
+    expect(existsSync(join(s.work, '.bro/lock')), `lock left: ${existsSync(join(s.work, '.bro/lock')) ? readFileSync(join(s.work, '.bro/lock'), 'utf8') : ''}`).toBe(false);
     expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))]), rerun.stderr).toEqual([]);
     expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
     for (const region of REGIONS) {
