@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from './runner.js';
 
@@ -7,8 +7,9 @@ import type { Runner } from './runner.js';
  * DOCKER_CONFIG directories logins go into, never the user's ~/.docker. They
  * live under the workspace's `.bro/docker/` (0700): each is removed when its
  * push ends, and whatever a killed bro left there is removed by the next run
- * as soon as it holds the workspace lock (`removeLeftoverConfigs`). The commands that change things (build, login, tag,
- * push) are defined in commands-for-build.ts, for the plan and the steps alike.
+ * as soon as it holds the workspace lock (`removeLeftoverConfigs`). The
+ * commands that change things (build, login, tag, push) are defined in
+ * commands-for-build.ts, for the plan and the steps alike.
  */
 export interface Docker {
   /** A fresh 0700 directory for DOCKER_CONFIG under `<broDir>/docker/`; `remove()` deletes it with the logins in it. */
@@ -65,7 +66,6 @@ const dockerConfigsDir = (broDir: string) => join(broDir, 'docker');
  * no orphaned `docker push`, uses them any more. Returns whether there were any.
  */
 export async function removeLeftoverConfigs(broDir: string): Promise<boolean> {
-  const { readdir } = await import('node:fs/promises');
   const left = await readdir(dockerConfigsDir(broDir)).catch(() => []);
   await rm(dockerConfigsDir(broDir), { recursive: true, force: true });
   return left.length > 0;

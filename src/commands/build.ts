@@ -123,11 +123,12 @@ export async function withWorkspace<T>(
   const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
   if (lock.stale) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`);
   if (lock.killed.length) ctx.adapters.warn(`Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`);
-  // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
-  if (await removeLeftoverConfigs(ctx.workspace.broDir)) ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
+  // Every program bro starts is recorded in the lock until it ends.
   ctx.adapters.runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
   const removeHandlers = onInterrupt(ctx, abort);
   try {
+    // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
+    if (await removeLeftoverConfigs(ctx.workspace.broDir)) ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
     return { result: await fn(ctx, abort.signal), ctx, warnings };
   } finally {
     removeHandlers();
