@@ -52,11 +52,18 @@ function spawnBro(env: Record<string, string>): ChildProcess {
 /** What identifies this process here, as the lock records it. */
 function identity(pid: number) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const tryRead = (read: () => string) => {
+    try {
+      return read().trim();
+    } catch {
+      return undefined; // Some sandboxes hide these; the lock then does without them too.
+    }
+  };
   return {
     pid,
     startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
-    bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
-    pidNamespace: readlinkSync('/proc/self/ns/pid'),
+    bootId: tryRead(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+    pidNamespace: tryRead(() => readlinkSync('/proc/self/ns/pid')),
     host: hostname(),
   };
 }
