@@ -133,7 +133,7 @@ const task = { title: '', output: '' };
 /** bro: every region at once, each region's calls as the steps make them. */
 async function broWay({ ctx }: World): Promise<void> {
   const docker = createDocker(ctx.adapters.runner);
-  const configs = await docker.configDir();
+  const configs = await docker.configDir(ctx.workspace.broDir);
   try {
     const pushed = await forEachRegion(REGIONS, ctx.settings.regionConcurrency, (region) => pushToRegion({ ctx, image, docker, configs, task }, region));
     const aws = ctx.adapters.aws!;
@@ -156,7 +156,7 @@ async function broWay({ ctx }: World): Promise<void> {
 async function shellLoop({ ctx }: World): Promise<void> {
   const { runner, redactor } = ctx.adapters;
   const aws = ctx.adapters.aws!;
-  const configs = await createDocker(runner).configDir();
+  const configs = await createDocker(runner).configDir(ctx.workspace.broDir);
   try {
     for (const region of REGIONS) {
       const password = await registryPassword(aws.ecr(region), redactor);

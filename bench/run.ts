@@ -1,5 +1,6 @@
 /** Runs every benchmark in bench/, one after the other: `npm run bench`. */
 import { main as dryRun } from './dry-run.js';
+import { main as lock } from './lock.js';
 import { main as patchesCheck } from './patches-check.js';
 import { main as publish } from './publish.js';
 
@@ -7,6 +8,7 @@ const benches: [string, () => unknown][] = [
   ['dry-run: warm rerun and --help', dryRun],
   ['publish: 4 regions x 3 accounts, parallel vs the shell loop', publish],
   ['patches check: every tag since the base vs checkout + git apply', patchesCheck],
+  ['workspace lock: recording each program\'s process group', lock],
 ];
 for (const [name, run] of benches) {
   console.log(`\n== ${name}`);

@@ -12,16 +12,20 @@ export interface BroErrorOptions {
   cause?: unknown;
   /** What the user should do next. */
   hint?: string;
+  /** Supporting text (e.g. a failed program's last lines), printed once, under the message in the final report. */
+  details?: string;
 }
 
 export class BroError extends Error {
   readonly exitCode: number = EXIT_FAILURE;
   readonly hint: string | undefined;
+  readonly details: string | undefined;
 
   constructor(message: string, options: BroErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
+    this.details = options.details;
   }
 }
 
@@ -101,6 +105,7 @@ export function formatError(error: unknown, debug: boolean): string {
   const lines: string[] = [];
   if (error instanceof BroError) {
     lines.push(`✖ ${error.message}`);
+    if (error.details) lines.push('', error.details, '');
     if (error.hint) lines.push(`  → ${error.hint}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
@@ -116,10 +121,10 @@ export function formatError(error: unknown, debug: boolean): string {
       if (current) lines.push('Caused by:');
     }
   } else if (error instanceof Error && error.cause instanceof Error && error instanceof BroError) {
+    // Said once: a message that already quotes its cause (or the program's reason in it) needs no cause line.
     const cause = error.cause.message.split('\n')[0] ?? '';
-    // A program's reason already quoted in the message ("…: fatal: repository … does not exist") is not repeated.
-    const reason = /failed with exit code \d+: (.+)$/.exec(cause)?.[1];
-    if (!reason || !error.message.includes(reason)) lines.push(`  (cause: ${cause})`);
+    const reason = /failed with exit code \d+: (.+)$/.exec(cause)?.[1] ?? cause;
+    if (!error.message.includes(reason)) lines.push(`  (cause: ${cause})`);
   }
   return lines.join('\n');
 }

@@ -143,7 +143,8 @@ export function checkSelection(settings: Pick<PublishSettings, 'from' | 'only'>)
 export type StepMode = 'run' | 'force' | 'restore';
 
 export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | 'only'>, stages: readonly Stage[] = buildStages()): StepMode {
-  if (selection.only) return id === selection.only ? 'force' : 'restore';
+  // The manifest follows share: it says who can launch the AMIs.
+  if (selection.only) return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
   if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
   return 'run';
 }
@@ -183,6 +184,8 @@ export async function runPipeline(
       });
     }
   };
+  // bro's parent now: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
+  const parentPid = process.ppid;
   // Plain (CI) output prints every progress line: one every few seconds is enough there, the log file has them all.
   const progressEveryMs = renderer === 'simple' ? PLAIN_PROGRESS_EVERY_MS : 0;
   const stepTask = (step: PipelineStep, collect: boolean): ListrTask<PublishContext> => ({
@@ -190,7 +193,7 @@ export async function runPipeline(
     skip: (c) => (step.external && c.options.dryRun ? DRY_RUN_SKIP : false),
     task: async (c, task) => {
       try {
-        await runStep(step, c, task, throttled(task, progressEveryMs), signal);
+        await runStep(step, c, task, throttled(task, progressEveryMs), signal, parentPid);
       } catch (error) {
         if (collect) failures.push(error);
         // The task list marks the step failed; the error itself is printed once, at the end.
@@ -287,8 +290,13 @@ async function runStep(
   task: { skip(message: string): void },
   progress: StepTask,
   signal: AbortSignal,
+  parentPid: number,
 ): Promise<void> {
   signal.throwIfAborted();
+  // Checked at each step boundary: a bro whose parent died was cancelled and goes no further.
+  if (process.ppid !== parentPid) {
+    throw new InterruptedError(`bro's parent process (pid ${parentPid}) exited, so bro stops before: ${step.title} (was the CI job cancelled?)`);
+  }
   const mode = stepMode(step.id, ctx.settings);
   const inputs = step.inputs ? digestOf(await step.inputs(ctx)) : '';
   if (step.inputs && mode !== 'force') {

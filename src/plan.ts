@@ -69,7 +69,7 @@ export function buildInputs(ctx: BuildContext): BuildInputs {
 }
 
 /** Where logins go: a temporary directory made for each run (see adapters/docker.ts). */
-const PER_RUN_DOCKER_CONFIG = '<per-run temporary directory>';
+const PER_RUN_DOCKER_CONFIG = '<work>/.bro/docker/<per-run directory>';
 
 const planned = (step: string, command: Command): PlannedCommand => ({
   step,
@@ -78,7 +78,11 @@ const planned = (step: string, command: Command): PlannedCommand => ({
   env: command.env ?? {},
 });
 
-export function makePlan(ctx: BuildContext, warnings: readonly string[], redactor: Redactor): Plan {
+/**
+ * `dropped`: per region, the accounts bro granted on this version's AMI that
+ * share-with no longer lists (see `droppedFromShare`): share removes their grants.
+ */
+export function makePlan(ctx: BuildContext, warnings: readonly string[], redactor: Redactor, dropped: Record<string, string[]> = {}): Plan {
   const inputs = buildInputs(ctx);
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
@@ -114,6 +118,12 @@ export function makePlan(ctx: BuildContext, warnings: readonly string[], redacto
       aws.push(
         { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission add (if missing)', target: 'each snapshot of the AMI', account },
         { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission add (if missing)', target: 'the AMI', account },
+      );
+    }
+    for (const account of dropped[region] ?? []) {
+      aws.push(
+        { step: 'share', region, service: 'ec2', action: 'ModifySnapshotAttribute createVolumePermission remove (granted by bro, no longer in share-with)', target: 'each snapshot of the AMI', account },
+        { step: 'share', region, service: 'ec2', action: 'ModifyImageAttribute launchPermission remove (granted by bro, no longer in share-with)', target: 'the AMI', account },
       );
     }
     aws.push(

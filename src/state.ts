@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { atomicWrite } from './adapters/project.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, StepError } from './errors.js';
 
 /**
  * The workspace state file, `<work>/.bro/state.json`: for each step, the
@@ -41,18 +40,38 @@ export async function readState(broDir: string): Promise<State> {
   } catch (error) {
     throw new ConfigError(path, 'is not valid JSON', { cause: error, hint: `Delete ${path}; bro then redoes every step.` });
   }
+  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== STATE_SCHEMA_VERSION) {
+    throw new ConfigError(path, `has schemaVersion ${JSON.stringify(version)}: it was written by another version of bro (this one reads ${STATE_SCHEMA_VERSION})`, {
+      hint: `Use the bro version that wrote it, or delete ${path}; bro then redoes every step.`,
+    });
+  }
   const result = StateSchema.safeParse(data);
   if (!result.success) {
-    throw new ConfigError(path, `was written by another version of bro (expected schemaVersion ${STATE_SCHEMA_VERSION})`, {
+    const issue = result.error.issues[0];
+    throw new ConfigError(path, `is corrupted: unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`, {
       hint: `Delete ${path}; bro then redoes every step.`,
     });
   }
   return result.data;
 }
 
+/** Writes the state file atomically (a temporary file renamed over it); a failed write leaves no temporary file. */
 export async function writeState(broDir: string, state: State): Promise<void> {
-  await mkdir(dirname(statePath(broDir)), { recursive: true });
-  await atomicWrite(statePath(broDir), `${JSON.stringify(state, null, 2)}\n`);
+  const path = statePath(broDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StepError('state', `Could not write ${path}: ${(error as Error).message}`, {
+      cause: error,
+      hint: code === 'ENOSPC' ? `Free disk space on the workspace's file system (a build needs more than 80 GB), then rerun: finished steps are not redone.` : undefined,
+    });
+  }
 }
 
 /** A stable digest of any JSON-like value (object keys sorted). */

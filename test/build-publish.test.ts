@@ -53,7 +53,7 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     for (const login of logins) {
       // The password went on stdin, into a private per-run DOCKER_CONFIG that is gone now.
       expect(login.stdinSha256).toBe(sha256(REGISTRY_PASSWORD));
-      expect(login.env.DOCKER_CONFIG?.startsWith(tmpdir())).toBe(true);
+      expect(login.env.DOCKER_CONFIG?.startsWith(join(s.work, ".bro", "docker", "run-"))).toBe(true);
       expect(login.dockerConfigMode).toBe('700');
       expect(existsSync(login.env.DOCKER_CONFIG as string)).toBe(false);
       expect(pushes.find((p) => p.argv[1]?.startsWith(login.argv[4] as string))?.env.DOCKER_CONFIG).toBe(login.env.DOCKER_CONFIG);

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,7 +65,7 @@ describe('state and resume', () => {
     expect(tools(s)).toEqual(['cargo make BUILDSYS_VERSION_BUILD=hc1', 'cargo make ami']);
     // pubsys reuses an AMI whose name exists: the regional AMIs are still the first build, and are not tagged as this one.
     expect(rebuilt.code).toBe(1);
-    expect(rebuilt.stderr).toContain('Sharing failed in 3 of 3 regions');
+    expect(rebuilt.stderr).toContain('Checking the AMIs before sharing failed in 3 of 3 regions');
     expect(rebuilt.stderr).toMatch(/✖ us-east-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:\w+ \(this build: sha256:\w+\)/);
     expect(rebuilt.stderr).toContain('new build suffix');
     expect(s.world.modifying()).toEqual([]);
@@ -152,14 +153,19 @@ describe('state and resume', () => {
 });
 
 describe('the workspace lock', () => {
-  it('stops a second build while the first runs', async () => {
-    mkdirSync(join(s.work, '.bro'), { recursive: true });
-    writeFileSync(join(s.work, '.bro/lock'), `${process.pid}\n`);
-    const result = await s.build();
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`Another bro (pid ${process.pid}) is running in this workspace`);
-    expect(s.tools.calls()).toEqual([]);
-    expect(readFileSync(join(s.work, '.bro/lock'), 'utf8')).toBe(`${process.pid}\n`);
+  it('stops a second build while the first runs (a lock of an older bro: a bare pid)', async () => {
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      mkdirSync(join(s.work, '.bro'), { recursive: true });
+      writeFileSync(join(s.work, '.bro/lock'), `${owner.pid}\n`);
+      const result = await s.build();
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Another bro (pid ${owner.pid} on ${hostname()}) is running in this workspace`);
+      expect(s.tools.calls()).toEqual([]);
+      expect(readFileSync(join(s.work, '.bro/lock'), 'utf8')).toBe(`${owner.pid}\n`);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 
   it('takes over a stale lock left by a dead process and says so', async () => {
@@ -175,11 +181,14 @@ describe('the workspace lock', () => {
   it('is held by one process at a time', async () => {
     const dir = tempDir('bro-lock-');
     try {
-      const lock = await lockWorkspace(dir, { pid: 4242, isAlive: (pid) => pid === 4242 });
-      await expect(lockWorkspace(dir, { pid: 4343, isAlive: (pid) => pid === 4242 })).rejects.toThrow('Another bro (pid 4242)');
+      const as = (pid: number, alive: (p: number) => boolean) => ({
+        processes: { self: () => ({ pid, startTime: '7', host: 'h' }), isAlive: alive, startTime: () => '7', groupAlive: () => false },
+      });
+      const lock = await lockWorkspace(dir, as(4242, (pid) => pid === 4242));
+      await expect(lockWorkspace(dir, as(4343, (pid) => pid === 4242))).rejects.toThrow('Another bro (pid 4242 on h');
       await lock.release();
-      const next = await lockWorkspace(dir, { pid: 4343, isAlive: () => true });
-      expect(next.stalePid).toBeUndefined();
+      const next = await lockWorkspace(dir, as(4343, () => true));
+      expect(next.stale).toBeUndefined();
       await next.release();
     } finally {
       removeDir(dir);

@@ -91,13 +91,14 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     const ec2 = createAws().ec2('us-east-1');
     await shareImage(ec2, request());
     s.world.calls.length = 0;
-    const revoked = await revokeImage(ec2, AMI, [ACCOUNTS[1]!]);
+    const image = (await ec2.describeImages({ ImageIds: [AMI] })).Images![0]!;
+    const revoked = await revokeImage(ec2, image, [ACCOUNTS[1]!]);
     expect(revoked.accounts).toEqual([ACCOUNTS[0]!]);
     expect([...s.world.image('us-east-1', AMI).launch]).toEqual([ACCOUNTS[0]!]);
     for (const snap of revoked.snapshotIds) expect(s.world.volumePermissions('us-east-1', snap)).toEqual([ACCOUNTS[0]!]);
     expect(s.world.modifying()).toHaveLength(3);
     s.world.calls.length = 0;
-    expect((await revokeImage(ec2, AMI, [ACCOUNTS[1]!])).changes).toEqual([]);
+    expect((await revokeImage(ec2, image, [ACCOUNTS[1]!])).changes).toEqual([]);
     expect(s.world.modifying()).toEqual([]);
   });
 });

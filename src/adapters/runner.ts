@@ -39,6 +39,13 @@ export interface Runner {
   run(command: Command): Promise<RunResult>;
   /** Stops every running child (whole process group). */
   killAll(signal?: NodeJS.Signals): void;
+  /** Tells `watcher` of each child's process group as it starts and ends (the workspace lock records them). */
+  watchGroups(watcher: GroupWatcher | undefined): void;
+}
+
+export interface GroupWatcher {
+  started(pgid: number, command: string): void;
+  ended(pgid: number): void;
 }
 
 export interface RunnerOptions {
@@ -55,8 +62,12 @@ export function createRunner(options: RunnerOptions): Runner {
   const running = new Set<Child>();
   // Children stopped by killAll(); commands started afterwards (rollbacks) run normally.
   const killed = new WeakSet<Child>();
+  let watcher: GroupWatcher | undefined;
 
   return {
+    watchGroups(w) {
+      watcher = w;
+    },
     killAll(signal = 'SIGTERM') {
       for (const child of running) {
         killed.add(child);
@@ -97,6 +108,9 @@ export function createRunner(options: RunnerOptions): Runner {
         maxBuffer: 256 * 1024 * 1024,
       });
       running.add(child);
+      // Detached: the child's pid is its process group. Named by the program and its first argument only.
+      const group = child.pid;
+      if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
       const tail: string[] = [];
       const followed =
         (command.onLine || log) && child.all
@@ -110,6 +124,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const result = await child;
       await followed;
       running.delete(child);
+      if (group !== undefined) watcher?.ended(group);
       if (log) await new Promise<void>((resolve) => log.end(resolve));
       const stdout = String(result.stdout ?? '');
       const stderr = String(result.stderr ?? '');

@@ -32,6 +32,7 @@ export function addPublishOptions(command: Command): Command {
     .addOption(new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available').argParser(positive('--wait-timeout')).default(60))
     .addOption(new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)').argParser(positive('--wait-poll')).default(15))
     .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positiveInteger('--region-concurrency')).default(4))
+    .addOption(new Option('--kill-orphans', 'first stop the programs (cargo make, docker push) that a killed bro left running in this workspace').default(false))
     .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false));
 }
 
@@ -40,6 +41,7 @@ export const publishOptions = (raw: Record<string, unknown>) => ({
   waitPollSeconds: Number(raw.waitPoll),
   regionConcurrency: Number(raw.regionConcurrency),
   ci: Boolean(raw.ci),
+  killOrphans: Boolean(raw.killOrphans),
 });
 
 export function registerBuild(program: Command, io: Io): void {

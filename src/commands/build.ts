@@ -3,6 +3,7 @@ import { createAws, type Aws } from '../adapters/aws.js';
 import { createAdapters } from '../adapters/index.js';
 import { createRollback, type Rollback } from '../adapters/rollback.js';
 import { prepareDir, refuseInside } from '../adapters/user-paths.js';
+import { removeLeftoverConfigs } from '../adapters/docker.js';
 import { lockWorkspace } from '../adapters/workspace-lock.js';
 import type { Io } from '../cli.js';
 import { parseVersion } from '../config/version.js';
@@ -15,6 +16,7 @@ import { formatChecks, preflightError, preflightOf } from '../preflight/prefligh
 import { chooseRenderer, type RendererChoice } from '../renderer.js';
 import { createStateStore } from '../state.js';
 import { readManifest } from '../steps/manifest.js';
+import { droppedFromShare } from '../steps/share.js';
 import { workDirFor } from './common.js';
 import { formatManifest } from './manifest.js';
 
@@ -62,6 +64,8 @@ export interface PublishOptions {
   waitTimeoutSeconds?: number;
   waitPollSeconds?: number;
   regionConcurrency?: number;
+  /** Stop the programs a killed bro left running in this workspace (recorded in its lock) before starting. */
+  killOrphans?: boolean;
   /** EC2 and ECR; tests inject clients with small retry settings. Default: real clients with the variant's infra profile. */
   aws?: Aws;
 }
@@ -138,13 +142,19 @@ export async function withWorkspace<T>(
   const unshown = () => [...new Set(warnings)].filter((w) => !shown.has(w));
   let ok = false;
   try {
-    const lock = await lockWorkspace(ctx.workspace.broDir);
-    if (lock.stalePid) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stalePid}, which is no longer running (was a build killed?).`);
+    const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
+    if (lock.stale) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`);
+    if (lock.killed.length) ctx.adapters.warn(`Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`);
+    // Every program bro starts is recorded in the lock until it ends.
+    ctx.adapters.runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
     try {
+      // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
+      if (await removeLeftoverConfigs(ctx.workspace.broDir)) ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
       const result = await rollback.run(ctx.adapters.runner, () => fn(ctx, rollback.signal));
       ok = true;
       return { result, ctx, warnings, unshown: unshown() };
     } finally {
+      ctx.adapters.runner.watchGroups(undefined);
       await lock.release();
     }
   } finally {
@@ -170,7 +180,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
     return results;
   }, { live: renderer === 'simple', inResult: options.dryRun });
   if (options.dryRun) {
-    const plan = { ...makePlan(ctx, warnings, ctx.adapters.redactor), preflight: checks satisfies CheckResult[] };
+    const plan = { ...makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx)), preflight: checks satisfies CheckResult[] };
     // The JSON carries every warning; the text plan those not already printed on stderr as they happened.
     io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`);
   } else if (ctx.out.manifestPath) {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Io } from '../cli.js';
 import { addPublishOptions, publishOptions } from './build.cli.js';
@@ -13,7 +14,8 @@ export function registerShare(program: Command, io: Io): void {
         .requiredOption('--version <version>', 'the version that was built, e.g. 1.0.4-hc1'),
     )
       .option('--revoke', 'remove the launch and volume permissions instead', false)
-      .option('--accounts <ids>', 'with --revoke: comma-separated account IDs (default: the variant\'s share-with)'),
+      .option('--accounts <ids>', 'with --revoke: comma-separated account IDs (default: the accounts bro granted)')
+      .option('--manifest <file>', 'the release manifest to rewrite (default: <work-dir>/manifest.json)'),
   ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
     const { runShare } = await import('./share.js');
     await runShare(
@@ -27,6 +29,7 @@ export function registerShare(program: Command, io: Io): void {
         updateLock: false,
         keepFailed: false,
         revoke: Boolean(raw.revoke),
+        manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
         accounts: raw.accounts === undefined ? undefined : String(raw.accounts).split(',').map((a) => a.trim()).filter(Boolean),
       },
       io,

@@ -15,7 +15,8 @@ import { openLog, runLogged } from './run-logged.js';
 /**
  * Admin image, push to every region, concurrently: ensure the ECR repository
  * (created with immutable tags and scan on push), get a token, `docker login
- * --password-stdin` into a per-run DOCKER_CONFIG, tag, push, and verify the
+ * --password-stdin` into a per-run DOCKER_CONFIG under `.bro/docker/` (removed
+ * when the push ends), tag, push, and verify the
  * pushed digest with ECR DescribeImages. A region whose tag already holds this
  * image is skipped; a tag holding other content is a clear error.
  */
@@ -109,20 +110,23 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
   const registry = ecrRegistry(registryId, region);
   const dockerConfig = await configs.forRegistry(registry);
   const log = await openLog(ctx, `${STEP}-${region}`);
-  await runLogged(ctx, STEP, { ...dockerLoginCommand(registry, dockerConfig), input: password }, log, progress);
-  await runLogged(ctx, STEP, dockerTagCommand(image.localTag, uri), log, progress);
   let digest: string | undefined;
   const pushProgress = (line: string) => {
     digest ??= pushedDigest(line);
     progress(line);
   };
   try {
+    await runLogged(ctx, STEP, { ...dockerLoginCommand(registry, dockerConfig), input: password }, log, progress);
+    await runLogged(ctx, STEP, dockerTagCommand(image.localTag, uri), log, progress);
     await runLogged(ctx, STEP, dockerPushCommand(uri, dockerConfig), log, pushProgress);
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
       throw conflict(uri, region, (await taggedDigest(ecr, repository, registryId, image.tag)) ?? 'another image', image, error);
     }
     throw error;
+  } finally {
+    // The login is needed for this push only.
+    await configs.removeRegistry(registry);
   }
   if (!digest) throw new StepError(STEP, `docker push ${uri} printed no digest`, { hint: `See ${log}.` });
   const verified = await taggedDigest(ecr, repository, registryId, image.tag);
@@ -150,7 +154,7 @@ export const adminImagePushStep: PipelineStep = {
   async run(ctx, task, { force }) {
     const image = requireOutput(ctx.out.adminImage, STEP, 'admin-image-build');
     const docker = createDocker(ctx.adapters.runner);
-    const configs = await docker.configDir();
+    const configs = await docker.configDir(ctx.workspace.broDir);
     const env = { ctx, image, docker, configs, task };
     const outcomes = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, (region) =>
       runRecorded(ctx.state, `${STEP}:${region}`, { imageId: image.imageId, uri: adminImageUri(ctx.variant, region, image.tag) }, force, () =>

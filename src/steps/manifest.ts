@@ -92,7 +92,10 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
       }),
     ),
     steps: Object.fromEntries(
-      Object.entries(state.steps).map(([id, r]) => [id, { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs }]),
+      Object.entries(state.steps)
+        // grants:<region> records who bro granted; they are in `regions` already.
+        .filter(([id]) => !id.startsWith('grants:'))
+        .map(([id, r]) => [id, { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs }]),
     ),
   };
   return ctx.adapters.redactor.redactValue(manifest);
@@ -131,6 +134,20 @@ export async function readManifest(path: string): Promise<Manifest> {
     throw new ConfigError(path, `is not a bro manifest: ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`);
   }
   return result.data;
+}
+
+/**
+ * After `bro share --revoke`: each region's `sharedWith` becomes what EC2 shows
+ * now, and `accounts` keeps only the accounts that can still launch in every region.
+ */
+export async function recordRevoke(path: string, sharedWith: Record<string, readonly string[]>): Promise<void> {
+  const manifest = await readManifest(path);
+  for (const [region, accounts] of Object.entries(sharedWith)) {
+    const entry = manifest.regions[region];
+    if (entry) entry.sharedWith = [...accounts];
+  }
+  manifest.accounts = manifest.accounts.filter((a) => Object.values(manifest.regions).every((r) => r.sharedWith.includes(a)));
+  await writeManifest(path, manifest);
 }
 
 export const manifestStep: PipelineStep = {

@@ -36,11 +36,23 @@ export async function runLogged(
   } catch (error) {
     if (!(error instanceof SubprocessError) || error.reason !== 'exit') throw error;
     const tail = lastLines(await readFile(logFile, 'utf8'), TAIL_LINES);
-    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${telltaleLine(tail)}\n\nThe last ${TAIL_LINES} lines of its output:\n${tail}`, {
+    // The tail is printed once, in the final report; the headline is the program's own error.
+    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${headline(tail)}`, {
       cause: error,
+      details: `The last ${TAIL_LINES} lines of its output:\n${tail}`,
       hint: `The full log is ${logFile}. Fix the cause and rerun: finished steps are not redone.`,
     });
   }
+}
+
+/**
+ * The line that says what went wrong. cargo-make closes a failed task with its own lines
+ * ("[cargo-make] ERROR - Error while executing command, exit code: 1", "[cargo-make] WARN -
+ * Build Failed."), which say only that it failed: the program's error (pubsys', cargo's) is above them.
+ */
+export function headline(tail: string): string {
+  const own = (line: string) => /^\[cargo-make\] (ERROR|WARN) - /.test(line) || line.startsWith('$ ');
+  return telltaleLine(tail.split('\n').filter((l) => !own(l)).join('\n')) || telltaleLine(tail);
 }
 
 /** Refuses a checkout with changes: upstream derives names from `git describe --dirty`, and the build would not be the recorded one. */

@@ -1,6 +1,6 @@
 // Shared by the fake tools: records each call (argv, cwd, env, a digest of
 // stdin, never stdin itself) as one JSON line in the file $BRO_FAKE_CALLS.
-const { appendFileSync, readFileSync, statSync, writeFileSync } = require('node:fs');
+const { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 
 function readStdin() {
@@ -44,4 +44,20 @@ function hangIfAsked(tool) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
 }
 
-module.exports = { record, readStdin, sha256, modeOf, fail, hangIfAsked };
+/**
+ * BRO_FAKE_BLOCK=cargo:default,docker:push (a tool, or a tool and its task or
+ * subcommand): the call writes its pid to $BRO_FAKE_CALLS.blocked-<tool>-<what>
+ * (and appends it to the same name + .pids)
+ * and waits until the file $BRO_FAKE_CALLS.release-<tool>-<what> exists, so a
+ * test can act (kill bro) while it runs, with no timing involved.
+ */
+function blockIfAsked(tool, what) {
+  const asked = (process.env.BRO_FAKE_BLOCK || '').split(',');
+  if (!asked.includes(tool) && !asked.includes(`${tool}:${what}`)) return;
+  const name = `${tool}-${what}`;
+  writeFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}`, String(process.pid));
+  appendFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}.pids`, `${process.pid}\n`);
+  while (!existsSync(`${process.env.BRO_FAKE_CALLS}.release-${name}`)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+}
+
+module.exports = { record, readStdin, sha256, modeOf, fail, hangIfAsked, blockIfAsked };

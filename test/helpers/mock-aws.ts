@@ -36,7 +36,11 @@ export const REGISTRY_PASSWORD = 'ecr-password-Zm9vYmFyYmF6cXV4-s3cr3t';
 export const CALLER_ARN = `arn:aws:iam::${FIXTURE_REGISTRY_ACCOUNT}:user/builder`;
 export const AUTH_TOKEN = Buffer.from(`AWS:${REGISTRY_PASSWORD}`).toString('base64');
 
+/** The name cargo make ami gives the AMIs of the build worlds (bottlerocket-<variant>-<arch>-v<version>). */
+export const DEFAULT_AMI_NAME = 'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1';
+
 interface FakeImage {
+  name: string;
   state: string;
   snapshots: string[];
   launch: Set<string>;
@@ -87,7 +91,7 @@ export function mockAws(tools: FakeTools) {
     if (!found) {
       // cargo make ami registered it: a root and a data volume, like Bottlerocket's AMIs.
       const snap = (n: number) => `snap-${createHash('sha256').update(`${key}/${n}`).digest('hex').slice(0, 17)}`;
-      found = { state: pending.has(region) ? 'pending' : 'available', snapshots: [snap(0), snap(1)], launch: new Set(), tags: new Map() };
+      found = { name: DEFAULT_AMI_NAME, state: pending.has(region) ? 'pending' : 'available', snapshots: [snap(0), snap(1)], launch: new Set(), tags: new Map() };
       images.set(key, found);
       for (const s of found.snapshots) volume.set(`${region}/${s}`, new Set());
     }
@@ -100,6 +104,7 @@ export function mockAws(tools: FakeTools) {
       const i = image(region, id);
       return {
         ImageId: id,
+        Name: i.name,
         State: i.state,
         BlockDeviceMappings: i.snapshots.map((SnapshotId, n) => ({ DeviceName: n ? '/dev/xvdb' : '/dev/xvda', Ebs: { SnapshotId } })),
         Tags: [...i.tags].map(([Key, Value]) => ({ Key, Value })),

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { startEc2Endpoint } from './helpers/ec2-endpoint.js';
+import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
+import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+
+/**
+ * kill -9 of bro in each step that runs a program, then a rerun: it never
+ * builds beside what the killed bro left running, leaves no ECR login on disk,
+ * and ends with the same AWS state and manifest as a build nobody interrupted.
+ * The child bro reaches ECR through a loopback endpoint; the reruns run in this
+ * process against aws-sdk-client-mock. The fakes block until released, so
+ * nothing here depends on timing.
+ */
+const procAvailable = existsSync('/proc/self/stat');
+
+/** What must be the same after any interruption: what was published, and where. */
+const published = (manifest: Record<string, unknown>) => ({
+  amiName: manifest.amiName,
+  accounts: manifest.accounts,
+  adminImage: manifest.adminImage,
+  regions: manifest.regions,
+});
+
+let reference: ReturnType<typeof published>;
+beforeAll(async () => {
+  if (!procAvailable) return;
+  const world = buildWorld();
+  try {
+    const result = await world.build();
+    expect(result.code, result.stderr).toBe(0);
+    reference = published(JSON.parse(readFileSync(join(world.work, 'manifest.json'), 'utf8')));
+  } finally {
+    world.cleanup();
+  }
+});
+
+let s: BuildWorld;
+let ecr: EcrEndpoint;
+const children: ChildProcess[] = [];
+beforeEach(async () => {
+  s = buildWorld();
+  ecr = await startEcrEndpoint((uri, tag) => s.tools.registryDigest(uri, tag));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  await ecr.close();
+  s.cleanup();
+});
+
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 25));
+};
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+const lockGroups = (): number[] => {
+  try {
+    return (JSON.parse(readFileSync(join(s.work, '.bro/lock'), 'utf8')).groups as { pgid: number }[]).map((g) => g.pgid);
+  } catch {
+    return [];
+  }
+};
+const SECRETS = [REGISTRY_PASSWORD, AUTH_TOKEN, Buffer.from(REGISTRY_PASSWORD).toString('base64')];
+const filesWithSecrets = (dirs: string[]) =>
+  dirs
+    .flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []))
+    .filter((file) => existsSync(file) && statSync(file).isFile() && SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)));
+const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
+
+describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
+  it.each([
+    ['os-build', 'cargo', 'default'],
+    ['ami-register', 'cargo', 'ami'],
+    ['admin-image-build', 'docker', 'build'],
+    ['admin-image-push', 'docker', 'push'],
+  ])('during %s: no second %s %s beside the orphan, no login left on disk, the same AWS state and manifest', async (_step, tool, what) => {
+    const before = new Set(tmpDockerDirs());
+    const bro = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
+      { env: { ...process.env, ...s.tools.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }, stdio: 'ignore' },
+    );
+    children.push(bro);
+    // Every blocked program has started (one push per region) and is recorded in the lock.
+    const pidsFile = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}.pids`;
+    const blocked = () => (existsSync(pidsFile) ? readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+    const expected = what === 'push' ? REGIONS.length : 1;
+    await until(() => blocked().length === expected && blocked().every((pid) => lockGroups().includes(pid)));
+    const orphan = blocked()[0]!;
+    const exited = new Promise((r) => bro.on('exit', r));
+    bro.kill('SIGKILL');
+    await exited;
+    expect(alive(orphan), 'the orphan runs').toBe(true);
+    const started = () => s.tools.calls().filter((c) => c.tool === tool && (tool === 'cargo' ? (c.argv.at(-1) === 'ami') === (what === 'ami') : c.argv[0] === what)).length;
+    const before2 = started();
+
+    const refused = await s.build();
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
+    expect(started(), 'no second start').toBe(before2);
+
+    const rerun = await s.build(['--kill-orphans']);
+    expect(rerun.stderr).not.toContain('✖');
+    expect(rerun.code).toBe(0);
+    expect(alive(orphan), 'the orphan was stopped').toBe(false);
+    expect(existsSync(join(s.work, '.bro/lock')), `lock left: ${existsSync(join(s.work, '.bro/lock')) ? readFileSync(join(s.work, '.bro/lock'), 'utf8') : ''}`).toBe(false);
+    expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))]), rerun.stderr).toEqual([]);
+    expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
+    for (const region of REGIONS) {
+      const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);
+      expect([...image.launch].sort()).toEqual(ACCOUNTS);
+      for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+    }
+  });
+});
+
+describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)', () => {
+  it('the rerun refuses beside the orphaned git am; --kill-orphans stops it, restores the checkout and converges', async () => {
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: x', { 'sources/models/src/lib.rs': 'pub struct X;\n' });
+    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
+    // A git on PATH that blocks in `git am` until released, then runs the real git.
+    const bin = tempDir('bro-gitbin-');
+    const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nif [ "$1" = "am" ]; then\n  echo $$ > "${bin}/am-blocked"\n  while [ ! -e "${bin}/release" ]; do sleep 0.02; done\nfi\nexec ${realGit} "$@"\n`,
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    try {
+      const bro = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
+        { env: { ...process.env, ...s.tools.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }, stdio: 'ignore' },
+      );
+      children.push(bro);
+      const marker = join(bin, 'am-blocked');
+      await until(() => existsSync(marker) && lockGroups().includes(Number(readFileSync(marker, 'utf8'))));
+      const orphan = Number(readFileSync(marker, 'utf8'));
+      const exited = new Promise((r) => bro.on('exit', r));
+      bro.kill('SIGKILL');
+      await exited;
+
+      const refused = await s.build();
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`process group ${orphan} (git am)`);
+      expect(s.tools.calls()).toEqual([]);
+
+      const rerun = await s.build(['--kill-orphans']);
+      expect(rerun.stderr).not.toContain('✖');
+      expect(rerun.code).toBe(0);
+      expect(alive(orphan)).toBe(false);
+      expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
+      expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).sources.bottlerocket.series.patches).toEqual(['0001-models-x.patch']);
+    } finally {
+      removeDir(bin);
+    }
+  });
+});
+
+describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
+  const broArgs = () => [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--wait-poll', '0.05'];
+  const runBro = (env: Record<string, string>) => {
+    const child = spawn(process.execPath, broArgs(), { env: { ...process.env, ...s.tools.env, ...ecr.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    return { child, exited: new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr }))) };
+  };
+
+  it.each([
+    ['the same share-with', ACCOUNTS],
+    ['an account removed from share-with meanwhile', ['111111111111']],
+  ])('right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over', async (_case, accounts) => {
+    const ec2 = await startEc2Endpoint();
+    try {
+      const applied = ec2.holdAfter('ModifyImageAttribute');
+      const first = runBro(ec2.env);
+      await applied;
+      first.child.kill('SIGKILL');
+      await first.exited;
+
+      const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
+      writeFileSync(variant, readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`));
+      const rerun = await runBro(ec2.env).exited;
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stderr).toContain('Took over the workspace lock');
+
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const region of REGIONS) {
+        const image = ec2.image(region, manifest.regions[region].ami);
+        expect([...image.launch].sort(), region).toEqual(accounts);
+        for (const snap of image.snapshots) expect(ec2.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
+        expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+        expect(manifest.regions[region].sharedWith).toEqual(accounts);
+      }
+      expect(manifest.accounts).toEqual(accounts);
+      if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
+      expect(filesWithSecrets([s.work])).toEqual([]);
+    } finally {
+      await ec2.close();
+    }
+  });
+});

@@ -1,0 +1,163 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+
+/**
+ * Grants are what a release engineer trusts most: bro shares only this
+ * build's AMIs, in every region or in none, revokes only what it shared, and
+ * the manifest says what EC2 holds. Through the CLI, with the fake cargo and
+ * docker on PATH and EC2 through aws-sdk-client-mock.
+ */
+let s: BuildWorld;
+beforeEach(() => {
+  s = buildWorld();
+});
+afterEach(() => s.cleanup());
+
+const share = (extra: string[] = []) => s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci', '--wait-timeout', '0.05', '--wait-poll', '0.05', ...extra]);
+const revoke = (extra: string[] = []) => share(['--revoke', ...extra]);
+const amisJson = () => join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json');
+const amis = (): Record<string, { id: string }> => JSON.parse(readFileSync(amisJson(), 'utf8'));
+const manifest = () => JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+const launchIn = (region: string, id = amis()[region]!.id) => [...s.world.image(region, id).launch].sort();
+const setShareWith = (accounts: string[]) => {
+  const path = join(s.project, 'variants/aws-k8s-1.18.toml');
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`));
+};
+const grantsChanged = () => s.world.modifying().filter((c) => c.command.startsWith('Modify'));
+
+/** An AMI that an earlier build published under this name (pubsys reuses it), already shared by that build. */
+function earlierBuildIn(region: string, id: string) {
+  const image = s.world.image(region, id);
+  image.tags.set('bro:variant', 'aws-k8s-1.18');
+  image.tags.set('bro:version', '1.0.4-hc1');
+  image.tags.set('bro:patch-series', 'sha256:earlier');
+  image.launch.add('111111111111');
+  return image;
+}
+
+describe('share: all regions or none', () => {
+  it('an earlier build under the same name in one region: nothing is granted in any region', async () => {
+    // Register first (share fails on the AMI the test has not seen yet), then plant the earlier build.
+    s.world.failures.set('*/DescribeImages', new Error('not yet'));
+    expect((await s.build()).code).toBe(1);
+    s.world.failures.clear();
+    earlierBuildIn('us-west-1', amis()['us-west-1']!.id);
+    s.world.calls.length = 0;
+
+    const result = await s.build();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Checking the AMIs before sharing failed in 1 of 3 regions');
+    expect(result.stderr).toMatch(/✖ us-west-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:earlier/);
+    expect(result.stderr).toContain('Nothing was shared in any region');
+    expect(s.world.modifying()).toEqual([]);
+    for (const region of ['ap-northeast-1', 'us-east-1']) expect(launchIn(region)).toEqual([]);
+
+    // Revoke does not touch that AMI either: bro granted nothing on it.
+    s.world.calls.length = 0;
+    const revoked = await revoke();
+    expect(revoked.code).toBe(0);
+    expect(grantsChanged()).toEqual([]);
+    expect(launchIn('us-west-1')).toEqual(['111111111111']);
+    for (const region of REGIONS) expect(revoked.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+  });
+
+  it('an AMI with another name (pubsys registered under a name this build does not give) is refused before any grant', async () => {
+    s.world.failures.set('*/DescribeImages', new Error('not yet'));
+    expect((await s.build()).code).toBe(1);
+    s.world.failures.clear();
+    s.world.image('us-east-1', amis()['us-east-1']!.id).name = 'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-other';
+    s.world.calls.length = 0;
+    const result = await s.build();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('its name is bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-other, not bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    expect(s.world.modifying()).toEqual([]);
+  });
+});
+
+describe('bro share --revoke', () => {
+  it('uses the AMI IDs in the state file: works after build/ is deleted, and ignores an edited amis.json', async () => {
+    expect((await s.build()).code).toBe(0);
+    const ids = amis();
+    // An unrelated AMI someone shared with the same account.
+    const unrelated = s.world.image('us-east-1', 'ami-0aaaaaaaaaaaaaaaa');
+    unrelated.name = 'someone-elses-ami';
+    unrelated.launch.add('222222222222');
+    writeFileSync(amisJson(), JSON.stringify({ ...ids, 'us-east-1': { id: 'ami-0aaaaaaaaaaaaaaaa', name: 'x' } }));
+    const edited = await revoke();
+    expect(edited.code).toBe(0);
+    expect([...unrelated.launch]).toEqual(['222222222222']);
+    for (const region of REGIONS) expect(launchIn(region, ids[region]!.id)).toEqual([]);
+
+    expect((await share()).code).toBe(0);
+    rmSync(join(s.br, 'build'), { recursive: true, force: true });
+    const withoutBuild = await revoke();
+    expect(withoutBuild.stderr).toBe('');
+    expect(withoutBuild.code).toBe(0);
+    for (const region of REGIONS) {
+      expect(withoutBuild.stdout).toMatch(new RegExp(`✔ ${region}: ${ids[region]!.id} snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`));
+      expect(launchIn(region, ids[region]!.id)).toEqual([]);
+    }
+  });
+
+  it('refuses in every region when one AMI is no longer this build\'s (its bro:* tags changed): nothing is revoked', async () => {
+    expect((await s.build()).code).toBe(0);
+    s.world.image('ap-northeast-1', amis()['ap-northeast-1']!.id).tags.set('bro:patch-series', 'sha256:other');
+    s.world.calls.length = 0;
+    const result = await revoke();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Checking the AMIs before revoking failed in 1 of 3 regions');
+    expect(result.stderr).toMatch(/ami-\w+ is not this build's AMI, so bro leaves its permissions alone: bro:patch-series = sha256:other/);
+    expect(result.stderr).toContain('Nothing was revoked in any region');
+    expect(s.world.modifying()).toEqual([]);
+    for (const region of REGIONS) expect(launchIn(region)).toEqual(ACCOUNTS);
+  });
+
+  it('rewrites the manifest; a second revoke says there was nothing to remove', async () => {
+    expect((await s.build()).code).toBe(0);
+    const partial = await revoke(['--accounts', '222222222222']);
+    expect(partial.code).toBe(0);
+    expect(manifest().accounts).toEqual(['111111111111']);
+    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual(['111111111111']);
+
+    expect((await revoke()).code).toBe(0);
+    expect(manifest().accounts).toEqual([]);
+    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([]);
+    const again = await revoke(['--accounts', '111111111111']);
+    for (const region of REGIONS) expect(again.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+    expect(again.stdout).not.toContain('already shared');
+  });
+});
+
+describe('share is declarative for the accounts bro granted', () => {
+  it('an account removed from share-with loses its grants (shown in the plan first); others\' grants stay; the manifest says what EC2 holds', async () => {
+    expect((await s.build()).code).toBe(0);
+    // Someone else granted an account by hand: bro never touches it.
+    for (const region of REGIONS) s.world.image(region, amis()[region]!.id).launch.add('444444444444');
+    setShareWith(['111111111111']);
+
+    const plan = await s.build(['--dry-run', '--json']);
+    expect(plan.code).toBe(0);
+    const removals = JSON.parse(plan.stdout).aws.filter((a: { action: string }) => a.action.includes('remove'));
+    expect(removals.map((a: { region: string; account: string }) => `${a.region} ${a.account}`).sort()).toEqual(
+      REGIONS.flatMap((r) => [`${r} 222222222222`, `${r} 222222222222`]).sort(),
+    );
+
+    s.world.calls.length = 0;
+    const result = await share();
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('revoked 222222222222 (no longer in share-with)');
+    for (const region of REGIONS) {
+      expect(launchIn(region)).toEqual(['111111111111', '444444444444']);
+      for (const snap of s.world.image(region, amis()[region]!.id).snapshots) expect(s.world.volumePermissions(region, snap)).toEqual(['111111111111']);
+    }
+    expect(manifest().accounts).toEqual(['111111111111']);
+    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual(['111111111111', '444444444444']);
+
+    // Converged: another share changes nothing.
+    s.world.calls.length = 0;
+    expect((await share()).code).toBe(0);
+    expect(grantsChanged()).toEqual([]);
+  });
+});
