@@ -1,0 +1,4 @@
+import type { CheckReport } from './check-report.js';
+export function formatHtml(reports: readonly CheckReport[]): string {
+  return reports.map((r) => r.source).join('\n');
+}
