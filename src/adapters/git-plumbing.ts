@@ -3,7 +3,7 @@ import { devNull, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { BRO_GIT_IDENTITY } from './git.js';
-import type { Runner } from './runner.js';
+import type { LongLived, Runner } from './runner.js';
 
 /**
  * Git plumbing for checking patches without a work tree. A scratch area sits
@@ -38,8 +38,18 @@ export interface ScratchIndex {
   readFile(path: string): Promise<string | undefined>;
   /** Saves the index as it is now; the returned function puts it back. */
   save(): Promise<() => Promise<void>>;
+  /** Every entry: `<mode> <blob> <stage>\t<path>` as `git ls-files --stage` lists it. */
+  list(): Promise<{ mode: string; blob: string; stage: number; path: string }[]>;
   /** Removes the index file. */
   dispose(): Promise<void>;
+}
+
+/** Blob contents from one long-lived `git cat-file --batch`, however many are read. */
+export interface BlobReader {
+  /** The blob's text; undefined when the repository has no such object. */
+  read(blob: string): Promise<string | undefined>;
+  /** Ends the process. */
+  close(): Promise<void>;
 }
 
 export interface Scratch {
@@ -60,13 +70,22 @@ export interface Scratch {
   /** The renames under `pathspec` of each commit in the history of `commits` since `base`, oldest commit first (`git log --follow` for many files at once). */
   renamesSince(base: string, commits: readonly string[], pathspec: readonly string[]): Promise<Map<string, RawChange[]>>;
   /**
-   * Which of `commits` have `ancestor` in their history (one `for-each-ref
-   * --contains` for those that are tagged, `merge-base --is-ancestor` for the
-   * others); undefined when the repository has no such commit.
+   * The history of `tips` (every commit they reach, with its parents: one
+   * `git rev-list --parents`), to ask which of them contain a commit without a
+   * git process per question.
    */
-  containing(ancestor: string, commits: readonly string[]): Promise<Set<string> | undefined>;
-  /** Removes the scratch area. */
+  history(tips: readonly string[]): Promise<History>;
+  /** Full commit ids of commit names (abbreviated ids, tags), in one `git cat-file --batch-check`; undefined for those the repository lacks. */
+  resolveCommits(names: readonly string[]): Promise<(string | undefined)[]>;
+  /** A reader of blobs (the repository's and those applying patches made); started on first use. */
+  blobs(): BlobReader;
+  /** Removes the scratch area (and ends the blob readers). */
   dispose(): Promise<void>;
+}
+
+export interface History {
+  /** Which of `commits` (tips of this history) have `ancestor` in their history. */
+  containing(ancestor: string, commits: readonly string[]): Set<string>;
 }
 
 /** One line of `git diff --raw`. */
@@ -192,10 +211,10 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
       const objects = join(root, 'objects');
       await mkdir(join(objects, 'info'), { recursive: true });
       await mkdir(join(objects, 'pack'), { recursive: true });
-      const git = gitIn(
-        gitDir,
-        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {},
-      );
+      const env: Record<string, string> =
+        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {};
+      const git = gitIn(gitDir, env);
+      const readers: BlobReader[] = [];
       let files = 0;
 
       return {
@@ -228,6 +247,14 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
               const { exitCode, stdout } = await git(['cat-file', 'blob', `:${path}`], { extraEnv, answers: [128] });
               return exitCode === 0 ? stdout : undefined;
             },
+            async list() {
+              const { stdout } = await git(['ls-files', '--stage', '-z'], { extraEnv });
+              return nulSeparated(stdout).map((line) => {
+                const tab = line.indexOf('\t');
+                const [mode = '', blob = '', stage = '0'] = line.slice(0, tab).split(' ');
+                return { mode, blob, stage: Number(stage), path: line.slice(tab + 1) };
+              });
+            },
             async save() {
               const copy = `${file}-saved`;
               const saved = await copyFile(file, copy).then(
@@ -259,22 +286,118 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           return readRaw(stdout);
         },
 
-        async containing(ancestor, commits) {
-          const resolved = await git(['rev-parse', '--verify', '--quiet', `${ancestor}^{commit}`], { answers: [1, 128] });
-          if (resolved.exitCode !== 0) return undefined;
-          const commit = resolved.stdout.trim();
-          const tagged = new Set((await tagsOf(gitDir)).values());
-          const found = new Set((await tagsOf(gitDir, ['--contains', commit])).values());
-          for (const c of new Set(commits)) {
-            if (!tagged.has(c) && (await git(['merge-base', '--is-ancestor', commit, c], { answers: [1] })).exitCode === 0) found.add(c);
+        async history(tips) {
+          const children = new Map<string, string[]>();
+          if (tips.length) {
+            const { stdout } = await git(['rev-list', '--parents', '--stdin'], { input: `${[...new Set(tips)].join('\n')}\n` });
+            for (const line of stdout.split('\n')) {
+              const [commit, ...parents] = line.split(' ');
+              if (!commit) continue;
+              for (const parent of parents) (children.get(parent) ?? children.set(parent, []).get(parent)!).push(commit);
+            }
           }
-          return new Set(commits.filter((c) => found.has(c)));
+          const descendants = new Map<string, Set<string>>();
+          return {
+            containing(ancestor, commits) {
+              let reached = descendants.get(ancestor);
+              if (!reached) {
+                reached = new Set([ancestor]);
+                for (const queue = [ancestor]; queue.length; ) {
+                  for (const child of children.get(queue.pop()!) ?? []) if (!reached.has(child)) queue.push(reached.add(child) && child);
+                }
+                descendants.set(ancestor, reached);
+              }
+              return new Set(commits.filter((c) => reached.has(c)));
+            },
+          };
+        },
+
+        async resolveCommits(names) {
+          if (!names.length) return [];
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}^{commit}\n`).join('') });
+          return stdout.split('\n').slice(0, names.length).map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
+        },
+
+        blobs() {
+          const reader = catFileBatch(runner, ['git', '--git-dir', gitDir, 'cat-file', '--batch'], env, signal);
+          readers.push(reader);
+          return reader;
         },
 
         async dispose() {
+          await Promise.allSettled(readers.map((r) => r.close()));
           await rm(root, { recursive: true, force: true });
         },
       };
+    },
+  };
+}
+
+/**
+ * `git cat-file --batch`: each request is an object name on a line; each answer
+ * `<oid> <type> <size>\n<content>\n`, or `<name> missing\n`. Answers come in
+ * the order asked, so a queue of waiting readers matches them.
+ */
+function catFileBatch(runner: Runner, argv: string[], env: Record<string, string>, signal?: AbortSignal): BlobReader {
+  let child: LongLived | undefined;
+  let failure: Error | undefined;
+  const waiting: { resolve: (text: string | undefined) => void; reject: (error: Error) => void }[] = [];
+  let buffer: Buffer = Buffer.alloc(0);
+  const memo = new Map<string, Promise<string | undefined>>();
+
+  const drain = () => {
+    for (;;) {
+      const eol = buffer.indexOf(10);
+      if (eol < 0 || !waiting.length) return;
+      const header = buffer.subarray(0, eol).toString('utf8');
+      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+        buffer = buffer.subarray(eol + 1);
+        waiting.shift()!.resolve(undefined);
+        continue;
+      }
+      const size = Number(header.split(' ')[2]);
+      if (buffer.length < eol + 1 + size + 1) return;
+      const content = buffer.subarray(eol + 1, eol + 1 + size).toString('utf8');
+      buffer = buffer.subarray(eol + 1 + size + 1);
+      waiting.shift()!.resolve(content);
+    }
+  };
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const w of waiting.splice(0)) w.reject(failure);
+  };
+  const started = () => {
+    if (child) return child;
+    child = runner.start({ argv, env: { ...BRO_GIT_IDENTITY, ...env }, mode: 'read' });
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      drain();
+    });
+    child.stdout.on('end', () => fail(new SubprocessError(argv, 'exit', {}, `${argv.slice(3).join(' ')} ended before it answered`)));
+    return child;
+  };
+  return {
+    read(blob) {
+      const known = memo.get(blob);
+      if (known) return known;
+      const answer = new Promise<string | undefined>((resolve, reject) => {
+        signal?.throwIfAborted();
+        if (failure) throw failure;
+        waiting.push({ resolve, reject });
+        started().write(`${blob}\n`);
+      });
+      memo.set(blob, answer);
+      return answer;
+    },
+    async close() {
+      if (!child) return;
+      const ending = child;
+      child = undefined;
+      try {
+        await ending.end();
+      } finally {
+        fail(new SubprocessError(argv, 'exit', {}, 'the blob reader is closed'));
+      }
     },
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -35,8 +36,23 @@ export interface RunResult {
   skipped: boolean;
 }
 
+/**
+ * A long-lived program that answers requests written to its stdin on its
+ * stdout, such as `git cat-file --batch`: one process for many questions.
+ */
+export interface LongLived {
+  /** Writes to its stdin. */
+  write(text: string): void;
+  /** Its stdout, as it comes. */
+  readonly stdout: Readable;
+  /** Closes its stdin and waits for it to exit; rejects when it fails or was stopped by killAll(). */
+  end(): Promise<void>;
+}
+
 export interface Runner {
   run(command: Command): Promise<RunResult>;
+  /** Starts a long-lived reader (mode `read` only: it is never skipped); killAll() stops it too. */
+  start(command: Pick<Command, 'argv' | 'cwd' | 'env' | 'mode'>): LongLived;
   /** Stops every running child (whole process group). */
   killAll(signal?: NodeJS.Signals): void;
 }
@@ -68,6 +84,37 @@ export function createRunner(options: RunnerOptions): Runner {
           child.kill(signal);
         }
       }
+    },
+    start(command) {
+      const shown = options.redactor.redact(command.argv.join(' '));
+      const [file, ...args] = command.argv;
+      if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
+      if (command.mode !== 'read') throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
+      options.log?.(`$ ${shown}  (long-lived)`);
+      const child = spawn(file, args, { cwd: command.cwd, env: { ...options.env, ...command.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      running.add(child);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // A write after it died is reported by end(), not as an unhandled stream error.
+      child.stdin.on('error', () => undefined);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, error }));
+        child.once('close', (code, signal) => resolve({ code, signal }));
+      }).finally(() => running.delete(child));
+      return {
+        stdout: child.stdout,
+        write: (text) => void child.stdin.write(text),
+        async end() {
+          child.stdin.end();
+          const { code, signal, error } = await exited;
+          if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
+          if (error) throw new SubprocessError(command.argv, 'spawn', {}, `Could not start ${file}: ${error.message}`, { cause: error, hint: `Install ${file} and make sure it is on PATH.` });
+          if (code !== 0) {
+            const output = options.redactor.redact(stderr);
+            throw new SubprocessError(command.argv, signal ? 'signal' : 'exit', { exitCode: code ?? undefined, signal: signal ?? undefined, output }, `${shown} failed${signal ? ` (${signal})` : ` with exit code ${code}`}${output ? `: ${telltaleLine(output)}` : ''}`);
+          }
+        },
+      };
     },
     async run(command) {
       const shown = options.redactor.redact(command.argv.join(' '));

@@ -1,8 +1,9 @@
-import { availableParallelism } from 'node:os';
-import type { GitPlumbing, Scratch } from '../adapters/git-plumbing.js';
+import type { GitPlumbing, History, Scratch } from '../adapters/git-plumbing.js';
 import type { Series, SourceName } from '../config/series.js';
-import { CHECK_SCHEMA_VERSION, type CheckReport } from './check-report.js';
-import { checkTag, prepareSeries, type Backports, type CheckMemo, type Target } from './check-tag.js';
+import { CHECK_SCHEMA_VERSION, tagOk, type CheckReport } from './check-report.js';
+import { openFileBatch } from './apply-files.js';
+import { checkPatchAtTags } from './check-patch.js';
+import { prepareSeries, startTag, type Backports, type Target } from './check-tag.js';
 import { toSeriesPatch, type SeriesPatch } from './load-series.js';
 import { readTagTrees } from './read-tag-trees.js';
 
@@ -17,34 +18,41 @@ export interface CheckSeriesInput {
   series: Series;
   base: Target;
   targets: readonly Target[];
-  /** Tags checked at once (default: one per CPU). */
-  concurrency?: number;
 }
 
 /**
- * The series against every target tag. Tags are independent (each has its own
- * index), so they run concurrently, one per CPU: each tag is a short chain of
- * small git processes.
+ * The series against every target tag, patch by patch: each patch is checked
+ * at every tag at once (check-patch.ts), so the git processes it takes do not
+ * grow with the number of tags; what differs between tags is only the input
+ * of those processes. The trees come from a few git processes for all tags
+ * (read-tag-trees.ts), file contents from one long-lived `git cat-file --batch`.
  */
 export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput): Promise<CheckReport> {
   const scratch = await plumbing.open(input.gitDir, { objects: input.objects ?? 'scratch' });
   try {
     const series = prepareSeries(input.series.patches.map((p) => toSeriesPatch(p.name, p.content)));
     const { patches } = series;
-    const memo: CheckMemo = new Map();
     // At its own base the series must apply cleanly. Applying it there also writes the blobs that
     // each patch's `index` line names, which a three-way merge of any patch after the first needs.
     const all = [input.base, ...input.targets];
-    const trees = await readTagTrees(scratch, series, input.base.commit, all);
-    const { backports, warnings } = await findBackports(scratch, input, patches, all);
-    const check = (target: Target) => checkTag(scratch, series, trees.get(target.commit)!, target, memo, backports);
-    const atBase = await check(input.base);
+    let history: Promise<History> | undefined;
+    const historyOf = () => (history ??= scratch.history(all.map((t) => t.commit)));
+    const [trees, { backports, warnings }] = await settled([readTagTrees(scratch, series, input.base.commit, all, historyOf), findBackports(scratch, input, patches, all, historyOf)] as const);
+    // A tag given twice (--tags v1.0.5,v1.0.5) is checked once.
+    const states = new Map(all.map((t) => [`${t.tag}\0${t.commit}`, startTag(t, trees.get(t.commit)!, backports)]));
+    const blobs = scratch.blobs();
+    for (const patch of patches) await checkPatchAtTags(patch, [...states.values()], { open: (inputs) => openFileBatch(scratch, inputs), blobs });
+    const result = (t: Target) => {
+      const state = states.get(`${t.tag}\0${t.commit}`)!;
+      return { tag: t.tag, commit: t.commit, ok: tagOk(state.results), patches: state.results };
+    };
+    const atBase = result(input.base);
     warnings.push(
       ...atBase.patches
         .filter((p) => p.status !== 'clean')
         .map((p) => `${p.patch} is ${p.status}, not clean, at its own base ${input.base.tag}: regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`),
     );
-    const tags = await mapLimit(input.targets, input.concurrency ?? availableParallelism(), check);
+    const tags = input.targets.map(result);
     return {
       schemaVersion: CHECK_SCHEMA_VERSION,
       kind: 'bro.patches.check',
@@ -61,28 +69,25 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
 }
 
 /** Which targets have in their history the upstream commit each backport patch names. */
-async function findBackports(scratch: Scratch, input: CheckSeriesInput, patches: readonly SeriesPatch[], targets: readonly Target[]) {
+async function findBackports(scratch: Scratch, input: CheckSeriesInput, patches: readonly SeriesPatch[], targets: readonly Target[], historyOf: () => Promise<History>) {
   const backports = new Map<string, { commit: string; in: ReadonlySet<string> }>();
   const warnings: string[] = [];
-  for (const { name, backport } of patches) {
-    if (!backport) continue;
-    const containing = await scratch.containing(backport, targets.map((t) => t.commit));
-    if (containing) backports.set(name, { commit: backport, in: containing });
+  const naming = patches.filter((p) => p.backport);
+  if (!naming.length) return { backports: backports as Backports, warnings };
+  const commits = targets.map((t) => t.commit);
+  const [resolved, history] = await Promise.all([scratch.resolveCommits(naming.map((p) => p.backport!)), historyOf()]);
+  naming.forEach(({ name, backport }, i) => {
+    const commit = resolved[i];
+    if (commit) backports.set(name, { commit: backport!, in: history.containing(commit, commits) });
     else warnings.push(`${name} says it backports upstream commit ${backport}, which ${input.url} does not have: it is checked by its content only.`);
-  }
+  });
   return { backports: backports as Backports, warnings };
 }
 
-/** Runs `work` over `items`, at most `limit` at a time; results in input order. */
-async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
-  const results: O[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
+/** Every promise settled before the first rejection is passed on: nothing still runs in the scratch area when it is removed. */
+async function settled<T extends readonly unknown[]>(work: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(work);
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }

@@ -1,4 +1,4 @@
-import type { Scratch } from '../adapters/git-plumbing.js';
+import type { History, Scratch } from '../adapters/git-plumbing.js';
 import type { Target } from './check-tag.js';
 
 /** The files of a tag that a series touches: path → `<mode> <type> <blob>`, and upstream's renames since the base. */
@@ -24,10 +24,12 @@ export async function readTagTrees(
   series: { paths: readonly string[]; reads: readonly string[] },
   base: string,
   targets: readonly Target[],
+  /** The history of the targets, shared with whoever else needs it. */
+  history: () => Promise<History> = () => scratch.history(targets.map((t) => t.commit)),
 ): Promise<Map<string, TagTree>> {
-  const baseEntries = new Map((await scratch.entries(base, series.paths)).map(splitEntry));
   const commits = [...new Set(targets.map((t) => t.commit))];
-  const changed = await scratch.changes(base, commits, series.paths, { renames: false });
+  const [listed, changed] = await Promise.all([scratch.entries(base, series.paths), scratch.changes(base, commits, series.paths, { renames: false })]);
+  const baseEntries = new Map(listed.map(splitEntry));
   const trees = new Map<string, TagTree>();
   for (const commit of commits) {
     const entries = new Map(baseEntries);
@@ -40,7 +42,7 @@ export async function readTagTrees(
 
   const absent = new Map(commits.map((c) => [c, series.reads.filter((p) => !trees.get(c)!.entries.has(p))]));
   const lacking = commits.filter((c) => absent.get(c)!.length);
-  const moved = await scratch.changes(base, lacking, dirsOf([...absent.values()].flat()), { renames: true });
+  const moved = await renamesFromBase(scratch, base, lacking, dirsOf([...absent.values()].flat()));
   for (const commit of lacking) {
     const tree = trees.get(commit)!;
     for (const change of moved.get(commit) ?? []) {
@@ -50,14 +52,40 @@ export async function readTagTrees(
       }
     }
   }
-  await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees);
+  await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees, history);
   return trees;
+}
+
+/**
+ * The diff from the base to each commit with renames found. Rename detection
+ * pairs deleted with added files by their content, and it is most of the cost;
+ * commits that delete and add the very same files (paths and blobs) get the
+ * same pairs, so it runs once for each such group: one cheap diff without
+ * renames to group them, one with renames for a commit of each group.
+ */
+async function renamesFromBase(scratch: Scratch, base: string, commits: readonly string[], dirs: readonly string[]) {
+  const raw = await scratch.changes(base, commits, dirs, { renames: false });
+  const groups = new Map<string, string[]>();
+  for (const commit of commits) {
+    const pairable = (raw.get(commit) ?? []).filter((c) => c.status === 'A' || c.status === 'D').map((c) => `${c.status} ${c.status === 'A' ? c.blob : ''} ${c.path}`);
+    const key = pairable.join('\0');
+    groups.set(key, [...(groups.get(key) ?? []), commit]);
+  }
+  const firsts = [...groups.values()].map((g) => g[0]!);
+  const found = await scratch.changes(base, firsts, dirs, { renames: true });
+  return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
 }
 
 const dirsOf = (paths: readonly string[]) => [...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
 
 /** Follows each still-absent path through the renames in the history of the commits that lack it, to a path the commit has. */
-async function followRenames(scratch: Scratch, base: string, absent: ReadonlyMap<string, readonly string[]>, trees: Map<string, TagTree>): Promise<void> {
+async function followRenames(
+  scratch: Scratch,
+  base: string,
+  absent: ReadonlyMap<string, readonly string[]>,
+  trees: Map<string, TagTree>,
+  history: () => Promise<History>,
+): Promise<void> {
   const lacking = [...absent].filter(([, paths]) => paths.length).map(([c]) => c);
   if (!lacking.length) return;
   // The renames that continue a chain from an absent path, oldest first.
@@ -72,8 +100,9 @@ async function followRenames(scratch: Scratch, base: string, absent: ReadonlyMap
     }
   }
   if (!renames.length) return;
+  const commits = await history();
   const inHistory = new Map<string, ReadonlySet<string>>();
-  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, (await scratch.containing(commit, lacking)) ?? new Set());
+  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, commits.containing(commit, lacking));
   const followed = new Map<string, Map<string, string>>();
   for (const commit of lacking) {
     for (const path of absent.get(commit)!) {
