@@ -5,7 +5,9 @@ import { openFileBatch } from './apply-files.js';
 import { checkPatchAtTags } from './check-patch.js';
 import { prepareSeries, startTag, type Backports, type Target } from './check-tag.js';
 import { toSeriesPatch, type SeriesPatch } from './load-series.js';
-import { readTagTrees } from './read-tag-trees.js';
+import { addedSettings, findUpstreamSettings, type UpstreamSetting } from './find-upstream-settings.js';
+import { readTagTrees, type TagTree } from './read-tag-trees.js';
+import { recommend, type SettingsFound } from './recommend.js';
 
 export interface CheckSeriesInput {
   source: SourceName;
@@ -53,6 +55,7 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
         .map((p) => `${p.patch} is ${p.status}, not clean, at its own base ${input.base.tag}: regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`),
     );
     const tags = input.targets.map(result);
+    const settings = await settingsUpstream(patches, all, trees, (blob) => blobs.read(blob));
     return {
       schemaVersion: CHECK_SCHEMA_VERSION,
       kind: 'bro.patches.check',
@@ -62,10 +65,29 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       tags,
       ok: tags.every((t) => t.ok),
       warnings,
+      advice: recommend(patches.map((p) => p.name), tags, settings),
     };
   } finally {
     await scratch.dispose();
   }
+}
+
+/** For each patch that adds settings to upstream's model: which of them upstream's own model gained since the base, and at which tag. */
+async function settingsUpstream(patches: readonly SeriesPatch[], tags: readonly Target[], trees: ReadonlyMap<string, TagTree>, read: (blob: string) => Promise<string | undefined>): Promise<SettingsFound> {
+  const found = new Map<string, { found: UpstreamSetting[]; notFound: string[] }>();
+  const files = tags.map((t) => ({ tag: t.tag, files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])) }));
+  for (const patch of patches) {
+    const added = addedSettings(patch);
+    if (!added.length) continue;
+    // Upstream's model at the base (the first of `tags`) having a field means the patch does not add it.
+    const at = await findUpstreamSettings(added, files, read);
+    const already = new Set(at.filter((s) => s.tag === tags[0]?.tag).map((s) => s.field));
+    found.set(patch.name, {
+      found: at.filter((s) => !already.has(s.field)),
+      notFound: added.filter((a) => !already.has(a.field) && !at.some((s) => s.field === a.field)).map((a) => a.field),
+    });
+  }
+  return found;
 }
 
 /** Which targets have in their history the upstream commit each backport patch names. */
