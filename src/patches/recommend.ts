@@ -50,7 +50,7 @@ export function recommend(patches: readonly string[], tags: readonly TagResult[]
     while (first > 0 && KIND[results[first - 1]!.result.status] === KIND[newest.result.status] && results[first - 1]!.result.status === newest.result.status) first--;
     const since = results[first]!.tag;
     const { result } = newest;
-    const replacing = replaced.length ? `: upstream's ${list(replaced.map((s) => `${s.key} (${s.tag})`))} replace${replaced.length === 1 ? 's' : ''} ours` : '';
+    const replacing = replaced.length ? `: upstream's ${list(replaced.map((s) => `\`${s.key}\` (${s.tag})`))} replace${replaced.length === 1 ? 's' : ''} ours` : '';
     if (replaced.length) {
       // Upstream's own model has the settings: whatever the patch's verdict, the setting is upstream's now.
       const latest = replaced.map((s) => s.tag).reduce((a, b) => (tags.findIndex((t) => t.tag === b) > tags.findIndex((t) => t.tag === a) ? b : a));
@@ -59,7 +59,7 @@ export function recommend(patches: readonly string[], tags: readonly TagResult[]
         patch,
         kind: 'hand',
         since: latest,
-        text: `partly upstreamed by ${latest}${replacing}; upstream has nothing for ${list(notFound)}: keep only that part, by hand`,
+        text: `partly upstreamed by ${latest}${replacing}; upstream has nothing for ${list(notFound.map((f) => `\`${f}\``))}: keep only that part, by hand`,
         settings: [...replaced],
       };
     }
@@ -70,16 +70,16 @@ export function recommend(patches: readonly string[], tags: readonly TagResult[]
       case 'upstreamed':
         return { patch, kind: 'drop', since, text: `upstreamed in ${since}: drop it${result.backport ? ` (upstream commit ${result.backport.slice(0, 12)})` : ''}` };
       case 'moved':
-        return { patch, kind: 'rebase', since, text: `moved in ${since} to ${list((result.moves ?? []).map((m) => m.to))}: \`bro patches rebase\` handles it` };
+        return { patch, kind: 'rebase', since, text: `moved in ${since} to ${list((result.moves ?? []).map((m) => `\`${m.to}\``))}: \`bro patches rebase\` handles it` };
       case 'fuzz':
       case '3way':
         return { patch, kind: 'rebase', since, text: `applies only with ${result.status === 'fuzz' ? 'fuzz' : 'a three-way merge'} from ${since}: \`bro patches rebase\` handles it` };
       case 'conflict':
         return { patch, kind: 'hand', since, text: `conflicts from ${since}: needs a hand rebase` };
       case 'missing':
-        return { patch, kind: 'hand', since, text: `${list(result.missing ?? [])} gone from ${since}: port it by hand to where upstream moved that code, or drop it` };
+        return { patch, kind: 'hand', since, text: `${list((result.missing ?? []).map((m) => `\`${m}\``))} gone from ${since}: port it by hand to where upstream moved that code, or drop it` };
       case 'blocked':
-        return { patch, kind: 'first', since, text: `blocked from ${since} by ${list(result.blockedBy ?? [])}: rebase ${result.blockedBy?.length === 1 ? 'that one' : 'those'} first` };
+        return { patch, kind: 'first', since, text: `blocked from ${since} by ${list((result.blockedBy ?? []).map((b) => `\`${b}\``))}: rebase ${result.blockedBy?.length === 1 ? 'that one' : 'those'} first` };
     }
   });
 }
