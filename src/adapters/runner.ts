@@ -160,11 +160,13 @@ export function createRunner(options: RunnerOptions): Runner {
       if (log) await new Promise<void>((resolve) => log.end(resolve));
       const stdout = String(result.stdout ?? '');
       const stderr = String(result.stderr ?? '');
-      const output = log ? tail.join('\n') : options.redactor.redact(String(result.all ?? ''));
+      // Only a failure shows the output: redacting megabytes of a successful reader's output is wasted.
+      const failureOutput = () => (log ? tail.join('\n') : options.redactor.redact(String(result.all ?? '')));
       if (killed.has(child)) {
         throw new InterruptedError(`Interrupted while running: ${shown}`);
       }
       if (result.failed && result.exitCode === undefined) {
+        const output = failureOutput();
         const reason = result.signal ? 'signal' : 'spawn';
         throw new SubprocessError(
           command.argv,
@@ -181,6 +183,7 @@ export function createRunner(options: RunnerOptions): Runner {
       }
       const exitCode = result.exitCode ?? 0;
       if (exitCode !== 0 && !(command.okExitCodes ?? []).includes(exitCode)) {
+        const output = failureOutput();
         throw new SubprocessError(
           command.argv,
           'exit',

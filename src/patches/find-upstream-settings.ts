@@ -87,12 +87,16 @@ export async function findUpstreamSettings(
   const parsed = new Map<string, RustItems>();
   for (const { tag, files } of tags) {
     if (!left.length) break;
+    const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
+    const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
+    // Parsing Rust is the cost: only a tag whose sources name one of the fields looked for is parsed.
+    const named = new RegExp(`\\b(?:${left.map((f) => f.field).join('|')})\\s*:`);
+    if (!texts.some((t) => t !== undefined && named.test(t))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
-    for (const [path, blob] of files) {
-      if (!MODEL_SOURCE.test(path)) continue;
+    for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
       if (!one) {
-        const text = await read(blob);
+        const text = texts[i];
         one = text === undefined ? { structs: [], enums: [], stringTypes: [] } : parseRustItems(text);
         parsed.set(blob, one);
       }
