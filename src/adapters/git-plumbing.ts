@@ -1,8 +1,9 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { devNull, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { BRO_GIT_IDENTITY } from './git.js';
+import { readIndex, writeIndex, type IndexEntry } from './index-file.js';
 import type { LongLived, Runner } from './runner.js';
 
 /**
@@ -228,10 +229,19 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           const file = join(root, `index-${files++}`);
           const extraEnv = { GIT_INDEX_FILE: file };
           // ls-tree's lines are what update-index --index-info reads. No entries, no file: an empty index.
-          if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
+          // Written here when it can be (SHA-1 ids): one git process less per index.
+          const parsed = entries.map((line) => {
+            const tab = line.indexOf('\t');
+            const [mode = '', , blob = ''] = line.slice(0, tab).split(' ');
+            return { mode, blob, path: line.slice(tab + 1) };
+          });
+          const written = entries.length ? writeIndex(parsed) : undefined;
+          if (written) await writeFile(file, written);
+          else if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
           return {
             async apply(patch, options = {}) {
-              const args = ['apply', '--cached', '-v', '--whitespace=nowarn'];
+              // An index git writes keeps the version it read (2, which list() reads), and is never split.
+              const args = ['-c', 'core.splitIndex=false', 'apply', '--cached', '-v', '--whitespace=nowarn'];
               if (options.check) args.push('--check');
               if (options.reverse) args.push('--reverse');
               if (options.context !== undefined) args.push(`-C${options.context}`);
@@ -248,6 +258,8 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
               return exitCode === 0 ? stdout : undefined;
             },
             async list() {
+              const read = await readFile(file).then(readIndex, () => [] as IndexEntry[]);
+              if (read) return read;
               const { stdout } = await git(['ls-files', '--stage', '-z'], { extraEnv });
               return nulSeparated(stdout).map((line) => {
                 const tab = line.indexOf('\t');

@@ -55,7 +55,7 @@ interface Run {
   applied?: Rung;
 }
 
-export async function checkPatchAtTags(patch: SeriesPatch, tags: readonly TagState[], tools: { open: (inputs: FileInput[]) => Promise<FileBatch>; blobs: BlobReader }): Promise<void> {
+export async function checkPatchAtTags(patch: SeriesPatch, position: number, tags: readonly TagState[], tools: { open: (inputs: FileInput[]) => Promise<FileBatch>; blobs: BlobReader }): Promise<void> {
   const runs: Run[] = tags.map((tag) => {
     const moves = new Map<string, string>();
     for (const path of patch.reads) if (!tag.entries.has(path) && tag.renames.has(path)) moves.set(path, tag.renames.get(path)!);
@@ -113,7 +113,10 @@ export async function checkPatchAtTags(patch: SeriesPatch, tags: readonly TagSta
     for (const run of open()) {
       const out = run.out!;
       const paths = [...patch.paths, ...run.moves.values()];
-      const blockedBy = run.tag.failed.filter((f) => f.paths.some((p) => paths.includes(p))).map((f) => f.name);
+      const blockedBy = run.tag.failed
+        .filter((f) => f.position < position && f.paths.some((p) => paths.includes(p)))
+        .sort((a, b) => a.position - b.position)
+        .map((f) => f.name);
       const missing = out.absent.length ? { missing: out.absent } : {};
       if (blockedBy.length) done(run, { status: 'blocked', blockedBy, ...missing });
       else if (out.absent.length) done(run, { status: 'missing', ...missing });
@@ -134,8 +137,8 @@ export async function checkPatchAtTags(patch: SeriesPatch, tags: readonly TagSta
 
     for (const run of runs) {
       const result = run.result!;
-      run.tag.results.push(result);
-      if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)] });
+      run.tag.results[position] = result;
+      if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, position, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)] });
       if (!run.applied) continue;
       for (const input of run.inputs) {
         for (const [path] of input.entries) run.tag.entries.delete(path);

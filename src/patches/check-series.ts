@@ -1,9 +1,9 @@
 import type { GitPlumbing, History, Scratch } from '../adapters/git-plumbing.js';
 import type { Series, SourceName } from '../config/series.js';
 import { CHECK_SCHEMA_VERSION, tagOk, type CheckReport } from './check-report.js';
-import { openFileBatch } from './apply-files.js';
+import { openFileBatch, type FileInput } from './apply-files.js';
 import { checkPatchAtTags } from './check-patch.js';
-import { prepareSeries, startTag, type Backports, type Target } from './check-tag.js';
+import { patchDependencies, prepareSeries, startTag, type Backports, type Target } from './check-tag.js';
 import { toSeriesPatch, type SeriesPatch } from './load-series.js';
 import { addedSettings, findUpstreamSettings, type UpstreamSetting } from './find-upstream-settings.js';
 import { readTagTrees, type TagTree } from './read-tag-trees.js';
@@ -43,7 +43,14 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     // A tag given twice (--tags v1.0.5,v1.0.5) is checked once.
     const states = new Map(all.map((t) => [`${t.tag}\0${t.commit}`, startTag(t, trees.get(t.commit)!, backports)]));
     const blobs = scratch.blobs();
-    for (const patch of patches) await checkPatchAtTags(patch, [...states.values()], { open: (inputs) => openFileBatch(scratch, inputs), blobs });
+    // Patches on files no earlier patch touches are checked at the same time as those.
+    const tools = { open: (inputs: FileInput[]) => openFileBatch(scratch, inputs), blobs };
+    const waitFor = patchDependencies(series, [...trees.values()].map((t) => t.renames));
+    const done: Promise<void>[] = [];
+    for (const [i, patch] of patches.entries()) {
+      done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools));
+    }
+    await settled(done);
     const result = (t: Target) => {
       const state = states.get(`${t.tag}\0${t.commit}`)!;
       return { tag: t.tag, commit: t.commit, ok: tagOk(state.results), patches: state.results };

@@ -39,8 +39,23 @@ export interface TagState {
   entries: Map<string, string>;
   renames: ReadonlyMap<string, string>;
   backports: Backports;
-  failed: { name: string; paths: string[] }[];
+  /** The patches that were not applied (position: in the series), and the paths they touch. */
+  failed: { name: string; position: number; paths: string[] }[];
   results: PatchResult[];
+}
+
+/**
+ * The earlier patches each patch must wait for: those that touch one of its
+ * files, at any tag (a file upstream renamed counts at both paths). Patches
+ * on other files are checked at the same time.
+ */
+export function patchDependencies(series: PreparedSeries, renames: readonly ReadonlyMap<string, string>[]): number[][] {
+  const touched = series.patches.map((patch) => {
+    const paths = new Set(patch.paths);
+    for (const map of renames) for (const path of patch.reads) if (map.has(path)) paths.add(map.get(path)!);
+    return paths;
+  });
+  return touched.map((paths, j) => touched.slice(0, j).flatMap((earlier, i) => ([...paths].some((p) => earlier.has(p)) ? [i] : [])));
 }
 
 export function startTag(target: Target, tree: TagTree, backports: Backports): TagState {
