@@ -67,7 +67,7 @@ export interface Scratch {
    * them in one `git diff-tree --stdin` (one process instead of one per tag).
    * With `renames`, deleted and added files are paired as git pairs them.
    */
-  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean }): Promise<Map<string, RawChange[]>>;
+  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean; only?: string }): Promise<Map<string, RawChange[]>>;
   /** The renames under `pathspec` of each commit in the history of `commits` since `base`, oldest commit first (`git log --follow` for many files at once). */
   renamesSince(base: string, commits: readonly string[], pathspec: readonly string[]): Promise<Map<string, RawChange[]>>;
   /**
@@ -285,7 +285,9 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
         async changes(base, commits, pathspec, options) {
           if (!commits.length || !pathspec.length) return new Map();
           // Each stdin line "<commit> <base>" is read as a commit and its parent: the diff from base to commit.
-          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', '--', ...pathspec];
+          // `only` (--diff-filter) picks what is listed after renames are found: it does not change them.
+          const filter = options.only ? [`--diff-filter=${options.only}`] : [];
+          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', ...filter, '--', ...pathspec];
           const { stdout, stderr } = await git(argv, { input: commits.map((c) => `${c} ${base}\n`).join('') });
           // diff-tree --stdin stops at a line it cannot read, says so on stderr, and still exits 0.
           if (stderr.trim()) throw new SubprocessError(['git', ...argv], 'exit', { exitCode: 0, output: stderr }, `git diff-tree --stdin failed: ${stderr.trim()}`);

@@ -64,7 +64,7 @@ export async function readTagTrees(
  * renames to group them, one with renames for a commit of each group.
  */
 async function renamesFromBase(scratch: Scratch, base: string, commits: readonly string[], dirs: readonly string[]) {
-  const raw = await scratch.changes(base, commits, dirs, { renames: false });
+  const raw = await scratch.changes(base, commits, dirs, { renames: false, only: 'AD' });
   const groups = new Map<string, string[]>();
   for (const commit of commits) {
     const pairable = (raw.get(commit) ?? []).filter((c) => c.status === 'A' || c.status === 'D').map((c) => `${c.status} ${c.status === 'A' ? c.blob : ''} ${c.path}`);
@@ -72,7 +72,7 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
     groups.set(key, [...(groups.get(key) ?? []), commit]);
   }
   const firsts = [...groups.values()].map((g) => g[0]!);
-  const found = await scratch.changes(base, firsts, dirs, { renames: true });
+  const found = await scratch.changes(base, firsts, dirs, { renames: true, only: 'R' });
   return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
 }
 
