@@ -1,4 +1,4 @@
-import type { History, Scratch } from '../adapters/git-plumbing.js';
+import type { History, RawChange, Scratch } from '../adapters/git-plumbing.js';
 import type { Target } from './check-tag.js';
 
 /** The files of a tag that a series touches: path → `<mode> <type> <blob>`, and upstream's renames since the base. */
@@ -42,6 +42,13 @@ export async function readTagTrees(
 
   const absent = new Map(commits.map((c) => [c, series.reads.filter((p) => !trees.get(c)!.entries.has(p))]));
   const lacking = commits.filter((c) => absent.get(c)!.length);
+  // The history of the renames (for files the diff from the base does not pair) is read at the same time as that
+  // diff, for every absent path; it is used when the paths still absent after the diff lie in the same directories.
+  const absentDirs = dirsOf([...absent.values()].flat());
+  const early = lacking.length ? scratch.renamesSince(base, lacking, absentDirs) : undefined;
+  early?.catch(() => undefined);
+  const renamesSince = (tips: readonly string[], dirs: readonly string[]) =>
+    early && sameSet(dirs, absentDirs) ? early : scratch.renamesSince(base, tips, dirs);
   const moved = await renamesFromBase(scratch, base, lacking, dirsOf([...absent.values()].flat()));
   for (const commit of lacking) {
     const tree = trees.get(commit)!;
@@ -52,7 +59,11 @@ export async function readTagTrees(
       }
     }
   }
-  await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees, history);
+  try {
+    await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees, history, renamesSince);
+  } finally {
+    await early?.catch(() => undefined);
+  }
   return trees;
 }
 
@@ -76,6 +87,8 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
   return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
 }
 
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
 const dirsOf = (paths: readonly string[]) => [...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
 
 /** Follows each still-absent path through the renames in the history of the commits that lack it, to a path the commit has. */
@@ -85,13 +98,18 @@ async function followRenames(
   absent: ReadonlyMap<string, readonly string[]>,
   trees: Map<string, TagTree>,
   history: () => Promise<History>,
+  /**
+   * The renames in the history of `tips` under `dirs`. Listing more tips than those lacking a path changes
+   * nothing: a rename counts for a commit only when its history has it.
+   */
+  renamesSince: (tips: readonly string[], dirs: readonly string[]) => Promise<Map<string, RawChange[]>>,
 ): Promise<void> {
   const lacking = [...absent].filter(([, paths]) => paths.length).map(([c]) => c);
   if (!lacking.length) return;
   // The renames that continue a chain from an absent path, oldest first.
   const chained = new Set(lacking.flatMap((c) => absent.get(c)!));
   const renames: { commit: string; from: string; to: string }[] = [];
-  for (const [commit, changes] of await scratch.renamesSince(base, lacking, dirsOf([...chained]))) {
+  for (const [commit, changes] of await renamesSince(lacking, dirsOf([...chained]))) {
     for (const { path, to } of changes) {
       if (to && chained.has(path)) {
         renames.push({ commit, from: path, to });
