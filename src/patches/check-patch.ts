@@ -21,20 +21,20 @@ import type { TagState } from './check-tag.js';
  *     "succeeded at" another line. A file it changes that is absent, and that
  *     upstream renamed since the base, is looked for at its new path: whatever
  *     applies there (steps 1, 6, 7) is moved.
- *  3. The tag's history has the upstream commit the patch says it backports
+ *  2. The tag's history has the upstream commit the patch says it backports
  *     (`Upstream-Status: Backport [<commit>]`), even if upstream has since
  *     moved or reworded the change; or the reverse patch applies, or every
  *     change it makes is already there (find-upstreamed.ts): upstreamed.
  *     Checked before any fuzz or three-way merge, which would happily "apply"
  *     a change that is already there.
- *  4. An earlier patch that was not applied touches one of its files: blocked.
+ *  3. An earlier patch that was not applied touches one of its files: blocked.
  *     A patch that applies exactly (step 1) is never blocked: it does apply.
- *  5. A file it changes is gone: missing.
- *  6. `-C1` (one line of context must match either side, like GNU patch's
+ *  4. A file it changes is gone: missing.
+ *  5. `-C1` (one line of context must match either side, like GNU patch's
  *     default fuzz factor of 2): fuzz.
- *  7. `--3way`; conflicts are read from the index's unmerged entries, because
+ *  6. `--3way`; conflicts are read from the index's unmerged entries, because
  *     apply's exit status does not tell whether the merge conflicted: 3way.
- *  8. Otherwise conflict, with the failing hunks.
+ *  7. Otherwise conflict, with the failing hunks.
  * Patches that end blocked, missing, conflict or upstreamed leave the tag's state alone.
  */
 
