@@ -50,7 +50,7 @@ export interface FileBatch {
    * groups (one patch at one tag) whose every file applied: only those are
    * the patch applied.
    */
-  run(rung: Rung, groups: readonly (readonly FileInput[])[]): Promise<Map<string, FileAnswer>>;
+  run(rung: Rung, groups: readonly (readonly FileInput[])[], options?: { keep: boolean }): Promise<Map<string, FileAnswer>>;
   /** What the inputs that applied at a rung made: path → `<mode> <type> <blob>` (a path the change deleted is not there). */
   written(rung: Rung, input: FileInput): Promise<Map<string, string>>;
   dispose(): Promise<void>;
@@ -84,22 +84,23 @@ export async function openFileBatch(scratch: Scratch, inputs: readonly FileInput
       return byDir;
     });
 
-  const applyAll = async (rung: Rung, list: readonly FileInput[]) => {
+  const applyAll = async (rung: Rung, list: readonly FileInput[], writes: boolean) => {
     const text = list.map((i) => rewritePaths(i.text, (path) => `${dirOf(rung, i)}/${path}`)).join('');
-    const result = await index.apply(text, RUNGS[rung].options);
+    const result = await index.apply(text, { ...RUNGS[rung].options, ...(writes ? {} : { check: true }) });
     return { ok: result.ok, sections: sections(result.output) };
   };
 
   return {
-    async run(rung, groups) {
+    async run(rung, groups, options = { keep: true }) {
       const answers = new Map<string, FileAnswer>();
       const todo = [...new Map(groups.flat().map((i) => [i.key, i])).values()];
-      const { writes } = RUNGS[rung];
+      // What applied is kept only when asked (a later patch builds on it); a merge is always written, to read its conflicts.
+      const writes = RUNGS[rung].writes && (options.keep || rung === 'merge');
       if (writes) listed = undefined;
       /** Applies `list`; when git refuses some, answers them and (writing) applies again what is needed. */
       const attempt = async (list: readonly FileInput[]): Promise<void> => {
         if (!list.length) return;
-        const { ok, sections: said } = await applyAll(rung, list);
+        const { ok, sections: said } = await applyAll(rung, list, writes);
         const text = (i: FileInput) => said.get(dirOf(rung, i)) ?? '';
         const failing = new Set(list.filter((i) => failed(text(i), rung)));
         if (ok || (!failing.size && rung === 'merge')) {

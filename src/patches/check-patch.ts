@@ -55,7 +55,14 @@ interface Run {
   applied?: Rung;
 }
 
-export async function checkPatchAtTags(patch: SeriesPatch, position: number, tags: readonly TagState[], tools: { open: (inputs: FileInput[]) => Promise<FileBatch>; blobs: BlobReader }): Promise<void> {
+export async function checkPatchAtTags(
+  patch: SeriesPatch,
+  position: number,
+  tags: readonly TagState[],
+  tools: { open: (inputs: FileInput[]) => Promise<FileBatch>; blobs: BlobReader },
+  /** Whether a later patch builds on what this one makes (else it is only checked, not kept). */
+  keep = true,
+): Promise<void> {
   const runs: Run[] = tags.map((tag) => {
     const moves = new Map<string, string>();
     for (const path of patch.reads) if (!tag.entries.has(path) && tag.renames.has(path)) moves.set(path, tag.renames.get(path)!);
@@ -70,7 +77,7 @@ export async function checkPatchAtTags(patch: SeriesPatch, position: number, tag
   const batch = await tools.open(runs.flatMap((r) => r.inputs));
   try {
     const ask = async (rung: Rung, asking: readonly Run[]) => {
-      const answers = await batch.run(rung, asking.map((r) => r.inputs));
+      const answers = await batch.run(rung, asking.map((r) => r.inputs), { keep });
       return (run: Run) => {
         const each = run.inputs.map((i) => answers.get(i.key)!) as FileAnswer[];
         return { ok: each.every((a) => a.ok && !a.conflicted), out: readApplyOutput(each.map((a) => a.output).join('\n')) };
@@ -139,7 +146,7 @@ export async function checkPatchAtTags(patch: SeriesPatch, position: number, tag
       const result = run.result!;
       run.tag.results[position] = result;
       if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, position, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)] });
-      if (!run.applied) continue;
+      if (!run.applied || !keep) continue;
       for (const input of run.inputs) {
         for (const [path] of input.entries) run.tag.entries.delete(path);
         for (const [path, entry] of await batch.written(run.applied, input)) run.tag.entries.set(path, entry);

@@ -48,7 +48,9 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     const waitFor = patchDependencies(series, [...trees.values()].map((t) => t.renames));
     const done: Promise<void>[] = [];
     for (const [i, patch] of patches.entries()) {
-      done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools));
+      // What a patch makes is kept for the patches that build on it (and whose three-way merges need its blobs).
+      const keep = input.objects === 'repository' || waitFor.some((deps) => deps.includes(i));
+      done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools, keep));
     }
     await settled(done);
     const result = (t: Target) => {
