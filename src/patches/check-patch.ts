@@ -115,7 +115,13 @@ export async function checkPatchAtTags(
     // Reversing needs every file the patch changes: with one absent, it cannot be upstream as is.
     const whole = open().filter((r) => !r.out!.absent.length);
     const reverse = await ask('reverse', whole);
-    for (const run of whole) if (reverse(run).ok || (await alreadyUpstream(filesOf(run), read(run)))) done(run, { status: 'upstreamed' });
+    // Tags with the same inputs get the same answers: each is worked out once.
+    const same = <T>(memo: Map<string, Promise<T>>, run: Run, work: () => Promise<T>) => {
+      const key = run.inputs.map((i) => i.key).join(',');
+      return memo.get(key) ?? memo.set(key, work()).get(key)!;
+    };
+    const there = new Map<string, Promise<boolean>>();
+    for (const run of whole) if (reverse(run).ok || (await same(there, run, () => alreadyUpstream(filesOf(run), read(run))))) done(run, { status: 'upstreamed' });
 
     for (const run of open()) {
       const out = run.out!;
@@ -140,7 +146,8 @@ export async function checkPatchAtTags(
     const merge = await ask('merge', merging);
     for (const run of merging) if (merge(run).ok) done(run, { status: '3way' }, 'merge');
 
-    for (const run of open()) done(run, { status: 'conflict', conflicts: await describeConflicts(read(run), filesOf(run), run.out!) });
+    const described = new Map<string, Promise<PatchResult['conflicts']>>();
+    for (const run of open()) done(run, { status: 'conflict', conflicts: await same(described, run, () => describeConflicts(read(run), filesOf(run), run.out!)) });
 
     for (const run of runs) {
       const result = run.result!;

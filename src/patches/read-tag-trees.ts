@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { History, RawChange, Scratch } from '../adapters/git-plumbing.js';
 import type { Target } from './check-tag.js';
 
@@ -83,7 +84,14 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
     groups.set(key, [...(groups.get(key) ?? []), commit]);
   }
   const firsts = [...groups.values()].map((g) => g[0]!);
-  const found = await scratch.changes(base, firsts, dirs, { renames: true, only: 'R' });
+  // Commits are diffed independently: split over the CPUs.
+  const parts = Math.max(1, Math.min(availableParallelism(), Math.floor(firsts.length / 8)));
+  const size = Math.ceil(firsts.length / parts);
+  const slices = Array.from({ length: parts }, (_, i) => firsts.slice(i * size, (i + 1) * size)).filter((s) => s.length);
+  const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  const found = new Map(results.flatMap((r) => [...(r as PromiseFulfilledResult<Map<string, RawChange[]>>).value]));
   return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
 }
 
