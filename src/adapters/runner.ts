@@ -72,6 +72,55 @@ export function createRunner(options: RunnerOptions): Runner {
   // Children stopped by killAll(); commands started afterwards (rollbacks) run normally.
   const killed = new WeakSet<Child>();
 
+  /** run() for a command whose output is kept, not streamed: the same contract, with node's spawn. */
+  const runKept = async (command: Command, shown: string): Promise<RunResult> => {
+    const [file = '', ...args] = command.argv;
+    const child = spawn(file, args, {
+      cwd: command.cwd,
+      env: { ...options.env, ...command.env },
+      detached: true,
+      stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const all: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => out.push(d) && all.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d) && all.push(d));
+    if (command.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(command.input);
+    }
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    running.delete(child);
+    // As execa does: one final newline is not part of the output.
+    const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    const output = () => options.redactor.redact(text(all));
+    if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
+    if (ended.error) {
+      throw new SubprocessError(command.argv, 'spawn', { output: output() }, `Could not start ${file}: ${options.redactor.redact(ended.error.message)}`, {
+        cause: ended.error,
+        hint: `Install ${file} and make sure it is on PATH.`,
+      });
+    }
+    if (ended.code === null) {
+      throw new SubprocessError(command.argv, 'signal', { signal: ended.signal ?? undefined, output: output() }, `${shown} was killed by ${ended.signal}`);
+    }
+    if (ended.code !== 0 && !(command.okExitCodes ?? []).includes(ended.code)) {
+      const shownOutput = output();
+      throw new SubprocessError(
+        command.argv,
+        'exit',
+        { exitCode: ended.code, output: shownOutput },
+        `${shown} failed with exit code ${ended.code}${shownOutput ? `: ${telltaleLine(shownOutput)}\n${lastLines(shownOutput, TAIL_LINES)}` : ''}`,
+      );
+    }
+    return { exitCode: ended.code, stdout: text(out), stderr: text(err), skipped: false };
+  };
+
   return {
     killAll(signal = 'SIGTERM') {
       for (const child of running) {
@@ -123,6 +172,9 @@ export function createRunner(options: RunnerOptions): Runner {
         return { exitCode: 0, stdout: '', stderr: '', skipped: true };
       }
       options.log?.(`$ ${shown}${command.cwd ? `  (in ${command.cwd})` : ''}`);
+      // A command whose output is only kept (git plumbing, dozens per check) is spawned directly: loading execa
+      // and its per-call work cost more than the short git process itself.
+      if (!command.logFile && !command.onLine) return runKept(command, shown);
       const { execa } = await import('execa');
       const [file, ...args] = command.argv;
       if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
