@@ -224,3 +224,33 @@ function fakeReport(tags: TagResult[]): CheckReport {
     warnings: [],
   };
 }
+
+describe('the history the check reads once', () => {
+  it('without the base\'s own history, answers exactly for later commits and says when it cannot (a commit the base reaches)', async () => {
+    const { createGitPlumbing } = await import('../src/adapters/git-plumbing.js');
+    const { createRunner } = await import('../src/adapters/runner.js');
+    const { Redactor } = await import('../src/adapters/redactor.js');
+    const repo = initRepo(`${scratch('bro-history-')}/r`);
+    const commit = (name: string) => {
+      writeFiles(repo, { f: `${name}\n` });
+      return commitAll(repo, name);
+    };
+    const old = commit('old');
+    const base = commit('base');
+    const fix = commit('fix');
+    const tip = commit('tip');
+    git(repo, 'checkout', '--quiet', '-b', 'release', base);
+    const branch = commit('release');
+    const plumbing = createGitPlumbing(createRunner({ dryRun: false, env: process.env, redactor: new Redactor() }));
+    const area = await plumbing.open(`${repo}/.git`);
+    try {
+      const since = await area.history([tip, branch], { except: base });
+      expect(since.containing(fix, [tip, branch])).toEqual(new Set([tip]));
+      expect(since.containing(old, [tip, branch])).toBeUndefined();
+      const whole = await area.history([tip, branch]);
+      expect(whole.containing(old, [tip, branch])).toEqual(new Set([tip, branch]));
+    } finally {
+      await area.dispose();
+    }
+  });
+});

@@ -75,7 +75,7 @@ export interface Scratch {
    * `git rev-list --parents`), to ask which of them contain a commit without a
    * git process per question.
    */
-  history(tips: readonly string[]): Promise<History>;
+  history(tips: readonly string[], options?: { except?: string }): Promise<History>;
   /** Full commit ids of commit names (abbreviated ids, tags), in one `git cat-file --batch-check`; undefined for those the repository lacks. */
   resolveCommits(names: readonly string[]): Promise<(string | undefined)[]>;
   /** A reader of blobs (the repository's and those applying patches made); started on first use. */
@@ -85,8 +85,13 @@ export interface Scratch {
 }
 
 export interface History {
-  /** Which of `commits` (tips of this history) have `ancestor` in their history. */
-  containing(ancestor: string, commits: readonly string[]): Set<string>;
+  /**
+   * Which of `commits` (tips of this history) have `ancestor` in their
+   * history. With `except`, the history holds only the commits that commit
+   * does not reach: every path from a tip to such an ancestor stays inside it,
+   * so the answer is exact; for an ancestor outside it, undefined.
+   */
+  containing(ancestor: string, commits: readonly string[]): Set<string> | undefined;
 }
 
 /** One line of `git diff --raw`. */
@@ -300,19 +305,23 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           return readRaw(stdout);
         },
 
-        async history(tips) {
+        async history(tips, options = {}) {
           const children = new Map<string, string[]>();
+          const listed = new Set<string>();
           if (tips.length) {
-            const { stdout } = await git(['rev-list', '--parents', '--stdin'], { input: `${[...new Set(tips)].join('\n')}\n` });
+            const input = [...new Set(tips), ...(options.except ? [`^${options.except}`] : [])].join('\n');
+            const { stdout } = await git(['rev-list', '--parents', '--stdin'], { input: `${input}\n` });
             for (const line of stdout.split('\n')) {
               const [commit, ...parents] = line.split(' ');
               if (!commit) continue;
+              listed.add(commit);
               for (const parent of parents) (children.get(parent) ?? children.set(parent, []).get(parent)!).push(commit);
             }
           }
           const descendants = new Map<string, Set<string>>();
           return {
             containing(ancestor, commits) {
+              if (options.except && !listed.has(ancestor)) return undefined;
               let reached = descendants.get(ancestor);
               if (!reached) {
                 reached = new Set([ancestor]);

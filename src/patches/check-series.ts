@@ -37,9 +37,13 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     // At its own base the series must apply cleanly. Applying it there also writes the blobs that
     // each patch's `index` line names, which a three-way merge of any patch after the first needs.
     const all = [input.base, ...input.targets];
+    // The commits since the base are enough to tell which tags have a commit made after the base (a backport's, a
+    // rename's); for one the base already reaches, the whole history is read.
     let history: Promise<History> | undefined;
-    const historyOf = () => (history ??= scratch.history(all.map((t) => t.commit)));
-    const [trees, { backports, warnings }] = await settled([readTagTrees(scratch, series, input.base.commit, all, historyOf), findBackports(scratch, input, patches, all, historyOf)] as const);
+    let whole: Promise<History> | undefined;
+    const historyOf = () => (history ??= scratch.history(all.map((t) => t.commit), { except: input.base.commit }));
+    const wholeHistory = () => (whole ??= scratch.history(all.map((t) => t.commit)));
+    const [trees, { backports, warnings }] = await settled([readTagTrees(scratch, series, input.base.commit, all, historyOf), findBackports(scratch, input, patches, all, historyOf, wholeHistory)] as const);
     // A tag given twice (--tags v1.0.5,v1.0.5) is checked once.
     const states = new Map(all.map((t) => [`${t.tag}\0${t.commit}`, startTag(t, trees.get(t.commit)!, backports)]));
     const blobs = scratch.blobs();
@@ -100,18 +104,25 @@ async function settingsUpstream(patches: readonly SeriesPatch[], tags: readonly 
 }
 
 /** Which targets have in their history the upstream commit each backport patch names. */
-async function findBackports(scratch: Scratch, input: CheckSeriesInput, patches: readonly SeriesPatch[], targets: readonly Target[], historyOf: () => Promise<History>) {
+async function findBackports(
+  scratch: Scratch,
+  input: CheckSeriesInput,
+  patches: readonly SeriesPatch[],
+  targets: readonly Target[],
+  historyOf: () => Promise<History>,
+  wholeHistory: () => Promise<History>,
+) {
   const backports = new Map<string, { commit: string; in: ReadonlySet<string> }>();
   const warnings: string[] = [];
   const naming = patches.filter((p) => p.backport);
   if (!naming.length) return { backports: backports as Backports, warnings };
   const commits = targets.map((t) => t.commit);
   const [resolved, history] = await Promise.all([scratch.resolveCommits(naming.map((p) => p.backport!)), historyOf()]);
-  naming.forEach(({ name, backport }, i) => {
+  for (const [i, { name, backport }] of naming.entries()) {
     const commit = resolved[i];
-    if (commit) backports.set(name, { commit: backport!, in: history.containing(commit, commits) });
+    if (commit) backports.set(name, { commit: backport!, in: history.containing(commit, commits) ?? (await wholeHistory()).containing(commit, commits)! });
     else warnings.push(`${name} says it backports upstream commit ${backport}, which ${input.url} does not have: it is checked by its content only.`);
-  });
+  }
   return { backports: backports as Backports, warnings };
 }
 

@@ -128,7 +128,7 @@ async function followRenames(
   if (!renames.length) return;
   const commits = await history();
   const inHistory = new Map<string, ReadonlySet<string>>();
-  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, commits.containing(commit, lacking));
+  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, commits.containing(commit, lacking) ?? new Set());
   const followed = new Map<string, Map<string, string>>();
   for (const commit of lacking) {
     for (const path of absent.get(commit)!) {
