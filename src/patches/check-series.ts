@@ -56,7 +56,9 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       const keep = input.objects === 'repository' || waitFor.some((deps) => deps.includes(i));
       done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools, keep));
     }
-    await settled(done);
+    // Upstream's settings are looked for while git applies the patches: they need only the tags' files.
+    const looking = settingsUpstream(patches, all, trees, (blob) => blobs.read(blob));
+    const [settings] = await settled([looking, settled(done)] as const);
     const result = (t: Target) => {
       const state = states.get(`${t.tag}\0${t.commit}`)!;
       return { tag: t.tag, commit: t.commit, ok: tagOk(state.results), patches: state.results };
@@ -68,7 +70,6 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
         .map((p) => `${p.patch} is ${p.status}, not clean, at its own base ${input.base.tag}: regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`),
     );
     const tags = input.targets.map(result);
-    const settings = await settingsUpstream(patches, all, trees, (blob) => blobs.read(blob));
     return {
       schemaVersion: CHECK_SCHEMA_VERSION,
       kind: 'bro.patches.check',
