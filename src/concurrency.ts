@@ -46,3 +46,11 @@ export async function settleLimit<I, O>(items: readonly I[], limit: number, work
     }
   });
 }
+
+/** `Promise.all` over a tuple, but every promise settled before the first failure is thrown (an interruption first). */
+export async function settled<T extends readonly unknown[]>(work: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(work);
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length) throw failures.find((e) => e instanceof InterruptedError) ?? failures[0];
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}

@@ -1,9 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { devNull, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { SubprocessError } from '../errors.js';
 import { BRO_GIT_IDENTITY } from './git.js';
-import type { Runner } from './runner.js';
+import { readIndex, writeIndex, type IndexEntry } from './index-file.js';
+import type { LongLived, Runner } from './runner.js';
 
 /**
  * Git plumbing for checking patches without a work tree. A scratch area sits
@@ -38,8 +39,18 @@ export interface ScratchIndex {
   readFile(path: string): Promise<string | undefined>;
   /** Saves the index as it is now; the returned function puts it back. */
   save(): Promise<() => Promise<void>>;
+  /** Every entry: `<mode> <blob> <stage>\t<path>` as `git ls-files --stage` lists it. */
+  list(): Promise<{ mode: string; blob: string; stage: number; path: string }[]>;
   /** Removes the index file. */
   dispose(): Promise<void>;
+}
+
+/** Blob contents from one long-lived `git cat-file --batch`, however many are read. */
+export interface BlobReader {
+  /** The blob's text; undefined when the repository has no such object. */
+  read(blob: string): Promise<string | undefined>;
+  /** Ends the process. */
+  close(): Promise<void>;
 }
 
 export interface Scratch {
@@ -56,17 +67,31 @@ export interface Scratch {
    * them in one `git diff-tree --stdin` (one process instead of one per tag).
    * With `renames`, deleted and added files are paired as git pairs them.
    */
-  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean }): Promise<Map<string, RawChange[]>>;
+  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean; only?: string }): Promise<Map<string, RawChange[]>>;
   /** The renames under `pathspec` of each commit in the history of `commits` since `base`, oldest commit first (`git log --follow` for many files at once). */
   renamesSince(base: string, commits: readonly string[], pathspec: readonly string[]): Promise<Map<string, RawChange[]>>;
   /**
-   * Which of `commits` have `ancestor` in their history (one `for-each-ref
-   * --contains` for those that are tagged, `merge-base --is-ancestor` for the
-   * others); undefined when the repository has no such commit.
+   * The history of `tips` (every commit they reach, with its parents: one
+   * `git rev-list --parents`), to ask which of them contain a commit without a
+   * git process per question.
    */
-  containing(ancestor: string, commits: readonly string[]): Promise<Set<string> | undefined>;
-  /** Removes the scratch area. */
+  history(tips: readonly string[], options?: { except?: string }): Promise<History>;
+  /** Full commit ids of commit names (abbreviated ids, tags), in one `git cat-file --batch-check`; undefined for those the repository lacks. */
+  resolveCommits(names: readonly string[]): Promise<(string | undefined)[]>;
+  /** A reader of blobs (the repository's and those applying patches made); started on first use. */
+  blobs(): BlobReader;
+  /** Removes the scratch area (and ends the blob readers). */
   dispose(): Promise<void>;
+}
+
+export interface History {
+  /**
+   * Which of `commits` (tips of this history) have `ancestor` in their
+   * history. With `except`, the history holds only the commits that commit
+   * does not reach: every path from a tip to such an ancestor stays inside it,
+   * so the answer is exact; for an ancestor outside it, undefined.
+   */
+  containing(ancestor: string, commits: readonly string[]): Set<string> | undefined;
 }
 
 /** One line of `git diff --raw`. */
@@ -192,10 +217,10 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
       const objects = join(root, 'objects');
       await mkdir(join(objects, 'info'), { recursive: true });
       await mkdir(join(objects, 'pack'), { recursive: true });
-      const git = gitIn(
-        gitDir,
-        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {},
-      );
+      const env: Record<string, string> =
+        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {};
+      const git = gitIn(gitDir, env);
+      const readers: BlobReader[] = [];
       let files = 0;
 
       return {
@@ -209,10 +234,19 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           const file = join(root, `index-${files++}`);
           const extraEnv = { GIT_INDEX_FILE: file };
           // ls-tree's lines are what update-index --index-info reads. No entries, no file: an empty index.
-          if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
+          // Written here when it can be (SHA-1 ids): one git process less per index.
+          const parsed = entries.map((line) => {
+            const tab = line.indexOf('\t');
+            const [mode = '', , blob = ''] = line.slice(0, tab).split(' ');
+            return { mode, blob, path: line.slice(tab + 1) };
+          });
+          const written = entries.length ? writeIndex(parsed) : undefined;
+          if (written) await writeFile(file, written);
+          else if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
           return {
             async apply(patch, options = {}) {
-              const args = ['apply', '--cached', '-v', '--whitespace=nowarn'];
+              // An index git writes keeps the version it read (2, which list() reads), and is never split.
+              const args = ['-c', 'core.splitIndex=false', 'apply', '--cached', '-v', '--whitespace=nowarn'];
               if (options.check) args.push('--check');
               if (options.reverse) args.push('--reverse');
               if (options.context !== undefined) args.push(`-C${options.context}`);
@@ -227,6 +261,16 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
             async readFile(path) {
               const { exitCode, stdout } = await git(['cat-file', 'blob', `:${path}`], { extraEnv, answers: [128] });
               return exitCode === 0 ? stdout : undefined;
+            },
+            async list() {
+              const read = await readFile(file).then(readIndex, () => [] as IndexEntry[]);
+              if (read) return read;
+              const { stdout } = await git(['ls-files', '--stage', '-z'], { extraEnv });
+              return nulSeparated(stdout).map((line) => {
+                const tab = line.indexOf('\t');
+                const [mode = '', blob = '', stage = '0'] = line.slice(0, tab).split(' ');
+                return { mode, blob, stage: Number(stage), path: line.slice(tab + 1) };
+              });
             },
             async save() {
               const copy = `${file}-saved`;
@@ -246,7 +290,9 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
         async changes(base, commits, pathspec, options) {
           if (!commits.length || !pathspec.length) return new Map();
           // Each stdin line "<commit> <base>" is read as a commit and its parent: the diff from base to commit.
-          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', '--', ...pathspec];
+          // `only` (--diff-filter) picks what is listed after renames are found: it does not change them.
+          const filter = options.only ? [`--diff-filter=${options.only}`] : [];
+          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', ...filter, '--', ...pathspec];
           const { stdout, stderr } = await git(argv, { input: commits.map((c) => `${c} ${base}\n`).join('') });
           // diff-tree --stdin stops at a line it cannot read, says so on stderr, and still exits 0.
           if (stderr.trim()) throw new SubprocessError(['git', ...argv], 'exit', { exitCode: 0, output: stderr }, `git diff-tree --stdin failed: ${stderr.trim()}`);
@@ -259,22 +305,122 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           return readRaw(stdout);
         },
 
-        async containing(ancestor, commits) {
-          const resolved = await git(['rev-parse', '--verify', '--quiet', `${ancestor}^{commit}`], { answers: [1, 128] });
-          if (resolved.exitCode !== 0) return undefined;
-          const commit = resolved.stdout.trim();
-          const tagged = new Set((await tagsOf(gitDir)).values());
-          const found = new Set((await tagsOf(gitDir, ['--contains', commit])).values());
-          for (const c of new Set(commits)) {
-            if (!tagged.has(c) && (await git(['merge-base', '--is-ancestor', commit, c], { answers: [1] })).exitCode === 0) found.add(c);
+        async history(tips, options = {}) {
+          const children = new Map<string, string[]>();
+          const listed = new Set<string>();
+          if (tips.length) {
+            const input = [...new Set(tips), ...(options.except ? [`^${options.except}`] : [])].join('\n');
+            const { stdout } = await git(['rev-list', '--parents', '--stdin'], { input: `${input}\n` });
+            for (const line of stdout.split('\n')) {
+              const [commit, ...parents] = line.split(' ');
+              if (!commit) continue;
+              listed.add(commit);
+              for (const parent of parents) (children.get(parent) ?? children.set(parent, []).get(parent)!).push(commit);
+            }
           }
-          return new Set(commits.filter((c) => found.has(c)));
+          const descendants = new Map<string, Set<string>>();
+          return {
+            containing(ancestor, commits) {
+              if (options.except && !listed.has(ancestor)) return undefined;
+              let reached = descendants.get(ancestor);
+              if (!reached) {
+                reached = new Set([ancestor]);
+                for (const queue = [ancestor]; queue.length; ) {
+                  for (const child of children.get(queue.pop()!) ?? []) if (!reached.has(child)) queue.push(reached.add(child) && child);
+                }
+                descendants.set(ancestor, reached);
+              }
+              return new Set(commits.filter((c) => reached.has(c)));
+            },
+          };
+        },
+
+        async resolveCommits(names) {
+          if (!names.length) return [];
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}^{commit}\n`).join('') });
+          return stdout.split('\n').slice(0, names.length).map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
+        },
+
+        blobs() {
+          const reader = catFileBatch(runner, ['git', '--git-dir', gitDir, 'cat-file', '--batch'], env, signal);
+          readers.push(reader);
+          return reader;
         },
 
         async dispose() {
+          await Promise.allSettled(readers.map((r) => r.close()));
           await rm(root, { recursive: true, force: true });
         },
       };
+    },
+  };
+}
+
+/**
+ * `git cat-file --batch`: each request is an object name on a line; each answer
+ * `<oid> <type> <size>\n<content>\n`, or `<name> missing\n`. Answers come in
+ * the order asked, so a queue of waiting readers matches them.
+ */
+function catFileBatch(runner: Runner, argv: string[], env: Record<string, string>, signal?: AbortSignal): BlobReader {
+  let child: LongLived | undefined;
+  let failure: Error | undefined;
+  const waiting: { resolve: (text: string | undefined) => void; reject: (error: Error) => void }[] = [];
+  let buffer: Buffer = Buffer.alloc(0);
+  const memo = new Map<string, Promise<string | undefined>>();
+
+  const drain = () => {
+    for (;;) {
+      const eol = buffer.indexOf(10);
+      if (eol < 0 || !waiting.length) return;
+      const header = buffer.subarray(0, eol).toString('utf8');
+      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+        buffer = buffer.subarray(eol + 1);
+        waiting.shift()!.resolve(undefined);
+        continue;
+      }
+      const size = Number(header.split(' ')[2]);
+      if (buffer.length < eol + 1 + size + 1) return;
+      const content = buffer.subarray(eol + 1, eol + 1 + size).toString('utf8');
+      buffer = buffer.subarray(eol + 1 + size + 1);
+      waiting.shift()!.resolve(content);
+    }
+  };
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const w of waiting.splice(0)) w.reject(failure);
+  };
+  const started = () => {
+    if (child) return child;
+    child = runner.start({ argv, env: { ...BRO_GIT_IDENTITY, ...env }, mode: 'read' });
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      drain();
+    });
+    child.stdout.on('end', () => fail(new SubprocessError(argv, 'exit', {}, `${argv.slice(3).join(' ')} ended before it answered`)));
+    return child;
+  };
+  return {
+    read(blob) {
+      const known = memo.get(blob);
+      if (known) return known;
+      const answer = new Promise<string | undefined>((resolve, reject) => {
+        signal?.throwIfAborted();
+        if (failure) throw failure;
+        waiting.push({ resolve, reject });
+        started().write(`${blob}\n`);
+      });
+      memo.set(blob, answer);
+      return answer;
+    },
+    async close() {
+      if (!child) return;
+      const ending = child;
+      child = undefined;
+      try {
+        await ending.end();
+      } finally {
+        fail(new SubprocessError(argv, 'exit', {}, 'the blob reader is closed'));
+      }
     },
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -35,8 +36,23 @@ export interface RunResult {
   skipped: boolean;
 }
 
+/**
+ * A long-lived program that answers requests written to its stdin on its
+ * stdout, such as `git cat-file --batch`: one process for many questions.
+ */
+export interface LongLived {
+  /** Writes to its stdin. */
+  write(text: string): void;
+  /** Its stdout, as it comes. */
+  readonly stdout: Readable;
+  /** Closes its stdin and waits for it to exit; rejects when it fails or was stopped by killAll(). */
+  end(): Promise<void>;
+}
+
 export interface Runner {
   run(command: Command): Promise<RunResult>;
+  /** Starts a long-lived reader (mode `read` only: it is never skipped); killAll() stops it too. */
+  start(command: Pick<Command, 'argv' | 'cwd' | 'env' | 'mode'>): LongLived;
   /** Stops every running child (whole process group). */
   killAll(signal?: NodeJS.Signals): void;
   /** Tells `watcher` of each child's process group as it starts and ends (the workspace lock records them). */
@@ -64,6 +80,55 @@ export function createRunner(options: RunnerOptions): Runner {
   const killed = new WeakSet<Child>();
   let watcher: GroupWatcher | undefined;
 
+  /** run() for a command whose output is kept, not streamed: the same contract, with node's spawn. */
+  const runKept = async (command: Command, shown: string): Promise<RunResult> => {
+    const [file = '', ...args] = command.argv;
+    const child = spawn(file, args, {
+      cwd: command.cwd,
+      env: { ...options.env, ...command.env },
+      detached: true,
+      stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const all: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => out.push(d) && all.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d) && all.push(d));
+    if (command.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(command.input);
+    }
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    running.delete(child);
+    // As execa does: one final newline is not part of the output.
+    const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    const output = () => options.redactor.redact(text(all));
+    if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
+    if (ended.error) {
+      throw new SubprocessError(command.argv, 'spawn', { output: output() }, `Could not start ${file}: ${options.redactor.redact(ended.error.message)}`, {
+        cause: ended.error,
+        hint: `Install ${file} and make sure it is on PATH.`,
+      });
+    }
+    if (ended.code === null) {
+      throw new SubprocessError(command.argv, 'signal', { signal: ended.signal ?? undefined, output: output() }, `${shown} was killed by ${ended.signal}`);
+    }
+    if (ended.code !== 0 && !(command.okExitCodes ?? []).includes(ended.code)) {
+      const shownOutput = output();
+      throw new SubprocessError(
+        command.argv,
+        'exit',
+        { exitCode: ended.code, output: shownOutput },
+        `${shown} failed with exit code ${ended.code}${shownOutput ? `: ${telltaleLine(shownOutput)}\n${lastLines(shownOutput, TAIL_LINES)}` : ''}`,
+      );
+    }
+    return { exitCode: ended.code, stdout: text(out), stderr: text(err), skipped: false };
+  };
+
   return {
     watchGroups(w) {
       watcher = w;
@@ -80,6 +145,37 @@ export function createRunner(options: RunnerOptions): Runner {
         }
       }
     },
+    start(command) {
+      const shown = options.redactor.redact(command.argv.join(' '));
+      const [file, ...args] = command.argv;
+      if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
+      if (command.mode !== 'read') throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
+      options.log?.(`$ ${shown}  (long-lived)`);
+      const child = spawn(file, args, { cwd: command.cwd, env: { ...options.env, ...command.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      running.add(child);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // A write after it died is reported by end(), not as an unhandled stream error.
+      child.stdin.on('error', () => undefined);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, error }));
+        child.once('close', (code, signal) => resolve({ code, signal }));
+      }).finally(() => running.delete(child));
+      return {
+        stdout: child.stdout,
+        write: (text) => void child.stdin.write(text),
+        async end() {
+          child.stdin.end();
+          const { code, signal, error } = await exited;
+          if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
+          if (error) throw new SubprocessError(command.argv, 'spawn', {}, `Could not start ${file}: ${error.message}`, { cause: error, hint: `Install ${file} and make sure it is on PATH.` });
+          if (code !== 0) {
+            const output = options.redactor.redact(stderr);
+            throw new SubprocessError(command.argv, signal ? 'signal' : 'exit', { exitCode: code ?? undefined, signal: signal ?? undefined, output }, `${shown} failed${signal ? ` (${signal})` : ` with exit code ${code}`}${output ? `: ${telltaleLine(output)}` : ''}`);
+          }
+        },
+      };
+    },
     async run(command) {
       const shown = options.redactor.redact(command.argv.join(' '));
       if (command.mode === 'write' && options.dryRun) {
@@ -87,6 +183,9 @@ export function createRunner(options: RunnerOptions): Runner {
         return { exitCode: 0, stdout: '', stderr: '', skipped: true };
       }
       options.log?.(`$ ${shown}${command.cwd ? `  (in ${command.cwd})` : ''}`);
+      // A command whose output is only kept (git plumbing, dozens per check) is spawned directly: loading execa
+      // and its per-call work cost more than the short git process itself.
+      if (!command.logFile && !command.onLine) return runKept(command, shown);
       const { execa } = await import('execa');
       const [file, ...args] = command.argv;
       if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
@@ -128,11 +227,13 @@ export function createRunner(options: RunnerOptions): Runner {
       if (log) await new Promise<void>((resolve) => log.end(resolve));
       const stdout = String(result.stdout ?? '');
       const stderr = String(result.stderr ?? '');
-      const output = log ? tail.join('\n') : options.redactor.redact(String(result.all ?? ''));
+      // Only a failure shows the output: redacting megabytes of a successful reader's output is wasted.
+      const failureOutput = () => (log ? tail.join('\n') : options.redactor.redact(String(result.all ?? '')));
       if (killed.has(child)) {
         throw new InterruptedError(`Interrupted while running: ${shown}`);
       }
       if (result.failed && result.exitCode === undefined) {
+        const output = failureOutput();
         const reason = result.signal ? 'signal' : 'spawn';
         throw new SubprocessError(
           command.argv,
@@ -149,6 +250,7 @@ export function createRunner(options: RunnerOptions): Runner {
       }
       const exitCode = result.exitCode ?? 0;
       if (exitCode !== 0 && !(command.okExitCodes ?? []).includes(exitCode)) {
+        const output = failureOutput();
         throw new SubprocessError(
           command.argv,
           'exit',

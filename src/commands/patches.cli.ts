@@ -4,20 +4,29 @@ import type { SourceName } from '../config/series.js';
 import type { TagChoice } from '../patches/select-tags.js';
 import { commonOptions, isDebug } from './common.js';
 
-const sourceOption = () =>
-  new Option('--source <source>', 'which upstream the series patches').choices(['bottlerocket', 'admin-container']).default('bottlerocket');
+const sourceOption = (all: boolean) => {
+  const option = new Option('--source <source>', all ? 'check only this upstream\'s series (default: every source with a series)' : 'which upstream the series patches').choices([
+    'bottlerocket',
+    'admin-container',
+  ]);
+  return all ? option : option.default('bottlerocket');
+};
+
+/** How `bro patches check` writes its report. */
+export const CHECK_FORMATS = ['text', 'json', 'markdown', 'html'] as const;
+export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
 /** --project-dir, --cache-dir and --work-dir as `bro build` has them, described for the patches commands. */
-function addDirectoryOptions(command: Command, dirs: { cache: boolean; work: boolean }): Command {
+function addDirectoryOptions(command: Command, dirs: { cache: boolean; work: boolean; allSources?: boolean }): Command {
   command.addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'));
   if (dirs.cache) command.addOption(new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'));
   if (dirs.work) command.addOption(new Option('--work-dir <dir>', 'where rebases happen: <work-dir>/rebase/<source>/ (default: <project-dir>/work)'));
-  return command.addOption(sourceOption());
+  return command.addOption(sourceOption(dirs.allSources ?? false));
 }
 
 /** Options of the commands that read upstream: which repository, which series base. */
-function addUpstreamOptions(command: Command, work: boolean): Command {
-  return addDirectoryOptions(command, { cache: true, work })
+function addUpstreamOptions(command: Command, work: boolean, allSources = false): Command {
+  return addDirectoryOptions(command, { cache: true, work, allSources })
     .option('--variant <name>', "take the upstream URL (and an untagged base's ref) from this variant file (default: the first)")
     .option('--base <ref>', 'the upstream tag or commit the series was written against (default: tag v<base>, or the variant\'s ref)')
     .option('--no-fetch', 'use the cached mirror as it is; do not fetch new tags');
@@ -26,7 +35,7 @@ function addUpstreamOptions(command: Command, work: boolean): Command {
 function upstreamOptions(raw: Record<string, unknown>, io: Io, command: Command) {
   return {
     ...commonOptions(raw, io.env, isDebug(command)),
-    source: raw.source as SourceName,
+    source: (raw.source ?? 'bottlerocket') as SourceName,
     variant: raw.variant === undefined ? undefined : String(raw.variant),
     base: raw.base === undefined ? undefined : String(raw.base),
     fetch: raw.fetch !== false,
@@ -55,11 +64,14 @@ export function registerPatches(program: Command, io: Io): void {
       .addOption(new Option('--since <ref>', 'every release tag newer than this tag or commit').conflicts(['tags', 'allTags']))
       .addOption(new Option('--tags <list>', 'exactly these tags or commits, comma-separated').argParser(tagList).conflicts(['allTags']))
       .addOption(new Option('--all-tags', 'every release tag newer than the series base (the default)'))
-      .option('--json', 'print one versioned JSON document instead of the matrix', false),
+      .addOption(new Option('--format <format>', 'text (a matrix), json (one versioned document per source, one per line), markdown (for $GITHUB_STEP_SUMMARY), html (one self-contained page)').choices(CHECK_FORMATS).default('text'))
+      .addOption(new Option('--json', 'the same as --format json').conflicts(['format'])),
     false,
+    true,
   ).action(async (raw: Record<string, unknown>, command: Command) => {
     const { runCheck } = await import('./patches.js');
-    await runCheck({ ...upstreamOptions(raw, io, command), tags: tagChoice(raw), json: Boolean(raw.json) }, io);
+    const format: CheckFormat = raw.json ? 'json' : (raw.format as CheckFormat);
+    await runCheck({ ...upstreamOptions(raw, io, command), sources: raw.source === undefined ? 'all' : [raw.source as SourceName], tags: tagChoice(raw), format }, io);
   });
 
   addUpstreamOptions(

@@ -3,12 +3,14 @@ import { createAdapters } from '../adapters/index.js';
 import { createRollback } from '../adapters/rollback.js';
 import { prepareDir } from '../adapters/user-paths.js';
 import { createGitPlumbing, type GitPlumbing } from '../adapters/git-plumbing.js';
-import type { SourceName } from '../config/series.js';
-import { ExitError } from '../errors.js';
+import { SOURCES, type SourceName } from '../config/series.js';
+import { ConfigError, ExitError, InterruptedError, formatError, isBroError, UsageError } from '../errors.js';
 import type { Adapters, CommonOptions } from '../context.js';
 import type { Io } from '../cli.js';
+import type { CheckReport } from '../patches/check-report.js';
 import { checkSeries } from '../patches/check-series.js';
-import { formatCheck } from '../patches/format-check.js';
+import { formatCheckReports } from '../patches/format-report.js';
+import type { CheckFormat } from './patches.cli.js';
 import { loadNewestSeries } from '../patches/load-series.js';
 import { findBase, openUpstream, resolveRef, seriesBaseFor } from '../patches/open-upstream.js';
 import { rebaseSeries } from '../patches/rebase.js';
@@ -25,9 +27,11 @@ export interface UpstreamCommandOptions extends CommonOptions {
   fetch: boolean;
 }
 
-export interface CheckOptions extends UpstreamCommandOptions {
+export interface CheckOptions extends Omit<UpstreamCommandOptions, 'source'> {
+  /** The sources to check: given with --source, else every source with a series. */
+  sources: readonly SourceName[] | 'all';
   tags: TagChoice;
-  json: boolean;
+  format: CheckFormat;
 }
 
 /**
@@ -54,16 +58,59 @@ async function openSeries({ adapters, plumbing }: { adapters: Adapters; plumbing
   return { series, upstream, base: await findBase(adapters, upstream, series.base, options.base) };
 }
 
+/**
+ * `bro patches check`: each source's series against its upstream's tags, the
+ * sources at once. Every report that could be made is printed; the exit code
+ * is the worst of them (2 for a source that could not be checked, 1 for a
+ * series that needs work).
+ */
 export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
-  const report = await withTools(options, io, async (tools) => {
-    const { series, upstream, base } = await openSeries(tools, options);
-    const targets = await selectTags(tools.adapters, upstream, series.base, options.tags);
-    const report = await checkSeries(tools.plumbing, { source: options.source, url: upstream.shownUrl, gitDir: upstream.mirror, series, base, targets });
-    return tools.adapters.redactor.redactValue(report);
+  const { reports, failures } = await withTools(options, io, async (tools) => {
+    const sources = options.sources === 'all' ? await sourcesWithSeries(tools.adapters, options) : options.sources;
+    const settled = await Promise.allSettled(sources.map((source) => checkSource(tools, { ...options, source })));
+    const interrupted = settled.find((s) => s.status === 'rejected' && isBroError(s.reason) && s.reason.exitCode === 130);
+    if (interrupted?.status === 'rejected') throw interrupted.reason;
+    // A lone source fails as any command does; with several, the others' reports are still printed.
+    if (sources.length === 1 && settled[0]?.status === 'rejected') throw settled[0].reason;
+    return {
+      reports: settled.flatMap((s) => (s.status === 'fulfilled' ? [tools.adapters.redactor.redactValue(s.value)] : [])),
+      failures: settled.flatMap((s, i) =>
+        s.status === 'rejected'
+          ? [{ code: isBroError(s.reason) ? s.reason.exitCode : 1, text: tools.adapters.redactor.redact(`${sources[i]}: ${formatError(s.reason, options.debug)}`) }]
+          : [],
+      ),
+    };
   });
-  io.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheck(report)}\n`);
-  for (const warning of report.warnings) io.stderr.write(`! ${warning}\n`);
-  if (!report.ok) throw new ExitError(1);
+  if (reports.length) io.stdout.write(formatCheckReports(reports, options.format));
+  for (const report of reports) for (const warning of report.warnings) io.stderr.write(`! ${warning}\n`);
+  for (const { text } of failures) io.stderr.write(`${text}\n`);
+  const codes = [...reports.map((r) => (r.ok ? 0 : 1)), ...failures.map((f) => f.code)];
+  const worst = Math.max(0, ...codes);
+  if (worst) throw new ExitError(worst);
+}
+
+/** The sources that have a series under patches/; a usage error for options that name one source's tags. */
+async function sourcesWithSeries(adapters: Adapters, options: CheckOptions): Promise<SourceName[]> {
+  const sources: SourceName[] = [];
+  for (const source of SOURCES) if ((await adapters.project.listSeriesBases(source)).length) sources.push(source);
+  if (!sources.length) {
+    throw new ConfigError(adapters.project.display(join(adapters.project.root, 'patches')), 'has no patch series for any source', {
+      hint: 'Create patches/<source>/<upstream version>/series listing git format-patch files, e.g. patches/bottlerocket/1.0.4/series.',
+    });
+  }
+  const oneSource = [options.base !== undefined && '--base', options.tags.kind === 'tags' && '--tags', options.tags.kind === 'since' && '--since'].filter(Boolean);
+  if (sources.length > 1 && oneSource.length) {
+    throw new UsageError(`${oneSource.join(' and ')} name${oneSource.length === 1 ? 's' : ''} refs of one upstream, and ${sources.join(' and ')} both have a series`, {
+      hint: `Add --source ${sources[0]} (or --source ${sources[1]}).`,
+    });
+  }
+  return sources;
+}
+
+async function checkSource(tools: { adapters: Adapters; plumbing: GitPlumbing }, options: CheckOptions & { source: SourceName }): Promise<CheckReport> {
+  const { series, upstream, base } = await openSeries(tools, options);
+  const targets = await selectTags(tools.adapters, upstream, series.base, options.tags);
+  return checkSeries(tools.plumbing, { source: options.source, url: upstream.shownUrl, gitDir: upstream.mirror, series, base, targets });
 }
 
 export interface RebaseOptions extends UpstreamCommandOptions {

@@ -1,5 +1,6 @@
 import type { SourceName } from '../config/series.js';
 import type { HunkFuzz, HunkOffset } from './read-apply-output.js';
+import type { Advice } from './recommend.js';
 
 /**
  * The result of `bro patches check`: for each upstream tag, one status per
@@ -70,6 +71,11 @@ export interface CheckReport {
   tags: TagResult[];
   ok: boolean;
   warnings: string[];
+  /**
+   * What to do next with each patch, in series order. Added within schema 1:
+   * a reader that does not know it can ignore it.
+   */
+  advice?: Advice[];
 }
 
 export const tagOk = (patches: readonly PatchResult[]) => patches.every((p) => PASSING.has(p.status));

@@ -26,7 +26,7 @@ export function cell(result: PatchResult): string {
   return shift > 0 ? `+${shift}` : String(shift);
 }
 
-const number = (name: string) => /^(\d{4})-/.exec(name)?.[1] ?? name;
+export const number = (name: string) => /^(\d{4})-/.exec(name)?.[1] ?? name;
 
 export function formatCheck(report: CheckReport): string {
   const out: string[] = [];
@@ -46,6 +46,7 @@ export function formatCheck(report: CheckReport): string {
 
   const notes = series.patches.flatMap((name, i) => verdictRuns(report, i, name));
   if (notes.length) out.push('', 'Verdicts that need work (details at the first tag of each run; --json has every tag):', ...notes);
+  if (report.advice?.length) out.push('', 'What to do next:', ...report.advice.map((a) => `  ${number(a.patch)}  ${a.text}`));
   const passing = tags.filter((t) => t.ok).length;
   out.push(
     '',
@@ -56,9 +57,17 @@ export function formatCheck(report: CheckReport): string {
   return out.join('\n');
 }
 
-/** Consecutive tags on which a patch has the same verdict, described once. */
-function verdictRuns(report: CheckReport, column: number, name: string): string[] {
-  const runs: { first: string; last: string; result: PatchResult; key: string }[] = [];
+export interface VerdictRun {
+  first: string;
+  last: string;
+  /** The verdict at the first tag of the run. */
+  result: PatchResult;
+  key: string;
+}
+
+/** Consecutive tags on which a patch (the `column`th) has the same verdict; none when it is clean or offset everywhere. */
+export function runsOf(report: CheckReport, column: number): VerdictRun[] {
+  const runs: VerdictRun[] = [];
   for (const tag of report.tags) {
     const result = tag.patches[column];
     if (!result) continue;
@@ -67,7 +76,13 @@ function verdictRuns(report: CheckReport, column: number, name: string): string[
     if (run && run.key === key) run.last = tag.tag;
     else runs.push({ first: tag.tag, last: tag.tag, result, key });
   }
-  if (runs.every((r) => r.result.status === 'clean' || r.result.status === 'offset')) return [];
+  return runs.every((r) => r.result.status === 'clean' || r.result.status === 'offset') ? [] : runs;
+}
+
+/** Consecutive tags on which a patch has the same verdict, described once. */
+function verdictRuns(report: CheckReport, column: number, name: string): string[] {
+  const runs = runsOf(report, column);
+  if (!runs.length) return [];
   return [
     `  ${name}`,
     ...runs.flatMap((r) => {

@@ -1,4 +1,5 @@
-import type { Scratch } from '../adapters/git-plumbing.js';
+import { availableParallelism } from 'node:os';
+import type { History, RawChange, Scratch } from '../adapters/git-plumbing.js';
 import type { Target } from './check-tag.js';
 
 /** The files of a tag that a series touches: path → `<mode> <type> <blob>`, and upstream's renames since the base. */
@@ -24,10 +25,12 @@ export async function readTagTrees(
   series: { paths: readonly string[]; reads: readonly string[] },
   base: string,
   targets: readonly Target[],
+  /** The history of the targets, shared with whoever else needs it. */
+  history: () => Promise<History> = () => scratch.history(targets.map((t) => t.commit)),
 ): Promise<Map<string, TagTree>> {
-  const baseEntries = new Map((await scratch.entries(base, series.paths)).map(splitEntry));
   const commits = [...new Set(targets.map((t) => t.commit))];
-  const changed = await scratch.changes(base, commits, series.paths, { renames: false });
+  const [listed, changed] = await Promise.all([scratch.entries(base, series.paths), scratch.changes(base, commits, series.paths, { renames: false })]);
+  const baseEntries = new Map(listed.map(splitEntry));
   const trees = new Map<string, TagTree>();
   for (const commit of commits) {
     const entries = new Map(baseEntries);
@@ -40,7 +43,14 @@ export async function readTagTrees(
 
   const absent = new Map(commits.map((c) => [c, series.reads.filter((p) => !trees.get(c)!.entries.has(p))]));
   const lacking = commits.filter((c) => absent.get(c)!.length);
-  const moved = await scratch.changes(base, lacking, dirsOf([...absent.values()].flat()), { renames: true });
+  // The history of the renames (for files the diff from the base does not pair) is read at the same time as that
+  // diff, for every absent path; it is used when the paths still absent after the diff lie in the same directories.
+  const absentDirs = dirsOf([...absent.values()].flat());
+  const early = lacking.length ? scratch.renamesSince(base, lacking, absentDirs) : undefined;
+  early?.catch(() => undefined);
+  const renamesSince = (tips: readonly string[], dirs: readonly string[]) =>
+    early && sameSet(dirs, absentDirs) ? early : scratch.renamesSince(base, tips, dirs);
+  const moved = await renamesFromBase(scratch, base, lacking, dirsOf([...absent.values()].flat()));
   for (const commit of lacking) {
     const tree = trees.get(commit)!;
     for (const change of moved.get(commit) ?? []) {
@@ -50,20 +60,64 @@ export async function readTagTrees(
       }
     }
   }
-  await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees);
+  try {
+    await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees, history, renamesSince);
+  } finally {
+    await early?.catch(() => undefined);
+  }
   return trees;
 }
+
+/**
+ * The diff from the base to each commit with renames found. Rename detection
+ * pairs deleted with added files by their content, and it is most of the cost;
+ * commits that delete and add the very same files (paths and blobs) get the
+ * same pairs, so it runs once for each such group: one cheap diff without
+ * renames to group them, one with renames for a commit of each group.
+ */
+async function renamesFromBase(scratch: Scratch, base: string, commits: readonly string[], dirs: readonly string[]) {
+  const raw = await scratch.changes(base, commits, dirs, { renames: false, only: 'AD' });
+  const groups = new Map<string, string[]>();
+  for (const commit of commits) {
+    const pairable = (raw.get(commit) ?? []).filter((c) => c.status === 'A' || c.status === 'D').map((c) => `${c.status} ${c.status === 'A' ? c.blob : ''} ${c.path}`);
+    const key = pairable.join('\0');
+    groups.set(key, [...(groups.get(key) ?? []), commit]);
+  }
+  const firsts = [...groups.values()].map((g) => g[0]!);
+  // Commits are diffed independently: split over the CPUs.
+  const parts = Math.max(1, Math.min(availableParallelism(), Math.floor(firsts.length / 8)));
+  const size = Math.ceil(firsts.length / parts);
+  const slices = Array.from({ length: parts }, (_, i) => firsts.slice(i * size, (i + 1) * size)).filter((s) => s.length);
+  const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  const found = new Map(results.flatMap((r) => [...(r as PromiseFulfilledResult<Map<string, RawChange[]>>).value]));
+  return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 const dirsOf = (paths: readonly string[]) => [...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
 
 /** Follows each still-absent path through the renames in the history of the commits that lack it, to a path the commit has. */
-async function followRenames(scratch: Scratch, base: string, absent: ReadonlyMap<string, readonly string[]>, trees: Map<string, TagTree>): Promise<void> {
+async function followRenames(
+  scratch: Scratch,
+  base: string,
+  absent: ReadonlyMap<string, readonly string[]>,
+  trees: Map<string, TagTree>,
+  history: () => Promise<History>,
+  /**
+   * The renames in the history of `tips` under `dirs`. Listing more tips than those lacking a path changes
+   * nothing: a rename counts for a commit only when its history has it.
+   */
+  renamesSince: (tips: readonly string[], dirs: readonly string[]) => Promise<Map<string, RawChange[]>>,
+): Promise<void> {
   const lacking = [...absent].filter(([, paths]) => paths.length).map(([c]) => c);
   if (!lacking.length) return;
   // The renames that continue a chain from an absent path, oldest first.
   const chained = new Set(lacking.flatMap((c) => absent.get(c)!));
   const renames: { commit: string; from: string; to: string }[] = [];
-  for (const [commit, changes] of await scratch.renamesSince(base, lacking, dirsOf([...chained]))) {
+  for (const [commit, changes] of await renamesSince(lacking, dirsOf([...chained]))) {
     for (const { path, to } of changes) {
       if (to && chained.has(path)) {
         renames.push({ commit, from: path, to });
@@ -72,8 +126,9 @@ async function followRenames(scratch: Scratch, base: string, absent: ReadonlyMap
     }
   }
   if (!renames.length) return;
+  const commits = await history();
   const inHistory = new Map<string, ReadonlySet<string>>();
-  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, (await scratch.containing(commit, lacking)) ?? new Set());
+  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, commits.containing(commit, lacking) ?? new Set());
   const followed = new Map<string, Map<string, string>>();
   for (const commit of lacking) {
     for (const path of absent.get(commit)!) {

@@ -62,7 +62,6 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     series,
     base: input.base,
     targets: [onto],
-    concurrency: 1,
   });
   const verdicts = report.tags[0]?.patches ?? [];
   if (!(await git.hasCommit(join(workspace.dir, '.git'), onto.commit))) await git.fetchCommit(workspace.dir, input.mirror, onto.commit);

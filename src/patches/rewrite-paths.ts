@@ -5,9 +5,9 @@
  * `@@`). The message, and the `index` lines that a three-way merge uses to
  * find the original blobs, are kept.
  */
-export function rewritePaths(patch: string, moves: ReadonlyMap<string, string>): string {
-  if (!moves.size) return patch;
-  const to = (path: string) => moves.get(path) ?? path;
+export function rewritePaths(patch: string, moves: ReadonlyMap<string, string> | ((path: string) => string)): string {
+  if (typeof moves !== 'function' && !moves.size) return patch;
+  const to = typeof moves === 'function' ? moves : (path: string) => moves.get(path) ?? path;
   let inHeader = false;
   return patch
     .split('\n')
