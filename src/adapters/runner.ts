@@ -85,11 +85,13 @@ export function createRunner(options: RunnerOptions): Runner {
     const [file = '', ...args] = command.argv;
     const child = spawn(file, args, {
       cwd: command.cwd,
-      env: { ...options.env, ...command.env },
+      env: childEnv(options.env, command.env),
       detached: true,
       stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     running.add(child);
+    const group = child.pid;
+    if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];
@@ -104,6 +106,7 @@ export function createRunner(options: RunnerOptions): Runner {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     running.delete(child);
+    if (group !== undefined) watcher?.ended(group);
     // As execa does: one final newline is not part of the output.
     const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
     const output = () => options.redactor.redact(text(all));
@@ -151,8 +154,10 @@ export function createRunner(options: RunnerOptions): Runner {
       if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
       if (command.mode !== 'read') throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
       options.log?.(`$ ${shown}  (long-lived)`);
-      const child = spawn(file, args, { cwd: command.cwd, env: { ...options.env, ...command.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(file, args, { cwd: command.cwd, env: childEnv(options.env, command.env), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
       running.add(child);
+      const group = child.pid;
+      if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       // A write after it died is reported by end(), not as an unhandled stream error.
@@ -160,7 +165,10 @@ export function createRunner(options: RunnerOptions): Runner {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
         child.once('error', (error) => resolve({ code: null, signal: null, error }));
         child.once('close', (code, signal) => resolve({ code, signal }));
-      }).finally(() => running.delete(child));
+      }).finally(() => {
+        running.delete(child);
+        if (group !== undefined) watcher?.ended(group);
+      });
       return {
         stdout: child.stdout,
         write: (text) => void child.stdin.write(text),
