@@ -2,12 +2,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { startEc2Endpoint } from './helpers/ec2-endpoint.js';
 import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
 import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
-import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
+import { sealedEnv } from './helpers/env.js';
+
+// The preflight of a bro child asks this local STS endpoint who it is.
+let sts: Awaited<ReturnType<typeof stsEndpoint>>;
+beforeAll(async () => {
+  sts = await stsEndpoint();
+});
+afterAll(() => sts.close());
 
 /**
  * kill -9 of bro in each step that runs a program, then a rerun: it never
@@ -88,8 +96,8 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
     const before = new Set(tmpDockerDirs());
     const bro = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
-      { env: { ...process.env, ...s.tools.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }, stdio: 'ignore' },
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
+      { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }), stdio: 'ignore' },
     );
     children.push(bro);
     // Every blocked program has started (one push per region) and is recorded in the lock.
@@ -140,8 +148,8 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
     try {
       const bro = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
-        { env: { ...process.env, ...s.tools.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }, stdio: 'ignore' },
+        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
+        { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }), stdio: 'ignore' },
       );
       children.push(bro);
       const marker = join(bin, 'am-blocked');
@@ -169,9 +177,9 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
 });
 
 describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
-  const broArgs = () => [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--wait-poll', '0.05'];
+  const broArgs = () => [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1', '--wait-poll', '0.05'];
   const runBro = (env: Record<string, string>) => {
-    const child = spawn(process.execPath, broArgs(), { env: { ...process.env, ...s.tools.env, ...ecr.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, broArgs(), { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += String(d)));
@@ -180,7 +188,7 @@ describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loo
 
   it.each([
     ['the same share-with', ACCOUNTS],
-    ['an account removed from share-with meanwhile', ['111111111111']],
+    ['an account removed from share-with meanwhile', [ACCOUNTS[0]!]],
   ])('right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over', async (_case, accounts) => {
     const ec2 = await startEc2Endpoint();
     try {

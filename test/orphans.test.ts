@@ -2,11 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
-import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
+import { sealedEnv } from './helpers/env.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
+
+// The preflight of a bro child asks this local STS endpoint who it is.
+let sts: Awaited<ReturnType<typeof stsEndpoint>>;
+beforeAll(async () => {
+  sts = await stsEndpoint();
+});
+afterAll(() => sts.close());
 
 /**
  * The workspace lock when bro dies without cleaning up: kill -9 (a lost host,
@@ -42,8 +50,8 @@ const alive = (pid: number) => {
 function spawnBro(env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'],
-    { env: { ...process.env, ...s.tools.env, ...env }, stdio: 'ignore' },
+    [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
+    { env: sealedEnv({ ...s.tools.env, ...sts.env, ...env }), stdio: 'ignore' },
   );
   children.push(child);
   return child;
@@ -169,7 +177,7 @@ const holdingSecrets = (dirs: string[]) =>
 const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
 
 describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro while docker pushes the admin image', (signal) => {
-  it('leaves the ECR logins only in the workspace, where the rerun removes them; no second push runs beside the orphans', async () => {
+  it('keeps the ECR logins in the workspace only, and none outlives the runs: SIGHUP removes them itself, after kill -9 the rerun does; no second push runs beside orphans', async () => {
     const ecr = await startEcrEndpoint();
     try {
       const before = new Set(tmpDockerDirs());
@@ -192,6 +200,9 @@ describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro wh
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain('(docker push)');
         expect(pushes()).toHaveLength(REGIONS.length);
+      } else {
+        // SIGHUP is handled like SIGTERM: bro stops its pushes and removes their logins before it exits.
+        expect(holdingSecrets([s.work])).toEqual([]);
       }
       const rerun = await s.build(['--kill-orphans']);
       expect(rerun.stderr).not.toContain('✖');
@@ -200,7 +211,7 @@ describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro wh
       // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
       for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
       expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
-      expect(rerun.stderr).toContain('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace');
+      expect(rerun.stderr.includes('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace')).toBe(signal === 'SIGKILL');
       const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
       for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
     } finally {
@@ -211,12 +222,12 @@ describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro wh
 
 describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)', () => {
   it('bro stops at the next step boundary: no AMI registered, no image pushed, the lock released', async () => {
-    const broArgs = [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci'];
+    const broArgs = [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'];
     // Stands in for npm and its shell: starts bro, says its pid, and is then killed by the CI runner.
     const launcher = spawn(
       process.execPath,
       ['-e', `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(broArgs)}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`],
-      { env: { ...process.env, ...s.tools.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }, stdio: ['ignore', 'pipe', 'ignore'] },
+      { env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }), stdio: ['ignore', 'pipe', 'ignore'] },
     );
     children.push(launcher);
     let out = '';
