@@ -33,7 +33,7 @@ function earlierBuildIn(region: string, id: string) {
   image.tags.set('bro:variant', 'aws-k8s-1.18');
   image.tags.set('bro:version', '1.0.4-hc1');
   image.tags.set('bro:patch-series', 'sha256:earlier');
-  image.launch.add('111111111111');
+  image.launch.add(ACCOUNTS[0]!);
   return image;
 }
 
@@ -59,7 +59,7 @@ describe('share: all regions or none', () => {
     const revoked = await revoke();
     expect(revoked.code).toBe(0);
     expect(grantsChanged()).toEqual([]);
-    expect(launchIn('us-west-1')).toEqual(['111111111111']);
+    expect(launchIn('us-west-1')).toEqual([ACCOUNTS[0]!]);
     for (const region of REGIONS) expect(revoked.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
   });
 
@@ -83,11 +83,11 @@ describe('bro share --revoke', () => {
     // An unrelated AMI someone shared with the same account.
     const unrelated = s.world.image('us-east-1', 'ami-0aaaaaaaaaaaaaaaa');
     unrelated.name = 'someone-elses-ami';
-    unrelated.launch.add('222222222222');
+    unrelated.launch.add(ACCOUNTS[1]!);
     writeFileSync(amisJson(), JSON.stringify({ ...ids, 'us-east-1': { id: 'ami-0aaaaaaaaaaaaaaaa', name: 'x' } }));
     const edited = await revoke();
     expect(edited.code).toBe(0);
-    expect([...unrelated.launch]).toEqual(['222222222222']);
+    expect([...unrelated.launch]).toEqual([ACCOUNTS[1]!]);
     for (const region of REGIONS) expect(launchIn(region, ids[region]!.id)).toEqual([]);
 
     expect((await share()).code).toBe(0);
@@ -116,15 +116,15 @@ describe('bro share --revoke', () => {
 
   it('rewrites the manifest; a second revoke says there was nothing to remove', async () => {
     expect((await s.build()).code).toBe(0);
-    const partial = await revoke(['--accounts', '222222222222']);
+    const partial = await revoke(['--accounts', ACCOUNTS[1]!]);
     expect(partial.code).toBe(0);
-    expect(manifest().accounts).toEqual(['111111111111']);
-    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual(['111111111111']);
+    expect(manifest().accounts).toEqual([ACCOUNTS[0]!]);
+    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([ACCOUNTS[0]!]);
 
     expect((await revoke()).code).toBe(0);
     expect(manifest().accounts).toEqual([]);
     for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([]);
-    const again = await revoke(['--accounts', '111111111111']);
+    const again = await revoke(['--accounts', ACCOUNTS[0]!]);
     for (const region of REGIONS) expect(again.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
     expect(again.stdout).not.toContain('already shared');
   });
@@ -135,25 +135,25 @@ describe('share is declarative for the accounts bro granted', () => {
     expect((await s.build()).code).toBe(0);
     // Someone else granted an account by hand: bro never touches it.
     for (const region of REGIONS) s.world.image(region, amis()[region]!.id).launch.add('444444444444');
-    setShareWith(['111111111111']);
+    setShareWith([ACCOUNTS[0]!]);
 
     const plan = await s.build(['--dry-run', '--json']);
     expect(plan.code).toBe(0);
     const removals = JSON.parse(plan.stdout).aws.filter((a: { action: string }) => a.action.includes('remove'));
     expect(removals.map((a: { region: string; account: string }) => `${a.region} ${a.account}`).sort()).toEqual(
-      REGIONS.flatMap((r) => [`${r} 222222222222`, `${r} 222222222222`]).sort(),
+      REGIONS.flatMap((r) => [`${r} ${ACCOUNTS[1]}`, `${r} ${ACCOUNTS[1]}`]).sort(),
     );
 
     s.world.calls.length = 0;
     const result = await share();
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('revoked 222222222222 (no longer in share-with)');
+    expect(result.stderr).toContain(`revoked ${ACCOUNTS[1]} (no longer in share-with)`);
     for (const region of REGIONS) {
-      expect(launchIn(region)).toEqual(['111111111111', '444444444444']);
-      for (const snap of s.world.image(region, amis()[region]!.id).snapshots) expect(s.world.volumePermissions(region, snap)).toEqual(['111111111111']);
+      expect(launchIn(region)).toEqual([ACCOUNTS[0]!, '444444444444']);
+      for (const snap of s.world.image(region, amis()[region]!.id).snapshots) expect(s.world.volumePermissions(region, snap)).toEqual([ACCOUNTS[0]!]);
     }
-    expect(manifest().accounts).toEqual(['111111111111']);
-    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual(['111111111111', '444444444444']);
+    expect(manifest().accounts).toEqual([ACCOUNTS[0]!]);
+    for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([ACCOUNTS[0]!, '444444444444']);
 
     // Converged: another share changes nothing.
     s.world.calls.length = 0;
