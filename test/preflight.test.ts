@@ -137,7 +137,7 @@ describe('the checks', () => {
     sources: {},
     infra: { profile: 'publish' },
   });
-  const host = (free: number): Host => ({ freeBytes: async (path) => ({ bytes: free, measuredAt: path }), cores: () => 2 });
+  const host = (free: number, awsFiles = false): Host => ({ freeBytes: async (path) => ({ bytes: free, measuredAt: path }), cores: () => 2, hasAwsFiles: async () => awsFiles });
   const inputs = (over: Partial<CheckInputs> = {}): CheckInputs => {
     const adapters = createAdapters({ projectDir: s.project, cacheDir: s.cacheDir, dryRun: true, debug: false, env: {}, stderr: process.stderr });
     return { variant, variantFile: 'variants/v.toml', workDir: '/w', runner: adapters.runner, host: host(0), aws: createAws({ maxAttempts: 1 }), env: {}, redactor: adapters.redactor, hasBuildCaches: false, ...over };
@@ -173,6 +173,25 @@ describe('the checks', () => {
         detail: 'STS GetCallerIdentity in us-east-1 failed through profile publish (infra.profile), partition aws: Could not load credentials from any providers',
       });
       expect(checkRegistry(inputs(), none.identity)).toMatchObject({ status: 'skipped' });
+    } finally {
+      sts.restore();
+    }
+  });
+
+  it('AWS identity in a dry run: asked only where credentials are configured, never the instance metadata service on a guess', async () => {
+    const sts = mockClient(STSClient);
+    try {
+      sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/builder' });
+      const bare = { ...variant, infra: {} } as typeof variant;
+      const skipped = await checkAwsIdentity(inputs({ variant: bare, dryRun: true }));
+      expect(skipped.result).toMatchObject({ status: 'skipped' });
+      expect(skipped.result.detail).toContain('not asked in a dry run');
+      expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
+      // Each place credentials can be configured makes the dry run ask; a real build always asks.
+      for (const over of [{ env: { AWS_PROFILE: 'p' } }, { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' } }, { host: host(0, true) }, { variant }, { dryRun: false }]) {
+        expect((await checkAwsIdentity(inputs({ variant: bare, dryRun: true, ...over }))).result.status).toBe('ok');
+      }
+      expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(5);
     } finally {
       sts.restore();
     }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { stat, statfs } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 /**
  * Facts about the build host that are not processes: free disk and cores.
@@ -11,6 +12,8 @@ export interface Host {
   freeBytes(path: string): Promise<{ bytes: number; measuredAt: string }>;
   /** Cores this process may use. */
   cores(): number;
+  /** Whether an AWS config or credentials file with content is there (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, ~/.aws). */
+  hasAwsFiles(env: NodeJS.ProcessEnv): Promise<boolean>;
 }
 
 export function createHost(): Host {
@@ -30,5 +33,10 @@ export function createHost(): Host {
       }
     },
     cores: () => availableParallelism(),
+    async hasAwsFiles(env) {
+      const files = [env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'), env.AWS_SHARED_CREDENTIALS_FILE ?? join(homedir(), '.aws', 'credentials')];
+      const sizes = await Promise.all(files.map((f) => stat(f).then((s) => s.size, () => 0)));
+      return sizes.some((size) => size > 0);
+    },
   };
 }

@@ -39,7 +39,12 @@ export interface CheckInputs {
   minFreeDiskGiB?: number;
   /** An earlier OS build finished in this workspace: its caches are there and reused. */
   hasBuildCaches: boolean;
+  /** A dry run: AWS is asked only where credentials are configured (never the instance metadata service on a guess). */
+  dryRun?: boolean;
 }
+
+/** Environment variables through which the SDK's chain finds credentials without instance metadata. */
+const CREDENTIAL_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI'];
 
 export const TITLES: Record<CheckResult['id'], string> = {
   docker: 'Docker engine',
@@ -198,6 +203,15 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
     : env.AWS_PROFILE
       ? `profile ${env.AWS_PROFILE} (AWS_PROFILE)`
       : "the SDK's default chain (no profile set)";
+  if (inputs.dryRun && !variant.infra.profile && !CREDENTIAL_ENV.some((name) => env[name]) && !(await inputs.host.hasAwsFiles(env))) {
+    return {
+      result: {
+        ...base,
+        status: 'skipped',
+        detail: 'not asked in a dry run: no AWS credentials are configured in the environment or in ~/.aws (an instance role is asked by `bro doctor` and by the real build)',
+      },
+    };
+  }
   try {
     const out = await inputs.aws.sts(region).getCallerIdentity({ timeoutMs: STS_TIMEOUT_MS });
     const arn = out.Arn ?? '';

@@ -71,6 +71,7 @@ export interface PreflightOptions {
   minFreeDiskGiB?: number;
   /** --only: the one step that runs. */
   only?: string;
+  dryRun?: boolean;
 }
 
 /** The preflight of a build context: its variant, its workspace, its adapters. */
@@ -92,6 +93,7 @@ export async function preflightOf(
     redactor: adapters.redactor,
     minFreeDiskGiB: options.minFreeDiskGiB,
     hasBuildCaches: osBuild?.status === 'done',
+    dryRun: options.dryRun,
   };
   return runPreflight(inputs, options.only ? [options.only as StepId] : undefined);
 }
