@@ -9,6 +9,7 @@ import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
 import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
+import { alive, until } from './helpers/processes.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -61,17 +62,6 @@ afterEach(async () => {
   s.cleanup();
 });
 
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((r) => setTimeout(r, 25));
-};
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 const lockGroups = (): number[] => {
   try {
     return (JSON.parse(readFileSync(join(s.work, '.bro/lock'), 'utf8')).groups as { pgid: number }[]).map((g) => g.pgid);

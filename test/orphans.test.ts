@@ -8,6 +8,7 @@ import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
+import { alive, until } from './helpers/processes.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -34,17 +35,6 @@ afterEach(() => {
 
 const lockPath = () => join(s.work, '.bro/lock');
 const marker = (what: string) => `${s.tools.env.BRO_FAKE_CALLS}.blocked-${what}`;
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((r) => setTimeout(r, 25));
-};
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 /** Starts `bro build` as its own process, as a user would. */
 function spawnBro(env: Record<string, string>): ChildProcess {

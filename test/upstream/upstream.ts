@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../../src/cli.js';
 import { REPO_ROOT } from '../helpers/git-fixtures.js';
 import { sealedEnv as baseEnv } from '../helpers/env.js';
+import { runCli } from '../helpers/cli.js';
 
 /**
  * The conformance suite's world: the real upstream repositories, from
@@ -107,23 +106,7 @@ export function makeWorld(source: UpstreamSource): World {
     cacheDir,
     mirrors,
     env,
-    async bro(...argv) {
-      let stdout = '';
-      let stderr = '';
-      const sink = (append: (s: string) => void) =>
-        new Writable({
-          write(chunk, _encoding, callback) {
-            append(String(chunk));
-            callback();
-          },
-        });
-      const code = await main([...argv, '--project-dir', project, '--cache-dir', cacheDir], {
-        env,
-        stdout: sink((s) => (stdout += s)),
-        stderr: sink((s) => (stderr += s)),
-      });
-      return { code, stdout, stderr };
-    },
+    bro: (...argv) => runCli([...argv, '--project-dir', project, '--cache-dir', cacheDir], env),
     dispose: () => rmSync(root, { recursive: true, force: true }),
   };
 }
