@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -36,7 +36,7 @@ describe('bro build --dry-run', () => {
     const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json');
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout);
-    expect(plan.schemaVersion).toBe(1);
+    expect(plan.schemaVersion).toBe(2);
     expect(plan.kind).toBe('bro.plan');
     expect(plan.amiName).toBe('bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
     expect(plan.sources.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
@@ -64,12 +64,27 @@ describe('bro build --dry-run', () => {
       { region: 'us-west-1', uri: '210987654321.dkr.ecr.us-west-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
       { region: 'us-east-1', uri: '210987654321.dkr.ecr.us-east-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
     ]);
-    const launch = plan.aws.filter((a: { action: string }) => a.action.startsWith('ModifyImageAttribute'));
-    expect(launch.map((a: { region: string; account: string }) => `${a.region}/${a.account}`)).toEqual([
-      'ap-northeast-1/210987654321', 'ap-northeast-1/345678901234',
-      'us-west-1/210987654321', 'us-west-1/345678901234',
-      'us-east-1/210987654321', 'us-east-1/345678901234',
+    const launch = plan.aws.filter((a: { action: string }) => a.action === 'ModifyImageAttribute');
+    expect(launch.map((a: { region: string; change: string; accounts: string[] }) => `${a.region} ${a.change} ${a.accounts.join(',')}`)).toEqual([
+      'ap-northeast-1 add 210987654321,345678901234',
+      'us-west-1 add 210987654321,345678901234',
+      'us-east-1 add 210987654321,345678901234',
     ]);
+    expect(plan.grants).toEqual(['ap-northeast-1', 'us-west-1', 'us-east-1'].flatMap((region) => ['210987654321', '345678901234'].map((account) => ({ region, account, change: 'grant' }))));
+    // The tags share puts on every AMI and snapshot, with their values.
+    expect(plan.tags).toMatchObject({
+      'bro:variant': 'aws-k8s-1.18',
+      'bro:version': '1.0.4-hc1',
+      'bro:bottlerocket-commit': s.upstream.tags['v1.0.4'],
+      'bro:patch-series': plan.seriesDigest,
+    });
+    expect(plan.seriesDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(plan.manifest).toBe(join(dirname(s.br), 'manifest.json'));
+    expect(plan.logs).toBe(join(dirname(s.br), '.bro', 'logs'));
+    // The push commands run in the workspace, and say so.
+    const push = plan.commands.filter((c: { step: string }) => c.step === 'admin-image-push');
+    expect(push).toHaveLength(9);
+    expect(push.every((c: { cwd: string }) => c.cwd === dirname(s.br))).toBe(true);
     // Nothing outside the workspace ran: the build caches are empty.
     expect(git(s.br, 'status', '--porcelain', '--ignored')).toBe('!! Infra.toml');
   });
@@ -99,7 +114,18 @@ describe('bro build --dry-run', () => {
     expect(listed.map(([, step, cwd]) => [step, cwd])).toEqual(plan.commands.map((c) => [c.step, c.cwd]));
     listed.forEach(([, , , line], i) => expect(line).toContain(plan.commands[i]!.argv.slice(0, 2).join(' ')));
     expect(listed.length).toBeGreaterThanOrEqual(13);
-    expect(result.stdout).toContain('AMI name: bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    // The summary comes first: what is built, from what, where it goes, who gets it, the tags; then the detail.
+    const summary = result.stdout.slice(0, result.stdout.indexOf('\nCommands:'));
+    expect(summary).toMatch(/^ {2}AMI name {9}bottlerocket-aws-k8s-1\.18-x86_64-v1\.0\.4-hc1$/m);
+    expect(summary).toMatch(/^ {2}Regions {10}ap-northeast-1 \(registered\), copied to us-west-1, us-east-1$/m);
+    expect(summary).toContain('  Admin image      210987654321.dkr.ecr.<region>.amazonaws.com/bottlerocket-admin:v0.5.2-hc1 (each region)');
+    expect(summary).toContain(`  Manifest         ${join(dirname(s.br), 'manifest.json')}`);
+    expect(summary).toMatch(/^ {18}210987654321 {2}345678901234$/m);
+    for (const region of ['ap-northeast-1', 'us-west-1', 'us-east-1']) expect(summary).toMatch(new RegExp(`^ {2}${region} +\\+ +\\+$`, 'm'));
+    expect(summary).toContain('  bro:version = 1.0.4-hc1');
+    expect(summary).toContain('Preflight');
+    expect(result.stdout).toMatch(/^ {2}\[share\] us-east-1 ec2:ModifyImageAttribute → the AMI for 210987654321, 345678901234 /m);
+    expect(result.stdout).toContain(`[admin-image-push] (in ${dirname(s.br)})`);
     expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
     expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
     expect(result.stdout).toContain('docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com');

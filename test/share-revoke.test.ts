@@ -139,10 +139,16 @@ describe('share is declarative for the accounts bro granted', () => {
 
     const plan = await s.build(['--dry-run', '--json']);
     expect(plan.code).toBe(0);
-    const removals = JSON.parse(plan.stdout).aws.filter((a: { action: string }) => a.action.includes('remove'));
-    expect(removals.map((a: { region: string; account: string }) => `${a.region} ${a.account}`).sort()).toEqual(
-      REGIONS.flatMap((r) => [`${r} ${ACCOUNTS[1]}`, `${r} ${ACCOUNTS[1]}`]).sort(),
+    const planned = JSON.parse(plan.stdout);
+    const removals = planned.aws.filter((a: { change?: string }) => a.change === 'remove');
+    expect(removals.map((a: { region: string; action: string; accounts: string[] }) => `${a.region} ${a.action} ${a.accounts.join(',')}`).sort()).toEqual(
+      REGIONS.flatMap((r) => [`${r} ModifyImageAttribute ${ACCOUNTS[1]}`, `${r} ModifySnapshotAttribute ${ACCOUNTS[1]}`]).sort(),
     );
+    // The table of grants: the kept account is granted, the dropped one revoked, in every region.
+    expect(planned.grants).toEqual(REGIONS.flatMap((region) => [
+      { region, account: ACCOUNTS[0], change: 'grant' },
+      { region, account: ACCOUNTS[1], change: 'revoke' },
+    ]));
 
     s.world.calls.length = 0;
     const result = await share();

@@ -100,3 +100,24 @@ describe('upstream sources', () => {
     expect((await createMirrors(s.cacheDir, s.adapters.git).ensure(s.upstream.bottlerocket)).created).toBe(true);
   });
 });
+
+describe('progress of a mirror clone', () => {
+  it("a cold clone over a transport shows git's own progress (objects, sizes) per source; a warm resolve shows none", async () => {
+    const s = setup();
+    const variant = await s.adapters.project.readVariant('aws-k8s-1.18');
+    // file:// goes through git's transport, as a network clone does (a plain path would copy the files).
+    const env = { BRO_BOTTLEROCKET_URL: `file://${s.upstream.bottlerocket}`, BRO_ADMIN_CONTAINER_URL: `file://${s.upstream.adminContainer}` };
+    const lines: string[] = [];
+    const refs = sourceRefs(variant, parseVersion('1.0.4-hc1'), env);
+    await resolveSources(refs, s.adapters, { updateLock: false, progress: (source, line) => lines.push(`${source}: ${line}`) });
+    for (const source of ['bottlerocket', 'admin-container']) {
+      // git redraws one line with carriage returns: each update arrives as its own line.
+      expect(lines.filter((l) => l.startsWith(`${source}: `)).some((l) => /(Receiving|Counting) objects: +\d+% \(\d+\/\d+\)/.test(l)), lines.join('\n')).toBe(true);
+    }
+    expect(lines.every((l) => !l.includes('\r'))).toBe(true);
+
+    lines.length = 0;
+    await resolveSources(refs, s.adapters, { updateLock: false, progress: (source, line) => lines.push(`${source}: ${line}`) });
+    expect(lines).toEqual([]);
+  });
+});

@@ -21,8 +21,9 @@ export const BRO_GIT_IDENTITY: Record<string, string> = {
 export interface Git {
   /** The commit a ref names on a remote, without fetching; undefined when the remote lacks it. */
   lsRemote(url: string, ref: string): Promise<string | undefined>;
-  cloneMirror(url: string, dest: string): Promise<void>;
-  fetchMirror(gitDir: string): Promise<void>;
+  /** With `onProgress`: git's progress lines (objects, MiB, rate), as it prints them. */
+  cloneMirror(url: string, dest: string, onProgress?: (line: string) => void): Promise<void>;
+  fetchMirror(gitDir: string, onProgress?: (line: string) => void): Promise<void>;
   /** The commit a ref or sha names in a repository, or undefined. */
   resolveCommit(gitDir: string, ref: string): Promise<string | undefined>;
   hasCommit(gitDir: string, sha: string): Promise<boolean>;
@@ -48,7 +49,10 @@ export interface Git {
 
 export function createGit(runner: Runner): Git {
   // Workspace and cache operations are bro's own, not side effects outside it: they run in dry-run too.
-  const run = async (args: readonly string[], options: { cwd?: string; input?: string; okExitCodes?: number[]; env?: Record<string, string> } = {}) =>
+  const run = async (
+    args: readonly string[],
+    options: { cwd?: string; input?: string; okExitCodes?: number[]; env?: Record<string, string>; onLine?: (line: string) => void } = {},
+  ) =>
     runner.run({ ...options, argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env } });
 
   const git: Git = {
@@ -66,11 +70,12 @@ export function createGit(runner: Runner): Git {
       }
       return undefined;
     },
-    async cloneMirror(url, dest) {
-      await run(['clone', '--mirror', '--quiet', '--', url, dest]);
+    // --progress: git prints its progress only to a terminal unless asked; --quiet without a reader.
+    async cloneMirror(url, dest, onProgress) {
+      await run(['clone', '--mirror', onProgress ? '--progress' : '--quiet', '--', url, dest], { onLine: onProgress });
     },
-    async fetchMirror(gitDir) {
-      await run(['--git-dir', gitDir, 'fetch', '--prune', '--force', '--quiet', 'origin']);
+    async fetchMirror(gitDir, onProgress) {
+      await run(['--git-dir', gitDir, 'fetch', '--prune', '--force', onProgress ? '--progress' : '--quiet', 'origin'], { onLine: onProgress });
     },
     async resolveCommit(gitDir, ref) {
       const { stdout, exitCode } = await run(['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {

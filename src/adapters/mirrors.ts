@@ -19,9 +19,9 @@ export interface Mirrors {
   pathFor(url: string): string;
   exists(url: string): Promise<boolean>;
   /** Creates the mirror if missing; returns its path and whether it was created. */
-  ensure(url: string): Promise<{ path: string; created: boolean }>;
+  ensure(url: string, onProgress?: (line: string) => void): Promise<{ path: string; created: boolean }>;
   /** Fetches into the mirror; with `needed`, only when it still says so once the lock is held (another bro may have fetched meanwhile). */
-  update(url: string, needed?: (path: string) => Promise<boolean>): Promise<void>;
+  update(url: string, needed?: (path: string) => Promise<boolean>, onProgress?: (line: string) => void): Promise<void>;
 }
 
 export function createMirrors(cacheDir: string, git: Git): Mirrors {
@@ -46,19 +46,19 @@ export function createMirrors(cacheDir: string, git: Git): Mirrors {
     cacheDir,
     pathFor,
     exists,
-    async ensure(url) {
+    async ensure(url, onProgress) {
       if (await exists(url)) return { path: pathFor(url), created: false };
       return locked(url, async (path) => {
         if (await exists(url)) return { path, created: false };
         // Partial clones of a bro killed mid-clone: nobody else works on them while we hold the lock.
         await removeLeftovers(path);
-        await createByRename(path, (tmp) => git.cloneMirror(url, tmp));
+        await createByRename(path, (tmp) => git.cloneMirror(url, tmp, onProgress));
         return { path, created: true };
       });
     },
-    async update(url, needed) {
+    async update(url, needed, onProgress) {
       await locked(url, async (path) => {
-        if (!needed || (await needed(path))) await git.fetchMirror(path);
+        if (!needed || (await needed(path))) await git.fetchMirror(path, onProgress);
       });
     },
   };

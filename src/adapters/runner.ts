@@ -280,14 +280,16 @@ function eachLine(stream: Readable, emit: (line: string) => void): Promise<void>
   const decoder = new StringDecoder('utf8');
   let pending = '';
   stream.on('data', (chunk: Buffer) => {
-    const lines = (pending + decoder.write(chunk)).split('\n');
+    // A carriage return ends a line too: progress (git's, docker's) redraws its line with one.
+    // One at the very end waits: the next chunk may start with the \n of a CRLF.
+    const lines = (pending + decoder.write(chunk)).split(/\r\n|\r(?!$)|\n/);
     pending = lines.pop() ?? '';
     lines.forEach(emit);
   });
   return finished(stream, { writable: false })
     .catch(() => undefined)
     .then(() => {
-      pending += decoder.end();
+      pending = (pending + decoder.end()).replace(/\r$/, '');
       if (pending) emit(pending);
     });
 }

@@ -2,7 +2,10 @@ import type { Ecr } from '../adapters/aws.js';
 import { isAwsError } from '../adapters/aws.js';
 import { createDocker, pushedDigest, type Docker, type DockerConfigDir } from '../adapters/docker.js';
 import type { Redactor } from '../adapters/redactor.js';
+import type { Command } from '../adapters/runner.js';
+import type { AwsAction } from '../aws-actions.js';
 import { dockerLoginCommand, dockerPushCommand, dockerTagCommand } from '../commands-for-build.js';
+import type { Variant } from '../config/variant.js';
 import { StepError } from '../errors.js';
 import { adminImageUri, ecrRegistry } from '../naming.js';
 import type { PipelineStep, PublishContext, StepTask } from '../pipeline.js';
@@ -83,6 +86,46 @@ function conflict(uri: string, region: string, existing: string, image: AdminIma
   });
 }
 
+/**
+ * What the push does in one region, decided before any call: the image URI,
+ * the ECR calls and the docker commands (run in `cwd`, the workspace).
+ * `pushToRegion` carries it out and the plan shows it, so the two cannot drift.
+ */
+export interface RegionPush {
+  uri: string;
+  registry: string;
+  repository: string;
+  registryId: string;
+  aws: AwsAction[];
+  /** docker login, tag, push, with the DOCKER_CONFIG that holds the login. */
+  commands(dockerConfig: string): [login: Command, tag: Command, push: Command];
+}
+
+export function pushPlan(variant: Variant, region: string, tag: string, localTag: string, cwd: string): RegionPush {
+  const { repository, 'registry-account': registryId } = variant['admin-image'];
+  const uri = adminImageUri(variant, region, tag);
+  const registry = ecrRegistry(registryId, region);
+  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({ step: STEP, by: 'bro', region, service: 'ecr', ...a });
+  return {
+    uri,
+    registry,
+    repository,
+    registryId,
+    aws: [
+      action({ action: 'DescribeRepositories', target: `${registryId}/${repository}` }),
+      action({ action: 'CreateRepository', target: `${registryId}/${repository}`, note: 'if missing: immutable tags, scan on push' }),
+      action({ action: 'DescribeImages', target: `${repository}:${tag}`, note: 'the region is done if the tag holds this image' }),
+      action({ action: 'GetAuthorizationToken', target: registry, note: 'password to docker login on stdin' }),
+      action({ action: 'DescribeImages', target: `${repository}:${tag}`, note: 'verify the pushed digest' }),
+    ],
+    commands: (dockerConfig) => [
+      { ...dockerLoginCommand(registry, dockerConfig), cwd },
+      { ...dockerTagCommand(localTag, uri), cwd },
+      { ...dockerPushCommand(uri, dockerConfig), cwd },
+    ],
+  };
+}
+
 interface PushEnv {
   ctx: PublishContext;
   image: AdminImage;
@@ -93,8 +136,8 @@ interface PushEnv {
 
 export async function pushToRegion({ ctx, image, docker, configs, task }: PushEnv, region: string): Promise<PushedImage> {
   const ecr = requireAws(ctx).ecr(region);
-  const { repository, 'registry-account': registryId } = ctx.variant['admin-image'];
-  const uri = adminImageUri(ctx.variant, region, image.tag);
+  const plan = pushPlan(ctx.variant, region, image.tag, image.localTag, ctx.workspace.root);
+  const { repository, registryId, uri, registry } = plan;
   const progress = (line: string) => (task.output = `${region}: ${line}`);
 
   progress(`ECR repository ${repository}`);
@@ -107,8 +150,8 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
   }
 
   const password = await registryPassword(ecr, ctx.adapters.redactor);
-  const registry = ecrRegistry(registryId, region);
   const dockerConfig = await configs.forRegistry(registry);
+  const [login, tag, push] = plan.commands(dockerConfig);
   const log = await openLog(ctx, `${STEP}-${region}`);
   let digest: string | undefined;
   const pushProgress = (line: string) => {
@@ -116,9 +159,9 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
     progress(line);
   };
   try {
-    await runLogged(ctx, STEP, { ...dockerLoginCommand(registry, dockerConfig), input: password }, log, progress);
-    await runLogged(ctx, STEP, dockerTagCommand(image.localTag, uri), log, progress);
-    await runLogged(ctx, STEP, dockerPushCommand(uri, dockerConfig), log, pushProgress);
+    await runLogged(ctx, STEP, { ...login, input: password }, log, progress);
+    await runLogged(ctx, STEP, tag, log, progress);
+    await runLogged(ctx, STEP, push, log, pushProgress);
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
       throw conflict(uri, region, (await taggedDigest(ecr, repository, registryId, image.tag)) ?? 'another image', image, error);

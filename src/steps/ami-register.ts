@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { AwsAction } from '../aws-actions.js';
 import { amiRegisterCommand } from '../commands-for-build.js';
 import { digestOf } from '../state.js';
 import { StepError } from '../errors.js';
@@ -21,6 +22,28 @@ export interface RegisteredAmi {
 }
 
 const STEP = 'ami-register';
+
+/**
+ * The AWS calls pubsys makes under `cargo make ami` (tools/pubsys/src/aws/ami
+ * at v1.0.4: register.rs, snapshot.rs, mod.rs), with the regions of
+ * PUBLISH_REGIONS: in the first, it uploads both images as EBS snapshots with
+ * coldsnap and registers the AMI; to each other region it copies that AMI.
+ * Both skip a region where an AMI of that name exists.
+ */
+export function pubsysActions(regions: readonly string[], name: string): AwsAction[] {
+  const [first, ...others] = regions;
+  if (!first) return [];
+  const action = (region: string, a: Omit<AwsAction, 'step' | 'by' | 'region'>): AwsAction => ({ step: STEP, by: 'pubsys', region, ...a });
+  return [
+    action(first, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
+    action(first, { service: 'ebs', action: 'StartSnapshot/PutSnapshotBlock/CompleteSnapshot', target: 'the root and data images', note: 'coldsnap uploads them' }),
+    action(first, { service: 'ec2', action: 'RegisterImage', target: name }),
+    ...others.flatMap((region) => [
+      action(region, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
+      action(region, { service: 'ec2', action: 'CopyImage', target: name, note: `from ${first}` }),
+    ]),
+  ];
+}
 
 /** Reads pubsys's amis.json; every region the variant lists must be in it. */
 export async function readAmisJson(path: string, regions: readonly string[]): Promise<Record<string, RegisteredAmi>> {

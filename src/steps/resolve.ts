@@ -56,6 +56,8 @@ export function urlForSource(name: SourceName, configured: string, env: NodeJS.P
 
 export interface ResolveOptions {
   updateLock: boolean;
+  /** git's progress while a mirror is cloned or fetched (a cold clone of Bottlerocket takes minutes). */
+  progress?: (source: SourceName, line: string) => void;
 }
 
 /**
@@ -97,9 +99,10 @@ export async function resolveSources(
       const named = remote ?? ref;
       let mirror: string;
       try {
-        const ensured = await mirrors.ensure(url);
+        const progress = options.progress && ((line: string) => options.progress!(name, line));
+        const ensured = await mirrors.ensure(url, progress);
         mirror = ensured.path;
-        if (!ensured.created && !(await git.hasCommit(mirror, named))) await mirrors.update(url, async (path) => !(await git.hasCommit(path, named)));
+        if (!ensured.created && !(await git.hasCommit(mirror, named))) await mirrors.update(url, async (path) => !(await git.hasCommit(path, named)), progress);
       } catch (error) {
         if (isBroError(error) && error.exitCode === EXIT_USAGE) throw error;
         throw unreachable(error, 'fetch');
@@ -158,7 +161,13 @@ export const resolveStep: Step = {
   external: false,
   async run(ctx, task) {
     const refs = sourceRefs(ctx.variant, ctx.version, ctx.adapters.env);
-    ctx.pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock });
+    // Both mirrors may be fetched at once: the line shows the latest of each.
+    const latest = new Map<SourceName, string>();
+    const progress = (source: SourceName, line: string) => {
+      latest.set(source, line.trim());
+      task.output = [...latest].map(([s, l]) => `${s}: ${l}`).join(' · ');
+    };
+    ctx.pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock, progress });
     task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${ctx.pins?.[s].commit.slice(0, 12)}`).join(', ')}`;
   },
 };

@@ -10,9 +10,12 @@ import { StepError, SubprocessError } from '../errors.js';
  * the latest output line; a failure shows the last 50 lines and the log's path.
  */
 
+/** Where the logs of a workspace go. */
+export const logsDir = (broDir: string) => join(broDir, 'logs');
+
 /** Starts `<work>/.bro/logs/<name>.log` afresh and returns its path. */
 export async function openLog(ctx: BuildContext, name: string): Promise<string> {
-  const dir = join(ctx.workspace.broDir, 'logs');
+  const dir = logsDir(ctx.workspace.broDir);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${name}.log`);
   await writeFile(path, '', { mode: 0o600 });

@@ -1,8 +1,9 @@
 import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../adapters/aws.js';
+import type { AwsAction } from '../aws-actions.js';
 import { InterruptedError, StepError } from '../errors.js';
 import type { BuildContext } from '../context.js';
-import type { PipelineStep, PublishContext } from '../pipeline.js';
+import type { PipelineStep } from '../pipeline.js';
 import { amiName } from '../naming.js';
 import { digestOf, isDone, stepRecord, type StateStore } from '../state.js';
 import { errorLine, forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
@@ -28,12 +29,12 @@ export interface RegionShare {
 const STEP = 'share';
 
 /** One digest for both patch series (bottlerocket and admin-container). */
-export function patchSeriesDigest(ctx: PublishContext): string {
+export function patchSeriesDigest(ctx: BuildContext): string {
   return digestOf({ bottlerocket: ctx.series?.bottlerocket?.digest ?? null, 'admin-container': ctx.series?.['admin-container']?.digest ?? null });
 }
 
 /** The tags on every AMI and snapshot: the variant's own, then what identifies the build. */
-export function releaseTags(ctx: PublishContext): Record<string, string> {
+export function releaseTags(ctx: BuildContext): Record<string, string> {
   return {
     ...ctx.variant.ami.tags,
     'bro:variant': ctx.variant.name,
@@ -146,23 +147,70 @@ export async function checkImage(ec2: Ec2, { imageId, name, tags, wait, progress
   return image;
 }
 
+/**
+ * What share changes on one region's AMI, decided before any call: the
+ * permission lists to update, and the tags. `grantImage` carries it out and
+ * `shareActions` describes it for the plan, so the two cannot drift.
+ */
+export interface ShareIntent {
+  updates: { permission: 'volume' | 'launch'; operation: 'Add' | 'Remove'; accounts: readonly string[] }[];
+  tags: Record<string, string>;
+}
+
+export function shareIntent({ accounts, drop = [], tags }: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): ShareIntent {
+  const updates: ShareIntent['updates'] = [
+    { permission: 'volume', operation: 'Add', accounts },
+    { permission: 'launch', operation: 'Add', accounts },
+  ];
+  if (drop.length) updates.push({ permission: 'volume', operation: 'Remove', accounts: drop }, { permission: 'launch', operation: 'Remove', accounts: drop });
+  return { updates, tags };
+}
+
+/** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
+export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
+  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({ step: STEP, by: 'bro', region, service: 'ec2', ...a });
+  const actions = [action({ action: 'DescribeImages', target: name, note: 'until available; refuse an AMI that is not this build' })];
+  for (const u of intent.updates) {
+    const change = u.operation === 'Add' ? 'add' : 'remove';
+    const why = `${change} ${u.operation === 'Add' ? 'where missing' : '(granted by bro, no longer in share-with)'}`;
+    if (u.permission === 'volume') {
+      actions.push(
+        action({ action: 'DescribeSnapshotAttribute', target: 'each snapshot of the AMI', note: 'createVolumePermission', perSnapshot: true }),
+        action({ action: 'ModifySnapshotAttribute', target: 'each snapshot of the AMI', note: `createVolumePermission ${why}`, change, accounts: [...u.accounts], perSnapshot: true }),
+      );
+    } else {
+      actions.push(
+        action({ action: 'DescribeImageAttribute', target: 'the AMI', note: 'launchPermission' }),
+        action({ action: 'ModifyImageAttribute', target: 'the AMI', note: `launchPermission ${why}`, change, accounts: [...u.accounts] }),
+      );
+    }
+  }
+  actions.push(
+    action({ action: 'CreateTags', target: 'the AMI and its snapshots', note: `the ${Object.keys(intent.tags).length} tags above, if any differs` }),
+    action({ action: 'DescribeImageAttribute', target: 'the AMI', note: 'launchPermission: verify' }),
+  );
+  return actions;
+}
+
 /** Grants the missing permissions (and removes those of `drop`) on an AMI `checkImage` accepted, tags it, verifies. */
-export async function grantImage(ec2: Ec2, image: Image, { accounts, drop = [], tags }: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): Promise<RegionShare> {
+export async function grantImage(ec2: Ec2, image: Image, request: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): Promise<RegionShare> {
   const imageId = image.ImageId as string;
   const snapshotIds = snapshotsOf(image);
   const launch = launchPermission(ec2, imageId);
+  const { updates, tags } = shareIntent(request);
   const tagList = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   const retag = tagList.some(({ Key, Value }) => image.Tags?.find((t) => t.Key === Key)?.Value !== Value);
   const changes = (
     await Promise.all([
-      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Add', accounts)),
-      update(launch, 'Add', accounts),
-      ...(drop.length ? [...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', drop)), update(launch, 'Remove', drop)] : []),
+      ...updates.flatMap((u) =>
+        u.permission === 'volume' ? snapshotIds.map((id) => update(volumePermission(ec2, id), u.operation, u.accounts)) : [update(launch, u.operation, u.accounts)],
+      ),
       retag ? ec2.createTags({ Resources: [imageId, ...snapshotIds], Tags: tagList }).then(() => ['tags']) : [],
     ])
   ).flat();
   // What EC2 holds now (others' grants included): the manifest says that, and it verifies what was added.
   const granted = await launch.read();
+  const { accounts } = request;
   const absent = accounts.filter((a) => !granted.has(a));
   if (absent.length) {
     throw new StepError(STEP, `DescribeImageAttribute shows no launch permission on ${imageId} for ${absent.join(', ')} after adding it`, {

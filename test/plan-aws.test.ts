@@ -1,0 +1,73 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import type { AwsCall } from './helpers/mock-aws.js';
+
+/**
+ * The plan's AWS actions are what the build then does: the same world is
+ * planned with `--dry-run --json`, then built against aws-sdk-client-mock,
+ * and every call bro made (pubsys' own run under the fake cargo make, which
+ * makes none) is one the plan listed, with the same accounts.
+ */
+let s: BuildWorld;
+beforeEach(() => {
+  s = buildWorld();
+});
+afterEach(() => s.cleanup());
+
+interface PlannedAction {
+  step: string;
+  by: 'bro' | 'pubsys';
+  region: string;
+  service: string;
+  action: string;
+  change?: 'add' | 'remove';
+  accounts?: string[];
+  perSnapshot?: boolean;
+}
+
+/** `<region> <operation as the mock names it> [add|remove accounts]`. */
+const fromPlan = (a: PlannedAction) =>
+  `${a.region} ${a.service === 'ecr' && a.action === 'DescribeImages' ? 'DescribeImages(ECR)' : a.action}${a.change ? ` ${a.change} ${[...a.accounts!].sort().join(',')}` : ''}`;
+
+function fromCall(c: AwsCall): string {
+  const permission = (c.input.LaunchPermission ?? c.input.CreateVolumePermission) as { Add?: { UserId: string }[]; Remove?: { UserId: string }[] } | undefined;
+  const [change, users] = permission?.Add ? ['add', permission.Add] : permission?.Remove ? ['remove', permission.Remove] : [undefined, []];
+  return `${c.region} ${c.command}${change ? ` ${change} ${users.map((u) => u.UserId).sort().join(',')}` : ''}`;
+}
+
+describe('the plan and the build', () => {
+  it('the AWS calls of a first build are exactly the AWS actions the dry run planned for bro', async () => {
+    const dry = await s.build(['--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { schemaVersion: number; kind: string; aws: PlannedAction[] };
+    expect([plan.schemaVersion, plan.kind]).toEqual([2, 'bro.plan']);
+    s.world.calls.length = 0;
+
+    const built = await s.build();
+    expect(built.code, built.stderr).toBe(0);
+    // The identity check of the preflight is not a change the plan lists.
+    const calls = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity');
+    // Snapshots are known only once pubsys registered the AMI: the plan says "each snapshot".
+    const snapshotsIn = (region: string) => {
+      const imageId = calls.find((c) => c.region === region && c.command === 'ModifyImageAttribute')?.input.ImageId as string;
+      return s.world.image(region, imageId).snapshots.length;
+    };
+    const expected = plan.aws
+      .filter((a) => a.by === 'bro')
+      .flatMap((a) => Array.from({ length: a.perSnapshot ? snapshotsIn(a.region) : 1 }, () => fromPlan(a)));
+    expect(calls.map(fromCall).sort()).toEqual(expected.sort());
+    // Not vacuous: every region got its push and its grants for every account.
+    for (const region of REGIONS) {
+      expect(calls.map(fromCall)).toContain(`${region} CreateRepository`);
+      expect(calls.map(fromCall)).toContain(`${region} ModifyImageAttribute add ${[...ACCOUNTS].sort().join(',')}`);
+    }
+  });
+
+  it('pubsys\' own actions are in the plan: register in the first region, copy to the others', async () => {
+    const dry = await s.build(['--dry-run', '--json']);
+    const plan = JSON.parse(dry.stdout) as { aws: PlannedAction[]; regions: string[] };
+    const pubsys = plan.aws.filter((a) => a.by === 'pubsys' && /RegisterImage|CopyImage/.test(a.action));
+    expect(pubsys.map((a) => `${a.region} ${a.action}`)).toEqual([`${REGIONS[0]} RegisterImage`, ...REGIONS.slice(1).map((r) => `${r} CopyImage`)]);
+    expect(plan.regions).toEqual(REGIONS);
+  });
+});
