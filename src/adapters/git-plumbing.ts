@@ -133,17 +133,26 @@ const nulSeparated = (text: string) => text.split('\0').filter(Boolean);
 /** `--raw -z` records after commit ids (diff-tree --stdin, log), by commit. */
 function readRaw(stdout: string): Map<string, RawChange[]> {
   const byCommit = new Map<string, RawChange[]>();
-  const fields = stdout.split('\0').map((f) => f.replace(/^\n/, ''));
+  // The output can be megabytes (every file added or deleted under a directory, at 70 tags): read field by field
+  // rather than splitting it all at once. A field's leading newline (after a commit id) is not part of it.
+  let at = 0;
+  const next = (): string | undefined => {
+    if (at > stdout.length) return undefined;
+    let end = stdout.indexOf('\0', at);
+    if (end < 0) end = stdout.length;
+    const field = stdout.charCodeAt(at) === 10 ? stdout.slice(at + 1, end) : stdout.slice(at, end);
+    at = end + 1;
+    return field;
+  };
   let current: RawChange[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!;
-    if (/^[0-9a-f]{40,64}$/.test(field)) {
+  for (let field = next(); field !== undefined; field = next()) {
+    if (field.startsWith(':')) {
+      const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
+      const renamed = status.startsWith('R') || status.startsWith('C');
+      current.push({ status: status[0] ?? '', mode, blob, path: next() ?? '', to: renamed ? next() : undefined });
+    } else if (/^[0-9a-f]{40,64}$/.test(field)) {
       current = byCommit.get(field) ?? [];
       byCommit.set(field, current);
-    } else if (field.startsWith(':')) {
-      const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
-      const renamed = /^[RC]/.test(status);
-      current.push({ status: status[0] ?? '', mode, blob, path: fields[++i] ?? '', to: renamed ? fields[++i] : undefined });
     }
   }
   return byCommit;

@@ -138,8 +138,8 @@ async function followRenames(
   }
   // The followed paths as each commit has them (a path deleted after its rename is not there: the file is gone).
   const ends = [...new Set([...followed.values()].flatMap((m) => [...m.values()]))];
-  const atBase = new Map((await scratch.entries(base, ends)).map(splitEntry));
-  const changed = await scratch.changes(base, [...followed.keys()], ends, { renames: false });
+  const [listed, changed] = await Promise.all([scratch.entries(base, ends), scratch.changes(base, [...followed.keys()], ends, { renames: false })]);
+  const atBase = new Map(listed.map(splitEntry));
   for (const [commit, moves] of followed) {
     const has = new Map(atBase);
     for (const change of changed.get(commit) ?? []) {
