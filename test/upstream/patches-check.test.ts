@@ -44,7 +44,7 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
   beforeAll(async () => {
     if ('skip' in UPSTREAM) return;
     world = makeWorld(UPSTREAM);
-    const br = await world.bro('patches', 'check', '--json');
+    const br = await world.bro('patches', 'check', '--source', 'bottlerocket', '--json');
     const ad = await world.bro('patches', 'check', '--source', 'admin-container', '--json');
     bottlerocket = { code: br.code, report: JSON.parse(br.stdout) };
     admin = { code: ad.code, report: JSON.parse(ad.stdout) };
