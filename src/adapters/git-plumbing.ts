@@ -78,6 +78,8 @@ export interface Scratch {
   history(tips: readonly string[], options?: { except?: string }): Promise<History>;
   /** Full commit ids of commit names (abbreviated ids, tags), in one `git cat-file --batch-check`; undefined for those the repository lacks. */
   resolveCommits(names: readonly string[]): Promise<(string | undefined)[]>;
+  /** The id of the object (a tree, or whatever is there instead) each commit has at each directory, undefined where it has none, in one `git cat-file --batch-check`. */
+  treeIds(commits: readonly string[], dirs: readonly string[]): Promise<Map<string, (string | undefined)[]>>;
   /** A reader of blobs (the repository's and those applying patches made); started on first use. */
   blobs(): BlobReader;
   /** Removes the scratch area (and ends the blob readers). */
@@ -348,6 +350,17 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           if (!names.length) return [];
           const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}^{commit}\n`).join('') });
           return stdout.split('\n').slice(0, names.length).map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
+        },
+
+        async treeIds(commits, dirs) {
+          const names = commits.flatMap((c) => dirs.map((d) => (d === '.' ? `${c}^{tree}` : `${c}:${d}`)));
+          if (!names.length) return new Map();
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}\n`).join('') });
+          const lines = stdout.split('\n');
+          return new Map(commits.map((c, i) => [c, dirs.map((_, j) => {
+            const line = lines[i * dirs.length + j] ?? '';
+            return /^[0-9a-f]{40,64} [a-z]+$/.test(line) ? line.split(' ')[0] : undefined;
+          })]));
         },
 
         blobs() {

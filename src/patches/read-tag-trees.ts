@@ -71,16 +71,15 @@ export async function readTagTrees(
 /**
  * The diff from the base to each commit with renames found. Rename detection
  * pairs deleted with added files by their content, and it is most of the cost;
- * commits that delete and add the very same files (paths and blobs) get the
- * same pairs, so it runs once for each such group: one cheap diff without
- * renames to group them, one with renames for a commit of each group.
+ * commits that have the very same trees at the directories looked in get the
+ * same pairs, so it runs once for each such group: one `cat-file --batch-check`
+ * of those trees' ids to group them, one diff with renames for a commit of each group.
  */
 async function renamesFromBase(scratch: Scratch, base: string, commits: readonly string[], dirs: readonly string[]) {
-  const raw = await scratch.changes(base, commits, dirs, { renames: false, only: 'AD' });
+  const ids = await scratch.treeIds(commits, dirs);
   const groups = new Map<string, string[]>();
   for (const commit of commits) {
-    const pairable = (raw.get(commit) ?? []).filter((c) => c.status === 'A' || c.status === 'D').map((c) => `${c.status} ${c.status === 'A' ? c.blob : ''} ${c.path}`);
-    const key = pairable.join('\0');
+    const key = ids.get(commit)!.map((id) => id ?? '-').join(' ');
     groups.set(key, [...(groups.get(key) ?? []), commit]);
   }
   const firsts = [...groups.values()].map((g) => g[0]!);
