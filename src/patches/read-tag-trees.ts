@@ -85,8 +85,8 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
   const firsts = [...groups.values()].map((g) => g[0]!);
   // Commits are diffed independently: split over the CPUs.
   const parts = Math.max(1, Math.min(availableParallelism(), Math.floor(firsts.length / 8)));
-  const size = Math.ceil(firsts.length / parts);
-  const slices = Array.from({ length: parts }, (_, i) => firsts.slice(i * size, (i + 1) * size)).filter((s) => s.length);
+  // Dealt out in turn: later releases have more files to pair, so contiguous slices would leave one CPU waiting.
+  const slices = Array.from({ length: parts }, (_, i) => firsts.filter((_, j) => j % parts === i)).filter((s) => s.length);
   const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
   const failure = results.find((r) => r.status === 'rejected');
   if (failure) throw failure.reason;
