@@ -78,6 +78,8 @@ export interface Scratch {
   history(tips: readonly string[], options?: { except?: string }): Promise<History>;
   /** Full commit ids of commit names (abbreviated ids, tags), in one `git cat-file --batch-check`; undefined for those the repository lacks. */
   resolveCommits(names: readonly string[]): Promise<(string | undefined)[]>;
+  /** The id of the object (a tree, or whatever is there instead) each commit has at each directory, undefined where it has none, in one `git cat-file --batch-check`. */
+  treeIds(commits: readonly string[], dirs: readonly string[]): Promise<Map<string, (string | undefined)[]>>;
   /** A reader of blobs (the repository's and those applying patches made); started on first use. */
   blobs(): BlobReader;
   /** Removes the scratch area (and ends the blob readers). */
@@ -133,17 +135,26 @@ const nulSeparated = (text: string) => text.split('\0').filter(Boolean);
 /** `--raw -z` records after commit ids (diff-tree --stdin, log), by commit. */
 function readRaw(stdout: string): Map<string, RawChange[]> {
   const byCommit = new Map<string, RawChange[]>();
-  const fields = stdout.split('\0').map((f) => f.replace(/^\n/, ''));
+  // The output can be megabytes (every file added or deleted under a directory, at 70 tags): read field by field
+  // rather than splitting it all at once. A field's leading newline (after a commit id) is not part of it.
+  let at = 0;
+  const next = (): string | undefined => {
+    if (at > stdout.length) return undefined;
+    let end = stdout.indexOf('\0', at);
+    if (end < 0) end = stdout.length;
+    const field = stdout.charCodeAt(at) === 10 ? stdout.slice(at + 1, end) : stdout.slice(at, end);
+    at = end + 1;
+    return field;
+  };
   let current: RawChange[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!;
-    if (/^[0-9a-f]{40,64}$/.test(field)) {
+  for (let field = next(); field !== undefined; field = next()) {
+    if (field.startsWith(':')) {
+      const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
+      const renamed = status.startsWith('R') || status.startsWith('C');
+      current.push({ status: status[0] ?? '', mode, blob, path: next() ?? '', to: renamed ? next() : undefined });
+    } else if (/^[0-9a-f]{40,64}$/.test(field)) {
       current = byCommit.get(field) ?? [];
       byCommit.set(field, current);
-    } else if (field.startsWith(':')) {
-      const [, mode = '', , blob = '', status = ''] = field.slice(1).split(' ');
-      const renamed = /^[RC]/.test(status);
-      current.push({ status: status[0] ?? '', mode, blob, path: fields[++i] ?? '', to: renamed ? fields[++i] : undefined });
     }
   }
   return byCommit;
@@ -339,6 +350,17 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           if (!names.length) return [];
           const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}^{commit}\n`).join('') });
           return stdout.split('\n').slice(0, names.length).map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
+        },
+
+        async treeIds(commits, dirs) {
+          const names = commits.flatMap((c) => dirs.map((d) => (d === '.' ? `${c}^{tree}` : `${c}:${d}`)));
+          if (!names.length) return new Map();
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}\n`).join('') });
+          const lines = stdout.split('\n');
+          return new Map(commits.map((c, i) => [c, dirs.map((_, j) => {
+            const line = lines[i * dirs.length + j] ?? '';
+            return /^[0-9a-f]{40,64} [a-z]+$/.test(line) ? line.split(' ')[0] : undefined;
+          })]));
         },
 
         blobs() {

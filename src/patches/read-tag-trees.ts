@@ -71,23 +71,22 @@ export async function readTagTrees(
 /**
  * The diff from the base to each commit with renames found. Rename detection
  * pairs deleted with added files by their content, and it is most of the cost;
- * commits that delete and add the very same files (paths and blobs) get the
- * same pairs, so it runs once for each such group: one cheap diff without
- * renames to group them, one with renames for a commit of each group.
+ * commits that have the very same trees at the directories looked in get the
+ * same pairs, so it runs once for each such group: one `cat-file --batch-check`
+ * of those trees' ids to group them, one diff with renames for a commit of each group.
  */
 async function renamesFromBase(scratch: Scratch, base: string, commits: readonly string[], dirs: readonly string[]) {
-  const raw = await scratch.changes(base, commits, dirs, { renames: false, only: 'AD' });
+  const ids = await scratch.treeIds(commits, dirs);
   const groups = new Map<string, string[]>();
   for (const commit of commits) {
-    const pairable = (raw.get(commit) ?? []).filter((c) => c.status === 'A' || c.status === 'D').map((c) => `${c.status} ${c.status === 'A' ? c.blob : ''} ${c.path}`);
-    const key = pairable.join('\0');
+    const key = ids.get(commit)!.map((id) => id ?? '-').join(' ');
     groups.set(key, [...(groups.get(key) ?? []), commit]);
   }
   const firsts = [...groups.values()].map((g) => g[0]!);
   // Commits are diffed independently: split over the CPUs.
   const parts = Math.max(1, Math.min(availableParallelism(), Math.floor(firsts.length / 8)));
-  const size = Math.ceil(firsts.length / parts);
-  const slices = Array.from({ length: parts }, (_, i) => firsts.slice(i * size, (i + 1) * size)).filter((s) => s.length);
+  // Dealt out in turn: later releases have more files to pair, so contiguous slices would leave one CPU waiting.
+  const slices = Array.from({ length: parts }, (_, i) => firsts.filter((_, j) => j % parts === i)).filter((s) => s.length);
   const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
   const failure = results.find((r) => r.status === 'rejected');
   if (failure) throw failure.reason;
@@ -138,8 +137,8 @@ async function followRenames(
   }
   // The followed paths as each commit has them (a path deleted after its rename is not there: the file is gone).
   const ends = [...new Set([...followed.values()].flatMap((m) => [...m.values()]))];
-  const atBase = new Map((await scratch.entries(base, ends)).map(splitEntry));
-  const changed = await scratch.changes(base, [...followed.keys()], ends, { renames: false });
+  const [listed, changed] = await Promise.all([scratch.entries(base, ends), scratch.changes(base, [...followed.keys()], ends, { renames: false })]);
+  const atBase = new Map(listed.map(splitEntry));
   for (const [commit, moves] of followed) {
     const has = new Map(atBase);
     for (const change of changed.get(commit) ?? []) {
