@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import type { CheckReport, PatchResult } from '../src/patches/check-report.js';
 import { runCli } from './helpers/cli.js';
-import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, REPO_ROOT, scratchDirs, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, type PatchedUpstream } from './helpers/patch-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 
@@ -14,12 +14,8 @@ let project: string;
 let cache: string;
 const env = () => ({ BRO_BOTTLEROCKET_URL: upstream.repo });
 /** Temporary directories the tests make, removed after them. */
-const made: string[] = [];
-const scratch = (prefix: string) => {
-  const dir = tempDir(prefix);
-  made.push(dir);
-  return dir;
-};
+const dirs = scratchDirs();
+const scratch = dirs.make;
 
 beforeAll(() => {
   upstream = makePatchedUpstream();
@@ -27,7 +23,8 @@ beforeAll(() => {
   cache = tempDir('bro-patches-cache-');
 });
 afterAll(() => {
-  for (const dir of [upstream.root, project, cache, ...made]) removeDir(dir);
+  for (const dir of [upstream.root, project, cache]) removeDir(dir);
+  dirs.removeAll();
 });
 
 const check = (...args: string[]) => runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
@@ -224,7 +221,7 @@ describe('bro patches check for the admin container (an untagged base)', () => {
     const admin = makeUpstream();
     const adminProject = makeProject(admin);
     const adminCache = scratch('bro-patches-cache-');
-    made.push(admin.root, adminProject);
+    dirs.made.push(admin.root, adminProject);
     const repo = admin.adminContainer;
     const sshd = 'PasswordAuthentication no\nAuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys %u %f\n';
     const patch = makePatch(repo, admin.adminCommit, 'sshd: use EC2 Instance Connect', { sshd_config: sshd });

@@ -7,19 +7,15 @@ import { formatMarkdown, SYMBOL } from '../src/patches/format-markdown.js';
 import { toSeriesPatch } from '../src/patches/load-series.js';
 import { recommend } from '../src/patches/recommend.js';
 import { runCli } from './helpers/cli.js';
-import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, scratchDirs, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { makePatchedUpstream, type PatchedUpstream } from './helpers/patch-fixtures.js';
 
 let upstream: PatchedUpstream;
 let admin: ReturnType<typeof makeUpstream>;
 /** A project with a series for both sources. */
 let project: string;
-const made: string[] = [];
-const scratch = (prefix: string) => {
-  const dir = tempDir(prefix);
-  made.push(dir);
-  return dir;
-};
+const dirs = scratchDirs();
+const scratch = dirs.make;
 
 beforeAll(() => {
   upstream = makePatchedUpstream();
@@ -35,7 +31,8 @@ beforeAll(() => {
   git(repo, 'tag', '-a', '-m', 'v0.6.0', 'v0.6.0');
 });
 afterAll(() => {
-  for (const dir of [upstream.root, admin.root, project, ...made]) removeDir(dir);
+  for (const dir of [upstream.root, admin.root, project]) removeDir(dir);
+  dirs.removeAll();
 });
 
 // The admin container's URL is the variant's; BRO_* from the developer's shell must not change it.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { systemProcesses } from './workspace-lock.js';
 
 /**
  * A lock file for a resource several bro processes share (a mirror in the
@@ -80,7 +81,7 @@ async function readHolder(path: string): Promise<LockHolder | undefined | 'gone'
 }
 
 async function isStale(path: string, holder: LockHolder | undefined, staleAfterMs: number): Promise<boolean> {
-  if (holder && holder.host === hostname() && !processIsAlive(holder.pid)) return true;
+  if (holder && holder.host === hostname() && !systemProcesses().isAlive(holder.pid)) return true;
   const touched = await stat(path).then(
     (s) => s.mtimeMs,
     () => Date.now(),
@@ -103,14 +104,4 @@ async function takeOver(path: string, stale: LockHolder | undefined): Promise<vo
   const moved = await readHolder(aside);
   if (stale && moved !== 'gone' && moved && moved.token !== stale.token) await link(aside, path).catch(() => undefined);
   await rm(aside, { force: true });
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

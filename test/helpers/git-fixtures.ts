@@ -38,6 +38,22 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** The temporary directories a test file makes: `make(prefix)` as it goes, `removeAll()` after them. */
+export function scratchDirs() {
+  const made: string[] = [];
+  return {
+    made,
+    make(prefix: string): string {
+      const dir = tempDir(prefix);
+      made.push(dir);
+      return dir;
+    },
+    removeAll(): void {
+      for (const dir of made.splice(0)) removeDir(dir);
+    },
+  };
+}
+
 export function writeFiles(root: string, files: Record<string, string>): void {
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
