@@ -111,25 +111,13 @@ export function createRunner(options: RunnerOptions): Runner {
     const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
     const output = () => options.redactor.redact(text(all));
     if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
-    if (ended.error) {
-      throw new SubprocessError(command.argv, 'spawn', { output: output() }, `Could not start ${file}: ${options.redactor.redact(ended.error.message)}`, {
-        cause: ended.error,
-        hint: `Install ${file} and make sure it is on PATH.`,
-      });
-    }
-    if (ended.code === null) {
-      throw new SubprocessError(command.argv, 'signal', { signal: ended.signal ?? undefined, output: output() }, `${shown} was killed by ${ended.signal}`);
-    }
-    if (ended.code !== 0 && !(command.okExitCodes ?? []).includes(ended.code)) {
-      const shownOutput = output();
-      throw new SubprocessError(
-        command.argv,
-        'exit',
-        { exitCode: ended.code, output: shownOutput },
-        `${shown} failed with exit code ${ended.code}${shownOutput ? `: ${telltaleLine(shownOutput)}\n${lastLines(shownOutput, TAIL_LINES)}` : ''}`,
-      );
-    }
-    return { exitCode: ended.code, stdout: text(out), stderr: text(err), skipped: false };
+    const ending: Ending = ended.error
+      ? { startError: { message: ended.error.message, cause: ended.error } }
+      : ended.code === null
+        ? { signal: ended.signal ?? undefined }
+        : { exitCode: ended.code };
+    throwIfFailed(command, shown, ending, output, options.redactor);
+    return { exitCode: ended.code as number, stdout: text(out), stderr: text(err), skipped: false };
   };
 
   return {
@@ -240,34 +228,14 @@ export function createRunner(options: RunnerOptions): Runner {
       if (killed.has(child)) {
         throw new InterruptedError(`Interrupted while running: ${shown}`);
       }
-      if (result.failed && result.exitCode === undefined) {
-        const output = failureOutput();
-        const reason = result.signal ? 'signal' : 'spawn';
-        throw new SubprocessError(
-          command.argv,
-          reason,
-          { signal: result.signal, output },
-          reason === 'spawn'
-            ? `Could not start ${file}: ${options.redactor.redact(result.shortMessage ?? '')}`
-            : `${shown} was killed by ${result.signal}`,
-          {
-            cause: result.cause ?? undefined,
-            hint: reason === 'spawn' ? `Install ${file} and make sure it is on PATH.` : undefined,
-          },
-        );
-      }
-      const exitCode = result.exitCode ?? 0;
-      if (exitCode !== 0 && !(command.okExitCodes ?? []).includes(exitCode)) {
-        const output = failureOutput();
-        throw new SubprocessError(
-          command.argv,
-          'exit',
-          { exitCode, output },
-          // The first line says what went wrong: it is all an error's `(cause: …)` line shows.
-          `${shown} failed with exit code ${exitCode}${output ? `: ${telltaleLine(output)}\n${lastLines(output, TAIL_LINES)}` : ''}`,
-        );
-      }
-      return { exitCode, stdout, stderr, skipped: false };
+      const ending: Ending =
+        result.failed && result.exitCode === undefined
+          ? result.signal
+            ? { signal: result.signal }
+            : { startError: { message: result.shortMessage ?? '', cause: result.cause ?? undefined } }
+          : { exitCode: result.exitCode ?? 0 };
+      throwIfFailed(command, shown, ending, failureOutput, options.redactor);
+      return { exitCode: ending.exitCode as number, stdout, stderr, skipped: false };
     },
   };
 }
@@ -320,6 +288,37 @@ export function childEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> 
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of GIT_LOCATION_ENV) delete env[name];
   return { ...env, ...extra };
+}
+
+/** How a child ended: it could not be started, a signal killed it, or it exited with a code. */
+interface Ending {
+  startError?: { message: string; cause?: unknown };
+  signal?: NodeJS.Signals;
+  exitCode?: number;
+}
+
+/** Throws the error of a child that did not succeed; `output` is read only then (redacting a success's output is wasted). */
+function throwIfFailed(command: Command, shown: string, end: Ending, output: () => string, redactor: Redactor): void {
+  const [file] = command.argv;
+  if (end.startError) {
+    throw new SubprocessError(command.argv, 'spawn', { output: output() }, `Could not start ${file}: ${redactor.redact(end.startError.message)}`, {
+      cause: end.startError.cause,
+      hint: `Install ${file} and make sure it is on PATH.`,
+    });
+  }
+  if (end.exitCode === undefined) {
+    throw new SubprocessError(command.argv, 'signal', { signal: end.signal, output: output() }, `${shown} was killed by ${end.signal}`);
+  }
+  if (end.exitCode !== 0 && !(command.okExitCodes ?? []).includes(end.exitCode)) {
+    const text = output();
+    throw new SubprocessError(
+      command.argv,
+      'exit',
+      { exitCode: end.exitCode, output: text },
+      // The first line says what went wrong: it is all an error's `(cause: …)` line shows.
+      `${shown} failed with exit code ${end.exitCode}${text ? `: ${telltaleLine(text)}\n${lastLines(text, TAIL_LINES)}` : ''}`,
+    );
+  }
 }
 
 /** How many lines of a failed program's output its error shows. */
