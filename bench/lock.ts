@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redactor } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
-import { lockWorkspace } from '../src/adapters/workspace-lock.js';
+import { lockWorkspace } from '../src/adapters/locks/workspace-lock.js';
 
 const COMMANDS = 200;
 const ROUNDS = 3;

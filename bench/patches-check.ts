@@ -23,8 +23,8 @@ import { Redactor } from '../src/adapters/redactor.js';
 import { createRunner, type Runner } from '../src/adapters/runner.js';
 import { seriesDigest, type Series } from '../src/config/series.js';
 import { compareVersions } from '../src/config/version.js';
-import { checkSeries } from '../src/patches/check-series.js';
-import type { Target } from '../src/patches/check-tag.js';
+import { checkSeries } from '../src/patches/check/check-series.js';
+import type { Target } from '../src/patches/check/check-report.js';
 import { loadNewestSeries } from '../src/patches/load-series.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -110,7 +110,7 @@ function syntheticWorkload(dir: string): Workload {
 /** The naive way: a work tree checked out at each tag, then `git apply` of each patch in order. */
 async function naiveCheck(runner: Runner, load: Workload, dir: string): Promise<number> {
   const tree = join(dir, 'naive');
-  const run = (args: string[], ok: number[] = []) => runner.run({ argv: ['git', ...args], cwd: tree, mode: 'read', env: GIT_ENV as Record<string, string>, okExitCodes: ok });
+  const run = (args: string[], ok: number[] = []) => runner.run({ argv: ['git', ...args], cwd: tree, mode: 'read', env: GIT_ENV, okExitCodes: ok });
   await runner.run({ argv: ['git', 'clone', '-q', '--shared', '--no-checkout', load.gitDir, tree], mode: 'read' });
   let applied = 0;
   for (const target of load.targets) {

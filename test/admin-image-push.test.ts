@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAws } from '../src/adapters/aws.js';
 import { Redactor } from '../src/adapters/redactor.js';
-import { registryPassword } from '../src/steps/admin-image-push.js';
+import { registryPassword } from '../src/build/steps/admin-image-push.js';
 import { ADMIN_TAG, adminUri, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { ImageNotFoundException } from '@aws-sdk/client-ecr';
 import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';

@@ -36,7 +36,7 @@ function requirePatched(ctx: TestContext): PatchedAdminTree {
     process.stderr.write(`SKIPPED ${ctx.task.name}: ${skip}\n`);
     ctx.skip(skip);
   }
-  return patched!;
+  return patched;
 }
 
 /** A sandbox holding the patched tree's start_admin_sshd.sh and sshd_config (or the given files). */

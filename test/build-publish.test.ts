@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, adminUri as uri, AMI_NAME, buildWorld, expectNoSecret, filesUnder, REGIONS, sha256, type BuildWorld } from './helpers/build-world.js';

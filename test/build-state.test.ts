@@ -4,15 +4,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
-import { lockWorkspace } from '../src/adapters/workspace-lock.js';
-import { buildSteps, stepMode } from '../src/pipeline.js';
-import { STEP_IDS } from '../src/step-ids.js';
-import { assertCleanTree } from '../src/steps/run-logged.js';
-import { readAmisJson } from '../src/steps/ami-register.js';
+import { lockWorkspace } from '../src/adapters/locks/workspace-lock.js';
+import { buildSteps, stepMode } from '../src/build/pipeline.js';
+import { STEP_IDS } from '../src/config/step-ids.js';
+import { assertCleanTree } from '../src/build/steps/run-logged.js';
+import { readAmisJson } from '../src/build/steps/ami-register.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
 import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import {  sealedEnv } from './helpers/env.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -169,7 +169,7 @@ describe('the workspace lock', () => {
   });
 
   it('takes over a stale lock left by a dead process and says so', async () => {
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     mkdirSync(join(s.work, '.bro'), { recursive: true });
     writeFileSync(join(s.work, '.bro/lock'), `${dead}\n`);
     const result = await s.build(['--only', 'os-build']);

@@ -40,7 +40,7 @@ function requireProgram(ctx: TestContext, name: string, pkg: string): string {
     process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
     ctx.skip(reason);
   }
-  return path as string;
+  return path;
 }
 
 const dirs: string[] = [];

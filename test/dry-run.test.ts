@@ -5,7 +5,7 @@ import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import {  sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));

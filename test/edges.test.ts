@@ -103,7 +103,7 @@ describe('one mirror cache, many bros', () => {
     const s = setup();
     const mirror = (await import('../src/adapters/mirrors.js')).createMirrors(s.cacheDir, {} as never).pathFor(s.upstream.bottlerocket);
     mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(`${mirror}.lock`, JSON.stringify({ host: hostname(), pid: dead, token: 'dead' }));
     mkdirSync(`${mirror}.partial-${dead}-0000`);
     const result = await s.dryRun();
@@ -461,7 +461,7 @@ describe("never discards the user's commits in silence", () => {
 
 describe('the mirror lock does not trust a pid alone', () => {
   it('a lock whose pid runs (reused by another process) but that nobody touches is taken over; a touched one is waited for', async () => {
-    const { withFileLock } = await import('../src/adapters/file-lock.js');
+    const { withFileLock } = await import('../src/adapters/locks/file-lock.js');
     const dir = tempDir('bro-lock-');
     dirs.push(dir);
     const path = join(dir, 'm.git.lock');

@@ -172,7 +172,7 @@ describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loo
     const child = spawn(process.execPath, broArgs(), { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
     return { child, exited: new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr }))) };
   };
 

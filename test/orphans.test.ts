@@ -221,7 +221,7 @@ describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)'
     );
     children.push(launcher);
     let out = '';
-    launcher.stdout!.on('data', (d) => (out += String(d)));
+    launcher.stdout.on('data', (d) => (out += String(d)));
     await until(() => out.includes('\n') && existsSync(marker('cargo-default')) && existsSync(marker('docker-build')));
     const bro = Number(out.trim());
     const gone = new Promise((r) => launcher.on('exit', r));
@@ -243,7 +243,7 @@ describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)'
 
 describe('taking over a stale lock', () => {
   it('of two bros at once, exactly one gets it', async () => {
-    const { lockWorkspace } = await import('../src/adapters/workspace-lock.js');
+    const { lockWorkspace } = await import('../src/adapters/locks/workspace-lock.js');
     const dir = join(s.work, '.bro');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'lock'), JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }));

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSeriesBase, parseSeriesFile } from '../src/config/series.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/shared/errors.js';
 import { runCli } from './helpers/cli.js';
 import { git, makePatch, makeWorld, removeDir, writeSeries } from './helpers/git-fixtures.js';
 

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
-import type { CheckReport, PatchResult } from '../src/patches/check-report.js';
+import type { CheckReport, PatchResult } from '../src/patches/check/check-report.js';
 import { runCli } from './helpers/cli.js';
 import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, REPO_ROOT, scratchDirs, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, type PatchedUpstream } from './helpers/patch-fixtures.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseFormatPatch } from '../src/patch-file.js';
-import { cell, formatCheck } from '../src/patches/format-check.js';
-import type { CheckReport } from '../src/patches/check-report.js';
-import { describeConflicts, locate } from '../src/patches/describe-conflict.js';
-import { alreadyUpstream } from '../src/patches/find-upstreamed.js';
-import { readApplyOutput } from '../src/patches/read-apply-output.js';
-import { slug } from '../src/patches/refresh.js';
+import { parseFormatPatch } from '../src/config/patch-file.js';
+import { cell, formatCheck } from '../src/patches/report/format-check.js';
+import type { CheckReport } from '../src/patches/check/check-report.js';
+import { describeConflicts, locate } from '../src/patches/check/describe-conflict.js';
+import { alreadyUpstream } from '../src/patches/check/find-upstreamed.js';
+import { readApplyOutput } from '../src/patches/check/read-apply-output.js';
+import { slug } from '../src/patches/rebase/refresh.js';
 import { rewritePaths } from '../src/patches/rewrite-paths.js';
 
 const PATCH = [

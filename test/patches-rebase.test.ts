@@ -4,12 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitPlumbing } from '../src/adapters/git-plumbing.js';
 import { Redactor } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
-import type { CheckReport } from '../src/patches/check-report.js';
-import { parseFormatPatch } from '../src/patch-file.js';
+import type { CheckReport } from '../src/patches/check/check-report.js';
+import { parseFormatPatch } from '../src/config/patch-file.js';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, replaceLine, type PatchedUpstream } from './helpers/patch-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import {  sealedEnv } from './helpers/env.js';
 
 let upstream: PatchedUpstream;
 let project: string;

@@ -1,13 +1,13 @@
 import MarkdownIt from 'markdown-it';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckReport, TagResult } from '../src/patches/check-report.js';
-import { addedSettings, findUpstreamSettings } from '../src/patches/find-upstream-settings.js';
-import { formatHtml } from '../src/patches/format-html.js';
-import { formatMarkdown, SYMBOL } from '../src/patches/format-markdown.js';
+import type { CheckReport, TagResult } from '../src/patches/check/check-report.js';
+import { addedSettings, findUpstreamSettings } from '../src/patches/check/find-upstream-settings.js';
+import { formatHtml } from '../src/patches/report/format-html.js';
+import { formatMarkdown, SYMBOL } from '../src/patches/report/format-markdown.js';
 import { toSeriesPatch } from '../src/patches/load-series.js';
-import { recommend } from '../src/patches/recommend.js';
+import { recommend } from '../src/patches/check/recommend.js';
 import { runCli } from './helpers/cli.js';
-import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, scratchDirs, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, scratchDirs, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { makePatchedUpstream, type PatchedUpstream } from './helpers/patch-fixtures.js';
 
 let upstream: PatchedUpstream;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckReport } from '../src/patches/check-report.js';
+import type { CheckReport } from '../src/patches/check/check-report.js';
 import { runCli } from './helpers/cli.js';
 import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
 

@@ -14,7 +14,7 @@ const count = (text: string, part: string) => text.split(part).length - 1;
 
 /** A lock file left by a process that is gone. */
 function staleLock(work: string): number {
-  const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   mkdirSync(join(work, '.bro'), { recursive: true });
   writeFileSync(join(work, '.bro/lock'), `${dead}\n`);
   return dead;

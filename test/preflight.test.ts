@@ -7,7 +7,7 @@ import { createAws } from '../src/adapters/aws.js';
 import type { Host } from '../src/adapters/host.js';
 import { createAdapters } from '../src/adapters/index.js';
 import { validateVariant } from '../src/config/variant.js';
-import { checkAwsIdentity, checkDisk, checkRegistry, isExampleAccount, requiredDiskGiB, type CheckInputs } from '../src/preflight/checks.js';
+import { checkAwsIdentity, checkDisk, checkRegistry, isExampleAccount, requiredDiskGiB, type CheckInputs } from '../src/build/preflight/checks.js';
 import { buildWorld, REGISTRY_ACCOUNT, type BuildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { isProbe } from './helpers/fake-tools.js';

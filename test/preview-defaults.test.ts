@@ -5,7 +5,7 @@ import { loadDefaults, mergeValues } from '../src/preview/defaults.js';
 import { createEngine } from '../src/preview/engine.js';
 import { eniMaxPods, generate, pauseContainerUri, settingGenerators, type NodeFacts } from '../src/preview/generators.js';
 import { KNOWN_HELPERS } from '../src/preview/schnauzer.js';
-import { StepError } from '../src/errors.js';
+import { StepError } from '../src/shared/errors.js';
 import { removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { addedCode, postImage, readPatch } from './helpers/preview-fixtures.js';
 import { buildModel, checkValue } from '../src/preview/model.js';
 import { VALIDATORS } from '../src/preview/modeled-types.js';
 import { parseRustItems } from '../src/preview/rust-source.js';
-import { parseFormatPatch } from '../src/patch-file.js';
+import { parseFormatPatch } from '../src/config/patch-file.js';
 
 /**
  * The templates of our real patch series (the part of each file its hunks

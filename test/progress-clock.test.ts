@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, progressLine, startClock } from '../src/steps/elapsed.js';
+import { formatDuration, progressLine, startClock } from '../src/build/steps/elapsed.js';
 import { buildWorld } from './helpers/build-world.js';
 
 describe('the cargo make progress line', () => {

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import { Redactor, redactUrlCredentials } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
-import { SubprocessError } from '../src/errors.js';
+import { SubprocessError } from '../src/shared/errors.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import {  sealedEnv } from './helpers/env.js';
 
 const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
   createRunner({ dryRun, env: sealedEnv(), redactor, log: (l) => lines.push(l) });

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import { createMirrors } from '../src/adapters/mirrors.js';
-import { resolveSources, sourceRefs } from '../src/steps/resolve.js';
-import { ensureCheckouts } from '../src/steps/sources.js';
+import { resolveSources, sourceRefs } from '../src/build/steps/resolve.js';
+import { ensureCheckouts } from '../src/build/steps/sources.js';
 import { parseVersion } from '../src/config/version.js';
-import { StepError } from '../src/errors.js';
+import { StepError } from '../src/shared/errors.js';
 import { commitAll, git, makeWorld, moveTag, removeDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import {  sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));

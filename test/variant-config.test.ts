@@ -2,8 +2,8 @@ import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { createProject } from '../src/adapters/project.js';
 import { validateVariant } from '../src/config/variant.js';
-import { ConfigError } from '../src/errors.js';
-import { adminSourceTemplate } from '../src/steps/set-admin-source.js';
+import { ConfigError } from '../src/shared/errors.js';
+import { adminSourceTemplate } from '../src/build/steps/set-admin-source.js';
 import { runCli } from './helpers/cli.js';
 import { REPO_ROOT, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 

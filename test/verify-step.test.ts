@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit } from './helpers/preview-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import { PATH } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));

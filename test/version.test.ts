@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareVersions, parseVersion } from '../src/config/version.js';
-import { UsageError } from '../src/errors.js';
-import { defaultAmiName, nameFull } from '../src/naming.js';
+import { UsageError } from '../src/shared/errors.js';
+import { defaultAmiName, nameFull } from '../src/build/naming.js';
 
 describe('parseVersion', () => {
   it('maps 1.0.4-hc1 to the upstream tag, the build suffix and the AMI name upstream gives', () => {

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { devNull, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { SubprocessError } from '../errors.js';
+import { SubprocessError } from '../shared/errors.js';
 import { BRO_GIT_IDENTITY } from './git.js';
 import { readIndex, writeIndex, type IndexEntry } from './index-file.js';
 import type { LongLived, Runner } from './runner.js';

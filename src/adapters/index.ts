@@ -1,10 +1,31 @@
-import type { Adapters } from '../context.js';
+import type { Aws } from './aws.js';
+import type { Git } from './git.js';
+import type { Host } from './host.js';
+import type { Mirrors } from './mirrors.js';
+import type { Project } from './project.js';
+import type { Runner } from './runner.js';
 import { createGit } from './git.js';
 import { createHost } from './host.js';
 import { createMirrors } from './mirrors.js';
 import { createProject } from './project.js';
 import { Redactor } from './redactor.js';
 import { createRunner } from './runner.js';
+
+/** The outside world, created once by the command and passed down. */
+export interface Adapters {
+  runner: Runner;
+  git: Git;
+  project: Project;
+  mirrors: Mirrors;
+  redactor: Redactor;
+  /** Free disk and cores, for the preflight. */
+  host: Host;
+  env: NodeJS.ProcessEnv;
+  /** EC2 and ECR, per region. Set by the commands that publish (build, share); tests inject mocked ones. */
+  aws?: Aws;
+  /** Warnings for the user, printed after the task list. */
+  warn: (message: string) => void;
+}
 
 export interface AdapterOptions {
   projectDir: string;

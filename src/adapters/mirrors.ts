@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../errors.js';
-import { withFileLock } from './file-lock.js';
+import { UsageError } from '../shared/errors.js';
+import { withFileLock } from './locks/file-lock.js';
 import type { Git } from './git.js';
 import { redactUrlCredentials } from './redactor.js';
 

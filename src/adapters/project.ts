@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../shared/errors.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
 import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';

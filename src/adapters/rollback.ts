@@ -1,4 +1,4 @@
-import { InterruptedError, RESTORED } from '../errors.js';
+import { InterruptedError, RESTORED } from '../shared/errors.js';
 import type { Runner } from './runner.js';
 
 /**

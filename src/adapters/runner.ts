@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { SubprocessError, InterruptedError } from '../errors.js';
+import { SubprocessError, InterruptedError } from '../shared/errors.js';
 import type { Redactor } from './redactor.js';
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The thin entry point: run the CLI, set the exit code. Nothing below it exits the process.
-import { main } from '../cli.js';
+import { main } from '../cli/main.js';
 
 // `bro … | head` closes stdout early; that is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

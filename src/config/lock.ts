@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../shared/errors.js';
 
 /**
  * The lock file pins the commit each upstream ref resolved to the first time

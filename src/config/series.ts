@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../shared/errors.js';
 import { compareVersions, isReleaseVersion } from './version.js';
 
 /** The two upstream sources bro patches. */

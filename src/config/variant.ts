@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../shared/errors.js';
 import { isKnownRegion } from './aws-regions.js';
+import type { SourceName } from './series.js';
 
 /**
  * The variant file, `variants/<name>.toml`: one Bottlerocket variant as this
@@ -145,4 +146,14 @@ export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
   const special = /^[a-z]{2}-(gov|iso[a-z]?)-/.exec(region)?.[1];
   return special ? (special === 'gov' ? 'aws-us-gov' : `aws-${special}`) : 'aws';
+}
+
+export const ENV_URL: Record<SourceName, string> = {
+  bottlerocket: 'BRO_BOTTLEROCKET_URL',
+  'admin-container': 'BRO_ADMIN_CONTAINER_URL',
+};
+
+/** The env var (BRO_BOTTLEROCKET_URL, BRO_ADMIN_CONTAINER_URL) overrides the configured URL. */
+export function urlForSource(name: SourceName, configured: string, env: NodeJS.ProcessEnv): string {
+  return env[ENV_URL[name]] || configured;
 }

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../shared/errors.js';
 
 /**
  * `--version <upstream>-<build>`, e.g. `1.0.4-hc1`: the upstream release the

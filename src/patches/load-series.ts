@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { Project } from '../adapters/project.js';
 import type { Series, SourceName } from '../config/series.js';
 import { compareVersions, isReleaseVersion } from '../config/version.js';
-import { ConfigError } from '../errors.js';
-import { parseFormatPatch, type FilePatch } from '../patch-file.js';
+import { ConfigError } from '../shared/errors.js';
+import { parseFormatPatch, type FilePatch } from '../config/patch-file.js';
 
 /** A patch of the series, parsed once and shared by every tag checked. */
 export interface SeriesPatch {

@@ -3,10 +3,10 @@ import { redactUrlCredentials } from '../adapters/redactor.js';
 import type { SourceName } from '../config/series.js';
 import { DEFAULT_ADMIN_CONTAINER_URL, DEFAULT_BOTTLEROCKET_URL, type Variant } from '../config/variant.js';
 import { compareVersions, isReleaseVersion } from '../config/version.js';
-import type { Adapters } from '../context.js';
-import { ConfigError, StepError, UsageError } from '../errors.js';
-import { urlForSource } from '../steps/resolve.js';
-import type { Target } from './check-tag.js';
+import type { Adapters } from '../adapters/index.js';
+import { ConfigError, StepError, UsageError } from '../shared/errors.js';
+import { urlForSource } from '../config/variant.js';
+import type { Target } from './check/check-report.js';
 import { versionAt } from './upstream-version.js';
 
 /**

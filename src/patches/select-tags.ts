@@ -1,7 +1,7 @@
 import { compareVersions, isReleaseVersion } from '../config/version.js';
-import type { Adapters } from '../context.js';
-import { UsageError } from '../errors.js';
-import type { Target } from './check-tag.js';
+import type { Adapters } from '../adapters/index.js';
+import { UsageError } from '../shared/errors.js';
+import type { Target } from './check/check-report.js';
 import { releaseTags, resolveRef, type Upstream } from './open-upstream.js';
 import { versionAt } from './upstream-version.js';
 

@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { StepError } from '../errors.js';
+import { StepError } from '../shared/errors.js';
 
 /**
  * The model defaults a node starts from, as storewolf builds them at
@@ -60,7 +60,7 @@ export async function readToml(tree: string, path: string): Promise<TomlTable> {
     throw new StepError('preview', `${path} is missing from the Bottlerocket tree`, { cause: error });
   });
   try {
-    return parseToml(text) as TomlTable;
+    return parseToml(text);
   } catch (error) {
     throw new StepError('preview', `${path} is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StepError } from '../errors.js';
+import { StepError } from '../shared/errors.js';
 import { MODELS_SRC } from './defaults.js';
 import { INTEGER_VALIDATORS, VALIDATORS } from './modeled-types.js';
 import { parseRustItems, type RustItems, type RustStruct, type RustType } from './rust-source.js';

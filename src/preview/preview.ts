@@ -1,6 +1,6 @@
 import { parse as parseToml } from 'smol-toml';
 import type { Redactor } from '../adapters/redactor.js';
-import { ConfigError, StepError } from '../errors.js';
+import { ConfigError, StepError } from '../shared/errors.js';
 import type { TomlTable } from './defaults.js';
 import { jsonEqual, TemplateRenderError } from './engine.js';
 import { KUBELET_SETTINGS } from './formats.js';
@@ -85,7 +85,7 @@ export function registerSecrets(value: unknown, redactor: Redactor, key = ''): v
  */
 export function parseUserData(file: string, text: string): TomlTable {
   try {
-    return parseToml(text) as TomlTable;
+    return parseToml(text);
   } catch (error) {
     const { line, column } = error as { line?: number; column?: number };
     throw new ConfigError(file, `is not valid TOML${line ? ` (line ${line}, column ${column})` : ''}: ${(error as Error).message.split('\n')[0]}`, {
@@ -140,7 +140,7 @@ export function checkRegistryAuths(configured: unknown, containerd: unknown): { 
     const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
     if (found) for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
     // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
-    const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field] as string) } : {});
+    const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field]) } : {});
     return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
   });
   for (const [name, config] of Object.entries(configs)) {

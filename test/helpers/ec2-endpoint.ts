@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_AMI_NAME } from './mock-aws.js';
 
@@ -30,7 +30,7 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
   const volume = new Map<string, Set<string>>();
   const calls: { region: string; action: string }[] = [];
   const holds: { action: string; applied: () => void }[] = [];
-  const held: import('node:http').ServerResponse[] = [];
+  const held: ServerResponse[] = [];
   const image = (region: string, id: string) => {
     const key = `${region}/${id}`;
     let found = images.get(key);

@@ -1,6 +1,6 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFormatPatch } from '../../src/patch-file.js';
+import { parseFormatPatch } from '../../src/config/patch-file.js';
 import { git, makeProject, makeUpstream, moveTag, removeDir, REPO_ROOT, tempDir, writeFiles, writeSeries, type UpstreamFixture } from './git-fixtures.js';
 
 /**

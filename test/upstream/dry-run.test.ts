@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, appendFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFormatPatch } from '../../src/patch-file.js';
+import { parseFormatPatch } from '../../src/config/patch-file.js';
 import { gitIn, hasProgram, makeWorld, UPSTREAM, type World } from './upstream.js';
 
 // The shipped variant's dry run on the real Bottlerocket v1.0.4 and admin container v0.5.2, and

@@ -1,0 +1,86 @@
+import type { Adapters } from '../adapters/index.js';
+import type { Rollback } from '../adapters/rollback.js';
+import type { Series, SourceName } from '../config/series.js';
+import type { Variant } from '../config/variant.js';
+import type { BuildVersion } from '../config/version.js';
+import type { StateStore } from './state.js';
+
+export interface PinnedSource extends SourceRef {
+  commit: string;
+  mirror: string;
+}
+
+export interface SourceRef {
+  name: SourceName;
+  url: string;
+  ref: string;
+}
+
+/** Options every command that touches sources shares. */
+export interface CommonOptions {
+  projectDir: string;
+  cacheDir: string;
+  /** Defaults to `<projectDir>/work/<variant>`. */
+  workDir?: string;
+  debug: boolean;
+}
+
+export interface BuildOptions extends CommonOptions {
+  variant: string;
+  version: string;
+  dryRun: boolean;
+  json: boolean;
+  updateLock: boolean;
+  keepFailed: boolean;
+  /** Throw away local changes in the checkouts instead of refusing to run. */
+  discardChanges?: boolean;
+}
+
+export interface ResolvedSource {
+  name: SourceName;
+  url: string;
+  ref: string;
+  commit: string;
+  mirror: string;
+  /** The workspace checkout. */
+  dir: string;
+}
+
+export interface Workspace {
+  root: string;
+  bottlerocket: string;
+  adminContainer: string;
+  /** bro's own files (state, logs), beside the checkouts, never inside them. */
+  broDir: string;
+}
+
+/**
+ * The context that flows through the pipeline. Each step reads what earlier
+ * steps set and sets its own outputs; nothing is global.
+ */
+export interface BuildContext {
+  options: BuildOptions;
+  adapters: Adapters;
+  variant: Variant;
+  version: BuildVersion;
+  workspace: Workspace;
+  /** The workspace state file: what each step last did, with which inputs. */
+  state: StateStore;
+  /** Where a step registers the undo of its half-done work (the run's one rollback). */
+  rollback: Rollback;
+  /** Set by the resolve step. */
+  pins?: Record<SourceName, PinnedSource>;
+  /** Set by the sources step. */
+  sources?: Record<SourceName, ResolvedSource>;
+  /** `v0.5.2`, read from the admin container's VERSION file at its pin. */
+  adminVersion?: string;
+  /** Set by the resolve step (after sources: the admin series base comes from VERSION). */
+  series?: Record<SourceName, Series | undefined>;
+  /** Commit at the tip of each patched checkout. */
+  patchedHeads?: Record<SourceName, string>;
+  /** Path of the rendered Infra.toml. */
+  infraPath?: string;
+}
+
+export const sourceDir = (workspace: Workspace, source: SourceName) =>
+  source === 'bottlerocket' ? workspace.bottlerocket : workspace.adminContainer;

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import type { Aws } from '../../adapters/aws.js';
+import type { BuildContext } from '../context.js';
+import { EXIT_USAGE, BroError } from '../../shared/errors.js';
+import type { StepId } from '../../config/step-ids.js';
+import {
+  checkAwsIdentity,
+  checkCargoMake,
+  checkCores,
+  checkDisk,
+  checkDocker,
+  checkExampleAccounts,
+  checkRegistry,
+  MUST_HAVE,
+  NEEDED_BY,
+  TITLES,
+  type CheckInputs,
+  type CheckResult,
+} from './checks.js';
+
+/**
+ * Runs every check (they only read, so side by side). `steps` are the steps the
+ * run may execute: a check no such step needs is reported as skipped
+ * (`bro build --only share` needs no Docker).
+ */
+export async function runPreflight(inputs: CheckInputs, steps?: readonly StepId[]): Promise<CheckResult[]> {
+  const needed = (id: CheckResult['id']) => !steps || NEEDED_BY[id].some((s) => steps.includes(s));
+  const identity = needed('aws-identity') || needed('ecr-registry') ? checkAwsIdentity(inputs) : undefined;
+  const all: [CheckResult['id'], () => Promise<CheckResult> | CheckResult][] = [
+    ['docker', () => checkDocker(inputs)],
+    ['cargo-make', () => checkCargoMake(inputs)],
+    ['disk', () => checkDisk(inputs)],
+    ['cores', () => checkCores(inputs)],
+    ['aws-identity', async () => (await identity!).result],
+    ['ecr-registry', async () => checkRegistry(inputs, (await identity!).identity)],
+    ['example-accounts', () => checkExampleAccounts(inputs)],
+  ];
+  return Promise.all(
+    all.map(async ([id, check]) =>
+      needed(id) ? check() : skippedCheck(id, `not needed by ${steps?.join(', ')}`),
+    ),
+  );
+}
+
+const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({ id, title: TITLES[id], mustHave: MUST_HAVE[id], status: 'skipped', detail });
+
+export const failedMustHaves = (checks: readonly CheckResult[]) => checks.filter((c) => c.mustHave && c.status === 'fail');
+
+const MARK: Record<CheckResult['status'], string> = { ok: '✔', fail: '✖', advice: '!', skipped: '-' };
+
+/** One line per check, and under a failed or advised one, what to do. */
+export function formatChecks(checks: readonly CheckResult[], indent = ''): string[] {
+  return checks.flatMap((c) => [`${indent}${MARK[c.status]} ${c.title}: ${c.detail}`, ...(c.fix && c.status !== 'ok' ? [`${indent}  → ${c.fix}`] : [])]);
+}
+
+/** A real build refused by its preflight (exit 2: the host or the configuration, not a step). */
+export class PreflightError extends BroError {
+  override readonly exitCode = EXIT_USAGE;
+}
+
+export function preflightError(checks: readonly CheckResult[]): PreflightError | undefined {
+  const failed = failedMustHaves(checks);
+  if (!failed.length) return undefined;
+  return new PreflightError(`This host cannot run the build: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`, {
+    hint: 'Fix them and rerun; `bro doctor` repeats the checks without building.',
+  });
+}
+
+export interface PreflightOptions {
+  /** --min-free-disk: the free disk the build needs, in GiB. */
+  minFreeDiskGiB?: number;
+  /** --only: the one step that runs. */
+  only?: string;
+  dryRun?: boolean;
+}
+
+/** The preflight of a build context: its variant, its workspace, its adapters. */
+export async function preflightOf(
+  ctx: Pick<BuildContext, 'adapters' | 'variant' | 'state'> & { workspace: Pick<BuildContext['workspace'], 'root'> },
+  aws: Aws,
+  options: PreflightOptions): Promise<CheckResult[]> {
+  const { adapters, variant, workspace } = ctx;
+  // A state file bro cannot read is reported by the build itself; here it only means "no caches known".
+  const osBuild = await ctx.state.get('os-build').catch(() => undefined);
+  const inputs: CheckInputs = {
+    variant,
+    variantFile: adapters.project.display(join(adapters.project.root, 'variants', `${variant.name}.toml`)),
+    workDir: workspace.root,
+    runner: adapters.runner,
+    host: adapters.host,
+    aws,
+    env: adapters.env,
+    redactor: adapters.redactor,
+    minFreeDiskGiB: options.minFreeDiskGiB,
+    hasBuildCaches: osBuild?.status === 'done',
+    dryRun: options.dryRun,
+  };
+  return runPreflight(inputs, options.only ? [options.only as StepId] : undefined);
+}

@@ -1,0 +1,91 @@
+import type { RegisteredAmi } from '../step.js';
+import { readFile } from 'node:fs/promises';
+import type { AwsAction } from '../aws-actions.js';
+import { amiRegisterCommand } from '../commands-for-build.js';
+import { digestOf } from '../state.js';
+import { StepError } from '../../shared/errors.js';
+import { amisJsonPath } from '../naming.js';
+import type { PipelineStep } from '../step.js';
+import { buildInputs } from '../commands-for-build.js';
+import { requireOutput } from './requires.js';
+import { assertCleanTree, openLog, runLogged } from './run-logged.js';
+
+const STEP = 'ami-register';
+
+/**
+ * The AWS calls pubsys makes under `cargo make ami` (tools/pubsys/src/aws/ami
+ * at v1.0.4: register.rs, snapshot.rs, mod.rs), with the regions of
+ * PUBLISH_REGIONS: in the first, it uploads both images as EBS snapshots with
+ * coldsnap and registers the AMI; to each other region it copies that AMI.
+ * Both skip a region where an AMI of that name exists.
+ */
+export function pubsysActions(regions: readonly string[], name: string): AwsAction[] {
+  const [first, ...others] = regions;
+  if (!first) return [];
+  const action = (region: string, a: Omit<AwsAction, 'step' | 'by' | 'region'>): AwsAction => ({ step: STEP, by: 'pubsys', region, ...a });
+  return [
+    action(first, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
+    action(first, { service: 'ebs', action: 'StartSnapshot/PutSnapshotBlock/CompleteSnapshot', target: 'the root and data images', note: 'coldsnap uploads them' }),
+    action(first, { service: 'ec2', action: 'RegisterImage', target: name }),
+    ...others.flatMap((region) => [
+      action(region, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
+      action(region, { service: 'ec2', action: 'CopyImage', target: name, note: `from ${first}` }),
+    ]),
+  ];
+}
+
+/** Reads pubsys's amis.json; every region the variant lists must be in it. */
+export async function readAmisJson(path: string, regions: readonly string[]): Promise<Record<string, RegisteredAmi>> {
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    throw new StepError(STEP, `${path} does not exist: \`cargo make ami\` wrote no AMI IDs`, {
+      cause: error,
+      hint: 'See the ami-register log; rerun `bro build` once the cause is fixed (pubsys reuses AMIs it already registered).',
+    });
+  });
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new StepError(STEP, `${path} is not valid JSON`, { cause: error });
+  }
+  const amis: Record<string, RegisteredAmi> = {};
+  const missing: string[] = [];
+  for (const region of regions) {
+    const entry = (data as Record<string, Partial<RegisteredAmi>> | null)?.[region];
+    if (typeof entry?.id === 'string' && /^ami-[0-9a-f]+$/.test(entry.id) && typeof entry.name === 'string') amis[region] = { id: entry.id, name: entry.name };
+    else missing.push(region);
+  }
+  if (missing.length) {
+    throw new StepError(STEP, `${path} has no AMI for ${missing.join(', ')}`, {
+      hint: 'pubsys registers in the first region and copies to the others; see the ami-register log, then rerun `bro build`.',
+    });
+  }
+  return amis;
+}
+
+export const amiRegisterStep: PipelineStep = {
+  id: STEP,
+  title: 'OS image: register the AMI in every region (cargo make ami)',
+  external: true,
+  async inputs(ctx) {
+    const inputs = buildInputs(ctx);
+    return {
+      command: amiRegisterCommand(inputs),
+      infraToml: digestOf(await readFile(inputs.infraPath, 'utf8')),
+      images: ctx.out.osImages,
+    };
+  },
+  restore(ctx, outputs) {
+    ctx.out.amis = outputs.amis as Record<string, RegisteredAmi>;
+  },
+  async run(ctx, task) {
+    requireOutput(ctx.out.osImages, STEP, 'os-build');
+    const inputs = buildInputs(ctx);
+    await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
+    const log = await openLog(ctx, STEP);
+    await runLogged(ctx, STEP, amiRegisterCommand(inputs), log, (line) => (task.output = line));
+    ctx.out.amis = await readAmisJson(amisJsonPath(inputs.bottlerocketDir, ctx.variant, ctx.version), ctx.variant.regions);
+    task.title = `OS image: AMI ${Object.entries(ctx.out.amis).map(([r, a]) => `${r} ${a.id}`).join(', ')}`;
+    return { amis: ctx.out.amis };
+  },
+};

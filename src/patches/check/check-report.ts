@@ -1,0 +1,109 @@
+import type { SourceName } from '../../config/series.js';
+import type { HunkFuzz, HunkOffset } from './read-apply-output.js';
+import type { UpstreamSetting } from './find-upstream-settings.js';
+
+/**
+ * What to do next with each patch, from its verdicts at the tags checked (the
+ * newest tag decides, and the run of tags that ends there says since when)
+ * and from the settings upstream's own models gained:
+ *  - drop: upstreamed in vX (naming upstream's setting that replaces ours);
+ *  - rebase: moved, fuzz or 3way from vX: `bro patches rebase` handles it;
+ *  - hand: conflicts (or its file is gone) from vX: needs a hand rebase;
+ *  - first: blocked from vX by an earlier patch: that one first;
+ *  - keep: applies as it is.
+ */
+export type AdviceKind = 'drop' | 'rebase' | 'hand' | 'first' | 'keep';
+
+export interface Advice {
+  patch: string;
+  kind: AdviceKind;
+  /** The first tag of the run of tags that ends at the newest with this verdict. */
+  since?: string;
+  /** One sentence. */
+  text: string;
+  /** Upstream settings that replace ones this patch adds, with the tag that added each. */
+  settings?: UpstreamSetting[];
+}
+
+export interface Target {
+  tag: string;
+  commit: string;
+}
+
+/**
+ * The result of `bro patches check`: for each upstream tag, one status per
+ * patch. Printed as a matrix for people and, with --json, as this versioned
+ * document for machines (a nightly job, a dashboard).
+ */
+export const CHECK_SCHEMA_VERSION = 1;
+
+export const PATCH_STATUSES = ['clean', 'offset', 'fuzz', '3way', 'conflict', 'moved', 'missing', 'upstreamed', 'blocked'] as const;
+export type PatchStatus = (typeof PATCH_STATUSES)[number];
+
+/** The statuses that need no work: the series applies as it is. */
+export const PASSING: ReadonlySet<PatchStatus> = new Set(['clean', 'offset']);
+
+export interface Conflict {
+  file: string;
+  /** Which hunk of the file failed, 1-based, and how many the file has. */
+  hunk: number;
+  hunks: number;
+  /** The line the hunk was written for. */
+  line: number;
+  /** The lines the hunk expects there (context and removed lines). */
+  expected: string[];
+  /** What upstream has now where the hunk fits best; null when the file is not there. */
+  found: { line: number; lines: string[] } | null;
+  /** Set when git could not even tell which hunk failed (a file the patch creates already exists…). */
+  reason?: string;
+}
+
+export interface PatchResult {
+  patch: string;
+  status: PatchStatus;
+  /** offset, fuzz (and moved): hunks that applied at other lines. */
+  offsets?: HunkOffset[];
+  /**
+   * fuzz (and moved): hunks that applied only with less context. A fuzz with
+   * none listed applied with all its context, but not where it must: a hunk
+   * written against the start or end of a file that upstream has since extended.
+   */
+  fuzz?: HunkFuzz[];
+  /** moved (and a conflict at a moved path): files upstream renamed since the base. */
+  moves?: { from: string; to: string }[];
+  /** moved: how the patch applies at the new path. */
+  via?: 'clean' | 'offset' | 'fuzz' | '3way';
+  conflicts?: Conflict[];
+  /** missing (and blocked): files the patch changes that the tag does not have. */
+  missing?: string[];
+  /** blocked: the earlier patches that failed on the same files. */
+  blockedBy?: string[];
+  /** upstreamed: the upstream commit the patch backports (its Upstream-Status), which the tag's history has. */
+  backport?: string;
+}
+
+export interface TagResult {
+  tag: string;
+  commit: string;
+  /** Every patch clean or offset. */
+  ok: boolean;
+  patches: PatchResult[];
+}
+
+export interface CheckReport {
+  schemaVersion: typeof CHECK_SCHEMA_VERSION;
+  kind: 'bro.patches.check';
+  source: SourceName;
+  url: string;
+  series: { base: string; baseCommit: string; digest: string; patches: string[] };
+  tags: TagResult[];
+  ok: boolean;
+  warnings: string[];
+  /**
+   * What to do next with each patch, in series order. Added within schema 1:
+   * a reader that does not know it can ignore it.
+   */
+  advice?: Advice[];
+}
+
+export const tagOk = (patches: readonly PatchResult[]) => patches.every((p) => PASSING.has(p.status));

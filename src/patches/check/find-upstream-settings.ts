@@ -1,0 +1,145 @@
+import { buildModel, type ModelType } from '../../preview/index.js';
+import { parseRustItems, type RustItems } from '../../preview/index.js';
+import type { SeriesPatch } from '../load-series.js';
+
+/**
+ * The settings a patch adds to upstream's API model, and the first tag whose
+ * own model has each of them: upstream's version of our setting, by the name
+ * upstream gave it there (`settings.kubernetes.eviction-hard`).
+ *
+ * A setting a patch adds is a field its added lines put into a struct that
+ * upstream already has (the struct is named by the hunk, or by the hunk
+ * header's context line `@@ … @@ struct KubernetesSettings {`); fields of
+ * structs the patch itself adds are the new setting's parts, not settings.
+ */
+
+export interface AddedSetting {
+  /** The Rust struct and field, e.g. KubernetesSettings, eviction_hard. */
+  struct: string;
+  field: string;
+  /** The model file the patch adds it in. */
+  file: string;
+}
+
+export interface UpstreamSetting {
+  /** Our field, and the key upstream's model has for it, e.g. `settings.kubernetes.eviction-hard`. */
+  field: string;
+  key: string;
+  /** The first tag (in the order checked) whose model has it. */
+  tag: string;
+}
+
+const MODEL_SOURCE = /^sources\/models\/.*\.rs$/;
+const FIELD = /^\+\s*(?:pub(?:\([^)]*\))?\s+)?(?:r#)?([a-z][a-z0-9_]*)\s*:\s*[A-Za-z]/;
+const STRUCT = /^[ +-]?\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+(\w+)/;
+
+export function addedSettings(patch: SeriesPatch): AddedSetting[] {
+  const added: AddedSetting[] = [];
+  const newStructs = new Set<string>();
+  for (const file of patch.files) for (const hunk of file.hunks) for (const line of hunk.lines) if (line.startsWith('+')) newStructs.add(STRUCT.exec(line)?.[1] ?? '');
+  for (const chunk of patch.chunks) {
+    const file = chunk.newPath;
+    if (!file || !MODEL_SOURCE.test(file)) continue;
+    let struct: string | undefined;
+    let depth = 0;
+    for (const line of chunk.text.split('\n')) {
+      if (line.startsWith('@@')) {
+        // The hunk header names the item the hunk is in, when git found one.
+        struct = STRUCT.exec(line.replace(/^@@[^@]*@@\s?/, ' '))?.[1];
+        depth = struct ? 1 : 0;
+        continue;
+      }
+      if (line.startsWith('-') || !struct) {
+        const opened = STRUCT.exec(line)?.[1];
+        if (opened && line.includes('{')) {
+          struct = opened;
+          depth = 1;
+        }
+        continue;
+      }
+      const opened = STRUCT.exec(line)?.[1];
+      if (opened) {
+        struct = opened;
+        depth = line.includes('{') ? 1 : 0;
+        continue;
+      }
+      const field = depth === 1 ? FIELD.exec(line)?.[1] : undefined;
+      if (field && !newStructs.has(struct)) added.push({ struct, field, file });
+      depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+      if (depth <= 0) struct = undefined;
+    }
+  }
+  return added;
+}
+
+/**
+ * For each added setting, the first of `tags` whose model files (the
+ * series' model sources as that tag has them) define its struct with that
+ * field; the key is where that struct sits under upstream's `Settings` there.
+ */
+export async function findUpstreamSettings(
+  added: readonly AddedSetting[],
+  tags: readonly { tag: string; files: ReadonlyMap<string, string> }[],
+  read: (blob: string) => Promise<string | undefined>,
+): Promise<UpstreamSetting[]> {
+  const found: UpstreamSetting[] = [];
+  let left = [...added];
+  const parsed = new Map<string, RustItems>();
+  for (const { tag, files } of tags) {
+    if (!left.length) break;
+    const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
+    const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
+    // Parsing Rust is the cost: only a tag whose sources name one of the fields looked for is parsed.
+    const named = new RegExp(`\\b(?:${left.map((f) => f.field).join('|')})\\s*:`);
+    if (!texts.some((t) => t !== undefined && named.test(t))) continue;
+    const items: RustItems = { structs: [], enums: [], stringTypes: [] };
+    for (const [i, [, blob]] of sources.entries()) {
+      let one = parsed.get(blob);
+      if (!one) {
+        const text = texts[i];
+        one = text === undefined ? { structs: [], enums: [], stringTypes: [] } : parseRustItems(text);
+        parsed.set(blob, one);
+      }
+      items.structs.push(...one.structs);
+      items.enums.push(...one.enums);
+      items.stringTypes.push(...one.stringTypes);
+    }
+    const paths = structPaths(items);
+    left = left.filter((setting) => {
+      const struct = items.structs.find((s) => s.name === setting.struct);
+      if (!struct?.fields.some((f) => f.name === setting.field)) return true;
+      const at = paths.get(setting.struct);
+      const key = at ? keyOf(at, setting.field) : undefined;
+      found.push({ field: setting.field, key: key ?? `${setting.struct}.${setting.field}`, tag });
+      return false;
+    });
+  }
+  return found;
+}
+
+/** Where each struct sits under `Settings`: its key path and its model node. */
+function structPaths(items: RustItems): Map<string, { key: string; node: Extract<ModelType, { kind: 'struct' }> }> {
+  const paths = new Map<string, { key: string; node: Extract<ModelType, { kind: 'struct' }> }>();
+  let settings: ModelType;
+  try {
+    settings = buildModel(items).settings;
+  } catch {
+    return paths;
+  }
+  const walk = (type: ModelType, key: string) => {
+    if (type.kind === 'map') return walk(type.value, `${key}.*`);
+    if (type.kind === 'list') return walk(type.item, key);
+    if (type.kind !== 'struct' || paths.has(type.name)) return;
+    paths.set(type.name, { key, node: type });
+    for (const [name, field] of Object.entries(type.fields)) walk(field, `${key}.${name}`);
+  };
+  walk(settings, 'settings');
+  return paths;
+}
+
+/** The field's key as the struct's node names it (kebab-case for `#[model]` structs). */
+function keyOf(at: { key: string; node: Extract<ModelType, { kind: 'struct' }> }, field: string): string {
+  const kebab = field.replace(/_/g, '-');
+  const name = [kebab, field].find((n) => n in at.node.fields) ?? kebab;
+  return `${at.key}.${name}`;
+}

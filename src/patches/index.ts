@@ -1,0 +1,12 @@
+export type { CheckReport } from './check/check-report.js';
+export { checkSeries } from './check/check-series.js';
+export { loadNewestSeries } from './load-series.js';
+export { findBase, openUpstream, resolveRef, seriesBaseFor } from './open-upstream.js';
+export { readRebaseState, rebaseWorkspace } from './rebase/rebase-state.js';
+export { rebaseSeries } from './rebase/rebase.js';
+export { refreshSeries } from './rebase/refresh.js';
+export type { RefreshResult } from './rebase/refresh.js';
+export { formatCheckReports } from './report/format-report.js';
+export type { ReportFormat } from './report/format-report.js';
+export { selectTags } from './select-tags.js';
+export type { TagChoice } from './select-tags.js';

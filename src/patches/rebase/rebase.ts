@@ -1,0 +1,144 @@
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GitPlumbing } from '../../adapters/git-plumbing.js';
+import type { Git } from '../../adapters/git.js';
+import { createByRename } from '../../adapters/mirrors.js';
+import type { Project } from '../../adapters/project.js';
+import type { Series } from '../../config/series.js';
+import { PatchError, StepError } from '../../shared/errors.js';
+import { parseFormatPatch } from '../../config/patch-file.js';
+import { checkSeries } from '../check/check-series.js';
+import type { Target } from '../check/check-report.js';
+import { refreshSeries, type RefreshResult } from './refresh.js';
+import { REBASE_STATE_VERSION, writeRebaseState, type RebaseState, type RebaseWorkspace } from './rebase-state.js';
+import { rewritePaths } from '../rewrite-paths.js';
+
+/**
+ * Rebase: the newest series onto an upstream tag, in a git checkout of its
+ * own (`<work>/rebase/<source>/`), with `git am --3way`, one commit per patch.
+ *  1. The check at that tag says which patches upstream already has (left
+ *     out: `git am --3way` would stop on them, or silently apply nothing) and
+ *     which files upstream renamed (the patch is pointed at the new path).
+ *     Checking in the workspace's own repository also stores the blobs of the
+ *     series applied at its base, which a three-way merge of any patch after
+ *     the first one touching a file needs.
+ *  2. `git am --3way` of the rest. When it goes through, the commits are
+ *     exported (refresh.ts) into patches/<source>/<new base>/.
+ *  3. When a patch conflicts, the checkout is left at the conflict and the
+ *     error says exactly what to run; `bro patches refresh` exports the
+ *     result once `git am` has finished.
+ */
+
+export interface RebaseInput {
+  series: Series;
+  /** The upstream mirror. */
+  mirror: string;
+  base: Target;
+  onto: Target;
+  newBase: string;
+  workspace: RebaseWorkspace;
+  /** Discard a rebase that is stopped at a conflict in the workspace. */
+  restart: boolean;
+  /** The command that refreshes this rebase, for the instructions. */
+  refreshCommand: string;
+}
+
+export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; project: Project }, input: RebaseInput): Promise<RefreshResult> {
+  const { git, plumbing } = deps;
+  const { workspace, onto, series } = input;
+  await ensureCheckout(git, input.mirror, workspace.dir);
+  const stopped = await plumbing.amProgress(workspace.dir);
+  if (stopped && !input.restart) {
+    throw new StepError('rebase', `A rebase is stopped at patch ${stopped.next} of ${stopped.last} in ${workspace.dir}`, {
+      hint: `Finish it (git am --continue there, then \`${input.refreshCommand}\`), or pass --restart to throw it away and start again.`,
+    });
+  }
+
+  const report = await checkSeries(plumbing, {
+    source: series.source,
+    url: input.mirror,
+    gitDir: join(workspace.dir, '.git'),
+    objects: 'repository',
+    series,
+    base: input.base,
+    targets: [onto],
+  });
+  const verdicts = report.tags[0]?.patches ?? [];
+  if (!(await git.hasCommit(join(workspace.dir, '.git'), onto.commit))) await git.fetchCommit(workspace.dir, input.mirror, onto.commit);
+  await git.resetTo(workspace.dir, onto.commit);
+
+  const state: RebaseState = {
+    schemaVersion: REBASE_STATE_VERSION,
+    kind: 'bro.patches.rebase',
+    source: series.source,
+    from: { base: series.base, commit: input.base.commit },
+    onto: { ref: onto.tag, commit: onto.commit },
+    newBase: input.newBase,
+    patches: series.patches.map((patch, i) => {
+      const verdict = verdicts[i];
+      return {
+        name: patch.name,
+        subject: parseFormatPatch(patch.content).subject,
+        dropped: verdict?.status === 'upstreamed' ? `already upstream in ${onto.tag}` : undefined,
+        moves: verdict?.moves ?? [],
+      };
+    }),
+  };
+  await rm(workspace.amDir, { recursive: true, force: true });
+  await mkdir(workspace.amDir, { recursive: true });
+  const files: string[] = [];
+  for (const [i, patch] of series.patches.entries()) {
+    const planned = state.patches[i]!;
+    if (planned.dropped) continue;
+    const file = join(workspace.amDir, patch.name);
+    await writeFile(file, rewritePaths(patch.content, new Map(planned.moves.map((m) => [m.from, m.to]))));
+    files.push(file);
+  }
+  await writeRebaseState(workspace, state);
+
+  try {
+    if (files.length) await git.am(workspace.dir, files, { threeWay: true });
+  } catch (error) {
+    throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
+  }
+  return refreshSeries(deps, workspace, state);
+}
+
+/** The error for a `git am` that stopped: which patch, which files, and what to run. */
+async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], dropped: readonly string[], error: unknown): Promise<Error> {
+  const progress = await plumbing.amProgress(input.workspace.dir);
+  if (!progress) return error instanceof Error ? error : new Error(String(error));
+  const file = files[progress.next - 1] ?? '';
+  const name = file.slice(file.lastIndexOf('/') + 1);
+  const { dir } = input.workspace;
+  const conflicted = await plumbing.conflicted(dir);
+  const deleted = conflicted.filter((c) => c.deletedByHead).map((c) => c.path);
+  const marked = conflicted.filter((c) => !c.deletedByHead).map((c) => c.path);
+  const what: string[] = [];
+  const steps = [`  cd ${dir}`];
+  if (marked.length) {
+    what.push(`conflict in ${marked.join(', ')}`);
+    steps.push(`  # edit the conflict markers (<<<<<<< … >>>>>>>) out of: ${marked.join(' ')}`, `  git add ${marked.join(' ')}`);
+  }
+  if (deleted.length) {
+    what.push(`${input.onto.tag} deleted ${deleted.join(', ')}, which it changes`);
+    steps.push(`  git rm ${deleted.join(' ')}    # leave it deleted; or \`git add\` it to keep the patch's version`);
+  }
+  if (!conflicted.length) {
+    what.push('it does not apply even with a three-way merge');
+    steps.push('  git am --show-current-patch=diff     # the change to make by hand', '  # make it, then `git add` the files you changed');
+  }
+  steps.push('  git am --continue          # or `git am --skip` to drop the patch', '  # repeat for any later patch that stops (`git am --abort` gives up)', `  ${input.refreshCommand}`);
+  return new PatchError(
+    name,
+    `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at patch ${progress.next} of ${progress.last}, in ${dir}.` +
+      `${dropped.length ? ` Left out, already upstream in ${input.onto.tag}: ${dropped.join(', ')}.` : ''} To finish it:\n${steps.join('\n')}`,
+    { cause: error, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
+  );
+}
+
+/** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
+async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {
+  if (await stat(join(dir, '.git')).then(() => true, () => false)) return;
+  await createByRename(dir, (tmp) => git.cloneShared(mirror, tmp));
+}
