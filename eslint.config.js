@@ -21,7 +21,10 @@ export default tseslint.config(
       // `as unknown as` on data read from disk skips its schema: parse, don't cast.
       '@typescript-eslint/no-unnecessary-type-assertion': 'error',
       // Unused code is a question for every reader; `_`-prefixed names are deliberate.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // Off: the validators of single-line strings and TOML keys match control characters on purpose.
       'no-control-regex': 'off',
     },

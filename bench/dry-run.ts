@@ -56,11 +56,29 @@ export function main(): void {
       urls = synthetic;
       rmSync(join(project, 'patches'), { recursive: true, force: true });
       const variantFile = join(project, 'variants', 'aws-k8s-1.18.toml');
-      writeFileSync(variantFile, readFileSync(variantFile, 'utf8').replace(/^ref = "[0-9a-f]{40}"$/m, `ref = "${synthetic.adminCommit}"`));
+      writeFileSync(
+        variantFile,
+        readFileSync(variantFile, 'utf8').replace(/^ref = "[0-9a-f]{40}"$/m, `ref = "${synthetic.adminCommit}"`),
+      );
       what = 'a synthetic upstream (set BRO_BOTTLEROCKET_URL and BRO_ADMIN_CONTAINER_URL for the real one)';
     }
-    const env = { ...process.env, BRO_BOTTLEROCKET_URL: urls.bottlerocket, BRO_ADMIN_CONTAINER_URL: urls.admin, CI: 'true' };
-    const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', project, '--cache-dir', join(scratch, 'cache')];
+    const env = {
+      ...process.env,
+      BRO_BOTTLEROCKET_URL: urls.bottlerocket,
+      BRO_ADMIN_CONTAINER_URL: urls.admin,
+      CI: 'true',
+    };
+    const args = [
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--project-dir',
+      project,
+      '--cache-dir',
+      join(scratch, 'cache'),
+    ];
     const cold = time('cold dry run', args, env);
     const warm: number[] = [];
     for (let i = 0; i < 5; i++) warm.push(time('warm dry run', args, env));
@@ -71,8 +89,12 @@ export function main(): void {
     const h = median(help);
     console.log(`bro dry-run benchmark against ${what}`);
     console.log(`  cold dry run (clone mirrors, check out, patch): ${cold.toFixed(0)} ms`);
-    console.log(`  warm dry run (median of 5):                     ${w.toFixed(0)} ms  (${(cold / w).toFixed(1)}x faster than cold; target < 3000 ms: ${w < 3000 ? 'met' : 'MISSED'})`);
-    console.log(`  bro --help (median of 10):                      ${h.toFixed(0)} ms  (target < 300 ms: ${h < 300 ? 'met' : 'MISSED'})`);
+    console.log(
+      `  warm dry run (median of 5):                     ${w.toFixed(0)} ms  (${(cold / w).toFixed(1)}x faster than cold; target < 3000 ms: ${w < 3000 ? 'met' : 'MISSED'})`,
+    );
+    console.log(
+      `  bro --help (median of 10):                      ${h.toFixed(0)} ms  (target < 300 ms: ${h < 300 ? 'met' : 'MISSED'})`,
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

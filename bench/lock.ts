@@ -35,15 +35,22 @@ export async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       totals.bare += await timed(run);
       const lock = await lockWorkspace(join(dir, '.bro'));
-      runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
+      runner.watchGroups({
+        started: (pgid, command) => lock.addGroup(pgid, command),
+        ended: (pgid) => lock.removeGroup(pgid),
+      });
       totals.locked += await timed(run);
       runner.watchGroups(undefined);
       await lock.release();
     }
     const per = (ms: number) => (ms / ROUNDS / COMMANDS).toFixed(2);
     const extraMs = (totals.locked - totals.bare) / ROUNDS / COMMANDS;
-    console.log(`  ${COMMANDS} commands × ${ROUNDS} rounds: ${per(totals.bare)} ms each without the lock, ${per(totals.locked)} ms with it`);
-    console.log(`  ratio: ${(totals.locked / totals.bare).toFixed(3)}; ${extraMs.toFixed(2)} ms extra per program (target < 2 ms: ${extraMs < 2 ? 'met' : 'MISSED'})`);
+    console.log(
+      `  ${COMMANDS} commands × ${ROUNDS} rounds: ${per(totals.bare)} ms each without the lock, ${per(totals.locked)} ms with it`,
+    );
+    console.log(
+      `  ratio: ${(totals.locked / totals.bare).toFixed(3)}; ${extraMs.toFixed(2)} ms extra per program (target < 2 ms: ${extraMs < 2 ? 'met' : 'MISSED'})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

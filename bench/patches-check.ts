@@ -38,8 +38,16 @@ interface Workload {
   targets: Target[];
 }
 
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x', GIT_CONFIG_NOSYSTEM: '1' };
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'b',
+  GIT_AUTHOR_EMAIL: 'b@x',
+  GIT_COMMITTER_NAME: 'b',
+  GIT_COMMITTER_EMAIL: 'b@x',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 
 function releaseTags(gitDir: string, newerThan: string): Target[] {
   return git(gitDir, 'for-each-ref', '--format=%(refname:strip=2) %(objectname) %(*objectname)', 'refs/tags')
@@ -55,7 +63,13 @@ async function realWorkload(url: string): Promise<Workload> {
   const series = await loadNewestSeries(createProject(root), 'bottlerocket');
   const gitDir = git(url, 'rev-parse', '--absolute-git-dir');
   const base = { tag: `v${series.base}`, commit: git(gitDir, 'rev-parse', `v${series.base}^{commit}`) };
-  return { what: `${url} with patches/bottlerocket/${series.base}/`, gitDir, series, base, targets: releaseTags(gitDir, series.base) };
+  return {
+    what: `${url} with patches/bottlerocket/${series.base}/`,
+    gitDir,
+    series,
+    base,
+    targets: releaseTags(gitDir, series.base),
+  };
 }
 
 /**
@@ -73,8 +87,10 @@ function syntheticWorkload(dir: string): Workload {
   }
   const file = (k: number) => join(repo, 'sources', `file${k}.rs`);
   mkdirSync(join(repo, 'sources'), { recursive: true });
-  for (let k = 0; k < 6; k++) writeFileSync(file(k), Array.from({ length: 80 }, (_, i) => `line ${i} of file ${k}`).join('\n') + '\n');
-  const edit = (path: string, from: string, to: string) => writeFileSync(path, readFileSync(path, 'utf8').replace(from, to));
+  for (let k = 0; k < 6; k++)
+    writeFileSync(file(k), Array.from({ length: 80 }, (_, i) => `line ${i} of file ${k}`).join('\n') + '\n');
+  const edit = (path: string, from: string, to: string) =>
+    writeFileSync(path, readFileSync(path, 'utf8').replace(from, to));
   git(repo, 'add', '-A');
   git(repo, 'commit', '-qm', 'v1.0.0');
   git(repo, 'tag', '-a', '-m', 'v1.0.0', 'v1.0.0');
@@ -89,7 +105,9 @@ function syntheticWorkload(dir: string): Workload {
   git(repo, 'commit', '-qam', 'build on patch 0');
   const out = join(dir, 'series');
   git(repo, 'format-patch', '-q', '--zero-commit', '--no-signature', '-o', out, 'v1.0.0');
-  const patches = readdirSync(out).sort().map((name) => ({ name, path: join(out, name), content: readFileSync(join(out, name), 'utf8') }));
+  const patches = readdirSync(out)
+    .sort()
+    .map((name) => ({ name, path: join(out, name), content: readFileSync(join(out, name), 'utf8') }));
   git(repo, 'checkout', '-q', 'develop');
 
   for (let t = 1; t <= 75; t++) {
@@ -104,13 +122,20 @@ function syntheticWorkload(dir: string): Workload {
   }
   const gitDir = join(repo, '.git');
   const series: Series = { source: 'bottlerocket', base: '1.0.0', dir: out, patches, digest: seriesDigest(patches) };
-  return { what: 'a synthetic upstream: 2000 files, 75 tags, 7 patches', gitDir, series, base: { tag: 'v1.0.0', commit: git(gitDir, 'rev-parse', 'v1.0.0^{commit}') }, targets: releaseTags(gitDir, '1.0.0') };
+  return {
+    what: 'a synthetic upstream: 2000 files, 75 tags, 7 patches',
+    gitDir,
+    series,
+    base: { tag: 'v1.0.0', commit: git(gitDir, 'rev-parse', 'v1.0.0^{commit}') },
+    targets: releaseTags(gitDir, '1.0.0'),
+  };
 }
 
 /** The naive way: a work tree checked out at each tag, then `git apply` of each patch in order. */
 async function naiveCheck(runner: Runner, load: Workload, dir: string): Promise<number> {
   const tree = join(dir, 'naive');
-  const run = (args: string[], ok: number[] = []) => runner.run({ argv: ['git', ...args], cwd: tree, mode: 'read', env: GIT_ENV, okExitCodes: ok });
+  const run = (args: string[], ok: number[] = []) =>
+    runner.run({ argv: ['git', ...args], cwd: tree, mode: 'read', env: GIT_ENV, okExitCodes: ok });
   await runner.run({ argv: ['git', 'clone', '-q', '--shared', '--no-checkout', load.gitDir, tree], mode: 'read' });
   let applied = 0;
   for (const target of load.targets) {
@@ -134,7 +159,14 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
 /** The fast check (best of 5: the machine is shared) and the naive one, over the same tags, and their ratio. */
 async function compare(runner: Runner, load: Workload, dir: string, label: string, target: number): Promise<void> {
   const plumbing = createGitPlumbing(runner);
-  const input = { source: 'bottlerocket' as const, url: load.gitDir, gitDir: load.gitDir, series: load.series, base: load.base, targets: load.targets };
+  const input = {
+    source: 'bottlerocket' as const,
+    url: load.gitDir,
+    gitDir: load.gitDir,
+    series: load.series,
+    base: load.base,
+    targets: load.targets,
+  };
   const fast: number[] = [];
   let needWork = 0;
   for (let i = 0; i < 5; i++) {
@@ -160,7 +192,8 @@ function wall(argv: string[], env: NodeJS.ProcessEnv, runs: number): number {
     const start = performance.now();
     const result = spawnSync(process.execPath, [bin, ...argv], { env, encoding: 'utf8' });
     times.push(performance.now() - start);
-    if (result.status !== 0 && result.status !== 1) throw new Error(`bro ${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0 && result.status !== 1)
+      throw new Error(`bro ${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
   }
   return Math.min(...times);
 }
@@ -171,7 +204,9 @@ export async function main(): Promise<void> {
     const url = process.env.BRO_BOTTLEROCKET_URL;
     const load = url ? await realWorkload(url) : syntheticWorkload(scratch);
     const runner = createRunner({ dryRun: false, env: process.env, redactor: new Redactor() });
-    console.log(`bro patches check benchmark: ${load.series.patches.length} patches of ${load.what}; ${availableParallelism()} cores`);
+    console.log(
+      `bro patches check benchmark: ${load.series.patches.length} patches of ${load.what}; ${availableParallelism()} cores`,
+    );
     await compare(runner, load, scratch, 'every tag since the base', 15);
     await compare(runner, { ...load, targets: load.targets.slice(0, 12) }, scratch, 'the first 12 tags', 5);
 
@@ -179,10 +214,23 @@ export async function main(): Promise<void> {
       // The command as a user runs it: a mirror already in the cache (the first run makes it), no fetch.
       const cache = join(scratch, 'cache');
       const env = { ...process.env, BRO_BOTTLEROCKET_URL: url };
-      const argv = ['patches', 'check', '--source', 'bottlerocket', '--project-dir', root, '--cache-dir', cache, '--format', 'json'];
+      const argv = [
+        'patches',
+        'check',
+        '--source',
+        'bottlerocket',
+        '--project-dir',
+        root,
+        '--cache-dir',
+        cache,
+        '--format',
+        'json',
+      ];
       wall(argv, env, 1);
       const command = wall([...argv, '--no-fetch'], env, 3);
-      console.log(`  bro patches check --source bottlerocket --no-fetch (${load.targets.length} tags, node included, best of 3): ${seconds(command)}  (target < 1 s: ${command < 1000 ? 'met' : 'MISSED'})`);
+      console.log(
+        `  bro patches check --source bottlerocket --no-fetch (${load.targets.length} tags, node included, best of 3): ${seconds(command)}  (target < 1 s: ${command < 1000 ? 'met' : 'MISSED'})`,
+      );
     }
     const help = wall(['--help'], process.env, 5);
     console.log(`  bro --help (best of 5): ${help.toFixed(0)} ms  (target < 150 ms: ${help < 150 ? 'met' : 'MISSED'})`);

@@ -49,37 +49,70 @@ function simulatedAws(calls: { count: number }, engine: string): Aws {
   const image = (region: string, id: string) => ({
     ImageId: id,
     State: 'available' as const,
-    BlockDeviceMappings: [0, 1].map((n) => ({ DeviceName: `/dev/xvd${'ab'[n]}`, Ebs: { SnapshotId: `snap-${region}-${n}` } })),
+    BlockDeviceMappings: [0, 1].map((n) => ({
+      DeviceName: `/dev/xvd${'ab'[n]}`,
+      Ebs: { SnapshotId: `snap-${region}-${n}` },
+    })),
   });
   return {
     ec2: (region): Ec2 => ({
-      describeImages: (input) => call(() => ({ Images: (input.ImageIds ?? []).map((id) => image(region, id)), $metadata: {} })),
-      describeImageAttribute: (input) => call(() => ({ LaunchPermissions: [...set(launch, `${region}/${input.ImageId}`)].map((UserId) => ({ UserId })), $metadata: {} })),
-      describeSnapshotAttribute: (input) => call(() => ({ CreateVolumePermissions: [...set(volume, `${region}/${input.SnapshotId}`)].map((UserId) => ({ UserId })), $metadata: {} })),
-      modifyImageAttribute: (input) => call(() => input.LaunchPermission?.Add?.forEach((p) => set(launch, `${region}/${input.ImageId}`).add(p.UserId!))),
-      modifySnapshotAttribute: (input) => call(() => input.CreateVolumePermission?.Add?.forEach((p) => set(volume, `${region}/${input.SnapshotId}`).add(p.UserId!))),
+      describeImages: (input) =>
+        call(() => ({ Images: (input.ImageIds ?? []).map((id) => image(region, id)), $metadata: {} })),
+      describeImageAttribute: (input) =>
+        call(() => ({
+          LaunchPermissions: [...set(launch, `${region}/${input.ImageId}`)].map((UserId) => ({ UserId })),
+          $metadata: {},
+        })),
+      describeSnapshotAttribute: (input) =>
+        call(() => ({
+          CreateVolumePermissions: [...set(volume, `${region}/${input.SnapshotId}`)].map((UserId) => ({ UserId })),
+          $metadata: {},
+        })),
+      modifyImageAttribute: (input) =>
+        call(() =>
+          input.LaunchPermission?.Add?.forEach((p) => set(launch, `${region}/${input.ImageId}`).add(p.UserId!)),
+        ),
+      modifySnapshotAttribute: (input) =>
+        call(() =>
+          input.CreateVolumePermission?.Add?.forEach((p) =>
+            set(volume, `${region}/${input.SnapshotId}`).add(p.UserId!),
+          ),
+        ),
       createTags: () => call(() => ({})),
       waitForImageAvailable: (id) => call(() => ({ state: 'SUCCESS' as const, image: image(region, id) })),
     }),
     ecr: (region): Ecr => ({
       describeRepositories: (input) =>
         call(() => {
-          if (!repos.has(`${region}/${input.repositoryNames?.[0]}`)) throw Object.assign(new Error('not found'), { name: 'RepositoryNotFoundException' });
+          if (!repos.has(`${region}/${input.repositoryNames?.[0]}`))
+            throw Object.assign(new Error('not found'), { name: 'RepositoryNotFoundException' });
           return { repositories: [{}], $metadata: {} };
         }),
       createRepository: (input) => call(() => (repos.add(`${region}/${input.repositoryName}`), { $metadata: {} })),
-      getAuthorizationToken: () => call(() => ({ authorizationData: [{ authorizationToken: Buffer.from('AWS:bench-password').toString('base64') }], $metadata: {} })),
+      getAuthorizationToken: () =>
+        call(() => ({
+          authorizationData: [{ authorizationToken: Buffer.from('AWS:bench-password').toString('base64') }],
+          $metadata: {},
+        })),
       // What the fake docker pushed, from its registry directory.
       describeImages: (input) =>
         call(() => {
           const repository = `${ecrRegistry(input.registryId!, region)}/${input.repositoryName}`;
-          const file = join(engine, 'registry', encodeURIComponent(repository), encodeURIComponent(input.imageIds?.[0]?.imageTag ?? ''));
+          const file = join(
+            engine,
+            'registry',
+            encodeURIComponent(repository),
+            encodeURIComponent(input.imageIds?.[0]?.imageTag ?? ''),
+          );
           if (!existsSync(file)) throw Object.assign(new Error('no such image'), { name: 'ImageNotFoundException' });
           return { imageDetails: [{ imageDigest: readFileSync(file, 'utf8') }], $metadata: {} };
         }),
     }),
     // The publish steps never ask who they are (the preflight does, before them).
-    sts: () => ({ getCallerIdentity: () => call(() => ({ Account: '111111111111', Arn: 'arn:aws:iam::111111111111:user/bench', $metadata: {} })) }),
+    sts: () => ({
+      getCallerIdentity: () =>
+        call(() => ({ Account: '111111111111', Arn: 'arn:aws:iam::111111111111:user/bench', $metadata: {} })),
+    }),
   };
 }
 
@@ -101,9 +134,20 @@ function world(): World {
   const context = join(scratch, 'admin');
   mkdirSync(context);
   writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\n');
-  execFileSync('docker', ['build', '--tag', 'bottlerocket-admin-amd64:v0.5.2-hc1', '-f', join(context, 'Dockerfile'), context], { env, stdio: 'ignore' });
+  execFileSync(
+    'docker',
+    ['build', '--tag', 'bottlerocket-admin-amd64:v0.5.2-hc1', '-f', join(context, 'Dockerfile'), context],
+    { env, stdio: 'ignore' },
+  );
   const calls = { count: 0 };
-  const adapters = createAdapters({ projectDir: scratch, cacheDir: scratch, dryRun: false, debug: false, env, stderr: process.stderr });
+  const adapters = createAdapters({
+    projectDir: scratch,
+    cacheDir: scratch,
+    dryRun: false,
+    debug: false,
+    env,
+    stderr: process.stderr,
+  });
   adapters.aws = simulatedAws(calls, env.BRO_FAKE_DOCKER_DIR);
   const variant = validateVariant('bench', {
     name: 'aws-k8s-1.18',
@@ -135,11 +179,19 @@ async function broWay({ ctx }: World): Promise<void> {
   const docker = createDocker(ctx.adapters.runner);
   const configs = await docker.configDir(ctx.workspace.broDir);
   try {
-    const pushed = await forEachRegion(REGIONS, ctx.settings.regionConcurrency, (region) => pushToRegion({ ctx, image, docker, configs, task }, region));
+    const pushed = await forEachRegion(REGIONS, ctx.settings.regionConcurrency, (region) =>
+      pushToRegion({ ctx, image, docker, configs, task }, region),
+    );
     const aws = ctx.adapters.aws!;
     const wait = { maxWaitSeconds: 60, minDelaySeconds: 1 };
     const shared = await forEachRegion(REGIONS, ctx.settings.regionConcurrency, (region) =>
-      shareImage(aws.ec2(region), { imageId: amiId(region), accounts: ACCOUNTS, tags: { 'bro:version': '1.0.4-hc1' }, wait, progress: () => undefined }),
+      shareImage(aws.ec2(region), {
+        imageId: amiId(region),
+        accounts: ACCOUNTS,
+        tags: { 'bro:version': '1.0.4-hc1' },
+        wait,
+        progress: () => undefined,
+      }),
     );
     const failed = [...pushed, ...shared].find((o) => o.error);
     if (failed) throw failed.error;
@@ -173,7 +225,10 @@ async function shellLoop({ ctx }: World): Promise<void> {
       for (const account of ACCOUNTS) {
         await ec2.modifyImageAttribute({ ImageId: amiId(region), LaunchPermission: { Add: [{ UserId: account }] } });
         for (const snapshot of snapshots) {
-          await ec2.modifySnapshotAttribute({ SnapshotId: snapshot, CreateVolumePermission: { Add: [{ UserId: account }] } });
+          await ec2.modifySnapshotAttribute({
+            SnapshotId: snapshot,
+            CreateVolumePermission: { Add: [{ UserId: account }] },
+          });
         }
       }
     }
@@ -196,7 +251,9 @@ async function measure(label: string, run: (w: World) => Promise<void>): Promise
 }
 
 export async function main(): Promise<void> {
-  console.log(`bro publish benchmark: ${REGIONS.length} regions × ${ACCOUNTS.length} accounts, ${AWS_CALL_MS} ms per AWS call, ${PUSH_MS / 1000} s per push`);
+  console.log(
+    `bro publish benchmark: ${REGIONS.length} regions × ${ACCOUNTS.length} accounts, ${AWS_CALL_MS} ms per AWS call, ${PUSH_MS / 1000} s per push`,
+  );
   const loop = await measure('shell loop, one thing after the other:', shellLoop);
   const bro = await measure('bro, regions side by side:', broWay);
   const ratio = loop.ms / bro.ms;

@@ -8,7 +8,7 @@ const benches: [string, () => unknown][] = [
   ['dry-run: warm rerun and --help', dryRun],
   ['publish: 4 regions x 3 accounts, parallel vs the shell loop', publish],
   ['patches check: every tag since the base vs checkout + git apply', patchesCheck],
-  ['workspace lock: recording each program\'s process group', lock],
+  ["workspace lock: recording each program's process group", lock],
 ];
 for (const [name, run] of benches) {
   console.log(`\n== ${name}`);

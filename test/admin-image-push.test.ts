@@ -15,7 +15,8 @@ beforeEach(() => {
 afterEach(() => s.cleanup());
 
 const repository = (region: string) => adminUri(region).split(':')[0] as string;
-const dockerCalls = (w: BuildWorld, command: string) => w.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === command);
+const dockerCalls = (w: BuildWorld, command: string) =>
+  w.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === command);
 
 describe('admin image push', () => {
   it('an immutable tag holding other content is a clear error for its region; the others are pushed, nothing is shared', async () => {
@@ -24,9 +25,15 @@ describe('admin image push', () => {
     const result = await s.build();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Pushing the admin image failed in 1 of 3 regions');
-    expect(result.stderr).toContain(`✖ us-west-1: ${adminUri('us-west-1')} already holds ${other} in us-west-1, which is not this build's admin image`);
+    expect(result.stderr).toContain(
+      `✖ us-west-1: ${adminUri('us-west-1')} already holds ${other} in us-west-1, which is not this build's admin image`,
+    );
     expect(result.stderr).toContain('ECR tags are immutable: publish a new admin image under a new build suffix');
-    expect(dockerCalls(s, 'push').map((c) => c.argv[1]).sort()).toEqual([adminUri('ap-northeast-1'), adminUri('us-east-1')].sort());
+    expect(
+      dockerCalls(s, 'push')
+        .map((c) => c.argv[1])
+        .sort(),
+    ).toEqual([adminUri('ap-northeast-1'), adminUri('us-east-1')].sort());
     expect(s.tools.registryDigest(repository('us-west-1'), ADMIN_TAG)).toBe(other);
     // Nodes pull the admin image at boot: no AMI was shared.
     expect(s.world.modifying().filter((c) => c.command !== 'CreateRepository')).toEqual([]);
@@ -35,10 +42,15 @@ describe('admin image push', () => {
   it('a push refused because the tag appeared meanwhile (immutable) is the same clear error', async () => {
     s.tools.seedRegistry(repository('us-east-1'), ADMIN_TAG, `sha256:${'1'.repeat(64)}`);
     // ECR's DescribeImages has not seen the tag yet when bro looks, so docker push meets it.
-    s.world.failures.set('us-east-1/DescribeImages(ECR)', new ImageNotFoundException({ message: 'not yet', $metadata: {} }));
+    s.world.failures.set(
+      'us-east-1/DescribeImages(ECR)',
+      new ImageNotFoundException({ message: 'not yet', $metadata: {} }),
+    );
     const result = await s.build();
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`✖ us-east-1: ${adminUri('us-east-1')} already holds another image in us-east-1, which is not this build's admin image`);
+    expect(result.stderr).toContain(
+      `✖ us-east-1: ${adminUri('us-east-1')} already holds another image in us-east-1, which is not this build's admin image`,
+    );
     expect(dockerCalls(s, 'push').map((c) => c.argv[1])).toContain(adminUri('us-east-1'));
   });
 
@@ -52,7 +64,9 @@ describe('admin image push', () => {
     expect(dockerCalls(s, 'build')).toHaveLength(1);
     expect(dockerCalls(s, 'login')).toEqual([]);
     expect(dockerCalls(s, 'push')).toEqual([]);
-    expect(again.stderr).toContain('Admin image: ✔ ap-northeast-1: already in ECR, ✔ us-west-1: already in ECR, ✔ us-east-1: already in ECR');
+    expect(again.stderr).toContain(
+      'Admin image: ✔ ap-northeast-1: already in ECR, ✔ us-west-1: already in ECR, ✔ us-east-1: already in ECR',
+    );
   });
 
   it('creates missing repositories with immutable tags and scan on push, and warns about a mutable one', async () => {
@@ -62,16 +76,23 @@ describe('admin image push', () => {
     const created = s.world.calls.filter((c) => c.command === 'CreateRepository');
     expect(created.map((c) => c.region).sort()).toEqual(['ap-northeast-1', 'us-west-1']);
     for (const c of created) {
-      expect(c.input).toEqual({ repositoryName: 'bottlerocket-admin', registryId: '210987654321', imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true } });
+      expect(c.input).toEqual({
+        repositoryName: 'bottlerocket-admin',
+        registryId: '210987654321',
+        imageTagMutability: 'IMMUTABLE',
+        imageScanningConfiguration: { scanOnPush: true },
+      });
     }
     expect(result.stderr).toContain('! ECR repository bottlerocket-admin in us-east-1 allows tags to be overwritten');
   });
 
-  it('a login the registry refuses fails each region with docker\'s words, and no secret', async () => {
+  it("a login the registry refuses fails each region with docker's words, and no secret", async () => {
     const result = await s.build([], { BRO_FAKE_REGISTRY_PASSWORD_SHA256: 'not-the-password' });
     expect(result.code).toBe(1);
     for (const region of REGIONS) {
-      expect(result.stderr).toContain(`✖ ${region}: docker login --username AWS --password-stdin 210987654321.dkr.ecr.${region}.amazonaws.com failed (exit code 1): Error response from daemon: login attempt`);
+      expect(result.stderr).toContain(
+        `✖ ${region}: docker login --username AWS --password-stdin 210987654321.dkr.ecr.${region}.amazonaws.com failed (exit code 1): Error response from daemon: login attempt`,
+      );
     }
     expect(result.stderr).not.toContain(REGISTRY_PASSWORD);
     expect(dockerCalls(s, 'push')).toEqual([]);

@@ -3,7 +3,14 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { SANDBOX_FAKES, findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
+import {
+  SANDBOX_FAKES,
+  findProgram,
+  makeAdminSandbox,
+  sandboxUnavailable,
+  type AdminSandbox,
+  type SandboxOptions,
+} from './helpers/admin-sandbox.js';
 import { ADMIN_SERIES_DIR, patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
 import { parseSeriesFile } from '../src/config/series.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
@@ -52,7 +59,10 @@ async function hostKeys(): Promise<string> {
   if (keys) return keys;
   const dir = tempDir('bro-host-keys-');
   for (const alg of ALGORITHMS) {
-    await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], { env: sealedEnv(), extendEnv: false });
+    await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], {
+      env: sealedEnv(),
+      extendEnv: false,
+    });
   }
   return (keys = dir);
 }
@@ -61,15 +71,22 @@ afterAll(() => keys && removeDir(keys));
 describe('the patched sshd_config, read by the real sshd in the image layout', () => {
   /** The image's file system with this machine's sshd, and host keys made by the real ssh-keygen where the start script keeps them. */
   async function sshdSandbox(ctx: TestContext, sshdConfig: string): Promise<AdminSandbox> {
-    skipUnless(ctx, findProgram('sshd') ? undefined : 'sshd is not installed (Debian package openssh-server): the patched sshd_config is not checked');
-    skipUnless(ctx, findProgram('ssh-keygen') ? undefined : 'ssh-keygen is not installed (Debian package openssh-client)');
+    skipUnless(
+      ctx,
+      findProgram('sshd')
+        ? undefined
+        : 'sshd is not installed (Debian package openssh-server): the patched sshd_config is not checked',
+    );
+    skipUnless(
+      ctx,
+      findProgram('ssh-keygen') ? undefined : 'ssh-keygen is not installed (Debian package openssh-client)',
+    );
     skipUnless(ctx, await sandboxUnavailable());
     const s = makeAdminSandbox({ startScript: '', sshdConfig }, { sshd: 'real' });
     cleanups.push(s.cleanup);
     cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
     return s;
   }
-
 
   /** `sshd -T -C user=…`: the settings sshd would apply to that user's connection, as (keyword, value) lines. */
   async function effective(s: AdminSandbox, user: string): Promise<string[]> {
@@ -90,7 +107,10 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
 
   it('sshd -t refuses a broken copy of it (the check can fail)', async (ctx) => {
     const t = tree(ctx);
-    const broken = readFileSync(join(t.tree, 'sshd_config'), 'utf8').replace('PermitRootLogin no', 'PermitRootLogin nope');
+    const broken = readFileSync(join(t.tree, 'sshd_config'), 'utf8').replace(
+      'PermitRootLogin no',
+      'PermitRootLogin nope',
+    );
     const s = await sshdSandbox(ctx, broken);
     const result = await s.run(['/usr/sbin/sshd', '-t']);
     expect(result.exitCode).toBe(255);
@@ -109,10 +129,12 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
     expect(lines).toContain('passwordauthentication no');
     expect(lines).toContain('kbdinteractiveauthentication no');
     expect(lines).toContain('usepam yes');
-    expect(lines.filter((l) => l.startsWith('hostkey '))).toEqual(ALGORITHMS.map((alg) => `hostkey ${PERSISTENT}/ssh_host_${alg}_key`));
+    expect(lines.filter((l) => l.startsWith('hostkey '))).toEqual(
+      ALGORITHMS.map((alg) => `hostkey ${PERSISTENT}/ssh_host_${alg}_key`),
+    );
   });
 
-  it('for root: PermitRootLogin no, where upstream v0.5.2 left sshd\'s default (prohibit-password: root keys accepted)', async (ctx) => {
+  it("for root: PermitRootLogin no, where upstream v0.5.2 left sshd's default (prohibit-password: root keys accepted)", async (ctx) => {
     const t = tree(ctx);
     const patchedSshd = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
     expect(await effective(patchedSshd, 'root')).toContain('permitrootlogin no');
@@ -134,7 +156,10 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     scratch ??= tempDir('bro-ssh-client-');
     const file = join(scratch, name);
     if (!ids.has(name)) {
-      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], { env: sealedEnv(), extendEnv: false });
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], {
+        env: sealedEnv(),
+        extendEnv: false,
+      });
       ids.set(name, readFileSync(`${file}.pub`, 'utf8').trim());
     }
     return { file, pub: ids.get(name)! };
@@ -153,12 +178,32 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
    * image runs it (`sshd -e -D`), on a free loopback port instead of 22
    * (`-p`, `-o ListenAddress=`: the only changes, on the command line).
    */
-  async function serve(ctx: TestContext, options: SandboxOptions): Promise<{ s: AdminSandbox; login: (user: string, key: string) => Promise<{ exitCode?: number; stdout: string; stderr: string }>; log: () => string }> {
+  async function serve(
+    ctx: TestContext,
+    options: SandboxOptions,
+  ): Promise<{
+    s: AdminSandbox;
+    login: (user: string, key: string) => Promise<{ exitCode?: number; stdout: string; stderr: string }>;
+    log: () => string;
+  }> {
     const t = tree(ctx);
-    skipUnless(ctx, findProgram('sshd') ? undefined : 'sshd is not installed (Debian package openssh-server): logins through the patched sshd_config are not checked');
-    skipUnless(ctx, findProgram('ssh') ? undefined : 'ssh is not installed (Debian package openssh-client): logins through the patched sshd_config are not checked');
+    skipUnless(
+      ctx,
+      findProgram('sshd')
+        ? undefined
+        : 'sshd is not installed (Debian package openssh-server): logins through the patched sshd_config are not checked',
+    );
+    skipUnless(
+      ctx,
+      findProgram('ssh')
+        ? undefined
+        : 'ssh is not installed (Debian package openssh-client): logins through the patched sshd_config are not checked',
+    );
     skipUnless(ctx, await sandboxUnavailable());
-    const s = makeAdminSandbox({ startScript: '', sshdConfig: readFileSync(join(t.tree, 'sshd_config'), 'utf8') }, { ...options, sshd: 'real' });
+    const s = makeAdminSandbox(
+      { startScript: '', sshdConfig: readFileSync(join(t.tree, 'sshd_config'), 'utf8') },
+      { ...options, sshd: 'real' },
+    );
     cleanups.push(s.cleanup);
     cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
     const port = await freePort();
@@ -177,16 +222,37 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     });
     // Only the persistent ed25519 host key (the one the harvester publishes) is trusted.
     const knownHosts = join(s.root, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(s.path(`${PERSISTENT}/ssh_host_ed25519_key.pub`), 'utf8')}`);
+    writeFileSync(
+      knownHosts,
+      `[127.0.0.1]:${port} ${readFileSync(s.path(`${PERSISTENT}/ssh_host_ed25519_key.pub`), 'utf8')}`,
+    );
     const login = async (user: string, key: string) => {
       const { file } = await clientKey(key);
       return execa(
         'ssh',
         [
-          '-F', '/dev/null', '-i', file, '-p', String(port),
-          '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
-          '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'HostKeyAlgorithms=ssh-ed25519',
-          `${user}@127.0.0.1`, 'id -un',
+          '-F',
+          '/dev/null',
+          '-i',
+          file,
+          '-p',
+          String(port),
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'IdentityAgent=none',
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'GlobalKnownHostsFile=/dev/null',
+          '-o',
+          'HostKeyAlgorithms=ssh-ed25519',
+          `${user}@127.0.0.1`,
+          'id -un',
         ],
         { env: sealedEnv(), extendEnv: false, reject: false, stdin: 'ignore' },
       );
@@ -213,7 +279,7 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     expect(result.stderr).toContain('Permission denied (publickey)');
   });
 
-  it('the key pair\'s key in ~/.ssh/authorized_keys still logs in', async (ctx) => {
+  it("the key pair's key in ~/.ssh/authorized_keys still logs in", async (ctx) => {
     const operator = await clientKey('operator');
     const { s, login } = await serve(ctx, {});
     mkdirSync(s.path('/home/ec2-user/.ssh'), { recursive: true, mode: 0o700 });
@@ -234,9 +300,12 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     expect(log()).toContain('ROOT LOGIN REFUSED');
   });
 
-  it('without the package\'s ec2-instance-connect user, sshd does not run the command: the login fails (why the image needs the package, not only its scripts)', async (ctx) => {
+  it("without the package's ec2-instance-connect user, sshd does not run the command: the login fails (why the image needs the package, not only its scripts)", async (ctx) => {
     const operator = await clientKey('operator');
-    const { login, log } = await serve(ctx, { eicPushed: { 'ec2-user': operator.pub }, withoutUsers: ['ec2-instance-connect'] });
+    const { login, log } = await serve(ctx, {
+      eicPushed: { 'ec2-user': operator.pub },
+      withoutUsers: ['ec2-instance-connect'],
+    });
     const result = await login('ec2-user', 'operator');
     expect(result.exitCode).toBe(255);
     expect(log()).toContain('AuthorizedKeysCommandUser "ec2-instance-connect" not found');
@@ -247,7 +316,8 @@ describe('the admin series on the real upstream', () => {
   it('applies with git am to the pinned base with no offset, one commit per patch, each saying why and carrying Upstream-Status', async (ctx) => {
     const t = tree(ctx);
     const names = parseSeriesFile('series', readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'));
-    const git = (args: string[], env: Record<string, string> = {}) => execa('git', args, { cwd: t.tree, env: sealedEnv(env), extendEnv: false });
+    const git = (args: string[], env: Record<string, string> = {}) =>
+      execa('git', args, { cwd: t.tree, env: sealedEnv(env), extendEnv: false });
     const commits = (await git(['rev-list', '--reverse', `${t.base}..HEAD`])).stdout.split('\n');
     expect(commits).toHaveLength(names.length);
     const scratch = tempDir('bro-admin-series-');
@@ -275,21 +345,34 @@ describe('shellcheck on the admin scripts the series changes', () => {
   }
 
   async function shellcheck(file: string): Promise<Finding[]> {
-    const result = await execa('shellcheck', ['--format=json1', '--', file], { env: sealedEnv(), extendEnv: false, reject: false });
+    const result = await execa('shellcheck', ['--format=json1', '--', file], {
+      env: sealedEnv(),
+      extendEnv: false,
+      reject: false,
+    });
     // 0: no findings, 1: findings; anything else is shellcheck failing.
     expect([0, 1], result.stderr).toContain(result.exitCode);
     const lines = readFileSync(file, 'utf8').split('\n');
-    const { comments } = JSON.parse(result.stdout) as { comments: { line: number; code: number; level: string; message: string }[] };
+    const { comments } = JSON.parse(result.stdout) as {
+      comments: { line: number; code: number; level: string; message: string }[];
+    };
     return comments.map((c) => ({ code: c.code, level: c.level, message: c.message, source: lines[c.line - 1] ?? '' }));
   }
 
   async function changedScripts(t: PatchedAdminTree): Promise<string[]> {
-    return t.changed.filter((path) => /^#!\s*(\/bin\/(ba)?sh|\/usr\/bin\/env (ba)?sh)\b/.test(readFileSync(join(t.tree, path), 'utf8')));
+    return t.changed.filter((path) =>
+      /^#!\s*(\/bin\/(ba)?sh|\/usr\/bin\/env (ba)?sh)\b/.test(readFileSync(join(t.tree, path), 'utf8')),
+    );
   }
 
   it('the series changes start_admin_sshd.sh, and shellcheck finds nothing the series brought in (only what upstream already had)', async (ctx) => {
     const t = tree(ctx);
-    skipUnless(ctx, findProgram('shellcheck') ? undefined : 'shellcheck is not installed (Debian package shellcheck): the patched admin scripts are not checked');
+    skipUnless(
+      ctx,
+      findProgram('shellcheck')
+        ? undefined
+        : 'shellcheck is not installed (Debian package shellcheck): the patched admin scripts are not checked',
+    );
     const scripts = await changedScripts(t);
     expect(scripts).toContain('start_admin_sshd.sh');
     const scratch = tempDir('bro-shellcheck-');
@@ -300,12 +383,20 @@ describe('shellcheck on the admin scripts the series changes', () => {
       writeFileSync(baseFile, await t.atBase(script));
       const baseFindings = await shellcheck(baseFile);
       const known = new Set(baseFindings.map((f) => `${f.code}\0${f.source}`));
-      expect(patchedFindings.filter((f) => !known.has(`${f.code}\0${f.source}`)), script).toEqual([]);
+      expect(
+        patchedFindings.filter((f) => !known.has(`${f.code}\0${f.source}`)),
+        script,
+      ).toEqual([]);
     }
   });
 
   it('the sandbox and its doubles (test/fakes/admin-container) are clean too', async (ctx) => {
-    skipUnless(ctx, findProgram('shellcheck') ? undefined : 'shellcheck is not installed (Debian package shellcheck): the sandbox scripts are not checked');
+    skipUnless(
+      ctx,
+      findProgram('shellcheck')
+        ? undefined
+        : 'shellcheck is not installed (Debian package shellcheck): the sandbox scripts are not checked',
+    );
     const scripts = readdirSync(SANDBOX_FAKES).map((name) => join(SANDBOX_FAKES, name));
     expect(scripts.length).toBeGreaterThanOrEqual(6);
     for (const script of scripts) expect(await shellcheck(script), script).toEqual([]);

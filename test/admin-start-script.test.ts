@@ -1,7 +1,12 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { makeAdminSandbox, sandboxUnavailable, type AdminSandbox, type SandboxOptions } from './helpers/admin-sandbox.js';
+import {
+  makeAdminSandbox,
+  sandboxUnavailable,
+  type AdminSandbox,
+  type SandboxOptions,
+} from './helpers/admin-sandbox.js';
 import { patchedAdminTree, type PatchedAdminTree } from './helpers/admin-upstream.js';
 
 /**
@@ -40,10 +45,17 @@ function requirePatched(ctx: TestContext): PatchedAdminTree {
 }
 
 /** A sandbox holding the patched tree's start_admin_sshd.sh and sshd_config (or the given files). */
-function sandbox(ctx: TestContext, options: SandboxOptions, files?: { startScript: string; sshdConfig: string }): AdminSandbox {
+function sandbox(
+  ctx: TestContext,
+  options: SandboxOptions,
+  files?: { startScript: string; sshdConfig: string },
+): AdminSandbox {
   const tree = requirePatched(ctx).tree;
   const s = makeAdminSandbox(
-    files ?? { startScript: readFileSync(join(tree, 'start_admin_sshd.sh'), 'utf8'), sshdConfig: readFileSync(join(tree, 'sshd_config'), 'utf8') },
+    files ?? {
+      startScript: readFileSync(join(tree, 'start_admin_sshd.sh'), 'utf8'),
+      sshdConfig: readFileSync(join(tree, 'sshd_config'), 'utf8'),
+    },
     options,
   );
   sandboxes.push(s);
@@ -94,7 +106,9 @@ describe('the patched start_admin_sshd.sh', () => {
     expect(read(s, '/home/ec2-user/.ssh/authorized_keys')).toBe(`${KEY}\n`);
     expect(statSync(s.path('/home/ec2-user/.ssh/authorized_keys')).uid).toBe(1000);
     expect(statSync(s.path('/home/ec2-user/.ssh')).mode & 0o777).toBe(0o700);
-    expect(keygens(s)).toEqual(ALGORITHMS.map((alg) => `ssh-keygen -t ${alg} -f ${PERSISTENT}/ssh_host_${alg}_key -q -N ''`));
+    expect(keygens(s)).toEqual(
+      ALGORITHMS.map((alg) => `ssh-keygen -t ${alg} -f ${PERSISTENT}/ssh_host_${alg}_key -q -N ''`),
+    );
     expectHostKeysLinked(s);
     expect(harvests(s)).toBe(1);
     expectPublishedHostKeys(s);
@@ -106,7 +120,9 @@ describe('the patched start_admin_sshd.sh', () => {
     const s = sandbox(ctx, {});
     const result = await start(s);
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toContain('No valid public keys in instance metadata (no EC2 key pair?); authorized_keys is empty');
+    expect(result.stderr).toContain(
+      'No valid public keys in instance metadata (no EC2 key pair?); authorized_keys is empty',
+    );
     expect(result.stderr).not.toContain('Failed');
     // IMDS answered 404 for public-keys/, so no key was fetched.
     expect(s.calls().filter((c) => c.includes('openssh-key'))).toEqual([]);
@@ -184,7 +200,11 @@ describe('the patched start_admin_sshd.sh', () => {
 
   it('upstream v0.5.2 as shipped never starts sshd without a key pair (the failure patch 0002 fixes; proves the sandbox tells them apart)', async (ctx) => {
     const t = requirePatched(ctx);
-    const s = sandbox(ctx, {}, { startScript: await t.atBase('start_admin_sshd.sh'), sshdConfig: await t.atBase('sshd_config') });
+    const s = sandbox(
+      ctx,
+      {},
+      { startScript: await t.atBase('start_admin_sshd.sh'), sshdConfig: await t.atBase('sshd_config') },
+    );
     const result = await start(s);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('Failed to write any valid public keys to authorized_keys');

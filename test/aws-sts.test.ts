@@ -17,7 +17,10 @@ describe('STS through the real SDK client', () => {
       vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'not-a-secret');
       const sts = createAws({ maxAttempts: 1 }).sts('us-east-1');
-      const outcome = await sts.getCallerIdentity({ timeoutMs: 300 }).then((x) => x, (e: unknown) => e);
+      const outcome = await sts.getCallerIdentity({ timeoutMs: 300 }).then(
+        (x) => x,
+        (e: unknown) => e,
+      );
       expect(outcome).toMatchObject({ name: 'AbortError' });
     } finally {
       server.closeAllConnections();

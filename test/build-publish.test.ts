@@ -1,7 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNTS, adminUri as uri, AMI_NAME, buildWorld, expectNoSecret, filesUnder, REGIONS, sha256, type BuildWorld } from './helpers/build-world.js';
+import {
+  ACCOUNTS,
+  adminUri as uri,
+  AMI_NAME,
+  buildWorld,
+  expectNoSecret,
+  filesUnder,
+  REGIONS,
+  sha256,
+  type BuildWorld,
+} from './helpers/build-world.js';
 import type { FakeTools } from './helpers/fake-tools.js';
 import { awsError, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
 
@@ -28,11 +38,21 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     expect(cargo.map((c) => c.argv)).toEqual([
       ['make', '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18', '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1'],
       [
-        'make', '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18', '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1',
-        '-e', `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
-        '-e', `PUBLISH_REGIONS=${REGIONS.join(',')}`,
-        '-e', `PUBLISH_AMI_NAME=${AMI_NAME}`,
-        '-e', 'NO_PROGRESS=true',
+        'make',
+        '-e',
+        'BUILDSYS_VARIANT=aws-k8s-1.18',
+        '-e',
+        'BUILDSYS_ARCH=x86_64',
+        '-e',
+        'BUILDSYS_VERSION_BUILD=hc1',
+        '-e',
+        `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
+        '-e',
+        `PUBLISH_REGIONS=${REGIONS.join(',')}`,
+        '-e',
+        `PUBLISH_AMI_NAME=${AMI_NAME}`,
+        '-e',
+        'NO_PROGRESS=true',
         'ami',
       ],
     ]);
@@ -40,28 +60,62 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     const localTag = 'bottlerocket-admin-amd64:v0.5.2-hc1';
     const docker = calls.filter((c) => c.tool === 'docker' && c.argv[0] === 'build');
     expect(docker.map((c) => c.argv)).toEqual([
-      ['build', '--tag', localTag, '--build-arg', 'IMAGE_VERSION=v0.5.2', '--build-arg', 'ARCH=amd64', '--build-arg', 'DOCKER_ARCH=amd64', '-f', join(s.admin, 'Dockerfile'), s.admin],
+      [
+        'build',
+        '--tag',
+        localTag,
+        '--build-arg',
+        'IMAGE_VERSION=v0.5.2',
+        '--build-arg',
+        'ARCH=amd64',
+        '--build-arg',
+        'DOCKER_ARCH=amd64',
+        '-f',
+        join(s.admin, 'Dockerfile'),
+        s.admin,
+      ],
     ]);
     expect(docker[0]?.env.DOCKER_BUILDKIT).toBe('1');
-    expect(calls.find((c) => c.tool === 'make')?.argv).toEqual(['check', `IMAGE_NAME=${localTag}`, 'ARCH=amd64', 'DOCKER_ARCH=amd64']);
+    expect(calls.find((c) => c.tool === 'make')?.argv).toEqual([
+      'check',
+      `IMAGE_NAME=${localTag}`,
+      'ARCH=amd64',
+      'DOCKER_ARCH=amd64',
+    ]);
 
     const logins = calls.filter((c) => c.tool === 'docker' && c.argv[0] === 'login');
     const pushes = calls.filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
-    expect(logins.map((c) => c.argv).sort()).toEqual(REGIONS.map((r) => ['login', '--username', 'AWS', '--password-stdin', `210987654321.dkr.ecr.${r}.amazonaws.com`]).sort());
+    expect(logins.map((c) => c.argv).sort()).toEqual(
+      REGIONS.map((r) => [
+        'login',
+        '--username',
+        'AWS',
+        '--password-stdin',
+        `210987654321.dkr.ecr.${r}.amazonaws.com`,
+      ]).sort(),
+    );
     expect(pushes.map((c) => c.argv[1]).sort()).toEqual(REGIONS.map(uri).sort());
     for (const login of logins) {
       // The password went on stdin, into a private per-run DOCKER_CONFIG that is gone now.
       expect(login.stdinSha256).toBe(sha256(REGISTRY_PASSWORD));
-      expect(login.env.DOCKER_CONFIG?.startsWith(join(s.work, ".bro", "docker", "run-"))).toBe(true);
+      expect(login.env.DOCKER_CONFIG?.startsWith(join(s.work, '.bro', 'docker', 'run-'))).toBe(true);
       expect(login.dockerConfigMode).toBe('700');
       expect(existsSync(login.env.DOCKER_CONFIG as string)).toBe(false);
-      expect(pushes.find((p) => p.argv[1]?.startsWith(login.argv[4] as string))?.env.DOCKER_CONFIG).toBe(login.env.DOCKER_CONFIG);
+      expect(pushes.find((p) => p.argv[1]?.startsWith(login.argv[4] as string))?.env.DOCKER_CONFIG).toBe(
+        login.env.DOCKER_CONFIG,
+      );
     }
 
     // ECR: an immutable, scanned repository in every region holding the pushed digest.
-    for (const r of REGIONS) expect(s.world.repositories.get(`${r}/bottlerocket-admin`)).toEqual({ immutable: true, scanOnPush: true });
+    for (const r of REGIONS)
+      expect(s.world.repositories.get(`${r}/bottlerocket-admin`)).toEqual({ immutable: true, scanOnPush: true });
     // EC2: every regional AMI and both its snapshots shared with every account, and tagged.
-    const amis = JSON.parse(readFileSync(join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'), 'utf8'));
+    const amis = JSON.parse(
+      readFileSync(
+        join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'),
+        'utf8',
+      ),
+    );
     expect(Object.keys(amis)).toEqual(REGIONS);
     for (const r of REGIONS) {
       const image = s.world.image(r, amis[r].id);
@@ -74,7 +128,14 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
 
     // The manifest: versioned, complete, and printed.
     const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ schemaVersion: 1, kind: 'bro.manifest', variant: 'aws-k8s-1.18', version: '1.0.4-hc1', amiName: AMI_NAME, accounts: ACCOUNTS });
+    expect(manifest).toMatchObject({
+      schemaVersion: 1,
+      kind: 'bro.manifest',
+      variant: 'aws-k8s-1.18',
+      version: '1.0.4-hc1',
+      amiName: AMI_NAME,
+      accounts: ACCOUNTS,
+    });
     expect(manifest.bro.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     expect(manifest.sources.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
     expect(manifest.sources['admin-container'].commit).toBe(s.upstream.adminCommit);
@@ -97,10 +158,17 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     for (const call of calls) expectNoSecret(JSON.stringify([call.argv, call.env]), `${call.tool} ${call.argv[0]}`);
     const logs = filesUnder(join(s.work, '.bro', 'logs'));
     expect(logs.map((l) => l.split('/').pop()).sort()).toEqual(
-      ['admin-image-build.log', 'ami-register.log', 'os-build.log', ...REGIONS.map((r) => `admin-image-push-${r}.log`)].sort(),
+      [
+        'admin-image-build.log',
+        'ami-register.log',
+        'os-build.log',
+        ...REGIONS.map((r) => `admin-image-push-${r}.log`),
+      ].sort(),
     );
     for (const log of logs) expectNoSecret(readFileSync(log, 'utf8'), log);
-    expect(readFileSync(join(s.work, '.bro/logs/admin-image-push-us-east-1.log'), 'utf8')).toMatch(/v0\.5\.2-hc1: digest: sha256:[0-9a-f]{64}/);
+    expect(readFileSync(join(s.work, '.bro/logs/admin-image-push-us-east-1.log'), 'utf8')).toMatch(
+      /v0\.5\.2-hc1: digest: sha256:[0-9a-f]{64}/,
+    );
     expectNoSecret(readFileSync(join(s.work, 'manifest.json'), 'utf8'), 'the manifest');
     expectNoSecret(readFileSync(join(s.work, '.bro/state.json'), 'utf8'), 'the state file');
     expectNoSecret(first.stdout + first.stderr, 'the output');
@@ -117,12 +185,17 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
   });
 
   it('after one region fails, reports every region, and a rerun completes only that region', async () => {
-    s.world.failures.set('us-west-1/ModifyImageAttribute', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'));
+    s.world.failures.set(
+      'us-west-1/ModifyImageAttribute',
+      awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+    );
     const first = await s.build();
     expect(first.code).toBe(1);
     expect(first.stderr).toContain('Sharing failed in 1 of 3 regions');
     expect(first.stderr).toMatch(/✔ ap-northeast-1: ami-\w+ /);
-    expect(first.stderr).toContain('✖ us-west-1: UnauthorizedOperation: You are not authorized to perform this operation.');
+    expect(first.stderr).toContain(
+      '✖ us-west-1: UnauthorizedOperation: You are not authorized to perform this operation.',
+    );
     expect(first.stderr).toMatch(/✔ us-east-1: ami-\w+ /);
     expect(existsSync(join(s.work, 'manifest.json'))).toBe(false);
 
@@ -133,7 +206,9 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     expect(rerun.code).toBe(0);
     expect(argvOf(s.tools)).toEqual([]);
     // Besides the preflight's GetCallerIdentity, only the failed region is touched.
-    expect([...new Set(s.world.calls.filter((c) => c.command !== 'GetCallerIdentity').map((c) => c.region))]).toEqual(['us-west-1']);
+    expect([...new Set(s.world.calls.filter((c) => c.command !== 'GetCallerIdentity').map((c) => c.region))]).toEqual([
+      'us-west-1',
+    ]);
     // The snapshots were shared and tagged the first time: only the launch permission was missing.
     expect(s.world.modifying().map((c) => c.command)).toEqual(['ModifyImageAttribute']);
     const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));

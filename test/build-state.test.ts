@@ -12,7 +12,7 @@ import { readAmisJson } from '../src/build/steps/ami-register.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
 import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
-import {  sealedEnv } from './helpers/env.js';
+import { sealedEnv } from './helpers/env.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -20,11 +20,13 @@ beforeEach(() => {
 });
 afterEach(() => s.cleanup());
 
-const tools = (w: BuildWorld) => w.tools.calls().map((c) => `${c.tool} ${c.argv[0]}${c.tool === 'cargo' ? ` ${c.argv.at(-1)}` : ''}`);
-const state = (w: BuildWorld) => JSON.parse(readFileSync(join(w.work, '.bro/state.json'), 'utf8')) as { steps: Record<string, { status: string }> };
+const tools = (w: BuildWorld) =>
+  w.tools.calls().map((c) => `${c.tool} ${c.argv[0]}${c.tool === 'cargo' ? ` ${c.argv.at(-1)}` : ''}`);
+const state = (w: BuildWorld) =>
+  JSON.parse(readFileSync(join(w.work, '.bro/state.json'), 'utf8')) as { steps: Record<string, { status: string }> };
 
 describe('the pipeline', () => {
-  it('runs exactly the steps --from and --only name, in the issue\'s order', () => {
+  it("runs exactly the steps --from and --only name, in the issue's order", () => {
     expect(buildSteps().map((step) => step.id)).toEqual([...STEP_IDS]);
     expect(stepMode('os-build', {})).toBe('run');
     expect(stepMode('os-build', { from: 'os-build' })).toBe('force');
@@ -45,7 +47,13 @@ describe('state and resume', () => {
 
     // Another account: only share (and the manifest) redo their work.
     const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
-    writeFileSync(variant, readFileSync(variant, 'utf8').replace('share-with = ["210987654321", "345678901234"]', 'share-with = ["210987654321", "345678901234", "456789012345"]'));
+    writeFileSync(
+      variant,
+      readFileSync(variant, 'utf8').replace(
+        'share-with = ["210987654321", "345678901234"]',
+        'share-with = ["210987654321", "345678901234", "456789012345"]',
+      ),
+    );
     s.tools.clearCalls();
     s.world.calls.length = 0;
     const more = await s.build();
@@ -57,7 +65,10 @@ describe('state and resume', () => {
     expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).accounts).toContain('456789012345');
 
     // A new Bottlerocket patch: the OS is rebuilt and `cargo make ami` runs again; the admin image is not touched.
-    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: more', { 'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    more: Option<u8>,\n}\n' });
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: more', {
+      'sources/models/src/lib.rs':
+        'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    more: Option<u8>,\n}\n',
+    });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-more.patch': patch });
     s.tools.clearCalls();
     s.world.calls.length = 0;
@@ -66,7 +77,9 @@ describe('state and resume', () => {
     // pubsys reuses an AMI whose name exists: the regional AMIs are still the first build, and are not tagged as this one.
     expect(rebuilt.code).toBe(1);
     expect(rebuilt.stderr).toContain('Checking the AMIs before sharing failed in 3 of 3 regions');
-    expect(rebuilt.stderr).toMatch(/✖ us-east-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:\w+ \(this build: sha256:\w+\)/);
+    expect(rebuilt.stderr).toMatch(
+      /✖ us-east-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:\w+ \(this build: sha256:\w+\)/,
+    );
     expect(rebuilt.stderr).toContain('new build suffix');
     expect(s.world.modifying()).toEqual([]);
   });
@@ -88,7 +101,9 @@ describe('state and resume', () => {
     const bad = await s.build(['--only', 'sharing']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--only sharing: no such step');
-    expect(bad.stderr).toContain('resolve, sources, patch, verify, render, admin-image-build, admin-image-push, os-build, ami-register, share, manifest');
+    expect(bad.stderr).toContain(
+      'resolve, sources, patch, verify, render, admin-image-build, admin-image-push, os-build, ami-register, share, manifest',
+    );
     expect((await s.build(['--only', 'share', '--from', 'share'])).code).toBe(2);
     const wait = await s.build(['--wait-timeout', '0.1', '--wait-poll', '30']);
     expect(wait.code).toBe(2);
@@ -116,7 +131,11 @@ describe('state and resume', () => {
     // The admin image went ahead meanwhile; sharing did not start.
     expect(state(s).steps['admin-image-push']?.status).toBe('done');
     expect(state(s).steps['os-build']?.status).toBe('failed');
-    expect(s.world.calls.filter((c) => c.command.startsWith('Describe') && !c.command.includes('ECR') && c.command !== 'DescribeRepositories')).toEqual([]);
+    expect(
+      s.world.calls.filter(
+        (c) => c.command.startsWith('Describe') && !c.command.includes('ECR') && c.command !== 'DescribeRepositories',
+      ),
+    ).toEqual([]);
 
     s.tools.clearCalls();
     expect((await s.build()).code).toBe(0);
@@ -131,9 +150,18 @@ describe('state and resume', () => {
       git(repo, 'add', '-A');
       git(repo, 'commit', '--quiet', '-m', 'x');
       writeFiles(repo, { 'Release.toml': 'version = "1.0.5"\n', 'new.txt': 'x' });
-      const adapters = createAdapters({ projectDir: s.project, cacheDir: s.cacheDir, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
+      const adapters = createAdapters({
+        projectDir: s.project,
+        cacheDir: s.cacheDir,
+        dryRun: false,
+        debug: false,
+        env: sealedEnv(),
+        stderr: process.stderr,
+      });
       const ctx = { adapters } as unknown as Parameters<typeof assertCleanTree>[0];
-      await expect(assertCleanTree(ctx, 'os-build', repo)).rejects.toThrow(/Refusing to build from a dirty tree: .* has changes:\n {3}M Release.toml\n {2}\?\? new.txt/);
+      await expect(assertCleanTree(ctx, 'os-build', repo)).rejects.toThrow(
+        /Refusing to build from a dirty tree: .* has changes:\n {3}M Release.toml\n {2}\?\? new.txt/,
+      );
     } finally {
       removeDir(repo);
     }
@@ -143,7 +171,9 @@ describe('state and resume', () => {
     const dir = tempDir('bro-amis-');
     try {
       const path = join(dir, 'amis.json');
-      await expect(readAmisJson(path, REGIONS)).rejects.toThrow(`${path} does not exist: \`cargo make ami\` wrote no AMI IDs`);
+      await expect(readAmisJson(path, REGIONS)).rejects.toThrow(
+        `${path} does not exist: \`cargo make ami\` wrote no AMI IDs`,
+      );
       writeFileSync(path, JSON.stringify({ 'ap-northeast-1': { id: 'ami-0123456789abcdef0', name: 'x' } }));
       await expect(readAmisJson(path, REGIONS)).rejects.toThrow(`${path} has no AMI for us-west-1, us-east-1`);
     } finally {
@@ -182,12 +212,28 @@ describe('the workspace lock', () => {
     const dir = tempDir('bro-lock-');
     try {
       const as = (pid: number, alive: (p: number) => boolean) => ({
-        processes: { self: () => ({ pid, startTime: '7', host: 'h' }), isAlive: alive, startTime: () => '7', groupAlive: () => false },
+        processes: {
+          self: () => ({ pid, startTime: '7', host: 'h' }),
+          isAlive: alive,
+          startTime: () => '7',
+          groupAlive: () => false,
+        },
       });
-      const lock = await lockWorkspace(dir, as(4242, (pid) => pid === 4242));
-      await expect(lockWorkspace(dir, as(4343, (pid) => pid === 4242))).rejects.toThrow('Another bro (pid 4242 on h');
+      const lock = await lockWorkspace(
+        dir,
+        as(4242, (pid) => pid === 4242),
+      );
+      await expect(
+        lockWorkspace(
+          dir,
+          as(4343, (pid) => pid === 4242),
+        ),
+      ).rejects.toThrow('Another bro (pid 4242 on h');
       await lock.release();
-      const next = await lockWorkspace(dir, as(4343, () => true));
+      const next = await lockWorkspace(
+        dir,
+        as(4343, () => true),
+      );
       expect(next.stale).toBeUndefined();
       await next.release();
     } finally {
@@ -203,14 +249,31 @@ describe('SIGTERM', () => {
     onTestFinished(() => sts.close());
     const child = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
-      { env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }), stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        join(REPO_ROOT, 'dist/src/bin/bro.js'),
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+        '--ci',
+        '--min-free-disk',
+        '0.1',
+      ],
+      {
+        env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const marker = (tool: string) => `${s.tools.env.BRO_FAKE_CALLS}.hang-${tool}`;
-    for (let i = 0; i < 400 && !(existsSync(marker('cargo')) && existsSync(marker('docker'))); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && !(existsSync(marker('cargo')) && existsSync(marker('docker'))); i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(marker('cargo')) && existsSync(marker('docker')), stderr).toBe(true);
     child.kill('SIGTERM');
     expect(await exited).toBe(130);

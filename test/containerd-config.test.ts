@@ -66,7 +66,11 @@ interface Registry {
 
 /** Hostile values: every character the model allows that TOML, handlebars or a shell would treat specially. */
 const REGISTRIES: Registry[] = [
-  { name: 'harbor.example.com', username: 'robot$bro+pull', password: `q"uote \\back\\slash &amp; <lt> 'apos''' \`=\` {{x}} $HOME` },
+  {
+    name: 'harbor.example.com',
+    username: 'robot$bro+pull',
+    password: `q"uote \\back\\slash &amp; <lt> 'apos''' \`=\` {{x}} $HOME`,
+  },
   { name: 'harbor.example.com:8443', username: "it's me", password: '비밀번호 💝 ünï \u00a0 \\u0041' },
   { name: '10.0.0.1:5000', auth: Buffer.from('user:p"a\\ss&<').toString('base64') },
   { name: 'registry-1.docker.io', username: 'docker-user', password: '\'"\'"\\\\"' },
@@ -84,7 +88,9 @@ const userData = (registries: readonly Registry[]) =>
     ...registries.flatMap((r) => [
       '',
       '[[settings.cri-registry-auths]]',
-      ...(['name', 'username', 'password', 'auth'] as const).filter((k) => r[k] !== undefined).map((k) => `${k} = ${tomlString(r[k] as string)}`),
+      ...(['name', 'username', 'password', 'auth'] as const)
+        .filter((k) => r[k] !== undefined)
+        .map((k) => `${k} = ${tomlString(r[k] as string)}`),
     ]),
     '',
   ].join('\n');
@@ -99,22 +105,51 @@ describe('the containerd config bro preview renders, loaded by the real containe
     writeFileSync(file, userData(REGISTRIES));
     const out = join(work, 'out');
     const preview = await runCli(
-      ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', file, '--out', out, '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
+      [
+        'preview',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--user-data',
+        file,
+        '--out',
+        out,
+        '--ci',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+        '--work-dir',
+        join(work, 'w'),
+      ],
       sealedEnv({ PATH: `${s.fakeBin}:${PATH}` }),
     );
     expect(preview.stderr).not.toContain('✖');
     expect(preview.code).toBe(0);
     const rendered = join(out, 'containerd-config-toml');
-    expect(readFileSync(rendered, 'utf8')).toContain('[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com".auth]');
+    expect(readFileSync(rendered, 'utf8')).toContain(
+      '[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com".auth]',
+    );
 
     const dump = await configDump(containerd, rendered, work);
     expect(dump.stderr, 'containerd refused the config').toBe('');
     expect(dump.exitCode).toBe(0);
-    const registry = (parseToml(dump.stdout) as { plugins: Record<string, { registry: Record<string, Record<string, { auth?: Record<string, string> }>> }> }).plugins[CRI]?.registry;
-    const credentials = Object.fromEntries(Object.entries(registry?.configs ?? {}).map(([host, config]) => [host, config.auth]));
+    const registry = (
+      parseToml(dump.stdout) as {
+        plugins: Record<string, { registry: Record<string, Record<string, { auth?: Record<string, string> }>> }>;
+      }
+    ).plugins[CRI]?.registry;
+    const credentials = Object.fromEntries(
+      Object.entries(registry?.configs ?? {}).map(([host, config]) => [host, config.auth]),
+    );
     // containerd fills the fields a table leaves out with "" (and identitytoken, which the model does not have).
     expect(credentials).toEqual(
-      Object.fromEntries(REGISTRIES.map((r) => [r.name, { username: r.username ?? '', password: r.password ?? '', auth: r.auth ?? '', identitytoken: '' }])),
+      Object.fromEntries(
+        REGISTRIES.map((r) => [
+          r.name,
+          { username: r.username ?? '', password: r.password ?? '', auth: r.auth ?? '', identitytoken: '' },
+        ]),
+      ),
     );
     expect(Object.keys(registry?.auths ?? {})).toEqual([]);
   }, 60_000);
@@ -129,7 +164,10 @@ describe('the containerd config bro preview renders, loaded by the real containe
     expect(dump.exitCode).not.toBe(0);
     expect(dump.stderr).toContain("table key cannot contain ']'");
     // The same registry named by a DNS name loads.
-    writeFileSync(file, `version = 2\n\n[plugins."${CRI}".registry.configs."registry.example.com:5000".auth]\nusername = "u"\n`);
+    writeFileSync(
+      file,
+      `version = 2\n\n[plugins."${CRI}".registry.configs."registry.example.com:5000".auth]\nusername = "u"\n`,
+    );
     const ok = await configDump(containerd, file, work);
     expect(ok.exitCode).toBe(0);
   }, 60_000);

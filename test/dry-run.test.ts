@@ -5,7 +5,7 @@ import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
-import {  sealedEnv } from './helpers/env.js';
+import { sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -42,35 +42,68 @@ describe('bro build --dry-run', () => {
     expect(plan.sources.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
     const cargo = plan.commands.filter((c: { argv: string[] }) => c.argv[0] === 'cargo');
     expect(cargo.map((c: { argv: string[] }) => c.argv)).toEqual([
-      ['cargo', 'make', '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18', '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1'],
       [
-        'cargo', 'make',
-        '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18',
-        '-e', 'BUILDSYS_ARCH=x86_64',
-        '-e', 'BUILDSYS_VERSION_BUILD=hc1',
-        '-e', `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
-        '-e', 'PUBLISH_REGIONS=ap-northeast-1,us-west-1,us-east-1',
-        '-e', 'PUBLISH_AMI_NAME=bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1',
-        '-e', 'PUBLISH_AMI_DESCRIPTION=Bottlerocket with our patches',
-        '-e', 'PUBLISH_DATA_VOLUME_SIZE=40',
-        '-e', 'NO_PROGRESS=true',
+        'cargo',
+        'make',
+        '-e',
+        'BUILDSYS_VARIANT=aws-k8s-1.18',
+        '-e',
+        'BUILDSYS_ARCH=x86_64',
+        '-e',
+        'BUILDSYS_VERSION_BUILD=hc1',
+      ],
+      [
+        'cargo',
+        'make',
+        '-e',
+        'BUILDSYS_VARIANT=aws-k8s-1.18',
+        '-e',
+        'BUILDSYS_ARCH=x86_64',
+        '-e',
+        'BUILDSYS_VERSION_BUILD=hc1',
+        '-e',
+        `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
+        '-e',
+        'PUBLISH_REGIONS=ap-northeast-1,us-west-1,us-east-1',
+        '-e',
+        'PUBLISH_AMI_NAME=bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1',
+        '-e',
+        'PUBLISH_AMI_DESCRIPTION=Bottlerocket with our patches',
+        '-e',
+        'PUBLISH_DATA_VOLUME_SIZE=40',
+        '-e',
+        'NO_PROGRESS=true',
         'ami',
       ],
     ]);
     expect(cargo.every((c: { cwd: string }) => c.cwd === s.br)).toBe(true);
-    expect(plan.amisJson).toBe(join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'));
+    expect(plan.amisJson).toBe(
+      join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json'),
+    );
     expect(plan.adminImages).toEqual([
-      { region: 'ap-northeast-1', uri: '210987654321.dkr.ecr.ap-northeast-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
+      {
+        region: 'ap-northeast-1',
+        uri: '210987654321.dkr.ecr.ap-northeast-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1',
+      },
       { region: 'us-west-1', uri: '210987654321.dkr.ecr.us-west-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
       { region: 'us-east-1', uri: '210987654321.dkr.ecr.us-east-1.amazonaws.com/bottlerocket-admin:v0.5.2-hc1' },
     ]);
     const launch = plan.aws.filter((a: { action: string }) => a.action === 'ModifyImageAttribute');
-    expect(launch.map((a: { region: string; change: string; accounts: string[] }) => `${a.region} ${a.change} ${a.accounts.join(',')}`)).toEqual([
+    expect(
+      launch.map(
+        (a: { region: string; change: string; accounts: string[] }) =>
+          `${a.region} ${a.change} ${a.accounts.join(',')}`,
+      ),
+    ).toEqual([
       'ap-northeast-1 add 210987654321,345678901234',
       'us-west-1 add 210987654321,345678901234',
       'us-east-1 add 210987654321,345678901234',
     ]);
-    expect(plan.grants).toEqual(['ap-northeast-1', 'us-west-1', 'us-east-1'].flatMap((region) => ['210987654321', '345678901234'].map((account) => ({ region, account, change: 'grant' }))));
+    expect(plan.grants).toEqual(
+      ['ap-northeast-1', 'us-west-1', 'us-east-1'].flatMap((region) =>
+        ['210987654321', '345678901234'].map((account) => ({ region, account, change: 'grant' })),
+      ),
+    );
     // The tags share puts on every AMI and snapshot, with their values.
     expect(plan.tags).toMatchObject({
       'bro:variant': 'aws-k8s-1.18',
@@ -109,7 +142,9 @@ describe('bro build --dry-run', () => {
     const result = await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run');
     expect(result.code).toBe(0);
     // Every command of the plan, in order, under its step and directory.
-    const plan = JSON.parse((await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json')).stdout) as { commands: { step: string; cwd: string; argv: string[] }[] };
+    const plan = JSON.parse(
+      (await s.run('build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json')).stdout,
+    ) as { commands: { step: string; cwd: string; argv: string[] }[] };
     const listed = [...result.stdout.matchAll(/^ {2}\[([\w-]+)\] \(in (.+)\)\n {4}(.+)$/gm)];
     expect(listed.map(([, step, cwd]) => [step, cwd])).toEqual(plan.commands.map((c) => [c.step, c.cwd]));
     listed.forEach(([, , , line], i) => expect(line).toContain(plan.commands[i]!.argv.slice(0, 2).join(' ')));
@@ -118,17 +153,26 @@ describe('bro build --dry-run', () => {
     const summary = result.stdout.slice(0, result.stdout.indexOf('\nCommands:'));
     expect(summary).toMatch(/^ {2}AMI name {9}bottlerocket-aws-k8s-1\.18-x86_64-v1\.0\.4-hc1$/m);
     expect(summary).toMatch(/^ {2}Regions {10}ap-northeast-1 \(registered\), copied to us-west-1, us-east-1$/m);
-    expect(summary).toContain('  Admin image      210987654321.dkr.ecr.<region>.amazonaws.com/bottlerocket-admin:v0.5.2-hc1 (each region)');
+    expect(summary).toContain(
+      '  Admin image      210987654321.dkr.ecr.<region>.amazonaws.com/bottlerocket-admin:v0.5.2-hc1 (each region)',
+    );
     expect(summary).toContain(`  Manifest         ${join(dirname(s.br), 'manifest.json')}`);
     expect(summary).toMatch(/^ {18}210987654321 {2}345678901234$/m);
-    for (const region of ['ap-northeast-1', 'us-west-1', 'us-east-1']) expect(summary).toMatch(new RegExp(`^ {2}${region} +\\+ +\\+$`, 'm'));
+    for (const region of ['ap-northeast-1', 'us-west-1', 'us-east-1'])
+      expect(summary).toMatch(new RegExp(`^ {2}${region} +\\+ +\\+$`, 'm'));
     expect(summary).toContain('  bro:version = 1.0.4-hc1');
     expect(summary).toContain('Preflight');
-    expect(result.stdout).toMatch(/^ {2}\[share\] us-east-1 ec2:ModifyImageAttribute → the AMI for 210987654321, 345678901234 /m);
+    expect(result.stdout).toMatch(
+      /^ {2}\[share\] us-east-1 ec2:ModifyImageAttribute → the AMI for 210987654321, 345678901234 /m,
+    );
     expect(result.stdout).toContain(`[admin-image-push] (in ${dirname(s.br)})`);
     expect(result.stdout).toContain(`[os-build] (in ${s.br})`);
-    expect(result.stdout).toContain('cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n');
-    expect(result.stdout).toContain('docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com');
+    expect(result.stdout).toContain(
+      'cargo make -e BUILDSYS_VARIANT=aws-k8s-1.18 -e BUILDSYS_ARCH=x86_64 -e BUILDSYS_VERSION_BUILD=hc1\n',
+    );
+    expect(result.stdout).toContain(
+      'docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com',
+    );
   });
 
   it('without a terminal, prints plain lines with timestamps and no colour, even where colour is forced', () => {
@@ -136,18 +180,42 @@ describe('bro build --dry-run', () => {
     // No --ci: a pipe is not a terminal, and that alone chooses the plain output.
     const result = spawnSync(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      [
+        join(REPO_ROOT, 'dist/src/bin/bro.js'),
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+      ],
       { env: sealedEnv({ FORCE_COLOR: '1' }), encoding: 'utf8' },
     );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
-    expect(result.stderr).toMatch(/^\[SKIPPED\] \[\d\d:\d\d:\d\d\] Build and publish the admin image, build and register the OS \[SKIPPED: \[Dry run\] not executed, see the plan\]$/m);
+    expect(result.stderr).toMatch(
+      /^\[SKIPPED\] \[\d\d:\d\d:\d\d\] Build and publish the admin image, build and register the OS \[SKIPPED: \[Dry run\] not executed, see the plan\]$/m,
+    );
     expect(result.stderr).not.toContain('\u001b[');
   });
 
   it('--ci prints plain lines with timestamps on a terminal too', async () => {
     const s = setup();
-    const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir];
+    const args = [
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+    ];
     const { code, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
@@ -159,7 +227,18 @@ describe('bro build --dry-run', () => {
     // stderr is a terminal but stdout is a pipe (`bro … --json > plan.json`): the progress is drawn
     // on stderr, so it stays interactive (listr2 on its own would fall back to plain lines, because
     // it looks at stdout), and none of it reaches stdout.
-    const args = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir];
+    const args = [
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--json',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+    ];
     const { code, stdout, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(process.stdout.isTTY).not.toBe(true);
@@ -173,9 +252,23 @@ describe('bro build --dry-run', () => {
     const s = setup();
     // A URL with credentials that git cannot reach: the error must not echo the token.
     const result = await runCli(
-      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+      [
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+      ],
       // Straight to the closed local port, never through a proxy of the host: no network.
-      { BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git', NO_PROXY: '*', no_proxy: '*' },
+      {
+        BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git',
+        NO_PROXY: '*',
+        no_proxy: '*',
+      },
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('https://***@127.0.0.1:9/bottlerocket.git');
@@ -235,6 +328,7 @@ describe('the installed command', () => {
     // As the README says: `npx bro` in the project runs package.json's bin, which must be executable.
     const out = execFileSync('npx', ['bro', '--help'], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(out).toContain('Usage: bro');
-    for (const command of ['build', 'preview', 'patches', 'share', 'manifest', 'matrix', 'variants']) expect(out).toContain(`\n  ${command} `);
+    for (const command of ['build', 'preview', 'patches', 'share', 'manifest', 'matrix', 'variants'])
+      expect(out).toContain(`\n  ${command} `);
   });
 });

@@ -6,7 +6,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
-import { FIXTURE_ACCOUNTS, git, initRepo, makePatch, makeWorld, removeDir, REPO_ROOT, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import {
+  FIXTURE_ACCOUNTS,
+  git,
+  initRepo,
+  makePatch,
+  makeWorld,
+  removeDir,
+  REPO_ROOT,
+  tempDir,
+  writeSeries,
+} from './helpers/git-fixtures.js';
 
 /** Issue 9: bro at the edges — the developer's shell, concurrent runs, user work, user errors. */
 
@@ -15,8 +25,10 @@ afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup(extraToml = '') {
   const world = makeWorld(dirs, { extraToml });
-  const run = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--project-dir', world.project, '--cache-dir', world.cacheDir], env);
-  const dryRun = (env: Record<string, string> = {}, ...more: string[]) => run(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', ...more], env);
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runCli([...args, '--project-dir', world.project, '--cache-dir', world.cacheDir], env);
+  const dryRun = (env: Record<string, string> = {}, ...more: string[]) =>
+    run(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', ...more], env);
   return { ...world, run, dryRun };
 }
 
@@ -37,13 +49,17 @@ describe('sealed from the shell', () => {
     }
   });
 
-  it('run from a git hook (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE set) bro works on its own repositories, not the hook\'s', async () => {
+  it("run from a git hook (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE set) bro works on its own repositories, not the hook's", async () => {
     const s = setup();
     const other = initRepo(tempDir('bro-hook-repo-'));
     dirs.push(other);
     git(other, 'commit', '--quiet', '--allow-empty', '-m', 'the repository the hook runs in');
     const before = git(other, 'rev-parse', 'HEAD');
-    const result = await s.dryRun({ GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other, GIT_INDEX_FILE: join(other, '.git', 'index') });
+    const result = await s.dryRun({
+      GIT_DIR: join(other, '.git'),
+      GIT_WORK_TREE: other,
+      GIT_INDEX_FILE: join(other, '.git', 'index'),
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(git(s.br, 'rev-parse', 'HEAD')).not.toBe(before);
     expect(git(other, 'rev-parse', 'HEAD')).toBe(before);
@@ -52,8 +68,14 @@ describe('sealed from the shell', () => {
 });
 
 /** Runs the built bro as its own process (as a CI matrix job does); resolves with its exit code and output. */
-function spawnBro(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], { env: sealedEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnBro(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], {
+    env: sealedEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
@@ -77,22 +99,48 @@ describe('one mirror cache, many bros', () => {
     const s = setup();
     const works = [1, 2, 3].map((i) => join(s.project, `work-${i}`));
     const results = await Promise.all(
-      works.map((work) => spawnBro(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', work])),
+      works.map((work) =>
+        spawnBro([
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          '--dry-run',
+          '--ci',
+          '--project-dir',
+          s.project,
+          '--cache-dir',
+          s.cacheDir,
+          '--work-dir',
+          work,
+        ]),
+      ),
     );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const entries = readdirSync(join(s.cacheDir, 'mirrors')).sort();
     expect(entries).toHaveLength(2);
     expect(entries.every((e) => e.endsWith('.git'))).toBe(true);
-    const alternates = works.map((work) => readFileSync(join(work, 'bottlerocket', '.git', 'objects', 'info', 'alternates'), 'utf8').trim());
+    const alternates = works.map((work) =>
+      readFileSync(join(work, 'bottlerocket', '.git', 'objects', 'info', 'alternates'), 'utf8').trim(),
+    );
     expect(new Set(alternates).size).toBe(1);
-    expect(alternates[0]).toBe(join(s.cacheDir, 'mirrors', entries.find((e) => e.startsWith('bottlerocket-'))!, 'objects'));
+    expect(alternates[0]).toBe(
+      join(
+        s.cacheDir,
+        'mirrors',
+        entries.find((e) => e.startsWith('bottlerocket-'))!,
+        'objects',
+      ),
+    );
   });
 
-  it('when one source fails, the other source\'s clone finishes before bro exits: nothing half-made is left in the cache', async () => {
+  it("when one source fails, the other source's clone finishes before bro exits: nothing half-made is left in the cache", async () => {
     const s = setup();
     const bin = lingeringGit(tempDir('bro-bin-'), 'admin-container');
     dirs.push(bin);
-    const result = await s.run(['build', 'aws-k8s-1.18', '--version', '1.0.9-hc1', '--dry-run', '--ci'], { PATH: `${bin}:${PATH}` });
+    const result = await s.run(['build', 'aws-k8s-1.18', '--version', '1.0.9-hc1', '--dry-run', '--ci'], {
+      PATH: `${bin}:${PATH}`,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('has no ref "v1.0.9"');
     const left = readdirSync(join(s.cacheDir, 'mirrors'));
@@ -101,7 +149,9 @@ describe('one mirror cache, many bros', () => {
 
   it('a lock left by a bro that died is taken over', async () => {
     const s = setup();
-    const mirror = (await import('../src/adapters/mirrors.js')).createMirrors(s.cacheDir, {} as never).pathFor(s.upstream.bottlerocket);
+    const mirror = (await import('../src/adapters/mirrors.js'))
+      .createMirrors(s.cacheDir, {} as never)
+      .pathFor(s.upstream.bottlerocket);
     mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(`${mirror}.lock`, JSON.stringify({ host: hostname(), pid: dead, token: 'dead' }));
@@ -139,8 +189,12 @@ describe("never discards the user's work in silence", () => {
   it('the conflict --keep-failed leaves is still there after the next run, which says how to go on', async () => {
     const s = setup();
     const bad = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: kubelet settings', {
-      'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
-    }).replace(' pub struct KubernetesSettings {\n     cluster_name', ' pub struct KubernetesSettings {\n     cluster_domain');
+      'sources/models/src/lib.rs':
+        'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
+    }).replace(
+      ' pub struct KubernetesSettings {\n     cluster_name',
+      ' pub struct KubernetesSettings {\n     cluster_domain',
+    );
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-kubelet-settings.patch': bad });
     expect((await s.dryRun({}, '--keep-failed')).code).toBe(1);
     expect(existsSync(join(s.br, '.git', 'rebase-apply'))).toBe(true);
@@ -166,12 +220,34 @@ describe('a path the user gave is a usage error naming the option', () => {
     expect(inCache.code).toBe(2);
     expect(inCache.stderr).toContain(`is inside --cache-dir ${s.cacheDir}`);
 
-    const cacheFile = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', file]);
+    const cacheFile = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      file,
+    ]);
     expect(cacheFile.code).toBe(2);
     expect(cacheFile.stderr).toContain(`--cache-dir ${file}: is a file`);
 
     // sysfs refuses new directories, even to root (a chmod 0555 directory does not stop root).
-    const readOnly = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', '/sys/bro-cache']);
+    const readOnly = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      '/sys/bro-cache',
+    ]);
     expect(readOnly.code).toBe(2);
     expect(readOnly.stderr).toMatch(/--cache-dir \/sys\/bro-cache (is not writable|is on a read-only file system)/);
   });
@@ -181,7 +257,21 @@ describe('a path the user gave is a usage error naming the option', () => {
     const file = join(s.project, 'a-file');
     writeFileSync(file, 'x');
     const preview = (out: string) =>
-      runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci', '--user-data', join(REPO_ROOT, 'examples', 'user-data.toml'), '--out', out, '--project-dir', s.project, '--cache-dir', s.cacheDir]);
+      runCli([
+        'preview',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--ci',
+        '--user-data',
+        join(REPO_ROOT, 'examples', 'user-data.toml'),
+        '--out',
+        out,
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+      ]);
     const asFile = await preview(file);
     expect(asFile.code).toBe(2);
     expect(asFile.stderr).toContain(`--out ${file}: is a file`);
@@ -211,7 +301,13 @@ describe('sources with a problem name what to do', () => {
   it('only BRO_BOTTLEROCKET_URL set: one message naming both variables', async () => {
     const s = setup();
     const toml = join(s.project, 'variants', 'aws-k8s-1.18.toml');
-    writeFileSync(toml, readFileSync(toml, 'utf8').replace(JSON.stringify(s.upstream.adminContainer), JSON.stringify(join(s.project, 'nowhere.git'))));
+    writeFileSync(
+      toml,
+      readFileSync(toml, 'utf8').replace(
+        JSON.stringify(s.upstream.adminContainer),
+        JSON.stringify(join(s.project, 'nowhere.git')),
+      ),
+    );
     const result = await s.dryRun({ BRO_BOTTLEROCKET_URL: s.upstream.bottlerocket });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('BRO_BOTTLEROCKET_URL is set but BRO_ADMIN_CONTAINER_URL is not');
@@ -234,11 +330,27 @@ describe('sources with a problem name what to do', () => {
     expect((await s.dryRun()).code).toBe(0);
     const bundle = join(s.upstream.root, 'bottlerocket.bundle');
     git(s.upstream.bottlerocket, 'bundle', 'create', '--quiet', bundle, '--all');
-    const result = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', join(s.cacheDir, 'other')], {
-      BRO_BOTTLEROCKET_URL: bundle,
-    });
+    const result = await runCli(
+      [
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--ci',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        join(s.cacheDir, 'other'),
+      ],
+      {
+        BRO_BOTTLEROCKET_URL: bundle,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
-    expect(git(join(s.project, 'work', 'aws-k8s-1.18', 'bottlerocket'), 'rev-parse', 'HEAD~1')).toBe(s.upstream.tags['v1.0.4']);
+    expect(git(join(s.project, 'work', 'aws-k8s-1.18', 'bottlerocket'), 'rev-parse', 'HEAD~1')).toBe(
+      s.upstream.tags['v1.0.4'],
+    );
   });
 });
 
@@ -255,7 +367,9 @@ describe('variant files', () => {
   }
 
   it('rejects a share-with account listed twice', async () => {
-    const result = await withVariant((t) => t.replace(/^share-with = .*$/m, `share-with = ["${FIXTURE_ACCOUNTS[0]}", "${FIXTURE_ACCOUNTS[0]}"]`));
+    const result = await withVariant((t) =>
+      t.replace(/^share-with = .*$/m, `share-with = ["${FIXTURE_ACCOUNTS[0]}", "${FIXTURE_ACCOUNTS[0]}"]`),
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`share-with: "${FIXTURE_ACCOUNTS[0]}" is listed twice`);
   });
@@ -308,7 +422,18 @@ describe('outside a project', () => {
       ['variants', '--project-dir', elsewhere],
       ['matrix', '--project-dir', elsewhere],
       ['matrix', '--github', '--project-dir', elsewhere],
-      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', sub, '--cache-dir', s.cacheDir],
+      [
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--ci',
+        '--project-dir',
+        sub,
+        '--cache-dir',
+        s.cacheDir,
+      ],
     ]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
@@ -370,7 +495,7 @@ describe('messages that point the right way', () => {
 describe('help and README agree', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
-  it('bro --version prints the version; bro help patches check prints that command\'s help', async () => {
+  it("bro --version prints the version; bro help patches check prints that command's help", async () => {
     const version = await runCli(['--version']);
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
@@ -383,7 +508,7 @@ describe('help and README agree', () => {
     expect(build.stderr).toContain('Invalid --version "nonsense"');
   });
 
-  it('the default --work-dir and each patches command\'s directory options are the README\'s', async () => {
+  it("the default --work-dir and each patches command's directory options are the README's", async () => {
     const defaultWork = /\| `--work-dir <dir>` \| the workspace \(default `([^`]+)`\) \|/.exec(readme)?.[1];
     expect(defaultWork).toBe('<project-dir>/work/<variant>');
     const buildHelp = (await runCli(['build', '--help'])).stdout.replace(/\s+/g, ' ');
@@ -395,7 +520,8 @@ describe('help and README agree', () => {
     expect(await options('rebase')).toContain('--cache-dir');
     expect(await options('refresh')).not.toContain('--cache-dir');
     expect(await options('check')).not.toContain('--work-dir');
-    for (const command of ['rebase', 'refresh']) expect((await options(command)).replace(/\s+/g, ' ')).toContain('(default: <project-dir>/work)');
+    for (const command of ['rebase', 'refresh'])
+      expect((await options(command)).replace(/\s+/g, ' ')).toContain('(default: <project-dir>/work)');
   });
 });
 
@@ -418,7 +544,19 @@ describe('one rollback', () => {
       dirs.push(bin);
       const child = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir],
+        [
+          join(REPO_ROOT, 'dist/src/bin/bro.js'),
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          '--dry-run',
+          '--ci',
+          '--project-dir',
+          s.project,
+          '--cache-dir',
+          s.cacheDir,
+        ],
         { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stderr = '';
@@ -444,7 +582,7 @@ describe('one rollback', () => {
 });
 
 describe("never discards the user's commits in silence", () => {
-  it('a commit of their own on the checkout (a kept conflict resolved with git am --continue) is refused, bro\'s own are not', async () => {
+  it("a commit of their own on the checkout (a kept conflict resolved with git am --continue) is refused, bro's own are not", async () => {
     const s = setup();
     expect((await s.dryRun()).code).toBe(0);
     // A fresh state file (another CI run on the same host): bro's own commits are recognised as bro's.
@@ -475,7 +613,11 @@ describe('the mirror lock does not trust a pid alone', () => {
     // Held and touched by a live holder: the second waits until the first releases.
     const order: string[] = [];
     let release!: () => void;
-    const first = withFileLock(path, () => new Promise<void>((r) => (release = () => (order.push('first done'), r()))), { staleAfterMs: 300, pollMs: 10 });
+    const first = withFileLock(
+      path,
+      () => new Promise<void>((r) => (release = () => (order.push('first done'), r()))),
+      { staleAfterMs: 300, pollMs: 10 },
+    );
     await new Promise((r) => setTimeout(r, 50));
     const second = withFileLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
     // Longer than staleAfterMs: the holder's heartbeat keeps the lock fresh.

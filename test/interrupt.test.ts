@@ -2,7 +2,16 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { git, makePatch, makeProject, makeUpstream, REPO_ROOT, removeDir, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import {
+  git,
+  makePatch,
+  makeProject,
+  makeUpstream,
+  REPO_ROOT,
+  removeDir,
+  tempDir,
+  writeSeries,
+} from './helpers/git-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
@@ -36,13 +45,26 @@ describe('Ctrl-C', () => {
     const cacheDir = tempDir('bro-cache-');
     const bin = tempDir('bro-bin-');
     dirs.push(upstream.root, project, cacheDir, bin);
-    const patch = makePatch(upstream.bottlerocket, 'v1.0.4', 'models: x', { 'sources/models/src/lib.rs': 'pub struct X;\n' });
+    const patch = makePatch(upstream.bottlerocket, 'v1.0.4', 'models: x', {
+      'sources/models/src/lib.rs': 'pub struct X;\n',
+    });
     writeSeries(project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
     slowGit(bin);
 
     const child = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', project, '--cache-dir', cacheDir],
+      [
+        join(REPO_ROOT, 'dist/src/bin/bro.js'),
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--project-dir',
+        project,
+        '--cache-dir',
+        cacheDir,
+      ],
       { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

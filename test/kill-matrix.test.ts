@@ -64,7 +64,9 @@ afterEach(async () => {
 
 const lockGroups = (): number[] => {
   try {
-    return (JSON.parse(readFileSync(join(s.work, '.bro/lock'), 'utf8')).groups as { pgid: number }[]).map((g) => g.pgid);
+    return (JSON.parse(readFileSync(join(s.work, '.bro/lock'), 'utf8')).groups as { pgid: number }[]).map(
+      (g) => g.pgid,
+    );
   } catch {
     return [];
   }
@@ -73,8 +75,16 @@ const SECRETS = [REGISTRY_PASSWORD, AUTH_TOKEN, Buffer.from(REGISTRY_PASSWORD).t
 const filesWithSecrets = (dirs: string[]) =>
   dirs
     .flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []))
-    .filter((file) => existsSync(file) && statSync(file).isFile() && SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)));
-const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
+    .filter(
+      (file) =>
+        existsSync(file) &&
+        statSync(file).isFile() &&
+        SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)),
+    );
+const tmpDockerDirs = () =>
+  readdirSync(tmpdir())
+    .filter((e) => e.startsWith('bro-docker-'))
+    .map((e) => join(tmpdir(), e));
 
 describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
   it.each([
@@ -82,50 +92,82 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
     ['ami-register', 'cargo', 'ami'],
     ['admin-image-build', 'docker', 'build'],
     ['admin-image-push', 'docker', 'push'],
-  ])('during %s: no second %s %s beside the orphan, no login left on disk, the same AWS state and manifest', async (_step, tool, what) => {
-    const before = new Set(tmpDockerDirs());
-    const bro = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
-      { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }), stdio: 'ignore' },
-    );
-    children.push(bro);
-    // Every blocked program has started (one push per region) and is recorded in the lock.
-    const pidsFile = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}.pids`;
-    const blocked = () => (existsSync(pidsFile) ? readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number) : []);
-    const expected = what === 'push' ? REGIONS.length : 1;
-    await until(() => blocked().length === expected && blocked().every((pid) => lockGroups().includes(pid)));
-    const orphan = blocked()[0]!;
-    const exited = new Promise((r) => bro.on('exit', r));
-    bro.kill('SIGKILL');
-    await exited;
-    expect(alive(orphan), 'the orphan runs').toBe(true);
-    const started = () => s.tools.calls().filter((c) => c.tool === tool && (tool === 'cargo' ? (c.argv.at(-1) === 'ami') === (what === 'ami') : c.argv[0] === what)).length;
-    const before2 = started();
+  ])(
+    'during %s: no second %s %s beside the orphan, no login left on disk, the same AWS state and manifest',
+    async (_step, tool, what) => {
+      const before = new Set(tmpDockerDirs());
+      const bro = spawn(
+        process.execPath,
+        [
+          join(REPO_ROOT, 'dist/src/bin/bro.js'),
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          '--project-dir',
+          s.project,
+          '--cache-dir',
+          s.cacheDir,
+          '--ci',
+          '--min-free-disk',
+          '0.1',
+        ],
+        {
+          env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }),
+          stdio: 'ignore',
+        },
+      );
+      children.push(bro);
+      // Every blocked program has started (one push per region) and is recorded in the lock.
+      const pidsFile = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}.pids`;
+      const blocked = () =>
+        existsSync(pidsFile) ? readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+      const expected = what === 'push' ? REGIONS.length : 1;
+      await until(() => blocked().length === expected && blocked().every((pid) => lockGroups().includes(pid)));
+      const orphan = blocked()[0]!;
+      const exited = new Promise((r) => bro.on('exit', r));
+      bro.kill('SIGKILL');
+      await exited;
+      expect(alive(orphan), 'the orphan runs').toBe(true);
+      const started = () =>
+        s.tools
+          .calls()
+          .filter(
+            (c) =>
+              c.tool === tool &&
+              (tool === 'cargo' ? (c.argv.at(-1) === 'ami') === (what === 'ami') : c.argv[0] === what),
+          ).length;
+      const before2 = started();
 
-    const refused = await s.build();
-    expect(refused.code, refused.stderr).toBe(1);
-    expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
-    expect(started(), 'no second start').toBe(before2);
+      const refused = await s.build();
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain(`process group ${orphan} (${tool} `);
+      expect(started(), 'no second start').toBe(before2);
 
-    const rerun = await s.build(['--kill-orphans']);
-    expect(rerun.stderr).not.toContain('✖');
-    expect(rerun.code).toBe(0);
-    expect(alive(orphan), 'the orphan was stopped').toBe(false);
-    expect(existsSync(join(s.work, '.bro/lock')), `lock left: ${existsSync(join(s.work, '.bro/lock')) ? readFileSync(join(s.work, '.bro/lock'), 'utf8') : ''}`).toBe(false);
-    expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))]), rerun.stderr).toEqual([]);
-    expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
-    for (const region of REGIONS) {
-      const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);
-      expect([...image.launch].sort()).toEqual(ACCOUNTS);
-      for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
-    }
-  });
+      const rerun = await s.build(['--kill-orphans']);
+      expect(rerun.stderr).not.toContain('✖');
+      expect(rerun.code).toBe(0);
+      expect(alive(orphan), 'the orphan was stopped').toBe(false);
+      expect(
+        existsSync(join(s.work, '.bro/lock')),
+        `lock left: ${existsSync(join(s.work, '.bro/lock')) ? readFileSync(join(s.work, '.bro/lock'), 'utf8') : ''}`,
+      ).toBe(false);
+      expect(filesWithSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))]), rerun.stderr).toEqual([]);
+      expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
+      for (const region of REGIONS) {
+        const image = s.world.image(region, (reference.regions as Record<string, { ami: string }>)[region]!.ami);
+        expect([...image.launch].sort()).toEqual(ACCOUNTS);
+        for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+      }
+    },
+  );
 });
 
 describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)', () => {
   it('the rerun refuses beside the orphaned git am; --kill-orphans stops it, restores the checkout and converges', async () => {
-    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: x', { 'sources/models/src/lib.rs': 'pub struct X;\n' });
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: x', {
+      'sources/models/src/lib.rs': 'pub struct X;\n',
+    });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
     // A git on PATH that blocks in `git am` until released, then runs the real git.
     const bin = tempDir('bro-gitbin-');
@@ -138,8 +180,24 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
     try {
       const bro = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
-        { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }), stdio: 'ignore' },
+        [
+          join(REPO_ROOT, 'dist/src/bin/bro.js'),
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          '--project-dir',
+          s.project,
+          '--cache-dir',
+          s.cacheDir,
+          '--ci',
+          '--min-free-disk',
+          '0.1',
+        ],
+        {
+          env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }),
+          stdio: 'ignore',
+        },
       );
       children.push(bro);
       const marker = join(bin, 'am-blocked');
@@ -159,7 +217,9 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
       expect(rerun.code).toBe(0);
       expect(alive(orphan)).toBe(false);
       expect(published(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')))).toEqual(reference);
-      expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).sources.bottlerocket.series.patches).toEqual(['0001-models-x.patch']);
+      expect(
+        JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).sources.bottlerocket.series.patches,
+      ).toEqual(['0001-models-x.patch']);
     } finally {
       removeDir(bin);
     }
@@ -167,46 +227,76 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
 });
 
 describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
-  const broArgs = () => [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1', '--wait-poll', '0.05'];
+  const broArgs = () => [
+    join(REPO_ROOT, 'dist/src/bin/bro.js'),
+    'build',
+    'aws-k8s-1.18',
+    '--version',
+    '1.0.4-hc1',
+    '--project-dir',
+    s.project,
+    '--cache-dir',
+    s.cacheDir,
+    '--ci',
+    '--min-free-disk',
+    '0.1',
+    '--wait-poll',
+    '0.05',
+  ];
   const runBro = (env: Record<string, string>) => {
-    const child = spawn(process.execPath, broArgs(), { env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, broArgs(), {
+      env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(child);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
-    return { child, exited: new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr }))) };
+    return {
+      child,
+      exited: new Promise<{ code: number | null; stderr: string }>((r) =>
+        child.on('exit', (code) => r({ code, stderr })),
+      ),
+    };
   };
 
   it.each([
     ['the same share-with', ACCOUNTS],
     ['an account removed from share-with meanwhile', [ACCOUNTS[0]!]],
-  ])('right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over', async (_case, accounts) => {
-    const ec2 = await startEc2Endpoint();
-    try {
-      const applied = ec2.holdAfter('ModifyImageAttribute');
-      const first = runBro(ec2.env);
-      await applied;
-      first.child.kill('SIGKILL');
-      await first.exited;
+  ])(
+    'right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over',
+    async (_case, accounts) => {
+      const ec2 = await startEc2Endpoint();
+      try {
+        const applied = ec2.holdAfter('ModifyImageAttribute');
+        const first = runBro(ec2.env);
+        await applied;
+        first.child.kill('SIGKILL');
+        await first.exited;
 
-      const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
-      writeFileSync(variant, readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`));
-      const rerun = await runBro(ec2.env).exited;
-      expect(rerun.code, rerun.stderr).toBe(0);
-      expect(rerun.stderr).toContain('Took over the workspace lock');
+        const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
+        writeFileSync(
+          variant,
+          readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
+        );
+        const rerun = await runBro(ec2.env).exited;
+        expect(rerun.code, rerun.stderr).toBe(0);
+        expect(rerun.stderr).toContain('Took over the workspace lock');
 
-      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-      for (const region of REGIONS) {
-        const image = ec2.image(region, manifest.regions[region].ami);
-        expect([...image.launch].sort(), region).toEqual(accounts);
-        for (const snap of image.snapshots) expect(ec2.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
-        expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
-        expect(manifest.regions[region].sharedWith).toEqual(accounts);
+        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+        for (const region of REGIONS) {
+          const image = ec2.image(region, manifest.regions[region].ami);
+          expect([...image.launch].sort(), region).toEqual(accounts);
+          for (const snap of image.snapshots)
+            expect(ec2.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
+          expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+          expect(manifest.regions[region].sharedWith).toEqual(accounts);
+        }
+        expect(manifest.accounts).toEqual(accounts);
+        if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
+        expect(filesWithSecrets([s.work])).toEqual([]);
+      } finally {
+        await ec2.close();
       }
-      expect(manifest.accounts).toEqual(accounts);
-      if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
-      expect(filesWithSecrets([s.work])).toEqual([]);
-    } finally {
-      await ec2.close();
-    }
-  });
+    },
+  );
 });

@@ -14,7 +14,8 @@ describe('kubeReserved formulas, with the Rust unit test vectors', () => {
     const vectors = rustNumberPairs(patch, 'KUBE_RESERVED_CPU_VECTORS');
     expect(vectors.length).toBeGreaterThanOrEqual(10);
     expect(vectors).toContainEqual([2, 70]);
-    for (const [cores, millicores] of vectors) expect(kubeReservedCpuMillicores(cores), `${cores} cores`).toBe(millicores);
+    for (const [cores, millicores] of vectors)
+      expect(kubeReservedCpuMillicores(cores), `${cores} cores`).toBe(millicores);
   });
 
   it('memory: 11 * maxPods + 255 Mi', () => {

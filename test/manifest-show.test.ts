@@ -33,11 +33,14 @@ describe('the release manifest', () => {
     expect(JSON.parse(json.stdout)).toEqual(manifest);
     const human = await s.cli(['manifest', 'show', '--manifest', out]);
     expect(human.stdout).toContain(`Release aws-k8s-1.18 (x86_64) 1.0.4-hc1: ${out}`);
-    for (const region of REGIONS) expect(human.stdout).toContain(`  ${region}: ${manifest.regions[region].ami} (snapshots ${manifest.regions[region].snapshots.join(', ')})`);
+    for (const region of REGIONS)
+      expect(human.stdout).toContain(
+        `  ${region}: ${manifest.regions[region].ami} (snapshots ${manifest.regions[region].snapshots.join(', ')})`,
+      );
     expect(human.stdout).toMatch(/ {2}os-build: done, \d+\.\ds/);
   });
 
-  it('is found in the variant\'s workspace by default', async () => {
+  it("is found in the variant's workspace by default", async () => {
     expect((await s.build()).code).toBe(0);
     const shown = await s.cli(['manifest', 'show', 'aws-k8s-1.18', '--json']);
     expect(shown.code).toBe(0);

@@ -1,5 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -40,7 +49,20 @@ const marker = (what: string) => `${s.tools.env.BRO_FAKE_CALLS}.blocked-${what}`
 function spawnBro(env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'],
+    [
+      join(REPO_ROOT, 'dist/src/bin/bro.js'),
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+      '--ci',
+      '--min-free-disk',
+      '0.1',
+    ],
     { env: sealedEnv({ ...s.tools.env, ...sts.env, ...env }), stdio: 'ignore' },
   );
   children.push(child);
@@ -92,7 +114,9 @@ describe.runIf(procAvailable)('kill -9 of bro while cargo make builds', () => {
 
     const refused = await s.build();
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`The bro that held this workspace (pid ${bro.pid} on ${hostname()}) is gone, but programs it started still run:`);
+    expect(refused.stderr).toContain(
+      `The bro that held this workspace (pid ${bro.pid} on ${hostname()}) is gone, but programs it started still run:`,
+    );
     expect(refused.stderr).toContain(`process group ${cargo} (cargo make)`);
     expect(refused.stderr).toContain(`process group ${docker} (docker build)`);
     expect(refused.stderr).toContain('--kill-orphans');
@@ -138,7 +162,9 @@ describe.runIf(procAvailable)('the lock owner', () => {
     writeLock(identity(owner.pid as number));
     const result = await s.build(['--only', 'os-build']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`Another bro (pid ${owner.pid} on ${hostname()}, started 2026-11-29T00:00:00.000Z) is running in this workspace`);
+    expect(result.stderr).toContain(
+      `Another bro (pid ${owner.pid} on ${hostname()}, started 2026-11-29T00:00:00.000Z) is running in this workspace`,
+    );
     expect(s.tools.calls()).toEqual([]);
   });
 
@@ -164,60 +190,87 @@ const holdingSecrets = (dirs: string[]) =>
     .flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []))
     .filter((file) => existsSync(file) && statSync(file).isFile())
     .filter((file) => SECRETS.some((secret) => readFileSync(file, 'latin1').includes(secret)));
-const tmpDockerDirs = () => readdirSync(tmpdir()).filter((e) => e.startsWith('bro-docker-')).map((e) => join(tmpdir(), e));
+const tmpDockerDirs = () =>
+  readdirSync(tmpdir())
+    .filter((e) => e.startsWith('bro-docker-'))
+    .map((e) => join(tmpdir(), e));
 
-describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)('%s of bro while docker pushes the admin image', (signal) => {
-  it('keeps the ECR logins in the workspace only, and none outlives the runs: SIGHUP removes them itself, after kill -9 the rerun does; no second push runs beside orphans', async () => {
-    const ecr = await startEcrEndpoint();
-    try {
-      const before = new Set(tmpDockerDirs());
-      const bro = spawnBro({ ...ecr.env, BRO_FAKE_BLOCK: 'cargo:default,docker:push' });
-      const pushes = () => s.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
-      await until(() => pushes().length === REGIONS.length && existsSync(marker('cargo-default')));
-      expect(ecr.calls).toContain('GetAuthorizationToken');
-      // While the pushes run, their logins are on disk under the workspace's .bro/, nowhere else.
-      const configs = pushes().map((p) => p.env.DOCKER_CONFIG as string);
-      for (const dir of configs) expect(dir.startsWith(join(s.work, '.bro', 'docker') + '/')).toBe(true);
-      expect(holdingSecrets([join(s.work, '.bro')]).length).toBe(REGIONS.length);
+describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)(
+  '%s of bro while docker pushes the admin image',
+  (signal) => {
+    it('keeps the ECR logins in the workspace only, and none outlives the runs: SIGHUP removes them itself, after kill -9 the rerun does; no second push runs beside orphans', async () => {
+      const ecr = await startEcrEndpoint();
+      try {
+        const before = new Set(tmpDockerDirs());
+        const bro = spawnBro({ ...ecr.env, BRO_FAKE_BLOCK: 'cargo:default,docker:push' });
+        const pushes = () => s.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
+        await until(() => pushes().length === REGIONS.length && existsSync(marker('cargo-default')));
+        expect(ecr.calls).toContain('GetAuthorizationToken');
+        // While the pushes run, their logins are on disk under the workspace's .bro/, nowhere else.
+        const configs = pushes().map((p) => p.env.DOCKER_CONFIG as string);
+        for (const dir of configs) expect(dir.startsWith(join(s.work, '.bro', 'docker') + '/')).toBe(true);
+        expect(holdingSecrets([join(s.work, '.bro')]).length).toBe(REGIONS.length);
 
-      const exited = new Promise((r) => bro.on('exit', r));
-      bro.kill(signal);
-      await exited;
+        const exited = new Promise((r) => bro.on('exit', r));
+        bro.kill(signal);
+        await exited;
 
-      if (signal === 'SIGKILL') {
-        // The pushes outlived bro: no new push (or login) starts beside them.
-        const refused = await s.build();
-        expect(refused.code).toBe(1);
-        expect(refused.stderr).toContain('(docker push)');
-        expect(pushes()).toHaveLength(REGIONS.length);
-      } else {
-        // SIGHUP is handled like SIGTERM: bro stops its pushes and removes their logins before it exits.
-        expect(holdingSecrets([s.work])).toEqual([]);
+        if (signal === 'SIGKILL') {
+          // The pushes outlived bro: no new push (or login) starts beside them.
+          const refused = await s.build();
+          expect(refused.code).toBe(1);
+          expect(refused.stderr).toContain('(docker push)');
+          expect(pushes()).toHaveLength(REGIONS.length);
+        } else {
+          // SIGHUP is handled like SIGTERM: bro stops its pushes and removes their logins before it exits.
+          expect(holdingSecrets([s.work])).toEqual([]);
+        }
+        const rerun = await s.build(['--kill-orphans']);
+        expect(rerun.stderr).not.toContain('✖');
+        expect(rerun.code).toBe(0);
+        expect(holdingSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))])).toEqual([]);
+        // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
+        for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
+        expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
+        expect(
+          rerun.stderr.includes('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace'),
+        ).toBe(signal === 'SIGKILL');
+        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+        for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
+      } finally {
+        await ecr.close();
       }
-      const rerun = await s.build(['--kill-orphans']);
-      expect(rerun.stderr).not.toContain('✖');
-      expect(rerun.code).toBe(0);
-      expect(holdingSecrets([s.work, ...tmpDockerDirs().filter((d) => !before.has(d))])).toEqual([]);
-      // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
-      for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
-      expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
-      expect(rerun.stderr.includes('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace')).toBe(signal === 'SIGKILL');
-      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-      for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
-    } finally {
-      await ecr.close();
-    }
-  });
-});
+    });
+  },
+);
 
 describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)', () => {
   it('bro stops at the next step boundary: no AMI registered, no image pushed, the lock released', async () => {
-    const broArgs = [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--ci', '--min-free-disk', '0.1'];
+    const broArgs = [
+      join(REPO_ROOT, 'dist/src/bin/bro.js'),
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+      '--ci',
+      '--min-free-disk',
+      '0.1',
+    ];
     // Stands in for npm and its shell: starts bro, says its pid, and is then killed by the CI runner.
     const launcher = spawn(
       process.execPath,
-      ['-e', `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(broArgs)}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`],
-      { env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }), stdio: ['ignore', 'pipe', 'ignore'] },
+      [
+        '-e',
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(broArgs)}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`,
+      ],
+      {
+        env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
     );
     children.push(launcher);
     let out = '';
@@ -228,10 +281,13 @@ describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)'
     launcher.kill('SIGKILL');
     await gone;
     // The build steps that were running finish; what follows them must not start.
-    for (const what of ['cargo-default', 'docker-build']) writeFileSync(`${s.tools.env.BRO_FAKE_CALLS}.release-${what}`, '');
+    for (const what of ['cargo-default', 'docker-build'])
+      writeFileSync(`${s.tools.env.BRO_FAKE_CALLS}.release-${what}`, '');
     await until(() => !alive(bro));
 
-    const calls = s.tools.calls().map((c) => `${c.tool} ${c.argv.filter((a) => !a.startsWith('-') && !a.includes('=')).join(' ')}`);
+    const calls = s.tools
+      .calls()
+      .map((c) => `${c.tool} ${c.argv.filter((a) => !a.startsWith('-') && !a.includes('=')).join(' ')}`);
     expect(calls.some((c) => c.startsWith('cargo make ami'))).toBe(false);
     expect(calls.some((c) => c.startsWith('docker login') || c.startsWith('docker push'))).toBe(false);
     expect(existsSync(lockPath())).toBe(false);
@@ -246,9 +302,17 @@ describe('taking over a stale lock', () => {
     const { lockWorkspace } = await import('../src/adapters/locks/workspace-lock.js');
     const dir = join(s.work, '.bro');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'lock'), JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }));
+    writeFileSync(
+      join(dir, 'lock'),
+      JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }),
+    );
     const as = (pid: number) => ({
-      processes: { self: () => ({ pid, startTime: '7', host: 'h' }), isAlive: (p: number) => p === 4001 || p === 4002, startTime: () => '7', groupAlive: () => false },
+      processes: {
+        self: () => ({ pid, startTime: '7', host: 'h' }),
+        isAlive: (p: number) => p === 4001 || p === 4002,
+        startTime: () => '7',
+        groupAlive: () => false,
+      },
     });
     for (let round = 0; round < 20; round++) {
       const results = await Promise.allSettled([lockWorkspace(dir, as(4001)), lockWorkspace(dir, as(4002))]);
@@ -256,7 +320,10 @@ describe('taking over a stale lock', () => {
       expect(won, JSON.stringify(results.map((r) => r.status === 'rejected' && String(r.reason)))).toHaveLength(1);
       expect(results.find((r) => r.status === 'rejected')?.reason?.message).toMatch(/Another bro/);
       await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
-      writeFileSync(join(dir, 'lock'), JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }));
+      writeFileSync(
+        join(dir, 'lock'),
+        JSON.stringify({ owner: { pid: 999999, startTime: '1', host: 'h' }, startedAt: 'x', groups: [] }),
+      );
     }
   });
 });

@@ -12,7 +12,18 @@ afterEach(() => dirs.splice(0).forEach(removeDir));
 function setup() {
   const world = makeWorld(dirs);
   const build = (...extra: string[]) =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', world.project, '--cache-dir', world.cacheDir, ...extra]);
+    runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--project-dir',
+      world.project,
+      '--cache-dir',
+      world.cacheDir,
+      ...extra,
+    ]);
   return { ...world, build };
 }
 
@@ -20,12 +31,17 @@ const log = (dir: string) => git(dir, 'log', '--format=%s', '-n', '5').split('\n
 
 describe('series files', () => {
   it('parses names in order, ignoring comments and blank lines', () => {
-    expect(parseSeriesFile('s', '# ours\n0001-a.patch\n\n0002-b.patch # why\n')).toEqual(['0001-a.patch', '0002-b.patch']);
+    expect(parseSeriesFile('s', '# ours\n0001-a.patch\n\n0002-b.patch # why\n')).toEqual([
+      '0001-a.patch',
+      '0002-b.patch',
+    ]);
   });
 
   it('rejects a line that is not NNNN-name.patch, naming the file and line', () => {
     expect(() => parseSeriesFile('patches/bottlerocket/1.0.4/series', '0001-a.patch\nb.diff\n')).toThrow(ConfigError);
-    expect(() => parseSeriesFile('patches/bottlerocket/1.0.4/series', '0001-a.patch\nb.diff\n')).toThrow(/series: line 2: "b\.diff"/);
+    expect(() => parseSeriesFile('patches/bottlerocket/1.0.4/series', '0001-a.patch\nb.diff\n')).toThrow(
+      /series: line 2: "b\.diff"/,
+    );
   });
 
   it('picks the exact base, else the newest lower one with a warning', () => {
@@ -41,7 +57,8 @@ describe('applying the series', () => {
   it('applies each patch as a commit on the pinned commit, then the generated admin source commit; the tree is clean', async () => {
     const s = setup();
     const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: add cri-registry-auths', {
-      'sources/models/src/aws-k8s-1.15/mod.rs': 'pub struct Settings {\n    motd: Option<String>,\n    kubernetes: Option<KubernetesSettings>,\n    cri_registry_auths: Option<Vec<RegistryAuth>>,\n}\n',
+      'sources/models/src/aws-k8s-1.15/mod.rs':
+        'pub struct Settings {\n    motd: Option<String>,\n    kubernetes: Option<KubernetesSettings>,\n    cri_registry_auths: Option<Vec<RegistryAuth>>,\n}\n',
     });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-add-cri-registry-auths.patch': patch });
     const result = await s.build();
@@ -63,12 +80,30 @@ describe('applying the series', () => {
   it('commits as bro with fixed dates, also on a host with no git identity of its own', async () => {
     const s = setup();
     const result = await runCli(
-      ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--project-dir', s.project, '--cache-dir', s.cacheDir],
-      { GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '' },
+      [
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+      ],
+      {
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_AUTHOR_NAME: '',
+        GIT_AUTHOR_EMAIL: '',
+        GIT_COMMITTER_NAME: '',
+        GIT_COMMITTER_EMAIL: '',
+      },
     );
     expect(result.stderr).not.toContain('✖');
     expect(result.code).toBe(0);
-    expect(git(s.br, 'log', '-1', '--format=%an <%ae> %cn <%ce> %cI')).toBe('bro <bro@localhost> bro <bro@localhost> 2000-01-01T00:00:00+00:00');
+    expect(git(s.br, 'log', '-1', '--format=%an <%ae> %cn <%ce> %cI')).toBe(
+      'bro <bro@localhost> bro <bro@localhost> 2000-01-01T00:00:00+00:00',
+    );
   });
 
   it('reuses the workspace: the rerun keeps the ignored build/ cache and gives the same commits; --discard-changes drops a stray file', async () => {
@@ -90,13 +125,21 @@ describe('applying the series', () => {
   it('a failing patch names the patch, the file and the hunk, and restores the tree to the pin', async () => {
     const s = setup();
     const good = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'containerd: registry auths', {
-      'packages/containerd/containerd-config-toml_aws-k8s': '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n\n# auths\n',
+      'packages/containerd/containerd-config-toml_aws-k8s':
+        '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n\n# auths\n',
     });
     // Written against a tree that has a different lib.rs: its context does not match v1.0.4.
     const bad = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: kubelet settings', {
-      'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
-    }).replace(' pub struct KubernetesSettings {\n     cluster_name: Option<String>,', ' pub struct KubernetesSettings {\n     cluster_domain: Option<String>,');
-    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-containerd-registry-auths.patch': good, '0002-models-kubelet-settings.patch': bad });
+      'sources/models/src/lib.rs':
+        'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
+    }).replace(
+      ' pub struct KubernetesSettings {\n     cluster_name: Option<String>,',
+      ' pub struct KubernetesSettings {\n     cluster_domain: Option<String>,',
+    );
+    writeSeries(s.project, 'bottlerocket', '1.0.4', {
+      '0001-containerd-registry-auths.patch': good,
+      '0002-models-kubelet-settings.patch': bad,
+    });
     const result = await s.build();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('0002-models-kubelet-settings.patch does not apply to v1.0.4');
@@ -112,8 +155,12 @@ describe('applying the series', () => {
   it('--keep-failed leaves the conflict in place for hand resolution', async () => {
     const s = setup();
     const bad = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: kubelet settings', {
-      'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
-    }).replace(' pub struct KubernetesSettings {\n     cluster_name', ' pub struct KubernetesSettings {\n     cluster_domain');
+      'sources/models/src/lib.rs':
+        'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
+    }).replace(
+      ' pub struct KubernetesSettings {\n     cluster_name',
+      ' pub struct KubernetesSettings {\n     cluster_domain',
+    );
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-kubelet-settings.patch': bad });
     const result = await s.build('--keep-failed');
     expect(result.code).toBe(1);

@@ -5,7 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import type { CheckReport, PatchResult } from '../src/patches/check/check-report.js';
 import { runCli } from './helpers/cli.js';
-import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, REPO_ROOT, scratchDirs, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import {
+  commitAll,
+  git,
+  initRepo,
+  makePatch,
+  makeProject,
+  makeUpstream,
+  removeDir,
+  REPO_ROOT,
+  scratchDirs,
+  tempDir,
+  writeFiles,
+  writeSeries,
+} from './helpers/git-fixtures.js';
 import { FILES, makePatchedUpstream, makeSeriesProject, type PatchedUpstream } from './helpers/patch-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 
@@ -27,7 +40,8 @@ afterAll(() => {
   dirs.removeAll();
 });
 
-const check = (...args: string[]) => runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
+const check = (...args: string[]) =>
+  runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
 
 async function report(...args: string[]): Promise<CheckReport> {
   const result = await check('--json', ...args);
@@ -52,7 +66,15 @@ describe('bro patches check: one status per patch, per tag', () => {
   it('applies the patches in sequence: 0006 changes lines that 0002 adds, and is clean on top of it', async () => {
     // `git apply --check 0002 0006` would check 0006 against the tag alone, where its lines are not.
     const at = await statuses('v1.0.0');
-    expect(Object.values(at).map((p) => p.status)).toEqual(['clean', 'clean', 'clean', 'clean', 'clean', 'clean', 'clean']);
+    expect(Object.values(at).map((p) => p.status)).toEqual([
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+    ]);
   });
 
   it('(b) a conflict names the file, the hunk, the lines expected and what upstream has there now', async () => {
@@ -60,7 +82,14 @@ describe('bro patches check: one status per patch, per tag', () => {
     expect(at['0002']!.status).toBe('conflict');
     const [conflict] = at['0002']!.conflicts!;
     expect(conflict).toMatchObject({ file: FILES.kubelet, hunk: 1, hunks: 1, line: 10 });
-    expect(conflict!.expected).toEqual(['hairpinMode: hairpin-veth', 'cgroupDriver: systemd', 'runtimeRequestTimeout: 15m', 'serializeImagePulls: false', 'serverTLSBootstrap: true', 'configMapAndSecretChangeDetectionStrategy: Cache']);
+    expect(conflict!.expected).toEqual([
+      'hairpinMode: hairpin-veth',
+      'cgroupDriver: systemd',
+      'runtimeRequestTimeout: 15m',
+      'serializeImagePulls: false',
+      'serverTLSBootstrap: true',
+      'configMapAndSecretChangeDetectionStrategy: Cache',
+    ]);
     expect(conflict!.found!.line).toBe(10);
     expect(conflict!.found!.lines).toContain('containerLogMaxSize: 10Mi');
     expect(conflict!.found!.lines).toContain('runtimeRequestTimeout: 15m');
@@ -68,7 +97,10 @@ describe('bro patches check: one status per patch, per tag', () => {
 
   it('(f) a patch that builds on a failed one is blocked, and names it', async () => {
     const at = await statuses('v1.0.2');
-    expect(at['0006']).toMatchObject({ status: 'blocked', blockedBy: ['0002-kubelet-render-containerLogMaxSize.patch'] });
+    expect(at['0006']).toMatchObject({
+      status: 'blocked',
+      blockedBy: ['0002-kubelet-render-containerLogMaxSize.patch'],
+    });
     // The patches that do not touch the failed patch's files are unaffected.
     expect(at['0007']!.status).toBe('clean');
   });
@@ -84,40 +116,64 @@ describe('bro patches check: one status per patch, per tag', () => {
   });
 
   it('(c) a backport is upstreamed at a tag whose history has the upstream commit it names, even after upstream reworded it', async () => {
-    const commit = /^Upstream-Status: Backport \[([0-9a-f]{40})\]$/m.exec(upstream.series['0003-models-restart-containerd-when-its-config-changes.patch']!)?.[1];
+    const commit = /^Upstream-Status: Backport \[([0-9a-f]{40})\]$/m.exec(
+      upstream.series['0003-models-restart-containerd-when-its-config-changes.patch']!,
+    )?.[1];
     expect(commit).toBeDefined();
     const at = await statuses('v1.0.9');
     expect(at['0003']).toMatchObject({ status: 'upstreamed', backport: commit });
     // Its content alone proves nothing there: the restart line is now a multi-line array.
-    expect(git(upstream.repo, 'show', `v1.0.9:${FILES.defaults}`)).not.toContain('restart-commands = ["/bin/systemctl try-restart containerd.service"]');
+    expect(git(upstream.repo, 'show', `v1.0.9:${FILES.defaults}`)).not.toContain(
+      'restart-commands = ["/bin/systemctl try-restart containerd.service"]',
+    );
     expect(at['0002']!.status).toBe('conflict');
     const text = (await check('--tags', 'v1.0.9')).stdout;
-    expect(text).toContain(`upstreamed: the tag has upstream commit ${commit}, which this patch backports; drop the patch`);
+    expect(text).toContain(
+      `upstreamed: the tag has upstream commit ${commit}, which this patch backports; drop the patch`,
+    );
   });
 
   it('a backport whose upstream commit the repository lacks is checked by content, with a warning', async () => {
     const other = scratch('bro-patches-project-');
     const series = { ...upstream.series };
     const name = '0003-models-restart-containerd-when-its-config-changes.patch';
-    series[name] = series[name]!.replace(/^Upstream-Status: Backport \[[0-9a-f]+\]$/m, 'Upstream-Status: Backport [0123456789abcdef]');
+    series[name] = series[name]!.replace(
+      /^Upstream-Status: Backport \[[0-9a-f]+\]$/m,
+      'Upstream-Status: Backport [0123456789abcdef]',
+    );
     writeSeries(other, 'bottlerocket', '1.0.0', series);
-    const result = await runCli(['patches', 'check', '--json', '--tags', 'v1.0.3,v1.0.9', '--project-dir', other, '--cache-dir', cache], env());
+    const result = await runCli(
+      ['patches', 'check', '--json', '--tags', 'v1.0.3,v1.0.9', '--project-dir', other, '--cache-dir', cache],
+      env(),
+    );
     const doc = JSON.parse(result.stdout) as CheckReport;
     expect(doc.tags.map((t) => t.patches[2]!.status)).toEqual(['upstreamed', 'conflict']);
-    expect(doc.warnings).toEqual([`${name} says it backports upstream commit 0123456789abcdef, which ${upstream.repo} does not have: it is checked by its content only.`]);
+    expect(doc.warnings).toEqual([
+      `${name} says it backports upstream commit 0123456789abcdef, which ${upstream.repo} does not have: it is checked by its content only.`,
+    ]);
     expect(result.stderr).toContain('! 0003-models-restart-containerd-when-its-config-changes.patch says it backports');
   });
 
   it('(d) a patch to a file upstream renamed is moved, and names the new path', async () => {
     const at = await statuses('v1.0.4');
-    expect(at['0004']).toMatchObject({ status: 'moved', via: 'clean', moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }] });
+    expect(at['0004']).toMatchObject({
+      status: 'moved',
+      via: 'clean',
+      moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }],
+    });
   });
 
-  it('(d) a file renamed and then rewritten is followed through the renames in the tag\'s history', async () => {
+  it("(d) a file renamed and then rewritten is followed through the renames in the tag's history", async () => {
     // The diff from the base alone sees a file deleted and an unrelated one added.
-    expect(git(upstream.repo, 'diff', '--find-renames', '--name-status', 'v1.0.0', 'v1.0.10', '--', 'packages/containerd')).toBe(`D\t${FILES.containerd}\nA\t${FILES.containerdRenamed}`);
+    expect(
+      git(upstream.repo, 'diff', '--find-renames', '--name-status', 'v1.0.0', 'v1.0.10', '--', 'packages/containerd'),
+    ).toBe(`D\t${FILES.containerd}\nA\t${FILES.containerdRenamed}`);
     const at = await statuses('v1.0.10');
-    expect(at['0004']).toMatchObject({ status: 'moved', via: 'offset', moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }] });
+    expect(at['0004']).toMatchObject({
+      status: 'moved',
+      via: 'offset',
+      moves: [{ from: FILES.containerd, to: FILES.containerdRenamed }],
+    });
   });
 
   it('(e) a patch to a file upstream deleted is missing, and names the file', async () => {
@@ -136,17 +192,51 @@ describe('bro patches check: one status per patch, per tag', () => {
     const result = await check();
     expect(result.code).toBe(1);
     const rows = result.stdout.split('\n').filter((l) => /^v\d/.test(l));
-    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(['v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4', 'v1.0.5', 'v1.0.6', 'v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
-    expect(rows[1]!.split(/\s+/)).toEqual(['v1.0.2', 'clean', 'CONFLICT', 'clean', 'clean', 'clean', 'blocked', 'clean']);
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual([
+      'v1.0.1',
+      'v1.0.2',
+      'v1.0.3',
+      'v1.0.4',
+      'v1.0.5',
+      'v1.0.6',
+      'v1.0.7',
+      'v1.0.8',
+      'v1.0.9',
+      'v1.0.10',
+      'v1.1.0',
+    ]);
+    expect(rows[1]!.split(/\s+/)).toEqual([
+      'v1.0.2',
+      'clean',
+      'CONFLICT',
+      'clean',
+      'clean',
+      'clean',
+      'blocked',
+      'clean',
+    ]);
     expect(rows[0]!.split(/\s+/)).toEqual(['v1.0.1', '+3', 'clean', 'clean', 'clean', 'clean', 'clean', 'clean']);
     expect(result.stdout).toContain('0002-kubelet-render-containerLogMaxSize.patch');
-    expect(result.stdout).toMatch(/v1\.0\.4 +moved: packages\/containerd\/containerd-config-toml_aws-k8s → packages\/containerd\/containerd-config-toml_k8s/);
+    expect(result.stdout).toMatch(
+      /v1\.0\.4 +moved: packages\/containerd\/containerd-config-toml_aws-k8s → packages\/containerd\/containerd-config-toml_k8s/,
+    );
     expect(result.stdout).toContain('1 of 11 tags take the series as it is (clean or offset); 10 need work.');
   });
 
   it('--since takes a tag or a commit; --tags takes exactly the tags given', async () => {
-    expect((await report('--since', 'v1.0.6')).tags.map((t) => t.tag)).toEqual(['v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
-    expect((await report('--since', upstream.tags['v1.0.7']!)).tags.map((t) => t.tag)).toEqual(['v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
+    expect((await report('--since', 'v1.0.6')).tags.map((t) => t.tag)).toEqual([
+      'v1.0.7',
+      'v1.0.8',
+      'v1.0.9',
+      'v1.0.10',
+      'v1.1.0',
+    ]);
+    expect((await report('--since', upstream.tags['v1.0.7']!)).tags.map((t) => t.tag)).toEqual([
+      'v1.0.8',
+      'v1.0.9',
+      'v1.0.10',
+      'v1.1.0',
+    ]);
     expect((await report('--tags', 'v1.0.3,v1.0.1')).tags.map((t) => t.tag)).toEqual(['v1.0.3', 'v1.0.1']);
   });
 
@@ -190,7 +280,10 @@ describe('bro patches check: one status per patch, per tag', () => {
 
   it('never shows the credentials of an upstream URL, in the report or in errors', async () => {
     const url = `file://bro:s3cret-token@localhost${upstream.repo}`;
-    const run = (...args: string[]) => runCli(['patches', 'check', '--project-dir', project, '--cache-dir', scratch('bro-cache-'), '--debug', ...args], { BRO_BOTTLEROCKET_URL: url });
+    const run = (...args: string[]) =>
+      runCli(['patches', 'check', '--project-dir', project, '--cache-dir', scratch('bro-cache-'), '--debug', ...args], {
+        BRO_BOTTLEROCKET_URL: url,
+      });
     const ok = await run('--json', '--tags', 'v1.0.1');
     expect(ok.code).toBe(0);
     expect((JSON.parse(ok.stdout) as CheckReport).url).toBe(`file://***@localhost${upstream.repo}`);
@@ -203,14 +296,32 @@ describe('bro patches check: one status per patch, per tag', () => {
     // A mirror of its own, made as bro makes it, to which no check has ever applied a patch: the
     // shared one already holds the blobs that earlier tests' checks would have written into it.
     const fresh = scratch('bro-patches-cache-');
-    const { mirrors } = createAdapters({ projectDir: project, cacheDir: fresh, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
+    const { mirrors } = createAdapters({
+      projectDir: project,
+      cacheDir: fresh,
+      dryRun: false,
+      debug: false,
+      env: sealedEnv(),
+      stderr: process.stderr,
+    });
     const { path: mirror } = await mirrors.ensure(upstream.repo);
     const objects = () => git(mirror, 'count-objects', '-v');
     const before = objects();
-    const result = await runCli(['patches', 'check', '--json', '--no-fetch', '--tags', 'v1.0.7', '--project-dir', project, '--cache-dir', fresh], env());
+    const result = await runCli(
+      ['patches', 'check', '--json', '--no-fetch', '--tags', 'v1.0.7', '--project-dir', project, '--cache-dir', fresh],
+      env(),
+    );
     // The check did apply the series (a three-way merge even writes merged blobs)...
     const doc = JSON.parse(result.stdout) as CheckReport;
-    expect(doc.tags[0]!.patches.map((p) => p.status)).toEqual(['clean', 'clean', 'clean', 'clean', 'clean', 'clean', '3way']);
+    expect(doc.tags[0]!.patches.map((p) => p.status)).toEqual([
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      'clean',
+      '3way',
+    ]);
     // ...and not one object of it went into the mirror.
     expect(objects()).toBe(before);
   });
@@ -232,7 +343,20 @@ describe('bro patches check for the admin container (an untagged base)', () => {
     commitAll(repo, 'v0.6.0');
     git(repo, 'tag', '-a', '-m', 'v0.6.0', 'v0.6.0');
     git(repo, 'tag', '-a', '-m', 'v0.5.0', 'v0.5.0', `${admin.adminCommit}~1`);
-    const result = await runCli(['patches', 'check', '--source', 'admin-container', '--json', '--project-dir', adminProject, '--cache-dir', adminCache], { BRO_ADMIN_CONTAINER_URL: '' });
+    const result = await runCli(
+      [
+        'patches',
+        'check',
+        '--source',
+        'admin-container',
+        '--json',
+        '--project-dir',
+        adminProject,
+        '--cache-dir',
+        adminCache,
+      ],
+      { BRO_ADMIN_CONTAINER_URL: '' },
+    );
     expect(result.stderr).toBe('');
     const doc = JSON.parse(result.stdout) as CheckReport;
     expect(doc.series.baseCommit).toBe(admin.adminCommit);
@@ -247,15 +371,32 @@ describe('bro patches check for the admin container (an untagged base)', () => {
     const lone = scratch('bro-patches-project-');
     const patch = makePatch(repo, 'HEAD', 'sshd: x', { sshd_config: 'PasswordAuthentication yes\n' });
     writeSeries(lone, 'admin-container', '0.5.2', { '0001-sshd-x.patch': patch });
-    const result = await runCli(['patches', 'check', '--source', 'admin-container', '--project-dir', lone, '--cache-dir', scratch('bro-cache-')], {
-      BRO_ADMIN_CONTAINER_URL: repo,
-    });
+    const result = await runCli(
+      ['patches', 'check', '--source', 'admin-container', '--project-dir', lone, '--cache-dir', scratch('bro-cache-')],
+      {
+        BRO_ADMIN_CONTAINER_URL: repo,
+      },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('names base 0.5.2, but');
     expect(result.stderr).toContain('Pass --base <commit>');
-    const withBase = await runCli(['patches', 'check', '--source', 'admin-container', '--base', 'HEAD', '--project-dir', lone, '--cache-dir', scratch('bro-cache-')], {
-      BRO_ADMIN_CONTAINER_URL: repo,
-    });
+    const withBase = await runCli(
+      [
+        'patches',
+        'check',
+        '--source',
+        'admin-container',
+        '--base',
+        'HEAD',
+        '--project-dir',
+        lone,
+        '--cache-dir',
+        scratch('bro-cache-'),
+      ],
+      {
+        BRO_ADMIN_CONTAINER_URL: repo,
+      },
+    );
     expect(withBase.stdout).toContain('No tags to check');
     expect(withBase.code).toBe(0);
   });
@@ -267,12 +408,19 @@ describe('Ctrl-C during bro patches check', () => {
     const bin = scratch('bro-bin-');
     const tmp = scratch('bro-tmp-');
     const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
-    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase "$*" in *"apply --cached"*) echo started > "${join(bin, 'started')}"; sleep 30;; esac\nexec ${realGit} "$@"\n`);
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\ncase "$*" in *"apply --cached"*) echo started > "${join(bin, 'started')}"; sleep 30;; esac\nexec ${realGit} "$@"\n`,
+    );
     chmodSync(join(bin, 'git'), 0o755);
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'patches', 'check', '--project-dir', project, '--cache-dir', cache], {
-      env: sealedEnv({ ...env(), PATH: `${bin}:${PATH}`, TMPDIR: tmp }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'patches', 'check', '--project-dir', project, '--cache-dir', cache],
+      {
+        env: sealedEnv({ ...env(), PATH: `${bin}:${PATH}`, TMPDIR: tmp }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

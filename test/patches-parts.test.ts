@@ -37,7 +37,10 @@ describe('rewritePaths', () => {
       '--- a/packages/containerd/new',
       '+++ b/packages/containerd/new',
     ]);
-    expect(parseFormatPatch(out).files[0]).toMatchObject({ oldPath: 'packages/containerd/new', newPath: 'packages/containerd/new' });
+    expect(parseFormatPatch(out).files[0]).toMatchObject({
+      oldPath: 'packages/containerd/new',
+      newPath: 'packages/containerd/new',
+    });
   });
 });
 
@@ -86,16 +89,41 @@ describe('locate', () => {
 });
 
 describe('describeConflicts', () => {
-  const files = parseFormatPatch(['diff --git a/f b/f', 'index 1..2 100644', '--- a/f', '+++ b/f', '@@ -3,2 +3,3 @@', ' y', ' z', '+added', ''].join('\n')).files;
-  const failure = { offsets: [], fuzz: [], failedHunks: [{ file: 'f', line: 3 }], absent: [], existing: [], conflicted: [], errors: [] };
+  const files = parseFormatPatch(
+    ['diff --git a/f b/f', 'index 1..2 100644', '--- a/f', '+++ b/f', '@@ -3,2 +3,3 @@', ' y', ' z', '+added', ''].join(
+      '\n',
+    ),
+  ).files;
+  const failure = {
+    offsets: [],
+    fuzz: [],
+    failedHunks: [{ file: 'f', line: 3 }],
+    absent: [],
+    existing: [],
+    conflicted: [],
+    errors: [],
+  };
 
   it('says why git refused a hunk whose lines are all there: it must sit at the end of the file, and upstream added lines after them', async () => {
     const [conflict] = await describeConflicts(async () => 'w\nx\ny\nz\nupstream-added', files, failure);
     expect(conflict).toMatchObject({ file: 'f', hunk: 1, expected: ['y', 'z'], found: { line: 3, lines: ['y', 'z'] } });
     expect(conflict!.reason).toMatch(/no context after its change, so git applies it only at the end of the file/);
-    expect(formatCheck({ ...REPORT, tags: [{ tag: 'v1', commit: 'c', ok: false, patches: [{ patch: '0001-a.patch', status: 'conflict', conflicts: [conflict!] }, { patch: '0002-b.patch', status: 'clean' }] }] })).toContain(
-      '                      these lines are there, but the hunk has no context after its change',
-    );
+    expect(
+      formatCheck({
+        ...REPORT,
+        tags: [
+          {
+            tag: 'v1',
+            commit: 'c',
+            ok: false,
+            patches: [
+              { patch: '0001-a.patch', status: 'conflict', conflicts: [conflict!] },
+              { patch: '0002-b.patch', status: 'clean' },
+            ],
+          },
+        ],
+      }),
+    ).toContain('                      these lines are there, but the hunk has no context after its change');
   });
 
   it('gives no reason when the lines are not all there', async () => {
@@ -107,18 +135,46 @@ describe('describeConflicts', () => {
 describe('alreadyUpstream', () => {
   const patch = (hunk: string[]) => {
     const count = (c: string) => hunk.filter((l) => l[0] === ' ' || l[0] === c).length;
-    return parseFormatPatch(['diff --git a/f b/f', 'index 1..2 100644', '--- a/f', '+++ b/f', `@@ -1,${count('-')} +1,${count('+')} @@`, ...hunk, ''].join('\n')).files;
+    return parseFormatPatch(
+      [
+        'diff --git a/f b/f',
+        'index 1..2 100644',
+        '--- a/f',
+        '+++ b/f',
+        `@@ -1,${count('-')} +1,${count('+')} @@`,
+        ...hunk,
+        '',
+      ].join('\n'),
+    ).files;
   };
   const read = (text: string) => async () => text;
-  const change = patch([' [services.containerd]', '-restart-commands = []', '+restart-commands = ["restart"]', ' ', ' [other]']);
+  const change = patch([
+    ' [services.containerd]',
+    '-restart-commands = []',
+    '+restart-commands = ["restart"]',
+    ' ',
+    ' [other]',
+  ]);
 
   it('is true when the added lines are there, near where the hunk fits, and the lines they replaced are not', async () => {
-    expect(await alreadyUpstream(change, read('[services.containerd]\nconfiguration-files = ["proxy-env"]\nrestart-commands = ["restart"]\n\n[other]'))).toBe(true);
+    expect(
+      await alreadyUpstream(
+        change,
+        read('[services.containerd]\nconfiguration-files = ["proxy-env"]\nrestart-commands = ["restart"]\n\n[other]'),
+      ),
+    ).toBe(true);
   });
 
   it('is false when the replaced line is still beside the added one, or the added line is not there', async () => {
-    expect(await alreadyUpstream(change, read('[services.containerd]\nrestart-commands = []\nrestart-commands = ["restart"]\n\n[other]'))).toBe(false);
-    expect(await alreadyUpstream(change, read('[services.containerd]\nrestart-commands = ["other"]\n\n[other]'))).toBe(false);
+    expect(
+      await alreadyUpstream(
+        change,
+        read('[services.containerd]\nrestart-commands = []\nrestart-commands = ["restart"]\n\n[other]'),
+      ),
+    ).toBe(false);
+    expect(await alreadyUpstream(change, read('[services.containerd]\nrestart-commands = ["other"]\n\n[other]'))).toBe(
+      false,
+    );
   });
 
   it('proves nothing with a change of blank lines or punctuation only', async () => {
@@ -131,8 +187,10 @@ describe('alreadyUpstream', () => {
 });
 
 describe('slug', () => {
-  it("names a patch file as git format-patch does", () => {
-    expect(slug('models: add settings.cri-registry-auths for private registries')).toBe('models-add-settings.cri-registry-auths-for-private-r');
+  it('names a patch file as git format-patch does', () => {
+    expect(slug('models: add settings.cri-registry-auths for private registries')).toBe(
+      'models-add-settings.cri-registry-auths-for-private-r',
+    );
     expect(slug('...')).toBe('patch');
   });
 });
@@ -157,7 +215,9 @@ describe('formatCheck', () => {
       ok: i === 0,
       patches: [
         { patch: '0001-a.patch', status: 'offset', offsets: [{ file: 'f', hunk: 1, line: 9, offset: -2 - i }] },
-        i === 0 ? { patch: '0002-b.patch', status: 'clean' } : { patch: '0002-b.patch', status: 'missing', missing: ['g'] },
+        i === 0
+          ? { patch: '0002-b.patch', status: 'clean' }
+          : { patch: '0002-b.patch', status: 'missing', missing: ['g'] },
       ],
     })),
   };
@@ -165,12 +225,23 @@ describe('formatCheck', () => {
   it('prints one row per tag and one column per patch, and each run of the same verdict once', () => {
     const text = formatCheck(report);
     expect(text).toContain('tag     0001  0002\nv1.0.1  -2    clean\nv1.0.2  -3    missing\nv1.0.3  -4    missing\n');
-    expect(text).toContain('  0002-b.patch\n    v1.0.1            clean or offset\n    v1.0.2..v1.0.3    missing: g no longer exists upstream\n');
+    expect(text).toContain(
+      '  0002-b.patch\n    v1.0.1            clean or offset\n    v1.0.2..v1.0.3    missing: g no longer exists upstream\n',
+    );
     expect(text).not.toContain('  0001-a.patch\n    v1.0.1');
     expect(text).toContain('1 of 3 tags take the series as it is (clean or offset); 2 need work.');
   });
 
   it('shows an offset as the largest shift of its hunks', () => {
-    expect(cell({ patch: 'p', status: 'offset', offsets: [{ file: 'f', hunk: 1, line: 1, offset: 2 }, { file: 'f', hunk: 2, line: 9, offset: -5 }] })).toBe('-5');
+    expect(
+      cell({
+        patch: 'p',
+        status: 'offset',
+        offsets: [
+          { file: 'f', hunk: 1, line: 1, offset: 2 },
+          { file: 'f', hunk: 2, line: 9, offset: -5 },
+        ],
+      }),
+    ).toBe('-5');
   });
 });

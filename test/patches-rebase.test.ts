@@ -8,8 +8,14 @@ import type { CheckReport } from '../src/patches/check/check-report.js';
 import { parseFormatPatch } from '../src/config/patch-file.js';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
-import { FILES, makePatchedUpstream, makeSeriesProject, replaceLine, type PatchedUpstream } from './helpers/patch-fixtures.js';
-import {  sealedEnv } from './helpers/env.js';
+import {
+  FILES,
+  makePatchedUpstream,
+  makeSeriesProject,
+  replaceLine,
+  type PatchedUpstream,
+} from './helpers/patch-fixtures.js';
+import { sealedEnv } from './helpers/env.js';
 
 let upstream: PatchedUpstream;
 let project: string;
@@ -29,7 +35,8 @@ const env = () => ({ BRO_BOTTLEROCKET_URL: upstream.repo });
 const dirs = () => ['--project-dir', project, '--work-dir', work];
 const rebase = (...args: string[]) => runCli(['patches', 'rebase', ...dirs(), '--cache-dir', cache, ...args], env());
 const refresh = () => runCli(['patches', 'refresh', ...dirs()], env());
-const check = (...args: string[]) => runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
+const check = (...args: string[]) =>
+  runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
 const workspace = () => join(work, 'rebase', 'bottlerocket');
 
 function series(base: string): Record<string, string> {
@@ -49,8 +56,12 @@ describe('bro patches rebase --onto, when no patch needs a hand', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Wrote patches/bottlerocket/1.1.0/ (6 patches):');
-    expect(result.stdout).toMatch(/0003-models-restart-containerd-when-its-config-changes\.patch +dropped: already upstream in v1\.1\.0/);
-    expect(result.stdout).toMatch(/0004-containerd-render-registry-auths\.patch +refreshed \(moved: packages\/containerd\/containerd-config-toml_aws-k8s → packages\/containerd\/containerd-config-toml_k8s\)/);
+    expect(result.stdout).toMatch(
+      /0003-models-restart-containerd-when-its-config-changes\.patch +dropped: already upstream in v1\.1\.0/,
+    );
+    expect(result.stdout).toMatch(
+      /0004-containerd-render-registry-auths\.patch +refreshed \(moved: packages\/containerd\/containerd-config-toml_aws-k8s → packages\/containerd\/containerd-config-toml_k8s\)/,
+    );
     expect(result.stdout).toContain('Check it: bro patches check --source bottlerocket --tags v1.1.0');
 
     const before = upstream.series;
@@ -94,7 +105,10 @@ describe('bro patches rebase --onto, when no patch needs a hand', () => {
     expect(result.stdout.match(/ unchanged$/gm)).toHaveLength(7);
     // And not just because the original bytes were kept: a fresh export gives them too.
     const plumbing = createGitPlumbing(createRunner({ dryRun: false, env: sealedEnv(), redactor: new Redactor() }));
-    const exported = await plumbing.formatPatches(workspace(), upstream.tags['v1.0.0']!, { abbrev: 12, numbered: true });
+    const exported = await plumbing.formatPatches(workspace(), upstream.tags['v1.0.0']!, {
+      abbrev: 12,
+      numbered: true,
+    });
     expect(exported).toEqual(Object.values(upstream.series));
   });
 });
@@ -103,12 +117,16 @@ describe('rebase → resolve → refresh → check', () => {
   it('stops at a real conflict with exact instructions, and the resolved rebase refreshes into a series the check calls clean', async () => {
     const stopped = await rebase('--onto', 'v1.0.2');
     expect(stopped.code).toBe(1);
-    expect(stopped.stderr).toContain(`0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.2: conflict in ${FILES.kubelet}.`);
+    expect(stopped.stderr).toContain(
+      `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.2: conflict in ${FILES.kubelet}.`,
+    );
     expect(stopped.stderr).toContain(`The rebase stopped at patch 2 of 7, in ${workspace()}. To finish it:`);
     expect(stopped.stderr).toContain(`  cd ${workspace()}`);
     expect(stopped.stderr).toContain(`  git add ${FILES.kubelet}`);
     expect(stopped.stderr).toContain('  git am --continue');
-    expect(stopped.stderr).toContain(`  bro patches refresh --source bottlerocket --work-dir ${work} --project-dir ${project}`);
+    expect(stopped.stderr).toContain(
+      `  bro patches refresh --source bottlerocket --work-dir ${work} --project-dir ${project}`,
+    );
     // The workspace is at the conflict, with git's markers in the file.
     const conflicted = readFileSync(join(workspace(), FILES.kubelet), 'utf8');
     expect(conflicted).toContain('<<<<<<<');
@@ -151,13 +169,19 @@ describe('rebase → resolve → refresh → check', () => {
   it('a patch to a file upstream deleted stops with what to run; `git am --skip` drops it and refresh says so', async () => {
     const stopped = await rebase('--onto', 'v1.0.5');
     expect(stopped.code).toBe(1);
-    expect(stopped.stderr).toContain(`0005-models-wire-the-kube-reserved-generators.patch does not apply to v1.0.5: v1.0.5 deleted ${FILES.override}, which it changes.`);
-    expect(stopped.stderr).toContain(`  git rm ${FILES.override}    # leave it deleted; or \`git add\` it to keep the patch's version`);
+    expect(stopped.stderr).toContain(
+      `0005-models-wire-the-kube-reserved-generators.patch does not apply to v1.0.5: v1.0.5 deleted ${FILES.override}, which it changes.`,
+    );
+    expect(stopped.stderr).toContain(
+      `  git rm ${FILES.override}    # leave it deleted; or \`git add\` it to keep the patch's version`,
+    );
     expect(stopped.stderr).toContain('  git am --continue          # or `git am --skip` to drop the patch');
     git(workspace(), 'am', '--skip');
     const refreshed = await refresh();
     expect(refreshed.code).toBe(0);
-    expect(refreshed.stdout).toMatch(/0005-models-wire-the-kube-reserved-generators\.patch +dropped: no commit in the rebase workspace has its subject/);
+    expect(refreshed.stdout).toMatch(
+      /0005-models-wire-the-kube-reserved-generators\.patch +dropped: no commit in the rebase workspace has its subject/,
+    );
     expect(Object.keys(series('1.0.5'))).toHaveLength(6);
     expect((await check('--tags', 'v1.0.5')).code).toBe(0);
   });
@@ -165,7 +189,9 @@ describe('rebase → resolve → refresh → check', () => {
   it('names the patches it left out as already upstream (here a backport) when it stops at a conflict', async () => {
     const stopped = await rebase('--onto', 'v1.0.9');
     expect(stopped.code).toBe(1);
-    expect(stopped.stderr).toContain(`0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`);
+    expect(stopped.stderr).toContain(
+      `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`,
+    );
     expect(stopped.stderr).toContain(
       `The rebase stopped at patch 2 of 6, in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
     );

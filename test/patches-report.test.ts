@@ -7,7 +7,18 @@ import { formatMarkdown, SYMBOL } from '../src/patches/report/format-markdown.js
 import { toSeriesPatch } from '../src/patches/load-series.js';
 import { recommend } from '../src/patches/check/recommend.js';
 import { runCli } from './helpers/cli.js';
-import { commitAll, git, initRepo, makePatch, makeProject, makeUpstream, removeDir, scratchDirs, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import {
+  commitAll,
+  git,
+  initRepo,
+  makePatch,
+  makeProject,
+  makeUpstream,
+  removeDir,
+  scratchDirs,
+  writeFiles,
+  writeSeries,
+} from './helpers/git-fixtures.js';
 import { makePatchedUpstream, type PatchedUpstream } from './helpers/patch-fixtures.js';
 
 let upstream: PatchedUpstream;
@@ -24,7 +35,11 @@ beforeAll(() => {
   writeSeries(project, 'bottlerocket', '1.0.0', upstream.series);
   const repo = admin.adminContainer;
   const sshd = 'PasswordAuthentication no\nAuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys %u %f\n';
-  writeSeries(project, 'admin-container', '0.5.2', { '0001-sshd-use-EC2-Instance-Connect.patch': makePatch(repo, admin.adminCommit, 'sshd: use EC2 Instance Connect', { sshd_config: sshd }) });
+  writeSeries(project, 'admin-container', '0.5.2', {
+    '0001-sshd-use-EC2-Instance-Connect.patch': makePatch(repo, admin.adminCommit, 'sshd: use EC2 Instance Connect', {
+      sshd_config: sshd,
+    }),
+  });
   git(repo, 'checkout', '--quiet', admin.adminCommit);
   writeFiles(repo, { VERSION: 'v0.6.0\n', sshd_config: sshd });
   commitAll(repo, 'v0.6.0');
@@ -37,12 +52,16 @@ afterAll(() => {
 
 // The admin container's URL is the variant's; BRO_* from the developer's shell must not change it.
 const env = () => ({ BRO_BOTTLEROCKET_URL: upstream.repo, BRO_ADMIN_CONTAINER_URL: '' });
-const check = (...args: string[]) => runCli(['patches', 'check', '--project-dir', project, '--cache-dir', scratch('bro-cache-'), ...args], env());
+const check = (...args: string[]) =>
+  runCli(['patches', 'check', '--project-dir', project, '--cache-dir', scratch('bro-cache-'), ...args], env());
 
 describe('bro patches check with no --source', () => {
   it('checks every source with a series: one JSON document per source, one per line, each of schema 1; the exit code is the worst', async () => {
     const result = await check('--json');
-    const docs = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as CheckReport);
+    const docs = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as CheckReport);
     expect(docs.map((d) => [d.schemaVersion, d.kind, d.source])).toEqual([
       [1, 'bro.patches.check', 'bottlerocket'],
       [1, 'bro.patches.check', 'admin-container'],
@@ -59,13 +78,16 @@ describe('bro patches check with no --source', () => {
     const other = initRepo(`${scratch('bro-admin-')}/admin`);
     writeFiles(other, { VERSION: 'v0.5.2\n', sshd_config: 'x\n' });
     commitAll(other, 'v0.5.2');
-    const result = await runCli(['patches', 'check', '--json', '--project-dir', project, '--cache-dir', scratch('bro-cache-')], { BRO_BOTTLEROCKET_URL: upstream.repo, BRO_ADMIN_CONTAINER_URL: other });
+    const result = await runCli(
+      ['patches', 'check', '--json', '--project-dir', project, '--cache-dir', scratch('bro-cache-')],
+      { BRO_BOTTLEROCKET_URL: upstream.repo, BRO_ADMIN_CONTAINER_URL: other },
+    );
     expect(result.code).toBe(2);
     expect((JSON.parse(result.stdout) as CheckReport).source).toBe('bottlerocket');
     expect(result.stderr).toContain('admin-container: ');
   });
 
-  it('options that name one upstream\'s refs need --source', async () => {
+  it("options that name one upstream's refs need --source", async () => {
     const result = await check('--tags', 'v1.0.1');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--tags names refs of one upstream');
@@ -84,8 +106,22 @@ describe('the Markdown report', () => {
     const first = html.slice(html.indexOf('<table>'), html.indexOf('</table>'));
     const headers = [...first.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((m) => m[1]);
     expect(headers).toEqual(['tag', '0001', '0002', '0003', '0004', '0005', '0006', '0007']);
-    const rows = [...first.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].slice(1).map((m) => [...m[1]!.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((c) => c[1]));
-    expect(rows.map((r) => r[0])).toEqual(['v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4', 'v1.0.5', 'v1.0.6', 'v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
+    const rows = [...first.matchAll(/<tr>([\s\S]*?)<\/tr>/g)]
+      .slice(1)
+      .map((m) => [...m[1]!.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((c) => c[1]));
+    expect(rows.map((r) => r[0])).toEqual([
+      'v1.0.1',
+      'v1.0.2',
+      'v1.0.3',
+      'v1.0.4',
+      'v1.0.5',
+      'v1.0.6',
+      'v1.0.7',
+      'v1.0.8',
+      'v1.0.9',
+      'v1.0.10',
+      'v1.1.0',
+    ]);
     expect(rows[0]).toEqual(['v1.0.1', `${SYMBOL.offset} +3`, ...Array(6).fill(`${SYMBOL.clean} clean`)]);
     expect(rows[1]![2]).toBe(`${SYMBOL.conflict} conflict`);
     expect(html).toContain(`${SYMBOL.blocked} blocked (an earlier patch failed)`);
@@ -96,7 +132,14 @@ describe('the Markdown report', () => {
   });
 
   it('escapes what Markdown would read as markup', () => {
-    const report = fakeReport([{ tag: 'v1.0.1', commit: 'c', ok: false, patches: [{ patch: '0001-a_b*c.patch', status: 'conflict', conflicts: [] }] }]);
+    const report = fakeReport([
+      {
+        tag: 'v1.0.1',
+        commit: 'c',
+        ok: false,
+        patches: [{ patch: '0001-a_b*c.patch', status: 'conflict', conflicts: [] }],
+      },
+    ]);
     report.warnings = ['a <b>bold</b> | pipe'];
     const html = new MarkdownIt().render(formatMarkdown([report]));
     expect(html).toContain('a &lt;b&gt;bold&lt;/b&gt; | pipe');
@@ -113,13 +156,41 @@ describe('the HTML report', () => {
     expect(html).not.toMatch(/<script|<link|\ssrc=|url\(|@import/i);
     const first = html.slice(html.indexOf('<table class="matrix">'), html.indexOf('</table>'));
     const rows = [...first.matchAll(/<tr><th class="tag">([^<]*)<\/th>/g)].map((m) => m[1]);
-    expect(rows).toEqual(['tag', 'v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4', 'v1.0.5', 'v1.0.6', 'v1.0.7', 'v1.0.8', 'v1.0.9', 'v1.0.10', 'v1.1.0']);
+    expect(rows).toEqual([
+      'tag',
+      'v1.0.1',
+      'v1.0.2',
+      'v1.0.3',
+      'v1.0.4',
+      'v1.0.5',
+      'v1.0.6',
+      'v1.0.7',
+      'v1.0.8',
+      'v1.0.9',
+      'v1.0.10',
+      'v1.1.0',
+    ]);
     expect(first).toContain('<td class="s-conflict"');
     expect(html).toContain('<h2 id="admin-container">admin-container: 0 of 1 tags take the series as it is</h2>');
   });
 
   it('escapes text', () => {
-    const report = fakeReport([{ tag: 'v1.0.1', commit: 'c', ok: false, patches: [{ patch: '0001-x.patch', status: 'conflict', conflicts: [{ file: 'a', hunk: 1, hunks: 1, line: 1, expected: ['<script>alert(1)</script>'], found: null }] }] }]);
+    const report = fakeReport([
+      {
+        tag: 'v1.0.1',
+        commit: 'c',
+        ok: false,
+        patches: [
+          {
+            patch: '0001-x.patch',
+            status: 'conflict',
+            conflicts: [
+              { file: 'a', hunk: 1, hunks: 1, line: 1, expected: ['<script>alert(1)</script>'], found: null },
+            ],
+          },
+        ],
+      },
+    ]);
     const html = formatHtml([report]);
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
@@ -129,15 +200,41 @@ describe('the HTML report', () => {
 describe('what to do next', () => {
   type Verdict = Omit<TagResult['patches'][number], 'patch'>;
   const tags = (...rows: [string, ...Verdict[]][]): TagResult[] => rows.map(([tag, ...patches]) => row(tag, patches));
-  const row = (tag: string, patches: Verdict[]): TagResult => ({ tag, commit: tag, ok: false, patches: patches.map((p, i) => ({ patch: `000${i + 1}-p.patch`, ...p })) });
+  const row = (tag: string, patches: Verdict[]): TagResult => ({
+    tag,
+    commit: tag,
+    ok: false,
+    patches: patches.map((p, i) => ({ patch: `000${i + 1}-p.patch`, ...p })),
+  });
 
   it('names the tag from which the newest verdict holds: upstreamed → drop, moved → rebase, conflict → by hand, blocked → the other first', () => {
     const advice = recommend(
       ['0001-p.patch', '0002-p.patch', '0003-p.patch', '0004-p.patch', '0005-p.patch'],
       tags(
-        ['v1.0.1', { status: 'clean' }, { status: 'clean' }, { status: 'clean' }, { status: 'conflict' }, { status: 'clean' }],
-        ['v1.0.2', { status: 'upstreamed' }, { status: 'moved', via: 'clean', moves: [{ from: 'a', to: 'b' }] }, { status: 'conflict' }, { status: 'conflict' }, { status: 'offset' }],
-        ['v1.0.3', { status: 'upstreamed' }, { status: 'moved', via: 'clean', moves: [{ from: 'a', to: 'b' }] }, { status: 'conflict' }, { status: 'blocked', blockedBy: ['0003-p.patch'] }, { status: 'clean' }],
+        [
+          'v1.0.1',
+          { status: 'clean' },
+          { status: 'clean' },
+          { status: 'clean' },
+          { status: 'conflict' },
+          { status: 'clean' },
+        ],
+        [
+          'v1.0.2',
+          { status: 'upstreamed' },
+          { status: 'moved', via: 'clean', moves: [{ from: 'a', to: 'b' }] },
+          { status: 'conflict' },
+          { status: 'conflict' },
+          { status: 'offset' },
+        ],
+        [
+          'v1.0.3',
+          { status: 'upstreamed' },
+          { status: 'moved', via: 'clean', moves: [{ from: 'a', to: 'b' }] },
+          { status: 'conflict' },
+          { status: 'blocked', blockedBy: ['0003-p.patch'] },
+          { status: 'clean' },
+        ],
       ),
     );
     expect(advice.map((a) => [a.kind, a.text])).toEqual([
@@ -149,18 +246,20 @@ describe('what to do next', () => {
     ]);
   });
 
-  it('says drop, naming upstream\'s setting and the tag that added it, when upstream\'s model has every setting the patch adds', () => {
+  it("says drop, naming upstream's setting and the tag that added it, when upstream's model has every setting the patch adds", () => {
     const t = tags(['v1.0.1', { status: 'conflict' }], ['v1.0.2', { status: 'conflict' }]);
     const found = [{ field: 'eviction_hard', key: 'settings.kubernetes.eviction-hard', tag: 'v1.0.2' }];
     expect(recommend(['0001-p.patch'], t, new Map([['0001-p.patch', { found, notFound: [] }]]))[0]).toMatchObject({
       kind: 'drop',
       text: "upstreamed in v1.0.2: drop it: upstream's `settings.kubernetes.eviction-hard` (v1.0.2) replaces ours",
     });
-    expect(recommend(['0001-p.patch'], t, new Map([['0001-p.patch', { found, notFound: ['feature_gates'] }]]))[0]!.text).toContain('upstream has nothing for `feature_gates`');
+    expect(
+      recommend(['0001-p.patch'], t, new Map([['0001-p.patch', { found, notFound: ['feature_gates'] }]]))[0]!.text,
+    ).toContain('upstream has nothing for `feature_gates`');
   });
 });
 
-describe('settings a patch adds, and upstream\'s own', () => {
+describe("settings a patch adds, and upstream's own", () => {
   const patch = toSeriesPatch(
     '0001-models-add.patch',
     [
@@ -196,7 +295,10 @@ describe('settings a patch adds, and upstream\'s own', () => {
   it('finds the first tag whose model has each, with its key under Settings', async () => {
     const model = (fields: string) =>
       `#[model]\nstruct Settings {\n    kubernetes: KubernetesSettings,\n}\n#[model]\nstruct KubernetesSettings {\n    cluster_name: SingleLineString,\n${fields}}\n`;
-    const blobs: Record<string, string> = { a: model(''), b: model('    eviction_hard: HashMap<SingleLineString, SingleLineString>,\n') };
+    const blobs: Record<string, string> = {
+      a: model(''),
+      b: model('    eviction_hard: HashMap<SingleLineString, SingleLineString>,\n'),
+    };
     const found = await findUpstreamSettings(
       addedSettings(patch),
       [
@@ -223,7 +325,7 @@ function fakeReport(tags: TagResult[]): CheckReport {
 }
 
 describe('the history the check reads once', () => {
-  it('without the base\'s own history, answers exactly for later commits and says when it cannot (a commit the base reaches)', async () => {
+  it("without the base's own history, answers exactly for later commits and says when it cannot (a commit the base reaches)", async () => {
     const { createGitPlumbing } = await import('../src/adapters/git-plumbing.js');
     const { createRunner } = await import('../src/adapters/runner.js');
     const { Redactor } = await import('../src/adapters/redactor.js');

@@ -14,7 +14,9 @@ import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
  * names the upstream settings that replaced ours.
  */
 const UPSTREAM = resolve(REPO_ROOT, '..', 'shared', 'upstream');
-const present = existsSync(join(UPSTREAM, 'bottlerocket.bundle')) && existsSync(join(UPSTREAM, 'bottlerocket-admin-container.bundle'));
+const present =
+  existsSync(join(UPSTREAM, 'bottlerocket.bundle')) &&
+  existsSync(join(UPSTREAM, 'bottlerocket-admin-container.bundle'));
 if (!present) console.warn(`SKIPPED: the real-upstream patch check tests need ${UPSTREAM}/*.bundle (CI has them)`);
 
 const TAGS = ['v1.0.5', 'v1.0.8', 'v1.1.0', 'v1.1.3', 'v1.2.0', 'v1.8.0', 'v1.15.0', 'v1.21.0', 'v1.26.0'];
@@ -28,13 +30,22 @@ describe.skipIf(!present)('bro patches check against the real upstream', () => {
       execFileSync('git', ['clone', '--quiet', '--mirror', join(UPSTREAM, bundle), join(dir, name)]);
       return join(dir, name);
     };
-    env = { BRO_BOTTLEROCKET_URL: mirror('bottlerocket.bundle', 'bottlerocket.git'), BRO_ADMIN_CONTAINER_URL: mirror('bottlerocket-admin-container.bundle', 'admin-container.git') };
+    env = {
+      BRO_BOTTLEROCKET_URL: mirror('bottlerocket.bundle', 'bottlerocket.git'),
+      BRO_ADMIN_CONTAINER_URL: mirror('bottlerocket-admin-container.bundle', 'admin-container.git'),
+    };
   }, 120_000);
   afterAll(() => removeDir(dir));
 
   const check = async (...args: string[]) => {
-    const result = await runCli(['patches', 'check', '--json', '--project-dir', REPO_ROOT, '--cache-dir', join(dir, 'cache'), ...args], env);
-    return result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as CheckReport);
+    const result = await runCli(
+      ['patches', 'check', '--json', '--project-dir', REPO_ROOT, '--cache-dir', join(dir, 'cache'), ...args],
+      env,
+    );
+    return result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as CheckReport);
   };
 
   it('gives each tag checked with others the statuses it gets alone', async () => {
@@ -48,7 +59,11 @@ describe.skipIf(!present)('bro patches check against the real upstream', () => {
   it('names the upstream settings that replace ours, and the release that added each', async () => {
     const [report] = await check('--source', 'bottlerocket', '--no-fetch', '--tags', TAGS.join(','));
     const kubelet = report!.advice!.find((a) => a.patch.startsWith('0005-'))!;
-    expect(kubelet.settings).toContainEqual({ field: 'eviction_hard', key: 'settings.kubernetes.eviction-hard', tag: 'v1.0.8' });
+    expect(kubelet.settings).toContainEqual({
+      field: 'eviction_hard',
+      key: 'settings.kubernetes.eviction-hard',
+      tag: 'v1.0.8',
+    });
     expect(kubelet.text).toContain('`settings.kubernetes.eviction-hard` (v1.0.8)');
     expect(report!.advice!.find((a) => a.patch.startsWith('0001-'))).toMatchObject({ kind: 'drop', since: 'v1.0.5' });
   }, 120_000);

@@ -24,11 +24,26 @@ describe('plain output', () => {
   it('a patch that fails on a release without its own series: the fallback warning first, the conflict once, the stale lock once', async () => {
     const s = makeWorld(dirs);
     const bad = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: kubelet settings', {
-      'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
-    }).replace(' pub struct KubernetesSettings {\n     cluster_name', ' pub struct KubernetesSettings {\n     cluster_domain');
+      'sources/models/src/lib.rs':
+        'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n    kube_reserved: Option<String>,\n}\n',
+    }).replace(
+      ' pub struct KubernetesSettings {\n     cluster_name',
+      ' pub struct KubernetesSettings {\n     cluster_domain',
+    );
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-kubelet-settings.patch': bad });
     const dead = staleLock(join(s.project, 'work/aws-k8s-1.18'));
-    const { code, stderr, stdout } = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.5-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir]);
+    const { code, stderr, stdout } = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.5-hc1',
+      '--dry-run',
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+    ]);
     expect(code).toBe(1);
     expect(stdout).toBe('');
     const lock = `Took over the workspace lock left by pid ${dead}`;
@@ -40,7 +55,13 @@ describe('plain output', () => {
     expect(count(stderr, 'patch 0001-models-kubelet-settings.patch does not apply to v1.0.5')).toBe(1);
     expect(stderr).toMatch(/^\[FAILED\] \[\d\d:\d\d:\d\d\] Apply the patch series \[FAILED: see the error below\]$/m);
     // In order: the lock, the fallback (during the patch step), the failure, its details.
-    const order = [lock, '[STARTED]', fallback, '[FAILED]', '✖ bottlerocket patch 0001-models-kubelet-settings.patch'].map((p) => stderr.indexOf(p));
+    const order = [
+      lock,
+      '[STARTED]',
+      fallback,
+      '[FAILED]',
+      '✖ bottlerocket patch 0001-models-kubelet-settings.patch',
+    ].map((p) => stderr.indexOf(p));
     expect(order.every((at) => at >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
@@ -48,11 +69,23 @@ describe('plain output', () => {
   it('a dry run that succeeds: each warning once over stderr and the plan', async () => {
     const s = makeWorld(dirs);
     const good = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'containerd: registry auths', {
-      'packages/containerd/containerd-config-toml_aws-k8s': '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n\n# auths\n',
+      'packages/containerd/containerd-config-toml_aws-k8s':
+        '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n\n# auths\n',
     });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-containerd-registry-auths.patch': good });
     const dead = staleLock(join(s.project, 'work/aws-k8s-1.18'));
-    const { code, stderr, stdout } = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.5-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir]);
+    const { code, stderr, stdout } = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.5-hc1',
+      '--dry-run',
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+    ]);
     expect(code, stderr).toBe(0);
     const both = stderr + stdout;
     expect(count(both, `Took over the workspace lock left by pid ${dead}`)).toBe(1);
@@ -61,8 +94,21 @@ describe('plain output', () => {
     expect(stderr).not.toMatch(/\[COMPLETED\].*(Admin image|OS image|AMI registered|Build and publish|Share|manifest)/);
     expect(stderr).not.toContain('Admin image in every region, AMI registered');
     // The JSON plan still carries every warning (a program reads it, not the log).
-    const json = await runCli(['build', 'aws-k8s-1.18', '--version', '1.0.5-hc1', '--dry-run', '--json', '--project-dir', s.project, '--cache-dir', s.cacheDir]);
-    expect(JSON.parse(json.stdout).warnings).toEqual([expect.stringContaining('No bottlerocket patch series for 1.0.5')]);
+    const json = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.5-hc1',
+      '--dry-run',
+      '--json',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+    ]);
+    expect(JSON.parse(json.stdout).warnings).toEqual([
+      expect.stringContaining('No bottlerocket patch series for 1.0.5'),
+    ]);
   });
 
   it('skipped steps name their title once, with only the reason after it', async () => {

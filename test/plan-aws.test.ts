@@ -30,9 +30,21 @@ const fromPlan = (a: PlannedAction) =>
   `${a.region} ${a.service === 'ecr' && a.action === 'DescribeImages' ? 'DescribeImages(ECR)' : a.action}${a.change ? ` ${a.change} ${[...a.accounts!].sort().join(',')}` : ''}`;
 
 function fromCall(c: AwsCall): string {
-  const permission = (c.input.LaunchPermission ?? c.input.CreateVolumePermission) as { Add?: { UserId: string }[]; Remove?: { UserId: string }[] } | undefined;
-  const [change, users] = permission?.Add ? ['add', permission.Add] : permission?.Remove ? ['remove', permission.Remove] : [undefined, []];
-  return `${c.region} ${c.command}${change ? ` ${change} ${users.map((u) => u.UserId).sort().join(',')}` : ''}`;
+  const permission = (c.input.LaunchPermission ?? c.input.CreateVolumePermission) as
+    { Add?: { UserId: string }[]; Remove?: { UserId: string }[] } | undefined;
+  const [change, users] = permission?.Add
+    ? ['add', permission.Add]
+    : permission?.Remove
+      ? ['remove', permission.Remove]
+      : [undefined, []];
+  return `${c.region} ${c.command}${
+    change
+      ? ` ${change} ${users
+          .map((u) => u.UserId)
+          .sort()
+          .join(',')}`
+      : ''
+  }`;
 }
 
 describe('the plan and the build', () => {
@@ -49,7 +61,8 @@ describe('the plan and the build', () => {
     const calls = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity');
     // Snapshots are known only once pubsys registered the AMI: the plan says "each snapshot".
     const snapshotsIn = (region: string) => {
-      const imageId = calls.find((c) => c.region === region && c.command === 'ModifyImageAttribute')?.input.ImageId as string;
+      const imageId = calls.find((c) => c.region === region && c.command === 'ModifyImageAttribute')?.input
+        .ImageId as string;
       return s.world.image(region, imageId).snapshots.length;
     };
     const expected = plan.aws
@@ -63,11 +76,14 @@ describe('the plan and the build', () => {
     }
   });
 
-  it('pubsys\' own actions are in the plan: register in the first region, copy to the others', async () => {
+  it("pubsys' own actions are in the plan: register in the first region, copy to the others", async () => {
     const dry = await s.build(['--dry-run', '--json']);
     const plan = JSON.parse(dry.stdout) as { aws: PlannedAction[]; regions: string[] };
     const pubsys = plan.aws.filter((a) => a.by === 'pubsys' && /RegisterImage|CopyImage/.test(a.action));
-    expect(pubsys.map((a) => `${a.region} ${a.action}`)).toEqual([`${REGIONS[0]} RegisterImage`, ...REGIONS.slice(1).map((r) => `${r} CopyImage`)]);
+    expect(pubsys.map((a) => `${a.region} ${a.action}`)).toEqual([
+      `${REGIONS[0]} RegisterImage`,
+      ...REGIONS.slice(1).map((r) => `${r} CopyImage`),
+    ]);
     expect(plan.regions).toEqual(REGIONS);
   });
 });

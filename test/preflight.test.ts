@@ -7,7 +7,14 @@ import { createAws } from '../src/adapters/aws.js';
 import type { Host } from '../src/adapters/host.js';
 import { createAdapters } from '../src/adapters/index.js';
 import { validateVariant } from '../src/config/variant.js';
-import { checkAwsIdentity, checkDisk, checkRegistry, isExampleAccount, requiredDiskGiB, type CheckInputs } from '../src/build/preflight/checks.js';
+import {
+  checkAwsIdentity,
+  checkDisk,
+  checkRegistry,
+  isExampleAccount,
+  requiredDiskGiB,
+  type CheckInputs,
+} from '../src/build/preflight/checks.js';
 import { buildWorld, REGISTRY_ACCOUNT, type BuildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { isProbe } from './helpers/fake-tools.js';
@@ -21,11 +28,17 @@ beforeEach(() => {
 });
 afterEach(() => s.cleanup());
 
-const doctor = (args: string[], env: Record<string, string> = {}) => runCli(['doctor', ...args, '--project-dir', s.project], { ...s.tools.env, ...env });
+const doctor = (args: string[], env: Record<string, string> = {}) =>
+  runCli(['doctor', ...args, '--project-dir', s.project], { ...s.tools.env, ...env });
 const variantFile = () => join(s.project, 'variants/aws-k8s-1.18.toml');
 /** The shipped variant's placeholders, as an operator who forgot to replace them would have them. */
 const useExampleAccounts = () =>
-  writeFileSync(variantFile(), readFileSync(variantFile(), 'utf8').replaceAll(REGISTRY_ACCOUNT, '111111111111').replace('345678901234', '222222222222'));
+  writeFileSync(
+    variantFile(),
+    readFileSync(variantFile(), 'utf8')
+      .replaceAll(REGISTRY_ACCOUNT, '111111111111')
+      .replace('345678901234', '222222222222'),
+  );
 
 describe('bro doctor', () => {
   it('passes on a host with an engine, cargo-make, the disk asked for and credentials of the registry account', async () => {
@@ -34,7 +47,9 @@ describe('bro doctor', () => {
     expect(result.stdout).toContain('✔ Docker engine: engine 27.3.1 answers');
     expect(result.stdout).toContain('✔ cargo make: cargo-make 0.32.9');
     expect(result.stdout).toMatch(/✔ Free disk: \d+\.\d GiB free under .*; needs 0\.1 GiB \(--min-free-disk\)/);
-    expect(result.stdout).toContain(`✔ AWS identity: account ${REGISTRY_ACCOUNT} as arn:aws:iam::${REGISTRY_ACCOUNT}:user/builder, through the SDK's default chain (no profile set), partition aws`);
+    expect(result.stdout).toContain(
+      `✔ AWS identity: account ${REGISTRY_ACCOUNT} as arn:aws:iam::${REGISTRY_ACCOUNT}:user/builder, through the SDK's default chain (no profile set), partition aws`,
+    );
     expect(result.stdout).toContain(`✔ ECR registry: account ${REGISTRY_ACCOUNT}, your own`);
     expect(result.stdout).toContain('This host can build aws-k8s-1.18.');
     // It asked the engine and cargo, nothing else.
@@ -55,12 +70,17 @@ describe('bro doctor', () => {
     try {
       writeFileSync(join(bin, 'cargo'), '#!/bin/sh\necho "error: no such command: \\`$1\\`" >&2\nexit 101\n');
       chmodSync(join(bin, 'cargo'), 0o755);
-      const result = await doctor(['--min-free-disk', '0.1'], { BRO_FAKE_DOCKER_DIR: '', PATH: `${bin}:${s.tools.env.PATH}` });
+      const result = await doctor(['--min-free-disk', '0.1'], {
+        BRO_FAKE_DOCKER_DIR: '',
+        PATH: `${bin}:${s.tools.env.PATH}`,
+      });
       expect(result.code).toBe(1);
       expect(result.stdout).toContain(
         '✖ Docker engine: the docker CLI is installed, but no engine answers: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n    → Start the engine',
       );
-      expect(result.stdout).toContain('✖ cargo make: cargo-make is not installed (error: no such command: `make`)\n    → Install it: `cargo install cargo-make`.');
+      expect(result.stdout).toContain(
+        '✖ cargo make: cargo-make is not installed (error: no such command: `make`)\n    → Install it: `cargo install cargo-make`.',
+      );
       expect(result.stdout).toContain(
         '✖ Accounts: share-with 111111111111, 222222222222; admin-image.registry-account 111111111111: example account IDs, not real ones\n    → Put your own account IDs in variants/aws-k8s-1.18.toml',
       );
@@ -123,8 +143,13 @@ describe('the preflight of bro build', () => {
     expect(result.stdout).toContain('Preflight (a real build refuses to start while a ✖ remains):');
     expect(result.stdout).toContain('  ✖ Accounts: share-with 111111111111, 222222222222');
     expect(result.stdout.indexOf('Preflight')).toBeLessThan(result.stdout.indexOf('Commands:'));
-    const json = JSON.parse((await s.cli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json'])).stdout);
-    expect(json.preflight.find((c: { id: string }) => c.id === 'example-accounts')).toMatchObject({ status: 'fail', mustHave: true });
+    const json = JSON.parse(
+      (await s.cli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--json'])).stdout,
+    );
+    expect(json.preflight.find((c: { id: string }) => c.id === 'example-accounts')).toMatchObject({
+      status: 'fail',
+      mustHave: true,
+    });
   });
 });
 
@@ -137,10 +162,32 @@ describe('the checks', () => {
     sources: {},
     infra: { profile: 'publish' },
   });
-  const host = (free: number, awsFiles = false): Host => ({ freeBytes: async (path) => ({ bytes: free, measuredAt: path }), cores: () => 2, hasAwsFiles: async () => awsFiles });
+  const host = (free: number, awsFiles = false): Host => ({
+    freeBytes: async (path) => ({ bytes: free, measuredAt: path }),
+    cores: () => 2,
+    hasAwsFiles: async () => awsFiles,
+  });
   const inputs = (over: Partial<CheckInputs> = {}): CheckInputs => {
-    const adapters = createAdapters({ projectDir: s.project, cacheDir: s.cacheDir, dryRun: true, debug: false, env: {}, stderr: process.stderr });
-    return { variant, variantFile: 'variants/v.toml', workDir: '/w', runner: adapters.runner, host: host(0), aws: createAws({ maxAttempts: 1 }), env: {}, redactor: adapters.redactor, hasBuildCaches: false, ...over };
+    const adapters = createAdapters({
+      projectDir: s.project,
+      cacheDir: s.cacheDir,
+      dryRun: true,
+      debug: false,
+      env: {},
+      stderr: process.stderr,
+    });
+    return {
+      variant,
+      variantFile: 'variants/v.toml',
+      workDir: '/w',
+      runner: adapters.runner,
+      host: host(0),
+      aws: createAws({ maxAttempts: 1 }),
+      env: {},
+      redactor: adapters.redactor,
+      hasBuildCaches: false,
+      ...over,
+    };
   };
 
   it('disk: 80 GiB for a first build, 20 GiB when the caches of an earlier build are there, or what --min-free-disk says', async () => {
@@ -148,29 +195,47 @@ describe('the checks', () => {
     expect(requiredDiskGiB({ hasBuildCaches: true })).toMatchObject({ gib: 20 });
     expect(requiredDiskGiB({ hasBuildCaches: true, minFreeDiskGiB: 5 })).toMatchObject({ gib: 5 });
     const first = await checkDisk(inputs({ host: host(78 * GIB) }));
-    expect(first).toMatchObject({ status: 'fail', detail: "78.0 GiB free under /w; needs 80 GiB (a first build in this workspace, per upstream's BUILDING.md)" });
+    expect(first).toMatchObject({
+      status: 'fail',
+      detail: "78.0 GiB free under /w; needs 80 GiB (a first build in this workspace, per upstream's BUILDING.md)",
+    });
     expect(first.fix).toContain('Free 2.0 GiB there, or put the workspace on a larger disk (--work-dir)');
     expect((await checkDisk(inputs({ host: host(78 * GIB), hasBuildCaches: true }))).status).toBe('ok');
   });
 
-  it('AWS identity: the account, the profile and the partition; a partition other than the regions\' is a failure', async () => {
+  it("AWS identity: the account, the profile and the partition; a partition other than the regions' is a failure", async () => {
     const sts = mockClient(STSClient);
     try {
-      sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws:sts::210987654321:assumed-role/publish/bro' });
+      sts
+        .on(GetCallerIdentityCommand)
+        .resolves({ Account: '210987654321', Arn: 'arn:aws:sts::210987654321:assumed-role/publish/bro' });
       const ok = await checkAwsIdentity(inputs());
-      expect(ok.result).toMatchObject({ status: 'ok', detail: 'account 210987654321 as arn:aws:sts::210987654321:assumed-role/publish/bro, through profile publish (infra.profile), partition aws' });
+      expect(ok.result).toMatchObject({
+        status: 'ok',
+        detail:
+          'account 210987654321 as arn:aws:sts::210987654321:assumed-role/publish/bro, through profile publish (infra.profile), partition aws',
+      });
       expect(checkRegistry(inputs(), ok.identity)).toMatchObject({ status: 'ok' });
 
-      sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws-cn:iam::210987654321:user/x' });
+      sts
+        .on(GetCallerIdentityCommand)
+        .resolves({ Account: '210987654321', Arn: 'arn:aws-cn:iam::210987654321:user/x' });
       const china = await checkAwsIdentity(inputs());
       expect(china.result.status).toBe('fail');
-      expect(china.result.fix).toContain("The variant's regions are in partition aws: use credentials of an account there");
+      expect(china.result.fix).toContain(
+        "The variant's regions are in partition aws: use credentials of an account there",
+      );
 
-      sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+      sts.on(GetCallerIdentityCommand).rejects(
+        Object.assign(new Error('Could not load credentials from any providers'), {
+          name: 'CredentialsProviderError',
+        }),
+      );
       const none = await checkAwsIdentity(inputs());
       expect(none.result).toMatchObject({
         status: 'fail',
-        detail: 'STS GetCallerIdentity in us-east-1 failed through profile publish (infra.profile), partition aws: Could not load credentials from any providers',
+        detail:
+          'STS GetCallerIdentity in us-east-1 failed through profile publish (infra.profile), partition aws: Could not load credentials from any providers',
       });
       expect(checkRegistry(inputs(), none.identity)).toMatchObject({ status: 'skipped' });
     } finally {
@@ -181,14 +246,22 @@ describe('the checks', () => {
   it('AWS identity in a dry run: asked only where credentials are configured, never the instance metadata service on a guess', async () => {
     const sts = mockClient(STSClient);
     try {
-      sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/builder' });
+      sts
+        .on(GetCallerIdentityCommand)
+        .resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/builder' });
       const bare = { ...variant, infra: {} } as typeof variant;
       const skipped = await checkAwsIdentity(inputs({ variant: bare, dryRun: true }));
       expect(skipped.result).toMatchObject({ status: 'skipped' });
       expect(skipped.result.detail).toContain('not asked in a dry run');
       expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
       // Each place credentials can be configured makes the dry run ask; a real build always asks.
-      for (const over of [{ env: { AWS_PROFILE: 'p' } }, { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' } }, { host: host(0, true) }, { variant }, { dryRun: false }]) {
+      for (const over of [
+        { env: { AWS_PROFILE: 'p' } },
+        { env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' } },
+        { host: host(0, true) },
+        { variant },
+        { dryRun: false },
+      ]) {
         expect((await checkAwsIdentity(inputs({ variant: bare, dryRun: true, ...over }))).result.status).toBe('ok');
       }
       expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(5);
@@ -198,13 +271,20 @@ describe('the checks', () => {
   });
 
   it('the registry of another account is advice on cross-account pushes', () => {
-    const result = checkRegistry(inputs(), { account: '456789012345', arn: 'arn:aws:iam::456789012345:user/x', partition: 'aws' });
+    const result = checkRegistry(inputs(), {
+      account: '456789012345',
+      arn: 'arn:aws:iam::456789012345:user/x',
+      partition: 'aws',
+    });
     expect(result).toMatchObject({ status: 'advice', mustHave: false });
-    expect(result.fix).toContain('must exist in 210987654321 in every region (bro can create it only in your own account), with a repository policy that lets 456789012345 push');
+    expect(result.fix).toContain(
+      'must exist in 210987654321 in every region (bro can create it only in your own account), with a repository policy that lets 456789012345 push',
+    );
   });
 
-  it('example account IDs: the shipped ones, any repeated digit, and AWS documentation\'s', () => {
-    for (const id of ['111111111111', '222222222222', '000000000000', '123456789012', '111122223333']) expect(isExampleAccount(id), id).toBe(true);
+  it("example account IDs: the shipped ones, any repeated digit, and AWS documentation's", () => {
+    for (const id of ['111111111111', '222222222222', '000000000000', '123456789012', '111122223333'])
+      expect(isExampleAccount(id), id).toBe(true);
     for (const id of ['210987654321', '345678901234', '112233445566']) expect(isExampleAccount(id), id).toBe(false);
   });
 });

@@ -39,7 +39,24 @@ async function preview(text: string, args: string[] = [], options: { passwordExp
   writeFileSync(userData, text);
   const out = join(work, 'out');
   const result = await runCli(
-    ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', userData, '--out', out, '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w'), ...args],
+    [
+      'preview',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--user-data',
+      userData,
+      '--out',
+      out,
+      '--ci',
+      '--project-dir',
+      s.project,
+      '--cache-dir',
+      s.cacheDir,
+      '--work-dir',
+      join(work, 'w'),
+      ...args,
+    ],
     { PATH: `${s.fakeBin}:${PATH}` },
   );
   return { ...result, out, userData };
@@ -51,7 +68,9 @@ describe('bro preview', () => {
     expect(result.stderr).toContain('Verify the patched tree');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Node: m5.large, 2 CPUs, region ap-northeast-1 (SAMPLE)');
-    expect(result.stdout).toContain('[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com:8443".auth]');
+    expect(result.stdout).toContain(
+      '[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.example.com:8443".auth]',
+    );
     expect(result.stdout).toContain('username = "robot$pull"  ✔ comes back exactly');
     expect(result.stdout).toContain('password = "***"  ✔ comes back exactly');
     expect(result.stdout).toContain('settings.kubernetes.kube-reserved.cpu = 70m');
@@ -62,11 +81,19 @@ describe('bro preview', () => {
     // The files a node would write, readable by the user only; the credentials come back exactly.
     const containerd = join(result.out, 'containerd-config-toml');
     expect(statSync(containerd).mode & 0o777).toBe(0o600);
-    const config = parseToml(readFileSync(containerd, 'utf8')) as { plugins: Record<string, { registry: Record<string, Record<string, unknown>> }> };
-    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.configs).toEqual({ 'harbor.example.com:8443': { auth: { username: 'robot$pull', password: PASSWORD } } });
+    const config = parseToml(readFileSync(containerd, 'utf8')) as {
+      plugins: Record<string, { registry: Record<string, Record<string, unknown>> }>;
+    };
+    expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.configs).toEqual({
+      'harbor.example.com:8443': { auth: { username: 'robot$pull', password: PASSWORD } },
+    });
     expect(config.plugins['io.containerd.grpc.v1.cri']?.registry.auths).toBeUndefined();
-    expect(readFileSync(join(result.out, 'kubelet-config'), 'utf8')).toContain('kubeReserved:\n  cpu: "70m"\n  memory: "574Mi"\ncontainerLogMaxFiles: 5');
-    expect(readFileSync(join(result.out, 'kubernetes-ca-crt'), 'utf8')).toBe('-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n\n');
+    expect(readFileSync(join(result.out, 'kubelet-config'), 'utf8')).toContain(
+      'kubeReserved:\n  cpu: "70m"\n  memory: "574Mi"\ncontainerLogMaxFiles: 5',
+    );
+    expect(readFileSync(join(result.out, 'kubernetes-ca-crt'), 'utf8')).toBe(
+      '-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n\n',
+    );
 
     // The password is a secret: never printed.
     expect(result.stdout + result.stderr).not.toContain('back\\slash');
@@ -76,11 +103,30 @@ describe('bro preview', () => {
     const result = await preview(USER_DATA, ['--json']);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ schemaVersion: 1, kind: 'bro.preview', variant: 'aws-k8s-1.18', version: '1.0.4-hc1' });
-    expect(report.node).toEqual({ instanceType: { value: 'm5.large', sample: true }, cpus: { value: 2, sample: true }, region: { value: 'ap-northeast-1', sample: true } });
-    expect(report.registryAuths).toEqual([{ name: 'harbor.example.com:8443', username: 'robot$pull', password: '***', mismatches: [] }]);
-    expect(report.kubelet).toMatchObject({ maxPods: 29, kubeReserved: { cpu: '70m', memory: '574Mi' }, featureGates: { RotateKubeletServerCertificate: false, TopologyManager: true } });
-    expect(report.files.map((f: { name: string }) => f.name)).toEqual(['containerd-config-toml', 'kubelet-config', 'kubernetes-ca-crt']);
+    expect(report).toMatchObject({
+      schemaVersion: 1,
+      kind: 'bro.preview',
+      variant: 'aws-k8s-1.18',
+      version: '1.0.4-hc1',
+    });
+    expect(report.node).toEqual({
+      instanceType: { value: 'm5.large', sample: true },
+      cpus: { value: 2, sample: true },
+      region: { value: 'ap-northeast-1', sample: true },
+    });
+    expect(report.registryAuths).toEqual([
+      { name: 'harbor.example.com:8443', username: 'robot$pull', password: '***', mismatches: [] },
+    ]);
+    expect(report.kubelet).toMatchObject({
+      maxPods: 29,
+      kubeReserved: { cpu: '70m', memory: '574Mi' },
+      featureGates: { RotateKubeletServerCertificate: false, TopologyManager: true },
+    });
+    expect(report.files.map((f: { name: string }) => f.name)).toEqual([
+      'containerd-config-toml',
+      'kubelet-config',
+      'kubernetes-ca-crt',
+    ]);
     expect(report.problems).toEqual([]);
     expect(result.stdout).not.toContain('back\\\\slash');
   });
@@ -102,13 +148,17 @@ describe('bro preview', () => {
   it('exits 2 when the user data leaves out a setting a template needs, as the node would fail to write the file', async () => {
     const result = await preview(USER_DATA.replace(/^cluster-certificate = .*$/m, ''));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('does not set settings.kubernetes.cluster-certificate, which kubernetes-ca-crt needs');
+    expect(result.stderr).toContain(
+      'does not set settings.kubernetes.cluster-certificate, which kubernetes-ca-crt needs',
+    );
   });
 
-  it('refuses a credential the model refuses, with the model\'s message and without showing it', async () => {
+  it("refuses a credential the model refuses, with the model's message and without showing it", async () => {
     const result = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, 'password = "line\\nsecret-value"'));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('settings.cri-registry-auths[0].password: Registry credentials may not contain control characters or line separators; found U+000A at character 4');
+    expect(result.stderr).toContain(
+      'settings.cri-registry-auths[0].password: Registry credentials may not contain control characters or line separators; found U+000A at character 4',
+    );
     expect(result.stderr).not.toContain('secret-value');
   });
 
@@ -116,19 +166,29 @@ describe('bro preview', () => {
     const twice = `${USER_DATA.replace('container-log-max-files = 5', 'container-log-max-files = 1')}\n[[settings.cri-registry-auths]]\nname = "harbor.example.com:8443"\npassword = "other-secret"\n`;
     const result = await preview(twice);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2');
-    expect(result.stderr).toContain("settings.cri-registry-auths[1].name: duplicate registry name 'harbor.example.com:8443' in cri-registry-auths: give each registry one entry");
+    expect(result.stderr).toContain(
+      'settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2',
+    );
+    expect(result.stderr).toContain(
+      "settings.cri-registry-auths[1].name: duplicate registry name 'harbor.example.com:8443' in cri-registry-auths: give each registry one entry",
+    );
     expect(result.stderr).not.toContain('other-secret');
     const ipv6 = await preview(USER_DATA.replace('name = "harbor.example.com:8443"', 'name = "[fd00::1]:5000"'));
     expect(ipv6.code).toBe(2);
-    expect(ipv6.stderr).toContain("settings.cri-registry-auths[0].name: Invalid container registry host '[fd00::1]:5000': IPv6 addresses are not supported");
+    expect(ipv6.stderr).toContain(
+      "settings.cri-registry-auths[0].name: Invalid container registry host '[fd00::1]:5000': IPv6 addresses are not supported",
+    );
   });
 
   it('exits 1 when a template does not give the credentials back exactly (HTML-escaped by {{…}})', async () => {
-    const result = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'a&b"c'`), [], { passwordExpression: '"{{password}}"' });
+    const result = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'a&b"c'`), [], {
+      passwordExpression: '"{{password}}"',
+    });
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('password = "***"  ✖ does not come back exactly');
-    expect(result.stdout).toContain('containerd config: password of registry "harbor.example.com:8443" does not come back exactly when the rendered TOML is parsed');
+    expect(result.stdout).toContain(
+      'containerd config: password of registry "harbor.example.com:8443" does not come back exactly when the rendered TOML is parsed',
+    );
     expect(result.stderr).toContain('A node would write invalid configuration');
     expect(result.stdout + result.stderr).not.toContain('a&b"c');
   });
@@ -137,7 +197,9 @@ describe('bro preview', () => {
     const result = await preview(USER_DATA, ['--instance-type', 'x9.huge', '--cpus', '96']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('settings.kubernetes.kube-reserved.cpu = 310m');
-    expect(result.stdout).toContain('x9.huge is not in packages/os/eni-max-pods: pluto exits 2 and the setting stays unset');
+    expect(result.stdout).toContain(
+      'x9.huge is not in packages/os/eni-max-pods: pluto exits 2 and the setting stays unset',
+    );
     expect(result.stdout).toMatch(/maxPods\s+110/);
   });
 
@@ -151,7 +213,20 @@ describe('bro preview', () => {
     const work = tempDir('bro-work-');
     dirs.push(...s.dirs, work);
     const missing = await runCli(
-      ['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', '/nonexistent/user-data.toml', '--project-dir', s.project, '--cache-dir', s.cacheDir, '--work-dir', join(work, 'w')],
+      [
+        'preview',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--user-data',
+        '/nonexistent/user-data.toml',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+        '--work-dir',
+        join(work, 'w'),
+      ],
       { PATH: `${s.fakeBin}:${PATH}` },
     );
     expect(missing.code).toBe(2);
@@ -162,7 +237,9 @@ describe('bro preview', () => {
     expect(bad.stderr).toMatch(/user-data\.toml: is not valid TOML \(line 1, column \d+\)/);
     untouched(dirname(bad.out));
     // The parser quotes the lines around the mistake: not even --debug shows them.
-    const broken = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'hunter2-secret' oops`), ['--debug']);
+    const broken = await preview(USER_DATA.replace(`password = '${PASSWORD}'`, `password = 'hunter2-secret' oops`), [
+      '--debug',
+    ]);
     expect(broken.code).toBe(2);
     const line = USER_DATA.split('\n').findIndex((l) => l.startsWith('password = ')) + 1;
     expect(broken.stderr).toContain(`is not valid TOML (line ${line}, column 29)`);
@@ -170,7 +247,8 @@ describe('bro preview', () => {
   });
 
   it('checks its options', async () => {
-    const run = (...args: string[]) => runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', ...args], sealedEnv());
+    const run = (...args: string[]) =>
+      runCli(['preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', 'x', ...args], sealedEnv());
     const cpus = await run('--cpus', '1.5');
     expect(cpus.code).toBe(2);
     expect(cpus.stderr).toContain('--cpus must be a whole number of CPUs');

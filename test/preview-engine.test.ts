@@ -4,7 +4,11 @@ import { escapeHtml, renderJson } from '../src/preview/escape.js';
 import { KNOWN_HELPERS } from '../src/preview/schnauzer.js';
 
 /** Renders with schnauzer's helpers, as thar-be-settings would. */
-async function render(template: string, data: unknown, helpers: Record<string, Helper> = KNOWN_HELPERS): Promise<string> {
+async function render(
+  template: string,
+  data: unknown,
+  helpers: Record<string, Helper> = KNOWN_HELPERS,
+): Promise<string> {
   return (await createEngine(helpers)).render('t', template, data);
 }
 
@@ -35,12 +39,16 @@ describe('handlebars-rust 3.5.1 escaping', () => {
     const error = await render('a\n{{settings.kubernetes.cluster-name}}', { settings: {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TemplateRenderError);
     expect((error as TemplateRenderError).missing).toBe('settings.kubernetes.cluster-name');
-    expect((error as TemplateRenderError).message).toBe('t:2: Variable "settings.kubernetes.cluster-name" not found in strict mode');
+    expect((error as TemplateRenderError).message).toBe(
+      't:2: Variable "settings.kubernetes.cluster-name" not found in strict mode',
+    );
     expect(await render('{{default 110 settings.kubernetes.max-pods}}', { settings: {} })).toBe('110');
   });
 
   it('names the missing setting when a helper fails on it', async () => {
-    const error = (await render('{{base64_decode settings.c}}', { settings: {} }).catch((e: unknown) => e)) as TemplateRenderError;
+    const error = (await render('{{base64_decode settings.c}}', { settings: {} }).catch(
+      (e: unknown) => e,
+    )) as TemplateRenderError;
     expect(error.missing).toBe('settings.c');
     expect(error.message).toContain("Invalid base64 template value, expected string, got 'null' in template t");
   });
@@ -60,16 +68,22 @@ describe('handlebars-rust 3.5.1 escaping', () => {
 
   it('iterates objects in sorted key order with @first and @key only, arrays with @first, @last and @index', async () => {
     const data = { m: { b: 2, '10': 'ten', a: 1, é: 3, '9': 'nine' }, l: ['x', 'y'] };
-    expect(await render('{{#each m}}{{@key}}={{this}}{{#if @first}}!{{/if}},{{/each}}', data)).toBe('10=ten!,9=nine,a=1,b=2,é=3,');
-    expect(await render('{{#each l}}{{@index}}{{this}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}} {{/each}}', data)).toBe('0xF 1yL ');
+    expect(await render('{{#each m}}{{@key}}={{this}}{{#if @first}}!{{/if}},{{/each}}', data)).toBe(
+      '10=ten!,9=nine,a=1,b=2,é=3,',
+    );
+    expect(
+      await render('{{#each l}}{{@index}}{{this}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}} {{/each}}', data),
+    ).toBe('0xF 1yL ');
     await expect(render('{{#each m}}{{@last}}{{/each}}', data)).rejects.toThrow(/@last" not found/);
     expect(await render('{{#each missing}}x{{else}}none{{/each}}', {})).toBe('none');
   });
 
-  it('has handlebars-rust\'s eq/ne/and/or/not/gt; a missing value equals null', async () => {
+  it("has handlebars-rust's eq/ne/and/or/not/gt; a missing value equals null", async () => {
     expect(await render('{{#if (eq g.Foo null)}}default{{/if}}', { g: {} })).toBe('default');
     expect(await render('{{#if (eq g.Foo null)}}default{{/if}}', { g: { Foo: false } })).toBe('');
-    expect(await render('{{eq a b}} {{ne a b}} {{and a 0}} {{or 0 a}} {{not a}} {{gt 5 3}}', { a: [1], b: [1] })).toBe('true false false true false true');
+    expect(await render('{{eq a b}} {{ne a b}} {{and a 0}} {{or 0 a}} {{not a}} {{gt 5 3}}', { a: [1], b: [1] })).toBe(
+      'true false false true false true',
+    );
     await expect(render('{{gt "5" 3}}', {})).rejects.toThrow(/Couldn't convert/);
   });
 

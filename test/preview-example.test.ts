@@ -20,9 +20,11 @@ const valid = (type: string, value: unknown) => {
 
 describe('examples/user-data.toml', () => {
   it('sets all eight kubelet settings, under the names our model patch gives them', () => {
-    const fields = [...addedCode(readPatch('kubelet-settings')).matchAll(/^ {4}(\w+): (?:HashMap<|KubernetesQuantityValue|KubernetesContainerLogMaxFiles|TopologyManagerPolicy|CpuManagerPolicy)/gm)].map((m) =>
-      (m[1] as string).replace(/_/g, '-'),
-    );
+    const fields = [
+      ...addedCode(readPatch('kubelet-settings')).matchAll(
+        /^ {4}(\w+): (?:HashMap<|KubernetesQuantityValue|KubernetesContainerLogMaxFiles|TopologyManagerPolicy|CpuManagerPolicy)/gm,
+      ),
+    ].map((m) => (m[1] as string).replace(/_/g, '-'));
     expect(fields).toHaveLength(8);
     expect(fields.filter((f) => !(f in kubernetes))).toEqual([]);
   });
@@ -35,9 +37,15 @@ describe('examples/user-data.toml', () => {
         ? INTEGER_VALIDATORS.KubernetesContainerLogMaxFiles?.(kubernetes['container-log-max-files'] as number)
         : 'container-log-max-files is not an integer',
       ...['kube-reserved', 'system-reserved'].flatMap((key) =>
-        Object.entries(kubernetes[key] as Record<string, string>).flatMap(([k, v]) => [valid('KubernetesReservedResourceKey', k), valid('KubernetesQuantityValue', v)]),
+        Object.entries(kubernetes[key] as Record<string, string>).flatMap(([k, v]) => [
+          valid('KubernetesReservedResourceKey', k),
+          valid('KubernetesQuantityValue', v),
+        ]),
       ),
-      ...Object.entries(kubernetes['eviction-hard'] as Record<string, string>).flatMap(([k, v]) => [valid('KubernetesEvictionHardKey', k), valid('KubernetesThresholdValue', v)]),
+      ...Object.entries(kubernetes['eviction-hard'] as Record<string, string>).flatMap(([k, v]) => [
+        valid('KubernetesEvictionHardKey', k),
+        valid('KubernetesThresholdValue', v),
+      ]),
       valid('TopologyManagerPolicy', kubernetes['topology-manager-policy']),
       valid('CpuManagerPolicy', kubernetes['cpu-manager-policy']),
     ];
@@ -48,18 +56,24 @@ describe('examples/user-data.toml', () => {
     const auths = example.settings['cri-registry-auths'];
     const problems = auths.flatMap((a) => [
       valid('RegistryHost', a.name),
-      ...(['username', 'password'] as const).filter((f) => a[f] !== undefined).map((f) => valid('RegistryAuthValue', a[f])),
+      ...(['username', 'password'] as const)
+        .filter((f) => a[f] !== undefined)
+        .map((f) => valid('RegistryAuthValue', a[f])),
       a.auth === undefined ? undefined : valid('ValidBase64', a.auth),
     ]);
     expect(problems.filter(Boolean)).toEqual([]);
-    expect(auths.some((a) => /"/.test(a.password ?? '') && /\\/.test(a.password ?? '') && /&/.test(a.password ?? ''))).toBe(true);
+    expect(
+      auths.some((a) => /"/.test(a.password ?? '') && /\\/.test(a.password ?? '') && /&/.test(a.password ?? '')),
+    ).toBe(true);
   });
 
-  it('keeps the source document\'s settings', () => {
+  it("keeps the source document's settings", () => {
     expect(example.settings).toMatchObject({
       'host-containers': { admin: { enabled: true } },
       kubernetes: { 'node-labels': { os: 'bottlerocket' }, 'node-taints': { os: 'bottlerocket:NoSchedule' } },
     });
-    expect(Object.keys(kubernetes)).toEqual(expect.arrayContaining(['api-server', 'cluster-certificate', 'cluster-name']));
+    expect(Object.keys(kubernetes)).toEqual(
+      expect.arrayContaining(['api-server', 'cluster-certificate', 'cluster-name']),
+    );
   });
 });

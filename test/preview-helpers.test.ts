@@ -16,12 +16,27 @@ describe('base64_decode (schnauzer at v1.0.4, the base64 crate 0.13)', () => {
     await expect(render('{{base64_decode var}}', { var: 'hi' })).rejects.toThrow(/Unable to base64 decode string 'hi'/);
     await expect(render('{{base64_decode var}}', { var: 'wygK' })).rejects.toThrow(/non-utf8/);
     await expect(render('{{base64_decode}}', { var: 'foo' })).rejects.toThrow(/1 expected, 0 received/);
-    await expect(render('{{base64_decode var1 var2}}', { var1: 'Zm9v', var2: 'YmFy' })).rejects.toThrow(/1 expected, 2 received/);
+    await expect(render('{{base64_decode var1 var2}}', { var1: 'Zm9v', var2: 'YmFy' })).rejects.toThrow(
+      /1 expected, 2 received/,
+    );
   });
 
   it('is as strict as the Rust crate, not as lenient as Node', () => {
     const valid = ['', 'SGk', 'SGk=', 'QQ==', 'QQ=', 'QQ', 'QUJD', 'QUJDQQ=', 'YWJjZGVmZ2g='];
-    const invalid = ['Q', 'QUJDQ', 'QQ===', 'QR==', 'SGl=', 'QUJD=', 'QUJD==', 'Q===', 'SG k=', 'SGk=\n', 'SG=k', '-_8='];
+    const invalid = [
+      'Q',
+      'QUJDQ',
+      'QQ===',
+      'QR==',
+      'SGl=',
+      'QUJD=',
+      'QUJD==',
+      'Q===',
+      'SG k=',
+      'SGk=\n',
+      'SG=k',
+      '-_8=',
+    ];
     expect(valid.filter((v) => !decodeBase64(v).ok)).toEqual([]);
     expect(invalid.filter((v) => decodeBase64(v).ok)).toEqual([]);
     expect(decodeBase64Utf8('77u/YQ==')).toEqual({ ok: true, text: '\uFEFFa' });
@@ -53,10 +68,14 @@ describe('default', () => {
 });
 
 describe('ecr-prefix', () => {
-  it('maps regions to Bottlerocket\'s registries, with the us-east-1 fallback', async () => {
+  it("maps regions to Bottlerocket's registries, with the us-east-1 fallback", async () => {
     const t = '{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:v0.5.1';
-    expect(await render(t, { settings: { aws: { region: 'eu-central-1' } } })).toBe('328549459982.dkr.ecr.eu-central-1.amazonaws.com/bottlerocket-admin:v0.5.1');
-    expect(await render(t, { settings: { aws: { region: 'af-south-1' } } })).toBe('917644944286.dkr.ecr.af-south-1.amazonaws.com/bottlerocket-admin:v0.5.1');
+    expect(await render(t, { settings: { aws: { region: 'eu-central-1' } } })).toBe(
+      '328549459982.dkr.ecr.eu-central-1.amazonaws.com/bottlerocket-admin:v0.5.1',
+    );
+    expect(await render(t, { settings: { aws: { region: 'af-south-1' } } })).toBe(
+      '917644944286.dkr.ecr.af-south-1.amazonaws.com/bottlerocket-admin:v0.5.1',
+    );
     expect(ecrRegistry('xy-ztown-1')).toBe('328549459982.dkr.ecr.us-east-1.amazonaws.com');
   });
 });
@@ -71,11 +90,27 @@ describe('toml_encode (patches/bottlerocket/1.0.4, "schnauzer: add toml_encode h
   });
 
   it('writes TOML values, unescaped by handlebars, that parse back to exactly the input', async () => {
-    expect(await render('password = {{toml_encode password}}', { password: 'a"b\\c<&>\'`=' })).toBe('password = "a\\"b\\\\c<&>\'`="');
-    expect(await render('{{toml_encode b}} {{toml_encode n}} {{toml_encode f}} {{toml_encode a}}', { b: true, n: 42, f: 1.5, a: ['x', 'y"', 3, [false]] })).toBe(
-      'true 42 1.5 ["x", "y\\"", 3, [false]]',
+    expect(await render('password = {{toml_encode password}}', { password: 'a"b\\c<&>\'`=' })).toBe(
+      'password = "a\\"b\\\\c<&>\'`="',
     );
-    for (const value of ['', 'EXAMPLE-"quoted"-\\back\\slash-&-amp', "a'''b", '비밀 💝', '\u0000\u001f\u007f\u0080\u2028', '\\u0041', '"""', 'tab\there']) {
+    expect(
+      await render('{{toml_encode b}} {{toml_encode n}} {{toml_encode f}} {{toml_encode a}}', {
+        b: true,
+        n: 42,
+        f: 1.5,
+        a: ['x', 'y"', 3, [false]],
+      }),
+    ).toBe('true 42 1.5 ["x", "y\\"", 3, [false]]');
+    for (const value of [
+      '',
+      'EXAMPLE-"quoted"-\\back\\slash-&-amp',
+      "a'''b",
+      '비밀 💝',
+      '\u0000\u001f\u007f\u0080\u2028',
+      '\\u0041',
+      '"""',
+      'tab\there',
+    ]) {
       const text = await render('k = {{toml_encode v}}\n[t.{{toml_encode v}}]\nx = 1', { v: value });
       const parsed = parseToml(text) as { k: string; t: Record<string, unknown> };
       expect(parsed.k).toBe(value);

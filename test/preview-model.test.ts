@@ -3,7 +3,14 @@ import { parse as parseToml } from 'smol-toml';
 import { INTEGER_VALIDATORS, VALIDATORS } from '../src/preview/modeled-types.js';
 import { buildModel, checkValue, sampleValue, typeAt } from '../src/preview/model.js';
 import { parseRustItems, stripComments } from '../src/preview/rust-source.js';
-import { addedCode, addedLines, readPatch, rustIntegers, rustStringPairs, rustStrings } from './helpers/preview-fixtures.js';
+import {
+  addedCode,
+  addedLines,
+  readPatch,
+  rustIntegers,
+  rustStringPairs,
+  rustStrings,
+} from './helpers/preview-fixtures.js';
 
 const SOURCE = `
 use std::collections::HashMap;
@@ -57,29 +64,52 @@ describe('reading the model from Rust source', () => {
     expect(text).not.toContain('NotThis');
     expect(text).not.toContain('AlsoNot');
     expect(text).toContain('"https://example.com/{"');
-    expect(parseRustItems(SOURCE).structs.map((s) => s.name)).toEqual(['Settings', 'KubernetesSettings', 'ContainerImage', 'RegistryAuth', 'RegistryHost']);
+    expect(parseRustItems(SOURCE).structs.map((s) => s.name)).toEqual([
+      'Settings',
+      'KubernetesSettings',
+      'ContainerImage',
+      'RegistryAuth',
+      'RegistryHost',
+    ]);
   });
 
   it('names fields in kebab-case under #[model], honours serde rename, unwraps Option, and knows maps, lists and modeled strings', () => {
     expect(typeAt(model, 'settings.kubernetes.max-pods')).toEqual({ kind: 'scalar', rust: 'u32', json: 'integer' });
-    expect(typeAt(model, 'settings.kubernetes.renamed-key')).toEqual({ kind: 'scalar', rust: 'Ipv4Addr', json: 'string' });
+    expect(typeAt(model, 'settings.kubernetes.renamed-key')).toEqual({
+      kind: 'scalar',
+      rust: 'Ipv4Addr',
+      json: 'string',
+    });
     expect(typeAt(model, 'settings.kubernetes.some-field')).toBeUndefined();
-    expect(typeAt(model, 'settings.host-containers.admin.enabled')).toEqual({ kind: 'scalar', rust: 'bool', json: 'boolean' });
-    expect(typeAt(model, 'settings.cri-registry-auths')).toMatchObject({ kind: 'list', item: { kind: 'struct', name: 'RegistryAuth', required: ['name'] } });
-    expect(typeAt(model, 'settings.cri-registry-auths')).toMatchObject({ item: { fields: { name: { rust: 'RegistryHost', json: 'string' }, password: { rust: 'RegistryAuthValue' } } } });
+    expect(typeAt(model, 'settings.host-containers.admin.enabled')).toEqual({
+      kind: 'scalar',
+      rust: 'bool',
+      json: 'boolean',
+    });
+    expect(typeAt(model, 'settings.cri-registry-auths')).toMatchObject({
+      kind: 'list',
+      item: { kind: 'struct', name: 'RegistryAuth', required: ['name'] },
+    });
+    expect(typeAt(model, 'settings.cri-registry-auths')).toMatchObject({
+      item: { fields: { name: { rust: 'RegistryHost', json: 'string' }, password: { rust: 'RegistryAuthValue' } } },
+    });
   });
 });
 
 describe('checking user data against the model, as the node API would', () => {
   it('accepts what fits', () => {
-    const ok = { motd: 'hi', kubernetes: { 'max-pods': 29, 'node-labels': { os: 'bottlerocket' } }, 'cri-registry-auths': [{ name: 'harbor.example.com', password: 'p"w\\&' }] };
+    const ok = {
+      motd: 'hi',
+      kubernetes: { 'max-pods': 29, 'node-labels': { os: 'bottlerocket' } },
+      'cri-registry-auths': [{ name: 'harbor.example.com', password: 'p"w\\&' }],
+    };
     expect(checkValue(model.settings, ok, 'settings')).toEqual([]);
   });
 
   it('names every unknown key, wrong type, missing required field and invalid modeled value', () => {
     const bad = {
       kubernetes: { 'max-podz': 1, 'container-log-max-files': '5', 'max-pods': -1 },
-      'host-containers': { 'bad_name': { enabled: 'yes' } },
+      'host-containers': { bad_name: { enabled: 'yes' } },
       'cri-registry-auths': [{ password: 'line\nbreak' }],
       nope: true,
     };
@@ -98,7 +128,10 @@ describe('checking user data against the model, as the node API would', () => {
   it('makes sample settings that the model accepts, every field set', () => {
     const sample = sampleValue(model.settings);
     expect(checkValue(model.settings, sample, 'settings')).toEqual([]);
-    expect(sample).toMatchObject({ kubernetes: { 'max-pods': 1 }, 'cri-registry-auths': [{ name: 'sample-value', password: 'sample-value' }] });
+    expect(sample).toMatchObject({
+      kubernetes: { 'max-pods': 1 },
+      'cri-registry-auths': [{ name: 'sample-value', password: 'sample-value' }],
+    });
   });
 });
 
@@ -111,7 +144,10 @@ describe('the model our patch series adds', () => {
     const auth = buildModel(items, 'RegistryAuth').settings;
     expect(auth).toMatchObject({ kind: 'struct', required: ['name'] });
     expect(Object.keys((auth as { fields: object }).fields)).toEqual(['name', 'username', 'password', 'auth']);
-    const fields = kubelet.match(/^\s+(feature_gates|container_log_max_size|container_log_max_files|kube_reserved|system_reserved|eviction_hard|topology_manager_policy|cpu_manager_policy): /gm) ?? [];
+    const fields =
+      kubelet.match(
+        /^\s+(feature_gates|container_log_max_size|container_log_max_files|kube_reserved|system_reserved|eviction_hard|topology_manager_policy|cpu_manager_policy): /gm,
+      ) ?? [];
     expect(fields).toHaveLength(8);
   });
 
@@ -127,7 +163,7 @@ describe('the model our patch series adds', () => {
     [kubelet, 'CpuManagerPolicy', 'good_cpu_manager_policy', 'bad_cpu_manager_policy'],
     [kubelet, 'TopologyManagerPolicy', 'good_topology_manager_policy', 'bad_topology_manager_policy'],
   ];
-  it.each(vectors)('validates like the patch\'s Rust tests: %#, %s', (source, type, good, bad) => {
+  it.each(vectors)("validates like the patch's Rust tests: %#, %s", (source, type, good, bad) => {
     const validate = VALIDATORS[type];
     if (!validate) throw new Error(`no validator for ${type}`);
     const goods = rustStrings(source, good);
@@ -139,7 +175,7 @@ describe('the model our patch series adds', () => {
     expect(bads.filter((v) => validate(v) === undefined)).toEqual([]);
   });
 
-  it('validates container-log-max-files like the patch\'s Rust tests: at least 2, as kubelet 1.18 requires', () => {
+  it("validates container-log-max-files like the patch's Rust tests: at least 2, as kubelet 1.18 requires", () => {
     const validate = INTEGER_VALIDATORS.KubernetesContainerLogMaxFiles;
     if (!validate) throw new Error('no validator for KubernetesContainerLogMaxFiles');
     const goods = rustIntegers(kubelet, 'good_container_log_max_files');
@@ -150,53 +186,97 @@ describe('the model our patch series adds', () => {
     expect(bads.filter((v) => validate(v) === undefined)).toEqual([]);
   });
 
-  it('refuses a registry named twice like the patch\'s deserializer, naming it (REGISTRY_AUTHS_VECTORS)', () => {
+  it("refuses a registry named twice like the patch's deserializer, naming it (REGISTRY_AUTHS_VECTORS)", () => {
     // The Rust test deserializes `auths`; here it is the model's cri-registry-auths, with the attribute the patch puts on it.
-    const settingsField = /(#\[serde\([^\]]*deserialize_with = "crate::de::deserialize_registry_auths"[^\]]*\)\]\s*)cri_registry_auths: Vec<RegistryAuth>,/.exec(credentials);
+    const settingsField =
+      /(#\[serde\([^\]]*deserialize_with = "crate::de::deserialize_registry_auths"[^\]]*\)\]\s*)cri_registry_auths: Vec<RegistryAuth>,/.exec(
+        credentials,
+      );
     if (!settingsField) throw new Error('the patch no longer puts deserialize_registry_auths on cri_registry_auths');
-    const model = buildModel(parseRustItems(`${credentials}\n#[model(rename = "settings")]\nstruct Settings {\n${settingsField[0]}\n}\n`));
+    const model = buildModel(
+      parseRustItems(`${credentials}\n#[model(rename = "settings")]\nstruct Settings {\n${settingsField[0]}\n}\n`),
+    );
     const vectors = rustStringPairs(credentials, 'REGISTRY_AUTHS_VECTORS');
     expect(vectors.filter(([, dup]) => dup !== '').length).toBeGreaterThanOrEqual(2);
     expect(vectors.filter(([, dup]) => dup === '').length).toBeGreaterThanOrEqual(2);
     for (const [userData, duplicate] of vectors) {
       const auths = (parseToml(userData) as { auths?: unknown }).auths;
-      const problems = checkValue(model.settings, auths === undefined ? {} : { 'cri-registry-auths': auths }, 'settings').map((p) => p.message);
-      expect(problems, userData).toEqual(duplicate ? [`duplicate registry name '${duplicate}' in cri-registry-auths: give each registry one entry`] : []);
+      const problems = checkValue(
+        model.settings,
+        auths === undefined ? {} : { 'cri-registry-auths': auths },
+        'settings',
+      ).map((p) => p.message);
+      expect(problems, userData).toEqual(
+        duplicate ? [`duplicate registry name '${duplicate}' in cri-registry-auths: give each registry one entry`] : [],
+      );
     }
   });
 
-  it('refuses RotateKubeletServerCertificate = false like the patch\'s deserializer, as kubelet refuses serverTLSBootstrap without it (FEATURE_GATES_VECTORS)', () => {
-    const field = /#\[serde\([^\]]*deserialize_with = "crate::de::deserialize_feature_gates"[^\]]*\)\]\s*feature_gates: HashMap<KubernetesFeatureGateKey, bool>,/.exec(kubelet);
+  it("refuses RotateKubeletServerCertificate = false like the patch's deserializer, as kubelet refuses serverTLSBootstrap without it (FEATURE_GATES_VECTORS)", () => {
+    const field =
+      /#\[serde\([^\]]*deserialize_with = "crate::de::deserialize_feature_gates"[^\]]*\)\]\s*feature_gates: HashMap<KubernetesFeatureGateKey, bool>,/.exec(
+        kubelet,
+      );
     if (!field) throw new Error('the patch no longer puts deserialize_feature_gates on feature_gates');
-    const model = buildModel(parseRustItems(`${kubelet}\n#[model]\nstruct KubernetesSettings {\n${field[0]}\n}\n`), 'KubernetesSettings');
+    const model = buildModel(
+      parseRustItems(`${kubelet}\n#[model]\nstruct KubernetesSettings {\n${field[0]}\n}\n`),
+      'KubernetesSettings',
+    );
     const vectors = rustStringPairs(kubelet, 'FEATURE_GATES_VECTORS');
     expect(vectors.filter(([, gate]) => gate !== '').length).toBeGreaterThanOrEqual(2);
     expect(vectors.filter(([, gate]) => gate === '').length).toBeGreaterThanOrEqual(2);
     for (const [userData, gate] of vectors) {
       const gates = (parseToml(userData) as { gates?: unknown }).gates;
-      const problems = checkValue(model.settings, gates === undefined ? {} : { 'feature-gates': gates }, 'settings.kubernetes').map((p) => `${p.key}: ${p.message}`);
+      const problems = checkValue(
+        model.settings,
+        gates === undefined ? {} : { 'feature-gates': gates },
+        'settings.kubernetes',
+      ).map((p) => `${p.key}: ${p.message}`);
       expect(problems, userData).toEqual(
-        gate ? [`settings.kubernetes.feature-gates.${gate}: feature gate ${gate} may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap`] : [],
+        gate
+          ? [
+              `settings.kubernetes.feature-gates.${gate}: feature gate ${gate} may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap`,
+            ]
+          : [],
       );
     }
   });
 
   it('refuses, through the model read from the patch, every kubelet value kubelet 1.18 refuses or ignores', () => {
     // The fields the patch adds to KubernetesSettings (lib.rs), in a struct of their own, with the patch's modeled types.
-    const fields = addedLines(readPatch('kubelet-settings'), 'sources/models/src/lib.rs').split('\n').filter((l) => /^ {4}\w+: .+,$/.test(l));
+    const fields = addedLines(readPatch('kubelet-settings'), 'sources/models/src/lib.rs')
+      .split('\n')
+      .filter((l) => /^ {4}\w+: .+,$/.test(l));
     expect(fields).toHaveLength(8);
-    const model = buildModel(parseRustItems(`${kubelet}\n#[model]\nstruct KubernetesSettings {\n${fields.join('\n')}\n}\n`), 'KubernetesSettings');
-    const refused = (kubernetes: object) => checkValue(model.settings, kubernetes, 'settings.kubernetes').map((p) => `${p.key}: ${p.message}`);
-    expect(refused({ 'container-log-max-files': 1 })).toEqual(['settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2']);
-    expect(refused({ 'container-log-max-files': 0 })).toEqual(['settings.kubernetes.container-log-max-files: Invalid container-log-max-files 0: kubelet requires at least 2']);
+    const model = buildModel(
+      parseRustItems(`${kubelet}\n#[model]\nstruct KubernetesSettings {\n${fields.join('\n')}\n}\n`),
+      'KubernetesSettings',
+    );
+    const refused = (kubernetes: object) =>
+      checkValue(model.settings, kubernetes, 'settings.kubernetes').map((p) => `${p.key}: ${p.message}`);
+    expect(refused({ 'container-log-max-files': 1 })).toEqual([
+      'settings.kubernetes.container-log-max-files: Invalid container-log-max-files 1: kubelet requires at least 2',
+    ]);
+    expect(refused({ 'container-log-max-files': 0 })).toEqual([
+      'settings.kubernetes.container-log-max-files: Invalid container-log-max-files 0: kubelet requires at least 2',
+    ]);
     expect(refused({ 'eviction-hard': { 'memory.available': '0' } })).toEqual([
       "settings.kubernetes.eviction-hard.memory.available: Invalid Kubernetes eviction threshold '0': it must be greater than zero (kubelet refuses a zero threshold)",
     ]);
     expect(refused({ 'eviction-hard': { 'nodefs.available': '0%' } })).toEqual([
       "settings.kubernetes.eviction-hard.nodefs.available: Invalid Kubernetes threshold percentage value '0%': it must be more than 0% and less than 100% (kubelet ignores 0% and 100%)",
     ]);
-    expect(refused({ 'eviction-hard': { 'imagefs.available': '0Gi', 'nodefs.inodesFree': '0.0%', 'pid.available': '100%' } })).toHaveLength(3);
-    expect(refused({ 'container-log-max-files': 2, 'eviction-hard': { 'memory.available': '100Mi', 'nodefs.available': '10%' } })).toEqual([]);
+    expect(
+      refused({
+        'eviction-hard': { 'imagefs.available': '0Gi', 'nodefs.inodesFree': '0.0%', 'pid.available': '100%' },
+      }),
+    ).toHaveLength(3);
+    expect(
+      refused({
+        'container-log-max-files': 2,
+        'eviction-hard': { 'memory.available': '100Mi', 'nodefs.available': '10%' },
+      }),
+    ).toEqual([]);
   });
 
   it('never shows a refused credential, only the code point and position (error_does_not_leak_value)', () => {

@@ -8,7 +8,9 @@ describe('the cargo make progress line', () => {
     expect(formatDuration(75_000)).toBe('1:15');
     expect(formatDuration(3_723_000)).toBe('1:02:03');
     expect(progressLine(75_000, undefined, 'Compiling kernel')).toBe('1:15 elapsed · Compiling kernel');
-    expect(progressLine(20 * 60_000, 58 * 60_000, 'Compiling kernel')).toBe('20:00 elapsed, about 38:00 left (the last build took 58:00) · Compiling kernel');
+    expect(progressLine(20 * 60_000, 58 * 60_000, 'Compiling kernel')).toBe(
+      '20:00 elapsed, about 38:00 left (the last build took 58:00) · Compiling kernel',
+    );
     expect(progressLine(61 * 60_000, 58 * 60_000, '')).toBe('1:01:00 elapsed, longer than the last build (58:00)');
   });
 
@@ -33,7 +35,9 @@ describe('the cargo make progress line', () => {
       expect(line(first.stderr)).not.toContain('last build');
       const again = await w.build(['--from', 'os-build']);
       expect(again.code).toBe(0);
-      expect(line(again.stderr)).toMatch(/\] \d+:\d\d elapsed, (about \d+:\d\d left \(the last build took \d+:\d\d\)|longer than the last build \(\d+:\d\d\))/);
+      expect(line(again.stderr)).toMatch(
+        /\] \d+:\d\d elapsed, (about \d+:\d\d left \(the last build took \d+:\d\d\)|longer than the last build \(\d+:\d\d\))/,
+      );
     } finally {
       w.cleanup();
     }

@@ -6,14 +6,17 @@ import { Redactor, redactUrlCredentials } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
 import { SubprocessError } from '../src/shared/errors.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import {  sealedEnv } from './helpers/env.js';
+import { sealedEnv } from './helpers/env.js';
 
 const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
   createRunner({ dryRun, env: sealedEnv(), redactor, log: (l) => lines.push(l) });
 
 describe('the runner', () => {
   it('passes argv through untouched: shell metacharacters are plain arguments', async () => {
-    const { stdout } = await runner().run({ argv: ['node', '-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '$(touch x); rm -rf /', '"a b"'], mode: 'read' });
+    const { stdout } = await runner().run({
+      argv: ['node', '-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '$(touch x); rm -rf /', '"a b"'],
+      mode: 'read',
+    });
     expect(JSON.parse(stdout)).toEqual(['$(touch x); rm -rf /', '"a b"']);
   });
 
@@ -36,7 +39,11 @@ describe('the runner', () => {
     try {
       const error = await runner(false, redactor, lines)
         .run({
-          argv: ['node', '-e', 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{console.log("got "+d);process.exit(4)})'],
+          argv: [
+            'node',
+            '-e',
+            'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{console.log("got "+d);process.exit(4)})',
+          ],
           mode: 'write',
           input: 's3cr3t-token-value',
           logFile,
@@ -64,7 +71,12 @@ describe('the runner', () => {
       const euro = Buffer.from('€').toString('hex');
       const script = `const w = (s) => new Promise((r) => process.stdout.write(s, () => setTimeout(r, 50)));
         (async () => { await w("token s3cr3t-"); await w("token-value\\n"); await w(Buffer.from("${euro}", "hex").subarray(0, 1)); await w(Buffer.from("${euro}", "hex").subarray(1)); await w(" 100 (no newline at the end)"); })()`;
-      const result = await runner(false, redactor).run({ argv: ['node', '-e', script], mode: 'write', logFile, onLine: (l) => lines.push(l) });
+      const result = await runner(false, redactor).run({
+        argv: ['node', '-e', script],
+        mode: 'write',
+        logFile,
+        onLine: (l) => lines.push(l),
+      });
       expect(readFileSync(logFile, 'utf8')).toBe('token ***\n€ 100 (no newline at the end)\n');
       expect(lines).toEqual(['token ***', '€ 100 (no newline at the end)']);
       expect(result.stdout).toBe('');
@@ -73,14 +85,25 @@ describe('the runner', () => {
     }
   });
 
-  it('keeps the AWS credentials of the environment out of a child\'s log and errors', async () => {
+  it("keeps the AWS credentials of the environment out of a child's log and errors", async () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY';
     const dir = tempDir();
     const logFile = join(dir, 'ami-register.log');
     try {
-      const { runner: r } = createAdapters({ projectDir: dir, cacheDir: dir, dryRun: false, debug: false, env: sealedEnv({ AWS_SECRET_ACCESS_KEY: secret }), stderr: process.stderr });
+      const { runner: r } = createAdapters({
+        projectDir: dir,
+        cacheDir: dir,
+        dryRun: false,
+        debug: false,
+        env: sealedEnv({ AWS_SECRET_ACCESS_KEY: secret }),
+        stderr: process.stderr,
+      });
       const error = await r
-        .run({ argv: ['node', '-e', 'console.error("signing with " + process.env.AWS_SECRET_ACCESS_KEY); process.exit(1)'], mode: 'write', logFile })
+        .run({
+          argv: ['node', '-e', 'console.error("signing with " + process.env.AWS_SECRET_ACCESS_KEY); process.exit(1)'],
+          mode: 'write',
+          logFile,
+        })
         .catch((e: unknown) => e);
       expect((error as SubprocessError).message).toContain('signing with ***');
       expect(readFileSync(logFile, 'utf8')).toBe('signing with ***\n');
@@ -90,7 +113,9 @@ describe('the runner', () => {
   });
 
   it('says when a program cannot be started, and how to fix it', async () => {
-    const error = await runner().run({ argv: ['bro-no-such-program'], mode: 'read' }).catch((e: unknown) => e);
+    const error = await runner()
+      .run({ argv: ['bro-no-such-program'], mode: 'read' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SubprocessError);
     expect((error as SubprocessError).reason).toBe('spawn');
     expect((error as SubprocessError).hint).toContain('Install bro-no-such-program');
@@ -100,7 +125,11 @@ describe('the runner', () => {
     const r = runner();
     const lines: string[] = [];
     const pending = r.run({
-      argv: ['node', '-e', 'console.log(require("child_process").spawn("sleep",["30"],{stdio:"ignore"}).pid); setTimeout(()=>{}, 30000)'],
+      argv: [
+        'node',
+        '-e',
+        'console.log(require("child_process").spawn("sleep",["30"],{stdio:"ignore"}).pid); setTimeout(()=>{}, 30000)',
+      ],
       mode: 'read',
       onLine: (line) => lines.push(line),
     });
@@ -125,7 +154,9 @@ describe('the runner', () => {
 
 describe('redaction', () => {
   it('removes credentials from URLs', () => {
-    expect(redactUrlCredentials('fatal: https://user:tok@github.com/x.git and ssh://git@host/y')).toBe('fatal: https://***@github.com/x.git and ssh://***@host/y');
+    expect(redactUrlCredentials('fatal: https://user:tok@github.com/x.git and ssh://git@host/y')).toBe(
+      'fatal: https://***@github.com/x.git and ssh://***@host/y',
+    );
   });
 
   it('redacts the longest secret first and every JSON string', () => {

@@ -14,7 +14,13 @@ afterEach(() => s.cleanup());
 
 const AMI = 'ami-0123456789abcdef0';
 const wait = { maxWaitSeconds: 0.3, minDelaySeconds: 0.05 };
-const request = (progress: string[] = []) => ({ imageId: AMI, accounts: ACCOUNTS, tags: { 'bro:version': '1.0.4-hc1' }, wait, progress: (l: string) => progress.push(l) });
+const request = (progress: string[] = []) => ({
+  imageId: AMI,
+  accounts: ACCOUNTS,
+  tags: { 'bro:version': '1.0.4-hc1' },
+  wait,
+  progress: (l: string) => progress.push(l),
+});
 
 describe('share (EC2 through aws-sdk-client-mock)', () => {
   it('adds only the permissions that are missing; a second run makes no modifying call', async () => {
@@ -22,7 +28,10 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     const image = s.world.image('us-east-1', AMI);
     image.launch.add(ACCOUNTS[0]!);
     const [snap0, snap1] = image.snapshots as [string, string];
-    await ec2.modifySnapshotAttribute({ SnapshotId: snap0, CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[0]! }] } });
+    await ec2.modifySnapshotAttribute({
+      SnapshotId: snap0,
+      CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[0]! }] },
+    });
     s.world.calls.length = 0;
 
     const first = await shareImage(ec2, request());
@@ -33,11 +42,24 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
       changes: [`${snap0} volume +1`, `${snap1} volume +2`, 'launch +1', 'tags'].sort(),
     });
     const launch = s.world.calls.filter((c) => c.command === 'ModifyImageAttribute');
-    expect(launch.map((c) => c.input)).toEqual([{ ImageId: AMI, LaunchPermission: { Add: [{ UserId: ACCOUNTS[1]! }] } }]);
+    expect(launch.map((c) => c.input)).toEqual([
+      { ImageId: AMI, LaunchPermission: { Add: [{ UserId: ACCOUNTS[1]! }] } },
+    ]);
     const volume = s.world.calls.filter((c) => c.command === 'ModifySnapshotAttribute').map((c) => c.input);
-    expect(volume).toContainEqual({ SnapshotId: snap0, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[1]! }] } });
-    expect(volume).toContainEqual({ SnapshotId: snap1, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: ACCOUNTS.map((UserId) => ({ UserId })) } });
-    expect(s.world.calls.find((c) => c.command === 'CreateTags')?.input).toEqual({ Resources: [AMI, snap0, snap1], Tags: [{ Key: 'bro:version', Value: '1.0.4-hc1' }] });
+    expect(volume).toContainEqual({
+      SnapshotId: snap0,
+      Attribute: 'createVolumePermission',
+      CreateVolumePermission: { Add: [{ UserId: ACCOUNTS[1]! }] },
+    });
+    expect(volume).toContainEqual({
+      SnapshotId: snap1,
+      Attribute: 'createVolumePermission',
+      CreateVolumePermission: { Add: ACCOUNTS.map((UserId) => ({ UserId })) },
+    });
+    expect(s.world.calls.find((c) => c.command === 'CreateTags')?.input).toEqual({
+      Resources: [AMI, snap0, snap1],
+      Tags: [{ Key: 'bro:version', Value: '1.0.4-hc1' }],
+    });
     // Verified with DescribeImageAttribute after adding.
     expect(s.world.calls.filter((c) => c.command === 'DescribeImageAttribute')).toHaveLength(2);
 
@@ -58,7 +80,9 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
   it('a copy that stays pending past the wait fails its region, clearly, after polling', async () => {
     s.world.pending.add('us-west-1');
     const progress: string[] = [];
-    await expect(shareImage(createAws().ec2('us-west-1'), request(progress))).rejects.toThrow(`${AMI} is still pending after 0.3 seconds`);
+    await expect(shareImage(createAws().ec2('us-west-1'), request(progress))).rejects.toThrow(
+      `${AMI} is still pending after 0.3 seconds`,
+    );
     expect(s.world.calls.filter((c) => c.command === 'DescribeImages').length).toBeGreaterThanOrEqual(1);
     expect(s.world.modifying()).toEqual([]);
     expect(progress).toEqual([`waiting until ${AMI} is available`]);
@@ -72,7 +96,10 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
   it('a region still throttled when the SDK gives up fails alone; the others are shared', async () => {
     // aws-sdk-client-mock replaces send(), so the SDK's retries do not run here: the error is what
     // the SDK raises once they are used up. The real-client tests below cover the retries themselves.
-    s.world.failures.set('us-west-1/DescribeSnapshotAttribute', awsError('RequestLimitExceeded', 'Request limit exceeded.'));
+    s.world.failures.set(
+      'us-west-1/DescribeSnapshotAttribute',
+      awsError('RequestLimitExceeded', 'Request limit exceeded.'),
+    );
     const aws = createAws();
     const outcomes = await forEachRegion(REGIONS, 2, (region) => shareImage(aws.ec2(region), request()));
     expect(outcomes.map((o) => [o.region, o.error === undefined ? 'ok' : (o.error as Error).name])).toEqual([
@@ -83,7 +110,8 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     for (const region of ['ap-northeast-1', 'us-east-1']) {
       const image = s.world.image(region, AMI);
       expect([...image.launch].sort(), region).toEqual(ACCOUNTS);
-      for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(ACCOUNTS);
+      for (const snap of image.snapshots)
+        expect(s.world.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(ACCOUNTS);
     }
   });
 
@@ -95,7 +123,8 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     const revoked = await revokeImage(ec2, image, [ACCOUNTS[1]!]);
     expect(revoked.accounts).toEqual([ACCOUNTS[0]!]);
     expect([...s.world.image('us-east-1', AMI).launch]).toEqual([ACCOUNTS[0]!]);
-    for (const snap of revoked.snapshotIds) expect(s.world.volumePermissions('us-east-1', snap)).toEqual([ACCOUNTS[0]!]);
+    for (const snap of revoked.snapshotIds)
+      expect(s.world.volumePermissions('us-east-1', snap)).toEqual([ACCOUNTS[0]!]);
     expect(s.world.modifying()).toHaveLength(3);
     s.world.calls.length = 0;
     expect((await revokeImage(ec2, image, [ACCOUNTS[1]!])).changes).toEqual([]);
@@ -110,14 +139,29 @@ describe('bro share', () => {
     const revoke = await s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--revoke', '--ci']);
     expect(revoke.code).toBe(0);
     expect(revoke.stdout.trim().split('\n')).toHaveLength(3);
-    for (const region of REGIONS) expect(revoke.stdout).toMatch(new RegExp(`✔ ${region}: ami-\\w+ snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`));
-    expect([...s.world.image('us-east-1', s.world.calls.find((c) => c.region === 'us-east-1' && c.command === 'ModifyImageAttribute')?.input.ImageId as string).launch]).toEqual([]);
+    for (const region of REGIONS)
+      expect(revoke.stdout).toMatch(
+        new RegExp(`✔ ${region}: ami-\\w+ snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`),
+      );
+    expect([
+      ...s.world.image(
+        'us-east-1',
+        s.world.calls.find((c) => c.region === 'us-east-1' && c.command === 'ModifyImageAttribute')?.input
+          .ImageId as string,
+      ).launch,
+    ]).toEqual([]);
 
     s.world.calls.length = 0;
     const share = await s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci', '--wait-poll', '0.05']);
     expect(share.code).toBe(0);
     expect(s.tools.calls()).toEqual([]);
-    expect(s.world.modifying().filter((c) => c.command === 'ModifyImageAttribute').map((c) => c.region).sort()).toEqual([...REGIONS].sort());
+    expect(
+      s.world
+        .modifying()
+        .filter((c) => c.command === 'ModifyImageAttribute')
+        .map((c) => c.region)
+        .sort(),
+    ).toEqual([...REGIONS].sort());
   });
 
   it('refuses --accounts that are not account IDs', async () => {
@@ -128,12 +172,21 @@ describe('bro share', () => {
 });
 
 /** An HTTP handler standing in for EC2: the SDK's own serialisation, signing and retries run for real. */
-function fakeEc2Http(responses: { status: number; body: string }[], seen: { hostname: string; port?: number; body: string }[]) {
+function fakeEc2Http(
+  responses: { status: number; body: string }[],
+  seen: { hostname: string; port?: number; body: string }[],
+) {
   return {
     async handle(req: { hostname: string; port?: number; body?: unknown }) {
       seen.push({ hostname: req.hostname, port: req.port, body: String(req.body) });
       const next = responses.shift() ?? { status: 500, body: '' };
-      return { response: { statusCode: next.status, headers: { 'content-type': 'text/xml' }, body: Readable.from([Buffer.from(next.body)]) } };
+      return {
+        response: {
+          statusCode: next.status,
+          headers: { 'content-type': 'text/xml' },
+          body: Readable.from([Buffer.from(next.body)]),
+        },
+      };
     },
     updateHttpClientConfig() {},
     httpHandlerConfigs: () => ({}),
@@ -153,19 +206,29 @@ const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEM
 describe('the AWS adapter (real SDK clients)', () => {
   beforeEach(() => s.world.restore());
 
-  it('retries a throttled call with the SDK\'s own retry strategy', async () => {
+  it("retries a throttled call with the SDK's own retry strategy", async () => {
     const seen: { hostname: string; body: string }[] = [];
-    const aws = createAws({ credentials, maxAttempts: 3, requestHandler: fakeEc2Http([THROTTLED, LAUNCH_PERMISSIONS], seen) });
+    const aws = createAws({
+      credentials,
+      maxAttempts: 3,
+      requestHandler: fakeEc2Http([THROTTLED, LAUNCH_PERMISSIONS], seen),
+    });
     const result = await aws.ec2('us-east-1').describeImageAttribute({ ImageId: AMI, Attribute: 'launchPermission' });
     expect(result.LaunchPermissions).toEqual([{ UserId: '111111111111' }]);
     expect(seen).toHaveLength(2);
     expect(seen[0]?.body).toContain('Action=DescribeImageAttribute');
   });
 
-  it('gives up after maxAttempts, with the service\'s error', async () => {
+  it("gives up after maxAttempts, with the service's error", async () => {
     const seen: { hostname: string; body: string }[] = [];
-    const aws = createAws({ credentials, maxAttempts: 2, requestHandler: fakeEc2Http([THROTTLED, THROTTLED, LAUNCH_PERMISSIONS], seen) });
-    await expect(aws.ec2('us-east-1').describeImageAttribute({ ImageId: AMI, Attribute: 'launchPermission' })).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    const aws = createAws({
+      credentials,
+      maxAttempts: 2,
+      requestHandler: fakeEc2Http([THROTTLED, THROTTLED, LAUNCH_PERMISSIONS], seen),
+    });
+    await expect(
+      aws.ec2('us-east-1').describeImageAttribute({ ImageId: AMI, Attribute: 'launchPermission' }),
+    ).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
     expect(seen).toHaveLength(2);
   });
 

@@ -15,15 +15,31 @@ beforeEach(() => {
 });
 afterEach(() => s.cleanup());
 
-const share = (extra: string[] = []) => s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci', '--wait-timeout', '0.05', '--wait-poll', '0.05', ...extra]);
+const share = (extra: string[] = []) =>
+  s.cli([
+    'share',
+    'aws-k8s-1.18',
+    '--version',
+    '1.0.4-hc1',
+    '--ci',
+    '--wait-timeout',
+    '0.05',
+    '--wait-poll',
+    '0.05',
+    ...extra,
+  ]);
 const revoke = (extra: string[] = []) => share(['--revoke', ...extra]);
-const amisJson = () => join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json');
+const amisJson = () =>
+  join(s.br, 'build/images/x86_64-aws-k8s-1.18/bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1-amis.json');
 const amis = (): Record<string, { id: string }> => JSON.parse(readFileSync(amisJson(), 'utf8'));
 const manifest = () => JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
 const launchIn = (region: string, id = amis()[region]!.id) => [...s.world.image(region, id).launch].sort();
 const setShareWith = (accounts: string[]) => {
   const path = join(s.project, 'variants/aws-k8s-1.18.toml');
-  writeFileSync(path, readFileSync(path, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`));
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
+  );
 };
 const grantsChanged = () => s.world.modifying().filter((c) => c.command.startsWith('Modify'));
 
@@ -49,7 +65,9 @@ describe('share: all regions or none', () => {
     const result = await s.build();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Checking the AMIs before sharing failed in 1 of 3 regions');
-    expect(result.stderr).toMatch(/✖ us-west-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:earlier/);
+    expect(result.stderr).toMatch(
+      /✖ us-west-1: ami-\w+ is an earlier build published under the same name, not this one: bro:patch-series = sha256:earlier/,
+    );
     expect(result.stderr).toContain('Nothing was shared in any region');
     expect(s.world.modifying()).toEqual([]);
     for (const region of ['ap-northeast-1', 'us-east-1']) expect(launchIn(region)).toEqual([]);
@@ -60,7 +78,8 @@ describe('share: all regions or none', () => {
     expect(revoked.code).toBe(0);
     expect(grantsChanged()).toEqual([]);
     expect(launchIn('us-west-1')).toEqual([ACCOUNTS[0]!]);
-    for (const region of REGIONS) expect(revoked.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+    for (const region of REGIONS)
+      expect(revoked.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
   });
 
   it('an AMI with another name (pubsys registered under a name this build does not give) is refused before any grant', async () => {
@@ -71,7 +90,9 @@ describe('share: all regions or none', () => {
     s.world.calls.length = 0;
     const result = await s.build();
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('its name is bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-other, not bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    expect(result.stderr).toContain(
+      'its name is bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-other, not bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1',
+    );
     expect(s.world.modifying()).toEqual([]);
   });
 });
@@ -96,19 +117,23 @@ describe('bro share --revoke', () => {
     expect(withoutBuild.stderr).toBe('');
     expect(withoutBuild.code).toBe(0);
     for (const region of REGIONS) {
-      expect(withoutBuild.stdout).toMatch(new RegExp(`✔ ${region}: ${ids[region]!.id} snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`));
+      expect(withoutBuild.stdout).toMatch(
+        new RegExp(`✔ ${region}: ${ids[region]!.id} snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`),
+      );
       expect(launchIn(region, ids[region]!.id)).toEqual([]);
     }
   });
 
-  it('refuses in every region when one AMI is no longer this build\'s (its bro:* tags changed): nothing is revoked', async () => {
+  it("refuses in every region when one AMI is no longer this build's (its bro:* tags changed): nothing is revoked", async () => {
     expect((await s.build()).code).toBe(0);
     s.world.image('ap-northeast-1', amis()['ap-northeast-1']!.id).tags.set('bro:patch-series', 'sha256:other');
     s.world.calls.length = 0;
     const result = await revoke();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Checking the AMIs before revoking failed in 1 of 3 regions');
-    expect(result.stderr).toMatch(/ami-\w+ is not this build's AMI, so bro leaves its permissions alone: bro:patch-series = sha256:other/);
+    expect(result.stderr).toMatch(
+      /ami-\w+ is not this build's AMI, so bro leaves its permissions alone: bro:patch-series = sha256:other/,
+    );
     expect(result.stderr).toContain('Nothing was revoked in any region');
     expect(s.world.modifying()).toEqual([]);
     for (const region of REGIONS) expect(launchIn(region)).toEqual(ACCOUNTS);
@@ -125,13 +150,14 @@ describe('bro share --revoke', () => {
     expect(manifest().accounts).toEqual([]);
     for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([]);
     const again = await revoke(['--accounts', ACCOUNTS[0]!]);
-    for (const region of REGIONS) expect(again.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+    for (const region of REGIONS)
+      expect(again.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
     expect(again.stdout).not.toContain('already shared');
   });
 });
 
 describe('share is declarative for the accounts bro granted', () => {
-  it('an account removed from share-with loses its grants (shown in the plan first); others\' grants stay; the manifest says what EC2 holds', async () => {
+  it("an account removed from share-with loses its grants (shown in the plan first); others' grants stay; the manifest says what EC2 holds", async () => {
     expect((await s.build()).code).toBe(0);
     // Someone else granted an account by hand: bro never touches it.
     for (const region of REGIONS) s.world.image(region, amis()[region]!.id).launch.add('444444444444');
@@ -141,14 +167,26 @@ describe('share is declarative for the accounts bro granted', () => {
     expect(plan.code).toBe(0);
     const planned = JSON.parse(plan.stdout);
     const removals = planned.aws.filter((a: { change?: string }) => a.change === 'remove');
-    expect(removals.map((a: { region: string; action: string; accounts: string[] }) => `${a.region} ${a.action} ${a.accounts.join(',')}`).sort()).toEqual(
-      REGIONS.flatMap((r) => [`${r} ModifyImageAttribute ${ACCOUNTS[1]}`, `${r} ModifySnapshotAttribute ${ACCOUNTS[1]}`]).sort(),
+    expect(
+      removals
+        .map(
+          (a: { region: string; action: string; accounts: string[] }) =>
+            `${a.region} ${a.action} ${a.accounts.join(',')}`,
+        )
+        .sort(),
+    ).toEqual(
+      REGIONS.flatMap((r) => [
+        `${r} ModifyImageAttribute ${ACCOUNTS[1]}`,
+        `${r} ModifySnapshotAttribute ${ACCOUNTS[1]}`,
+      ]).sort(),
     );
     // The table of grants: the kept account is granted, the dropped one revoked, in every region.
-    expect(planned.grants).toEqual(REGIONS.flatMap((region) => [
-      { region, account: ACCOUNTS[0], change: 'grant' },
-      { region, account: ACCOUNTS[1], change: 'revoke' },
-    ]));
+    expect(planned.grants).toEqual(
+      REGIONS.flatMap((region) => [
+        { region, account: ACCOUNTS[0], change: 'grant' },
+        { region, account: ACCOUNTS[1], change: 'revoke' },
+      ]),
+    );
 
     s.world.calls.length = 0;
     const result = await share();
@@ -156,7 +194,8 @@ describe('share is declarative for the accounts bro granted', () => {
     expect(result.stderr).toContain(`revoked ${ACCOUNTS[1]} (no longer in share-with)`);
     for (const region of REGIONS) {
       expect(launchIn(region)).toEqual([ACCOUNTS[0]!, '444444444444']);
-      for (const snap of s.world.image(region, amis()[region]!.id).snapshots) expect(s.world.volumePermissions(region, snap)).toEqual([ACCOUNTS[0]!]);
+      for (const snap of s.world.image(region, amis()[region]!.id).snapshots)
+        expect(s.world.volumePermissions(region, snap)).toEqual([ACCOUNTS[0]!]);
     }
     expect(manifest().accounts).toEqual([ACCOUNTS[0]!]);
     for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([ACCOUNTS[0]!, '444444444444']);

@@ -7,15 +7,30 @@ import { resolveSources, sourceRefs } from '../src/build/steps/resolve.js';
 import { ensureCheckouts } from '../src/build/steps/sources.js';
 import { parseVersion } from '../src/config/version.js';
 import { StepError } from '../src/shared/errors.js';
-import { commitAll, git, makeWorld, moveTag, removeDir, writeFiles, type UpstreamFixture } from './helpers/git-fixtures.js';
-import {  sealedEnv } from './helpers/env.js';
+import {
+  commitAll,
+  git,
+  makeWorld,
+  moveTag,
+  removeDir,
+  writeFiles,
+  type UpstreamFixture,
+} from './helpers/git-fixtures.js';
+import { sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup() {
   const world = makeWorld(dirs);
-  const adapters = createAdapters({ projectDir: world.project, cacheDir: world.cacheDir, dryRun: false, debug: false, env: sealedEnv(), stderr: process.stderr });
+  const adapters = createAdapters({
+    projectDir: world.project,
+    cacheDir: world.cacheDir,
+    dryRun: false,
+    debug: false,
+    env: sealedEnv(),
+    stderr: process.stderr,
+  });
   return { ...world, adapters };
 }
 
@@ -24,7 +39,8 @@ async function resolve(s: ReturnType<typeof setup>, version = '1.0.4-hc1', updat
   return resolveSources(sourceRefs(variant, parseVersion(version), {}), s.adapters, { updateLock });
 }
 
-const mirrorTags = (s: ReturnType<typeof setup>, up: UpstreamFixture) => git(s.adapters.mirrors.pathFor(up.bottlerocket), 'tag', '--list');
+const mirrorTags = (s: ReturnType<typeof setup>, up: UpstreamFixture) =>
+  git(s.adapters.mirrors.pathFor(up.bottlerocket), 'tag', '--list');
 
 describe('upstream sources', () => {
   it('creates a bare mirror on first use and pins the tag in the lock file', async () => {
@@ -77,9 +93,16 @@ describe('upstream sources', () => {
     const s = setup();
     const pins = await resolve(s);
     const root = join(s.project, 'work', 'aws-k8s-1.18');
-    const workspace = { root, bottlerocket: join(root, 'bottlerocket'), adminContainer: join(root, 'admin-container'), broDir: join(root, '.bro') };
+    const workspace = {
+      root,
+      bottlerocket: join(root, 'bottlerocket'),
+      adminContainer: join(root, 'admin-container'),
+      broDir: join(root, '.bro'),
+    };
     writeFiles(workspace.adminContainer, { 'notes.txt': 'mine\n' });
-    await expect(ensureCheckouts(s.adapters.git, workspace, pins)).rejects.toThrow(`${workspace.adminContainer} exists but is not a git checkout`);
+    await expect(ensureCheckouts(s.adapters.git, workspace, pins)).rejects.toThrow(
+      `${workspace.adminContainer} exists but is not a git checkout`,
+    );
     expect(readdirSync(workspace.adminContainer)).toEqual(['notes.txt']);
   });
 
@@ -106,18 +129,32 @@ describe('progress of a mirror clone', () => {
     const s = setup();
     const variant = await s.adapters.project.readVariant('aws-k8s-1.18');
     // file:// goes through git's transport, as a network clone does (a plain path would copy the files).
-    const env = { BRO_BOTTLEROCKET_URL: `file://${s.upstream.bottlerocket}`, BRO_ADMIN_CONTAINER_URL: `file://${s.upstream.adminContainer}` };
+    const env = {
+      BRO_BOTTLEROCKET_URL: `file://${s.upstream.bottlerocket}`,
+      BRO_ADMIN_CONTAINER_URL: `file://${s.upstream.adminContainer}`,
+    };
     const lines: string[] = [];
     const refs = sourceRefs(variant, parseVersion('1.0.4-hc1'), env);
-    await resolveSources(refs, s.adapters, { updateLock: false, progress: (source, line) => lines.push(`${source}: ${line}`) });
+    await resolveSources(refs, s.adapters, {
+      updateLock: false,
+      progress: (source, line) => lines.push(`${source}: ${line}`),
+    });
     for (const source of ['bottlerocket', 'admin-container']) {
       // git redraws one line with carriage returns: each update arrives as its own line.
-      expect(lines.filter((l) => l.startsWith(`${source}: `)).some((l) => /(Receiving|Counting) objects: +\d+% \(\d+\/\d+\)/.test(l)), lines.join('\n')).toBe(true);
+      expect(
+        lines
+          .filter((l) => l.startsWith(`${source}: `))
+          .some((l) => /(Receiving|Counting) objects: +\d+% \(\d+\/\d+\)/.test(l)),
+        lines.join('\n'),
+      ).toBe(true);
     }
     expect(lines.every((l) => !l.includes('\r'))).toBe(true);
 
     lines.length = 0;
-    await resolveSources(refs, s.adapters, { updateLock: false, progress: (source, line) => lines.push(`${source}: ${line}`) });
+    await resolveSources(refs, s.adapters, {
+      updateLock: false,
+      progress: (source, line) => lines.push(`${source}: ${line}`),
+    });
     expect(lines).toEqual([]);
   });
 });

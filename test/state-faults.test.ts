@@ -31,7 +31,9 @@ describe('the state file', () => {
     writeStateFile({ schemaVersion: 2, steps: {} });
     const result = await s.build();
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`${statePath()}: has schemaVersion 2: it was written by another version of bro (this one reads 1)`);
+    expect(result.stderr).toContain(
+      `${statePath()}: has schemaVersion 2: it was written by another version of bro (this one reads 1)`,
+    );
   });
 
   it('a full disk (ENOSPC) is said once, with the path, and leaves no temporary file', async () => {
@@ -53,7 +55,9 @@ describe('cargo make ami failing', () => {
     const result = await s.build([], { BRO_FAKE_CARGO_FAIL: 'ami' });
     expect(result.code).toBe(1);
     const final = report(result.stderr);
-    expect(final.split('\n')[0]).toMatch(/^✖ cargo make .* ami failed \(exit code 1\): Error: Failed to register image in ap-northeast-1: RequestLimitExceeded$/);
+    expect(final.split('\n')[0]).toMatch(
+      /^✖ cargo make .* ami failed \(exit code 1\): Error: Failed to register image in ap-northeast-1: RequestLimitExceeded$/,
+    );
     expect(result.stderr.match(/The last 50 lines of its output:/g)).toHaveLength(1);
     expect(final).toContain('[cargo-make] WARN - Build Failed.');
     // The task list marks the step failed and points at the report, which says it once.

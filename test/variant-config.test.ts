@@ -64,7 +64,9 @@ describe('variant files', () => {
   });
 
   it('rejects a name that does not match the file', () => {
-    expect(problems(valid.replace('name = "aws-k8s-1.18"', 'name = "aws-k8s-1.17"'))).toContain('name = "aws-k8s-1.17"');
+    expect(problems(valid.replace('name = "aws-k8s-1.18"', 'name = "aws-k8s-1.17"'))).toContain(
+      'name = "aws-k8s-1.17"',
+    );
   });
 
   it('rejects per-region infra settings for a region that is not built', () => {
@@ -75,11 +77,15 @@ describe('variant files', () => {
   it('reports invalid TOML with the file name', async () => {
     const root = tempDir();
     writeFiles(root, { 'variants/broken.toml': 'name = "broken\n' });
-    await expect(createProject(root).readVariant('broken')).rejects.toThrow(/variants\/broken\.toml: is not valid TOML/);
+    await expect(createProject(root).readVariant('broken')).rejects.toThrow(
+      /variants\/broken\.toml: is not valid TOML/,
+    );
   });
 
   it('lists known variants when the requested one does not exist', async () => {
-    const error = await createProject(REPO_ROOT).readVariant('aws-k8s-9.99').catch((e: unknown) => e);
+    const error = await createProject(REPO_ROOT)
+      .readVariant('aws-k8s-9.99')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).hint).toContain('aws-k8s-1.18');
   });
@@ -112,14 +118,24 @@ describe('variant files', () => {
 
 describe('partitions', () => {
   it('rejects regions that span AWS partitions: one account and registry cannot serve both', () => {
-    const message = problems(valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["ap-northeast-1", "cn-north-1"]'));
+    const message = problems(
+      valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["ap-northeast-1", "cn-north-1"]'),
+    );
     expect(message).toContain('span the AWS partitions aws, aws-cn');
   });
 
   it('points the generated admin source at the partition of the variant regions', () => {
-    const china = validateVariant('f', parse(valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["cn-north-1", "cn-northwest-1"]')), 'aws-k8s-1.18');
-    expect(adminSourceTemplate(china, 'v0.5.2-hc1')).toBe('111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com.cn/bottlerocket-admin:v0.5.2-hc1');
+    const china = validateVariant(
+      'f',
+      parse(valid.replace('regions = ["ap-northeast-1", "us-west-1"]', 'regions = ["cn-north-1", "cn-northwest-1"]')),
+      'aws-k8s-1.18',
+    );
+    expect(adminSourceTemplate(china, 'v0.5.2-hc1')).toBe(
+      '111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com.cn/bottlerocket-admin:v0.5.2-hc1',
+    );
     const commercial = validateVariant('f', parse(valid), 'aws-k8s-1.18');
-    expect(adminSourceTemplate(commercial, 'v0.5.2-hc1')).toBe('111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:v0.5.2-hc1');
+    expect(adminSourceTemplate(commercial, 'v0.5.2-hc1')).toBe(
+      '111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:v0.5.2-hc1',
+    );
   });
 });

@@ -14,9 +14,23 @@ async function dryRun(extra: FixtureCommit[] = [], path?: string, baseFiles?: Re
   const s = previewSetup({ extra, base: baseFiles });
   dirs.push(...s.dirs);
   const run = () =>
-    runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci', '--project-dir', s.project, '--cache-dir', s.cacheDir], {
-      PATH: path ?? `${s.fakeBin}:${PATH}`,
-    });
+    runCli(
+      [
+        'build',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--dry-run',
+        '--ci',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+      ],
+      {
+        PATH: path ?? `${s.fakeBin}:${PATH}`,
+      },
+    );
   return { ...(await run()), run };
 }
 
@@ -39,7 +53,9 @@ const CONTAINERD = 'packages/containerd/containerd-config-toml_aws-k8s';
 describe('the verify step (in every dry run, after patching)', () => {
   it('parses the patched Rust and TOML files and renders the patched templates; a rerun skips it', async () => {
     const result = await dryRun();
-    expect(result.stderr).toContain('Verify the patched tree: 5 Rust files parse, 2 TOML files parse, 2 patched templates render');
+    expect(result.stderr).toContain(
+      'Verify the patched tree: 5 Rust files parse, 2 TOML files parse, 2 patched templates render',
+    );
     expect(result.code).toBe(0);
     const again = await result.run();
     expect(again.code).toBe(0);
@@ -49,21 +65,29 @@ describe('the verify step (in every dry run, after patching)', () => {
   it('says the Rust check was skipped when rustfmt is not installed', async () => {
     const result = await dryRun([], pathWithGitOnly());
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('Verify the patched tree: Rust check skipped (rustfmt is not installed or does not run), 2 TOML files parse, 2 patched templates render');
+    expect(result.stderr).toContain(
+      'Verify the patched tree: Rust check skipped (rustfmt is not installed or does not run), 2 TOML files parse, 2 patched templates render',
+    );
   });
 
   it('skips the Rust check when rustfmt is a rustup shim with no toolchain', async () => {
     const bin = pathWithGitOnly();
     // What rustup's proxy does without a default toolchain: a message on stderr, exit 1.
-    writeFileSync(join(bin, 'rustfmt'), '#!/bin/sh\necho "error: rustup could not choose a version of rustfmt to run" >&2\nexit 1\n');
+    writeFileSync(
+      join(bin, 'rustfmt'),
+      '#!/bin/sh\necho "error: rustup could not choose a version of rustfmt to run" >&2\nexit 1\n',
+    );
     chmodSync(join(bin, 'rustfmt'), 0o755);
     const result = await dryRun([], bin);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('Rust check skipped (rustfmt is not installed or does not run)');
   });
 
-  it('fails on a Rust file that does not parse, naming the file, the patches that change it and rustfmt\'s error', async () => {
-    const broken = FEATURE_FILES.model[MODEL].replace('struct RegistryAuth {', 'struct RegistryAuth {\n    oops: (u32,');
+  it("fails on a Rust file that does not parse, naming the file, the patches that change it and rustfmt's error", async () => {
+    const broken = FEATURE_FILES.model[MODEL].replace(
+      'struct RegistryAuth {',
+      'struct RegistryAuth {\n    oops: (u32,',
+    );
     const result = await dryRun([{ subject: 'models: break the model', files: { [MODEL]: broken } }]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
@@ -74,47 +98,73 @@ describe('the verify step (in every dry run, after patching)', () => {
   });
 
   it('fails on a TOML file that does not parse', async () => {
-    const result = await dryRun([{ subject: 'models: break the defaults', files: { [OVERRIDE]: `${FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string)}\n[settings.kubernetes\n` } }]);
+    const result = await dryRun([
+      {
+        subject: 'models: break the defaults',
+        files: { [OVERRIDE]: `${FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string)}\n[settings.kubernetes\n` },
+      },
+    ]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${OVERRIDE} (changed by 0001-models-add-registry-auths-and-kubelet-settings.patch, 0003-models-break-the-defaults.patch) is not valid TOML`);
+    expect(result.stderr).toContain(
+      `${OVERRIDE} (changed by 0001-models-add-registry-auths-and-kubelet-settings.patch, 0003-models-break-the-defaults.patch) is not valid TOML`,
+    );
   });
 
   it('fails on a template that uses a setting the model does not have', async () => {
     const template = `${base[CONTAINERD]}mirror = "{{settings.kubernetes.registry-mirror}}"\n`;
     const result = await dryRun([{ subject: 'containerd: use a mirror', files: { [CONTAINERD]: template } }]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${CONTAINERD} (changed by 0002-templates-render-registry-auths-and-kubelet-settings.patch, 0003-containerd-use-a-mirror.patch) uses settings.kubernetes.registry-mirror, which the aws-k8s-1.18 model does not have`);
+    expect(result.stderr).toContain(
+      `${CONTAINERD} (changed by 0002-templates-render-registry-auths-and-kubelet-settings.patch, 0003-containerd-use-a-mirror.patch) uses settings.kubernetes.registry-mirror, which the aws-k8s-1.18 model does not have`,
+    );
   });
 
   it('fails on a template whose output is not valid TOML', async () => {
     const template = `${base[CONTAINERD]}motd = {{settings.motd}}\n`;
     const result = await dryRun([{ subject: 'containerd: add the motd', files: { [CONTAINERD]: template } }]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('renders /etc/containerd/config.toml with only the settings it needs, but it is not valid TOML');
+    expect(result.stderr).toContain(
+      'renders /etc/containerd/config.toml with only the settings it needs, but it is not valid TOML',
+    );
   });
 
   it('fails when the patched defaults set a setting the model refuses', async () => {
-    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace('cluster-domain = "cluster.local"', 'cluster-domain = "cluster.local"\ncontainer-log-max-files = 1');
+    const defaults = FEATURE_FILES.overrideDefaults(base[OVERRIDE] as string).replace(
+      'cluster-domain = "cluster.local"',
+      'cluster-domain = "cluster.local"\ncontainer-log-max-files = 1',
+    );
     const result = await dryRun([{ subject: 'models: default log files', files: { [OVERRIDE]: defaults } }]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('set settings.kubernetes.container-log-max-files, which the model refuses: Invalid container-log-max-files 1: kubelet requires at least 2');
+    expect(result.stderr).toContain(
+      'set settings.kubernetes.container-log-max-files, which the model refuses: Invalid container-log-max-files 1: kubelet requires at least 2',
+    );
   });
 
   it('fails when a patch removes a setting that a template it does not touch still uses', async () => {
     const lib = (base['sources/models/src/lib.rs'] as string).replace('    cluster_certificate: ValidBase64,\n', '');
     const kubelet = FEATURE_FILES.kubeletFields(lib);
-    const result = await dryRun([{ subject: 'models: drop the certificate', files: { 'sources/models/src/lib.rs': kubelet } }]);
+    const result = await dryRun([
+      { subject: 'models: drop the certificate', files: { 'sources/models/src/lib.rs': kubelet } },
+    ]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('packages/kubernetes-1.18/kubernetes-ca-crt uses settings.kubernetes.cluster-certificate, which the aws-k8s-1.18 model does not have');
+    expect(result.stderr).toContain(
+      'packages/kubernetes-1.18/kubernetes-ca-crt uses settings.kubernetes.cluster-certificate, which the aws-k8s-1.18 model does not have',
+    );
   });
 
   it('only warns when an upstream template it does not patch uses a helper bro does not simulate', async () => {
-    const lib = (base['sources/api/schnauzer/src/lib.rs'] as string).replace('    Ok(', '    template_registry.register_helper("goarch", Box::new(helpers::goarch));\n    Ok(');
+    const lib = (base['sources/api/schnauzer/src/lib.rs'] as string).replace(
+      '    Ok(',
+      '    template_registry.register_helper("goarch", Box::new(helpers::goarch));\n    Ok(',
+    );
     const result = await dryRun([], undefined, {
       'sources/api/schnauzer/src/lib.rs': lib,
-      'packages/kubernetes-1.18/kubernetes-ca-crt': '{{goarch os.arch}}\n{{base64_decode settings.kubernetes.cluster-certificate}}\n',
+      'packages/kubernetes-1.18/kubernetes-ca-crt':
+        '{{goarch os.arch}}\n{{base64_decode settings.kubernetes.cluster-certificate}}\n',
     });
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('! verify: packages/kubernetes-1.18/kubernetes-ca-crt (not patched) does not render with only the settings it needs: kubernetes-ca-crt:1: bro does not simulate the helper "goarch"');
+    expect(result.stderr).toContain(
+      '! verify: packages/kubernetes-1.18/kubernetes-ca-crt (not patched) does not render with only the settings it needs: kubernetes-ca-crt:1: bro does not simulate the helper "goarch"',
+    );
   });
 });

@@ -7,7 +7,9 @@ describe('parseVersion', () => {
   it('maps 1.0.4-hc1 to the upstream tag, the build suffix and the AMI name upstream gives', () => {
     const v = parseVersion('1.0.4-hc1');
     expect(v).toEqual({ upstream: '1.0.4', build: 'hc1', tag: 'v1.0.4', full: '1.0.4-hc1' });
-    expect(defaultAmiName({ name: 'aws-k8s-1.18', arch: 'x86_64' }, v)).toBe('bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1');
+    expect(defaultAmiName({ name: 'aws-k8s-1.18', arch: 'x86_64' }, v)).toBe(
+      'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1',
+    );
     expect(nameFull({ name: 'aws-k8s-1.18', arch: 'x86_64' }, v)).toBe('bottlerocket-aws-k8s-1.18-x86_64-1.0.4-hc1');
   });
 
@@ -16,17 +18,20 @@ describe('parseVersion', () => {
     expect(parseVersion('01.0.4-b_1').upstream).toBe('1.0.4');
   });
 
-  it.each(['1.0.4', '1.0-hc1', '1.0.4-', '1.0.4-hc-1', 'latest', '1.0.4-hc1 ', '1.0.4-h c'])('rejects %j with the expected form', (text) => {
-    let error: unknown;
-    try {
-      parseVersion(text);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).message).toContain('expected <upstream>-<build>, e.g. 1.0.4-hc1');
-    expect((error as UsageError).exitCode).toBe(2);
-  });
+  it.each(['1.0.4', '1.0-hc1', '1.0.4-', '1.0.4-hc-1', 'latest', '1.0.4-hc1 ', '1.0.4-h c'])(
+    'rejects %j with the expected form',
+    (text) => {
+      let error: unknown;
+      try {
+        parseVersion(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as UsageError).message).toContain('expected <upstream>-<build>, e.g. 1.0.4-hc1');
+      expect((error as UsageError).exitCode).toBe(2);
+    },
+  );
 
   it('orders versions numerically, not as text', () => {
     expect(compareVersions('1.0.10', '1.0.9')).toBeGreaterThan(0);

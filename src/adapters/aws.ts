@@ -37,7 +37,9 @@ import type { GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-
 export interface Ec2 {
   describeImages(input: DescribeImagesCommandInput): Promise<DescribeImagesCommandOutput>;
   describeImageAttribute(input: DescribeImageAttributeCommandInput): Promise<DescribeImageAttributeCommandOutput>;
-  describeSnapshotAttribute(input: DescribeSnapshotAttributeCommandInput): Promise<DescribeSnapshotAttributeCommandOutput>;
+  describeSnapshotAttribute(
+    input: DescribeSnapshotAttributeCommandInput,
+  ): Promise<DescribeSnapshotAttributeCommandOutput>;
   modifyImageAttribute(input: ModifyImageAttributeCommandInput): Promise<unknown>;
   modifySnapshotAttribute(input: ModifySnapshotAttributeCommandInput): Promise<unknown>;
   createTags(input: CreateTagsCommandInput): Promise<unknown>;
@@ -80,7 +82,10 @@ export interface WaitResult {
   error?: unknown;
 }
 
-type SharedConfig = Pick<EC2ClientConfig, 'profile' | 'maxAttempts' | 'retryMode' | 'retryStrategy' | 'requestHandler' | 'credentials'>;
+type SharedConfig = Pick<
+  EC2ClientConfig,
+  'profile' | 'maxAttempts' | 'retryMode' | 'retryStrategy' | 'requestHandler' | 'credentials'
+>;
 
 export interface AwsOptions extends SharedConfig {
   /** Cancels requests and waits in flight (Ctrl-C). */
@@ -105,7 +110,8 @@ export function createAws(options: AwsOptions = {}): Aws {
     ec2(region) {
       const sdk = () => import('@aws-sdk/client-ec2');
       return {
-        describeImages: async (input) => (await ec2Client(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
+        describeImages: async (input) =>
+          (await ec2Client(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
         describeImageAttribute: async (input) =>
           (await ec2Client(region)).send(new (await sdk()).DescribeImageAttributeCommand(input), sendOptions()),
         describeSnapshotAttribute: async (input) =>
@@ -114,7 +120,8 @@ export function createAws(options: AwsOptions = {}): Aws {
           (await ec2Client(region)).send(new (await sdk()).ModifyImageAttributeCommand(input), sendOptions()),
         modifySnapshotAttribute: async (input) =>
           (await ec2Client(region)).send(new (await sdk()).ModifySnapshotAttributeCommand(input), sendOptions()),
-        createTags: async (input) => (await ec2Client(region)).send(new (await sdk()).CreateTagsCommand(input), sendOptions()),
+        createTags: async (input) =>
+          (await ec2Client(region)).send(new (await sdk()).CreateTagsCommand(input), sendOptions()),
         async waitForImageAvailable(imageId, wait) {
           const { waitForImageAvailable } = await sdk();
           const result = await waitForImageAvailable(
@@ -129,7 +136,11 @@ export function createAws(options: AwsOptions = {}): Aws {
           );
           const reason = result.reason as DescribeImagesCommandOutput | Error | undefined;
           const image = reason && 'Images' in reason ? reason.Images?.[0] : undefined;
-          return { state: result.state as WaitResult['state'], image, error: reason instanceof Error ? reason : undefined };
+          return {
+            state: result.state as WaitResult['state'],
+            image,
+            error: reason instanceof Error ? reason : undefined,
+          };
         },
       };
     },
@@ -138,9 +149,12 @@ export function createAws(options: AwsOptions = {}): Aws {
       return {
         describeRepositories: async (input) =>
           (await ecrClient(region)).send(new (await sdk()).DescribeRepositoriesCommand(input), sendOptions()),
-        createRepository: async (input) => (await ecrClient(region)).send(new (await sdk()).CreateRepositoryCommand(input), sendOptions()),
-        getAuthorizationToken: async () => (await ecrClient(region)).send(new (await sdk()).GetAuthorizationTokenCommand({}), sendOptions()),
-        describeImages: async (input) => (await ecrClient(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
+        createRepository: async (input) =>
+          (await ecrClient(region)).send(new (await sdk()).CreateRepositoryCommand(input), sendOptions()),
+        getAuthorizationToken: async () =>
+          (await ecrClient(region)).send(new (await sdk()).GetAuthorizationTokenCommand({}), sendOptions()),
+        describeImages: async (input) =>
+          (await ecrClient(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
       };
     },
     sts(region) {
@@ -151,10 +165,15 @@ export function createAws(options: AwsOptions = {}): Aws {
           const abort = new AbortController();
           const stop = () => abort.abort(signal?.reason);
           signal?.addEventListener('abort', stop, { once: true });
-          const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new Error(`STS did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+          const timer =
+            timeoutMs === undefined
+              ? undefined
+              : setTimeout(() => abort.abort(new Error(`STS did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
           try {
             const client = await stsClient(region);
-            return await client.send(new (await import('@aws-sdk/client-sts')).GetCallerIdentityCommand({}), { abortSignal: abort.signal });
+            return await client.send(new (await import('@aws-sdk/client-sts')).GetCallerIdentityCommand({}), {
+              abortSignal: abort.signal,
+            });
           } finally {
             clearTimeout(timer);
             signal?.removeEventListener('abort', stop);

@@ -67,9 +67,18 @@ export interface Scratch {
    * them in one `git diff-tree --stdin` (one process instead of one per tag).
    * With `renames`, deleted and added files are paired as git pairs them.
    */
-  changes(base: string, commits: readonly string[], pathspec: readonly string[], options: { renames: boolean; only?: string }): Promise<Map<string, RawChange[]>>;
+  changes(
+    base: string,
+    commits: readonly string[],
+    pathspec: readonly string[],
+    options: { renames: boolean; only?: string },
+  ): Promise<Map<string, RawChange[]>>;
   /** The renames under `pathspec` of each commit in the history of `commits` since `base`, oldest commit first (`git log --follow` for many files at once). */
-  renamesSince(base: string, commits: readonly string[], pathspec: readonly string[]): Promise<Map<string, RawChange[]>>;
+  renamesSince(
+    base: string,
+    commits: readonly string[],
+    pathspec: readonly string[],
+  ): Promise<Map<string, RawChange[]>>;
   /**
    * The history of `tips` (every commit they reach, with its parents: one
    * `git rev-list --parents`), to ask which of them contain a commit without a
@@ -163,26 +172,36 @@ function readRaw(stdout: string): Map<string, RawChange[]> {
 /** `signal` stops the work between git processes (the runner stops the ones running). */
 export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlumbing {
   // Exit codes listed in `answers` are answers (a patch that does not apply, an absent path), not failures.
-  const gitIn = (gitDir: string, env: Record<string, string>) => (args: readonly string[], options: { extraEnv?: Record<string, string>; input?: string; answers?: number[] } = {}) => {
-    signal?.throwIfAborted();
-    return runner.run({
-      argv: ['git', '--git-dir', gitDir, ...args],
-      mode: 'read',
-      env: { ...BRO_GIT_IDENTITY, ...env, ...options.extraEnv },
-      input: options.input,
-      okExitCodes: options.answers ?? [],
-    });
-  };
+  const gitIn =
+    (gitDir: string, env: Record<string, string>) =>
+    (
+      args: readonly string[],
+      options: { extraEnv?: Record<string, string>; input?: string; answers?: number[] } = {},
+    ) => {
+      signal?.throwIfAborted();
+      return runner.run({
+        argv: ['git', '--git-dir', gitDir, ...args],
+        mode: 'read',
+        env: { ...BRO_GIT_IDENTITY, ...env, ...options.extraEnv },
+        input: options.input,
+        okExitCodes: options.answers ?? [],
+      });
+    };
 
   // Commands in a work tree (the rebase workspace).
-  const gitAt = (repo: string, env: Record<string, string> = {}) => (args: readonly string[]) => {
-    signal?.throwIfAborted();
-    return runner.run({ argv: ['git', ...args], cwd: repo, mode: 'read', env: { ...BRO_GIT_IDENTITY, ...env } });
-  };
+  const gitAt =
+    (repo: string, env: Record<string, string> = {}) =>
+    (args: readonly string[]) => {
+      signal?.throwIfAborted();
+      return runner.run({ argv: ['git', ...args], cwd: repo, mode: 'read', env: { ...BRO_GIT_IDENTITY, ...env } });
+    };
 
   /** Tag → commit of the tags `for-each-ref` lists with these arguments. */
   const tagsOf = async (gitDir: string, args: readonly string[] = []) => {
-    const { stdout } = await gitIn(gitDir, {})(['for-each-ref', ...args, '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags']);
+    const { stdout } = await gitIn(
+      gitDir,
+      {},
+    )(['for-each-ref', ...args, '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags']);
     const tags = new Map<string, string>();
     for (const line of stdout.split('\n')) {
       const [name, object, peeled] = line.split('\0');
@@ -197,7 +216,9 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
     async amProgress(repo) {
       const { stdout } = await gitAt(repo)(['rev-parse', '--git-path', 'rebase-apply']);
       const dir = isAbsolute(stdout.trim()) ? stdout.trim() : join(repo, stdout.trim());
-      const [next, last] = await Promise.all(['next', 'last'].map((f) => readFile(join(dir, f), 'utf8').then(Number, () => NaN)));
+      const [next, last] = await Promise.all(
+        ['next', 'last'].map((f) => readFile(join(dir, f), 'utf8').then(Number, () => NaN)),
+      );
       return next && last ? { next, last } : undefined;
     },
 
@@ -214,8 +235,17 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
 
     async formatPatches(repo, from, options) {
       const { stdout } = await gitAt(repo, { GIT_CONFIG_GLOBAL: devNull })([
-        'format-patch', '--stdout', '--zero-commit', '--no-signature', options.numbered ? '--numbered' : '--no-numbered',
-        '--subject-prefix=PATCH', `--abbrev=${options.abbrev}`, '--diff-algorithm=myers', '--src-prefix=a/', '--dst-prefix=b/', `${from}..HEAD`,
+        'format-patch',
+        '--stdout',
+        '--zero-commit',
+        '--no-signature',
+        options.numbered ? '--numbered' : '--no-numbered',
+        '--subject-prefix=PATCH',
+        `--abbrev=${options.abbrev}`,
+        '--diff-algorithm=myers',
+        '--src-prefix=a/',
+        '--dst-prefix=b/',
+        `${from}..HEAD`,
       ]);
       // Each patch starts with the mbox "From <zero id> <fixed date>" line; --stdout puts a blank line
       // between patches, which is no part of either (a patch's last line is a diff line, never blank).
@@ -229,7 +259,9 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
       await mkdir(join(objects, 'info'), { recursive: true });
       await mkdir(join(objects, 'pack'), { recursive: true });
       const env: Record<string, string> =
-        options.objects === 'scratch' ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') } : {};
+        options.objects === 'scratch'
+          ? { GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') }
+          : {};
       const git = gitIn(gitDir, env);
       const readers: BlobReader[] = [];
       let files = 0;
@@ -237,7 +269,16 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
       return {
         async entries(treeish, paths) {
           if (!paths.length) return [];
-          const { stdout } = await git(['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', treeish, '--', ...paths]);
+          const { stdout } = await git([
+            '--literal-pathspecs',
+            'ls-tree',
+            '-r',
+            '-z',
+            '--full-tree',
+            treeish,
+            '--',
+            ...paths,
+          ]);
           return nulSeparated(stdout);
         },
 
@@ -253,7 +294,8 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           });
           const written = entries.length ? writeIndex(parsed) : undefined;
           if (written) await writeFile(file, written);
-          else if (entries.length) await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
+          else if (entries.length)
+            await git(['update-index', '-z', '--index-info'], { extraEnv, input: `${entries.join('\0')}\0` });
           return {
             async apply(patch, options = {}) {
               // An index git writes keeps the version it read (2, which list() reads), and is never split.
@@ -303,16 +345,47 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
           // Each stdin line "<commit> <base>" is read as a commit and its parent: the diff from base to commit.
           // `only` (--diff-filter) picks what is listed after renames are found: it does not change them.
           const filter = options.only ? [`--diff-filter=${options.only}`] : [];
-          const argv = ['--literal-pathspecs', 'diff-tree', '--stdin', '-r', '--raw', '-z', options.renames ? '--find-renames' : '--no-renames', ...filter, '--', ...pathspec];
+          const argv = [
+            '--literal-pathspecs',
+            'diff-tree',
+            '--stdin',
+            '-r',
+            '--raw',
+            '-z',
+            options.renames ? '--find-renames' : '--no-renames',
+            ...filter,
+            '--',
+            ...pathspec,
+          ];
           const { stdout, stderr } = await git(argv, { input: commits.map((c) => `${c} ${base}\n`).join('') });
           // diff-tree --stdin stops at a line it cannot read, says so on stderr, and still exits 0.
-          if (stderr.trim()) throw new SubprocessError(['git', ...argv], 'exit', { exitCode: 0, output: stderr }, `git diff-tree --stdin failed: ${stderr.trim()}`);
+          if (stderr.trim())
+            throw new SubprocessError(
+              ['git', ...argv],
+              'exit',
+              { exitCode: 0, output: stderr },
+              `git diff-tree --stdin failed: ${stderr.trim()}`,
+            );
           return readRaw(stdout);
         },
 
         async renamesSince(base, commits, pathspec) {
           if (!commits.length || !pathspec.length) return new Map();
-          const { stdout } = await git(['--literal-pathspecs', 'log', '--reverse', '--find-renames', '--diff-filter=R', '--raw', '-z', '--no-abbrev', '--format=%H', ...commits, `^${base}`, '--', ...pathspec]);
+          const { stdout } = await git([
+            '--literal-pathspecs',
+            'log',
+            '--reverse',
+            '--find-renames',
+            '--diff-filter=R',
+            '--raw',
+            '-z',
+            '--no-abbrev',
+            '--format=%H',
+            ...commits,
+            `^${base}`,
+            '--',
+            ...pathspec,
+          ]);
           return readRaw(stdout);
         },
 
@@ -326,7 +399,8 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
               const [commit, ...parents] = line.split(' ');
               if (!commit) continue;
               listed.add(commit);
-              for (const parent of parents) (children.get(parent) ?? children.set(parent, []).get(parent)!).push(commit);
+              for (const parent of parents)
+                (children.get(parent) ?? children.set(parent, []).get(parent)!).push(commit);
             }
           }
           const descendants = new Map<string, Set<string>>();
@@ -336,8 +410,9 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
               let reached = descendants.get(ancestor);
               if (!reached) {
                 reached = new Set([ancestor]);
-                for (const queue = [ancestor]; queue.length; ) {
-                  for (const child of children.get(queue.pop()!) ?? []) if (!reached.has(child)) queue.push(reached.add(child) && child);
+                for (const queue = [ancestor]; queue.length;) {
+                  for (const child of children.get(queue.pop()!) ?? [])
+                    if (!reached.has(child)) queue.push(reached.add(child) && child);
                 }
                 descendants.set(ancestor, reached);
               }
@@ -348,19 +423,31 @@ export function createGitPlumbing(runner: Runner, signal?: AbortSignal): GitPlum
 
         async resolveCommits(names) {
           if (!names.length) return [];
-          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}^{commit}\n`).join('') });
-          return stdout.split('\n').slice(0, names.length).map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], {
+            input: names.map((n) => `${n}^{commit}\n`).join(''),
+          });
+          return stdout
+            .split('\n')
+            .slice(0, names.length)
+            .map((line) => (/^[0-9a-f]{40,64} commit$/.test(line) ? line.split(' ')[0] : undefined));
         },
 
         async treeIds(commits, dirs) {
           const names = commits.flatMap((c) => dirs.map((d) => (d === '.' ? `${c}^{tree}` : `${c}:${d}`)));
           if (!names.length) return new Map();
-          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: names.map((n) => `${n}\n`).join('') });
+          const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], {
+            input: names.map((n) => `${n}\n`).join(''),
+          });
           const lines = stdout.split('\n');
-          return new Map(commits.map((c, i) => [c, dirs.map((_, j) => {
-            const line = lines[i * dirs.length + j] ?? '';
-            return /^[0-9a-f]{40,64} [a-z]+$/.test(line) ? line.split(' ')[0] : undefined;
-          })]));
+          return new Map(
+            commits.map((c, i) => [
+              c,
+              dirs.map((_, j) => {
+                const line = lines[i * dirs.length + j] ?? '';
+                return /^[0-9a-f]{40,64} [a-z]+$/.test(line) ? line.split(' ')[0] : undefined;
+              }),
+            ]),
+          );
         },
 
         blobs() {
@@ -418,7 +505,9 @@ function catFileBatch(runner: Runner, argv: string[], env: Record<string, string
       buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
       drain();
     });
-    child.stdout.on('end', () => fail(new SubprocessError(argv, 'exit', {}, `${argv.slice(3).join(' ')} ended before it answered`)));
+    child.stdout.on('end', () =>
+      fail(new SubprocessError(argv, 'exit', {}, `${argv.slice(3).join(' ')} ended before it answered`)),
+    );
     return child;
   };
   return {

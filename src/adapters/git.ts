@@ -51,14 +51,27 @@ export function createGit(runner: Runner): Git {
   // Workspace and cache operations are bro's own, not side effects outside it: they run in dry-run too.
   const run = async (
     args: readonly string[],
-    options: { cwd?: string; input?: string; okExitCodes?: number[]; env?: Record<string, string>; onLine?: (line: string) => void } = {},
-  ) =>
-    runner.run({ ...options, argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env } });
+    options: {
+      cwd?: string;
+      input?: string;
+      okExitCodes?: number[];
+      env?: Record<string, string>;
+      onLine?: (line: string) => void;
+    } = {},
+  ) => runner.run({ ...options, argv: ['git', ...args], mode: 'read', env: { ...BRO_GIT_IDENTITY, ...options.env } });
 
   const git: Git = {
     async lsRemote(url, ref) {
       if (/^[0-9a-f]{40}$/.test(ref)) return undefined;
-      const { stdout } = await run(['ls-remote', '--', url, ref, `${ref}^{}`, `refs/tags/${ref}`, `refs/tags/${ref}^{}`]);
+      const { stdout } = await run([
+        'ls-remote',
+        '--',
+        url,
+        ref,
+        `${ref}^{}`,
+        `refs/tags/${ref}`,
+        `refs/tags/${ref}^{}`,
+      ]);
       const refs = new Map<string, string>();
       for (const line of stdout.split('\n')) {
         const [sha, name] = line.split('\t');
@@ -75,16 +88,23 @@ export function createGit(runner: Runner): Git {
       await run(['clone', '--mirror', onProgress ? '--progress' : '--quiet', '--', url, dest], { onLine: onProgress });
     },
     async fetchMirror(gitDir, onProgress) {
-      await run(['--git-dir', gitDir, 'fetch', '--prune', '--force', onProgress ? '--progress' : '--quiet', 'origin'], { onLine: onProgress });
+      await run(['--git-dir', gitDir, 'fetch', '--prune', '--force', onProgress ? '--progress' : '--quiet', 'origin'], {
+        onLine: onProgress,
+      });
     },
     async resolveCommit(gitDir, ref) {
-      const { stdout, exitCode } = await run(['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
-        okExitCodes: [1, 128],
-      });
+      const { stdout, exitCode } = await run(
+        ['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`],
+        {
+          okExitCodes: [1, 128],
+        },
+      );
       return exitCode === 0 ? stdout.trim() : undefined;
     },
     async hasCommit(gitDir, sha) {
-      const { exitCode } = await run(['--git-dir', gitDir, 'cat-file', '-e', `${sha}^{commit}`], { okExitCodes: [1, 128] });
+      const { exitCode } = await run(['--git-dir', gitDir, 'cat-file', '-e', `${sha}^{commit}`], {
+        okExitCodes: [1, 128],
+      });
       return exitCode === 0;
     },
     async showFile(gitDir, rev, path) {
@@ -112,15 +132,28 @@ export function createGit(runner: Runner): Git {
       return stdout.split('\n').filter(Boolean);
     },
     async am(repo, patchFiles, options = {}) {
-      await run(['am', '--quiet', '--committer-date-is-author-date', ...(options.threeWay ? ['--3way'] : []), '--', ...patchFiles], {
-        cwd: repo,
-      });
+      await run(
+        [
+          'am',
+          '--quiet',
+          '--committer-date-is-author-date',
+          ...(options.threeWay ? ['--3way'] : []),
+          '--',
+          ...patchFiles,
+        ],
+        {
+          cwd: repo,
+        },
+      );
     },
     async amAbort(repo) {
       await run(['am', '--abort'], { cwd: repo, okExitCodes: [1, 128] });
     },
     async foreignCommits(repo, base) {
-      const { stdout } = await run(['log', '--format=%h%x09%ce%x09%s', 'HEAD', '--not', base, '--tags', '--remotes', '--'], { cwd: repo });
+      const { stdout } = await run(
+        ['log', '--format=%h%x09%ce%x09%s', 'HEAD', '--not', base, '--tags', '--remotes', '--'],
+        { cwd: repo },
+      );
       return stdout
         .split('\n')
         .filter(Boolean)
@@ -129,14 +162,19 @@ export function createGit(runner: Runner): Git {
         .map(([sha, , subject]) => `${sha} ${subject ?? ''}`);
     },
     async amInProgress(repo) {
-      const { stdout } = await run(['rev-parse', '--path-format=absolute', '--git-path', 'rebase-apply'], { cwd: repo });
+      const { stdout } = await run(['rev-parse', '--path-format=absolute', '--git-path', 'rebase-apply'], {
+        cwd: repo,
+      });
       return stat(stdout.trim()).then(
         () => true,
         () => false,
       );
     },
     async applyCheck(repo, patchFile) {
-      const { exitCode, stderr, stdout } = await run(['apply', '--check', '-v', patchFile], { cwd: repo, okExitCodes: [1, 128] });
+      const { exitCode, stderr, stdout } = await run(['apply', '--check', '-v', patchFile], {
+        cwd: repo,
+        okExitCodes: [1, 128],
+      });
       return { ok: exitCode === 0, output: `${stdout}\n${stderr}`.trim() };
     },
     async commitAll(repo, message, date) {

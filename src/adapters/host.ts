@@ -34,8 +34,18 @@ export function createHost(): Host {
     },
     cores: () => availableParallelism(),
     async hasAwsFiles(env) {
-      const files = [env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'), env.AWS_SHARED_CREDENTIALS_FILE ?? join(homedir(), '.aws', 'credentials')];
-      const sizes = await Promise.all(files.map((f) => stat(f).then((s) => s.size, () => 0)));
+      const files = [
+        env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'),
+        env.AWS_SHARED_CREDENTIALS_FILE ?? join(homedir(), '.aws', 'credentials'),
+      ];
+      const sizes = await Promise.all(
+        files.map((f) =>
+          stat(f).then(
+            (s) => s.size,
+            () => 0,
+          ),
+        ),
+      );
       return sizes.some((size) => size > 0);
     },
   };

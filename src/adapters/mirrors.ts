@@ -27,7 +27,10 @@ export interface Mirrors {
 export function createMirrors(cacheDir: string, git: Git): Mirrors {
   const pathFor = (url: string) => {
     const clean = redactUrlCredentials(url).replace(/\/+$/, '');
-    const name = basename(clean).replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
+    const name =
+      basename(clean)
+        .replace(/\.git$/, '')
+        .replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
     const hash = createHash('sha256').update(url).digest('hex').slice(0, 12);
     return join(cacheDir, 'mirrors', `${name}-${hash}.git`);
   };
@@ -83,7 +86,11 @@ export async function createByRename(dir: string, make: (tmp: string) => Promise
 async function removeLeftovers(path: string): Promise<void> {
   const prefix = `${basename(path)}.partial-`;
   const entries = await readdir(dirname(path)).catch(() => [] as string[]);
-  await Promise.all(entries.filter((e) => e.startsWith(prefix)).map((e) => rm(join(dirname(path), e), { recursive: true, force: true })));
+  await Promise.all(
+    entries
+      .filter((e) => e.startsWith(prefix))
+      .map((e) => rm(join(dirname(path), e), { recursive: true, force: true })),
+  );
 }
 
 const isDir = (path: string, dflt: boolean) =>
@@ -92,7 +99,8 @@ const isDir = (path: string, dflt: boolean) =>
     () => dflt,
   );
 
-const isPermissionError = (error: unknown) => ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST'].includes((error as NodeJS.ErrnoException)?.code ?? '');
+const isPermissionError = (error: unknown) =>
+  ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST'].includes((error as NodeJS.ErrnoException)?.code ?? '');
 
 function cacheDirError(cacheDir: string, error: unknown): UsageError {
   const code = (error as NodeJS.ErrnoException)?.code;

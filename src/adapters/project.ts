@@ -38,20 +38,27 @@ export function createProject(root: string, warn: (message: string) => void = ()
     display,
     async listVariants() {
       const entries = await readdir(join(root, 'variants')).catch(() => [] as string[]);
-      return entries.filter((e) => e.endsWith('.toml')).map((e) => e.slice(0, -'.toml'.length)).sort();
+      return entries
+        .filter((e) => e.endsWith('.toml'))
+        .map((e) => e.slice(0, -'.toml'.length))
+        .sort();
     },
     async requireVariants() {
       await requireProject(root);
       const names = await this.listVariants();
       if (!names.length) {
-        throw new UsageError(`${join(root, 'variants')} has no variant files`, { hint: 'Add one, e.g. variants/aws-k8s-1.18.toml; see README.md.' });
+        throw new UsageError(`${join(root, 'variants')} has no variant files`, {
+          hint: 'Add one, e.g. variants/aws-k8s-1.18.toml; see README.md.',
+        });
       }
       return names;
     },
     async readVariant(name) {
       // A name, never a path: `bro build ../../etc/passwd` must not open a file outside variants/.
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes('..')) {
-        throw new UsageError(`"${name}" is not a variant name`, { hint: 'Name a variant as `bro variants` lists it, e.g. aws-k8s-1.18 (for variants/aws-k8s-1.18.toml).' });
+        throw new UsageError(`"${name}" is not a variant name`, {
+          hint: 'Name a variant as `bro variants` lists it, e.g. aws-k8s-1.18 (for variants/aws-k8s-1.18.toml).',
+        });
       }
       const path = join(root, 'variants', `${name}.toml`);
       const file = display(path);
@@ -63,7 +70,9 @@ export function createProject(root: string, warn: (message: string) => void = ()
         const known = await this.listVariants();
         throw new ConfigError(file, `no such variant "${name}"`, {
           cause: error,
-          hint: known.length ? `Known variants: ${known.join(', ')}. Run \`bro variants\`.` : `Create ${file}; see README.md.`,
+          hint: known.length
+            ? `Known variants: ${known.join(', ')}. Run \`bro variants\`.`
+            : `Create ${file}; see README.md.`,
         });
       }
       let data: unknown;
@@ -72,7 +81,11 @@ export function createProject(root: string, warn: (message: string) => void = ()
       } catch (error) {
         const { line, column } = error as { line?: number; column?: number };
         const where = line === undefined ? '' : ` (line ${line}, column ${column})`;
-        throw new ConfigError(file, `is not valid TOML${where}: ${(error as Error).message.split('\n')[0]?.replace(/^Invalid TOML document: /, '')}`, { cause: error });
+        throw new ConfigError(
+          file,
+          `is not valid TOML${where}: ${(error as Error).message.split('\n')[0]?.replace(/^Invalid TOML document: /, '')}`,
+          { cause: error },
+        );
       }
       return validateVariant(file, data, name, warn);
     },
@@ -84,14 +97,19 @@ export function createProject(root: string, warn: (message: string) => void = ()
       const dir = join(root, 'patches', source, base);
       const seriesPath = join(dir, 'series');
       const text = await readFile(seriesPath, 'utf8').catch((error: unknown) => {
-        throw new ConfigError(display(seriesPath), 'is missing', { cause: error, hint: 'Each patch directory needs a series file listing its patches in order.' });
+        throw new ConfigError(display(seriesPath), 'is missing', {
+          cause: error,
+          hint: 'Each patch directory needs a series file listing its patches in order.',
+        });
       });
       const names = parseSeriesFile(display(seriesPath), text);
       const patches = await Promise.all(
         names.map(async (name) => {
           const path = join(dir, name);
           const content = await readFile(path, 'utf8').catch((error: unknown) => {
-            throw new ConfigError(display(seriesPath), `lists ${name}, but ${display(path)} does not exist`, { cause: error });
+            throw new ConfigError(display(seriesPath), `lists ${name}, but ${display(path)} does not exist`, {
+              cause: error,
+            });
           });
           return { name, path, content };
         }),
@@ -109,16 +127,23 @@ export function createProject(root: string, warn: (message: string) => void = ()
     async readLock() {
       const text = await readFile(lockPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return undefined;
-        throw new ConfigError(display(lockPath), `cannot be read (${error.code})`, { cause: error, hint: 'It must be a file bro can read and write: fix its permissions, or restore it from git.' });
+        throw new ConfigError(display(lockPath), `cannot be read (${error.code})`, {
+          cause: error,
+          hint: 'It must be a file bro can read and write: fix its permissions, or restore it from git.',
+        });
       });
       return text === undefined ? emptyLock() : parseLock(display(lockPath), text);
     },
     async writeLock(lock) {
       await atomicWrite(lockPath, serializeLock(lock)).catch((error: NodeJS.ErrnoException) => {
-        throw new ConfigError(display(lockPath), `cannot be written (${error.code}): bro records there the commit each upstream ref names`, {
-          cause: error,
-          hint: `Make ${display(lockPath)} and ${display(join(root, 'variants'))}/ writable, then rerun.`,
-        });
+        throw new ConfigError(
+          display(lockPath),
+          `cannot be written (${error.code}): bro records there the commit each upstream ref names`,
+          {
+            cause: error,
+            hint: `Make ${display(lockPath)} and ${display(join(root, 'variants'))}/ writable, then rerun.`,
+          },
+        );
       });
     },
     async readInfraTemplate() {

@@ -34,7 +34,9 @@ export function createRollback(): Rollback {
         await entry.undo();
         notes.push(entry.description);
       } catch (error) {
-        notes.push(`could not undo (${entry.description}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+        notes.push(
+          `could not undo (${entry.description}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
       }
     }
     return notes;
@@ -69,6 +71,7 @@ export function createRollback(): Rollback {
 }
 
 function withRestored(error: unknown, notes: readonly string[]): unknown {
-  if (notes.length && error instanceof Error) Object.assign(error, { [RESTORED]: [...((error as { [RESTORED]?: string[] })[RESTORED] ?? []), ...notes] });
+  if (notes.length && error instanceof Error)
+    Object.assign(error, { [RESTORED]: [...((error as { [RESTORED]?: string[] })[RESTORED] ?? []), ...notes] });
   return error;
 }

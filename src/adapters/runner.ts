@@ -101,14 +101,19 @@ export function createRunner(options: RunnerOptions): Runner {
       child.stdin.on('error', () => undefined);
       child.stdin.end(command.input);
     }
-    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+      (resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, error }));
+        child.once('close', (code, signal) => resolve({ code, signal }));
+      },
+    );
     running.delete(child);
     if (group !== undefined) watcher?.ended(group);
     // As execa does: one final newline is not part of the output.
-    const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    const text = (chunks: Buffer[]) =>
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     const output = () => options.redactor.redact(text(all));
     if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
     const ending: Ending = ended.error
@@ -140,9 +145,15 @@ export function createRunner(options: RunnerOptions): Runner {
       const shown = options.redactor.redact(command.argv.join(' '));
       const [file, ...args] = command.argv;
       if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
-      if (command.mode !== 'read') throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
+      if (command.mode !== 'read')
+        throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
       options.log?.(`$ ${shown}  (long-lived)`);
-      const child = spawn(file, args, { cwd: command.cwd, env: childEnv(options.env, command.env), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(file, args, {
+        cwd: command.cwd,
+        env: childEnv(options.env, command.env),
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       running.add(child);
       const group = child.pid;
       if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
@@ -164,10 +175,19 @@ export function createRunner(options: RunnerOptions): Runner {
           child.stdin.end();
           const { code, signal, error } = await exited;
           if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
-          if (error) throw new SubprocessError(command.argv, 'spawn', {}, `Could not start ${file}: ${error.message}`, { cause: error, hint: `Install ${file} and make sure it is on PATH.` });
+          if (error)
+            throw new SubprocessError(command.argv, 'spawn', {}, `Could not start ${file}: ${error.message}`, {
+              cause: error,
+              hint: `Install ${file} and make sure it is on PATH.`,
+            });
           if (code !== 0) {
             const output = options.redactor.redact(stderr);
-            throw new SubprocessError(command.argv, signal ? 'signal' : 'exit', { exitCode: code ?? undefined, signal: signal ?? undefined, output }, `${shown} failed${signal ? ` (${signal})` : ` with exit code ${code}`}${output ? `: ${telltaleLine(output)}` : ''}`);
+            throw new SubprocessError(
+              command.argv,
+              signal ? 'signal' : 'exit',
+              { exitCode: code ?? undefined, signal: signal ?? undefined, output },
+              `${shown} failed${signal ? ` (${signal})` : ` with exit code ${code}`}${output ? `: ${telltaleLine(output)}` : ''}`,
+            );
           }
         },
       };
@@ -301,13 +321,24 @@ interface Ending {
 function throwIfFailed(command: Command, shown: string, end: Ending, output: () => string, redactor: Redactor): void {
   const [file] = command.argv;
   if (end.startError) {
-    throw new SubprocessError(command.argv, 'spawn', { output: output() }, `Could not start ${file}: ${redactor.redact(end.startError.message)}`, {
-      cause: end.startError.cause,
-      hint: `Install ${file} and make sure it is on PATH.`,
-    });
+    throw new SubprocessError(
+      command.argv,
+      'spawn',
+      { output: output() },
+      `Could not start ${file}: ${redactor.redact(end.startError.message)}`,
+      {
+        cause: end.startError.cause,
+        hint: `Install ${file} and make sure it is on PATH.`,
+      },
+    );
   }
   if (end.exitCode === undefined) {
-    throw new SubprocessError(command.argv, 'signal', { signal: end.signal, output: output() }, `${shown} was killed by ${end.signal}`);
+    throw new SubprocessError(
+      command.argv,
+      'signal',
+      { signal: end.signal, output: output() },
+      `${shown} was killed by ${end.signal}`,
+    );
   }
   if (end.exitCode !== 0 && !(command.okExitCodes ?? []).includes(end.exitCode)) {
     const text = output();
@@ -335,5 +366,9 @@ export function telltaleLine(output: string): string {
   // git says why first ("fatal: detected dubious ownership …"), then what it gave up on ("fatal: Could not read from remote repository").
   const fatal = lines.find((l) => l.startsWith('fatal: '));
   if (fatal) return fatal.trim();
-  return (lines.filter((l) => /error|fatal|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ?? lines.pop() ?? '').trim();
+  return (
+    lines.filter((l) => /error|fatal|fail|denied|exception|invalid|cannot|don't exist/i.test(l)).pop() ??
+    lines.pop() ??
+    ''
+  ).trim();
 }

@@ -17,7 +17,10 @@ export async function prepareDir(option: string, dir: string, mode?: number): Pr
     const found = await stat(current).catch((error: NodeJS.ErrnoException) => error);
     if (!(found instanceof Error)) {
       if (!found.isDirectory()) {
-        throw new UsageError(`${option} ${dir}: ${current === resolve(dir) ? 'is' : `${current} is`} a file, not a directory`, { hint: `Pass ${option} a directory (it is made if missing).` });
+        throw new UsageError(
+          `${option} ${dir}: ${current === resolve(dir) ? 'is' : `${current} is`} a file, not a directory`,
+          { hint: `Pass ${option} a directory (it is made if missing).` },
+        );
       }
       break;
     }
@@ -48,7 +51,6 @@ export function refuseInside(option: string, dir: string, parentOption: string, 
   }
 }
 
-
 function pathError(option: string, dir: string, error: NodeJS.ErrnoException): UsageError {
   const why: Record<string, string> = {
     EACCES: 'is not writable',
@@ -58,8 +60,11 @@ function pathError(option: string, dir: string, error: NodeJS.ErrnoException): U
     ENOENT: 'cannot be created there',
     ENOSPC: 'is on a full disk',
   };
-  return new UsageError(`${option} ${dir} ${why[error.code ?? ''] ?? `cannot be used (${error.code ?? error.message})`}`, {
-    cause: error,
-    hint: `Pass ${option} a directory you can write.`,
-  });
+  return new UsageError(
+    `${option} ${dir} ${why[error.code ?? ''] ?? `cannot be used (${error.code ?? error.message})`}`,
+    {
+      cause: error,
+      hint: `Pass ${option} a directory you can write.`,
+    },
+  );
 }

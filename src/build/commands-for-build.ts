@@ -48,7 +48,8 @@ export function amiRegisterCommand(inputs: BuildInputs): Command {
     PUBLISH_AMI_NAME: amiName(variant, inputs.version),
   };
   if (variant.ami.description) vars.PUBLISH_AMI_DESCRIPTION = variant.ami.description;
-  if (variant.ami['data-volume-size'] !== undefined) vars.PUBLISH_DATA_VOLUME_SIZE = String(variant.ami['data-volume-size']);
+  if (variant.ami['data-volume-size'] !== undefined)
+    vars.PUBLISH_DATA_VOLUME_SIZE = String(variant.ami['data-volume-size']);
   // pubsys prints progress bars for snapshot uploads; they are noise in a log file.
   vars.NO_PROGRESS = 'true';
   return cargoMake('ami', vars, inputs.bottlerocketDir);
@@ -89,7 +90,11 @@ export function adminImageBuildCommand(inputs: BuildInputs, localTag: string): C
  */
 export function adminImageCheckCommand(inputs: BuildInputs, localTag: string): Command {
   const { ARCH, DOCKER_ARCH } = dockerArchs(inputs.variant.arch);
-  return { argv: ['make', 'check', `IMAGE_NAME=${localTag}`, `ARCH=${ARCH}`, `DOCKER_ARCH=${DOCKER_ARCH}`], cwd: inputs.adminContainerDir, mode: 'write' };
+  return {
+    argv: ['make', 'check', `IMAGE_NAME=${localTag}`, `ARCH=${ARCH}`, `DOCKER_ARCH=${DOCKER_ARCH}`],
+    cwd: inputs.adminContainerDir,
+    mode: 'write',
+  };
 }
 
 /**
@@ -98,7 +103,11 @@ export function adminImageCheckCommand(inputs: BuildInputs, localTag: string): C
  * on stdin; the runner gets it as `input`, never in argv.
  */
 export function dockerLoginCommand(registry: string, dockerConfig: string): Command {
-  return { argv: ['docker', 'login', '--username', 'AWS', '--password-stdin', registry], env: { DOCKER_CONFIG: dockerConfig }, mode: 'write' };
+  return {
+    argv: ['docker', 'login', '--username', 'AWS', '--password-stdin', registry],
+    env: { DOCKER_CONFIG: dockerConfig },
+    mode: 'write',
+  };
 }
 
 export function dockerTagCommand(localTag: string, uri: string): Command {
@@ -117,7 +126,8 @@ export function adminLocalTag(inputs: BuildInputs, tag: string): string {
 
 /** The inputs of the build commands, once the sources, patch and render steps have run. */
 export function buildInputs(ctx: BuildContext): BuildInputs {
-  if (!ctx.sources || !ctx.adminVersion || !ctx.infraPath) throw new Error('buildInputs() needs the sources, patch and render steps to have run');
+  if (!ctx.sources || !ctx.adminVersion || !ctx.infraPath)
+    throw new Error('buildInputs() needs the sources, patch and render steps to have run');
   return {
     variant: ctx.variant,
     version: ctx.version,

@@ -15,6 +15,13 @@ export { patchStep } from './steps/patch.js';
 export { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './steps/regions.js';
 export { requireAws } from './steps/requires.js';
 export { resolveStep } from './steps/resolve.js';
-export { checkForRevoke, describeRevoke, droppedFromShare, readGrants, revokeImage, writeGrants } from './steps/share.js';
+export {
+  checkForRevoke,
+  describeRevoke,
+  droppedFromShare,
+  readGrants,
+  revokeImage,
+  writeGrants,
+} from './steps/share.js';
 export { sourcesStep } from './steps/sources.js';
 export { verifyStep } from './steps/verify.js';

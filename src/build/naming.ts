@@ -32,12 +32,20 @@ export function imagesOutputDir(bottlerocketDir: string, variant: Pick<Variant, 
 }
 
 /** What `cargo make` writes and `cargo make ami` needs: `${BUILDSYS_NAME_FULL}.img.lz4` and `-data.img.lz4`. */
-export function imageFiles(bottlerocketDir: string, variant: Pick<Variant, 'name' | 'arch'>, version: BuildVersion): string[] {
+export function imageFiles(
+  bottlerocketDir: string,
+  variant: Pick<Variant, 'name' | 'arch'>,
+  version: BuildVersion,
+): string[] {
   const base = join(imagesOutputDir(bottlerocketDir, variant), nameFull(variant, version));
   return [`${base}.img.lz4`, `${base}-data.img.lz4`];
 }
 
-export function amisJsonPath(bottlerocketDir: string, variant: Pick<Variant, 'name' | 'arch'>, version: BuildVersion): string {
+export function amisJsonPath(
+  bottlerocketDir: string,
+  variant: Pick<Variant, 'name' | 'arch'>,
+  version: BuildVersion,
+): string {
   return join(imagesOutputDir(bottlerocketDir, variant), `${nameFull(variant, version)}-amis.json`);
 }
 

@@ -74,7 +74,10 @@ const STEPS: readonly string[] = STEP_IDS;
 /** Checks --from / --only against the step names. */
 export function checkSelection(settings: Pick<PublishSettings, 'from' | 'only'>): void {
   if (settings.from && settings.only) throw new UsageError('--from and --only cannot be used together');
-  for (const [flag, id] of [['--from', settings.from], ['--only', settings.only]] as const) {
+  for (const [flag, id] of [
+    ['--from', settings.from],
+    ['--only', settings.only],
+  ] as const) {
     if (id !== undefined && !STEPS.includes(id)) {
       throw new UsageError(`${flag} ${id}: no such step`, { hint: `Steps: ${STEP_IDS.join(', ')}.` });
     }
@@ -88,9 +91,14 @@ export function checkSelection(settings: Pick<PublishSettings, 'from' | 'only'>)
  */
 export type StepMode = 'run' | 'force' | 'restore';
 
-export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | 'only'>, stages: readonly Stage[] = buildStages()): StepMode {
+export function stepMode(
+  id: string,
+  selection: Pick<PublishSettings, 'from' | 'only'>,
+  stages: readonly Stage[] = buildStages(),
+): StepMode {
   // The manifest follows share: it says who can launch the AMIs.
-  if (selection.only) return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
+  if (selection.only)
+    return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
   if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
   return 'run';
 }
@@ -102,7 +110,11 @@ export function stepMode(id: string, selection: Pick<PublishSettings, 'from' | '
  */
 function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean {
   if (STEPS.indexOf(id) < STEPS.indexOf(from)) return false;
-  const branchOf = (step: string) => stages.filter(isConcurrent).flatMap((stage) => stage.branches).find((b) => b.steps.some((s) => s.id === step));
+  const branchOf = (step: string) =>
+    stages
+      .filter(isConcurrent)
+      .flatMap((stage) => stage.branches)
+      .find((b) => b.steps.some((s) => s.id === step));
   const [a, b] = [branchOf(id), branchOf(from)];
   return !(a && b && a !== b);
 }
@@ -150,7 +162,8 @@ export async function runPipeline(
   const stageTask = (stage: ConcurrentStage): ListrTask<PublishContext> => ({
     title: stage.title,
     // A dry run executes none of it: one skipped line, and no gate saying it happened.
-    skip: (c) => (c.options.dryRun && stage.branches.every((b) => b.steps.every((s) => s.external)) ? DRY_RUN_SKIP : false),
+    skip: (c) =>
+      c.options.dryRun && stage.branches.every((b) => b.steps.every((s) => s.external)) ? DRY_RUN_SKIP : false,
     task: (_c, task) =>
       task.newListr(
         [
@@ -160,7 +173,11 @@ export async function runPipeline(
               sub.newListr(
                 stage.branches.map((branch) => ({
                   title: branch.title,
-                  task: (_c3, b) => b.newListr(branch.steps.map((s) => stepTask(s, true)), { concurrent: false, exitOnError: true }),
+                  task: (_c3, b) =>
+                    b.newListr(
+                      branch.steps.map((s) => stepTask(s, true)),
+                      { concurrent: false, exitOnError: true },
+                    ),
                 })),
                 // Options are inherited: say it for every level.
                 { concurrent: true, exitOnError: false },
@@ -177,7 +194,10 @@ export async function runPipeline(
       ),
   });
   const tasks = stages.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
-  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, { ...(await listrOptions(renderer, output)), ctx });
+  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, {
+    ...(await listrOptions(renderer, output)),
+    ctx,
+  });
   try {
     await list.run();
   } catch (error) {
@@ -241,7 +261,9 @@ async function runStep(
   signal.throwIfAborted();
   // Checked at each step boundary: a bro whose parent died was cancelled and goes no further.
   if (process.ppid !== parentPid) {
-    throw new InterruptedError(`bro's parent process (pid ${parentPid}) exited, so bro stops before: ${step.title} (was the CI job cancelled?)`);
+    throw new InterruptedError(
+      `bro's parent process (pid ${parentPid}) exited, so bro stops before: ${step.title} (was the CI job cancelled?)`,
+    );
   }
   const mode = stepMode(step.id, ctx.settings);
   const inputs = step.inputs ? digestOf(await step.inputs(ctx)) : '';
@@ -260,11 +282,14 @@ async function runStep(
   const started = new Date();
   try {
     const outputs = await step.run(ctx, progress, { signal, force: mode === 'force' });
-    if (step.inputs) await ctx.state.put(step.id, stepRecord('done', inputs, (outputs ?? {}) as Record<string, unknown>, started));
+    if (step.inputs)
+      await ctx.state.put(step.id, stepRecord('done', inputs, (outputs ?? {}) as Record<string, unknown>, started));
   } catch (error) {
     const interrupted = signal.aborted || error instanceof InterruptedError;
-    if (step.inputs || interrupted) await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', inputs, {}, started));
-    if (interrupted && !(error instanceof InterruptedError)) throw new InterruptedError(`Interrupted during ${step.title}`, { cause: error });
+    if (step.inputs || interrupted)
+      await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', inputs, {}, started));
+    if (interrupted && !(error instanceof InterruptedError))
+      throw new InterruptedError(`Interrupted during ${step.title}`, { cause: error });
     throw error;
   }
 }

@@ -66,7 +66,16 @@ export interface Plan {
   amisJson: string;
   manifest: string;
   logs: string;
-  sources: Record<SourceName, { url: string; ref: string; commit: string; series: { base: string; digest: string; patches: string[] } | null; head: string }>;
+  sources: Record<
+    SourceName,
+    {
+      url: string;
+      ref: string;
+      commit: string;
+      series: { base: string; digest: string; patches: string[] } | null;
+      head: string;
+    }
+  >;
   grants: PlannedGrant[];
   /** The tags on every AMI and snapshot. */
   tags: Record<string, string>;
@@ -92,7 +101,12 @@ const planned = (step: string, command: Command): PlannedCommand => ({
  * `dropped`: per region, the accounts bro granted on this version's AMI that
  * share-with no longer lists (see `droppedFromShare`): share removes their grants.
  */
-export function makePlan(ctx: PublishContext, warnings: readonly string[], redactor: Redactor, dropped: Record<string, string[]> = {}): Plan {
+export function makePlan(
+  ctx: PublishContext,
+  warnings: readonly string[],
+  redactor: Redactor,
+  dropped: Record<string, string[]> = {},
+): Plan {
   const inputs = buildInputs(ctx);
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
@@ -105,7 +119,10 @@ export function makePlan(ctx: PublishContext, warnings: readonly string[], redac
     planned('admin-image-build', adminImageCheckCommand(inputs, localTag)),
   ];
   const aws: PlannedAwsAction[] = [];
-  const pushes = variant.regions.map((region) => ({ region, push: pushPlan(variant, region, tag, localTag, ctx.workspace.root) }));
+  const pushes = variant.regions.map((region) => ({
+    region,
+    push: pushPlan(variant, region, tag, localTag, ctx.workspace.root),
+  }));
   for (const { push } of pushes) {
     aws.push(...push.aws);
     commands.push(...push.commands(PER_RUN_DOCKER_CONFIG).map((c) => planned('admin-image-push', c)));
@@ -116,7 +133,10 @@ export function makePlan(ctx: PublishContext, warnings: readonly string[], redac
   for (const region of variant.regions) {
     const drop = dropped[region] ?? [];
     aws.push(...shareActions(region, name, shareIntent({ accounts, drop, tags })));
-    grants.push(...accounts.map((account) => ({ region, account, change: 'grant' as const })), ...drop.map((account) => ({ region, account, change: 'revoke' as const })));
+    grants.push(
+      ...accounts.map((account) => ({ region, account, change: 'grant' as const })),
+      ...drop.map((account) => ({ region, account, change: 'revoke' as const })),
+    );
   }
   const sources = Object.fromEntries(
     Object.values(ctx.sources ?? {}).map((s) => {
@@ -127,7 +147,9 @@ export function makePlan(ctx: PublishContext, warnings: readonly string[], redac
           url: s.url,
           ref: s.ref,
           commit: s.commit,
-          series: series ? { base: series.base, digest: series.digest, patches: series.patches.map((p) => p.name) } : null,
+          series: series
+            ? { base: series.base, digest: series.digest, patches: series.patches.map((p) => p.name) }
+            : null,
           head: ctx.patchedHeads?.[s.name] ?? s.commit,
         },
       ];
@@ -174,7 +196,10 @@ function grantsTable(plan: Plan): string[] {
     `  ${''.padEnd(width)}  ${accounts.join('  ')}`,
     ...plan.regions.map((r) => `  ${r.padEnd(width)}  ${accounts.map((a) => cell(r, a)).join('  ')}`.trimEnd()),
   ];
-  if (plan.grants.some((g) => g.change === 'revoke')) lines.push('  (- revoke: granted by bro on this AMI earlier, no longer in share-with; others\' grants are left alone)');
+  if (plan.grants.some((g) => g.change === 'revoke'))
+    lines.push(
+      "  (- revoke: granted by bro on this AMI earlier, no longer in share-with; others' grants are left alone)",
+    );
   return lines;
 }
 
@@ -188,7 +213,9 @@ export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   out.push(`Plan for ${plan.variant} (${plan.arch}) ${plan.version}: a dry run, nothing below has been done`);
   for (const [name, s] of Object.entries(plan.sources)) {
-    const series = s.series ? `series ${s.series.base} (${s.series.patches.length} patches) → head ${s.head.slice(0, 12)}` : 'no patch series';
+    const series = s.series
+      ? `series ${s.series.base} (${s.series.patches.length} patches) → head ${s.head.slice(0, 12)}`
+      : 'no patch series';
     const ref = s.ref === s.commit ? s.commit.slice(0, 12) : `${s.ref} = ${s.commit.slice(0, 12)}`;
     out.push(row(name, `${ref} from ${s.url}; ${series}`));
   }
@@ -196,7 +223,12 @@ export function formatPlan(plan: Plan): string {
   const [first, ...others] = plan.regions;
   out.push(row('Regions', `${first} (registered)${others.length ? `, copied to ${others.join(', ')}` : ''}`));
   const example = plan.preflight?.find((c) => c.id === 'example-accounts' && c.status !== 'ok');
-  out.push(row('Accounts', `${plan.accounts.join(', ')}${example ? "   ✖ the shipped example IDs: put your own in the variant file (see Preflight)" : ''}`));
+  out.push(
+    row(
+      'Accounts',
+      `${plan.accounts.join(', ')}${example ? '   ✖ the shipped example IDs: put your own in the variant file (see Preflight)' : ''}`,
+    ),
+  );
   // One line when the URIs differ only by their region, as ECR's do.
   const uris = new Set(plan.adminImages.map((i) => i.uri.split(i.region).join('<region>')));
   if (uris.size === 1 && plan.adminImages.length > 1) out.push(row('Admin image', `${[...uris][0]} (each region)`));
@@ -204,11 +236,14 @@ export function formatPlan(plan: Plan): string {
   out.push(row('Manifest', plan.manifest), row('Logs', `${plan.logs}/`), row('amis.json', plan.amisJson));
   out.push('', ...grantsTable(plan));
   out.push('', 'Tags on every AMI and snapshot:', ...Object.entries(plan.tags).map(([k, v]) => `  ${k} = ${v}`));
-  if (plan.preflight) out.push('', 'Preflight (a real build refuses to start while a ✖ remains):', ...formatChecks(plan.preflight, '  '));
+  if (plan.preflight)
+    out.push('', 'Preflight (a real build refuses to start while a ✖ remains):', ...formatChecks(plan.preflight, '  '));
   if (plan.warnings.length) out.push('', 'Warnings:', ...plan.warnings.map((w) => `  ! ${w}`));
   out.push('', 'Commands:');
   for (const c of plan.commands) {
-    const env = Object.entries(c.env).map(([k, v]) => `${k}=${shellQuote(v)} `).join('');
+    const env = Object.entries(c.env)
+      .map(([k, v]) => `${k}=${shellQuote(v)} `)
+      .join('');
     out.push(`  [${c.step}] (in ${c.cwd})`, `    ${env}${c.argv.map(shellQuote).join(' ')}`);
   }
   out.push('', 'AWS actions (per snapshot: once for each snapshot of the AMI):', ...plan.aws.map(formatAction));

@@ -34,8 +34,15 @@ export async function listrOptions(choice: RendererChoice, output: NodeJS.Writab
     static override nonTTY = true;
   }
   const logger = (stream: NodeJS.WritableStream, icons: boolean) =>
-    new ListrLogger({ useIcons: icons, processOutput: new ProcessOutput(stream as NodeJS.WriteStream, stream as NodeJS.WriteStream) });
-  const plain = () => ({ logger: logger(withoutColour(output), false), timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER });
+    new ListrLogger({
+      useIcons: icons,
+      processOutput: new ProcessOutput(stream as NodeJS.WriteStream, stream as NodeJS.WriteStream),
+    });
+  const plain = () => ({
+    logger: logger(withoutColour(output), false),
+    timestamp: PRESET_TIMESTAMP,
+    timer: PRESET_TIMER,
+  });
   return {
     renderer: choice === 'default' ? StderrRenderer : choice,
     fallbackRenderer: 'simple' as const,
@@ -49,7 +56,13 @@ export async function listrOptions(choice: RendererChoice, output: NodeJS.Writab
     rendererOptions:
       choice === 'simple'
         ? plain()
-        : { logger: logger(output, choice === 'default'), timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, showErrorMessage: false },
+        : {
+            logger: logger(output, choice === 'default'),
+            timer: PRESET_TIMER,
+            collapseSubtasks: false,
+            collapseSkips: false,
+            showErrorMessage: false,
+          },
   };
 }
 

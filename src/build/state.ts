@@ -38,20 +38,31 @@ export async function readState(broDir: string): Promise<State> {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(path, 'is not valid JSON', { cause: error, hint: `Delete ${path}; bro then redoes every step.` });
+    throw new ConfigError(path, 'is not valid JSON', {
+      cause: error,
+      hint: `Delete ${path}; bro then redoes every step.`,
+    });
   }
   const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (version !== STATE_SCHEMA_VERSION) {
-    throw new ConfigError(path, `has schemaVersion ${JSON.stringify(version)}: it was written by another version of bro (this one reads ${STATE_SCHEMA_VERSION})`, {
-      hint: `Use the bro version that wrote it, or delete ${path}; bro then redoes every step.`,
-    });
+    throw new ConfigError(
+      path,
+      `has schemaVersion ${JSON.stringify(version)}: it was written by another version of bro (this one reads ${STATE_SCHEMA_VERSION})`,
+      {
+        hint: `Use the bro version that wrote it, or delete ${path}; bro then redoes every step.`,
+      },
+    );
   }
   const result = StateSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ConfigError(path, `is corrupted: unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`, {
-      hint: `Delete ${path}; bro then redoes every step.`,
-    });
+    throw new ConfigError(
+      path,
+      `is corrupted: unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`,
+      {
+        hint: `Delete ${path}; bro then redoes every step.`,
+      },
+    );
   }
   return result.data;
 }
@@ -69,7 +80,10 @@ export async function writeState(broDir: string, state: State): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new StepError('state', `Could not write ${path}: ${(error as Error).message}`, {
       cause: error,
-      hint: code === 'ENOSPC' ? `Free disk space on the workspace's file system (a build needs more than 80 GB), then rerun: finished steps are not redone.` : undefined,
+      hint:
+        code === 'ENOSPC'
+          ? `Free disk space on the workspace's file system (a build needs more than 80 GB), then rerun: finished steps are not redone.`
+          : undefined,
     });
   }
 }
@@ -131,13 +145,26 @@ export function createStateStore(broDir: string): StateStore {
 }
 
 /** A record for a step that started at `started` and ends now. */
-export function stepRecord(status: StepRecord['status'], inputs: string, outputs: Record<string, unknown>, started: Date): StepRecord {
+export function stepRecord(
+  status: StepRecord['status'],
+  inputs: string,
+  outputs: Record<string, unknown>,
+  started: Date,
+): StepRecord {
   const finished = new Date();
-  return { status, inputs, outputs, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+  return {
+    status,
+    inputs,
+    outputs,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+  };
 }
 
 /** Whether a record says the step finished with these inputs. */
-export const isDone = (record: StepRecord | undefined, inputs: string): record is StepRecord => record?.status === 'done' && record.inputs === inputs;
+export const isDone = (record: StepRecord | undefined, inputs: string): record is StepRecord =>
+  record?.status === 'done' && record.inputs === inputs;
 
 /**
  * Work recorded under `id`: skipped (its recorded outputs returned, `skipped`

@@ -36,7 +36,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
-  for (const register of [registerBuild, registerDoctor, registerPreview, registerPatches, registerShare, registerManifest, registerMatrix, registerVariants]) {
+  for (const register of [
+    registerBuild,
+    registerDoctor,
+    registerPreview,
+    registerPatches,
+    registerShare,
+    registerManifest,
+    registerMatrix,
+    registerVariants,
+  ]) {
     register(program, io);
   }
   try {

@@ -8,7 +8,9 @@ import type { CommonOptions } from '../build/index.js';
 export function addCommonOptions(command: Command): Command {
   return command
     .addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'))
-    .addOption(new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'))
+    .addOption(
+      new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'),
+    )
     .addOption(new Option('--work-dir <dir>', 'the workspace (default: <project-dir>/work/<variant>)'));
 }
 
@@ -22,7 +24,8 @@ export function commonOptions(raw: Record<string, unknown>, env: NodeJS.ProcessE
   };
 }
 
-export const workDirFor = (options: CommonOptions, variant: string) => options.workDir ?? join(options.projectDir, 'work', variant);
+export const workDirFor = (options: CommonOptions, variant: string) =>
+  options.workDir ?? join(options.projectDir, 'work', variant);
 
 /** Whether --debug was given anywhere on the command line. */
 export const isDebug = (command: Command): boolean => Boolean(command.optsWithGlobals().debug);

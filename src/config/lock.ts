@@ -29,7 +29,10 @@ export function parseLock(file: string, text: string): Lock {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(file, 'is not valid JSON', { cause: error, hint: 'Restore it from git, or delete it to re-pin every source.' });
+    throw new ConfigError(file, 'is not valid JSON', {
+      cause: error,
+      hint: 'Restore it from git, or delete it to re-pin every source.',
+    });
   }
   const result = LockSchema.safeParse(data);
   if (!result.success) {

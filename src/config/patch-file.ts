@@ -20,7 +20,8 @@ export interface FilePatch {
   hunks: StructuredPatch['hunks'];
 }
 
-const stripPrefix = (name: string | undefined) => (name === undefined || name === '/dev/null' ? undefined : name.replace(/^[ab]\//, ''));
+const stripPrefix = (name: string | undefined) =>
+  name === undefined || name === '/dev/null' ? undefined : name.replace(/^[ab]\//, '');
 
 export function parseFormatPatch(text: string): FormatPatch {
   const diffStart = text.search(/^diff --git /m);
@@ -39,7 +40,11 @@ export function parseFormatPatch(text: string): FormatPatch {
   const subject = (header('Subject') ?? '').replace(/^\[PATCH[^\]]*\]\s*/, '');
   const status = /^Upstream-Status:\s*(.+)$/m.exec(message)?.[1]?.trim();
   const files = diffText
-    ? parsePatch(diffText).map((p) => ({ oldPath: stripPrefix(p.oldFileName), newPath: stripPrefix(p.newFileName), hunks: p.hunks }))
+    ? parsePatch(diffText).map((p) => ({
+        oldPath: stripPrefix(p.oldFileName),
+        newPath: stripPrefix(p.newFileName),
+        hunks: p.hunks,
+      }))
     : [];
   return { subject, from: header('From'), date: header('Date'), body: message.trim(), upstreamStatus: status, files };
 }

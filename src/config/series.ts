@@ -58,7 +58,11 @@ export interface SeriesChoice {
  * The series whose base equals the upstream version; failing that, the newest
  * lower base, with a warning. Undefined when there is none.
  */
-export function chooseSeriesBase(source: SourceName, bases: readonly string[], version: string): SeriesChoice | undefined {
+export function chooseSeriesBase(
+  source: SourceName,
+  bases: readonly string[],
+  version: string,
+): SeriesChoice | undefined {
   const releases = bases.filter(isReleaseVersion).sort(compareVersions);
   const exact = releases.find((b) => compareVersions(b, version) === 0);
   if (exact) return { base: exact };

@@ -18,7 +18,9 @@ const accountId = z
 
 const region = z
   .string({ error: 'expected an AWS region name such as "us-east-1"' })
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region name such as "us-east-1" or "ap-northeast-1"' });
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, {
+    error: 'expected an AWS region name such as "us-east-1" or "ap-northeast-1"',
+  });
 
 const gitRef = z
   .string()
@@ -31,15 +33,19 @@ const source = (defaultUrl: string) =>
     ref: gitRef.optional().describe('A tag, or a commit for an untagged base'),
   });
 
-const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: 'expected an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/publish"' });
+const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
+  error: 'expected an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/publish"',
+});
 
 // AMI names: 3-128 characters of letters, numbers, ( ) [ ] space . / - ' @ _
-const amiName = z
-  .string()
-  .regex(/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, { error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _" });
+const amiName = z.string().regex(/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, {
+  error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _",
+});
 
 export const VariantSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'expected a Bottlerocket variant name such as "aws-k8s-1.18"' }),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'expected a Bottlerocket variant name such as "aws-k8s-1.18"' }),
   arch: z.enum(['x86_64', 'aarch64']).default('x86_64'),
   regions: z.array(region).min(1, { error: 'list at least one region; the first is where the AMI is registered' }),
   'share-with': z.array(accountId).default([]).describe('Accounts that get launch permission on the AMIs'),
@@ -48,7 +54,9 @@ export const VariantSchema = z.strictObject({
     'admin-container': source(DEFAULT_ADMIN_CONTAINER_URL).default({ url: DEFAULT_ADMIN_CONTAINER_URL }),
   }),
   'admin-image': z.strictObject({
-    repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, { error: 'expected an ECR repository name such as "bottlerocket-admin"' }),
+    repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, {
+      error: 'expected an ECR repository name such as "bottlerocket-admin"',
+    }),
     'registry-account': accountId,
   }),
   ami: z
@@ -72,11 +80,21 @@ export const VariantSchema = z.strictObject({
 export type Variant = z.infer<typeof VariantSchema>;
 
 /** Validates a parsed variant document; every problem is reported with its key. Doubtful but valid values go to `warn`. */
-export function validateVariant(file: string, data: unknown, expectedName?: string, warn: (message: string) => void = () => undefined): Variant {
+export function validateVariant(
+  file: string,
+  data: unknown,
+  expectedName?: string,
+  warn: (message: string) => void = () => undefined,
+): Variant {
   const result = VariantSchema.safeParse(data);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
-      const key = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(top level)';
+      const key = issue.path.length
+        ? issue.path
+            .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+            .join('.')
+            .replace(/\.\[/g, '[')
+        : '(top level)';
       const value = valueAt(data, issue.path);
       const shown = value === undefined || typeof value === 'object' ? '' : ` (got ${JSON.stringify(value)})`;
       if (issue.code === 'unrecognized_keys') {
@@ -96,23 +114,37 @@ export function validateVariant(file: string, data: unknown, expectedName?: stri
   }
   const partitions = new Set(variant.regions.map(partitionOf));
   if (partitions.size > 1) {
-    throw new ConfigError(file, `regions: ${variant.regions.join(', ')} span the AWS partitions ${[...partitions].join(', ')}`, {
-      hint: 'An account, its ECR registry and its AMIs live in one partition: make one variant file per partition.',
-    });
+    throw new ConfigError(
+      file,
+      `regions: ${variant.regions.join(', ')} span the AWS partitions ${[...partitions].join(', ')}`,
+      {
+        hint: 'An account, its ECR registry and its AMIs live in one partition: make one variant file per partition.',
+      },
+    );
   }
   const regions = new Set(variant.regions);
   if (regions.size !== variant.regions.length) {
-    throw new ConfigError(file, `regions: ${twice(variant.regions)} is listed twice`, { hint: 'List each region once.' });
+    throw new ConfigError(file, `regions: ${twice(variant.regions)} is listed twice`, {
+      hint: 'List each region once.',
+    });
   }
   const unknown = variant.regions.filter((r) => !isKnownRegion(r));
   if (unknown.length) {
-    throw new ConfigError(file, `regions: ${unknown.map((r) => JSON.stringify(r)).join(', ')} ${unknown.length > 1 ? 'are not AWS regions' : 'is not an AWS region'}`, {
-      hint: 'Check the spelling (e.g. "us-east-1"). If AWS opened it after this bro was released, add it to src/config/aws-regions.ts.',
-    });
+    throw new ConfigError(
+      file,
+      `regions: ${unknown.map((r) => JSON.stringify(r)).join(', ')} ${unknown.length > 1 ? 'are not AWS regions' : 'is not an AWS region'}`,
+      {
+        hint: 'Check the spelling (e.g. "us-east-1"). If AWS opened it after this bro was released, add it to src/config/aws-regions.ts.',
+      },
+    );
   }
   const ours = Object.keys(variant.ami.tags).filter((key) => key.toLowerCase().startsWith('bro:'));
   if (ours.length) {
-    throw new ConfigError(file, `ami.tags.${ours[0]}: the bro: tag namespace is bro's own (it records each build there)`, { hint: 'Pick a key outside bro:, e.g. "team:version".' });
+    throw new ConfigError(
+      file,
+      `ami.tags.${ours[0]}: the bro: tag namespace is bro's own (it records each build there)`,
+      { hint: 'Pick a key outside bro:, e.g. "team:version".' },
+    );
   }
   const accounts = variant['share-with'];
   if (new Set(accounts).size !== accounts.length) {
@@ -121,7 +153,9 @@ export function validateVariant(file: string, data: unknown, expectedName?: stri
   if (!accounts.length) warn(`${file}: share-with is empty: the AMIs stay private to the account that builds them.`);
   for (const r of Object.keys(variant.infra.region)) {
     if (!regions.has(r)) {
-      throw new ConfigError(file, `infra.region.${r}: "${r}" is not in regions`, { hint: `Add "${r}" to regions or remove [infra.region.${r}].` });
+      throw new ConfigError(file, `infra.region.${r}: "${r}" is not in regions`, {
+        hint: `Add "${r}" to regions or remove [infra.region.${r}].`,
+      });
     }
   }
   return variant;

@@ -21,9 +21,12 @@ export function parseVersion(text: string): BuildVersion {
   const match = VERSION_RE.exec(text);
   const suffix = /^v?\d+\.\d+\.\d+-(.*)$/.exec(text)?.[1];
   if (!match && suffix !== undefined && suffix.length > 32 && /^[A-Za-z0-9][A-Za-z0-9._]*$/.test(suffix)) {
-    throw new UsageError(`Invalid --version "${text}": the build part "${suffix}" is ${suffix.length} characters; at most 32`, {
-      hint: 'It becomes part of the AMI name and the admin image tag: use a shorter suffix, e.g. hc1.',
-    });
+    throw new UsageError(
+      `Invalid --version "${text}": the build part "${suffix}" is ${suffix.length} characters; at most 32`,
+      {
+        hint: 'It becomes part of the AMI name and the admin image tag: use a shorter suffix, e.g. hc1.',
+      },
+    );
   }
   if (!match) {
     throw new UsageError(`Invalid --version "${text}": expected <upstream>-<build>, e.g. 1.0.4-hc1`, {

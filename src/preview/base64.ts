@@ -21,11 +21,13 @@ export function decodeBase64(input: string): Base64Result {
   const [, data = '', padding = ''] = match;
   if (input.length % 4 === 1) return { ok: false, reason: 'Encoded text cannot have a 6-bit remainder.' };
   const rest = data.length % 4;
-  if (padding && (rest < 2 || rest + padding.length > 4)) return { ok: false, reason: `Invalid byte at offset ${data.length}` };
+  if (padding && (rest < 2 || rest + padding.length > 4))
+    return { ok: false, reason: `Invalid byte at offset ${data.length}` };
   if (rest === 1) return { ok: false, reason: 'Encoded text cannot have a 6-bit remainder.' };
   const last = data.length ? ALPHABET.indexOf(data[data.length - 1] as string) : 0;
   const unusedBits = rest === 2 ? 0b1111 : rest === 3 ? 0b11 : 0;
-  if (last & unusedBits) return { ok: false, reason: `Invalid last symbol ${data.charCodeAt(data.length - 1)}, offset ${data.length - 1}.` };
+  if (last & unusedBits)
+    return { ok: false, reason: `Invalid last symbol ${data.charCodeAt(data.length - 1)}, offset ${data.length - 1}.` };
   return { ok: true, bytes: Buffer.from(data, 'base64') };
 }
 

@@ -62,7 +62,9 @@ export async function readToml(tree: string, path: string): Promise<TomlTable> {
   try {
     return parseToml(text);
   } catch (error) {
-    throw new StepError('preview', `${path} is not valid TOML: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new StepError('preview', `${path} is not valid TOML: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
   }
 }
 
@@ -80,6 +82,8 @@ export async function loadDefaults(tree: string, variant: string): Promise<Model
   try {
     return { modelDir, merged: mergeValues(shared, override) };
   } catch (error) {
-    throw new StepError('preview', `${overridePath} does not match ${DEFAULTS_PATH}: ${(error as Error).message}`, { cause: error });
+    throw new StepError('preview', `${overridePath} does not match ${DEFAULTS_PATH}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

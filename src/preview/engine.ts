@@ -61,13 +61,15 @@ export function compareCodePoints(a: string, b: string): number {
   return ca.length - cb.length;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `JsonTruthy::is_truthy` */
 export function isTruthy(value: unknown, includeZero: boolean): boolean {
   if (value === null || value === undefined) return false;
   if (typeof value === 'boolean') return value;
-  if (typeof value === 'number') return includeZero ? !Number.isNaN(value) : Number.isFinite(value) && Math.abs(value) >= 2.2250738585072014e-308;
+  if (typeof value === 'number')
+    return includeZero ? !Number.isNaN(value) : Number.isFinite(value) && Math.abs(value) >= 2.2250738585072014e-308;
   if (typeof value === 'string' || Array.isArray(value)) return value.length > 0;
   return Object.keys(value).length > 0;
 }
@@ -109,12 +111,19 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
   const hb = Handlebars.create();
   let current = '';
   const lineOf = (options: HelperOptions | undefined) => (options as { loc?: Loc } | undefined)?.loc?.start.line;
-  const fail = (options: HelperOptions | undefined, message: string, missing?: string) => new TemplateRenderError(current, lineOf(options), message, missing);
+  const fail = (options: HelperOptions | undefined, message: string, missing?: string) =>
+    new TemplateRenderError(current, lineOf(options), message, missing);
   // A helper's output is another's parameter as a string, as in handlebars-rust; a missing value is null.
-  const param = (value: unknown) => (value === undefined ? null : value instanceof hb.SafeString ? value.toString() : value);
+  const param = (value: unknown) =>
+    value === undefined ? null : value instanceof hb.SafeString ? value.toString() : value;
 
   hb.registerHelper(VALUE_HELPER, (value: unknown, options: HelperOptions) => {
-    if (value === undefined) throw fail(options, `Variable "${String(options.hash.path)}" not found in strict mode`, String(options.hash.path));
+    if (value === undefined)
+      throw fail(
+        options,
+        `Variable "${String(options.hash.path)}" not found in strict mode`,
+        String(options.hash.path),
+      );
     const rendered = renderJson(value);
     return new hb.SafeString(options.hash.escape ? escapeHtml(rendered) : rendered);
   });
@@ -125,7 +134,9 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
     hb.registerHelper(name, function (this: unknown, ...args: unknown[]) {
       const options = args.pop() as HelperOptions;
       if (args.length === 0) throw fail(options, `Param not found for helper "${name}"`);
-      return isTruthy(param(args[0]), options.hash.includeZero === true) === positive ? options.fn(this) : options.inverse(this);
+      return isTruthy(param(args[0]), options.hash.includeZero === true) === positive
+        ? options.fn(this)
+        : options.inverse(this);
     });
   }
   hb.registerHelper('each', function (this: unknown, ...args: unknown[]) {
@@ -155,7 +166,9 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
     hb.registerHelper(name, (...args: unknown[]) => {
       const options = args.pop() as HelperOptions;
       try {
-        return new hb.SafeString(helper({ name, params: args.map(param), hash: options.hash as Record<string, unknown>, template: current }));
+        return new hb.SafeString(
+          helper({ name, params: args.map(param), hash: options.hash as Record<string, unknown>, template: current }),
+        );
       } catch (error) {
         if (error instanceof TemplateRenderError) throw error;
         // A helper that fails on a missing parameter names the setting that is missing (compiled with trackIds).
@@ -169,9 +182,14 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
     hb.registerHelper(name, (...args: unknown[]) => {
       const options = args.pop() as HelperOptions;
       const params = args.map(param);
-      if (params.length < arity) throw fail(options, `\`${name}\` helper: Couldn't read parameter ${params.length + 1}`);
+      if (params.length < arity)
+        throw fail(options, `\`${name}\` helper: Couldn't read parameter ${params.length + 1}`);
       const result = compute(params);
-      if (result === undefined) throw fail(options, `\`${name}\` helper: Couldn't convert parameters ${JSON.stringify(params)} to type \`i64\``);
+      if (result === undefined)
+        throw fail(
+          options,
+          `\`${name}\` helper: Couldn't convert parameters ${JSON.stringify(params)} to type \`i64\``,
+        );
       return result;
     });
   }
@@ -209,8 +227,15 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
   };
   const isHelperCall = (m: Node): boolean => {
     const path = m.path as { type: string; data?: boolean; depth?: number; parts?: string[] };
-    if ((m.params as unknown[]).length > 0 || ((m.hash as { pairs?: unknown[] } | undefined)?.pairs?.length ?? 0) > 0) return true;
-    return path.type === 'PathExpression' && !path.data && path.depth === 0 && path.parts?.length === 1 && helperNames.has(path.parts[0] as string);
+    if ((m.params as unknown[]).length > 0 || ((m.hash as { pairs?: unknown[] } | undefined)?.pairs?.length ?? 0) > 0)
+      return true;
+    return (
+      path.type === 'PathExpression' &&
+      !path.data &&
+      path.depth === 0 &&
+      path.parts?.length === 1 &&
+      helperNames.has(path.parts[0] as string)
+    );
   };
 
   const parse = (name: string, template: string) => {
@@ -218,7 +243,11 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
       return hb.parse(template, { ignoreStandalone: true }) as unknown as Node;
     } catch (error) {
       const line = /on line (\d+)/.exec((error as Error).message)?.[1];
-      throw new TemplateRenderError(name, line ? Number(line) : undefined, `invalid template: ${(error as Error).message.split('\n')[0]}`);
+      throw new TemplateRenderError(
+        name,
+        line ? Number(line) : undefined,
+        `invalid template: ${(error as Error).message.split('\n')[0]}`,
+      );
     }
   };
 

@@ -52,7 +52,11 @@ export function settingGenerators(defaults: TomlTable): { key: string; command: 
     if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
     const table = node as TomlTable;
     if (typeof table['setting-generator'] === 'string') {
-      found.push({ key: path.join('.'), command: table['setting-generator'], ...(typeof table.template === 'string' ? { template: table.template } : {}) });
+      found.push({
+        key: path.join('.'),
+        command: table['setting-generator'],
+        ...(typeof table.template === 'string' ? { template: table.template } : {}),
+      });
     }
     for (const [k, v] of Object.entries(table)) walk(v, [...path, k]);
   };
@@ -119,18 +123,32 @@ type Outcome = Omit<GeneratedValue, 'key' | 'generator'> | { skip: string };
 function runProgram(command: string, facts: NodeFacts): Outcome | undefined {
   // Both max-pods and kube-reserved-memory look the instance type up in eni-max-pods, and exit 2 when it is not there.
   const pods = eniMaxPods(facts.eniMaxPods, facts.instanceType);
-  const unknownType = { skip: `${facts.instanceType} is not in ${ENI_MAX_PODS_PATH}: pluto exits 2 and the setting stays unset` };
+  const unknownType = {
+    skip: `${facts.instanceType} is not in ${ENI_MAX_PODS_PATH}: pluto exits 2 and the setting stays unset`,
+  };
   switch (command) {
     case 'pluto max-pods':
-      return pods === undefined ? unknownType : { value: pods, sample: false, note: `${facts.instanceType} in ${ENI_MAX_PODS_PATH}` };
+      return pods === undefined
+        ? unknownType
+        : { value: pods, sample: false, note: `${facts.instanceType} in ${ENI_MAX_PODS_PATH}` };
     case 'pluto kube-reserved-cpu':
       return { value: `${kubeReservedCpuMillicores(facts.cpus)}m`, sample: false, note: `${facts.cpus} CPUs` };
     case 'pluto kube-reserved-memory':
-      return pods === undefined ? unknownType : { value: `${kubeReservedMemoryMebibytes(pods)}Mi`, sample: false, note: `${pods} max pods for ${facts.instanceType}` };
+      return pods === undefined
+        ? unknownType
+        : {
+            value: `${kubeReservedMemoryMebibytes(pods)}Mi`,
+            sample: false,
+            note: `${pods} max pods for ${facts.instanceType}`,
+          };
     case 'pluto pod-infra-container-image':
       return { value: pauseContainerUri(facts.region, facts.arch), sample: false, note: `region ${facts.region}` };
     case 'pluto cluster-dns-ip':
-      return { value: '10.100.0.10', sample: true, note: 'SAMPLE: pluto picks 172.20.0.10 when the VPC CIDR starts with 10.' };
+      return {
+        value: '10.100.0.10',
+        sample: true,
+        note: 'SAMPLE: pluto picks 172.20.0.10 when the VPC CIDR starts with 10.',
+      };
     case 'pluto node-ip':
       return { value: '192.0.2.10', sample: true, note: "SAMPLE: pluto reads the instance's private IPv4 address" };
     case 'bork seed':
@@ -169,7 +187,13 @@ export function generate(
     }
     const value = render(g.key, g.template, root);
     setPath(root, g.key, value);
-    generated.push({ key: g.key, value, generator: g.command, sample: false, note: `template ${JSON.stringify(g.template)}` });
+    generated.push({
+      key: g.key,
+      value,
+      generator: g.command,
+      sample: false,
+      note: `template ${JSON.stringify(g.template)}`,
+    });
   }
   return { generated, notes };
 }

@@ -22,6 +22,7 @@ export function kubeReservedCpuMillicores(cores: number): number {
 
 /** Mebibytes: 11 per pod plus 255. */
 export function kubeReservedMemoryMebibytes(maxPods: number): number {
-  if (!Number.isInteger(maxPods) || maxPods < 0) throw new RangeError(`maxPods must be a non-negative integer, got ${maxPods}`);
+  if (!Number.isInteger(maxPods) || maxPods < 0)
+    throw new RangeError(`maxPods must be a non-negative integer, got ${maxPods}`);
   return 11 * maxPods + 255;
 }

@@ -41,7 +41,11 @@ export const FIELD_DESERIALIZERS: Record<string, (value: unknown) => { key: stri
   deserialize_registry_auths: (value) => {
     const seen = new Set<unknown>();
     for (const [i, item] of (value as Record<string, unknown>[]).entries()) {
-      if (seen.has(item.name)) return { key: `[${i}].name`, message: `duplicate registry name '${String(item.name)}' in cri-registry-auths: give each registry one entry` };
+      if (seen.has(item.name))
+        return {
+          key: `[${i}].name`,
+          message: `duplicate registry name '${String(item.name)}' in cri-registry-auths: give each registry one entry`,
+        };
       seen.add(item.name);
     }
     return undefined;
@@ -51,7 +55,8 @@ export const FIELD_DESERIALIZERS: Record<string, (value: unknown) => { key: stri
     (value as Record<string, unknown>).RotateKubeletServerCertificate === false
       ? {
           key: '.RotateKubeletServerCertificate',
-          message: 'feature gate RotateKubeletServerCertificate may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap',
+          message:
+            'feature gate RotateKubeletServerCertificate may not be false: kubelet refuses to start without it, as Bottlerocket sets serverTLSBootstrap',
         }
       : undefined,
 };
@@ -102,7 +107,9 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
   const strings = new Set([...items.stringTypes, ...items.enums, 'String', 'str']);
   const withDeserializer = (type: ModelType, attrs: readonly string[]): ModelType => {
     const fn = serdeArg(attrs, 'deserialize_with')?.split('::').pop();
-    return (type.kind === 'list' || type.kind === 'map') && fn && FIELD_DESERIALIZERS[fn] ? { ...type, deserializer: fn } : type;
+    return (type.kind === 'list' || type.kind === 'map') && fn && FIELD_DESERIALIZERS[fn]
+      ? { ...type, deserializer: fn }
+      : type;
   };
   const resolve = (type: RustType, seen: readonly string[]): ModelType => {
     const [first, second] = type.args;
@@ -111,19 +118,34 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
     if (/^(HashMap|BTreeMap|IndexMap)$/.test(type.name) && first && second) {
       return { kind: 'map', key: scalar(first), value: resolve(second, seen) };
     }
-    if (/^(Vec|HashSet|BTreeSet|IndexSet)$/.test(type.name) && first) return { kind: 'list', item: resolve(first, seen) };
+    if (/^(Vec|HashSet|BTreeSet|IndexSet)$/.test(type.name) && first)
+      return { kind: 'list', item: resolve(first, seen) };
     const struct = strings.has(type.name) ? undefined : structs.get(type.name);
     const [only] = struct?.fields ?? [];
-    if (struct && struct.fields.length === 1 && only?.name === 'inner' && !struct.attrs.some((a) => /^model\b/.test(a))) {
+    if (
+      struct &&
+      struct.fields.length === 1 &&
+      only?.name === 'inner' &&
+      !struct.attrs.some((a) => /^model\b/.test(a))
+    ) {
       // A modeled type over a number, e.g. `struct KubernetesContainerLogMaxFiles { inner: i32 }`.
       const inner = scalar(only.type);
       return { kind: 'scalar', rust: struct.name, json: inner.json, inner: inner.rust };
     }
     if (struct && !seen.includes(struct.name)) {
-      const fields = Object.fromEntries(struct.fields.map((f) => [fieldKey(struct, f), withDeserializer(resolve(f.type, [...seen, struct.name]), f.attrs)]));
+      const fields = Object.fromEntries(
+        struct.fields.map((f) => [
+          fieldKey(struct, f),
+          withDeserializer(resolve(f.type, [...seen, struct.name]), f.attrs),
+        ]),
+      );
       // `#[model]` wraps every field in Option unless `add_option = false`; serde's `default` also makes a field optional.
       const wrapped = struct.attrs.some((a) => /^model\b/.test(a) && !/add_option\s*=\s*false/.test(a));
-      const required = wrapped ? [] : struct.fields.filter((f) => f.type.name !== 'Option' && !f.attrs.some((a) => /^serde\b[\s\S]*\bdefault\b/.test(a))).map((f) => fieldKey(struct, f));
+      const required = wrapped
+        ? []
+        : struct.fields
+            .filter((f) => f.type.name !== 'Option' && !f.attrs.some((a) => /^serde\b[\s\S]*\bdefault\b/.test(a)))
+            .map((f) => fieldKey(struct, f));
       return { kind: 'struct', name: struct.name, fields, required };
     }
     return scalar(type);
@@ -153,7 +175,11 @@ async function rustFiles(dir: string): Promise<string[]> {
 /** Reads the model of a variant whose real model directory is `modelDir` (relative to the tree). */
 export async function loadModel(tree: string, modelDir: string): Promise<Model> {
   const src = join(tree, MODELS_SRC);
-  const files = [...(await rustFiles(src)), ...(await rustFiles(join(src, 'modeled_types'))), ...(await rustFiles(join(tree, modelDir)))];
+  const files = [
+    ...(await rustFiles(src)),
+    ...(await rustFiles(join(src, 'modeled_types'))),
+    ...(await rustFiles(join(tree, modelDir))),
+  ];
   const items: RustItems = { structs: [], enums: [], stringTypes: [] };
   for (const file of files) {
     const parsed = parseRustItems(await readFile(file, 'utf8'));
@@ -164,7 +190,10 @@ export async function loadModel(tree: string, modelDir: string): Promise<Model> 
   try {
     return buildModel(items);
   } catch (error) {
-    throw new StepError('preview', `${modelDir}/mod.rs has no Settings struct`, { cause: error, hint: 'The variant model must define `struct Settings`.' });
+    throw new StepError('preview', `${modelDir}/mod.rs has no Settings struct`, {
+      cause: error,
+      hint: 'The variant model must define `struct Settings`.',
+    });
   }
 }
 
@@ -174,15 +203,22 @@ export interface Problem {
   message: string;
 }
 
-
-const tomlKind = (value: unknown) => (Array.isArray(value) ? 'an array' : value instanceof Date ? 'a date' : typeof value === 'object' && value !== null ? 'a table' : `a ${typeof value}`);
+const tomlKind = (value: unknown) =>
+  Array.isArray(value)
+    ? 'an array'
+    : value instanceof Date
+      ? 'a date'
+      : typeof value === 'object' && value !== null
+        ? 'a table'
+        : `a ${typeof value}`;
 
 function checkScalar(type: ScalarType, value: unknown): string | undefined {
   if (type.json === 'any') return undefined;
   if (type.json === 'boolean' && typeof value !== 'boolean') return `expected a boolean, got ${tomlKind(value)}`;
   if (type.json === 'number' && typeof value !== 'number') return `expected a number, got ${tomlKind(value)}`;
   if (type.json === 'integer') {
-    if (typeof value !== 'number' || !Number.isInteger(value)) return `expected an integer (${type.rust}), got ${tomlKind(value)}`;
+    if (typeof value !== 'number' || !Number.isInteger(value))
+      return `expected an integer (${type.rust}), got ${tomlKind(value)}`;
     const [min, max] = INTEGER_RANGES[type.inner ?? type.rust] ?? [-Infinity, Infinity];
     if (value < min || value > max) return `${value} is out of range for ${type.inner ?? type.rust} (${min}..${max})`;
     return INTEGER_VALIDATORS[type.rust]?.(value);
@@ -199,17 +235,30 @@ function distance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     row = next;
   }
   return row[b.length] as number;
 }
 
 const closest = (name: string, candidates: readonly string[]) =>
-  candidates.map((c) => [c, distance(name, c)] as const).filter(([, d]) => d <= 2).sort((x, y) => x[1] - y[1])[0]?.[0];
+  candidates
+    .map((c) => [c, distance(name, c)] as const)
+    .filter(([, d]) => d <= 2)
+    .sort((x, y) => x[1] - y[1])[0]?.[0];
 
 /** As serde, a field's own deserializer sees the value only when every item or entry is valid. */
-function withFieldRule(type: ModelType & { deserializer?: string }, value: unknown, key: string, problems: Problem[]): Problem[] {
+function withFieldRule(
+  type: ModelType & { deserializer?: string },
+  value: unknown,
+  key: string,
+  problems: Problem[],
+): Problem[] {
   const rule = type.deserializer ? FIELD_DESERIALIZERS[type.deserializer] : undefined;
   const found = rule && problems.length === 0 ? rule(value) : undefined;
   return found ? [{ key: `${key}${found.key}`, message: found.message }] : problems;
@@ -224,26 +273,43 @@ export function checkValue(type: ModelType, value: unknown, key: string): Proble
   }
   if (type.kind === 'list') {
     if (!Array.isArray(value)) return [{ key, message: `expected an array, got ${tomlKind(value)}` }];
-    return withFieldRule(type, value, key, value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`)));
+    return withFieldRule(
+      type,
+      value,
+      key,
+      value.flatMap((item, i) => checkValue(type.item, item, `${key}[${i}]`)),
+    );
   }
   if (!isTable) return [{ key, message: `expected a table, got ${tomlKind(value)}` }];
   const table = value as Record<string, unknown>;
   if (type.kind === 'map') {
     const problems = Object.entries(table).flatMap(([k, v]) => {
       const keyProblem = checkScalar(type.key, k);
-      return [...(keyProblem ? [{ key: `${key}.${k}`, message: `invalid key: ${keyProblem}` }] : []), ...checkValue(type.value, v, `${key}.${k}`)];
+      return [
+        ...(keyProblem ? [{ key: `${key}.${k}`, message: `invalid key: ${keyProblem}` }] : []),
+        ...checkValue(type.value, v, `${key}.${k}`),
+      ];
     });
     return withFieldRule(type, value, key, problems);
   }
-  const missing = type.required.filter((k) => !(k in table)).map((k) => ({ key: `${key}.${k}`, message: `missing: ${type.name} requires ${k}` }));
-  return missing.concat(Object.entries(table).flatMap(([k, v]) => {
-    const field = type.fields[k];
-    if (!field) {
-      const near = closest(k, Object.keys(type.fields));
-      return [{ key: `${key}.${k}`, message: `unknown key${near ? ` (did you mean ${near}?)` : ''}: ${type.name} has ${Object.keys(type.fields).sort().join(', ')}` }];
-    }
-    return checkValue(field, v, `${key}.${k}`);
-  }));
+  const missing = type.required
+    .filter((k) => !(k in table))
+    .map((k) => ({ key: `${key}.${k}`, message: `missing: ${type.name} requires ${k}` }));
+  return missing.concat(
+    Object.entries(table).flatMap(([k, v]) => {
+      const field = type.fields[k];
+      if (!field) {
+        const near = closest(k, Object.keys(type.fields));
+        return [
+          {
+            key: `${key}.${k}`,
+            message: `unknown key${near ? ` (did you mean ${near}?)` : ''}: ${type.name} has ${Object.keys(type.fields).sort().join(', ')}`,
+          },
+        ];
+      }
+      return checkValue(field, v, `${key}.${k}`);
+    }),
+  );
 }
 
 /** The model type at a dotted key under `settings`, or undefined when the model has no such key. */

@@ -75,7 +75,8 @@ const SECRET_KEY = /(password|auth|token|secret)$/i;
 export function registerSecrets(value: unknown, redactor: Redactor, key = ''): void {
   if (typeof value === 'string' && SECRET_KEY.test(key)) redactor.add(value);
   else if (Array.isArray(value)) value.forEach((v) => registerSecrets(v, redactor, key));
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) registerSecrets(v, redactor, k);
+  else if (typeof value === 'object' && value !== null)
+    for (const [k, v] of Object.entries(value)) registerSecrets(v, redactor, k);
 }
 
 /**
@@ -88,24 +89,41 @@ export function parseUserData(file: string, text: string): TomlTable {
     return parseToml(text);
   } catch (error) {
     const { line, column } = error as { line?: number; column?: number };
-    throw new ConfigError(file, `is not valid TOML${line ? ` (line ${line}, column ${column})` : ''}: ${(error as Error).message.split('\n')[0]}`, {
-      hint: 'Fix the TOML syntax at that position.',
-    });
+    throw new ConfigError(
+      file,
+      `is not valid TOML${line ? ` (line ${line}, column ${column})` : ''}: ${(error as Error).message.split('\n')[0]}`,
+      {
+        hint: 'Fix the TOML syntax at that position.',
+      },
+    );
   }
 }
 
 /** Checks user data against the patched model; throws ConfigError (exit 2) naming every key the node's API would refuse. */
-export function checkUserData(tree: VariantTree, file: string, data: TomlTable, redactor: Redactor): { settings: TomlTable; warnings: string[] } {
+export function checkUserData(
+  tree: VariantTree,
+  file: string,
+  data: TomlTable,
+  redactor: Redactor,
+): { settings: TomlTable; warnings: string[] } {
   const settings = data.settings;
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
-    throw new ConfigError(file, 'has no [settings] table', { hint: 'User data is a TOML document whose settings live under [settings…] tables.' });
+    throw new ConfigError(file, 'has no [settings] table', {
+      hint: 'User data is a TOML document whose settings live under [settings…] tables.',
+    });
   }
   const problems = checkValue(tree.model.settings, settings, 'settings');
   if (problems.length) {
     const lines = problems.map((p) => `  - ${p.key}: ${p.message}`);
-    throw new ConfigError(file, redactor.redact(`the ${tree.variant} model refuses ${problems.length === 1 ? 'this key' : 'these keys'}:\n${lines.join('\n')}`), {
-      hint: `The node's API would reject this user data. Fix the keys above; the model is ${tree.modelDir}/mod.rs and sources/models/src/lib.rs in the patched tree.`,
-    });
+    throw new ConfigError(
+      file,
+      redactor.redact(
+        `the ${tree.variant} model refuses ${problems.length === 1 ? 'this key' : 'these keys'}:\n${lines.join('\n')}`,
+      ),
+      {
+        hint: `The node's API would reject this user data. Fix the keys above; the model is ${tree.modelDir}/mod.rs and sources/models/src/lib.rs in the patched tree.`,
+      },
+    );
   }
   const warnings = Object.keys(data)
     .filter((k) => k !== 'settings')
@@ -116,7 +134,8 @@ export function checkUserData(tree: VariantTree, file: string, data: TomlTable, 
 /** The table of containerd's CRI plugin that holds a registry's credentials (containerd/cri's RegistryConfig.Auth). */
 export const registryAuthTable = (name: string) => `[plugins."${CRI}".registry.configs.${JSON.stringify(name)}.auth]`;
 
-const child = (node: unknown, key: string) => (typeof node === 'object' && node !== null ? (node as TomlTable)[key] : undefined);
+const child = (node: unknown, key: string) =>
+  typeof node === 'object' && node !== null ? (node as TomlTable)[key] : undefined;
 
 /**
  * Each configured registry auth against the table containerd reads it from:
@@ -124,27 +143,40 @@ const child = (node: unknown, key: string) => (typeof node === 'object' && node 
  * wherever it appears: containerd 1.3's CRI plugin gives every registry listed
  * there the credentials of one entry, chosen at random, and logs them.
  */
-export function checkRegistryAuths(configured: unknown, containerd: unknown): { checks: RegistryAuthCheck[]; problems: string[] } {
+export function checkRegistryAuths(
+  configured: unknown,
+  containerd: unknown,
+): { checks: RegistryAuthCheck[]; problems: string[] } {
   const entries = (Array.isArray(configured) ? configured : []) as TomlTable[];
   const registry = ['plugins', CRI, 'registry'].reduce<unknown>(child, containerd);
   const configs = (child(registry, 'configs') ?? {}) as Record<string, TomlTable>;
   const problems: string[] = [];
   if (child(registry, 'auths') !== undefined) {
-    problems.push(`containerd config: [plugins."${CRI}".registry.auths] is set: containerd 1.3 gives every registry listed there the credentials of one of them, chosen at random, and logs them; render ${registryAuthTable('<host>')} instead`);
+    problems.push(
+      `containerd config: [plugins."${CRI}".registry.auths] is set: containerd 1.3 gives every registry listed there the credentials of one of them, chosen at random, and logs them; render ${registryAuthTable('<host>')} instead`,
+    );
   }
   const checks = entries.map((entry) => {
     const name = String(entry.name);
     const found = child(configs[name], 'auth') as TomlTable | undefined;
     const table = found ?? {};
     if (!found) problems.push(`containerd config: no ${registryAuthTable(name)} table`);
-    const mismatches = ['username', 'password', 'auth'].filter((field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field]);
-    if (found) for (const field of mismatches) problems.push(`containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`);
+    const mismatches = ['username', 'password', 'auth'].filter(
+      (field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field],
+    );
+    if (found)
+      for (const field of mismatches)
+        problems.push(
+          `containerd config: ${field} of registry "${name}" does not come back exactly when the rendered TOML is parsed`,
+        );
     // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
-    const shown = (field: string, secret: boolean) => (typeof table[field] === 'string' ? { [field]: secret ? '***' : (table[field]) } : {});
+    const shown = (field: string, secret: boolean) =>
+      typeof table[field] === 'string' ? { [field]: secret ? '***' : table[field] } : {};
     return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
   });
   for (const [name, config] of Object.entries(configs)) {
-    if (child(config, 'auth') !== undefined && !entries.some((e) => e.name === name)) problems.push(`containerd config: registry auth "${name}" is not in the settings`);
+    if (child(config, 'auth') !== undefined && !entries.some((e) => e.name === name))
+      problems.push(`containerd config: registry auth "${name}" is not in the settings`);
   }
   return { checks, problems };
 }
@@ -157,7 +189,8 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
     const set = kubernetes[key];
     const rendered = kubelet[field];
     if (set === undefined) {
-      if (rendered !== undefined && field !== 'featureGates') problems.push(`kubelet config: ${field} is rendered but settings.kubernetes.${key} is not set`);
+      if (rendered !== undefined && field !== 'featureGates')
+        problems.push(`kubelet config: ${field} is rendered but settings.kubernetes.${key} is not set`);
       continue;
     }
     if (rendered === undefined) {
@@ -167,14 +200,18 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
     const wanted = typeof set === 'object' && set !== null ? Object.entries(set as TomlTable) : [['', set] as const];
     for (const [k, v] of wanted) {
       const got = k === '' ? rendered : (rendered as TomlTable)[k];
-      if (!jsonEqual(got, v)) problems.push(`kubelet config: ${field}${k ? `.${k}` : ''} is ${JSON.stringify(got)}, settings.kubernetes.${key}${k ? `.${k}` : ''} is ${JSON.stringify(v)}`);
+      if (!jsonEqual(got, v))
+        problems.push(
+          `kubelet config: ${field}${k ? `.${k}` : ''} is ${JSON.stringify(got)}, settings.kubernetes.${key}${k ? `.${k}` : ''} is ${JSON.stringify(v)}`,
+        );
     }
   }
   return problems;
 }
 
 /** A quantity with a non-zero digit before its suffix or exponent (resource.Quantity's IsZero, negated). */
-const nonZeroQuantity = (value: unknown) => typeof value === 'string' && /[1-9]/.test(/^[0-9.]*/.exec(value)?.[0] ?? '');
+const nonZeroQuantity = (value: unknown) =>
+  typeof value === 'string' && /[1-9]/.test(/^[0-9.]*/.exec(value)?.[0] ?? '');
 
 /**
  * The rules kubelet 1.18 applies across fields of its config, which the model
@@ -183,18 +220,35 @@ const nonZeroQuantity = (value: unknown) => typeof value === 'string' && /[1-9]/
  * pkg/kubelet/cm/cpumanager (NewManager). Both gates are beta, on by default, in 1.18.
  */
 export function checkKubeletRules(config: Record<string, unknown>): string[] {
-  const gates = (typeof config.featureGates === 'object' && config.featureGates !== null ? config.featureGates : {}) as Record<string, unknown>;
+  const gates = (
+    typeof config.featureGates === 'object' && config.featureGates !== null ? config.featureGates : {}
+  ) as Record<string, unknown>;
   const enabled = (gate: string) => gates[gate] !== false;
-  const cpu = (reserved: unknown) => (typeof reserved === 'object' && reserved !== null ? (reserved as Record<string, unknown>).cpu : undefined);
+  const cpu = (reserved: unknown) =>
+    typeof reserved === 'object' && reserved !== null ? (reserved as Record<string, unknown>).cpu : undefined;
   const problems: string[] = [];
   if (config.serverTLSBootstrap === true && !enabled('RotateKubeletServerCertificate')) {
-    problems.push('kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")');
+    problems.push(
+      'kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")',
+    );
   }
-  if (typeof config.topologyManagerPolicy === 'string' && config.topologyManagerPolicy !== 'none' && !enabled('TopologyManager')) {
-    problems.push(`kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")`);
+  if (
+    typeof config.topologyManagerPolicy === 'string' &&
+    config.topologyManagerPolicy !== 'none' &&
+    !enabled('TopologyManager')
+  ) {
+    problems.push(
+      `kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")`,
+    );
   }
-  if (config.cpuManagerPolicy === 'static' && !nonZeroQuantity(cpu(config.kubeReserved)) && !nonZeroQuantity(cpu(config.systemReserved))) {
-    problems.push('kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")');
+  if (
+    config.cpuManagerPolicy === 'static' &&
+    !nonZeroQuantity(cpu(config.kubeReserved)) &&
+    !nonZeroQuantity(cpu(config.systemReserved))
+  ) {
+    problems.push(
+      'kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")',
+    );
   }
   return problems;
 }
@@ -202,19 +256,36 @@ export function checkKubeletRules(config: Record<string, unknown>): string[] {
 /** A template that fails on the node, as a typed error: a setting the user data must set (exit 2), or a broken template (exit 1). */
 function explain(error: TemplateRenderError, userDataFile: string): Error {
   if (error.missing?.startsWith('settings.')) {
-    return new ConfigError(userDataFile, `does not set ${error.missing}, which ${error.template} needs: the node would fail to write it (${error.message})`, {
-      cause: error,
-      hint: `Set ${error.missing} in the user data.`,
-    });
+    return new ConfigError(
+      userDataFile,
+      `does not set ${error.missing}, which ${error.template} needs: the node would fail to write it (${error.message})`,
+      {
+        cause: error,
+        hint: `Set ${error.missing} in the user data.`,
+      },
+    );
   }
-  return new StepError('preview', `${error.message}: the node would fail to write this file`, { cause: error, hint: 'Fix the template in the patch series.' });
+  return new StepError('preview', `${error.message}: the node would fail to write this file`, {
+    cause: error,
+    hint: 'Fix the template in the patch series.',
+  });
 }
 
-export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: Redactor): { report: PreviewReport; files: RenderedFile[] } {
+export function previewNode(
+  tree: VariantTree,
+  inputs: PreviewInputs,
+  redactor: Redactor,
+): { report: PreviewReport; files: RenderedFile[] } {
   const { settings: userSettings, warnings } = checkUserData(tree, inputs.userDataFile, inputs.userData, redactor);
   const userRegion = getPath(userSettings, 'aws.region');
   const region = typeof userRegion === 'string' ? { value: userRegion, sample: false } : inputs.region;
-  const facts: NodeFacts = { instanceType: inputs.instanceType.value, cpus: inputs.cpus.value, region: region.value, arch: inputs.arch, eniMaxPods: tree.eniMaxPods };
+  const facts: NodeFacts = {
+    instanceType: inputs.instanceType.value,
+    cpus: inputs.cpus.value,
+    region: region.value,
+    arch: inputs.arch,
+    eniMaxPods: tree.eniMaxPods,
+  };
   let node: NodeRender;
   try {
     node = renderNode(tree, userSettings, facts, inputs.os);
@@ -226,13 +297,21 @@ export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: 
   const problems = node.files.flatMap((f) => f.problems.map((p) => `${f.name} (${f.path}): ${p}`));
   const containerd = node.files.find((f) => f.name === CONTAINERD_CONFIG);
   const kubeletFile = node.files.find((f) => f.name === KUBELET_CONFIG);
-  const auths = containerd?.parsed ? checkRegistryAuths(node.settings['cri-registry-auths'], containerd.parsed) : { checks: [], problems: [] };
+  const auths = containerd?.parsed
+    ? checkRegistryAuths(node.settings['cri-registry-auths'], containerd.parsed)
+    : { checks: [], problems: [] };
   // What containerd would read is as secret as what was configured, even when a template mangled it.
   for (const check of auths.checks) registerSecrets(check, redactor);
   problems.push(...auths.problems);
   const kubeletConfig = (kubeletFile?.parsed ?? {}) as Record<string, unknown>;
-  if (kubeletFile?.parsed) problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig), ...checkKubeletRules(kubeletConfig));
-  const kubelet = Object.fromEntries(['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]));
+  if (kubeletFile?.parsed)
+    problems.push(
+      ...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig),
+      ...checkKubeletRules(kubeletConfig),
+    );
+  const kubelet = Object.fromEntries(
+    ['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]),
+  );
   const report: PreviewReport = {
     schemaVersion: PREVIEW_SCHEMA_VERSION,
     kind: 'bro.preview',
@@ -241,8 +320,18 @@ export function previewNode(tree: VariantTree, inputs: PreviewInputs, redactor: 
     userData: inputs.userDataFile,
     node: { instanceType: inputs.instanceType, cpus: inputs.cpus, region },
     generated: node.generated,
-    notes: [...warnings, ...node.notes, ...tree.unlocated.map((n) => `configuration file ${n}: template not found under packages/, not rendered`)],
-    files: node.files.map((f) => ({ name: f.name, path: f.path, source: f.source, format: f.format, problems: f.problems })),
+    notes: [
+      ...warnings,
+      ...node.notes,
+      ...tree.unlocated.map((n) => `configuration file ${n}: template not found under packages/, not rendered`),
+    ],
+    files: node.files.map((f) => ({
+      name: f.name,
+      path: f.path,
+      source: f.source,
+      format: f.format,
+      problems: f.problems,
+    })),
     registryAuths: auths.checks,
     kubelet,
     problems,

@@ -24,7 +24,13 @@ export interface OsRelease {
 
 /** os-release as tools/rpm2img writes it: BUILD_ID is the build suffix (BUILDSYS_VERSION_BUILD). */
 export function osRelease(variant: Pick<Variant, 'name' | 'arch'>, version: BuildVersion): OsRelease {
-  return { pretty_name: `Bottlerocket OS ${version.upstream}`, variant_id: variant.name, version_id: version.upstream, build_id: version.build, arch: variant.arch };
+  return {
+    pretty_name: `Bottlerocket OS ${version.upstream}`,
+    variant_id: variant.name,
+    version_id: version.upstream,
+    build_id: version.build,
+    arch: variant.arch,
+  };
 }
 
 export interface RenderedFile extends ConfigFile {
@@ -48,8 +54,15 @@ export interface NodeRender {
 export function renderNode(tree: VariantTree, userSettings: TomlTable, facts: NodeFacts, os: OsRelease): NodeRender {
   const defaults = (tree.defaults.settings ?? {}) as TomlTable;
   const settings = overlay(overlay(defaults, { aws: { region: facts.region } }), userSettings);
-  const data = { settings, os, services: tree.defaults.services ?? {}, 'configuration-files': tree.defaults['configuration-files'] ?? {} };
-  const { generated, notes } = generate(tree.defaults, data, facts, (name, template, root) => tree.engine.render(name, template, root));
+  const data = {
+    settings,
+    os,
+    services: tree.defaults.services ?? {},
+    'configuration-files': tree.defaults['configuration-files'] ?? {},
+  };
+  const { generated, notes } = generate(tree.defaults, data, facts, (name, template, root) =>
+    tree.engine.render(name, template, root),
+  );
   const files = tree.configFiles.map((file): RenderedFile => {
     const format = formatOf(file.name, file.path);
     try {

@@ -53,7 +53,9 @@ export function stripComments(source: string): string {
       } while (depth > 0 && i < source.length);
       out += ' ';
     } else {
-      const literal = /^(?:r(#*)"[\s\S]*?"\1|b?"(?:\\[\s\S]|[^"\\])*"|b?'(?:\\.|[^\\'])')/.exec(source.slice(i, i + 100_000));
+      const literal = /^(?:r(#*)"[\s\S]*?"\1|b?"(?:\\[\s\S]|[^"\\])*"|b?'(?:\\.|[^\\'])')/.exec(
+        source.slice(i, i + 100_000),
+      );
       const text = literal?.[0] ?? source[i] ?? '';
       out += text;
       i += text.length;
@@ -154,7 +156,8 @@ export function parseRustItems(source: string): RustItems {
       if (opener === '{') {
         const bodyStart = i + whole.length;
         const end = closeOf(text, bodyStart - 1);
-        if (keyword === 'struct') items.structs.push({ name, attrs, fields: parseFields(text.slice(bodyStart, end - 1)) });
+        if (keyword === 'struct')
+          items.structs.push({ name, attrs, fields: parseFields(text.slice(bodyStart, end - 1)) });
         else items.enums.push(name);
         i = end;
       } else {

@@ -46,7 +46,9 @@ function checkParamCount(call: HelperCall, expected: number): void {
 
 /** `InvalidTemplateValue`, whose message says "base64" for every helper upstream. */
 function invalid(call: HelperCall, expected: string, value: unknown): Error {
-  return new Error(`Invalid base64 template value, expected ${expected}, got '${show(value)}' in template ${call.template}`);
+  return new Error(
+    `Invalid base64 template value, expected ${expected}, got '${show(value)}' in template ${call.template}`,
+  );
 }
 
 /** A scalar as Rust's Display writes it (`b.to_string()`, `n.to_string()`, the string itself); undefined for anything else. */
@@ -57,7 +59,9 @@ function scalar(value: unknown): string | undefined {
 
 export function ecrRegistry(region: string): string {
   const registry = ECR_MAP[region];
-  return registry ? `${registry}.dkr.ecr.${region}.amazonaws.com` : `${ECR_FALLBACK_REGISTRY}.dkr.ecr.${ECR_FALLBACK_REGION}.amazonaws.com`;
+  return registry
+    ? `${registry}.dkr.ecr.${region}.amazonaws.com`
+    : `${ECR_FALLBACK_REGISTRY}.dkr.ecr.${ECR_FALLBACK_REGION}.amazonaws.com`;
 }
 
 export const base64Decode: Helper = (call) => {
@@ -86,7 +90,8 @@ export const joinMap: Helper = (call) => {
     throw invalid(call, 'fail-if-missing or no-fail-if-missing', failBehavior);
   }
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    if (failBehavior === 'fail-if-missing') throw new Error(`Missing data and fail-if-missing was set; see given line/col in template '${call.template}'`);
+    if (failBehavior === 'fail-if-missing')
+      throw new Error(`Missing data and fail-if-missing was set; see given line/col in template '${call.template}'`);
     return '';
   }
   return Object.entries(map as Record<string, unknown>)
@@ -114,15 +119,27 @@ export const defaultHelper: Helper = (call) => {
 export const ecrPrefix: Helper = (call) => {
   checkParamCount(call, 1);
   const [region] = call.params;
-  if (typeof region !== 'string') throw new Error(`Expected an AWS region, got '${show(region)}' in template ${call.template}`);
+  if (typeof region !== 'string')
+    throw new Error(`Expected an AWS region, got '${show(region)}' in template ${call.template}`);
   return ecrRegistry(region);
 };
 
-const TOML_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+const TOML_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\f': '\\f',
+  '\r': '\\r',
+};
 
 /** A TOML basic string with its quotes, as `toml_basic_string` in our schnauzer patch writes it. */
 export function tomlBasicString(input: string): string {
-  const body = input.replace(/["\\\u0000-\u001f\u007f]/g, (c) => TOML_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  const body = input.replace(
+    /["\\\u0000-\u001f\u007f]/g,
+    (c) => TOML_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
   return `"${body}"`;
 }
 
@@ -147,7 +164,9 @@ export const tomlEncode: Helper = (call) => {
   checkParamCount(call, 1);
   const encoded = tomlValue(call.params[0]);
   if (!encoded.ok) {
-    throw new Error(`toml_encode can't encode a ${encoded.kind} value in template '${call.template}'; expected a string, number, boolean, or array of those`);
+    throw new Error(
+      `toml_encode can't encode a ${encoded.kind} value in template '${call.template}'; expected a string, number, boolean, or array of those`,
+    );
   }
   return encoded.text;
 };

@@ -11,7 +11,9 @@ const inline = (value: unknown) =>
 
 const table = (rows: string[][]): string[] => {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => `  ${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd());
+  return rows.map((r) =>
+    `  ${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd(),
+  );
 };
 
 /** The readable summary of an already redacted report. */
@@ -23,7 +25,10 @@ export function formatPreview(report: PreviewReport, outDir: string | undefined)
     `Node: ${node.instanceType.value}${sample(node.instanceType.sample)}, ${node.cpus.value} CPUs${sample(node.cpus.sample)}, region ${node.region.value}${sample(node.region.sample)}`,
     '',
     'Generated at boot (settings the user data leaves unset):',
-    ...report.generated.flatMap((g) => [`  ${g.key} = ${scalar(g.value)}`, `      ${g.sample ? '' : 'by '}${g.generator}: ${g.note}`]),
+    ...report.generated.flatMap((g) => [
+      `  ${g.key} = ${scalar(g.value)}`,
+      `      ${g.sample ? '' : 'by '}${g.generator}: ${g.note}`,
+    ]),
   ];
   const containerd = report.files.find((f) => f.name === 'containerd-config-toml');
   if (containerd) {
@@ -34,18 +39,31 @@ export function formatPreview(report: PreviewReport, outDir: string | undefined)
       for (const field of ['username', 'password', 'auth'] as const) {
         const value = auth[field];
         if (value === undefined) continue;
-        lines.push(`    ${field} = ${JSON.stringify(value)}  ${auth.mismatches.includes(field) ? '✖ does not come back exactly' : '✔ comes back exactly'}`);
+        lines.push(
+          `    ${field} = ${JSON.stringify(value)}  ${auth.mismatches.includes(field) ? '✖ does not come back exactly' : '✔ comes back exactly'}`,
+        );
       }
     }
   }
   const kubelet = report.files.find((f) => f.name === 'kubelet-config');
   if (kubelet) {
     lines.push('', `kubelet: ${kubelet.path}`);
-    lines.push(...table([...KUBELET_SETTINGS, 'maxPods'].map((field) => [field, field in report.kubelet ? inline(report.kubelet[field]) : '(not set)'])));
+    lines.push(
+      ...table(
+        [...KUBELET_SETTINGS, 'maxPods'].map((field) => [
+          field,
+          field in report.kubelet ? inline(report.kubelet[field]) : '(not set)',
+        ]),
+      ),
+    );
   }
   if (report.notes.length) lines.push('', 'Notes:', ...report.notes.map((n) => `  - ${n}`));
-  lines.push('', `Rendered ${report.files.length} files${outDir ? ` into ${outDir}` : ''}: ${report.files.map((f) => f.name).join(', ')}`);
-  if (report.problems.length) lines.push('', `✖ ${report.problems.length} problems:`, ...report.problems.map((p) => `  - ${p}`));
+  lines.push(
+    '',
+    `Rendered ${report.files.length} files${outDir ? ` into ${outDir}` : ''}: ${report.files.map((f) => f.name).join(', ')}`,
+  );
+  if (report.problems.length)
+    lines.push('', `✖ ${report.problems.length} problems:`, ...report.problems.map((p) => `  - ${p}`));
   else lines.push('✔ The node accepts this user data, and every file it writes is valid.');
   return lines.join('\n');
 }

@@ -39,9 +39,12 @@ export interface VariantTree {
 /** Every file directly under packages/<pkg>/, as `packages/<pkg>/<file>`, by file name. */
 async function packageFiles(root: string): Promise<Map<string, string[]>> {
   const index = new Map<string, string[]>();
-  const packages = (await readdir(join(root, 'packages'), { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory());
+  const packages = (await readdir(join(root, 'packages'), { withFileTypes: true }).catch(() => [])).filter((e) =>
+    e.isDirectory(),
+  );
   for (const pkg of packages) {
-    for (const file of await readdir(join(root, 'packages', pkg.name))) index.set(file, [...(index.get(file) ?? []), `packages/${pkg.name}/${file}`]);
+    for (const file of await readdir(join(root, 'packages', pkg.name)))
+      index.set(file, [...(index.get(file) ?? []), `packages/${pkg.name}/${file}`]);
   }
   return index;
 }
@@ -51,7 +54,11 @@ async function packageFiles(root: string): Promise<Map<string, string[]>> {
  * (or `<name>.template`, as packages/release names motd). Several packages
  * (kubernetes-1.15 … 1.18) have the same file: the variant's version picks one.
  */
-export function locateTemplate(files: Map<string, string[]>, templatePath: string, variant: string): string | undefined {
+export function locateTemplate(
+  files: Map<string, string[]>,
+  templatePath: string,
+  variant: string,
+): string | undefined {
   const name = basename(templatePath);
   const candidates = [...(files.get(name) ?? []), ...(files.get(`${name}.template`) ?? [])];
   const version = /-(\d+(?:\.\d+)*)$/.exec(variant)?.[1];
@@ -68,7 +75,9 @@ export async function loadVariantTree(root: string, variant: string): Promise<Va
       name,
       KNOWN_HELPERS[name] ??
         (() => {
-          throw new Error(`bro does not simulate the helper "${name}" that ${SCHNAUZER_LIB} registers; port it to src/preview/schnauzer.ts`);
+          throw new Error(
+            `bro does not simulate the helper "${name}" that ${SCHNAUZER_LIB} registers; port it to src/preview/schnauzer.ts`,
+          );
         }),
     ]),
   );
@@ -76,7 +85,11 @@ export async function loadVariantTree(root: string, variant: string): Promise<Va
 
   const packages = await packageFiles(root);
   const files = (merged['configuration-files'] ?? {}) as Record<string, { path?: string; 'template-path'?: string }>;
-  const used = new Set(Object.values((merged.services ?? {}) as Record<string, { 'configuration-files'?: string[] }>).flatMap((s) => s['configuration-files'] ?? []));
+  const used = new Set(
+    Object.values((merged.services ?? {}) as Record<string, { 'configuration-files'?: string[] }>).flatMap(
+      (s) => s['configuration-files'] ?? [],
+    ),
+  );
   const configFiles: ConfigFile[] = [];
   const unlocated: string[] = [];
   for (const name of [...used].sort()) {

@@ -30,7 +30,12 @@ export interface Finding {
 }
 
 function renderFor(tree: VariantTree, variant: Variant, version: BuildVersion, settings: TomlTable): NodeRender {
-  const facts = { ...SAMPLE_NODE, region: variant.regions[0] ?? 'us-east-1', arch: variant.arch, eniMaxPods: tree.eniMaxPods };
+  const facts = {
+    ...SAMPLE_NODE,
+    region: variant.regions[0] ?? 'us-east-1',
+    arch: variant.arch,
+    eniMaxPods: tree.eniMaxPods,
+  };
   return renderNode(tree, settings, facts, osRelease(variant, version));
 }
 
@@ -45,7 +50,8 @@ function renderMinimal(tree: VariantTree, variant: Variant, version: BuildVersio
     const render = renderFor(tree, variant, version, settings);
     const missing = render.files.map((f) => fixable(tree, f.error)).filter((m): m is string => m !== undefined);
     if (missing.length === 0 || round === MAX_ROUNDS) return render;
-    for (const key of missing) setPath(settings, key.slice('settings.'.length), sampleValue(typeAt(tree.model, key) as ModelType));
+    for (const key of missing)
+      setPath(settings, key.slice('settings.'.length), sampleValue(typeAt(tree.model, key) as ModelType));
   }
 }
 
@@ -55,16 +61,26 @@ function renderMinimal(tree: VariantTree, variant: Variant, version: BuildVersio
  * in the templates they change (elsewhere they may be bro's emulation falling
  * short, and are warnings).
  */
-function judge(tree: VariantTree, render: NodeRender, label: string, patched: ReadonlySet<string>): { findings: Finding[]; warnings: string[] } {
+function judge(
+  tree: VariantTree,
+  render: NodeRender,
+  label: string,
+  patched: ReadonlySet<string>,
+): { findings: Finding[]; warnings: string[] } {
   const findings: Finding[] = [];
   const warnings: string[] = [];
   for (const file of render.files) {
     const { error } = file;
     if (error?.missing?.startsWith('settings.') && !typeAt(tree.model, error.missing)) {
-      findings.push({ file: file.source, problem: `uses ${error.missing}, which the ${tree.variant} model does not have` });
+      findings.push({
+        file: file.source,
+        problem: `uses ${error.missing}, which the ${tree.variant} model does not have`,
+      });
       continue;
     }
-    const problems = error ? [`does not render ${label}: ${error.message}`] : file.problems.map((p) => `renders ${file.path} ${label}, but it is ${p}`);
+    const problems = error
+      ? [`does not render ${label}: ${error.message}`]
+      : file.problems.map((p) => `renders ${file.path} ${label}, but it is ${p}`);
     if (patched.has(file.source)) findings.push(...problems.map((problem) => ({ file: file.source, problem })));
     else warnings.push(...problems.map((p) => `${file.source} (not patched) ${p}`));
   }
@@ -73,7 +89,8 @@ function judge(tree: VariantTree, render: NodeRender, label: string, patched: Re
 
 /** Dotted keys of every leaf (scalar or array) of a table, with their values. */
 function leaves(table: unknown, prefix: string, out = new Map<string, unknown>()): Map<string, unknown> {
-  if (typeof table !== 'object' || table === null || Array.isArray(table) || table instanceof Date) out.set(prefix, table);
+  if (typeof table !== 'object' || table === null || Array.isArray(table) || table instanceof Date)
+    out.set(prefix, table);
   else for (const [k, v] of Object.entries(table)) leaves(v, `${prefix}.${k}`, out);
   return out;
 }
@@ -83,16 +100,24 @@ function leaves(table: unknown, prefix: string, out = new Map<string, unknown>()
  * writes defaults without checking them, and the API fails to read a datastore
  * that does not fit. Only what the patches change is checked.
  */
-async function checkChangedDefaults(tree: VariantTree, readAtPin: (path: string) => Promise<string | undefined>): Promise<Finding[]> {
+async function checkChangedDefaults(
+  tree: VariantTree,
+  readAtPin: (path: string) => Promise<string | undefined>,
+): Promise<Finding[]> {
   const files = [DEFAULTS_PATH, `${tree.modelDir}/override-defaults.toml`];
-  const [shared, override] = await Promise.all(files.map(async (f) => parseToml((await readAtPin(f)) ?? '') as TomlTable));
+  const [shared, override] = await Promise.all(
+    files.map(async (f) => parseToml((await readAtPin(f)) ?? '') as TomlTable),
+  );
   const before = leaves(mergeValues(shared ?? {}, override ?? {}).settings ?? {}, 'settings');
   const changed: TomlTable = {};
   for (const [key, value] of leaves(tree.defaults.settings ?? {}, 'settings')) {
     if (!before.has(key) || !jsonEqual(before.get(key), value)) setPath(changed, key, value);
   }
   const problems = checkValue(tree.model.settings, changed.settings ?? {}, 'settings');
-  return problems.map((p) => ({ file: files.join(' + '), problem: `set ${p.key}, which the model refuses: ${p.message}` }));
+  return problems.map((p) => ({
+    file: files.join(' + '),
+    problem: `set ${p.key}, which the model refuses: ${p.message}`,
+  }));
 }
 
 export async function verifyTemplates(
@@ -104,10 +129,18 @@ export async function verifyTemplates(
 ): Promise<{ findings: Finding[]; warnings: string[]; rendered: string[] }> {
   const tree = await loadVariantTree(dir, variant.name);
   const changedSet = new Set(changed);
-  const relevant = changed.some((f) => f === DEFAULTS_PATH || f.startsWith(`${MODELS_SRC}/`) || f === SCHNAUZER_LIB || tree.configFiles.some((c) => c.source === f));
+  const relevant = changed.some(
+    (f) =>
+      f === DEFAULTS_PATH ||
+      f.startsWith(`${MODELS_SRC}/`) ||
+      f === SCHNAUZER_LIB ||
+      tree.configFiles.some((c) => c.source === f),
+  );
   const findings: Finding[] = [];
   // Other templates the patches touch (other variants' files): they must at least parse.
-  for (const file of changed.filter((f) => f.startsWith('packages/') && !tree.configFiles.some((c) => c.source === f))) {
+  for (const file of changed.filter(
+    (f) => f.startsWith('packages/') && !tree.configFiles.some((c) => c.source === f),
+  )) {
     const text = await readFile(join(dir, file), 'utf8').catch(() => '');
     if (!text.includes('{{')) continue;
     try {
@@ -132,8 +165,15 @@ export async function verifyTemplates(
     } catch (error) {
       // A schnauzer setting template (setting-generator metadata in the defaults) failed.
       if (!(error instanceof TemplateRenderError)) throw error;
-      findings.push({ file: `${DEFAULTS_PATH} or ${tree.modelDir}/override-defaults.toml`, problem: `has a setting template that does not render ${label}: ${error.message}` });
+      findings.push({
+        file: `${DEFAULTS_PATH} or ${tree.modelDir}/override-defaults.toml`,
+        problem: `has a setting template that does not render ${label}: ${error.message}`,
+      });
     }
   }
-  return { findings, warnings: [...new Set(warnings)], rendered: tree.configFiles.filter((c) => changedSet.has(c.source)).map((c) => c.source) };
+  return {
+    findings,
+    warnings: [...new Set(warnings)],
+    rendered: tree.configFiles.filter((c) => changedSet.has(c.source)).map((c) => c.source),
+  };
 }

@@ -8,7 +8,11 @@ import { InterruptedError } from './errors.js';
  */
 
 /** Runs `work` over `items`, at most `limit` at a time; results in input order. After a failure no new item starts, the running ones finish, then it throws. */
-export async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I, index: number) => Promise<O>): Promise<O[]> {
+export async function mapLimit<I, O>(
+  items: readonly I[],
+  limit: number,
+  work: (item: I, index: number) => Promise<O>,
+): Promise<O[]> {
   const results: O[] = new Array(items.length);
   const errors: unknown[] = [];
   let next = 0;
@@ -28,7 +32,8 @@ export async function mapLimit<I, O>(items: readonly I[], limit: number, work: (
 }
 
 /** Every item at once (`Promise.all`), but settled before it throws. */
-export const mapAll = <I, O>(items: readonly I[], work: (item: I, index: number) => Promise<O>): Promise<O[]> => mapLimit(items, items.length, work);
+export const mapAll = <I, O>(items: readonly I[], work: (item: I, index: number) => Promise<O>): Promise<O[]> =>
+  mapLimit(items, items.length, work);
 
 export interface Outcome<I, O> {
   item: I;
@@ -37,7 +42,11 @@ export interface Outcome<I, O> {
 }
 
 /** Every item is worked on, at most `limit` at a time, whatever the others do; each outcome is reported. */
-export async function settleLimit<I, O>(items: readonly I[], limit: number, work: (item: I) => Promise<O>): Promise<Outcome<I, O>[]> {
+export async function settleLimit<I, O>(
+  items: readonly I[],
+  limit: number,
+  work: (item: I) => Promise<O>,
+): Promise<Outcome<I, O>[]> {
   return mapLimit(items, limit, async (item) => {
     try {
       return { item, value: await work(item) };
@@ -48,9 +57,13 @@ export async function settleLimit<I, O>(items: readonly I[], limit: number, work
 }
 
 /** `Promise.all` over a tuple, but every promise settled before the first failure is thrown (an interruption first). */
-export async function settled<T extends readonly unknown[]>(work: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+export async function settled<T extends readonly unknown[]>(
+  work: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
   const results = await Promise.allSettled(work);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length) throw failures.find((e) => e instanceof InterruptedError) ?? failures[0];
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }

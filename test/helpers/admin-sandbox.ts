@@ -1,4 +1,14 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -26,12 +36,19 @@ export function findProgram(name: string): string | undefined {
 
 /** Why the sandbox cannot run here (not root, or no mount namespaces), or undefined when it can. */
 export async function sandboxUnavailable(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'the admin-container sandbox needs root (a mount namespace, chroot and chown to ec2-user)';
+  if (process.getuid?.() !== 0)
+    return 'the admin-container sandbox needs root (a mount namespace, chroot and chown to ec2-user)';
   for (const program of ['unshare', 'chroot', 'mount', 'bash']) {
-    if (!findProgram(program)) return `the admin-container sandbox needs ${program} (util-linux / coreutils), which is not on PATH`;
+    if (!findProgram(program))
+      return `the admin-container sandbox needs ${program} (util-linux / coreutils), which is not on PATH`;
   }
-  const probe = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'true'], { env: sealedEnv(), extendEnv: false, reject: false });
-  if (probe.exitCode !== 0) return `unshare --mount is refused here (${probe.stderr.trim() || probe.shortMessage}); the admin-container sandbox needs a private mount namespace`;
+  const probe = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'true'], {
+    env: sealedEnv(),
+    extendEnv: false,
+    reject: false,
+  });
+  if (probe.exitCode !== 0)
+    return `unshare --mount is refused here (${probe.stderr.trim() || probe.shortMessage}); the admin-container sandbox needs a private mount namespace`;
   return undefined;
 }
 
@@ -79,7 +96,14 @@ const PASSWD = [
   // (aws/aws-ec2-instance-connect-config rpmsrc/SPECS/generic.spec: useradd -r -M -s /sbin/nologin)
   'ec2-instance-connect:x:996:994::/home/ec2-instance-connect:/sbin/nologin',
 ];
-const GROUP = ['root:x:0:', 'users:x:100:ec2-user', 'sshd:x:74:', 'api:x:274:ec2-user', 'ec2-user:x:1000:', 'ec2-instance-connect:x:994:'];
+const GROUP = [
+  'root:x:0:',
+  'users:x:100:ec2-user',
+  'sshd:x:74:',
+  'api:x:274:ec2-user',
+  'ec2-user:x:1000:',
+  'ec2-instance-connect:x:994:',
+];
 
 export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = {}): AdminSandbox {
   const root = mkdtempSync(join(tmpdir(), 'bro-admin-sandbox-'));
@@ -102,7 +126,8 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
   const users = PASSWD.filter((line) => !(options.withoutUsers ?? []).includes(line.split(':')[0] ?? ''));
   write('/etc/passwd', `${users.join('\n')}\n`);
   write('/etc/group', `${GROUP.join('\n')}\n`);
-  for (const dir of ['/home/ec2-user', '/run/sshd', '/var/empty/sshd', '/root']) mkdirSync(path(dir), { recursive: true });
+  for (const dir of ['/home/ec2-user', '/run/sshd', '/var/empty/sshd', '/root'])
+    mkdirSync(path(dir), { recursive: true });
   chownSync(path('/home/ec2-user'), 1000, 1000);
   mkdirSync(path('/tmp'), { recursive: true });
   chmodSync(path('/tmp'), 0o1777);
@@ -115,7 +140,16 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
     // A stand-in for the image's /etc/pam.d/sshd (Amazon Linux's stacks need modules
     // this machine lacks). UsePAM yes runs PAM's account and session stacks after a
     // public key is accepted; what decides a login here is sshd's own key checks.
-    write('/etc/pam.d/sshd', ['auth required pam_deny.so', 'account required pam_permit.so', 'password required pam_deny.so', 'session required pam_permit.so', ''].join('\n'));
+    write(
+      '/etc/pam.d/sshd',
+      [
+        'auth required pam_deny.so',
+        'account required pam_permit.so',
+        'password required pam_deny.so',
+        'session required pam_permit.so',
+        '',
+      ].join('\n'),
+    );
   } else {
     install('/usr/sbin/sshd', join(SANDBOX_FAKES, 'sshd'));
   }
@@ -133,7 +167,12 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
   return {
     root,
     path,
-    run: (argv) => execa('unshare', ['--mount', '--propagation', 'private', '--', 'bash', ENTER, root, ...argv], { env: sealedEnv(), extendEnv: false, reject: false }),
+    run: (argv) =>
+      execa('unshare', ['--mount', '--propagation', 'private', '--', 'bash', ENTER, root, ...argv], {
+        env: sealedEnv(),
+        extendEnv: false,
+        reject: false,
+      }),
     calls: () => readFileSync(path('/sandbox/calls'), 'utf8').split('\n').filter(Boolean),
     setEndpoint,
     cleanup: () => rmSync(root, { recursive: true, force: true }),

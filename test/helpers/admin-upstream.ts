@@ -38,14 +38,22 @@ export function sealedEnv(extra: Record<string, string> = {}): Record<string, st
  */
 export async function findSharedUpstream(): Promise<string | undefined> {
   const candidates = [join(REPO_ROOT, '..', 'shared', 'upstream')];
-  const common = await execa('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: REPO_ROOT, env: sealedEnv(), extendEnv: false, reject: false });
-  if (common.exitCode === 0 && common.stdout.trim()) candidates.push(join(dirname(common.stdout.trim()), '..', 'shared', 'upstream'));
+  const common = await execa('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
+    cwd: REPO_ROOT,
+    env: sealedEnv(),
+    extendEnv: false,
+    reject: false,
+  });
+  if (common.exitCode === 0 && common.stdout.trim())
+    candidates.push(join(dirname(common.stdout.trim()), '..', 'shared', 'upstream'));
   return candidates.map((c) => resolve(c)).find((c) => existsSync(join(c, ADMIN_BUNDLE)));
 }
 
 /** The admin container commit the series applies to: the shipped variant's `[sources.admin-container] ref`. */
 export function adminBase(): string {
-  const variant = parse(readFileSync(join(REPO_ROOT, 'variants', 'aws-k8s-1.18.toml'), 'utf8')) as { sources: { 'admin-container': { ref: string } } };
+  const variant = parse(readFileSync(join(REPO_ROOT, 'variants', 'aws-k8s-1.18.toml'), 'utf8')) as {
+    sources: { 'admin-container': { ref: string } };
+  };
   return variant.sources['admin-container'].ref;
 }
 
@@ -69,7 +77,10 @@ export type PatchedAdminResult = { tree: PatchedAdminTree } | { skip: string };
  */
 export async function patchedAdminTree(): Promise<PatchedAdminResult> {
   const upstream = await findSharedUpstream();
-  if (!upstream) return { skip: `../shared/upstream/${ADMIN_BUNDLE} is absent (relative to the project root): cannot build the real patched admin container` };
+  if (!upstream)
+    return {
+      skip: `../shared/upstream/${ADMIN_BUNDLE} is absent (relative to the project root): cannot build the real patched admin container`,
+    };
   const root = mkdtempSync(join(tmpdir(), 'bro-admin-upstream-'));
   const env = sealedEnv();
   const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env, extendEnv: false });
@@ -79,7 +90,10 @@ export async function patchedAdminTree(): Promise<PatchedAdminResult> {
     const tree = join(root, 'tree');
     const base = adminBase();
     await git(tree, 'checkout', '--quiet', '--detach', base);
-    const names = parseSeriesFile(join(ADMIN_SERIES_DIR, 'series'), readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'));
+    const names = parseSeriesFile(
+      join(ADMIN_SERIES_DIR, 'series'),
+      readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'),
+    );
     await git(tree, 'am', '--quiet', ...names.map((n) => join(ADMIN_SERIES_DIR, n)));
     const changed = (await git(tree, 'diff', '--name-only', base, 'HEAD')).stdout.split('\n').filter(Boolean);
     return {
@@ -87,7 +101,15 @@ export async function patchedAdminTree(): Promise<PatchedAdminResult> {
         tree,
         base,
         changed,
-        atBase: async (path) => (await execa('git', ['show', `${base}:${path}`], { cwd: tree, env, extendEnv: false, stripFinalNewline: false })).stdout,
+        atBase: async (path) =>
+          (
+            await execa('git', ['show', `${base}:${path}`], {
+              cwd: tree,
+              env,
+              extendEnv: false,
+              stripFinalNewline: false,
+            })
+          ).stdout,
         cleanup: () => rmSync(root, { recursive: true, force: true }),
       },
     };

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli } from './cli.js';
 import { fakeTools } from './fake-tools.js';
-import { FIXTURE_ACCOUNTS, FIXTURE_REGISTRY_ACCOUNT, makeProject, makeUpstream, removeDir, tempDir } from './git-fixtures.js';
+import {
+  FIXTURE_ACCOUNTS,
+  FIXTURE_REGISTRY_ACCOUNT,
+  makeProject,
+  makeUpstream,
+  removeDir,
+  tempDir,
+} from './git-fixtures.js';
 import { AUTH_TOKEN, mockAws, REGISTRY_PASSWORD } from './mock-aws.js';
 
 /**
@@ -18,7 +25,8 @@ export const ACCOUNTS: string[] = [...FIXTURE_ACCOUNTS];
 export { FIXTURE_REGISTRY_ACCOUNT as REGISTRY_ACCOUNT };
 export const AMI_NAME = 'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1';
 export const ADMIN_TAG = 'v0.5.2-hc1';
-export const adminUri = (region: string) => `${FIXTURE_REGISTRY_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/bottlerocket-admin:${ADMIN_TAG}`;
+export const adminUri = (region: string) =>
+  `${FIXTURE_REGISTRY_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/bottlerocket-admin:${ADMIN_TAG}`;
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export function buildWorld(options: { extraToml?: string } = {}) {
@@ -41,7 +49,24 @@ export function buildWorld(options: { extraToml?: string } = {}) {
     cli: (argv: string[], env: Record<string, string> = {}) => runCli([...argv, ...common], { ...tools.env, ...env }),
     build: (extra: string[] = [], env: Record<string, string> = {}) =>
       // --min-free-disk: the fake cargo's build needs a few kilobytes, not upstream's 80 GiB.
-      runCli(['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', ...common, '--ci', '--wait-timeout', '0.05', '--wait-poll', '0.05', '--min-free-disk', '0.1', ...extra], { ...tools.env, ...env }),
+      runCli(
+        [
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          ...common,
+          '--ci',
+          '--wait-timeout',
+          '0.05',
+          '--wait-poll',
+          '0.05',
+          '--min-free-disk',
+          '0.1',
+          ...extra,
+        ],
+        { ...tools.env, ...env },
+      ),
     cleanup() {
       world.restore();
       for (const dir of [upstream.root, project, cacheDir, tools.dir]) removeDir(dir);
@@ -52,8 +77,11 @@ export function buildWorld(options: { extraToml?: string } = {}) {
 export type BuildWorld = ReturnType<typeof buildWorld>;
 
 export function expectNoSecret(text: string, where: string): void {
-  for (const secret of [REGISTRY_PASSWORD, AUTH_TOKEN]) expect(text.includes(secret), `${where} contains a secret`).toBe(false);
+  for (const secret of [REGISTRY_PASSWORD, AUTH_TOKEN])
+    expect(text.includes(secret), `${where} contains a secret`).toBe(false);
 }
 
 export const filesUnder = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );

@@ -14,7 +14,11 @@ export interface CliOptions {
 }
 
 /** Runs bro in-process, exactly as the bin does, with captured output and a sealed environment plus `env`. */
-export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, options: CliOptions = {}): Promise<CliResult> {
+export async function runCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: CliOptions = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const sink = (append: (s: string) => void) =>

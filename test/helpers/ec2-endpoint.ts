@@ -23,7 +23,8 @@ export interface Ec2Endpoint {
 }
 
 const xmlEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const items = (values: string[], tag: string) => values.map((v) => `<item><${tag}>${xmlEscape(v)}</${tag}></item>`).join('');
+const items = (values: string[], tag: string) =>
+  values.map((v) => `<item><${tag}>${xmlEscape(v)}</${tag}></item>`).join('');
 
 export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
   const images = new Map<string, { launch: Set<string>; snapshots: string[]; tags: Map<string, string> }>();
@@ -66,7 +67,9 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
           return;
         }
         res.writeHead(200, { 'content-type': 'text/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>${inner}</${action}Response>`);
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>${inner}</${action}Response>`,
+        );
       };
       switch (action) {
         case 'DescribeImages': {
@@ -75,8 +78,15 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
             `<imagesSet>${ids
               .map((id) => {
                 const i = image(region, id);
-                const devices = i.snapshots.map((s, n) => `<item><deviceName>/dev/xvd${n ? 'b' : 'a'}</deviceName><ebs><snapshotId>${s}</snapshotId></ebs></item>`).join('');
-                const tags = [...i.tags].map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`).join('');
+                const devices = i.snapshots
+                  .map(
+                    (s, n) =>
+                      `<item><deviceName>/dev/xvd${n ? 'b' : 'a'}</deviceName><ebs><snapshotId>${s}</snapshotId></ebs></item>`,
+                  )
+                  .join('');
+                const tags = [...i.tags]
+                  .map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`)
+                  .join('');
                 return `<item><imageId>${id}</imageId><name>${DEFAULT_AMI_NAME}</name><imageState>available</imageState><blockDeviceMapping>${devices}</blockDeviceMapping><tagSet>${tags}</tagSet></item>`;
               })
               .join('')}</imagesSet>`,
@@ -84,11 +94,15 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
         }
         case 'DescribeImageAttribute': {
           const id = params.get('ImageId') ?? '';
-          return reply(`<imageId>${id}</imageId><launchPermission>${items([...image(region, id).launch], 'userId')}</launchPermission>`);
+          return reply(
+            `<imageId>${id}</imageId><launchPermission>${items([...image(region, id).launch], 'userId')}</launchPermission>`,
+          );
         }
         case 'DescribeSnapshotAttribute': {
           const id = params.get('SnapshotId') ?? '';
-          return reply(`<snapshotId>${id}</snapshotId><createVolumePermission>${items([...(volume.get(`${region}/${id}`) ?? [])], 'userId')}</createVolumePermission>`);
+          return reply(
+            `<snapshotId>${id}</snapshotId><createVolumePermission>${items([...(volume.get(`${region}/${id}`) ?? [])], 'userId')}</createVolumePermission>`,
+          );
         }
         case 'ModifyImageAttribute': {
           const i = image(region, params.get('ImageId') ?? '');
@@ -105,13 +119,17 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
         case 'CreateTags': {
           const resources = [...params.entries()].filter(([k]) => k.startsWith('ResourceId.')).map(([, v]) => v);
           for (let n = 1; params.has(`Tag.${n}.Key`); n++) {
-            for (const r of resources) if (r.startsWith('ami-')) image(region, r).tags.set(params.get(`Tag.${n}.Key`)!, params.get(`Tag.${n}.Value`) ?? '');
+            for (const r of resources)
+              if (r.startsWith('ami-'))
+                image(region, r).tags.set(params.get(`Tag.${n}.Key`)!, params.get(`Tag.${n}.Value`) ?? '');
           }
           return reply('<return>true</return>');
         }
         default:
           res.writeHead(400, { 'content-type': 'text/xml' });
-          res.end(`<Response><Errors><Error><Code>InvalidAction</Code><Message>not in this fake: ${action}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+          res.end(
+            `<Response><Errors><Error><Code>InvalidAction</Code><Message>not in this fake: ${action}</Message></Error></Errors><RequestID>r</RequestID></Response>`,
+          );
       }
     });
   });
@@ -119,7 +137,12 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
-    env: { AWS_ENDPOINT_URL_EC2: url, AWS_ACCESS_KEY_ID: 'AKIDLOOPBACKTEST', AWS_SECRET_ACCESS_KEY: 'loopback-secret', AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      AWS_ENDPOINT_URL_EC2: url,
+      AWS_ACCESS_KEY_ID: 'AKIDLOOPBACKTEST',
+      AWS_SECRET_ACCESS_KEY: 'loopback-secret',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     calls,
     image,
     volumePermissions: (region, snapshot) => [...(volume.get(`${region}/${snapshot}`) ?? [])],

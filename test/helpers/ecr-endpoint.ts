@@ -21,13 +21,18 @@ export interface EcrEndpoint {
  * `digestOf(repositoryUri, tag)`: what the registry holds (the fake docker's registry), so a
  * push is verified as with ECR. The region comes from the request's SigV4 credential scope.
  */
-export async function startEcrEndpoint(digestOf: (repositoryUri: string, tag: string) => string | undefined = () => undefined): Promise<EcrEndpoint> {
+export async function startEcrEndpoint(
+  digestOf: (repositoryUri: string, tag: string) => string | undefined = () => undefined,
+): Promise<EcrEndpoint> {
   const calls: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += String(d)));
     req.on('end', () => {
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const operation =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       calls.push(operation);
       const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
       const send = (status: number, data: unknown) => {
@@ -36,16 +41,25 @@ export async function startEcrEndpoint(digestOf: (repositoryUri: string, tag: st
       };
       switch (operation) {
         case 'DescribeRepositories':
-          return send(200, { repositories: [{ repositoryName: (input.repositoryNames as string[])[0], imageTagMutability: 'IMMUTABLE' }] });
+          return send(200, {
+            repositories: [{ repositoryName: (input.repositoryNames as string[])[0], imageTagMutability: 'IMMUTABLE' }],
+          });
         case 'DescribeImages': {
           const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1];
           const tag = (input.imageIds as { imageTag: string }[])[0]?.imageTag ?? '';
-          const digest = digestOf(`${String(input.registryId)}.dkr.ecr.${region}.amazonaws.com/${String(input.repositoryName)}`, tag);
+          const digest = digestOf(
+            `${String(input.registryId)}.dkr.ecr.${region}.amazonaws.com/${String(input.repositoryName)}`,
+            tag,
+          );
           if (digest) return send(200, { imageDetails: [{ imageDigest: digest, imageTags: [tag] }] });
           return send(400, { __type: 'ImageNotFoundException', message: 'The image does not exist' });
         }
         case 'GetAuthorizationToken':
-          return send(200, { authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: 'https://111111111111.dkr.ecr.us-east-1.amazonaws.com' }] });
+          return send(200, {
+            authorizationData: [
+              { authorizationToken: AUTH_TOKEN, proxyEndpoint: 'https://111111111111.dkr.ecr.us-east-1.amazonaws.com' },
+            ],
+          });
         default:
           return send(400, { __type: 'UnknownOperationException', message: `not in this fake: ${operation}` });
       }

@@ -37,7 +37,8 @@ export interface FakeTools {
 
 /** The preflight's read-only probes of the host. */
 export const isProbe = (c: FakeCall) =>
-  (c.tool === 'docker' && c.argv[0] === 'info') || (c.tool === 'cargo' && c.argv[0] === 'make' && c.argv[1] === '--version');
+  (c.tool === 'docker' && c.argv[0] === 'info') ||
+  (c.tool === 'cargo' && c.argv[0] === 'make' && c.argv[1] === '--version');
 
 export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
   const dir = tempDir('bro-fakes-');
@@ -50,7 +51,8 @@ export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
           .filter(Boolean)
           .map((l) => JSON.parse(l) as FakeCall)
       : [];
-  const registryFile = (repository: string, tag: string) => join(engine, 'registry', encodeURIComponent(repository), encodeURIComponent(tag));
+  const registryFile = (repository: string, tag: string) =>
+    join(engine, 'registry', encodeURIComponent(repository), encodeURIComponent(tag));
   return {
     dir,
     env: {
@@ -62,7 +64,8 @@ export function fakeTools(extraEnv: Record<string, string> = {}): FakeTools {
     calls: () => allCalls().filter((c) => !isProbe(c)),
     allCalls,
     clearCalls: () => writeFileSync(callsFile, ''),
-    registryDigest: (repository, tag) => (existsSync(registryFile(repository, tag)) ? readFileSync(registryFile(repository, tag), 'utf8') : undefined),
+    registryDigest: (repository, tag) =>
+      existsSync(registryFile(repository, tag)) ? readFileSync(registryFile(repository, tag), 'utf8') : undefined,
     seedRegistry(repository, tag, digest) {
       mkdirSync(join(engine, 'registry', encodeURIComponent(repository)), { recursive: true });
       writeFileSync(registryFile(repository, tag), digest);

@@ -95,10 +95,13 @@ export function bottlerocketFiles(version: string): Record<string, string> {
       '',
     ].join('\n'),
     'sources/models/src/lib.rs': 'pub struct KubernetesSettings {\n    cluster_name: Option<String>,\n}\n',
-    'sources/models/src/aws-k8s-1.15/mod.rs': 'pub struct Settings {\n    motd: Option<String>,\n    kubernetes: Option<KubernetesSettings>,\n}\n',
+    'sources/models/src/aws-k8s-1.15/mod.rs':
+      'pub struct Settings {\n    motd: Option<String>,\n    kubernetes: Option<KubernetesSettings>,\n}\n',
     'sources/models/src/aws-k8s-1.15/override-defaults.toml': '[settings.kubernetes]\nmax-pods = 110\n',
-    'packages/containerd/containerd-config-toml_aws-k8s': '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n',
-    'packages/kubernetes-1.18/kubelet-config': 'kind: KubeletConfiguration\nclusterDomain: {{settings.kubernetes.cluster-domain}}\n',
+    'packages/containerd/containerd-config-toml_aws-k8s':
+      '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n',
+    'packages/kubernetes-1.18/kubelet-config':
+      'kind: KubeletConfiguration\nclusterDomain: {{settings.kubernetes.cluster-domain}}\n',
   };
 }
 
@@ -205,7 +208,13 @@ export function makeProject(upstream: UpstreamFixture, options: { variant?: stri
 }
 
 /** A format-patch file made by committing `files` on top of `base` in a scratch clone. */
-export function makePatch(repo: string, base: string, subject: string, files: Record<string, string>, body = 'Why: tests.\n\nUpstream-Status: Inappropriate [test]'): string {
+export function makePatch(
+  repo: string,
+  base: string,
+  subject: string,
+  files: Record<string, string>,
+  body = 'Why: tests.\n\nUpstream-Status: Inappropriate [test]',
+): string {
   const scratch = tempDir('bro-patch-');
   try {
     git(scratch, 'clone', '--quiet', repo, 'w');
@@ -214,7 +223,11 @@ export function makePatch(repo: string, base: string, subject: string, files: Re
     writeFiles(work, files);
     git(work, 'add', '--all');
     git(work, 'commit', '--quiet', '-m', `${subject}\n\n${body}`);
-    return execFileSync('git', ['format-patch', '--stdout', '--no-signature', '--zero-commit', '-1', 'HEAD'], { cwd: work, env: GIT_ENV, encoding: 'utf8' });
+    return execFileSync('git', ['format-patch', '--stdout', '--no-signature', '--zero-commit', '-1', 'HEAD'], {
+      cwd: work,
+      env: GIT_ENV,
+      encoding: 'utf8',
+    });
   } finally {
     removeDir(scratch);
   }
@@ -223,7 +236,9 @@ export function makePatch(repo: string, base: string, subject: string, files: Re
 /** Writes a series into a project: patches/<source>/<base>/{series, NNNN-*.patch}. */
 export function writeSeries(project: string, source: string, base: string, patches: Record<string, string>): void {
   writeFiles(project, {
-    [`patches/${source}/${base}/series`]: Object.keys(patches).map((n) => `${n}\n`).join(''),
+    [`patches/${source}/${base}/series`]: Object.keys(patches)
+      .map((n) => `${n}\n`)
+      .join(''),
     ...Object.fromEntries(Object.entries(patches).map(([n, c]) => [`patches/${source}/${base}/${n}`, c])),
   });
 }

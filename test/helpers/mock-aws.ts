@@ -76,14 +76,21 @@ export function mockAws(tools: FakeTools) {
     const region = getClient().config.region;
     return typeof region === 'function' ? String(await region()) : String(region);
   };
-  const handle = <I>(client: typeof ec2 | typeof ecr | typeof sts, command: unknown, name: string, fn: (region: string, input: I) => unknown) =>
-    (client as typeof ec2).on(command as never).callsFake(async (input: I, getClient: () => { config: { region: unknown } }) => {
-      const region = await regionOf(getClient);
-      calls.push({ region, command: name, input: input as Record<string, unknown> });
-      const failure = failures.get(`${region}/${name}`) ?? failures.get(`*/${name}`);
-      if (failure) throw failure;
-      return fn(region, input);
-    });
+  const handle = <I>(
+    client: typeof ec2 | typeof ecr | typeof sts,
+    command: unknown,
+    name: string,
+    fn: (region: string, input: I) => unknown,
+  ) =>
+    (client as typeof ec2)
+      .on(command as never)
+      .callsFake(async (input: I, getClient: () => { config: { region: unknown } }) => {
+        const region = await regionOf(getClient);
+        calls.push({ region, command: name, input: input as Record<string, unknown> });
+        const failure = failures.get(`${region}/${name}`) ?? failures.get(`*/${name}`);
+        if (failure) throw failure;
+        return fn(region, input);
+      });
 
   const image = (region: string, id: string): FakeImage => {
     const key = `${region}/${id}`;
@@ -91,7 +98,13 @@ export function mockAws(tools: FakeTools) {
     if (!found) {
       // cargo make ami registered it: a root and a data volume, like Bottlerocket's AMIs.
       const snap = (n: number) => `snap-${createHash('sha256').update(`${key}/${n}`).digest('hex').slice(0, 17)}`;
-      found = { name: DEFAULT_AMI_NAME, state: pending.has(region) ? 'pending' : 'available', snapshots: [snap(0), snap(1)], launch: new Set(), tags: new Map() };
+      found = {
+        name: DEFAULT_AMI_NAME,
+        state: pending.has(region) ? 'pending' : 'available',
+        snapshots: [snap(0), snap(1)],
+        launch: new Set(),
+        tags: new Map(),
+      };
       images.set(key, found);
       for (const s of found.snapshots) volume.set(`${region}/${s}`, new Set());
     }
@@ -106,7 +119,10 @@ export function mockAws(tools: FakeTools) {
         ImageId: id,
         Name: i.name,
         State: i.state,
-        BlockDeviceMappings: i.snapshots.map((SnapshotId, n) => ({ DeviceName: n ? '/dev/xvdb' : '/dev/xvda', Ebs: { SnapshotId } })),
+        BlockDeviceMappings: i.snapshots.map((SnapshotId, n) => ({
+          DeviceName: n ? '/dev/xvdb' : '/dev/xvda',
+          Ebs: { SnapshotId },
+        })),
         Tags: [...i.tags].map(([Key, Value]) => ({ Key, Value })),
       };
     }),
@@ -115,50 +131,131 @@ export function mockAws(tools: FakeTools) {
     ImageId: input.ImageId,
     LaunchPermissions: [...image(region, input.ImageId).launch].map((UserId) => ({ UserId })),
   }));
-  handle(ec2, ModifyImageAttributeCommand, 'ModifyImageAttribute', (region, input: { ImageId: string; LaunchPermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] } }) => {
-    const i = image(region, input.ImageId);
-    for (const u of users(input.LaunchPermission?.Add)) i.launch.add(u);
-    for (const u of users(input.LaunchPermission?.Remove)) i.launch.delete(u);
-    return {};
-  });
-  handle(ec2, DescribeSnapshotAttributeCommand, 'DescribeSnapshotAttribute', (region, input: { SnapshotId: string }) => ({
-    SnapshotId: input.SnapshotId,
-    CreateVolumePermissions: [...(volume.get(`${region}/${input.SnapshotId}`) ?? [])].map((UserId) => ({ UserId })),
-  }));
-  handle(ec2, ModifySnapshotAttributeCommand, 'ModifySnapshotAttribute', (region, input: { SnapshotId: string; CreateVolumePermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] } }) => {
-    const set = volume.get(`${region}/${input.SnapshotId}`);
-    if (!set) throw awsError('InvalidSnapshot.NotFound', `The snapshot '${input.SnapshotId}' does not exist.`);
-    for (const u of users(input.CreateVolumePermission?.Add)) set.add(u);
-    for (const u of users(input.CreateVolumePermission?.Remove)) set.delete(u);
-    return {};
-  });
-  handle(ec2, CreateTagsCommand, 'CreateTags', (region, input: { Resources: string[]; Tags: { Key: string; Value: string }[] }) => {
-    for (const r of input.Resources) if (r.startsWith('ami-')) for (const t of input.Tags) image(region, r).tags.set(t.Key, t.Value);
-    return {};
-  });
+  handle(
+    ec2,
+    ModifyImageAttributeCommand,
+    'ModifyImageAttribute',
+    (
+      region,
+      input: { ImageId: string; LaunchPermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] } },
+    ) => {
+      const i = image(region, input.ImageId);
+      for (const u of users(input.LaunchPermission?.Add)) i.launch.add(u);
+      for (const u of users(input.LaunchPermission?.Remove)) i.launch.delete(u);
+      return {};
+    },
+  );
+  handle(
+    ec2,
+    DescribeSnapshotAttributeCommand,
+    'DescribeSnapshotAttribute',
+    (region, input: { SnapshotId: string }) => ({
+      SnapshotId: input.SnapshotId,
+      CreateVolumePermissions: [...(volume.get(`${region}/${input.SnapshotId}`) ?? [])].map((UserId) => ({ UserId })),
+    }),
+  );
+  handle(
+    ec2,
+    ModifySnapshotAttributeCommand,
+    'ModifySnapshotAttribute',
+    (
+      region,
+      input: {
+        SnapshotId: string;
+        CreateVolumePermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] };
+      },
+    ) => {
+      const set = volume.get(`${region}/${input.SnapshotId}`);
+      if (!set) throw awsError('InvalidSnapshot.NotFound', `The snapshot '${input.SnapshotId}' does not exist.`);
+      for (const u of users(input.CreateVolumePermission?.Add)) set.add(u);
+      for (const u of users(input.CreateVolumePermission?.Remove)) set.delete(u);
+      return {};
+    },
+  );
+  handle(
+    ec2,
+    CreateTagsCommand,
+    'CreateTags',
+    (region, input: { Resources: string[]; Tags: { Key: string; Value: string }[] }) => {
+      for (const r of input.Resources)
+        if (r.startsWith('ami-')) for (const t of input.Tags) image(region, r).tags.set(t.Key, t.Value);
+      return {};
+    },
+  );
 
-  const repoUri = (region: string, registryId: string, name: string) => `${registryId}.dkr.ecr.${region}.amazonaws.com/${name}`;
-  handle(ecr, DescribeRepositoriesCommand, 'DescribeRepositories', (region, input: { repositoryNames: string[]; registryId: string }) => {
-    const name = input.repositoryNames[0] as string;
-    const repo = repositories.get(`${region}/${name}`);
-    if (!repo) throw new RepositoryNotFoundException({ message: `The repository with name '${name}' does not exist`, $metadata: {} });
-    return { repositories: [{ repositoryName: name, repositoryUri: repoUri(region, input.registryId, name), imageTagMutability: repo.immutable ? 'IMMUTABLE' : 'MUTABLE' }] };
-  });
-  handle(ecr, CreateRepositoryCommand, 'CreateRepository', (region, input: { repositoryName: string; imageTagMutability?: string; imageScanningConfiguration?: { scanOnPush?: boolean } }) => {
-    repositories.set(`${region}/${input.repositoryName}`, { immutable: input.imageTagMutability === 'IMMUTABLE', scanOnPush: Boolean(input.imageScanningConfiguration?.scanOnPush) });
-    return { repository: { repositoryName: input.repositoryName } };
-  });
+  const repoUri = (region: string, registryId: string, name: string) =>
+    `${registryId}.dkr.ecr.${region}.amazonaws.com/${name}`;
+  handle(
+    ecr,
+    DescribeRepositoriesCommand,
+    'DescribeRepositories',
+    (region, input: { repositoryNames: string[]; registryId: string }) => {
+      const name = input.repositoryNames[0] as string;
+      const repo = repositories.get(`${region}/${name}`);
+      if (!repo)
+        throw new RepositoryNotFoundException({
+          message: `The repository with name '${name}' does not exist`,
+          $metadata: {},
+        });
+      return {
+        repositories: [
+          {
+            repositoryName: name,
+            repositoryUri: repoUri(region, input.registryId, name),
+            imageTagMutability: repo.immutable ? 'IMMUTABLE' : 'MUTABLE',
+          },
+        ],
+      };
+    },
+  );
+  handle(
+    ecr,
+    CreateRepositoryCommand,
+    'CreateRepository',
+    (
+      region,
+      input: {
+        repositoryName: string;
+        imageTagMutability?: string;
+        imageScanningConfiguration?: { scanOnPush?: boolean };
+      },
+    ) => {
+      repositories.set(`${region}/${input.repositoryName}`, {
+        immutable: input.imageTagMutability === 'IMMUTABLE',
+        scanOnPush: Boolean(input.imageScanningConfiguration?.scanOnPush),
+      });
+      return { repository: { repositoryName: input.repositoryName } };
+    },
+  );
   handle(ecr, GetAuthorizationTokenCommand, 'GetAuthorizationToken', (region) => ({
-    authorizationData: [{ authorizationToken: AUTH_TOKEN, proxyEndpoint: `https://${FIXTURE_REGISTRY_ACCOUNT}.dkr.ecr.${region}.amazonaws.com` }],
+    authorizationData: [
+      {
+        authorizationToken: AUTH_TOKEN,
+        proxyEndpoint: `https://${FIXTURE_REGISTRY_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`,
+      },
+    ],
   }));
-  handle(ecr, EcrDescribeImagesCommand, 'DescribeImages(ECR)', (region, input: { repositoryName: string; registryId: string; imageIds: { imageTag: string }[] }) => {
-    const tag = input.imageIds[0]?.imageTag as string;
-    const digest = tools.registryDigest(repoUri(region, input.registryId, input.repositoryName), tag);
-    if (!digest) throw new ImageNotFoundException({ message: `The image with imageId {imageTag:'${tag}'} does not exist`, $metadata: {} });
-    return { imageDetails: [{ imageDigest: digest, imageTags: [tag] }] };
-  });
+  handle(
+    ecr,
+    EcrDescribeImagesCommand,
+    'DescribeImages(ECR)',
+    (region, input: { repositoryName: string; registryId: string; imageIds: { imageTag: string }[] }) => {
+      const tag = input.imageIds[0]?.imageTag as string;
+      const digest = tools.registryDigest(repoUri(region, input.registryId, input.repositoryName), tag);
+      if (!digest)
+        throw new ImageNotFoundException({
+          message: `The image with imageId {imageTag:'${tag}'} does not exist`,
+          $metadata: {},
+        });
+      return { imageDetails: [{ imageDigest: digest, imageTags: [tag] }] };
+    },
+  );
 
-  handle(sts, GetCallerIdentityCommand, 'GetCallerIdentity', () => ({ Account: FIXTURE_REGISTRY_ACCOUNT, Arn: CALLER_ARN, UserId: 'AIDAEXAMPLEBUILDER' }));
+  handle(sts, GetCallerIdentityCommand, 'GetCallerIdentity', () => ({
+    Account: FIXTURE_REGISTRY_ACCOUNT,
+    Arn: CALLER_ARN,
+    UserId: 'AIDAEXAMPLEBUILDER',
+  }));
 
   return {
     ec2,
@@ -199,7 +296,12 @@ export async function stsEndpoint(): Promise<{ env: Record<string, string>; clos
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    env: { AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEBUILDER', AWS_SECRET_ACCESS_KEY: 'test-secret-not-real', AWS_PROFILE: '' },
+    env: {
+      AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}`,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEBUILDER',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-not-real',
+      AWS_PROFILE: '',
+    },
     close: () => server.close(),
   };
 }

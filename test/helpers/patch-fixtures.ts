@@ -118,7 +118,11 @@ export function baseFiles(): Record<string, string> {
       '[metadata.settings.kubernetes.max-pods]',
       'setting-generator = "pluto max-pods"',
     ),
-    'sources/models/src/aws-k8s-1.15/mod.rs': lines('pub struct Settings {', '    kubernetes: Option<KubernetesSettings>,', '}'),
+    'sources/models/src/aws-k8s-1.15/mod.rs': lines(
+      'pub struct Settings {',
+      '    kubernetes: Option<KubernetesSettings>,',
+      '}',
+    ),
     [FILES.pluto]: lines(
       'fn main() {',
       '    let args: Vec<String> = env::args().collect();',
@@ -156,13 +160,26 @@ const RESTART = 'restart-commands = ["/bin/systemctl try-restart containerd.serv
 function upstreamChanges(files: Record<string, string>): Record<string, Record<string, string | null>> {
   const edit = (path: string, line: string, by: string | string[]) => ({ [path]: replaceLine(files[path]!, line, by) });
   return {
-    'v1.0.1': { [FILES.lib]: `// Copyright Amazon.com, Inc.\n// SPDX-License-Identifier: MIT OR Apache-2.0\n\n${files[FILES.lib]}` },
-    'v1.0.2': edit(FILES.kubelet, 'runtimeRequestTimeout: 15m', ['runtimeRequestTimeout: 15m', 'containerLogMaxSize: 10Mi']),
+    'v1.0.1': {
+      [FILES.lib]: `// Copyright Amazon.com, Inc.\n// SPDX-License-Identifier: MIT OR Apache-2.0\n\n${files[FILES.lib]}`,
+    },
+    'v1.0.2': edit(FILES.kubelet, 'runtimeRequestTimeout: 15m', [
+      'runtimeRequestTimeout: 15m',
+      'containerLogMaxSize: 10Mi',
+    ]),
     'v1.0.3': edit(FILES.defaults, 'restart-commands = []', RESTART),
     'v1.0.4': { [FILES.containerd]: null, [FILES.containerdRenamed]: files[FILES.containerd]! },
     'v1.0.5': { [FILES.override]: null },
-    'v1.0.6': edit(FILES.pluto, '    let setting = match setting_name.as_ref() {', '    let setting = match setting_name.as_str() {'),
-    'v1.0.7': edit(FILES.pluto, '        "max-pods" => get_max_pods(&client, &token),', '        "max-pods" => get_max_pods(&client, &token).await,'),
+    'v1.0.6': edit(
+      FILES.pluto,
+      '    let setting = match setting_name.as_ref() {',
+      '    let setting = match setting_name.as_str() {',
+    ),
+    'v1.0.7': edit(
+      FILES.pluto,
+      '        "max-pods" => get_max_pods(&client, &token),',
+      '        "max-pods" => get_max_pods(&client, &token).await,',
+    ),
     'v1.0.8': {
       [FILES.defaults]: replaceLine(
         replaceLine(files[FILES.defaults]!, 'restart-commands = []', RESTART),
@@ -184,7 +201,12 @@ function seriesCommits(files: Record<string, string>, restartCommit: string): Se
   return [
     {
       subject: 'models: add container log settings',
-      files: { [FILES.lib]: replaceLine(files[FILES.lib]!, '    cluster_domain: DNSDomain,', ['    cluster_domain: DNSDomain,', '    container_log_max_size: SingleLineString,']) },
+      files: {
+        [FILES.lib]: replaceLine(files[FILES.lib]!, '    cluster_domain: DNSDomain,', [
+          '    cluster_domain: DNSDomain,',
+          '    container_log_max_size: SingleLineString,',
+        ]),
+      },
     },
     { subject: 'kubelet: render containerLogMaxSize', files: { [FILES.kubelet]: kubeletWith0002 } },
     {
@@ -200,15 +222,21 @@ function seriesCommits(files: Record<string, string>, restartCommit: string): Se
     },
     {
       subject: 'models: wire the kube-reserved generators',
-      files: { [FILES.override]: `${files[FILES.override]}\n[metadata.settings.kubernetes.kube-reserved]\nmemory.setting-generator = "pluto kube-reserved-memory"\n` },
+      files: {
+        [FILES.override]: `${files[FILES.override]}\n[metadata.settings.kubernetes.kube-reserved]\nmemory.setting-generator = "pluto kube-reserved-memory"\n`,
+      },
     },
     {
       subject: 'kubelet: render containerLogMaxFiles',
       files: {
-        [FILES.kubelet]: replaceLine(kubeletWith0002, 'containerLogMaxSize: {{settings.kubernetes.container-log-max-size}}', [
+        [FILES.kubelet]: replaceLine(
+          kubeletWith0002,
           'containerLogMaxSize: {{settings.kubernetes.container-log-max-size}}',
-          'containerLogMaxFiles: {{default 5 settings.kubernetes.container-log-max-files}}',
-        ]),
+          [
+            'containerLogMaxSize: {{settings.kubernetes.container-log-max-size}}',
+            'containerLogMaxFiles: {{default 5 settings.kubernetes.container-log-max-files}}',
+          ],
+        ),
       },
     },
     {
@@ -220,7 +248,10 @@ function seriesCommits(files: Record<string, string>, restartCommit: string): Se
             '        "kube-reserved-cpu" => get_kube_reserved_cpu(),',
           ]),
           '        "hostname" => get_hostname(&client, &token),',
-          ['        "hostname" => get_hostname(&client, &token),', '        "kube-reserved-memory" => get_kube_reserved_memory(&client, &token),'],
+          [
+            '        "hostname" => get_hostname(&client, &token),',
+            '        "kube-reserved-memory" => get_kube_reserved_memory(&client, &token),',
+          ],
         ),
       },
     },
@@ -248,7 +279,10 @@ function release(repo: string, tag: string, ...changes: Record<string, string | 
   git(repo, 'checkout', '--quiet', '--detach', 'v1.0.0');
   const commits = changes.map((change, i) => {
     const last = i === changes.length - 1;
-    writeOrDelete(repo, last ? { ...change, 'Release.toml': lines(`version = "${tag.slice(1)}"`, '', '[migrations]') } : change);
+    writeOrDelete(
+      repo,
+      last ? { ...change, 'Release.toml': lines(`version = "${tag.slice(1)}"`, '', '[migrations]') } : change,
+    );
     return commitAll(repo, last ? `Release ${tag}` : `Change ${i + 1} for ${tag}`);
   });
   git(repo, 'tag', '-a', '-m', tag, tag);
@@ -266,12 +300,22 @@ export function makePatchedUpstream(root = tempDir('bro-patches-upstream-')): Pa
   // v1.0.9: the restart change as upstream's own commit (which 0003 backports), then reworded.
   const [restartCommit, v109] = release(repo, 'v1.0.9', changes['v1.0.3']!, {
     ...changes['v1.0.2'],
-    [FILES.defaults]: replaceLine(changes['v1.0.3']![FILES.defaults]!, RESTART, ['restart-commands = [', '  "/usr/bin/systemctl daemon-reload",', '  "/usr/bin/systemctl try-restart containerd.service"', ']']),
+    [FILES.defaults]: replaceLine(changes['v1.0.3']![FILES.defaults]!, RESTART, [
+      'restart-commands = [',
+      '  "/usr/bin/systemctl daemon-reload",',
+      '  "/usr/bin/systemctl try-restart containerd.service"',
+      ']',
+    ]),
   });
   tags['v1.0.9'] = v109!;
   // v1.0.10: renamed, then rewritten so much that the diff from v1.0.0 no longer pairs the two files.
-  const preamble = Array.from({ length: 20 }, (_, i) => `# containerd setting ${i + 1}, documented at length so that the file changes a lot`);
-  tags['v1.0.10'] = release(repo, 'v1.0.10', changes['v1.0.4']!, { [FILES.containerdRenamed]: lines(...preamble, files[FILES.containerd]!.trimEnd()) }).pop()!;
+  const preamble = Array.from(
+    { length: 20 },
+    (_, i) => `# containerd setting ${i + 1}, documented at length so that the file changes a lot`,
+  );
+  tags['v1.0.10'] = release(repo, 'v1.0.10', changes['v1.0.4']!, {
+    [FILES.containerdRenamed]: lines(...preamble, files[FILES.containerd]!.trimEnd()),
+  }).pop()!;
   tags['v1.1.0'] = release(repo, 'v1.1.0', { ...changes['v1.0.1'], ...changes['v1.0.3'], ...changes['v1.0.4'] }).pop()!;
   git(repo, 'checkout', '--quiet', 'develop');
   return { root, repo, tags, series: formatSeries(repo, 'v1.0.0', seriesCommits(files, restartCommit!)) };
@@ -294,11 +338,25 @@ export function formatSeries(repo: string, base: string, commits: SeriesCommit[]
     for (const commit of commits) {
       writeOrDelete(work, commit.files);
       git(work, 'add', '--all');
-      git(work, 'commit', '--quiet', '-m', `${commit.subject}\n\nWhy: the tests need it.\n\nUpstream-Status: ${commit.status ?? 'Inappropriate [test]'}`);
+      git(
+        work,
+        'commit',
+        '--quiet',
+        '-m',
+        `${commit.subject}\n\nWhy: the tests need it.\n\nUpstream-Status: ${commit.status ?? 'Inappropriate [test]'}`,
+      );
     }
     const out = join(scratch, 'out');
-    execFileSync('git', ['format-patch', '--quiet', '--zero-commit', '--no-signature', '--abbrev=12', '-o', out, base], { cwd: work, env: GIT_ENV });
-    return Object.fromEntries(readdirSync(out).sort().map((n) => [n, readFileSync(join(out, n), 'utf8')]));
+    execFileSync(
+      'git',
+      ['format-patch', '--quiet', '--zero-commit', '--no-signature', '--abbrev=12', '-o', out, base],
+      { cwd: work, env: GIT_ENV },
+    );
+    return Object.fromEntries(
+      readdirSync(out)
+        .sort()
+        .map((n) => [n, readFileSync(join(out, n), 'utf8')]),
+    );
   } finally {
     removeDir(scratch);
   }

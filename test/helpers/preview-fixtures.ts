@@ -1,7 +1,18 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFormatPatch } from '../../src/config/patch-file.js';
-import { git, makeProject, makeUpstream, moveTag, removeDir, REPO_ROOT, tempDir, writeFiles, writeSeries, type UpstreamFixture } from './git-fixtures.js';
+import {
+  git,
+  makeProject,
+  makeUpstream,
+  moveTag,
+  removeDir,
+  REPO_ROOT,
+  tempDir,
+  writeFiles,
+  writeSeries,
+  type UpstreamFixture,
+} from './git-fixtures.js';
 
 /**
  * Fixtures for preview and verify: reading test vectors out of our real patch
@@ -23,7 +34,9 @@ export function readPatch(fragment: string): string {
 export function postImage(patch: string, path: string): string {
   const file = parseFormatPatch(patch).files.find((f) => f.newPath === path);
   if (!file) throw new Error(`the patch does not change ${path}`);
-  return file.hunks.flatMap((h) => h.lines.filter((l) => !l.startsWith('-') && !l.startsWith('\\')).map((l) => l.slice(1))).join('\n');
+  return file.hunks
+    .flatMap((h) => h.lines.filter((l) => !l.startsWith('-') && !l.startsWith('\\')).map((l) => l.slice(1)))
+    .join('\n');
 }
 
 /** The lines a patch adds to `path`, without the `+`, in order. */
@@ -119,7 +132,9 @@ export function rustStrings(source: string, testFn: string): string[] {
 
 /** `const NAME: &[(&str, &str)] = &[ ("a", "b"), … ];` */
 export function rustStringPairs(source: string, name: string): [string, string][] {
-  return arrayAfter(source, `const ${name}`, '= &[').filter((x): x is [string, string] => Array.isArray(x) && x.length === 2);
+  return arrayAfter(source, `const ${name}`, '= &[').filter(
+    (x): x is [string, string] => Array.isArray(x) && x.length === 2,
+  );
 }
 
 /** `for ok in &[2, 5, …]` (or `err`) in the Rust test function `fn name()`: its integer literals. */
@@ -142,7 +157,8 @@ export function rustNumberPairs(source: string, name: string): [number, number][
 // A synthetic Bottlerocket tree: upstream's paths, our own small contents.
 
 /** Modeled string types as upstream declares them: a struct and `string_impls_for!`. */
-const modeledTypes = (names: readonly string[]) => names.map((t) => `pub struct ${t} {\n    inner: String,\n}\n\nstring_impls_for!(${t}, "${t}");\n`).join('\n');
+const modeledTypes = (names: readonly string[]) =>
+  names.map((t) => `pub struct ${t} {\n    inner: String,\n}\n\nstring_impls_for!(${t}, "${t}");\n`).join('\n');
 
 /** Files to lay over the fixture's v1.0.4: a small model, defaults, schnauzer's registry, templates, eni-max-pods. */
 export function previewBaseFiles(): Record<string, string> {
@@ -228,9 +244,18 @@ export function previewBaseFiles(): Record<string, string> {
       'cluster-domain = "cluster.local"',
       '',
     ].join('\n'),
-    'sources/models/src/modeled_types/shared.rs': modeledTypes(['SingleLineString', 'ValidBase64', 'Identifier', 'Url', 'KubernetesClusterName', 'KubernetesLabelKey', 'KubernetesLabelValue', 'DNSDomain']),
+    'sources/models/src/modeled_types/shared.rs': modeledTypes([
+      'SingleLineString',
+      'ValidBase64',
+      'Identifier',
+      'Url',
+      'KubernetesClusterName',
+      'KubernetesLabelKey',
+      'KubernetesLabelValue',
+      'DNSDomain',
+    ]),
     'sources/api/schnauzer/src/lib.rs': [
-      'pub fn build_template_registry() -> Result<handlebars::Handlebars<\'static>> {',
+      "pub fn build_template_registry() -> Result<handlebars::Handlebars<'static>> {",
       '    let mut template_registry = Handlebars::new();',
       '    template_registry.set_strict_mode(true);',
       '    template_registry.register_helper("base64_decode", Box::new(helpers::base64_decode));',
@@ -297,14 +322,22 @@ pub struct KubernetesContainerLogMaxFiles {
       '    max_pods: u32,\n',
       '    feature_gates: HashMap<KubernetesFeatureGateKey, bool>,\n    kube_reserved: HashMap<KubernetesReservedResourceKey, KubernetesQuantityValue>,\n    container_log_max_files: KubernetesContainerLogMaxFiles,\n    max_pods: u32,\n',
     ),
-  schnauzer: (lib: string) => lib.replace('    Ok(template_registry)', '    template_registry.register_helper("toml_encode", Box::new(helpers::toml_encode));\n    Ok(template_registry)'),
+  schnauzer: (lib: string) =>
+    lib.replace(
+      '    Ok(template_registry)',
+      '    template_registry.register_helper("toml_encode", Box::new(helpers::toml_encode));\n    Ok(template_registry)',
+    ),
   overrideDefaults: (text: string) =>
     `${text}\n[metadata.settings.kubernetes.kube-reserved]\ncpu.setting-generator = "pluto kube-reserved-cpu"\nmemory.setting-generator = "pluto kube-reserved-memory"\n`,
   /** What the real containerd patch adds to the template; `passwordExpression` replaces how it writes the password. */
   containerdAuths: (passwordExpression: string) => {
-    const added = addedLines(readPatch('containerd-render-settings.cri-registry-auths'), 'packages/containerd/containerd-config-toml_aws-k8s');
+    const added = addedLines(
+      readPatch('containerd-render-settings.cri-registry-auths'),
+      'packages/containerd/containerd-config-toml_aws-k8s',
+    );
     const ours = added.replace('password = {{toml_encode password}}', `password = ${passwordExpression}`);
-    if (!added.includes('password = {{toml_encode password}}')) throw new Error('the containerd patch no longer writes `password = {{toml_encode password}}`');
+    if (!added.includes('password = {{toml_encode password}}'))
+      throw new Error('the containerd patch no longer writes `password = {{toml_encode password}}`');
     return `${ours}\n`;
   },
   /** Feature gates merged with the default (user values win), kubeReserved and containerLogMaxFiles rendered only when set. */
@@ -364,7 +397,11 @@ export function makeSeries(repo: string, base: string, commits: readonly Fixture
     }
     const out = join(scratch, 'out');
     git(work, 'format-patch', '--quiet', '--zero-commit', '--no-signature', '-o', out, `${base}..HEAD`);
-    return Object.fromEntries(readdirSync(out).sort().map((name) => [name, readFileSync(join(out, name), 'utf8')]));
+    return Object.fromEntries(
+      readdirSync(out)
+        .sort()
+        .map((name) => [name, readFileSync(join(out, name), 'utf8')]),
+    );
   } finally {
     removeDir(scratch);
   }
@@ -376,7 +413,9 @@ export function makeSeries(repo: string, base: string, commits: readonly Fixture
  * toml_encode, then the templates. `passwordExpression` is how the containerd
  * template writes the password; `extra` commits follow; `base` replaces files of v1.0.4.
  */
-export function previewSetup(options: { passwordExpression?: string; extra?: FixtureCommit[]; base?: Record<string, string> } = {}): PreviewSetup {
+export function previewSetup(
+  options: { passwordExpression?: string; extra?: FixtureCommit[]; base?: Record<string, string> } = {},
+): PreviewSetup {
   const upstream = makeUpstream();
   const br = upstream.bottlerocket;
   const base = { ...previewBaseFiles(), ...options.base };
@@ -390,7 +429,9 @@ export function previewSetup(options: { passwordExpression?: string; extra?: Fix
       files: {
         ...FEATURE_FILES.model,
         'sources/models/src/lib.rs': FEATURE_FILES.kubeletFields(base['sources/models/src/lib.rs'] as string),
-        'sources/models/src/aws-k8s-1.15/mod.rs': FEATURE_FILES.settings(base['sources/models/src/aws-k8s-1.15/mod.rs'] as string),
+        'sources/models/src/aws-k8s-1.15/mod.rs': FEATURE_FILES.settings(
+          base['sources/models/src/aws-k8s-1.15/mod.rs'] as string,
+        ),
         'sources/api/schnauzer/src/lib.rs': FEATURE_FILES.schnauzer(base['sources/api/schnauzer/src/lib.rs'] as string),
         [override]: FEATURE_FILES.overrideDefaults(base[override] as string),
       },

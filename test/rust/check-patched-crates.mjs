@@ -82,8 +82,27 @@ export const DEBIAN_PACKAGES = [
   // Debian ships each crate feature as its own package: these pull in what the default features
   // (and serde's derive, syn's full/extra-traits/visit-mut) need, e.g. aho-corasick for regex.
   ...[
-    'serde', 'serde-derive', 'serde-json', 'toml', 'base64', 'regex', 'url', 'lazy-static', 'snafu', 'syn', 'quote',
-    'proc-macro2', 'log', 'envy', 'num-cpus', 'pest', 'pest-derive', 'thiserror', 'fnv', 'ident-case', 'semver-parser-0.7',
+    'serde',
+    'serde-derive',
+    'serde-json',
+    'toml',
+    'base64',
+    'regex',
+    'url',
+    'lazy-static',
+    'snafu',
+    'syn',
+    'quote',
+    'proc-macro2',
+    'log',
+    'envy',
+    'num-cpus',
+    'pest',
+    'pest-derive',
+    'thiserror',
+    'fnv',
+    'ident-case',
+    'semver-parser-0.7',
   ].map((c) => `librust-${c}+default-dev`),
   'librust-serde+derive-dev',
   'librust-syn+full-dev',
@@ -93,9 +112,29 @@ export const DEBIAN_PACKAGES = [
 
 /** Crate directories (name-version prefixes) the bookworm packages above must provide. */
 const SYSTEM_CRATES = [
-  'serde-1.', 'serde_derive-1.', 'serde_json-1.', 'toml-0.5.', 'base64-0.13.', 'regex-1.', 'aho-corasick-', 'url-2.',
-  'lazy_static-1.', 'snafu-0.7.', 'snafu-derive-0.7.', 'syn-1.', 'quote-1.', 'proc-macro2-1.', 'log-0.4.', 'envy-0.4.',
-  'num_cpus-1.', 'pest-2.', 'pest_derive-2.', 'thiserror-1.', 'fnv-1.', 'ident_case-1.', 'semver-parser-0.7.',
+  'serde-1.',
+  'serde_derive-1.',
+  'serde_json-1.',
+  'toml-0.5.',
+  'base64-0.13.',
+  'regex-1.',
+  'aho-corasick-',
+  'url-2.',
+  'lazy_static-1.',
+  'snafu-0.7.',
+  'snafu-derive-0.7.',
+  'syn-1.',
+  'quote-1.',
+  'proc-macro2-1.',
+  'log-0.4.',
+  'envy-0.4.',
+  'num_cpus-1.',
+  'pest-2.',
+  'pest_derive-2.',
+  'thiserror-1.',
+  'fnv-1.',
+  'ident_case-1.',
+  'semver-parser-0.7.',
 ];
 
 /** Crates bookworm lacks at the needed major version: fetched through the private apt state. */
@@ -142,18 +181,23 @@ function parseArgs(argv) {
     else if (a === '--print-debian-packages') {
       process.stdout.write(`${DEBIAN_PACKAGES.join('\n')}\n`);
       process.exit(0);
-    }
-    else if (a === '-h' || a === '--help') {
+    } else if (a === '-h' || a === '--help') {
       process.stdout.write('usage: check-patched-crates.mjs <patched-bottlerocket-checkout> [--work DIR]\n');
       process.exit(0);
     } else if (a.startsWith('-')) throw new Failure(`unknown option ${a}`, 2);
     else if (args.checkout === undefined) args.checkout = a;
     else throw new Failure(`unexpected argument ${a}`, 2);
   }
-  if (!args.checkout) throw new Failure('usage: check-patched-crates.mjs <patched-bottlerocket-checkout> [--work DIR]', 2);
+  if (!args.checkout)
+    throw new Failure('usage: check-patched-crates.mjs <patched-bottlerocket-checkout> [--work DIR]', 2);
   args.checkout = path.resolve(args.checkout);
   const sources = path.join(args.checkout, 'sources');
-  for (const p of ['models/src/lib.rs', 'api/schnauzer/src/helpers.rs', 'api/pluto/src/main.rs', 'bottlerocket-release/src/lib.rs']) {
+  for (const p of [
+    'models/src/lib.rs',
+    'api/schnauzer/src/helpers.rs',
+    'api/pluto/src/main.rs',
+    'bottlerocket-release/src/lib.rs',
+  ]) {
     if (!fs.existsSync(path.join(sources, p))) {
       throw new Failure(`${args.checkout} is not a Bottlerocket checkout: sources/${p} is missing`, 2);
     }
@@ -178,10 +222,15 @@ function findCargo() {
     }
   });
   if (!cargo) {
-    throw new Failure('cargo not found on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install a Rust toolchain (rustup, rustc >= 1.70) first', 2);
+    throw new Failure(
+      'cargo not found on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install a Rust toolchain (rustup, rustc >= 1.70) first',
+      2,
+    );
   }
   const binDir = path.dirname(cargo);
-  const rustc = run([path.join(binDir, 'rustc'), '--version'], { env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}` } });
+  const rustc = run([path.join(binDir, 'rustc'), '--version'], {
+    env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}` },
+  });
   const m = /rustc (\d+)\.(\d+)\.(\d+)/.exec(rustc.stdout ?? '');
   if (rustc.status !== 0 || !m) throw new Failure(`rustc beside ${cargo} does not run: ${rustc.stderr}`, 2);
   if (Number(m[1]) === 1 && Number(m[2]) < 70) {
@@ -196,10 +245,19 @@ function findCargo() {
 function fetchForeignCrates(work) {
   const apt = path.join(work, 'apt');
   const extras = path.join(work, 'extras');
-  const wanted = FOREIGN_PACKAGES.filter((f) => !fs.existsSync(path.join(extras, 'usr/share/cargo/registry')) ||
-    !fs.readdirSync(path.join(extras, 'usr/share/cargo/registry')).some((d) => d.startsWith(f.crate)));
+  const wanted = FOREIGN_PACKAGES.filter(
+    (f) =>
+      !fs.existsSync(path.join(extras, 'usr/share/cargo/registry')) ||
+      !fs.readdirSync(path.join(extras, 'usr/share/cargo/registry')).some((d) => d.startsWith(f.crate)),
+  );
   if (wanted.length === 0) return { extras: path.join(extras, 'usr/share/cargo/registry'), seconds: 0 };
-  for (const d of ['state/lists/partial', 'cache/archives/partial', 'etc/sources.list.d', 'etc/preferences.d', 'debs']) {
+  for (const d of [
+    'state/lists/partial',
+    'cache/archives/partial',
+    'etc/sources.list.d',
+    'etc/preferences.d',
+    'debs',
+  ]) {
     fs.mkdirSync(path.join(apt, d), { recursive: true });
   }
   fs.writeFileSync(
@@ -207,15 +265,24 @@ function fetchForeignCrates(work) {
     APT_SUITES.map((s) => `deb [signed-by=${KEYRING}] http://deb.debian.org/debian ${s} main\n`).join(''),
   );
   const opts = [
-    `-o`, `Dir::State=${apt}/state`,
-    `-o`, `Dir::State::status=/dev/null`,
-    `-o`, `Dir::Cache=${apt}/cache`,
-    `-o`, `Dir::Etc::SourceList=${apt}/etc/sources.list`,
-    `-o`, `Dir::Etc::SourceParts=${apt}/etc/sources.list.d`,
-    `-o`, `Dir::Etc::Preferences=${apt}/etc/preferences`,
-    `-o`, `Dir::Etc::PreferencesParts=${apt}/etc/preferences.d`,
-    `-o`, `Acquire::Languages=none`,
-    `-o`, `APT::Sandbox::User=root`,
+    `-o`,
+    `Dir::State=${apt}/state`,
+    `-o`,
+    `Dir::State::status=/dev/null`,
+    `-o`,
+    `Dir::Cache=${apt}/cache`,
+    `-o`,
+    `Dir::Etc::SourceList=${apt}/etc/sources.list`,
+    `-o`,
+    `Dir::Etc::SourceParts=${apt}/etc/sources.list.d`,
+    `-o`,
+    `Dir::Etc::Preferences=${apt}/etc/preferences`,
+    `-o`,
+    `Dir::Etc::PreferencesParts=${apt}/etc/preferences.d`,
+    `-o`,
+    `Acquire::Languages=none`,
+    `-o`,
+    `APT::Sandbox::User=root`,
   ];
   const started = Date.now();
   const update = run(['apt-get', ...opts, '-qq', 'update']);
@@ -294,14 +361,24 @@ export function topLevelItems(src) {
     }
     if (/\s/.test(c)) {
       // A blank line between comments and an item detaches the comments (a file header).
-      if (depth === 0 && itemStart !== null && c === '\n' && /^\s*\n/.test(src.slice(i + 1, i + 3)) && /^\s*\/\//.test(src.slice(itemStart, i).split('\n').pop() ?? '') ) {
+      if (
+        depth === 0 &&
+        itemStart !== null &&
+        c === '\n' &&
+        /^\s*\n/.test(src.slice(i + 1, i + 3)) &&
+        /^\s*\/\//.test(src.slice(itemStart, i).split('\n').pop() ?? '')
+      ) {
         itemStart = null;
       }
       i++;
       continue;
     }
     if (depth === 0) startItem();
-    if (c === 'r' && (next === '"' || (next === '#' && /^r#+"/.test(src.slice(i, i + 10)))) && !/[A-Za-z0-9_]/.test(src[i - 1] ?? '')) {
+    if (
+      c === 'r' &&
+      (next === '"' || (next === '#' && /^r#+"/.test(src.slice(i, i + 10)))) &&
+      !/[A-Za-z0-9_]/.test(src[i - 1] ?? '')
+    ) {
       const hashes = /^r(#*)"/.exec(src.slice(i))[1];
       const close = src.indexOf(`"${hashes}`, i + 2 + hashes.length);
       i = close + 1 + hashes.length;
@@ -329,7 +406,7 @@ export function topLevelItems(src) {
       if (depth === 0 && c === '}' && itemStart !== null) {
         // `}` closes an item unless the item continues (e.g. `const X: T = S { .. };`).
         const rest = src.slice(i + 1).match(/^\s*(\S)/);
-        if (!rest || rest[1] !== ';' && rest[1] !== '.' && rest[1] !== ')') {
+        if (!rest || (rest[1] !== ';' && rest[1] !== '.' && rest[1] !== ')')) {
           pushItem(items, src, itemStart, i + 1);
           itemStart = null;
         }
@@ -350,7 +427,10 @@ function pushItem(items, src, start, end) {
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l && !l.startsWith('//') && !l.startsWith('#[') && !l.startsWith('#!['));
-  const m = /^(?:pub(?:\([^)]*\))?\s+)?(?:const|static|fn|mod|struct|enum|type|trait|impl|use|macro_rules!)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(header ?? '');
+  const m =
+    /^(?:pub(?:\([^)]*\))?\s+)?(?:const|static|fn|mod|struct|enum|type|trait|impl|use|macro_rules!)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(
+      header ?? '',
+    );
   items.push({ name: m ? m[1] : (header ?? ''), header: header ?? '', text, start, end });
 }
 
@@ -384,7 +464,9 @@ function assertOnlyShimmed(original, compiled, label) {
   const b = compiled.split('\n').filter((l) => !isShimOut(l));
   if (a.length !== b.length || a.some((l, k) => l !== b[k])) {
     const k = a.findIndex((l, j) => l !== b[j]);
-    throw new Failure(`${label}: compiled copy differs from the checkout beyond the snafu shim (first at kept line ${k + 1})`);
+    throw new Failure(
+      `${label}: compiled copy differs from the checkout beyond the snafu shim (first at kept line ${k + 1})`,
+    );
   }
 }
 
@@ -420,7 +502,16 @@ function copyTreeShimmed(srcDir, destDir, labelPrefix, report) {
 }
 
 function manifest(name, deps, extra = '') {
-  const lines = [`[package]`, `name = "${name}"`, `version = "0.1.0"`, `edition = "2018"`, `publish = false`, extra, ``, `[dependencies]`];
+  const lines = [
+    `[package]`,
+    `name = "${name}"`,
+    `version = "0.1.0"`,
+    `edition = "2018"`,
+    `publish = false`,
+    extra,
+    ``,
+    `[dependencies]`,
+  ];
   for (const [k, v] of Object.entries(deps)) lines.push(`${k} = ${v}`);
   return lines.join('\n') + '\n';
 }
@@ -429,7 +520,9 @@ function variantsOf(sources) {
   const dir = path.join(sources, 'models/src');
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && fs.existsSync(path.join(dir, e.name, 'override-defaults.toml')))
+    .filter(
+      (e) => (e.isDirectory() || e.isSymbolicLink()) && fs.existsSync(path.join(dir, e.name, 'override-defaults.toml')),
+    )
     .map((e) => e.name)
     .sort();
 }
@@ -549,17 +642,31 @@ function buildWorkspace(work, sources, registry, report) {
   // bottlerocket-release: build.rs keeps only upstream's generate_constants (ARCH).
   {
     const dir = path.join(ws, 'bottlerocket-release');
-    copyShimmed(path.join(sources, 'bottlerocket-release/src/lib.rs'), path.join(dir, 'src/lib.rs'), 'bottlerocket-release/src/lib.rs', report);
+    copyShimmed(
+      path.join(sources, 'bottlerocket-release/src/lib.rs'),
+      path.join(dir, 'src/lib.rs'),
+      'bottlerocket-release/src/lib.rs',
+      report,
+    );
     const buildRs = fs.readFileSync(path.join(sources, 'bottlerocket-release/build.rs'), 'utf8');
     const items = topLevelItems(buildRs);
     const gen = items.find((it) => it.name === 'generate_constants');
     if (!gen) throw new Failure('sources/bottlerocket-release/build.rs has no generate_constants function');
     const uses = items.filter((it) => it.header.startsWith('use ')).map((it) => it.header);
-    fs.writeFileSync(path.join(dir, 'build.rs'), `${uses.join('\n')}\n\n${gen.text.trim()}\n\nfn main() {\n    generate_constants();\n}\n`);
-    report.shims.push('bottlerocket-release/build.rs: only generate_constants() (README generation needs cargo-readme)');
+    fs.writeFileSync(
+      path.join(dir, 'build.rs'),
+      `${uses.join('\n')}\n\n${gen.text.trim()}\n\nfn main() {\n    generate_constants();\n}\n`,
+    );
+    report.shims.push(
+      'bottlerocket-release/build.rs: only generate_constants() (README generation needs cargo-readme)',
+    );
     fs.writeFileSync(
       path.join(dir, 'Cargo.toml'),
-      manifest('bottlerocket-release', { envy: '"0.4"', log: '"0.4"', semver: '{ version = "0.9", features = ["serde"] }', ...common }, 'build = "build.rs"'),
+      manifest(
+        'bottlerocket-release',
+        { envy: '"0.4"', log: '"0.4"', semver: '{ version = "0.9", features = ["serde"] }', ...common },
+        'build = "build.rs"',
+      ),
     );
     members.push('bottlerocket-release');
   }
@@ -567,7 +674,12 @@ function buildWorkspace(work, sources, registry, report) {
   // model-derive: the proc macro, unchanged (build.rs only generates its README).
   {
     const dir = path.join(ws, 'model-derive');
-    copyTreeShimmed(path.join(sources, 'models/model-derive/src'), path.join(dir, 'src'), 'models/model-derive/src', report);
+    copyTreeShimmed(
+      path.join(sources, 'models/model-derive/src'),
+      path.join(dir, 'src'),
+      'models/model-derive/src',
+      report,
+    );
     fs.writeFileSync(
       path.join(dir, 'Cargo.toml'),
       manifest('model-derive', {
@@ -617,16 +729,23 @@ function buildWorkspace(work, sources, registry, report) {
     );
     members.push(pkg);
   }
-  report.shims.push(`models: src/variant/current -> ../<variant> and src/variant/mod.rs -> ../variant_mod.rs, as upstream's build.rs links them, for ${variants.join(', ')}`);
+  report.shims.push(
+    `models: src/variant/current -> ../<variant> and src/variant/mod.rs -> ../variant_mod.rs, as upstream's build.rs links them, for ${variants.join(', ')}`,
+  );
 
   // snafu 0.6 facade over snafu 0.7: 0.6's ResultExt (with_context's closure takes no argument).
   {
     const dir = path.join(ws, 'snafu06-facade');
     fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'src/lib.rs'), SNAFU_FACADE);
-    fs.writeFileSync(path.join(dir, 'Cargo.toml'), manifest('snafu06-facade', { snafu07: '{ package = "snafu", version = "0.7" }' }) + '\n[lib]\nname = "snafu"\n');
+    fs.writeFileSync(
+      path.join(dir, 'Cargo.toml'),
+      manifest('snafu06-facade', { snafu07: '{ package = "snafu", version = "0.7" }' }) + '\n[lib]\nname = "snafu"\n',
+    );
     members.push('snafu06-facade');
-    report.shims.push("snafu: facade crate, `pub use snafu07::*` with snafu 0.6's ResultExt (with_context's closure takes no argument; it delegates to 0.7's)");
+    report.shims.push(
+      "snafu: facade crate, `pub use snafu07::*` with snafu 0.6's ResultExt (with_context's closure takes no argument; it delegates to 0.7's)",
+    );
   }
 
   // handlebars 3 facade over handlebars 5 (mechanical: lifetimes and the renamed error type).
@@ -638,22 +757,33 @@ function buildWorkspace(work, sources, registry, report) {
       [
         '// Mechanical shim: the handlebars 3 names schnauzer uses, over handlebars 5.',
         'pub use handlebars5::*;',
-        '/// handlebars 3\'s Helper<\'reg, \'rc> is handlebars 5\'s Helper<\'rc>.',
-        'pub type Helper<\'reg, \'rc> = handlebars5::Helper<\'rc>;',
-        '/// handlebars 3\'s TemplateRenderError is handlebars 5\'s RenderError.',
+        "/// handlebars 3's Helper<'reg, 'rc> is handlebars 5's Helper<'rc>.",
+        "pub type Helper<'reg, 'rc> = handlebars5::Helper<'rc>;",
+        "/// handlebars 3's TemplateRenderError is handlebars 5's RenderError.",
         'pub type TemplateRenderError = handlebars5::RenderError;',
         '',
       ].join('\n'),
     );
-    fs.writeFileSync(path.join(dir, 'Cargo.toml'), manifest('handlebars3-facade', { handlebars5: '{ package = "handlebars", version = "5" }' }) + '\n[lib]\nname = "handlebars"\n');
+    fs.writeFileSync(
+      path.join(dir, 'Cargo.toml'),
+      manifest('handlebars3-facade', { handlebars5: '{ package = "handlebars", version = "5" }' }) +
+        '\n[lib]\nname = "handlebars"\n',
+    );
     members.push('handlebars3-facade');
-    report.shims.push('handlebars: facade crate, `pub use handlebars5::*`, `type Helper<\'reg, \'rc> = handlebars5::Helper<\'rc>`, `type TemplateRenderError = handlebars5::RenderError`');
+    report.shims.push(
+      "handlebars: facade crate, `pub use handlebars5::*`, `type Helper<'reg, 'rc> = handlebars5::Helper<'rc>`, `type TemplateRenderError = handlebars5::RenderError`",
+    );
   }
 
   // schnauzer helpers.rs, whole; lib.rs is ours (upstream's needs the API client and tokio 0.2).
   {
     const dir = path.join(ws, 'schnauzer-helpers');
-    copyShimmed(path.join(sources, 'api/schnauzer/src/helpers.rs'), path.join(dir, 'src/helpers.rs'), 'api/schnauzer/src/helpers.rs', report);
+    copyShimmed(
+      path.join(sources, 'api/schnauzer/src/helpers.rs'),
+      path.join(dir, 'src/helpers.rs'),
+      'api/schnauzer/src/helpers.rs',
+      report,
+    );
     fs.writeFileSync(path.join(dir, 'src/lib.rs'), '#[macro_use]\nextern crate log;\n\npub mod helpers;\n');
     fs.writeFileSync(
       path.join(dir, 'Cargo.toml'),
@@ -675,7 +805,8 @@ function buildWorkspace(work, sources, registry, report) {
     const mainRs = fs.readFileSync(path.join(sources, 'api/pluto/src/main.rs'), 'utf8');
     const items = topLevelItems(mainRs).filter((it) => PLUTO_ITEMS.some((re) => re.test(it.name)));
     for (const required of PLUTO_REQUIRED) {
-      if (!items.some((it) => it.name === required)) throw new Failure(`sources/api/pluto/src/main.rs has no top-level item named ${required}`);
+      if (!items.some((it) => it.name === required))
+        throw new Failure(`sources/api/pluto/src/main.rs has no top-level item named ${required}`);
     }
     for (const it of items) {
       if (!mainRs.includes(it.text)) throw new Failure(`extracted item ${it.name} is not verbatim in main.rs`);
@@ -684,7 +815,7 @@ function buildWorkspace(work, sources, registry, report) {
     fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'src/lib.rs'),
-      '// Items extracted verbatim, by name, from the checkout\'s sources/api/pluto/src/main.rs.\n' +
+      "// Items extracted verbatim, by name, from the checkout's sources/api/pluto/src/main.rs.\n" +
         '#![allow(dead_code)]\nuse std::convert::TryFrom;\n\n' +
         items.map((it) => it.text.replace(/^\s*\n/, '')).join('\n\n') +
         '\n',
@@ -693,7 +824,10 @@ function buildWorkspace(work, sources, registry, report) {
     members.push('pluto-kube-reserved');
   }
 
-  fs.writeFileSync(path.join(ws, 'Cargo.toml'), `[workspace]\nresolver = "2"\nmembers = [\n${members.map((m) => `  "${m}",`).join('\n')}\n]\n`);
+  fs.writeFileSync(
+    path.join(ws, 'Cargo.toml'),
+    `[workspace]\nresolver = "2"\nmembers = [\n${members.map((m) => `  "${m}",`).join('\n')}\n]\n`,
+  );
   const cargoHome = path.join(work, 'cargo-home');
   fs.mkdirSync(cargoHome, { recursive: true });
   fs.writeFileSync(
@@ -708,7 +842,8 @@ function buildWorkspace(work, sources, registry, report) {
 function lockedVersions(ws) {
   const lock = fs.readFileSync(path.join(ws, 'Cargo.lock'), 'utf8');
   const out = [];
-  for (const m of lock.matchAll(/\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"\nsource = /g)) out.push(`${m[1]} ${m[2]}`);
+  for (const m of lock.matchAll(/\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"\nsource = /g))
+    out.push(`${m[1]} ${m[2]}`);
   return out.sort();
 }
 
@@ -753,15 +888,29 @@ function main() {
       else if (/panicked at/.test(l)) shown.push(l, lines[k + 1] ?? '');
     });
     process.stderr.write(`${shown.slice(0, 200).join('\n')}\n`);
-    throw new Failure(`${what} failed (exit ${result.status}) after ${result.seconds.toFixed(1)} s; full log: ${logFile}`);
+    throw new Failure(
+      `${what} failed (exit ${result.status}) after ${result.seconds.toFixed(1)} s; full log: ${logFile}`,
+    );
   };
   // Build every test binary once; cargo's JSON messages say which binary belongs to which member.
   const logFd = fs.openSync(logFile, 'a');
-  const build = run([tool.cargo, 'test', '--offline', '--workspace', '--lib', '--tests', '--no-run', '--message-format=json-render-diagnostics'], {
-    cwd: ws,
-    env,
-    stdio: ['ignore', 'pipe', logFd],
-  });
+  const build = run(
+    [
+      tool.cargo,
+      'test',
+      '--offline',
+      '--workspace',
+      '--lib',
+      '--tests',
+      '--no-run',
+      '--message-format=json-render-diagnostics',
+    ],
+    {
+      cwd: ws,
+      env,
+      stdio: ['ignore', 'pipe', logFd],
+    },
+  );
   fs.closeSync(logFd);
   if (build.status !== 0) failWithLog('cargo build of the tests', build);
   log(`cargo build of the scratch workspace: ${build.seconds.toFixed(1)} s`);

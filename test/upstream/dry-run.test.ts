@@ -12,7 +12,10 @@ const VERSION = '1.0.4-hc1';
 
 const series = (world: World, source: string, base: string) => {
   const dir = join(world.project, 'patches', source, base);
-  const names = readFileSync(join(dir, 'series'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const names = readFileSync(join(dir, 'series'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   return names.map((name) => ({ name, ...parseFormatPatch(readFileSync(join(dir, name), 'utf8')) }));
 };
 
@@ -33,10 +36,14 @@ describe.skipIf('skip' in UPSTREAM)('dry run on the real upstream (v1.0.4, admin
   it('exits 0 and pins the real commits: v1.0.4 and the untagged admin container v0.5.2 (9fc9090b)', () => {
     expect(result.code, result.stderr).toBe(0);
     const lock = JSON.parse(readFileSync(join(world.project, 'variants', 'sources.lock.json'), 'utf8'));
-    expect(plan.sources.bottlerocket.commit).toBe(gitIn(world, world.mirrors.bottlerocket, 'rev-parse', 'v1.0.4^{commit}'));
+    expect(plan.sources.bottlerocket.commit).toBe(
+      gitIn(world, world.mirrors.bottlerocket, 'rev-parse', 'v1.0.4^{commit}'),
+    );
     expect(plan.sources.bottlerocket.commit).toBe(lock.pins['bottlerocket@v1.0.4'].commit);
     expect(plan.sources['admin-container'].commit).toMatch(/^9fc9090b/);
-    expect(gitIn(world, world.mirrors.admin, 'show', `${plan.sources['admin-container'].commit}:VERSION`)).toBe('v0.5.2');
+    expect(gitIn(world, world.mirrors.admin, 'show', `${plan.sources['admin-container'].commit}:VERSION`)).toBe(
+      'v0.5.2',
+    );
   });
 
   it('applies every patch of both series as one commit each, with its subject, on the pinned commit', () => {
@@ -57,7 +64,9 @@ describe.skipIf('skip' in UPSTREAM)('dry run on the real upstream (v1.0.4, admin
       const commits = gitIn(world, checkout, 'rev-list', '--reverse', `${pin}..HEAD`).split('\n');
       patches.forEach((p, i) => {
         const commit = commits[i]!;
-        const files = gitIn(world, checkout, 'diff-tree', '--no-commit-id', '--name-only', '-r', '--no-renames', commit).split('\n').sort();
+        const files = gitIn(world, checkout, 'diff-tree', '--no-commit-id', '--name-only', '-r', '--no-renames', commit)
+          .split('\n')
+          .sort();
         expect(files, p.name).toEqual([...new Set(p.files.map((f) => f.newPath ?? f.oldPath))].sort());
       });
     }
@@ -72,8 +81,19 @@ describe.skipIf('skip' in UPSTREAM)('dry run on the real upstream (v1.0.4, admin
     const variant = readFileSync(join(world.project, 'variants', `${VARIANT}.toml`), 'utf8');
     const regions = JSON.parse(/^regions = (\[.*\])$/m.exec(variant)![1]!) as string[];
     expect(plan.amiName).toBe(`bottlerocket-${VARIANT}-x86_64-v1.0.4-hc1`);
-    const cargo = plan.commands.filter((c: { argv: string[] }) => c.argv[0] === 'cargo').map((c: { argv: string[] }) => c.argv);
-    expect(cargo[0]).toEqual(['cargo', 'make', '-e', `BUILDSYS_VARIANT=${VARIANT}`, '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1']);
+    const cargo = plan.commands
+      .filter((c: { argv: string[] }) => c.argv[0] === 'cargo')
+      .map((c: { argv: string[] }) => c.argv);
+    expect(cargo[0]).toEqual([
+      'cargo',
+      'make',
+      '-e',
+      `BUILDSYS_VARIANT=${VARIANT}`,
+      '-e',
+      'BUILDSYS_ARCH=x86_64',
+      '-e',
+      'BUILDSYS_VERSION_BUILD=hc1',
+    ]);
     expect(cargo[1]).toContain('ami');
     expect(cargo[1]).toContain(`PUBLISH_REGIONS=${regions.join(',')}`);
     // Upstream v1.0.4's Makefile.toml reads these variables: the plan uses only ones it defines.
@@ -82,7 +102,10 @@ describe.skipIf('skip' in UPSTREAM)('dry run on the real upstream (v1.0.4, admin
       expect(makefile, arg).toContain(arg.split('=')[0]);
     }
     expect(plan.adminImages.map((a: { region: string }) => a.region)).toEqual(regions);
-    for (const a of plan.adminImages) expect(a.uri).toMatch(new RegExp(`\\.dkr\\.ecr\\.${a.region}\\.amazonaws\\.com/bottlerocket-admin:v0\\.5\\.2-hc1$`));
+    for (const a of plan.adminImages)
+      expect(a.uri).toMatch(
+        new RegExp(`\\.dkr\\.ecr\\.${a.region}\\.amazonaws\\.com/bottlerocket-admin:v0\\.5\\.2-hc1$`),
+      );
     // The generated commit points the default admin container at this build's image.
     const defaults = gitIn(world, join(work(), 'bottlerocket'), 'show', 'HEAD', '--', 'sources/models');
     expect(defaults).toContain('bottlerocket-admin:v0.5.2-hc1');
@@ -90,9 +113,27 @@ describe.skipIf('skip' in UPSTREAM)('dry run on the real upstream (v1.0.4, admin
 
   it('verifies the real patched tree: every changed Rust and TOML file, and the patched templates render', () => {
     const title = /Verify the patched tree: (.*)$/m.exec(result.stderr)?.[1] ?? '';
-    const changed = gitIn(world, join(work(), 'bottlerocket'), 'diff', '--name-only', '--diff-filter=d', plan.sources.bottlerocket.commit, 'HEAD')
+    const changed = gitIn(
+      world,
+      join(work(), 'bottlerocket'),
+      'diff',
+      '--name-only',
+      '--diff-filter=d',
+      plan.sources.bottlerocket.commit,
+      'HEAD',
+    )
       .split('\n')
-      .concat(gitIn(world, join(work(), 'admin-container'), 'diff', '--name-only', '--diff-filter=d', plan.sources['admin-container'].commit, 'HEAD').split('\n'));
+      .concat(
+        gitIn(
+          world,
+          join(work(), 'admin-container'),
+          'diff',
+          '--name-only',
+          '--diff-filter=d',
+          plan.sources['admin-container'].commit,
+          'HEAD',
+        ).split('\n'),
+      );
     const toml = changed.filter((f) => f.endsWith('.toml') || f.endsWith('Cargo.lock')).length;
     const rust = changed.filter((f) => f.endsWith('.rs')).length;
     expect(toml).toBeGreaterThan(0);
@@ -117,7 +158,15 @@ describe.skipIf('skip' in UPSTREAM)('the verify step refuses a broken patch on t
     if ('skip' in UPSTREAM) return;
     world = makeWorld(UPSTREAM);
     // A patched checkout to write the broken patches against.
-    const r = await world.bro('build', VARIANT, '--version', VERSION, '--dry-run', '--work-dir', join(world.root, 'work'));
+    const r = await world.bro(
+      'build',
+      VARIANT,
+      '--version',
+      VERSION,
+      '--dry-run',
+      '--work-dir',
+      join(world.root, 'work'),
+    );
     expect(r.code, r.stderr).toBe(0);
     patched = join(world.root, 'patched');
     gitIn(world, world.root, 'clone', '--quiet', join(world.root, 'work', 'bottlerocket'), patched);
@@ -142,7 +191,15 @@ describe.skipIf('skip' in UPSTREAM)('the verify step refuses a broken patch on t
     writeFileSync(join(dir, file), `${patch}\n`);
     writeFileSync(join(dir, 'series'), `${original.trimEnd()}\n${file}\n`);
     try {
-      return await world.bro('build', VARIANT, '--version', VERSION, '--dry-run', '--work-dir', mkdtempSync(join(world.root, 'w-')));
+      return await world.bro(
+        'build',
+        VARIANT,
+        '--version',
+        VERSION,
+        '--dry-run',
+        '--work-dir',
+        mkdtempSync(join(world.root, 'w-')),
+      );
     } finally {
       writeFileSync(join(dir, 'series'), original);
     }
@@ -156,7 +213,9 @@ describe.skipIf('skip' in UPSTREAM)('the verify step refuses a broken patch on t
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('The patched tree does not verify');
-    expect(r.stderr).toMatch(/packages\/containerd\/containerd-config-toml_aws-k8s \(changed by [^)]*0099-break-containerd-template\.patch/);
+    expect(r.stderr).toMatch(
+      /packages\/containerd\/containerd-config-toml_aws-k8s \(changed by [^)]*0099-break-containerd-template\.patch/,
+    );
   });
 
   it('a TOML file that no longer parses: exit 1, naming the file', async () => {
@@ -164,7 +223,9 @@ describe.skipIf('skip' in UPSTREAM)('the verify step refuses a broken patch on t
       appendFileSync(join(dir, 'sources/api/pluto/Cargo.toml'), '\n[dependencies\n');
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/sources\/api\/pluto\/Cargo\.toml \(changed by [^)]*0099-break-pluto-cargo-toml\.patch[^)]*\) is not valid TOML/);
+    expect(r.stderr).toMatch(
+      /sources\/api\/pluto\/Cargo\.toml \(changed by [^)]*0099-break-pluto-cargo-toml\.patch[^)]*\) is not valid TOML/,
+    );
   });
 
   it('a Rust file that no longer parses (real rustfmt): exit 1, naming the file', async (ctx) => {
@@ -176,6 +237,8 @@ describe.skipIf('skip' in UPSTREAM)('the verify step refuses a broken patch on t
       appendFileSync(join(dir, 'sources/api/pluto/src/main.rs'), '\nfn broken( {\n');
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/sources\/api\/pluto\/src\/main\.rs \(changed by [^)]*0099-break-pluto-rust\.patch[^)]*\) does not parse/);
+    expect(r.stderr).toMatch(
+      /sources\/api\/pluto\/src\/main\.rs \(changed by [^)]*0099-break-pluto-rust\.patch[^)]*\) does not parse/,
+    );
   });
 });

@@ -82,7 +82,9 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
     expect(r[1]).toMatch(/^moved v1\.1\.0\.\./);
     expect(r[2]).toMatch(/^missing v1\.15\.0\.\./);
     expect(r).toHaveLength(3);
-    expect(patchAt(bottlerocket.report, 'v1.1.0', '0004').moves?.map((m) => m.to)).toEqual(['packages/containerd/containerd-config-toml_k8s']);
+    expect(patchAt(bottlerocket.report, 'v1.1.0', '0004').moves?.map((m) => m.to)).toEqual([
+      'packages/containerd/containerd-config-toml_k8s',
+    ]);
   });
 
   it('0006 is clean at v1.0.5, needs fuzz at v1.0.6-7, conflicts from v1.0.8, is missing from v1.8.0', () => {

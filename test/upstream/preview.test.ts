@@ -27,8 +27,19 @@ describe.skipIf('skip' in UPSTREAM)('bro preview of the real patched templates (
     const file = join(world.project, 'examples', 'user-data.toml');
     userData = parseToml(readFileSync(file, 'utf8')) as unknown as UserData;
     result = await world.bro(
-      'preview', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--user-data', file,
-      '--instance-type', 'm5.large', '--cpus', '2', '--json', '--work-dir', join(world.root, 'work'),
+      'preview',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--user-data',
+      file,
+      '--instance-type',
+      'm5.large',
+      '--cpus',
+      '2',
+      '--json',
+      '--work-dir',
+      join(world.root, 'work'),
     );
     preview = result.code === 0 ? JSON.parse(result.stdout) : undefined;
   });
@@ -39,8 +50,16 @@ describe.skipIf('skip' in UPSTREAM)('bro preview of the real patched templates (
     expect(preview.kind).toBe('bro.preview');
     expect(preview.problems).toEqual([]);
     const files = Object.fromEntries(preview.files.map((f: any) => [f.name, f]));
-    expect(files['containerd-config-toml']).toMatchObject({ path: '/etc/containerd/config.toml', source: 'packages/containerd/containerd-config-toml_aws-k8s', problems: [] });
-    expect(files['kubelet-config']).toMatchObject({ path: '/etc/kubernetes/kubelet/config', source: 'packages/kubernetes-1.18/kubelet-config', problems: [] });
+    expect(files['containerd-config-toml']).toMatchObject({
+      path: '/etc/containerd/config.toml',
+      source: 'packages/containerd/containerd-config-toml_aws-k8s',
+      problems: [],
+    });
+    expect(files['kubelet-config']).toMatchObject({
+      path: '/etc/kubernetes/kubelet/config',
+      source: 'packages/kubernetes-1.18/kubelet-config',
+      problems: [],
+    });
     for (const f of preview.files) expect(f.problems, f.name).toEqual([]);
   });
 
@@ -74,13 +93,19 @@ describe.skipIf('skip' in UPSTREAM)('bro preview of the real patched templates (
     expect(preview.kubelet.featureGates).toMatchObject(k['feature-gates']);
   });
 
-  it('real containerd loads the rendered config.toml and reads back each host\'s credentials', (ctx) => {
+  it("real containerd loads the rendered config.toml and reads back each host's credentials", (ctx) => {
     if (!hasProgram(['containerd', '--version'], world.env)) {
-      console.warn('SKIPPED: containerd is not installed here (Debian: apt-get install containerd); the rendered config was not loaded by it');
+      console.warn(
+        'SKIPPED: containerd is not installed here (Debian: apt-get install containerd); the rendered config was not loaded by it',
+      );
       ctx.skip();
     }
     const rendered = preview.files.find((f: any) => f.name === 'containerd-config-toml').written;
-    const dump = execFileSync('containerd', ['--config', rendered, 'config', 'dump'], { env: world.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const dump = execFileSync('containerd', ['--config', rendered, 'config', 'dump'], {
+      env: world.env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const registry = (parseToml(dump) as any).plugins['io.containerd.grpc.v1.cri'].registry;
     for (const a of userData.settings['cri-registry-auths']) {
       // containerd 1.3's cri reads either table: registry.configs."<host>".auth, or registry.auths."<host>".

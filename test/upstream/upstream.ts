@@ -33,14 +33,19 @@ function locate(): UpstreamSource | { skip: string } {
   const br = process.env.BRO_BOTTLEROCKET_URL;
   const admin = process.env.BRO_ADMIN_CONTAINER_URL;
   if (br && admin) {
-    return { origin: `BRO_BOTTLEROCKET_URL=${br}, BRO_ADMIN_CONTAINER_URL=${admin}`, mirrors: () => ({ bottlerocket: br, admin }) };
+    return {
+      origin: `BRO_BOTTLEROCKET_URL=${br}, BRO_ADMIN_CONTAINER_URL=${admin}`,
+      mirrors: () => ({ bottlerocket: br, admin }),
+    };
   }
   if (existsSync(BUNDLES.bottlerocket) && existsSync(BUNDLES.admin)) {
     return {
       origin: BUNDLE_DIR,
       mirrors(dir) {
         const out = { bottlerocket: join(dir, 'bottlerocket.git'), admin: join(dir, 'admin-container.git') };
-        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.bottlerocket, out.bottlerocket], { env: sealedEnv(dir) });
+        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.bottlerocket, out.bottlerocket], {
+          env: sealedEnv(dir),
+        });
         execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.admin, out.admin], { env: sealedEnv(dir) });
         return out;
       },
@@ -98,7 +103,10 @@ export function makeWorld(source: UpstreamSource): World {
     cpSync(join(REPO_ROOT, entry), join(project, entry), { recursive: true });
   }
   const mirrors = source.mirrors(root);
-  const env = sealedEnv(join(root, 'home'), { BRO_BOTTLEROCKET_URL: mirrors.bottlerocket, BRO_ADMIN_CONTAINER_URL: mirrors.admin });
+  const env = sealedEnv(join(root, 'home'), {
+    BRO_BOTTLEROCKET_URL: mirrors.bottlerocket,
+    BRO_ADMIN_CONTAINER_URL: mirrors.admin,
+  });
   const cacheDir = join(root, 'cache');
   return {
     root,

@@ -46,10 +46,13 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
     options.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    utimes(path, now, now).catch(() => undefined);
-  }, Math.max(50, Math.floor(staleAfterMs / 6)));
+  const heartbeat = setInterval(
+    () => {
+      const now = new Date();
+      utimes(path, now, now).catch(() => undefined);
+    },
+    Math.max(50, Math.floor(staleAfterMs / 6)),
+  );
   heartbeat.unref();
   try {
     return await work();
@@ -74,7 +77,9 @@ async function tryCreate(path: string, me: LockHolder): Promise<boolean> {
 async function readHolder(path: string): Promise<LockHolder | undefined | 'gone'> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockHolder>;
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.token === 'string' ? (parsed as LockHolder) : undefined;
+    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.token === 'string'
+      ? (parsed as LockHolder)
+      : undefined;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined;
   }

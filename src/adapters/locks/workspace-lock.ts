@@ -95,7 +95,8 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
     if (held && verdict !== 'dead') throw ownerRunning(held.lock, verdict, path, broDir);
     const orphans = (held?.lock.groups ?? []).filter((g) => groupRuns(g, held!.lock.owner, me, os));
     if (orphans.length && !options.killOrphans) throw orphansRunning(held!.lock.owner, orphans, broDir);
-    if (orphans.length) killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
+    if (orphans.length)
+      killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
     stale = held?.lock.owner;
     // Move it aside (atomic), then take the lock. Of two bros taking it over at once, the second may
     // move the first one's new lock aside: it then puts it back and gives up.
@@ -108,11 +109,15 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
     if (held && movedLock && !sameOwnerRecord(movedLock.lock.owner, held.lock.owner)) {
       await link(aside, path).catch(() => undefined);
       await rm(aside, { force: true });
-      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, { hint: 'Run one build per workspace.' });
+      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, {
+        hint: 'Run one build per workspace.',
+      });
     }
     await rm(aside, { force: true });
     if (!(await create(path, content))) {
-      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, { hint: 'Run one build per workspace.' });
+      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, {
+        hint: 'Run one build per workspace.',
+      });
     }
   }
 
@@ -167,7 +172,13 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
 type OwnerStatus = 'alive' | 'dead' | 'unknown';
 
 /** Whether the recorded owner still runs, as far as this process can tell. */
-function ownerStatus(owner: ProcessIdentity, mtimeMs: number, me: ProcessIdentity, os: ProcessTable, heartbeat: number): OwnerStatus {
+function ownerStatus(
+  owner: ProcessIdentity,
+  mtimeMs: number,
+  me: ProcessIdentity,
+  os: ProcessTable,
+  heartbeat: number,
+): OwnerStatus {
   if (sameNamespace(owner, me)) {
     if (owner.pid === me.pid) return 'dead';
     if (!os.isAlive(owner.pid)) return 'dead';
@@ -187,7 +198,8 @@ function ownerStatus(owner: ProcessIdentity, mtimeMs: number, me: ProcessIdentit
 const sameNamespace = (owner: ProcessIdentity, me: ProcessIdentity) =>
   owner.host === me.host && owner.bootId === me.bootId && owner.pidNamespace === me.pidNamespace;
 
-const sameProcess = (a: ProcessIdentity, b: ProcessIdentity) => sameNamespace(a, b) && a.pid === b.pid && a.startTime === b.startTime;
+const sameProcess = (a: ProcessIdentity, b: ProcessIdentity) =>
+  sameNamespace(a, b) && a.pid === b.pid && a.startTime === b.startTime;
 
 /** Whether a recorded group still runs (checkable only in the owner's pid namespace). */
 function groupRuns(group: RecordedGroup, owner: ProcessIdentity, me: ProcessIdentity, os: ProcessTable): boolean {
@@ -197,7 +209,11 @@ function groupRuns(group: RecordedGroup, owner: ProcessIdentity, me: ProcessIden
   return !(group.startTime && leader && leader !== group.startTime);
 }
 
-async function stopGroups(groups: RecordedGroup[], os: ProcessTable, pause: () => Promise<void>): Promise<RecordedGroup[]> {
+async function stopGroups(
+  groups: RecordedGroup[],
+  os: ProcessTable,
+  pause: () => Promise<void>,
+): Promise<RecordedGroup[]> {
   for (const g of groups) os.killGroup(g.pgid, 'SIGTERM');
   // Give them a while to stop cleanly (docker stops its containers), then make sure.
   for (let i = 0; i < 50 && groups.some((g) => os.groupAlive(g.pgid)); i++) await pause();
@@ -207,23 +223,30 @@ async function stopGroups(groups: RecordedGroup[], os: ProcessTable, pause: () =
 }
 
 const describeOwner = (o: ProcessIdentity) => `pid ${o.pid} on ${o.host}`;
-const describeGroups = (groups: RecordedGroup[]) => groups.map((g) => `process group ${g.pgid} (${g.command})`).join(', ');
+const describeGroups = (groups: RecordedGroup[]) =>
+  groups.map((g) => `process group ${g.pgid} (${g.command})`).join(', ');
 
 function ownerRunning(lock: LockFile, verdict: OwnerStatus, path: string, broDir: string): StepError {
   const who = describeOwner(lock.owner);
-  return new StepError('lock', `Another bro (${who}${lock.startedAt === '?' ? '' : `, started ${lock.startedAt}`}) is running in this workspace (${broDir})`, {
-    hint:
-      verdict === 'unknown'
-        ? `It runs in another host or container, so bro cannot check it; its lock counts as abandoned once its heartbeat stops for ${MISSED_HEARTBEATS * HEARTBEAT_SECONDS / 60} minutes. If it is gone for sure, delete ${path}.`
-        : `Wait for it to finish, or use another --work-dir.`,
-  });
+  return new StepError(
+    'lock',
+    `Another bro (${who}${lock.startedAt === '?' ? '' : `, started ${lock.startedAt}`}) is running in this workspace (${broDir})`,
+    {
+      hint:
+        verdict === 'unknown'
+          ? `It runs in another host or container, so bro cannot check it; its lock counts as abandoned once its heartbeat stops for ${(MISSED_HEARTBEATS * HEARTBEAT_SECONDS) / 60} minutes. If it is gone for sure, delete ${path}.`
+          : `Wait for it to finish, or use another --work-dir.`,
+    },
+  );
 }
 
 function orphansRunning(owner: ProcessIdentity, orphans: RecordedGroup[], broDir: string): StepError {
   return new StepError(
     'lock',
     `The bro that held this workspace (${describeOwner(owner)}) is gone, but programs it started still run: ${describeGroups(orphans)}. A new build would run beside them in ${broDir}`,
-    { hint: `Wait for them to end, or rerun with --kill-orphans to stop them first (kill -TERM -- -<group> stops one by hand).` },
+    {
+      hint: `Wait for them to end, or rerun with --kill-orphans to stop them first (kill -TERM -- -<group> stops one by hand).`,
+    },
   );
 }
 
@@ -264,7 +287,8 @@ async function readLock(path: string): Promise<{ lock: LockFile; mtimeMs: number
   const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: 0 }));
   try {
     const data = JSON.parse(text) as Partial<LockFile>;
-    if (data && typeof data.owner?.pid === 'number') return { lock: { owner: data.owner, startedAt: data.startedAt ?? '?', groups: data.groups ?? [] }, mtimeMs };
+    if (data && typeof data.owner?.pid === 'number')
+      return { lock: { owner: data.owner, startedAt: data.startedAt ?? '?', groups: data.groups ?? [] }, mtimeMs };
   } catch {
     // Below: the old format.
   }

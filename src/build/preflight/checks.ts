@@ -44,7 +44,13 @@ export interface CheckInputs {
 }
 
 /** Environment variables through which the SDK's chain finds credentials without instance metadata. */
-const CREDENTIAL_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI'];
+const CREDENTIAL_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_PROFILE',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+];
 
 export const TITLES: Record<CheckResult['id'], string> = {
   docker: 'Docker engine',
@@ -90,7 +96,10 @@ export const NEEDED_BY: Record<CheckResult['id'], readonly StepId[]> = {
 export const FIRST_BUILD_GIB = 80;
 export const INCREMENTAL_BUILD_GIB = 20;
 
-export function requiredDiskGiB(inputs: Pick<CheckInputs, 'minFreeDiskGiB' | 'hasBuildCaches'>): { gib: number; why: string } {
+export function requiredDiskGiB(inputs: Pick<CheckInputs, 'minFreeDiskGiB' | 'hasBuildCaches'>): {
+  gib: number;
+  why: string;
+} {
   if (inputs.minFreeDiskGiB !== undefined) return { gib: inputs.minFreeDiskGiB, why: '--min-free-disk' };
   return inputs.hasBuildCaches
     ? { gib: INCREMENTAL_BUILD_GIB, why: 'a rebuild that reuses the caches of the earlier build in this workspace' }
@@ -116,13 +125,26 @@ export async function checkDocker({ runner, redactor }: CheckInputs): Promise<Ch
   try {
     const { stdout } = await runner.run({ argv: ['docker', 'info', '--format', '{{.ServerVersion}}'], mode: 'read' });
     const version = stdout.trim();
-    if (!version) return { ...base, status: 'fail', detail: 'docker info gave no server version', fix: 'Check that `docker info` reports a Server section.' };
+    if (!version)
+      return {
+        ...base,
+        status: 'fail',
+        detail: 'docker info gave no server version',
+        fix: 'Check that `docker info` reports a Server section.',
+      };
     return { ...base, status: 'ok', detail: `engine ${version} answers` };
   } catch (error) {
     if (error instanceof SubprocessError && error.reason === 'spawn') {
-      return { ...base, status: 'fail', detail: 'docker is not installed (not on PATH)', fix: 'Install Docker Engine (https://docs.docker.com/engine/install/) and start it.' };
+      return {
+        ...base,
+        status: 'fail',
+        detail: 'docker is not installed (not on PATH)',
+        fix: 'Install Docker Engine (https://docs.docker.com/engine/install/) and start it.',
+      };
     }
-    const said = redactor.redact(telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)));
+    const said = redactor.redact(
+      telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
+    );
     const denied = /permission denied/i.test(said);
     return {
       ...base,
@@ -143,10 +165,22 @@ export async function checkCargoMake({ runner, redactor }: CheckInputs): Promise
     return { ...base, status: 'ok', detail: stdout.trim().split('\n')[0] || 'installed' };
   } catch (error) {
     if (error instanceof SubprocessError && error.reason === 'spawn') {
-      return { ...base, status: 'fail', detail: 'cargo is not installed (not on PATH)', fix: 'Install Rust (https://rustup.rs), then `cargo install cargo-make`.' };
+      return {
+        ...base,
+        status: 'fail',
+        detail: 'cargo is not installed (not on PATH)',
+        fix: 'Install Rust (https://rustup.rs), then `cargo install cargo-make`.',
+      };
     }
-    const said = redactor.redact(telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)));
-    return { ...base, status: 'fail', detail: `cargo-make is not installed (${said})`, fix: 'Install it: `cargo install cargo-make`.' };
+    const said = redactor.redact(
+      telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
+    );
+    return {
+      ...base,
+      status: 'fail',
+      detail: `cargo-make is not installed (${said})`,
+      fix: 'Install it: `cargo install cargo-make`.',
+    };
   }
 }
 
@@ -165,7 +199,12 @@ export async function checkDisk(inputs: CheckInputs): Promise<CheckResult> {
       fix: `Free ${gib(need.gib * GIB - bytes)} there, or put the workspace on a larger disk (--work-dir). --min-free-disk <GiB> sets the figure when you know the build needs less.`,
     };
   } catch (error) {
-    return { ...base, status: 'fail', detail: `cannot measure the free disk under ${inputs.workDir}: ${(error as Error).message}`, fix: 'Check that the work dir is on a mounted file system you can read.' };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `cannot measure the free disk under ${inputs.workDir}: ${(error as Error).message}`,
+      fix: 'Check that the work dir is on a mounted file system you can read.',
+    };
   }
 }
 
@@ -203,12 +242,18 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
     : env.AWS_PROFILE
       ? `profile ${env.AWS_PROFILE} (AWS_PROFILE)`
       : "the SDK's default chain (no profile set)";
-  if (inputs.dryRun && !variant.infra.profile && !CREDENTIAL_ENV.some((name) => env[name]) && !(await inputs.host.hasAwsFiles(env))) {
+  if (
+    inputs.dryRun &&
+    !variant.infra.profile &&
+    !CREDENTIAL_ENV.some((name) => env[name]) &&
+    !(await inputs.host.hasAwsFiles(env))
+  ) {
     return {
       result: {
         ...base,
         status: 'skipped',
-        detail: 'not asked in a dry run: no AWS credentials are configured in the environment or in ~/.aws (an instance role is asked by `bro doctor` and by the real build)',
+        detail:
+          'not asked in a dry run: no AWS credentials are configured in the environment or in ~/.aws (an instance role is asked by `bro doctor` and by the real build)',
       },
     };
   }
@@ -219,7 +264,12 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
     const detail = `account ${identity.account} as ${arn}, through ${profile}, partition ${identity.partition}`;
     if (identity.partition !== partition) {
       return {
-        result: { ...base, status: 'fail', detail, fix: `The variant's regions are in partition ${partition}: use credentials of an account there (infra.profile in ${inputs.variantFile}, or AWS_PROFILE).` },
+        result: {
+          ...base,
+          status: 'fail',
+          detail,
+          fix: `The variant's regions are in partition ${partition}: use credentials of an account there (infra.profile in ${inputs.variantFile}, or AWS_PROFILE).`,
+        },
         identity,
       };
     }
@@ -259,7 +309,10 @@ export function checkExampleAccounts({ variant, variantFile }: CheckInputs): Che
   const base = head('example-accounts');
   const registry = variant['admin-image']['registry-account'];
   const shared = variant['share-with'].filter(isExampleAccount);
-  const found = [...(shared.length ? [`share-with ${shared.join(', ')}`] : []), ...(isExampleAccount(registry) ? [`admin-image.registry-account ${registry}`] : [])];
+  const found = [
+    ...(shared.length ? [`share-with ${shared.join(', ')}`] : []),
+    ...(isExampleAccount(registry) ? [`admin-image.registry-account ${registry}`] : []),
+  ];
   const accounts = [...new Set([registry, ...variant['share-with']])].join(', ');
   if (!found.length) return { ...base, status: 'ok', detail: `${accounts}: none is an example ID` };
   return {

@@ -36,21 +36,29 @@ export async function runPreflight(inputs: CheckInputs, steps?: readonly StepId[
     ['example-accounts', () => checkExampleAccounts(inputs)],
   ];
   return Promise.all(
-    all.map(async ([id, check]) =>
-      needed(id) ? check() : skippedCheck(id, `not needed by ${steps?.join(', ')}`),
-    ),
+    all.map(async ([id, check]) => (needed(id) ? check() : skippedCheck(id, `not needed by ${steps?.join(', ')}`))),
   );
 }
 
-const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({ id, title: TITLES[id], mustHave: MUST_HAVE[id], status: 'skipped', detail });
+const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({
+  id,
+  title: TITLES[id],
+  mustHave: MUST_HAVE[id],
+  status: 'skipped',
+  detail,
+});
 
-export const failedMustHaves = (checks: readonly CheckResult[]) => checks.filter((c) => c.mustHave && c.status === 'fail');
+export const failedMustHaves = (checks: readonly CheckResult[]) =>
+  checks.filter((c) => c.mustHave && c.status === 'fail');
 
 const MARK: Record<CheckResult['status'], string> = { ok: '✔', fail: '✖', advice: '!', skipped: '-' };
 
 /** One line per check, and under a failed or advised one, what to do. */
 export function formatChecks(checks: readonly CheckResult[], indent = ''): string[] {
-  return checks.flatMap((c) => [`${indent}${MARK[c.status]} ${c.title}: ${c.detail}`, ...(c.fix && c.status !== 'ok' ? [`${indent}  → ${c.fix}`] : [])]);
+  return checks.flatMap((c) => [
+    `${indent}${MARK[c.status]} ${c.title}: ${c.detail}`,
+    ...(c.fix && c.status !== 'ok' ? [`${indent}  → ${c.fix}`] : []),
+  ]);
 }
 
 /** A real build refused by its preflight (exit 2: the host or the configuration, not a step). */
@@ -61,9 +69,12 @@ export class PreflightError extends BroError {
 export function preflightError(checks: readonly CheckResult[]): PreflightError | undefined {
   const failed = failedMustHaves(checks);
   if (!failed.length) return undefined;
-  return new PreflightError(`This host cannot run the build: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`, {
-    hint: 'Fix them and rerun; `bro doctor` repeats the checks without building.',
-  });
+  return new PreflightError(
+    `This host cannot run the build: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`,
+    {
+      hint: 'Fix them and rerun; `bro doctor` repeats the checks without building.',
+    },
+  );
 }
 
 export interface PreflightOptions {
@@ -78,7 +89,8 @@ export interface PreflightOptions {
 export async function preflightOf(
   ctx: Pick<BuildContext, 'adapters' | 'variant' | 'state'> & { workspace: Pick<BuildContext['workspace'], 'root'> },
   aws: Aws,
-  options: PreflightOptions): Promise<CheckResult[]> {
+  options: PreflightOptions,
+): Promise<CheckResult[]> {
   const { adapters, variant, workspace } = ctx;
   // A state file bro cannot read is reported by the build itself; here it only means "no caches known".
   const osBuild = await ctx.state.get('os-build').catch(() => undefined);

@@ -10,7 +10,12 @@ function commands(ctx: PublishContext) {
   const inputs = buildInputs(ctx);
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
   const localTag = adminLocalTag(inputs, tag);
-  return { tag, localTag, build: adminImageBuildCommand(inputs, localTag), check: adminImageCheckCommand(inputs, localTag) };
+  return {
+    tag,
+    localTag,
+    build: adminImageBuildCommand(inputs, localTag),
+    check: adminImageCheckCommand(inputs, localTag),
+  };
 }
 
 export const adminImageBuildStep: PipelineStep = {

@@ -19,11 +19,19 @@ import { openLog, runLogged } from './run-logged.js';
 const STEP = 'admin-image-push';
 
 /** Creates the repository when it is missing: immutable tags, scan on push. */
-export async function ensureRepository(ecr: Ecr, repository: string, registryId: string, warn: (message: string) => void, region: string): Promise<void> {
+export async function ensureRepository(
+  ecr: Ecr,
+  repository: string,
+  registryId: string,
+  warn: (message: string) => void,
+  region: string,
+): Promise<void> {
   try {
     const { repositories } = await ecr.describeRepositories({ repositoryNames: [repository], registryId });
     if (repositories?.[0]?.imageTagMutability === 'MUTABLE') {
-      warn(`ECR repository ${repository} in ${region} allows tags to be overwritten; bro creates its repositories with immutable tags.`);
+      warn(
+        `ECR repository ${repository} in ${region} allows tags to be overwritten; bro creates its repositories with immutable tags.`,
+      );
     }
     return;
   } catch (error) {
@@ -43,9 +51,18 @@ export async function ensureRepository(ecr: Ecr, repository: string, registryId:
 }
 
 /** The digest the tag holds in ECR, or undefined when there is no such tag. */
-export async function taggedDigest(ecr: Ecr, repository: string, registryId: string, tag: string): Promise<string | undefined> {
+export async function taggedDigest(
+  ecr: Ecr,
+  repository: string,
+  registryId: string,
+  tag: string,
+): Promise<string | undefined> {
   try {
-    const { imageDetails } = await ecr.describeImages({ repositoryName: repository, registryId, imageIds: [{ imageTag: tag }] });
+    const { imageDetails } = await ecr.describeImages({
+      repositoryName: repository,
+      registryId,
+      imageIds: [{ imageTag: tag }],
+    });
     return imageDetails?.[0]?.imageDigest;
   } catch (error) {
     if (isAwsError(error, 'ImageNotFoundException')) return undefined;
@@ -61,16 +78,23 @@ export async function registryPassword(ecr: Ecr, redactor: Redactor): Promise<st
   const password = decoded.slice(decoded.indexOf(':') + 1);
   redactor.add(password);
   if (!decoded.startsWith('AWS:') || !password) {
-    throw new StepError(STEP, 'ECR GetAuthorizationToken returned no usable token (expected base64 of "AWS:<password>")');
+    throw new StepError(
+      STEP,
+      'ECR GetAuthorizationToken returned no usable token (expected base64 of "AWS:<password>")',
+    );
   }
   return password;
 }
 
 function conflict(uri: string, region: string, existing: string, image: AdminImage, cause?: unknown): StepError {
-  return new StepError(STEP, `${uri} already holds ${existing} in ${region}, which is not this build's admin image (${image.imageId.slice(0, 19)})`, {
-    cause,
-    hint: 'ECR tags are immutable: publish a new admin image under a new build suffix (e.g. --version 1.0.4-hc2).',
-  });
+  return new StepError(
+    STEP,
+    `${uri} already holds ${existing} in ${region}, which is not this build's admin image (${image.imageId.slice(0, 19)})`,
+    {
+      cause,
+      hint: 'ECR tags are immutable: publish a new admin image under a new build suffix (e.g. --version 1.0.4-hc2).',
+    },
+  );
 }
 
 /**
@@ -92,7 +116,13 @@ export function pushPlan(variant: Variant, region: string, tag: string, localTag
   const { repository, 'registry-account': registryId } = variant['admin-image'];
   const uri = adminImageUri(variant, region, tag);
   const registry = ecrRegistry(registryId, region);
-  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({ step: STEP, by: 'bro', region, service: 'ecr', ...a });
+  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
+    step: STEP,
+    by: 'bro',
+    region,
+    service: 'ecr',
+    ...a,
+  });
   return {
     uri,
     registry,
@@ -100,8 +130,16 @@ export function pushPlan(variant: Variant, region: string, tag: string, localTag
     registryId,
     aws: [
       action({ action: 'DescribeRepositories', target: `${registryId}/${repository}` }),
-      action({ action: 'CreateRepository', target: `${registryId}/${repository}`, note: 'if missing: immutable tags, scan on push' }),
-      action({ action: 'DescribeImages', target: `${repository}:${tag}`, note: 'the region is done if the tag holds this image' }),
+      action({
+        action: 'CreateRepository',
+        target: `${registryId}/${repository}`,
+        note: 'if missing: immutable tags, scan on push',
+      }),
+      action({
+        action: 'DescribeImages',
+        target: `${repository}:${tag}`,
+        note: 'the region is done if the tag holds this image',
+      }),
       action({ action: 'GetAuthorizationToken', target: registry, note: 'password to docker login on stdin' }),
       action({ action: 'DescribeImages', target: `${repository}:${tag}`, note: 'verify the pushed digest' }),
     ],
@@ -121,7 +159,10 @@ interface PushEnv {
   task: StepTask;
 }
 
-export async function pushToRegion({ ctx, image, docker, configs, task }: PushEnv, region: string): Promise<PushedImage> {
+export async function pushToRegion(
+  { ctx, image, docker, configs, task }: PushEnv,
+  region: string,
+): Promise<PushedImage> {
   const ecr = requireAws(ctx).ecr(region);
   const plan = pushPlan(ctx.variant, region, image.tag, image.localTag, ctx.workspace.root);
   const { repository, registryId, uri, registry } = plan;
@@ -151,7 +192,13 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
     await runLogged(ctx, STEP, push, log, pushProgress);
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
-      throw conflict(uri, region, (await taggedDigest(ecr, repository, registryId, image.tag)) ?? 'another image', image, error);
+      throw conflict(
+        uri,
+        region,
+        (await taggedDigest(ecr, repository, registryId, image.tag)) ?? 'another image',
+        image,
+        error,
+      );
     }
     throw error;
   } finally {
@@ -161,9 +208,13 @@ export async function pushToRegion({ ctx, image, docker, configs, task }: PushEn
   if (!digest) throw new StepError(STEP, `docker push ${uri} printed no digest`, { hint: `See ${log}.` });
   const verified = await taggedDigest(ecr, repository, registryId, image.tag);
   if (verified !== digest) {
-    throw new StepError(STEP, `docker push ${uri} reported ${digest}, but ECR has ${verified ?? 'no image'} under that tag`, {
-      hint: 'Check the repository in the ECR console, then rerun.',
-    });
+    throw new StepError(
+      STEP,
+      `docker push ${uri} reported ${digest}, but ECR has ${verified ?? 'no image'} under that tag`,
+      {
+        hint: 'Check the repository in the ECR console, then rerun.',
+      },
+    );
   }
   return { uri, digest, action: 'pushed' };
 }
@@ -176,7 +227,10 @@ export const adminImagePushStep: PipelineStep = {
   external: true,
   inputs(ctx) {
     const image = ctx.out.adminImage;
-    return { imageId: image?.imageId, uris: image ? ctx.variant.regions.map((r) => adminImageUri(ctx.variant, r, image.tag)) : [] };
+    return {
+      imageId: image?.imageId,
+      uris: image ? ctx.variant.regions.map((r) => adminImageUri(ctx.variant, r, image.tag)) : [],
+    };
   },
   restore(ctx, outputs) {
     ctx.out.adminImages = outputs.regions as Record<string, PushedImage>;
@@ -187,11 +241,21 @@ export const adminImagePushStep: PipelineStep = {
     const configs = await docker.configDir(ctx.workspace.broDir);
     const env = { ctx, image, docker, configs, task };
     const outcomes = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, (region) =>
-      runRecorded(ctx.state, `${STEP}:${region}`, { imageId: image.imageId, uri: adminImageUri(ctx.variant, region, image.tag) }, force, () =>
-        pushToRegion(env, region),
+      runRecorded(
+        ctx.state,
+        `${STEP}:${region}`,
+        { imageId: image.imageId, uri: adminImageUri(ctx.variant, region, image.tag) },
+        force,
+        () => pushToRegion(env, region),
       ),
     ).finally(() => configs.remove());
-    throwIfAnyRegionFailed(STEP, 'Pushing the admin image', outcomes, describe, 'Rerun `bro build`: it pushes only to the regions that failed.');
+    throwIfAnyRegionFailed(
+      STEP,
+      'Pushing the admin image',
+      outcomes,
+      describe,
+      'Rerun `bro build`: it pushes only to the regions that failed.',
+    );
     ctx.out.adminImages = Object.fromEntries(
       outcomes.map(({ region, value }) => [region, { uri: value!.uri, digest: value!.digest, action: value!.action }]),
     );

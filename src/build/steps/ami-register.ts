@@ -22,10 +22,20 @@ const STEP = 'ami-register';
 export function pubsysActions(regions: readonly string[], name: string): AwsAction[] {
   const [first, ...others] = regions;
   if (!first) return [];
-  const action = (region: string, a: Omit<AwsAction, 'step' | 'by' | 'region'>): AwsAction => ({ step: STEP, by: 'pubsys', region, ...a });
+  const action = (region: string, a: Omit<AwsAction, 'step' | 'by' | 'region'>): AwsAction => ({
+    step: STEP,
+    by: 'pubsys',
+    region,
+    ...a,
+  });
   return [
     action(first, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
-    action(first, { service: 'ebs', action: 'StartSnapshot/PutSnapshotBlock/CompleteSnapshot', target: 'the root and data images', note: 'coldsnap uploads them' }),
+    action(first, {
+      service: 'ebs',
+      action: 'StartSnapshot/PutSnapshotBlock/CompleteSnapshot',
+      target: 'the root and data images',
+      note: 'coldsnap uploads them',
+    }),
     action(first, { service: 'ec2', action: 'RegisterImage', target: name }),
     ...others.flatMap((region) => [
       action(region, { service: 'ec2', action: 'DescribeImages', target: name, note: 'an AMI of that name is reused' }),
@@ -52,7 +62,8 @@ export async function readAmisJson(path: string, regions: readonly string[]): Pr
   const missing: string[] = [];
   for (const region of regions) {
     const entry = (data as Record<string, Partial<RegisteredAmi>> | null)?.[region];
-    if (typeof entry?.id === 'string' && /^ami-[0-9a-f]+$/.test(entry.id) && typeof entry.name === 'string') amis[region] = { id: entry.id, name: entry.name };
+    if (typeof entry?.id === 'string' && /^ami-[0-9a-f]+$/.test(entry.id) && typeof entry.name === 'string')
+      amis[region] = { id: entry.id, name: entry.name };
     else missing.push(region);
   }
   if (missing.length) {
@@ -84,8 +95,13 @@ export const amiRegisterStep: PipelineStep = {
     await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
     const log = await openLog(ctx, STEP);
     await runLogged(ctx, STEP, amiRegisterCommand(inputs), log, (line) => (task.output = line));
-    ctx.out.amis = await readAmisJson(amisJsonPath(inputs.bottlerocketDir, ctx.variant, ctx.version), ctx.variant.regions);
-    task.title = `OS image: AMI ${Object.entries(ctx.out.amis).map(([r, a]) => `${r} ${a.id}`).join(', ')}`;
+    ctx.out.amis = await readAmisJson(
+      amisJsonPath(inputs.bottlerocketDir, ctx.variant, ctx.version),
+      ctx.variant.regions,
+    );
+    task.title = `OS image: AMI ${Object.entries(ctx.out.amis)
+      .map(([r, a]) => `${r} ${a.id}`)
+      .join(', ')}`;
     return { amis: ctx.out.amis };
   },
 };

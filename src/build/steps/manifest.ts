@@ -30,7 +30,10 @@ export const ManifestSchema = z.object({
   arch: z.string(),
   version: z.string(),
   amiName: z.string(),
-  sources: z.record(z.string(), z.object({ url: z.string(), ref: z.string(), commit: z.string(), head: z.string(), series })),
+  sources: z.record(
+    z.string(),
+    z.object({ url: z.string(), ref: z.string(), commit: z.string(), head: z.string(), series }),
+  ),
   patchSeriesDigest: z.string(),
   accounts: z.array(z.string()),
   adminImage: z.object({ tag: z.string(), imageId: z.string() }),
@@ -43,7 +46,10 @@ export const ManifestSchema = z.object({
       adminImage: z.object({ uri: z.string(), digest: z.string() }),
     }),
   ),
-  steps: z.record(z.string(), z.object({ status: z.string(), startedAt: z.string(), finishedAt: z.string(), durationMs: z.number() })),
+  steps: z.record(
+    z.string(),
+    z.object({ status: z.string(), startedAt: z.string(), finishedAt: z.string(), durationMs: z.number() }),
+  ),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -88,14 +94,25 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
       ctx.variant.regions.map((region) => {
         const share = requireOutput(shares[region], step, 'share');
         const pushed = requireOutput(adminImages[region], step, 'admin-image-push');
-        return [region, { ami: requireOutput(amis[region], step, 'ami-register').id, snapshots: share.snapshotIds, sharedWith: share.accounts, adminImage: { uri: pushed.uri, digest: pushed.digest } }];
+        return [
+          region,
+          {
+            ami: requireOutput(amis[region], step, 'ami-register').id,
+            snapshots: share.snapshotIds,
+            sharedWith: share.accounts,
+            adminImage: { uri: pushed.uri, digest: pushed.digest },
+          },
+        ];
       }),
     ),
     steps: Object.fromEntries(
       Object.entries(state.steps)
         // grants:<region> records who bro granted; they are in `regions` already.
         .filter(([id]) => !id.startsWith('grants:'))
-        .map(([id, r]) => [id, { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs }]),
+        .map(([id, r]) => [
+          id,
+          { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs },
+        ]),
     ),
   };
   return ctx.adapters.redactor.redactValue(manifest);
@@ -109,7 +126,10 @@ export async function writeManifest(path: string, manifest: Manifest): Promise<v
 /** Reads a manifest; one written by another schema version is refused, not guessed at. */
 export async function readManifest(path: string): Promise<Manifest> {
   const text = await readFile(path, 'utf8').catch((error: unknown) => {
-    throw new ConfigError(path, 'does not exist', { cause: error, hint: 'Run `bro build` first, or pass --manifest FILE.' });
+    throw new ConfigError(path, 'does not exist', {
+      cause: error,
+      hint: 'Run `bro build` first, or pass --manifest FILE.',
+    });
   });
   let data: unknown;
   try {
@@ -117,16 +137,29 @@ export async function readManifest(path: string): Promise<Manifest> {
   } catch (error) {
     throw new ConfigError(path, 'is not valid JSON', { cause: error });
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data) || (data as { kind?: unknown }).kind !== 'bro.manifest') {
-    throw new ConfigError(path, `is not a bro release manifest (it holds ${Array.isArray(data) ? 'a JSON array' : data === null ? 'null' : typeof data !== 'object' ? `a JSON ${typeof data}` : 'an object without kind "bro.manifest"'})`, {
-      hint: 'Pass --manifest the manifest.json a `bro build` wrote, or name the variant whose workspace holds it.',
-    });
+  if (
+    data === null ||
+    typeof data !== 'object' ||
+    Array.isArray(data) ||
+    (data as { kind?: unknown }).kind !== 'bro.manifest'
+  ) {
+    throw new ConfigError(
+      path,
+      `is not a bro release manifest (it holds ${Array.isArray(data) ? 'a JSON array' : data === null ? 'null' : typeof data !== 'object' ? `a JSON ${typeof data}` : 'an object without kind "bro.manifest"'})`,
+      {
+        hint: 'Pass --manifest the manifest.json a `bro build` wrote, or name the variant whose workspace holds it.',
+      },
+    );
   }
   const version = (data as { schemaVersion?: unknown }).schemaVersion;
   if (version !== MANIFEST_SCHEMA_VERSION) {
-    throw new ConfigError(path, `has schemaVersion ${JSON.stringify(version)}; this bro reads version ${MANIFEST_SCHEMA_VERSION}`, {
-      hint: 'Use the bro version that wrote it (see its "bro" field), or rebuild the manifest with `bro build`.',
-    });
+    throw new ConfigError(
+      path,
+      `has schemaVersion ${JSON.stringify(version)}; this bro reads version ${MANIFEST_SCHEMA_VERSION}`,
+      {
+        hint: 'Use the bro version that wrote it (see its "bro" field), or rebuild the manifest with `bro build`.',
+      },
+    );
   }
   const result = ManifestSchema.safeParse(data);
   if (!result.success) {
@@ -146,7 +179,9 @@ export async function recordRevoke(path: string, sharedWith: Record<string, read
     const entry = manifest.regions[region];
     if (entry) entry.sharedWith = [...accounts];
   }
-  manifest.accounts = manifest.accounts.filter((a) => Object.values(manifest.regions).every((r) => r.sharedWith.includes(a)));
+  manifest.accounts = manifest.accounts.filter((a) =>
+    Object.values(manifest.regions).every((r) => r.sharedWith.includes(a)),
+  );
   await writeManifest(path, manifest);
 }
 

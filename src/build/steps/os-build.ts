@@ -32,7 +32,10 @@ export const osBuildStep: PipelineStep = {
     }
     const files = imageFiles(inputs.bottlerocketDir, ctx.variant, ctx.version);
     for (const file of files) {
-      const size = await stat(file).then((s) => s.size, () => 0);
+      const size = await stat(file).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (!size) {
         throw new StepError(STEP, `cargo make finished, but ${file} is missing or empty`, {
           hint: `Upstream's Makefile.toml writes it at this path; check BUILDSYS_VARIANT and BUILDSYS_ARCH, and ${log}.`,

@@ -66,12 +66,16 @@ export async function applySeries(
           // Leave the conflict in place for hand resolution: a three-way am writes conflict markers.
           await git.am(source.dir, [patch.path], { threeWay: true }).catch(() => undefined);
         }
-        throw new PatchError(patch.name, `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`, {
-          cause: error,
-          hint: options.keepFailed
-            ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix (the next bro build refuses to discard it; --discard-changes does). To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
-            : `Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
-        });
+        throw new PatchError(
+          patch.name,
+          `${series?.source} patch ${patch.name} does not apply to ${source.ref} (${source.commit.slice(0, 12)}):\n${diagnosis}`,
+          {
+            cause: error,
+            hint: options.keepFailed
+              ? `The conflict is left in ${source.dir}: resolve it and \`git am --continue\` to try the fix (the next bro build refuses to discard it; --discard-changes does). To make it part of the series, run \`bro patches rebase --source ${source.name} --onto ${source.ref}\`, resolve there, then \`bro patches refresh\`.`
+              : `Run \`bro patches check --source ${series?.source}\` to see every patch's status, or rerun with --keep-failed to resolve by hand.`,
+          },
+        );
       }
     }
     applying = undefined;
@@ -86,9 +90,13 @@ export async function applySeries(
   }
   const dirty = await git.status(source.dir);
   if (dirty.length) {
-    throw new PatchError('(series)', `The ${source.name} tree is dirty after patching:\n${dirty.slice(0, 10).join('\n')}`, {
-      hint: 'A dirty tree changes the build id (git describe --dirty). Check that no patch leaves untracked files.',
-    });
+    throw new PatchError(
+      '(series)',
+      `The ${source.name} tree is dirty after patching:\n${dirty.slice(0, 10).join('\n')}`,
+      {
+        hint: 'A dirty tree changes the build id (git describe --dirty). Check that no patch leaves untracked files.',
+      },
+    );
   }
   return git.head(source.dir);
 }
@@ -136,7 +144,9 @@ export async function userWork(git: Git, source: ResolvedSource): Promise<string
   const found: string[] = [];
   if (await git.amInProgress(source.dir)) found.push('a `git am` stopped at a conflict (left by --keep-failed)');
   const changed = await git.status(source.dir);
-  found.push(...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`));
+  found.push(
+    ...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`),
+  );
   if (changed.length > 20) found.push(`… and ${changed.length - 20} more changed files`);
   const commits = await git.foreignCommits(source.dir, source.commit);
   found.push(...commits.slice(0, 10).map((c) => `commit not made by bro: ${c}`));
@@ -145,9 +155,13 @@ export async function userWork(git: Git, source: ResolvedSource): Promise<string
 }
 
 function refuseToDiscard(source: ResolvedSource, work: readonly string[], base: string): PatchError {
-  return new PatchError('(series)', `${source.dir} has work that rerunning would discard:\n${work.map((w) => `  ${w}`).join('\n')}`, {
-    hint: `Keep it by making it part of the series (commit it, \`git format-patch -1\` into patches/${source.name}/${base}/ and list it in its series file; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away.`,
-  });
+  return new PatchError(
+    '(series)',
+    `${source.dir} has work that rerunning would discard:\n${work.map((w) => `  ${w}`).join('\n')}`,
+    {
+      hint: `Keep it by making it part of the series (commit it, \`git format-patch -1\` into patches/${source.name}/${base}/ and list it in its series file; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away.`,
+    },
+  );
 }
 
 /** The series base for the admin container: its VERSION without the `v`. */
@@ -161,7 +175,10 @@ export const patchStep: Step = {
     const { sources, adminVersion } = ctx;
     if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
     const { git, project, warn } = ctx.adapters;
-    const versions: Record<SourceName, string> = { bottlerocket: ctx.version.upstream, 'admin-container': baseVersion(adminVersion) };
+    const versions: Record<SourceName, string> = {
+      bottlerocket: ctx.version.upstream,
+      'admin-container': baseVersion(adminVersion),
+    };
     const generated: Record<SourceName, GeneratedChange[]> = {
       bottlerocket: [setAdminSource(ctx.variant, adminImageTag(adminVersion, ctx.version))],
       'admin-container': [],
@@ -173,20 +190,33 @@ export const patchStep: Step = {
       const source = sources[name];
       const series = await selectSeries(project, name, versions[name], warn);
       ctx.series[name] = series;
-      const inputs = digestOf({ commit: source.commit, series: series?.digest ?? null, generated: generated[name].map((g) => [g.message, g.inputs]) });
+      const inputs = digestOf({
+        commit: source.commit,
+        series: series?.digest ?? null,
+        generated: generated[name].map((g) => [g.message, g.inputs]),
+      });
       const id = `patch:${name}`;
       const record = await ctx.state.get(id);
       const started = new Date();
       const work = await userWork(git, source);
-      if (work.length && !ctx.options.discardChanges) throw refuseToDiscard(source, work, series?.base ?? versions[name]);
+      if (work.length && !ctx.options.discardChanges)
+        throw refuseToDiscard(source, work, series?.base ?? versions[name]);
       let head: string;
-      if (!force && isDone(record, inputs) && record.outputs.head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0) {
+      if (
+        !force &&
+        isDone(record, inputs) &&
+        record.outputs.head === (await git.head(source.dir)) &&
+        (await git.status(source.dir)).length === 0
+      ) {
         head = String(record.outputs.head);
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
         // Until the series is whole, the run's rollback puts the checkout back at the pin.
-        const release = ctx.rollback.add(`${name}/ reset to the pin, ${source.ref} (${source.commit.slice(0, 12)})`, () => git.resetTo(source.dir, source.commit));
+        const release = ctx.rollback.add(
+          `${name}/ reset to the pin, ${source.ref} (${source.commit.slice(0, 12)})`,
+          () => git.resetTo(source.dir, source.commit),
+        );
         try {
           head = await applySeries(git, source, series, generated[name], { keepFailed: ctx.options.keepFailed });
         } catch (error) {
@@ -196,7 +226,9 @@ export const patchStep: Step = {
         }
         release();
         await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
-        summary.push(`${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`);
+        summary.push(
+          `${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`,
+        );
       }
       ctx.patchedHeads[name] = head;
     }

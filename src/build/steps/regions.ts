@@ -11,32 +11,54 @@ export interface RegionOutcome<T> {
   error?: unknown;
 }
 
-export async function forEachRegion<T>(regions: readonly string[], limit: number, work: (region: string) => Promise<T>): Promise<RegionOutcome<T>[]> {
+export async function forEachRegion<T>(
+  regions: readonly string[],
+  limit: number,
+  work: (region: string) => Promise<T>,
+): Promise<RegionOutcome<T>[]> {
   const outcomes = await settleLimit(regions, limit, work);
-  return outcomes.map(({ item, value, error }) => (error === undefined ? { region: item, value } : { region: item, error }));
+  return outcomes.map(({ item, value, error }) =>
+    error === undefined ? { region: item, value } : { region: item, error },
+  );
 }
 
 /** `ap-northeast-1 ✔ pushed, us-west-1 ✖ …` lines. */
 export function regionSummary<T>(outcomes: readonly RegionOutcome<T>[], describe: (value: T) => string): string[] {
-  return outcomes.map((o) => (o.error === undefined ? `✔ ${o.region}: ${describe(o.value as T)}` : `✖ ${o.region}: ${errorLine(o.error)}`));
+  return outcomes.map((o) =>
+    o.error === undefined ? `✔ ${o.region}: ${describe(o.value as T)}` : `✖ ${o.region}: ${errorLine(o.error)}`,
+  );
 }
 
 /** Throws one error naming every region's result when any region failed (an interruption wins). */
-export function throwIfAnyRegionFailed<T>(step: string, what: string, outcomes: readonly RegionOutcome<T>[], describe: (value: T) => string, hint: string): void {
+export function throwIfAnyRegionFailed<T>(
+  step: string,
+  what: string,
+  outcomes: readonly RegionOutcome<T>[],
+  describe: (value: T) => string,
+  hint: string,
+): void {
   const failed = outcomes.filter((o) => o.error !== undefined);
   if (!failed.length) return;
   const interrupted = failed.find((o) => o.error instanceof InterruptedError);
   if (interrupted) throw interrupted.error;
   // The regions' own advice first (e.g. "use a new build suffix"), then how to resume.
   const hints = new Set(failed.flatMap((o) => (o.error instanceof BroError && o.error.hint ? [o.error.hint] : [])));
-  throw new StepError(step, `${what} failed in ${failed.length} of ${outcomes.length} regions:\n${regionSummary(outcomes, describe).map((l) => `  ${l}`).join('\n')}`, {
-    cause: failed[0]?.error,
-    hint: [...hints, hint].join(' '),
-  });
+  throw new StepError(
+    step,
+    `${what} failed in ${failed.length} of ${outcomes.length} regions:\n${regionSummary(outcomes, describe)
+      .map((l) => `  ${l}`)
+      .join('\n')}`,
+    {
+      cause: failed[0]?.error,
+      hint: [...hints, hint].join(' '),
+    },
+  );
 }
 
 export function errorLine(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const first = error.message.split('\n')[0] ?? '';
-  return error.name && error.name !== 'Error' && error.name !== 'StepError' && !first.includes(error.name) ? `${error.name}: ${first}` : first;
+  return error.name && error.name !== 'Error' && error.name !== 'StepError' && !first.includes(error.name)
+    ? `${error.name}: ${first}`
+    : first;
 }

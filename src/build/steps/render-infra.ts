@@ -20,7 +20,9 @@ export async function renderInfraToml(template: string, variant: Variant): Promi
   const { default: Handlebars } = await import('handlebars');
   const hb = Handlebars.create();
   hb.registerHelper('toml', (value: unknown) => tomlValue(value));
-  const text = hb.compile(template, { strict: false, noEscape: true })({ variant }).replace(/\n{3,}/g, '\n\n');
+  const text = hb
+    .compile(template, { strict: false, noEscape: true })({ variant })
+    .replace(/\n{3,}/g, '\n\n');
   try {
     parseToml(text);
   } catch (error) {
@@ -38,7 +40,8 @@ export async function writeInfraToml(bottlerocketDir: string, text: string): Pro
   // Upstream's .gitignore has /Infra.toml; make sure of it, so the tree stays clean whatever the tag.
   const exclude = join(bottlerocketDir, '.git', 'info', 'exclude');
   const current = await readFile(exclude, 'utf8').catch(() => '');
-  if (!current.split('\n').includes('/Infra.toml')) await appendFile(exclude, `${current && !current.endsWith('\n') ? '\n' : ''}/Infra.toml\n`);
+  if (!current.split('\n').includes('/Infra.toml'))
+    await appendFile(exclude, `${current && !current.endsWith('\n') ? '\n' : ''}/Infra.toml\n`);
   return path;
 }
 

@@ -18,7 +18,11 @@ import { telltaleLine } from '../../adapters/runner.js';
  */
 
 /** URL: env var, then the variant file, then upstream's public repository. */
-export function sourceRefs(variant: Variant, version: BuildVersion, env: NodeJS.ProcessEnv): Record<SourceName, SourceRef> {
+export function sourceRefs(
+  variant: Variant,
+  version: BuildVersion,
+  env: NodeJS.ProcessEnv,
+): Record<SourceName, SourceRef> {
   const admin = variant.sources['admin-container'];
   if (!admin.ref) {
     throw new ConfigError(`variants/${variant.name}.toml`, 'sources.admin-container.ref is required', {
@@ -31,7 +35,11 @@ export function sourceRefs(variant: Variant, version: BuildVersion, env: NodeJS.
       url: urlForSource('bottlerocket', variant.sources.bottlerocket.url, env),
       ref: variant.sources.bottlerocket.ref ?? version.tag,
     },
-    'admin-container': { name: 'admin-container', url: urlForSource('admin-container', admin.url, env), ref: admin.ref },
+    'admin-container': {
+      name: 'admin-container',
+      url: urlForSource('admin-container', admin.url, env),
+      ref: admin.ref,
+    },
   };
 }
 
@@ -55,63 +63,68 @@ export async function resolveSources(
   const lock = await project.readLock();
   let lockChanged = false;
   // Both sources at once, both finished before a failure is reported.
-  const resolved = await mapAll(
-    SOURCES,
-    async (name): Promise<PinnedSource> => {
-      const { url, ref } = refs[name];
-      const shownUrl = redactUrlCredentials(url);
-      const unreachable = (error: unknown, doing: string) =>
-        new StepError('resolve', `Cannot ${doing} the ${name} repository at ${shownUrl}: ${gitReason(error)}`, {
-          cause: error,
-          hint: unreachableHint(name, error, adapters.env),
-        });
-      const isCommit = /^[0-9a-f]{40}$/.test(ref);
-      let remote: string | undefined;
-      if (!isCommit) {
-        remote = await git.lsRemote(url, ref).catch((error: unknown) => {
-          throw unreachable(error, 'reach');
-        });
-        if (!remote) {
-          throw new StepError('resolve', `${shownUrl} has no ref "${ref}"`, {
-            hint: name === 'bottlerocket' ? 'Check --version: its upstream part names the Bottlerocket tag.' : 'Check sources.admin-container.ref in the variant file.',
-          });
-        }
-      }
-      const named = remote ?? ref;
-      let mirror: string;
-      try {
-        const progress = options.progress && ((line: string) => options.progress!(name, line));
-        const ensured = await mirrors.ensure(url, progress);
-        mirror = ensured.path;
-        if (!ensured.created && !(await git.hasCommit(mirror, named))) await mirrors.update(url, async (path) => !(await git.hasCommit(path, named)), progress);
-      } catch (error) {
-        if (isBroError(error) && error.exitCode === EXIT_USAGE) throw error;
-        throw unreachable(error, 'fetch');
-      }
-      // A tag object's id, as ls-remote on a git bundle gives it (unpeeled), names the commit it tags.
-      const commit = await git.resolveCommit(mirror, named);
-      if (!commit) {
-        throw new StepError('resolve', `${shownUrl} does not contain commit ${named}`, {
-          hint: `Check sources.${name}.ref in the variant file.`,
+  const resolved = await mapAll(SOURCES, async (name): Promise<PinnedSource> => {
+    const { url, ref } = refs[name];
+    const shownUrl = redactUrlCredentials(url);
+    const unreachable = (error: unknown, doing: string) =>
+      new StepError('resolve', `Cannot ${doing} the ${name} repository at ${shownUrl}: ${gitReason(error)}`, {
+        cause: error,
+        hint: unreachableHint(name, error, adapters.env),
+      });
+    const isCommit = /^[0-9a-f]{40}$/.test(ref);
+    let remote: string | undefined;
+    if (!isCommit) {
+      remote = await git.lsRemote(url, ref).catch((error: unknown) => {
+        throw unreachable(error, 'reach');
+      });
+      if (!remote) {
+        throw new StepError('resolve', `${shownUrl} has no ref "${ref}"`, {
+          hint:
+            name === 'bottlerocket'
+              ? 'Check --version: its upstream part names the Bottlerocket tag.'
+              : 'Check sources.admin-container.ref in the variant file.',
         });
       }
-      const key = pinKey(name, ref);
-      const pinned = lock.pins[key];
-      if (pinned && pinned.commit !== commit) {
-        if (!options.updateLock) {
-          throw new StepError('resolve', `${name} ref "${ref}" moved: the lock pins ${pinned.commit.slice(0, 12)}, but ${shownUrl} now has ${commit.slice(0, 12)}`, {
+    }
+    const named = remote ?? ref;
+    let mirror: string;
+    try {
+      const progress = options.progress && ((line: string) => options.progress!(name, line));
+      const ensured = await mirrors.ensure(url, progress);
+      mirror = ensured.path;
+      if (!ensured.created && !(await git.hasCommit(mirror, named)))
+        await mirrors.update(url, async (path) => !(await git.hasCommit(path, named)), progress);
+    } catch (error) {
+      if (isBroError(error) && error.exitCode === EXIT_USAGE) throw error;
+      throw unreachable(error, 'fetch');
+    }
+    // A tag object's id, as ls-remote on a git bundle gives it (unpeeled), names the commit it tags.
+    const commit = await git.resolveCommit(mirror, named);
+    if (!commit) {
+      throw new StepError('resolve', `${shownUrl} does not contain commit ${named}`, {
+        hint: `Check sources.${name}.ref in the variant file.`,
+      });
+    }
+    const key = pinKey(name, ref);
+    const pinned = lock.pins[key];
+    if (pinned && pinned.commit !== commit) {
+      if (!options.updateLock) {
+        throw new StepError(
+          'resolve',
+          `${name} ref "${ref}" moved: the lock pins ${pinned.commit.slice(0, 12)}, but ${shownUrl} now has ${commit.slice(0, 12)}`,
+          {
             hint: `Find out why upstream moved the tag before trusting it. To accept the new commit, rerun with --update-lock (this rewrites ${project.display(project.lockPath)}).`,
-          });
-        }
-        adapters.warn(`Lock updated: ${key} ${pinned.commit.slice(0, 12)} → ${commit.slice(0, 12)}`);
+          },
+        );
       }
-      if (!pinned || pinned.commit !== commit) {
-        lock.pins[key] = { commit };
-        lockChanged = true;
-      }
-      return { name, url, ref, commit, mirror };
-    },
-  );
+      adapters.warn(`Lock updated: ${key} ${pinned.commit.slice(0, 12)} → ${commit.slice(0, 12)}`);
+    }
+    if (!pinned || pinned.commit !== commit) {
+      lock.pins[key] = { commit };
+      lockChanged = true;
+    }
+    return { name, url, ref, commit, mirror };
+  });
   if (lockChanged) await project.writeLock(lock);
   return Object.fromEntries(resolved.map((s) => [s.name, s])) as Record<SourceName, PinnedSource>;
 }

@@ -55,15 +55,29 @@ export async function runLogged(
  */
 export function headline(tail: string): string {
   const own = (line: string) => /^\[cargo-make\] (ERROR|WARN) - /.test(line) || line.startsWith('$ ');
-  return telltaleLine(tail.split('\n').filter((l) => !own(l)).join('\n')) || telltaleLine(tail);
+  return (
+    telltaleLine(
+      tail
+        .split('\n')
+        .filter((l) => !own(l))
+        .join('\n'),
+    ) || telltaleLine(tail)
+  );
 }
 
 /** Refuses a checkout with changes: upstream derives names from `git describe --dirty`, and the build would not be the recorded one. */
 export async function assertCleanTree(ctx: BuildContext, step: string, dir: string): Promise<void> {
   const dirty = await ctx.adapters.git.status(dir);
   if (dirty.length) {
-    throw new StepError(step, `Refusing to build from a dirty tree: ${dir} has changes:\n${dirty.slice(0, 10).map((l) => `  ${l}`).join('\n')}`, {
-      hint: 'The AMI name and build id would change. Keep changes as patches in patches/ and rerun `bro build --from patch`, or discard them.',
-    });
+    throw new StepError(
+      step,
+      `Refusing to build from a dirty tree: ${dir} has changes:\n${dirty
+        .slice(0, 10)
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+      {
+        hint: 'The AMI name and build id would change. Keep changes as patches in patches/ and rerun `bro build --from patch`, or discard them.',
+      },
+    );
   }
 }

@@ -41,14 +41,19 @@ export function adminSourceTemplate(variant: Variant, tag: string): string {
 export function rewriteAdminSource(text: string, template: string): string {
   const lines = text.split('\n');
   const start = lines.findIndex((l) => l.trim() === SECTION);
-  if (start < 0) throw new StepError('patch', `${DEFAULTS_TOML} has no ${SECTION} table`, { hint: 'Upstream changed how the admin container source is set; update set-admin-source.ts.' });
+  if (start < 0)
+    throw new StepError('patch', `${DEFAULTS_TOML} has no ${SECTION} table`, {
+      hint: 'Upstream changed how the admin container source is set; update set-admin-source.ts.',
+    });
   let end = lines.findIndex((l, i) => i > start && /^\s*\[/.test(l));
   if (end < 0) end = lines.length;
   const at = lines.findIndex((l, i) => i > start && i < end && /^\s*template\s*=/.test(l));
   if (at < 0) throw new StepError('patch', `${DEFAULTS_TOML}: ${SECTION} has no template key`);
   lines[at] = `template = ${JSON.stringify(template)}`;
   const out = lines.join('\n');
-  const parsed = parseToml(out) as { metadata?: { settings?: { 'host-containers'?: { admin?: { source?: { template?: string } } } } } };
+  const parsed = parseToml(out) as {
+    metadata?: { settings?: { 'host-containers'?: { admin?: { source?: { template?: string } } } } };
+  };
   if (parsed.metadata?.settings?.['host-containers']?.admin?.source?.template !== template) {
     throw new StepError('patch', `Rewriting ${DEFAULTS_TOML} did not give the expected admin source template`);
   }

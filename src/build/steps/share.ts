@@ -14,7 +14,10 @@ const STEP = 'share';
 
 /** One digest for both patch series (bottlerocket and admin-container). */
 export function patchSeriesDigest(ctx: BuildContext): string {
-  return digestOf({ bottlerocket: ctx.series?.bottlerocket?.digest ?? null, 'admin-container': ctx.series?.['admin-container']?.digest ?? null });
+  return digestOf({
+    bottlerocket: ctx.series?.bottlerocket?.digest ?? null,
+    'admin-container': ctx.series?.['admin-container']?.digest ?? null,
+  });
 }
 
 /** The tags on every AMI and snapshot: the variant's own, then what identifies the build. */
@@ -29,8 +32,10 @@ export function releaseTags(ctx: BuildContext): Record<string, string> {
   };
 }
 
-const userIds = (permissions: { UserId?: string }[] | undefined) => new Set((permissions ?? []).flatMap((p) => (p.UserId ? [p.UserId] : [])));
-const snapshotsOf = (image: Image) => (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
+const userIds = (permissions: { UserId?: string }[] | undefined) =>
+  new Set((permissions ?? []).flatMap((p) => (p.UserId ? [p.UserId] : [])));
+const snapshotsOf = (image: Image) =>
+  (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
 const users = (ids: readonly string[]) => ids.map((UserId) => ({ UserId }));
 
 /** A list of accounts on an AMI or a snapshot, read and changed with EC2. */
@@ -42,20 +47,33 @@ interface Permission {
 
 const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
-  read: async () => userIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
-  change: (operation, accounts) => ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: users(accounts) } }),
+  read: async () =>
+    userIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
+  change: (operation, accounts) =>
+    ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: users(accounts) } }),
 });
 
 const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
   name: `${snapshotId} volume`,
   read: async () =>
-    userIds((await ec2.describeSnapshotAttribute({ SnapshotId: snapshotId, Attribute: 'createVolumePermission' })).CreateVolumePermissions),
+    userIds(
+      (await ec2.describeSnapshotAttribute({ SnapshotId: snapshotId, Attribute: 'createVolumePermission' }))
+        .CreateVolumePermissions,
+    ),
   change: (operation, accounts) =>
-    ec2.modifySnapshotAttribute({ SnapshotId: snapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { [operation]: users(accounts) } }),
+    ec2.modifySnapshotAttribute({
+      SnapshotId: snapshotId,
+      Attribute: 'createVolumePermission',
+      CreateVolumePermission: { [operation]: users(accounts) },
+    }),
 });
 
 /** Adds the accounts that are missing (or removes those present); returns what changed, e.g. `launch +2`. */
-async function update(permission: Permission, operation: 'Add' | 'Remove', accounts: readonly string[]): Promise<string[]> {
+async function update(
+  permission: Permission,
+  operation: 'Add' | 'Remove',
+  accounts: readonly string[],
+): Promise<string[]> {
   const have = await permission.read();
   const todo = accounts.filter((a) => have.has(a) === (operation === 'Remove'));
   if (!todo.length) return [];
@@ -79,9 +97,13 @@ export async function waitUntilAvailable(ec2: Ec2, imageId: string, wait: WaitOp
     (r) => r.Images?.[0],
     () => undefined,
   );
-  throw new StepError(STEP, `${imageId} is still ${image?.State ?? 'not visible'} after ${formatSeconds(wait.maxWaitSeconds)}${last}`, {
-    hint: 'Regional AMI copies can take more than 10 minutes. Rerun `bro build` later (it only finishes what is missing), or raise --wait-timeout.',
-  });
+  throw new StepError(
+    STEP,
+    `${imageId} is still ${image?.State ?? 'not visible'} after ${formatSeconds(wait.maxWaitSeconds)}${last}`,
+    {
+      hint: 'Regional AMI copies can take more than 10 minutes. Rerun `bro build` later (it only finishes what is missing), or raise --wait-timeout.',
+    },
+  );
 }
 
 /**
@@ -89,13 +111,19 @@ export async function waitUntilAvailable(ec2: Ec2, imageId: string, wait: WaitOp
  * share put on it. Returns the differences, empty when it is this build's.
  * `requireTags`: the AMI must carry them (revoke: bro changes only AMIs it shared).
  */
-export function identityProblems(image: Image, expected: { name?: string; tags: Record<string, string> }, requireTags = false): string[] {
+export function identityProblems(
+  image: Image,
+  expected: { name?: string; tags: Record<string, string> },
+  requireTags = false,
+): string[] {
   const problems: string[] = [];
-  if (expected.name !== undefined && image.Name !== expected.name) problems.push(`its name is ${image.Name ?? '(none)'}, not ${expected.name}`);
+  if (expected.name !== undefined && image.Name !== expected.name)
+    problems.push(`its name is ${image.Name ?? '(none)'}, not ${expected.name}`);
   for (const [key, value] of Object.entries(expected.tags)) {
     if (!key.startsWith('bro:')) continue;
     const found = image.Tags?.find((t) => t.Key === key)?.Value;
-    if (found === undefined ? requireTags : found !== value) problems.push(`${key} = ${found ?? '(none)'} (this build: ${value})`);
+    if (found === undefined ? requireTags : found !== value)
+      problems.push(`${key} = ${found ?? '(none)'} (this build: ${value})`);
   }
   return problems;
 }
@@ -105,7 +133,11 @@ const IDENTITY_HINT =
 
 /** The refusal for an AMI that is not this build's: nothing is changed on it. */
 function notThisBuild(imageId: string, problems: string[]): StepError {
-  return new StepError(STEP, `${imageId} is an earlier build published under the same name, not this one: ${problems.join(', ')}`, { hint: IDENTITY_HINT });
+  return new StepError(
+    STEP,
+    `${imageId} is an earlier build published under the same name, not this one: ${problems.join(', ')}`,
+    { hint: IDENTITY_HINT },
+  );
 }
 
 export interface ShareRequest {
@@ -121,7 +153,10 @@ export interface ShareRequest {
 }
 
 /** Waits until the AMI is available and checks that it is this build's (name, `bro:*` tags): changes nothing. */
-export async function checkImage(ec2: Ec2, { imageId, name, tags, wait, progress }: Omit<ShareRequest, 'accounts' | 'drop'>): Promise<Image> {
+export async function checkImage(
+  ec2: Ec2,
+  { imageId, name, tags, wait, progress }: Omit<ShareRequest, 'accounts' | 'drop'>,
+): Promise<Image> {
   progress(`waiting until ${imageId} is available`);
   const image = await waitUntilAvailable(ec2, imageId, wait);
   // pubsys reuses an AMI that already has the name: after a rebuild from other sources under the same
@@ -141,43 +176,85 @@ export interface ShareIntent {
   tags: Record<string, string>;
 }
 
-export function shareIntent({ accounts, drop = [], tags }: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): ShareIntent {
+export function shareIntent({
+  accounts,
+  drop = [],
+  tags,
+}: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): ShareIntent {
   const updates: ShareIntent['updates'] = [
     { permission: 'volume', operation: 'Add', accounts },
     { permission: 'launch', operation: 'Add', accounts },
   ];
-  if (drop.length) updates.push({ permission: 'volume', operation: 'Remove', accounts: drop }, { permission: 'launch', operation: 'Remove', accounts: drop });
+  if (drop.length)
+    updates.push(
+      { permission: 'volume', operation: 'Remove', accounts: drop },
+      { permission: 'launch', operation: 'Remove', accounts: drop },
+    );
   return { updates, tags };
 }
 
 /** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
 export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
-  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({ step: STEP, by: 'bro', region, service: 'ec2', ...a });
-  const actions = [action({ action: 'DescribeImages', target: name, note: 'until available; refuse an AMI that is not this build' })];
+  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
+    step: STEP,
+    by: 'bro',
+    region,
+    service: 'ec2',
+    ...a,
+  });
+  const actions = [
+    action({ action: 'DescribeImages', target: name, note: 'until available; refuse an AMI that is not this build' }),
+  ];
   for (const u of intent.updates) {
     const change = u.operation === 'Add' ? 'add' : 'remove';
     const why = `${change} ${u.operation === 'Add' ? 'where missing' : '(granted by bro, no longer in share-with)'}`;
     if (u.permission === 'volume') {
       actions.push(
-        action({ action: 'DescribeSnapshotAttribute', target: 'each snapshot of the AMI', note: 'createVolumePermission', perSnapshot: true }),
-        action({ action: 'ModifySnapshotAttribute', target: 'each snapshot of the AMI', note: `createVolumePermission ${why}`, change, accounts: [...u.accounts], perSnapshot: true }),
+        action({
+          action: 'DescribeSnapshotAttribute',
+          target: 'each snapshot of the AMI',
+          note: 'createVolumePermission',
+          perSnapshot: true,
+        }),
+        action({
+          action: 'ModifySnapshotAttribute',
+          target: 'each snapshot of the AMI',
+          note: `createVolumePermission ${why}`,
+          change,
+          accounts: [...u.accounts],
+          perSnapshot: true,
+        }),
       );
     } else {
       actions.push(
         action({ action: 'DescribeImageAttribute', target: 'the AMI', note: 'launchPermission' }),
-        action({ action: 'ModifyImageAttribute', target: 'the AMI', note: `launchPermission ${why}`, change, accounts: [...u.accounts] }),
+        action({
+          action: 'ModifyImageAttribute',
+          target: 'the AMI',
+          note: `launchPermission ${why}`,
+          change,
+          accounts: [...u.accounts],
+        }),
       );
     }
   }
   actions.push(
-    action({ action: 'CreateTags', target: 'the AMI and its snapshots', note: `the ${Object.keys(intent.tags).length} tags above, if any differs` }),
+    action({
+      action: 'CreateTags',
+      target: 'the AMI and its snapshots',
+      note: `the ${Object.keys(intent.tags).length} tags above, if any differs`,
+    }),
     action({ action: 'DescribeImageAttribute', target: 'the AMI', note: 'launchPermission: verify' }),
   );
   return actions;
 }
 
 /** Grants the missing permissions (and removes those of `drop`) on an AMI `checkImage` accepted, tags it, verifies. */
-export async function grantImage(ec2: Ec2, image: Image, request: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): Promise<RegionShare> {
+export async function grantImage(
+  ec2: Ec2,
+  image: Image,
+  request: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>,
+): Promise<RegionShare> {
   const imageId = image.ImageId as string;
   const snapshotIds = snapshotsOf(image);
   const launch = launchPermission(ec2, imageId);
@@ -187,7 +264,9 @@ export async function grantImage(ec2: Ec2, image: Image, request: Pick<ShareRequ
   const changes = (
     await Promise.all([
       ...updates.flatMap((u) =>
-        u.permission === 'volume' ? snapshotIds.map((id) => update(volumePermission(ec2, id), u.operation, u.accounts)) : [update(launch, u.operation, u.accounts)],
+        u.permission === 'volume'
+          ? snapshotIds.map((id) => update(volumePermission(ec2, id), u.operation, u.accounts))
+          : [update(launch, u.operation, u.accounts)],
       ),
       retag ? ec2.createTags({ Resources: [imageId, ...snapshotIds], Tags: tagList }).then(() => ['tags']) : [],
     ])
@@ -197,9 +276,13 @@ export async function grantImage(ec2: Ec2, image: Image, request: Pick<ShareRequ
   const { accounts } = request;
   const absent = accounts.filter((a) => !granted.has(a));
   if (absent.length) {
-    throw new StepError(STEP, `DescribeImageAttribute shows no launch permission on ${imageId} for ${absent.join(', ')} after adding it`, {
-      hint: 'Check that the accounts exist and that the AMI is not blocked from sharing, then rerun.',
-    });
+    throw new StepError(
+      STEP,
+      `DescribeImageAttribute shows no launch permission on ${imageId} for ${absent.join(', ')} after adding it`,
+      {
+        hint: 'Check that the accounts exist and that the AMI is not blocked from sharing, then rerun.',
+      },
+    );
   }
   return { imageId, snapshotIds, accounts: [...granted].sort(), changes };
 }
@@ -226,16 +309,21 @@ const grantsId = (region: string) => `grants:${region}`;
 
 export async function readGrants(state: StateStore, region: string): Promise<Grants | undefined> {
   const record = await state.get(grantsId(region));
-  if (record?.status === 'done' && typeof record.outputs.imageId === 'string') return record.outputs as unknown as Grants;
+  if (record?.status === 'done' && typeof record.outputs.imageId === 'string')
+    return record.outputs as unknown as Grants;
   // A state file from before grants were recorded: a finished share of the region says the same, minus the tags.
   const share = await state.get(`${STEP}:${region}`);
   const shared = share?.outputs as Partial<RegionShare> | undefined;
-  if (share?.status === 'done' && typeof shared?.imageId === 'string') return { imageId: shared.imageId, accounts: shared.accounts ?? [], tags: {} };
+  if (share?.status === 'done' && typeof shared?.imageId === 'string')
+    return { imageId: shared.imageId, accounts: shared.accounts ?? [], tags: {} };
   return undefined;
 }
 
 export async function writeGrants(state: StateStore, region: string, grants: Grants): Promise<void> {
-  await state.put(grantsId(region), stepRecord('done', digestOf(grants.imageId), grants as unknown as Record<string, unknown>, new Date()));
+  await state.put(
+    grantsId(region),
+    stepRecord('done', digestOf(grants.imageId), grants as unknown as Record<string, unknown>, new Date()),
+  );
 }
 
 /** Accounts bro granted on `imageId` earlier that are not in `accounts` any more. */
@@ -259,19 +347,32 @@ export async function revokeImage(ec2: Ec2, image: Image, accounts: readonly str
   const imageId = image.ImageId as string;
   const snapshotIds = snapshotsOf(image);
   const launch = launchPermission(ec2, imageId);
-  const changes = (await Promise.all([...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accounts)), update(launch, 'Remove', accounts)])).flat();
+  const changes = (
+    await Promise.all([
+      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accounts)),
+      update(launch, 'Remove', accounts),
+    ])
+  ).flat();
   return { imageId, snapshotIds, accounts: [...(await launch.read())].sort(), changes };
 }
 
 /** Finds a region's AMI and checks, before anything is changed, that it is the one this build shared. */
-export async function checkForRevoke(ec2: Ec2, imageId: string, expected: { name: string; tags: Record<string, string> }): Promise<Image> {
+export async function checkForRevoke(
+  ec2: Ec2,
+  imageId: string,
+  expected: { name: string; tags: Record<string, string> },
+): Promise<Image> {
   const image = (await ec2.describeImages({ ImageIds: [imageId] })).Images?.[0];
   if (!image) throw new StepError(STEP, `${imageId} does not exist (or is not visible to these credentials)`);
   const problems = identityProblems(image, expected, true);
   if (problems.length) {
-    throw new StepError(STEP, `${imageId} is not this build's AMI, so bro leaves its permissions alone: ${problems.join(', ')}`, {
-      hint: 'bro revokes only what it shared for this variant and version. Check the version (and the workspace: --work-dir), or change that AMI\'s permissions by hand.',
-    });
+    throw new StepError(
+      STEP,
+      `${imageId} is not this build's AMI, so bro leaves its permissions alone: ${problems.join(', ')}`,
+      {
+        hint: "bro revokes only what it shared for this variant and version. Check the version (and the workspace: --work-dir), or change that AMI's permissions by hand.",
+      },
+    );
   }
   return image;
 }
@@ -279,9 +380,15 @@ export async function checkForRevoke(ec2: Ec2, imageId: string, expected: { name
 export const describeShare = (s: RegionShare & { skipped?: boolean }) =>
   `${s.imageId} ${s.skipped ? 'done earlier' : s.changes.length ? s.changes.join(', ') : 'already shared'}`;
 
-export const describeRevoke = (s: RegionShare) => `${s.imageId} ${s.changes.length ? s.changes.join(', ') : 'nothing to remove'}`;
+export const describeRevoke = (s: RegionShare) =>
+  `${s.imageId} ${s.changes.length ? s.changes.join(', ') : 'nothing to remove'}`;
 
-const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare): RegionShare => ({ imageId, snapshotIds, accounts, changes });
+const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare): RegionShare => ({
+  imageId,
+  snapshotIds,
+  accounts,
+  changes,
+});
 
 export const shareStep: PipelineStep = {
   id: STEP,
@@ -297,9 +404,13 @@ export const shareStep: PipelineStep = {
     // Nodes pull the admin image at boot: no AMI is shared before it is in every region.
     const noAdmin = regions.filter((r) => !ctx.out.adminImages?.[r]);
     if (noAdmin.length) {
-      throw new StepError(STEP, `The admin image is not in ${noAdmin.join(', ')}: nodes pull it at boot, so no AMI is shared yet`, {
-        hint: 'Run `bro build` (or `bro build --only admin-image-push`) first.',
-      });
+      throw new StepError(
+        STEP,
+        `The admin image is not in ${noAdmin.join(', ')}: nodes pull it at boot, so no AMI is shared yet`,
+        {
+          hint: 'Run `bro build` (or `bro build --only admin-image-push`) first.',
+        },
+      );
     }
     const aws = requireAws(ctx);
     const accounts = ctx.variant['share-with'];
@@ -313,12 +424,19 @@ export const shareStep: PipelineStep = {
       const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
       const inputs = digestOf({ imageId, accounts, tags });
       const record = await ctx.state.get(`${STEP}:${region}`);
-      if (!force && isDone(record, inputs)) return { region, inputs, done: { ...(record.outputs as unknown as RegionShare), skipped: true } };
+      if (!force && isDone(record, inputs))
+        return { region, inputs, done: { ...(record.outputs as unknown as RegionShare), skipped: true } };
       const image = await checkImage(aws.ec2(region), { imageId, name, tags, wait, progress: progressIn(region) });
       return { region, inputs, image, drop: droppedAccounts(await readGrants(ctx.state, region), imageId, accounts) };
     });
     if (checked.some((o) => o.error !== undefined)) {
-      throwIfAnyRegionFailed(STEP, 'Checking the AMIs before sharing', checked, () => 'ready, not shared', 'Nothing was shared in any region. Rerun `bro build` once the cause is fixed.');
+      throwIfAnyRegionFailed(
+        STEP,
+        'Checking the AMIs before sharing',
+        checked,
+        () => 'ready, not shared',
+        'Nothing was shared in any region. Rerun `bro build` once the cause is fixed.',
+      );
     }
     const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
       const prepared = checked.find((o) => o.region === region)!.value!;
@@ -332,11 +450,20 @@ export const shareStep: PipelineStep = {
       await writeGrants(ctx.state, region, { imageId, accounts: [...new Set([...earlier, ...accounts])], tags });
       const shared = await grantImage(aws.ec2(region), prepared.image, { accounts, drop: prepared.drop, tags });
       await writeGrants(ctx.state, region, { imageId, accounts: [...accounts], tags });
-      await ctx.state.put(`${STEP}:${region}`, stepRecord('done', prepared.inputs, shared as unknown as Record<string, unknown>, started));
+      await ctx.state.put(
+        `${STEP}:${region}`,
+        stepRecord('done', prepared.inputs, shared as unknown as Record<string, unknown>, started),
+      );
       if (prepared.drop?.length) shared.changes.push(`revoked ${prepared.drop.join(', ')} (no longer in share-with)`);
       return shared;
     });
-    throwIfAnyRegionFailed(STEP, 'Sharing', outcomes, describeShare, 'Rerun `bro build`: it shares only in the regions that failed.');
+    throwIfAnyRegionFailed(
+      STEP,
+      'Sharing',
+      outcomes,
+      describeShare,
+      'Rerun `bro build`: it shares only in the regions that failed.',
+    );
     ctx.out.shares = Object.fromEntries(outcomes.map((o) => [o.region, withoutSkipped(o.value as RegionShare)]));
     task.title = `Share: ${regionSummary(outcomes, describeShare).join('; ')}`;
     return { regions: ctx.out.shares };

@@ -31,32 +31,29 @@ export async function ensureCheckouts(
   rollback: Pick<Rollback, 'add'> = { add: () => () => undefined },
 ): Promise<Record<SourceName, ResolvedSource>> {
   await mkdir(workspace.root, { recursive: true });
-  const entries = await mapAll(
-    SOURCES,
-    async (name): Promise<[SourceName, ResolvedSource]> => {
-      const pin = pins[name];
-      const dir = sourceDir(workspace, name);
-      if (!(await exists(`${dir}/.git`))) {
-        if (await exists(dir)) {
-          throw new StepError('sources', `${dir} exists but is not a git checkout`, {
-            hint: `bro keeps its ${name} checkout there: move that directory away, or use another --work-dir.`,
-          });
-        }
-        // Cloned and checked out at the pin beside the final path, then renamed: an interrupted
-        // first checkout leaves no checkout, never one on upstream's default branch.
-        // Nothing to undo (the clone beside it is removed as it fails), but the message says so.
-        const release = rollback.add(`${name}/ not made: its first checkout was cut short`, async () => undefined);
-        await createByRename(dir, async (tmp) => {
-          await git.cloneShared(pin.mirror, tmp);
-          await git.resetTo(tmp, pin.commit);
+  const entries = await mapAll(SOURCES, async (name): Promise<[SourceName, ResolvedSource]> => {
+    const pin = pins[name];
+    const dir = sourceDir(workspace, name);
+    if (!(await exists(`${dir}/.git`))) {
+      if (await exists(dir)) {
+        throw new StepError('sources', `${dir} exists but is not a git checkout`, {
+          hint: `bro keeps its ${name} checkout there: move that directory away, or use another --work-dir.`,
         });
-        release();
-      } else if (!(await git.hasCommit(`${dir}/.git`, pin.commit))) {
-        await git.fetchCommit(dir, pin.mirror, pin.commit);
       }
-      return [name, { ...pin, dir }];
-    },
-  );
+      // Cloned and checked out at the pin beside the final path, then renamed: an interrupted
+      // first checkout leaves no checkout, never one on upstream's default branch.
+      // Nothing to undo (the clone beside it is removed as it fails), but the message says so.
+      const release = rollback.add(`${name}/ not made: its first checkout was cut short`, async () => undefined);
+      await createByRename(dir, async (tmp) => {
+        await git.cloneShared(pin.mirror, tmp);
+        await git.resetTo(tmp, pin.commit);
+      });
+      release();
+    } else if (!(await git.hasCommit(`${dir}/.git`, pin.commit))) {
+      await git.fetchCommit(dir, pin.mirror, pin.commit);
+    }
+    return [name, { ...pin, dir }];
+  });
   return Object.fromEntries(entries) as Record<SourceName, ResolvedSource>;
 }
 
@@ -64,9 +61,13 @@ export async function ensureCheckouts(
 export async function checkReleaseVersion(git: Git, source: ResolvedSource, version: BuildVersion): Promise<void> {
   const text = await git.showFile(source.mirror, source.commit, 'Release.toml');
   if (text === undefined) {
-    throw new StepError('sources', `Bottlerocket at ${source.ref} (${source.commit.slice(0, 12)}) has no Release.toml`, {
-      hint: 'Is BRO_BOTTLEROCKET_URL (or sources.bottlerocket.url) really a Bottlerocket repository?',
-    });
+    throw new StepError(
+      'sources',
+      `Bottlerocket at ${source.ref} (${source.commit.slice(0, 12)}) has no Release.toml`,
+      {
+        hint: 'Is BRO_BOTTLEROCKET_URL (or sources.bottlerocket.url) really a Bottlerocket repository?',
+      },
+    );
   }
   let found: unknown;
   try {
@@ -75,9 +76,13 @@ export async function checkReleaseVersion(git: Git, source: ResolvedSource, vers
     throw new StepError('sources', `Release.toml at ${source.ref} is not valid TOML`, { cause: error });
   }
   if (found !== version.upstream) {
-    throw new StepError('sources', `--version ${version.full} says Bottlerocket ${version.upstream}, but Release.toml at ${source.ref} says version = ${JSON.stringify(found)}`, {
-      hint: `Use --version ${String(found)}-${version.build}, or fix sources.bottlerocket.ref in the variant file.`,
-    });
+    throw new StepError(
+      'sources',
+      `--version ${version.full} says Bottlerocket ${version.upstream}, but Release.toml at ${source.ref} says version = ${JSON.stringify(found)}`,
+      {
+        hint: `Use --version ${String(found)}-${version.build}, or fix sources.bottlerocket.ref in the variant file.`,
+      },
+    );
   }
 }
 
@@ -85,9 +90,13 @@ export async function checkReleaseVersion(git: Git, source: ResolvedSource, vers
 export async function readAdminVersion(git: Git, source: ResolvedSource): Promise<string> {
   const text = (await git.showFile(source.mirror, source.commit, 'VERSION'))?.trim();
   if (!text || !/^v?\d+\.\d+\.\d+$/.test(text)) {
-    throw new StepError('sources', `The admin container at ${source.ref} has no usable VERSION file (found ${JSON.stringify(text ?? null)})`, {
-      hint: 'Check sources.admin-container.ref: it must name a bottlerocket-admin-container commit.',
-    });
+    throw new StepError(
+      'sources',
+      `The admin container at ${source.ref} has no usable VERSION file (found ${JSON.stringify(text ?? null)})`,
+      {
+        hint: 'Check sources.admin-container.ref: it must name a bottlerocket-admin-container commit.',
+      },
+    );
   }
   return text.startsWith('v') ? text : `v${text}`;
 }

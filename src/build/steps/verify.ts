@@ -23,7 +23,11 @@ import type { Finding } from '../../preview/index.js';
 
 /** Files that differ between two commits, deleted ones left out. */
 export async function changedFiles(runner: Runner, repo: string, from: string, to: string): Promise<string[]> {
-  const { stdout } = await runner.run({ argv: ['git', 'diff', '--name-only', '--no-renames', '--diff-filter=d', '-z', from, to], cwd: repo, mode: 'read' });
+  const { stdout } = await runner.run({
+    argv: ['git', 'diff', '--name-only', '--no-renames', '--diff-filter=d', '-z', from, to],
+    cwd: repo,
+    mode: 'read',
+  });
   return stdout.split('\0').filter(Boolean);
 }
 
@@ -96,7 +100,10 @@ export async function verifySource(
   const rust = changed.filter((f) => f.endsWith('.rs'));
   const toml = changed.filter((f) => f.endsWith('.toml') || f.endsWith('/Cargo.lock') || f === 'Cargo.lock');
   const findings = (
-    await Promise.all([...(rustfmt ? rust.map((f) => rustParses(runner, dir, f)) : []), ...toml.map((f) => tomlParses(dir, f))])
+    await Promise.all([
+      ...(rustfmt ? rust.map((f) => rustParses(runner, dir, f)) : []),
+      ...toml.map((f) => tomlParses(dir, f)),
+    ])
   ).flat();
   const counts: VerifyCounts = { rust: rustfmt ? rust.length : 0, toml: toml.length, templates: [] };
   if (source.name === 'bottlerocket' && findings.length === 0) {
@@ -119,7 +126,13 @@ export const verifyStep: Step = {
   external: false,
   // The same patched commits, variant and checks give the same verdict: a rerun skips it.
   async inputs(ctx) {
-    return { rules: VERIFY_RULES, heads: ctx.patchedHeads, variant: ctx.variant, version: ctx.version.full, rustfmt: await hasRustfmt(ctx.adapters.runner) };
+    return {
+      rules: VERIFY_RULES,
+      heads: ctx.patchedHeads,
+      variant: ctx.variant,
+      version: ctx.version.full,
+      rustfmt: await hasRustfmt(ctx.adapters.runner),
+    };
   },
   async run(ctx, task) {
     const { sources, patchedHeads } = ctx;
@@ -143,11 +156,17 @@ export const verifyStep: Step = {
       totals.templates.push(...counts.templates);
     }
     if (problems.length) {
-      throw new StepError('verify', `The patched tree does not verify:\n${problems.map((p) => `  ✖ ${p.replace(/\n/g, '\n    ')}`).join('\n')}`, {
-        hint: 'Fix the patch named above, then rerun. `bro preview` renders the configuration with your own user data.',
-      });
+      throw new StepError(
+        'verify',
+        `The patched tree does not verify:\n${problems.map((p) => `  ✖ ${p.replace(/\n/g, '\n    ')}`).join('\n')}`,
+        {
+          hint: 'Fix the patch named above, then rerun. `bro preview` renders the configuration with your own user data.',
+        },
+      );
     }
-    const rustPart = rustfmt ? `${totals.rust} Rust files parse` : 'Rust check skipped (rustfmt is not installed or does not run)';
+    const rustPart = rustfmt
+      ? `${totals.rust} Rust files parse`
+      : 'Rust check skipped (rustfmt is not installed or does not run)';
     task.title = `Verify the patched tree: ${rustPart}, ${totals.toml} TOML files parse, ${totals.templates.length} patched templates render`;
   },
 };

@@ -20,20 +20,43 @@ export const positive = (what: string) => (value: string) => {
 
 /** --min-free-disk, of `bro build` and `bro doctor`. */
 export const minFreeDiskOption = () =>
-  new Option('--min-free-disk <GiB>', 'free disk the build needs under the work dir (default: 80 GiB, 20 GiB when an earlier build\'s caches are there)').argParser((value: string) => {
+  new Option(
+    '--min-free-disk <GiB>',
+    "free disk the build needs under the work dir (default: 80 GiB, 20 GiB when an earlier build's caches are there)",
+  ).argParser((value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--min-free-disk must be a number of GiB, 0 or more');
+    if (!Number.isFinite(n) || n < 0)
+      throw new InvalidArgumentError('--min-free-disk must be a number of GiB, 0 or more');
     return n;
   });
 
 /** Options of the steps after render, shared by `bro build` and `bro share`. */
 export function addPublishOptions(command: Command): Command {
   return command
-    .addOption(new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available').argParser(positive('--wait-timeout')).default(60))
-    .addOption(new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)').argParser(positive('--wait-poll')).default(15))
-    .addOption(new Option('--region-concurrency <n>', 'regions worked on at once').argParser(positiveInteger('--region-concurrency')).default(4))
-    .addOption(new Option('--kill-orphans', 'first stop the programs (cargo make, docker push) that a killed bro left running in this workspace').default(false))
-    .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false));
+    .addOption(
+      new Option('--wait-timeout <minutes>', 'how long to wait for each regional AMI copy to become available')
+        .argParser(positive('--wait-timeout'))
+        .default(60),
+    )
+    .addOption(
+      new Option('--wait-poll <seconds>', 'first delay between checks while waiting (the SDK backs off to 2 minutes)')
+        .argParser(positive('--wait-poll'))
+        .default(15),
+    )
+    .addOption(
+      new Option('--region-concurrency <n>', 'regions worked on at once')
+        .argParser(positiveInteger('--region-concurrency'))
+        .default(4),
+    )
+    .addOption(
+      new Option(
+        '--kill-orphans',
+        'first stop the programs (cargo make, docker push) that a killed bro left running in this workspace',
+      ).default(false),
+    )
+    .addOption(
+      new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false),
+    );
 }
 
 export const publishOptions = (raw: Record<string, unknown>) => ({
@@ -57,8 +80,15 @@ export function registerBuild(program: Command, io: Io): void {
       .option('--json', 'print the plan (with --dry-run) or the release manifest as one versioned JSON document', false)
       .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
       .option('--keep-failed', 'leave a failed patch in place for hand resolution', false)
-      .option('--discard-changes', 'throw away local changes in the workspace checkouts (bro refuses to run over them otherwise)', false)
-      .option('--from <step>', `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`)
+      .option(
+        '--discard-changes',
+        'throw away local changes in the workspace checkouts (bro refuses to run over them otherwise)',
+        false,
+      )
+      .option(
+        '--from <step>',
+        `redo this step and every step after it, even if done; the admin image and OS steps are independent (${STEP_IDS.join(', ')})`,
+      )
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
       .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)')
       .addOption(minFreeDiskOption()),

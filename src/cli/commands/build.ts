@@ -80,13 +80,15 @@ export async function createPublishContext(options: BuildOptions & PublishOption
   base.adapters.aws = options.aws ?? createAws({ profile: base.variant.infra.profile, signal: rollback.signal });
   if (base.variant.infra.role && !options.dryRun) {
     base.adapters.warn(
-      'infra.role is set: pubsys assumes it, but bro shares AMIs and pushes the admin image with your own credentials (or infra.profile). Give that profile a role_arn if the AMIs belong to the role\'s account.',
+      "infra.role is set: pubsys assumes it, but bro shares AMIs and pushes the admin image with your own credentials (or infra.profile). Give that profile a role_arn if the AMIs belong to the role's account.",
     );
   }
   const waitTimeoutSeconds = options.waitTimeoutSeconds ?? PUBLISH_DEFAULTS.waitTimeoutSeconds;
   const waitPollSeconds = options.waitPollSeconds ?? PUBLISH_DEFAULTS.waitPollSeconds;
   if (waitTimeoutSeconds <= waitPollSeconds) {
-    throw new UsageError(`--wait-timeout (${waitTimeoutSeconds / 60} minutes) must be longer than --wait-poll (${waitPollSeconds} seconds)`);
+    throw new UsageError(
+      `--wait-timeout (${waitTimeoutSeconds / 60} minutes) must be longer than --wait-poll (${waitPollSeconds} seconds)`,
+    );
   }
   const ctx: PublishContext = {
     ...base,
@@ -144,13 +146,23 @@ export async function withWorkspace<T>(
   let ok = false;
   try {
     const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
-    if (lock.stale) ctx.adapters.warn(`Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`);
-    if (lock.killed.length) ctx.adapters.warn(`Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`);
+    if (lock.stale)
+      ctx.adapters.warn(
+        `Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`,
+      );
+    if (lock.killed.length)
+      ctx.adapters.warn(
+        `Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`,
+      );
     // Every program bro starts is recorded in the lock until it ends.
-    ctx.adapters.runner.watchGroups({ started: (pgid, command) => lock.addGroup(pgid, command), ended: (pgid) => lock.removeGroup(pgid) });
+    ctx.adapters.runner.watchGroups({
+      started: (pgid, command) => lock.addGroup(pgid, command),
+      ended: (pgid) => lock.removeGroup(pgid),
+    });
     try {
       // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
-      if (await removeLeftoverConfigs(ctx.workspace.broDir)) ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
+      if (await removeLeftoverConfigs(ctx.workspace.broDir))
+        ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
       const result = await rollback.run(ctx.adapters.runner, () => fn(ctx, rollback.signal));
       ok = true;
       return { result, ctx, warnings, unshown: unshown() };
@@ -164,28 +176,52 @@ export async function withWorkspace<T>(
 }
 
 export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
-  const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
-  const { result: checks, ctx, warnings, unshown } = await withWorkspace(options, io, async (c, signal) => {
-    const preflight = preflightOf(c, c.adapters.aws!, options);
-    if (options.dryRun) {
-      // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
-      preflight.catch(() => undefined);
+  const renderer =
+    options.renderer ??
+    chooseRenderer({
+      ci: options.ci,
+      silent: false,
+      isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      env: io.env,
+    });
+  const {
+    result: checks,
+    ctx,
+    warnings,
+    unshown,
+  } = await withWorkspace(
+    options,
+    io,
+    async (c, signal) => {
+      const preflight = preflightOf(c, c.adapters.aws!, options);
+      if (options.dryRun) {
+        // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
+        preflight.catch(() => undefined);
+        await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+        return preflight;
+      }
+      const results = await preflight;
+      io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
+      const refused = preflightError(results);
+      if (refused) throw refused;
       await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-      return preflight;
-    }
-    const results = await preflight;
-    io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
-    const refused = preflightError(results);
-    if (refused) throw refused;
-    await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-    return results;
-  }, { live: renderer === 'simple', inResult: options.dryRun });
+      return results;
+    },
+    { live: renderer === 'simple', inResult: options.dryRun },
+  );
   if (options.dryRun) {
-    const plan = { ...makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx)), preflight: checks satisfies CheckResult[] };
+    const plan = {
+      ...makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx)),
+      preflight: checks satisfies CheckResult[],
+    };
     // The JSON carries every warning; the text plan those not already printed on stderr as they happened.
-    io.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`);
+    io.stdout.write(
+      options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`,
+    );
   } else if (ctx.out.manifestPath) {
     const manifest = await readManifest(ctx.out.manifestPath);
-    io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`);
+    io.stdout.write(
+      options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`,
+    );
   }
 }

@@ -9,7 +9,9 @@ export function registerDoctor(program: Command, io: Io): void {
     .description('check that this host can build: Docker engine, cargo make, disk, cores, AWS identity, accounts')
     .argument('[variant]', 'the variant to check (default: the first in variants/)')
     .addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'))
-    .addOption(new Option('--work-dir <dir>', 'the workspace whose disk is measured (default: <project-dir>/work/<variant>)'))
+    .addOption(
+      new Option('--work-dir <dir>', 'the workspace whose disk is measured (default: <project-dir>/work/<variant>)'),
+    )
     .addOption(minFreeDiskOption())
     .option('--json', 'print the checks as one versioned JSON document', false)
     .action(async (variant: string | undefined, raw: Record<string, unknown>, command: Command) => {

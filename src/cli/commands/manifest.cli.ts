@@ -7,7 +7,7 @@ export function registerManifest(program: Command, io: Io): void {
   addCommonOptions(
     manifest
       .command('show')
-      .description('print the release manifest of a variant\'s workspace (or of --manifest FILE)')
+      .description("print the release manifest of a variant's workspace (or of --manifest FILE)")
       .argument('[variant]', 'the variant whose workspace holds the manifest'),
   )
     .option('--manifest <file>', 'read this manifest file instead')
@@ -15,7 +15,12 @@ export function registerManifest(program: Command, io: Io): void {
     .action(async (variant: string | undefined, raw: Record<string, unknown>, command: Command) => {
       const { showManifest } = await import('./manifest.js');
       await showManifest(
-        { ...commonOptions(raw, io.env, isDebug(command)), variant, manifest: raw.manifest ? String(raw.manifest) : undefined, json: Boolean(raw.json) },
+        {
+          ...commonOptions(raw, io.env, isDebug(command)),
+          variant,
+          manifest: raw.manifest ? String(raw.manifest) : undefined,
+          json: Boolean(raw.json),
+        },
         io,
       );
     });

@@ -18,12 +18,15 @@ export async function showManifest(options: ShowManifestOptions, io: Io): Promis
   }
   // The variant must exist: `manifest show nosuch` says so, not that a file in a workspace is missing.
   if (!options.manifest) await createProject(options.projectDir).readVariant(options.variant as string);
-  const path = options.manifest ? resolve(options.manifest) : defaultManifestPath(workDirFor(options, options.variant as string));
+  const path = options.manifest
+    ? resolve(options.manifest)
+    : defaultManifestPath(workDirFor(options, options.variant as string));
   const manifest = await readManifest(path);
   io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, path)}\n`);
 }
 
-const seconds = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`);
+const seconds = (ms: number) =>
+  ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`;
 
 export function formatManifest(m: Manifest, path: string): string {
   const out = [
@@ -32,13 +35,28 @@ export function formatManifest(m: Manifest, path: string): string {
     `  AMI name: ${m.amiName}`,
   ];
   for (const [name, s] of Object.entries(m.sources)) {
-    out.push(`  ${name}: ${s.ref} = ${s.commit.slice(0, 12)}, patched head ${s.head.slice(0, 12)}${s.series ? `, series ${s.series.base} (${s.series.patches.length} patches)` : ''}`);
+    out.push(
+      `  ${name}: ${s.ref} = ${s.commit.slice(0, 12)}, patched head ${s.head.slice(0, 12)}${s.series ? `, series ${s.series.base} (${s.series.patches.length} patches)` : ''}`,
+    );
   }
-  out.push(`  patch series digest: ${m.patchSeriesDigest}`, `  shared with: ${m.accounts.join(', ') || '(no accounts)'}`, `  admin image: ${m.adminImage.tag} (${m.adminImage.imageId.slice(0, 19)})`, '', 'Regions:');
+  out.push(
+    `  patch series digest: ${m.patchSeriesDigest}`,
+    `  shared with: ${m.accounts.join(', ') || '(no accounts)'}`,
+    `  admin image: ${m.adminImage.tag} (${m.adminImage.imageId.slice(0, 19)})`,
+    '',
+    'Regions:',
+  );
   for (const [region, r] of Object.entries(m.regions)) {
-    out.push(`  ${region}: ${r.ami} (snapshots ${r.snapshots.join(', ')}), admin image ${r.adminImage.uri}@${r.adminImage.digest}`);
+    out.push(
+      `  ${region}: ${r.ami} (snapshots ${r.snapshots.join(', ')}), admin image ${r.adminImage.uri}@${r.adminImage.digest}`,
+    );
   }
   const steps = Object.entries(m.steps).filter(([id]) => !id.includes(':'));
-  if (steps.length) out.push('', 'Steps:', ...steps.map(([id, s]) => `  ${id}: ${s.status}, ${seconds(s.durationMs)} (finished ${s.finishedAt})`));
+  if (steps.length)
+    out.push(
+      '',
+      'Steps:',
+      ...steps.map(([id, s]) => `  ${id}: ${s.status}, ${seconds(s.durationMs)} (finished ${s.finishedAt})`),
+    );
   return out.join('\n');
 }

@@ -40,19 +40,28 @@ export interface CheckOptions extends Omit<UpstreamCommandOptions, 'source'> {
  * starts, and the command unwinds through its cleanup (the scratch area is
  * removed) to exit 130.
  */
-async function withTools<T>(options: CommonOptions, io: Io, work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>): Promise<T> {
+async function withTools<T>(
+  options: CommonOptions,
+  io: Io,
+  work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>,
+): Promise<T> {
   const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
   await prepareDir('--cache-dir', options.cacheDir);
   const rollback = createRollback();
   try {
-    return await rollback.run(adapters.runner, () => work({ adapters, plumbing: createGitPlumbing(adapters.runner, rollback.signal) }));
+    return await rollback.run(adapters.runner, () =>
+      work({ adapters, plumbing: createGitPlumbing(adapters.runner, rollback.signal) }),
+    );
   } finally {
     for (const warning of adapters.warnings) io.stderr.write(`! ${warning}\n`);
   }
 }
 
 /** The newest series of the source, its upstream (mirror up to date), and the commit it was written against. */
-async function openSeries({ adapters, plumbing }: { adapters: Adapters; plumbing: GitPlumbing }, options: UpstreamCommandOptions) {
+async function openSeries(
+  { adapters, plumbing }: { adapters: Adapters; plumbing: GitPlumbing },
+  options: UpstreamCommandOptions,
+) {
   const series = await loadNewestSeries(adapters.project, options.source);
   const upstream = await openUpstream(adapters, plumbing, options.source, options);
   return { series, upstream, base: await findBase(adapters, upstream, series.base, options.base) };
@@ -68,7 +77,9 @@ export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
   const { reports, failures } = await withTools(options, io, async (tools) => {
     const sources = options.sources === 'all' ? await sourcesWithSeries(tools.adapters, options) : options.sources;
     const settled = await Promise.allSettled(sources.map((source) => checkSource(tools, { ...options, source })));
-    const interrupted = settled.find((s) => s.status === 'rejected' && isBroError(s.reason) && s.reason.exitCode === 130);
+    const interrupted = settled.find(
+      (s) => s.status === 'rejected' && isBroError(s.reason) && s.reason.exitCode === 130,
+    );
     if (interrupted?.status === 'rejected') throw interrupted.reason;
     // A lone source fails as any command does; with several, the others' reports are still printed.
     if (sources.length === 1 && settled[0]?.status === 'rejected') throw settled[0].reason;
@@ -76,7 +87,12 @@ export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
       reports: settled.flatMap((s) => (s.status === 'fulfilled' ? [tools.adapters.redactor.redactValue(s.value)] : [])),
       failures: settled.flatMap((s, i) =>
         s.status === 'rejected'
-          ? [{ code: isBroError(s.reason) ? s.reason.exitCode : 1, text: tools.adapters.redactor.redact(`${sources[i]}: ${formatError(s.reason, options.debug)}`) }]
+          ? [
+              {
+                code: isBroError(s.reason) ? s.reason.exitCode : 1,
+                text: tools.adapters.redactor.redact(`${sources[i]}: ${formatError(s.reason, options.debug)}`),
+              },
+            ]
           : [],
       ),
     };
@@ -94,23 +110,44 @@ async function sourcesWithSeries(adapters: Adapters, options: CheckOptions): Pro
   const sources: SourceName[] = [];
   for (const source of SOURCES) if ((await adapters.project.listSeriesBases(source)).length) sources.push(source);
   if (!sources.length) {
-    throw new ConfigError(adapters.project.display(join(adapters.project.root, 'patches')), 'has no patch series for any source', {
-      hint: 'Create patches/<source>/<upstream version>/series listing git format-patch files, e.g. patches/bottlerocket/1.0.4/series.',
-    });
+    throw new ConfigError(
+      adapters.project.display(join(adapters.project.root, 'patches')),
+      'has no patch series for any source',
+      {
+        hint: 'Create patches/<source>/<upstream version>/series listing git format-patch files, e.g. patches/bottlerocket/1.0.4/series.',
+      },
+    );
   }
-  const oneSource = [options.base !== undefined && '--base', options.tags.kind === 'tags' && '--tags', options.tags.kind === 'since' && '--since'].filter(Boolean);
+  const oneSource = [
+    options.base !== undefined && '--base',
+    options.tags.kind === 'tags' && '--tags',
+    options.tags.kind === 'since' && '--since',
+  ].filter(Boolean);
   if (sources.length > 1 && oneSource.length) {
-    throw new UsageError(`${oneSource.join(' and ')} name${oneSource.length === 1 ? 's' : ''} refs of one upstream, and ${sources.join(' and ')} both have a series`, {
-      hint: `Add --source ${sources[0]} (or --source ${sources[1]}).`,
-    });
+    throw new UsageError(
+      `${oneSource.join(' and ')} name${oneSource.length === 1 ? 's' : ''} refs of one upstream, and ${sources.join(' and ')} both have a series`,
+      {
+        hint: `Add --source ${sources[0]} (or --source ${sources[1]}).`,
+      },
+    );
   }
   return sources;
 }
 
-async function checkSource(tools: { adapters: Adapters; plumbing: GitPlumbing }, options: CheckOptions & { source: SourceName }): Promise<CheckReport> {
+async function checkSource(
+  tools: { adapters: Adapters; plumbing: GitPlumbing },
+  options: CheckOptions & { source: SourceName },
+): Promise<CheckReport> {
   const { series, upstream, base } = await openSeries(tools, options);
   const targets = await selectTags(tools.adapters, upstream, series.base, options.tags);
-  return checkSeries(tools.plumbing, { source: options.source, url: upstream.shownUrl, gitDir: upstream.mirror, series, base, targets });
+  return checkSeries(tools.plumbing, {
+    source: options.source,
+    url: upstream.shownUrl,
+    gitDir: upstream.mirror,
+    series,
+    base,
+    targets,
+  });
 }
 
 export interface RebaseOptions extends UpstreamCommandOptions {
@@ -158,7 +195,9 @@ export async function runRebase(options: RebaseOptions, io: Io): Promise<void> {
 export async function runRefresh(options: RefreshOptions, io: Io): Promise<void> {
   const workspace = rebaseWorkspace(rebaseRoot(options), options.source);
   const state = await readRebaseState(workspace, options.source);
-  const result = await withTools(options, io, ({ adapters, plumbing }) => refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state));
+  const result = await withTools(options, io, ({ adapters, plumbing }) =>
+    refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state),
+  );
   io.stdout.write(`${formatRefresh(result)}\n`);
   io.stdout.write(`Check it: bro patches check --source ${options.source} --tags ${state.onto.ref}\n`);
 }

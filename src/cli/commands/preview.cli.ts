@@ -5,12 +5,14 @@ import { addCommonOptions, commonOptions, isDebug } from '../options.js';
 
 const cpuCount = (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new InvalidArgumentError('--cpus must be a whole number of CPUs, from 1 to 4096');
+  if (!Number.isInteger(n) || n < 1 || n > 4096)
+    throw new InvalidArgumentError('--cpus must be a whole number of CPUs, from 1 to 4096');
   return n;
 };
 
 const instanceType = (value: string) => {
-  if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(value)) throw new InvalidArgumentError('--instance-type must be an EC2 instance type such as m5.large');
+  if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(value))
+    throw new InvalidArgumentError('--instance-type must be an EC2 instance type such as m5.large');
   return value;
 };
 
@@ -18,17 +20,31 @@ export function registerPreview(program: Command, io: Io): void {
   addCommonOptions(
     program
       .command('preview')
-      .description('fetch and patch (no build), then render the files a node would write from your user data, and check them')
+      .description(
+        'fetch and patch (no build), then render the files a node would write from your user data, and check them',
+      )
       .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
       .requiredOption('--version <version>', 'the upstream release and build suffix, e.g. 1.0.4-hc1')
       .requiredOption('--user-data <file>', 'the user data (TOML) to check, e.g. examples/user-data.toml'),
   )
-    .addOption(new Option('--instance-type <type>', 'the EC2 instance type: max pods and kubeReserved memory come from it (default: m5.large, as a sample)').argParser(instanceType))
-    .addOption(new Option('--cpus <n>', "the instance's CPU count: kubeReserved cpu comes from it (default: 2, as a sample)").argParser(cpuCount))
+    .addOption(
+      new Option(
+        '--instance-type <type>',
+        'the EC2 instance type: max pods and kubeReserved memory come from it (default: m5.large, as a sample)',
+      ).argParser(instanceType),
+    )
+    .addOption(
+      new Option(
+        '--cpus <n>',
+        "the instance's CPU count: kubeReserved cpu comes from it (default: 2, as a sample)",
+      ).argParser(cpuCount),
+    )
     .option('--out <dir>', 'write the rendered files here (default: <work-dir>/preview)')
     .option('--json', 'print one versioned JSON document instead of the summary', false)
     .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
-    .addOption(new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false))
+    .addOption(
+      new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false),
+    )
     .action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
       const { runPreview } = await import('./preview.js');
       await runPreview(

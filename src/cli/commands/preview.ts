@@ -49,10 +49,20 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
   const userData = parseUserData(
     shownUserData,
     await readFile(options.userData, 'utf8').catch((error: unknown) => {
-      throw new ConfigError(shownUserData, 'cannot be read', { cause: error, hint: 'Pass the TOML user data with --user-data <file>, e.g. examples/user-data.toml.' });
+      throw new ConfigError(shownUserData, 'cannot be read', {
+        cause: error,
+        hint: 'Pass the TOML user data with --user-data <file>, e.g. examples/user-data.toml.',
+      });
     }),
   );
-  const renderer = options.renderer ?? chooseRenderer({ ci: options.ci, silent: false, isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY), env: io.env });
+  const renderer =
+    options.renderer ??
+    chooseRenderer({
+      ci: options.ci,
+      silent: false,
+      isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      env: io.env,
+    });
   if (options.out) await prepareDir('--out', options.out, 0o700);
   const buildOptions = { ...options, dryRun: true, keepFailed: false };
   // The checkout is read while the workspace is still locked: a build started meanwhile cannot reset it.
@@ -68,7 +78,10 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
         version: c.version.full,
         userDataFile: shownUserData,
         userData,
-        instanceType: { value: options.instanceType ?? SAMPLE_INSTANCE_TYPE, sample: options.instanceType === undefined },
+        instanceType: {
+          value: options.instanceType ?? SAMPLE_INSTANCE_TYPE,
+          sample: options.instanceType === undefined,
+        },
         cpus: { value: options.cpus ?? SAMPLE_CPUS, sample: options.cpus === undefined },
         region: { value: c.variant.regions[0] ?? 'us-east-1', sample: true },
         arch: c.variant.arch,
@@ -93,8 +106,14 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
   const shown = redactor.redactValue(report);
   io.stdout.write(options.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatPreview(shown, outDir)}\n`);
   if (report.problems.length) {
-    throw new StepError('preview', redactor.redact(`A node would write invalid configuration from ${shownUserData} (${report.problems.length} problems, listed above)`), {
-      hint: 'Fix the template in the patch series (patches/bottlerocket/), then rerun bro preview.',
-    });
+    throw new StepError(
+      'preview',
+      redactor.redact(
+        `A node would write invalid configuration from ${shownUserData} (${report.problems.length} problems, listed above)`,
+      ),
+      {
+        hint: 'Fix the template in the patch series (patches/bottlerocket/), then rerun bro preview.',
+      },
+    );
   }
 }

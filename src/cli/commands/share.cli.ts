@@ -9,7 +9,9 @@ export function registerShare(program: Command, io: Io): void {
     addCommonOptions(
       program
         .command('share')
-        .description('share the built AMIs and their snapshots with the variant\'s accounts in every region (or --revoke)')
+        .description(
+          "share the built AMIs and their snapshots with the variant's accounts in every region (or --revoke)",
+        )
         .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
         .requiredOption('--version <version>', 'the version that was built, e.g. 1.0.4-hc1'),
     )
@@ -30,7 +32,13 @@ export function registerShare(program: Command, io: Io): void {
         keepFailed: false,
         revoke: Boolean(raw.revoke),
         manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
-        accounts: raw.accounts === undefined ? undefined : String(raw.accounts).split(',').map((a) => a.trim()).filter(Boolean),
+        accounts:
+          raw.accounts === undefined
+            ? undefined
+            : String(raw.accounts)
+                .split(',')
+                .map((a) => a.trim())
+                .filter(Boolean),
       },
       io,
     );

@@ -30,7 +30,10 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
     if (!/^\d{12}$/.test(account)) throw new UsageError(`--accounts: "${account}" is not a 12-digit AWS account ID`);
   }
   if (!options.revoke) {
-    if (options.accounts) throw new UsageError('--accounts goes with --revoke; to share with more accounts, add them to share-with in the variant file');
+    if (options.accounts)
+      throw new UsageError(
+        '--accounts goes with --revoke; to share with more accounts, add them to share-with in the variant file',
+      );
     await runBuild({ ...options, only: 'share', from: undefined }, io);
     return;
   }
@@ -42,7 +45,10 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
     // Every region first: a revoke that would touch another build's AMI changes nothing anywhere.
     const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
       const imageId = amis[region]?.id;
-      if (!imageId) throw new StepError('share', `No AMI is recorded for ${region}`, { hint: 'Nothing was registered there by this build.' });
+      if (!imageId)
+        throw new StepError('share', `No AMI is recorded for ${region}`, {
+          hint: 'Nothing was registered there by this build.',
+        });
       const grants = await readGrants(ctx.state, region);
       if (!grants || grants.imageId !== imageId) {
         return { region, nothing: { imageId, snapshotIds: [], accounts: [], changes: [] } };
@@ -51,7 +57,13 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
       const image = await checkForRevoke(aws.ec2(region), imageId, { name, tags });
       return { region, image, grants, accounts: options.accounts ?? grants.accounts };
     });
-    throwIfAnyRegionFailed('share', 'Checking the AMIs before revoking', checked, () => 'checked, unchanged', 'Nothing was revoked in any region.');
+    throwIfAnyRegionFailed(
+      'share',
+      'Checking the AMIs before revoking',
+      checked,
+      () => 'checked, unchanged',
+      'Nothing was revoked in any region.',
+    );
     const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
       const prepared = checked.find((o) => o.region === region)!.value!;
       if (prepared.nothing) return prepared.nothing;
@@ -61,14 +73,25 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
       return revoked;
     });
     // The next build shares again (the share-with list says so).
-    await ctx.state.remove(['share', ...regions.filter((r) => !outcomes.find((o) => o.region === r)?.error).map((r) => `share:${r}`)]);
+    await ctx.state.remove([
+      'share',
+      ...regions.filter((r) => !outcomes.find((o) => o.region === r)?.error).map((r) => `share:${r}`),
+    ]);
     const manifest = options.manifest ?? defaultManifestPath(ctx.workspace.root);
-    const done = outcomes.flatMap((o) => (o.error === undefined && o.value ? [[o.region, o.value.accounts] as const] : []));
+    const done = outcomes.flatMap((o) =>
+      o.error === undefined && o.value ? [[o.region, o.value.accounts] as const] : [],
+    );
     if (existsSync(manifest)) await recordRevoke(manifest, Object.fromEntries(done));
     return outcomes;
   });
   io.stdout.write(`${regionSummary(result, describeRevoke).join('\n')}\n`);
-  throwIfAnyRegionFailed('share', 'Revoking', result, describeRevoke, 'Rerun `bro share --revoke`: permissions already removed are left alone.');
+  throwIfAnyRegionFailed(
+    'share',
+    'Revoking',
+    result,
+    describeRevoke,
+    'Rerun `bro share --revoke`: permissions already removed are left alone.',
+  );
 }
 
 /**
@@ -78,13 +101,18 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
  */
 async function amisToRevoke(ctx: PublishContext): Promise<Record<string, RegisteredAmi>> {
   const record = await ctx.state.get('ami-register');
-  const recorded = record?.status === 'done' ? (record.outputs.amis as Record<string, RegisteredAmi> | undefined) : undefined;
+  const recorded =
+    record?.status === 'done' ? (record.outputs.amis as Record<string, RegisteredAmi> | undefined) : undefined;
   if (recorded && ctx.variant.regions.every((r) => recorded[r]?.id)) return recorded;
   const amisJson = amisJsonPath(ctx.workspace.bottlerocket, ctx.variant, ctx.version);
   if (!existsSync(amisJson)) {
-    throw new StepError('share', `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}`, {
-      hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
-    });
+    throw new StepError(
+      'share',
+      `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}`,
+      {
+        hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
+      },
+    );
   }
   return readAmisJson(amisJson, ctx.variant.regions);
 }

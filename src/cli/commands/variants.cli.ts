@@ -3,7 +3,8 @@ import type { Io } from '../io.js';
 
 export function registerVariants(program: Command, io: Io): void {
   // `bro variants show x --project-dir d`: commander gives --project-dir to `variants`, so read it with the parent's.
-  const projectDir = (command: Command) => String(command.optsWithGlobals().projectDir ?? io.env.BRO_PROJECT_DIR ?? '.');
+  const projectDir = (command: Command) =>
+    String(command.optsWithGlobals().projectDir ?? io.env.BRO_PROJECT_DIR ?? '.');
   const variants = program
     .command('variants')
     .description('list the variants in variants/')
