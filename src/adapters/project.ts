@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
-import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
+import { checkSeriesDirectory, parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';
 
 /**
@@ -103,15 +103,11 @@ export function createProject(root: string, warn: (message: string) => void = ()
         });
       });
       const names = parseSeriesFile(display(seriesPath), text);
+      checkSeriesDirectory(display(seriesPath), text, names, await readdir(dir));
       const patches = await Promise.all(
         names.map(async (name) => {
           const path = join(dir, name);
-          const content = await readFile(path, 'utf8').catch((error: unknown) => {
-            throw new ConfigError(display(seriesPath), `lists ${name}, but ${display(path)} does not exist`, {
-              cause: error,
-            });
-          });
-          return { name, path, content };
+          return { name, path, content: await readFile(path, 'utf8') };
         }),
       );
       return { source, base, dir, patches, digest: seriesDigest(patches) };

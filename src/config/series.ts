@@ -37,9 +37,57 @@ export function parseSeriesFile(file: string, text: string): string[] {
       });
     }
     if (names.includes(line)) throw new ConfigError(file, `line ${index + 1}: "${line}" is listed twice`);
+    const number = line.slice(0, 4);
+    const same = names.find((n) => n.startsWith(`${number}-`));
+    if (same) {
+      throw new ConfigError(file, `line ${index + 1}: "${line}" has the number ${number} of "${same}"`, {
+        hint: `Give each patch its own number: renumber the later one (git format-patch --start-number picks where numbering starts).`,
+      });
+    }
     names.push(line);
   });
   return names;
+}
+
+/** The patch names a `series` file mentions only in a comment: patches deliberately left out. */
+export function commentedOutNames(text: string): string[] {
+  return [...text.matchAll(/#.*$/gm)].flatMap((m) =>
+    [...m[0].matchAll(/\d{4}-[A-Za-z0-9._-]+\.patch/g)].map((n) => n[0]),
+  );
+}
+
+/**
+ * The `.patch` files of a series directory against its `series` file: a name
+ * listed with no file is refused, and so is a file that is not listed (nor named in a comment, as a patch left out on purpose)
+ * would be silently left out of the build.
+ */
+export function checkSeriesDirectory(
+  file: string,
+  text: string,
+  listed: readonly string[],
+  entries: readonly string[],
+): void {
+  const missing = listed.filter((name) => !entries.includes(name));
+  if (missing.length) {
+    throw new ConfigError(
+      file,
+      `lists ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not in its directory`,
+      {
+        hint: 'Add the missing patch files, or take their names out of the series file.',
+      },
+    );
+  }
+  const mentioned = new Set([...listed, ...commentedOutNames(text)]);
+  const unlisted = entries.filter((e) => e.endsWith('.patch') && !mentioned.has(e)).sort();
+  if (unlisted.length) {
+    throw new ConfigError(
+      file,
+      `does not list ${unlisted.join(', ')}, which ${unlisted.length === 1 ? 'is' : 'are'} in its directory`,
+      {
+        hint: `List ${unlisted.length === 1 ? 'it' : 'each'} in the series file in the order it applies, or delete it; to keep a patch out on purpose, name it in a comment (# ${unlisted[0]}).`,
+      },
+    );
+  }
 }
 
 export function seriesDigest(patches: readonly Pick<Patch, 'name' | 'content'>[]): string {
