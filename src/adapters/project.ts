@@ -3,7 +3,14 @@ import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
-import { checkSeriesDirectory, parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
+import {
+  checkSeriesDirectory,
+  parseSeriesFile,
+  seriesDigest,
+  writtenSeries,
+  type Series,
+  type SourceName,
+} from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';
 
 /**
@@ -20,6 +27,8 @@ export interface Project {
   readVariant(name: string): Promise<Variant>;
   listSeriesBases(source: SourceName): Promise<string[]>;
   readSeries(source: SourceName, base: string): Promise<Series>;
+  /** The `series` file and the `.patch` files of patches/<source>/<base>/ as they are; undefined when there is no such directory. */
+  readSeriesFiles(source: SourceName, base: string): Promise<Record<string, string> | undefined>;
   /** Writes a whole series (used by rebase/refresh); replaces the directory's patches. */
   writeSeries(source: SourceName, base: string, patches: readonly { name: string; content: string }[]): Promise<string>;
   readLock(): Promise<Lock>;
@@ -112,12 +121,19 @@ export function createProject(root: string, warn: (message: string) => void = ()
       );
       return { source, base, dir, patches, digest: seriesDigest(patches) };
     },
+    async readSeriesFiles(source, base) {
+      const dir = join(root, 'patches', source, base);
+      const entries = await readdir(dir).catch(() => undefined);
+      if (!entries) return undefined;
+      const names = entries.filter((e) => e === 'series' || e.endsWith('.patch'));
+      return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')])));
+    },
     async writeSeries(source, base, patches) {
       const dir = join(root, 'patches', source, base);
       await mkdir(dir, { recursive: true });
       for (const entry of await readdir(dir)) if (entry.endsWith('.patch')) await rm(join(dir, entry));
       for (const patch of patches) await writeFile(join(dir, patch.name), patch.content);
-      await atomicWrite(join(dir, 'series'), patches.map((p) => `${p.name}\n`).join(''));
+      await atomicWrite(join(dir, 'series'), writtenSeries(patches));
       return dir;
     },
     async readLock() {

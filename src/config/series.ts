@@ -123,3 +123,32 @@ export function chooseSeriesBase(
       `Run \`bro patches check --source ${source} --tags v${version}\` and, if needed, \`bro patches rebase --source ${source} --onto v${version}\`.`,
   };
 }
+
+/** The comment `bro patches refresh` puts first in a series file it writes: the digest of what it wrote. */
+const WRITTEN_RE = /^# Written by bro patches refresh \((sha256:[0-9a-f]{64})\).*\n?/m;
+
+export const withoutRecord = (series: string) => series.replace(WRITTEN_RE, '');
+
+/** The digest of a series directory's files (`series` and the patches), the record line left out. */
+export function writtenDigest(files: Readonly<Record<string, string>>): string {
+  const hash = createHash('sha256');
+  for (const name of Object.keys(files).sort())
+    hash.update(`${name}\0${name === 'series' ? withoutRecord(files[name] ?? '') : files[name]}\0`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** The `series` text bro writes for these patches, with the record of what it wrote. */
+export function writtenSeries(patches: readonly Pick<Patch, 'name' | 'content'>[]): string {
+  const list = patches.map((p) => `${p.name}\n`).join('');
+  const digest = writtenDigest({ series: list, ...Object.fromEntries(patches.map((p) => [p.name, p.content])) });
+  return `# Written by bro patches refresh (${digest}): it overwrites this directory only as it wrote it.\n${list}`;
+}
+
+/**
+ * Whether a series directory's files are as bro last wrote them (the digest in the series file
+ * matches); 'no-record' when the series file has none (written by hand, or by an older bro).
+ */
+export function asWritten(files: Readonly<Record<string, string>>): boolean | 'no-record' {
+  const recorded = WRITTEN_RE.exec(files.series ?? '')?.[1];
+  return recorded ? recorded === writtenDigest(files) : 'no-record';
+}

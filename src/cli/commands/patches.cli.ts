@@ -141,8 +141,21 @@ export function registerPatches(program: Command, io: Io): void {
         'export the commits of a finished rebase (after you resolved its conflicts) into patches/<source>/<version>/',
       ),
     { cache: false, work: true },
-  ).action(async (raw: Record<string, unknown>, command: Command) => {
-    const { runRefresh } = await import('./patches.js');
-    await runRefresh({ ...commonOptions(raw, io.env, isDebug(command)), source: raw.source as SourceName }, io);
-  });
+  )
+    .option(
+      '--force',
+      'overwrite patches/<source>/<version>/ even where it differs from what bro last wrote there',
+      false,
+    )
+    .action(async (raw: Record<string, unknown>, command: Command) => {
+      const { runRefresh } = await import('./patches.js');
+      await runRefresh(
+        {
+          ...commonOptions(raw, io.env, isDebug(command)),
+          source: raw.source as SourceName,
+          force: Boolean(raw.force),
+        },
+        io,
+      );
+    });
 }

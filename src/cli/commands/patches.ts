@@ -157,6 +157,8 @@ export interface RebaseOptions extends UpstreamCommandOptions {
 
 export interface RefreshOptions extends CommonOptions {
   source: SourceName;
+  /** Overwrite the series directory even where it differs from what bro last wrote. */
+  force?: boolean;
 }
 
 const rebaseRoot = (options: CommonOptions) => options.workDir ?? join(options.projectDir, 'work');
@@ -196,7 +198,10 @@ export async function runRefresh(options: RefreshOptions, io: Io): Promise<void>
   const workspace = rebaseWorkspace(rebaseRoot(options), options.source);
   const state = await readRebaseState(workspace, options.source);
   const result = await withTools(options, io, ({ adapters, plumbing }) =>
-    refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state),
+    refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state, {
+      force: options.force,
+      refreshCommand: refreshCommand(options),
+    }),
   );
   io.stdout.write(`${formatRefresh(result)}\n`);
   io.stdout.write(`Check it: bro patches check --source ${options.source} --tags ${state.onto.ref}\n`);

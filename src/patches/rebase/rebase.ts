@@ -101,7 +101,7 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
   } catch (error) {
     throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
   }
-  return refreshSeries(deps, workspace, state);
+  return refreshSeries(deps, workspace, state, { refreshCommand: input.refreshCommand });
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */
