@@ -141,8 +141,8 @@ describe('one mirror cache, many bros', () => {
     const result = await s.run(['build', 'aws-k8s-1.18', '--version', '1.0.9-hc1', '--dry-run', '--ci'], {
       PATH: `${bin}:${PATH}`,
     });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('has no ref "v1.0.9"');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('has no tag or branch "v1.0.9"');
     const left = readdirSync(join(s.cacheDir, 'mirrors'));
     expect(left.filter((e) => !e.endsWith('.git'))).toEqual([]);
   });
@@ -412,7 +412,7 @@ describe('variant files', () => {
 });
 
 describe('outside a project', () => {
-  it('bro variants, bro matrix and bro build exit 2: not a bro project; use --project-dir', async () => {
+  it('bro variants, bro matrix and bro build exit 2: the --project-dir named is not a bro project', async () => {
     const s = setup();
     const elsewhere = tempDir('bro-not-a-project-');
     dirs.push(elsewhere);
@@ -437,8 +437,10 @@ describe('outside a project', () => {
     ]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr).toContain('is not a bro project');
-      expect(result.stderr).toContain('use --project-dir');
+      expect(result.stderr).toMatch(
+        /--project-dir \S+ is not a bro project: it has no variants\/ or patches\/ directory/,
+      );
+      expect(result.stderr).toContain('--project-dir <dir>');
       expect(result.stdout).toBe('');
     }
   });

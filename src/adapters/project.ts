@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../shared/errors.js';
+import { notAProject } from './project-root.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
 import {
   checkSeriesDirectory,
@@ -173,11 +174,7 @@ async function requireProject(root: string): Promise<void> {
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!isDir) {
-    throw new UsageError(`${root} is not a bro project (it has no variants/ directory); use --project-dir`, {
-      hint: 'Run bro in the project (the directory with variants/ and patches/), or pass --project-dir <dir> (or set BRO_PROJECT_DIR).',
-    });
-  }
+  if (!isDir) throw notAProject({ dir: root, from: 'the project' });
 }
 
 /** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */

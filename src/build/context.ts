@@ -14,12 +14,17 @@ export interface SourceRef {
   name: SourceName;
   url: string;
   ref: string;
+  /** Where the URL and the ref were set, for messages: `BRO_BOTTLEROCKET_URL`, `sources.bottlerocket.url in variants/x.toml`, `--version 1.0.4-hc1`. */
+  urlFrom?: string;
+  refFrom?: string;
 }
 
 /** Options every command that touches sources shares. */
 export interface CommonOptions {
   projectDir: string;
   cacheDir: string;
+  /** Where cacheDir was set, for messages: '--cache-dir', 'BRO_CACHE_DIR', 'XDG_CACHE_HOME' or 'default'. */
+  cacheDirFrom?: string;
   /** Defaults to `<projectDir>/work/<variant>`. */
   workDir?: string;
   debug: boolean;

@@ -36,9 +36,11 @@ export async function createBuildContext(options: BuildOptions, io: Io, rollback
   const variant = await adapters.project.readVariant(options.variant);
   const root = workDirFor(options, variant.name);
   // The directories the user named, checked before any work: a bad one is a usage error naming the option.
-  refuseInside('--work-dir', root, '--cache-dir', options.cacheDir);
-  await prepareDir('--cache-dir', options.cacheDir);
-  await prepareDir('--work-dir', root);
+  const cache = { option: '--cache-dir', from: options.cacheDirFrom ?? '--cache-dir' };
+  const work = { option: '--work-dir', from: options.workDir ? '--work-dir' : 'default' };
+  refuseInside(work, root, cache, options.cacheDir);
+  await prepareDir(cache, options.cacheDir);
+  await prepareDir(work, root);
   const ctx: BuildContext = {
     options,
     adapters,

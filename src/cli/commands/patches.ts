@@ -46,7 +46,7 @@ async function withTools<T>(
   work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>,
 ): Promise<T> {
   const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
-  await prepareDir('--cache-dir', options.cacheDir);
+  await prepareDir({ option: '--cache-dir', from: options.cacheDirFrom ?? '--cache-dir' }, options.cacheDir);
   const rollback = createRollback();
   try {
     return await rollback.run(adapters.runner, () =>
