@@ -1,4 +1,5 @@
 import { rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Runner } from './runner.js';
 
 /**
@@ -51,6 +52,8 @@ export interface Git {
   /** `git apply --check -v`, returning git's own explanation when it fails. */
   applyCheck(repo: string, patchFile: string): Promise<{ ok: boolean; output: string }>;
   commitAll(repo: string, message: string, date: string): Promise<void>;
+  /** Whether `path` is in a git work tree and not ignored there: a file written there shows up in `git status`, one `git add -A` from a commit. */
+  wouldTrack(path: string): Promise<boolean>;
 }
 
 export function createGit(runner: Runner): Git {
@@ -219,6 +222,14 @@ export function createGit(runner: Runner): Git {
         input: message,
         env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
       });
+    },
+    async wouldTrack(path) {
+      // check-ignore: 0 ignored, 1 not ignored, 128 not in a work tree (or another failure: then say nothing).
+      const { exitCode } = await run(['check-ignore', '--quiet', '--no-index', '--', path], {
+        cwd: dirname(path),
+        okExitCodes: [1, 128],
+      });
+      return exitCode === 1;
     },
   };
   return git;

@@ -8,7 +8,7 @@ import { ConfigError, StepError } from '../../shared/errors.js';
 import { runPipeline } from '../../build/index.js';
 import { parseUserData, previewNode, registerSecrets } from '../../preview/index.js';
 import { osRelease } from '../../preview/index.js';
-import { formatPreview } from '../../preview/index.js';
+import { formatPreview, problems } from '../../preview/index.js';
 import { loadVariantTree } from '../../preview/index.js';
 import { chooseRenderer, type RendererChoice } from '../../build/index.js';
 import { patchStep } from '../../build/index.js';
@@ -102,14 +102,29 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
     const entry = report.files.find((f) => f.name === file.name);
     if (entry) entry.written = path;
   }
+  const first = files[0];
+  if (first && (await ctx.adapters.git.wouldTrack(join(outDir, first.name)))) {
+    io.stderr.write(
+      `! ${outDir} is in a git work tree and not ignored there: the files written into it${report.registryAuths.length ? ' hold registry credentials, and' : ''} would be committed by the next \`git add -A\`. Add it to .gitignore, or pass --out a directory outside the repository.\n`,
+    );
+  }
 
   const shown = redactor.redactValue(report);
   io.stdout.write(options.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatPreview(shown, outDir)}\n`);
+  if (report.inputProblems.length) {
+    throw new ConfigError(
+      shownUserData,
+      redactor.redact(
+        `a node would not start with what was given (${problems(report.inputProblems.length)}, listed above):\n${report.inputProblems.map((p) => `  - ${p}`).join('\n')}`,
+      ),
+      { hint: 'Fix the settings (or --instance-type) named above, then rerun bro preview.' },
+    );
+  }
   if (report.problems.length) {
     throw new StepError(
       'preview',
       redactor.redact(
-        `A node would write invalid configuration from ${shownUserData} (${report.problems.length} problems, listed above)`,
+        `A node would write invalid configuration from ${shownUserData} (${problems(report.problems.length)}, listed above)`,
       ),
       {
         hint: 'Fix the template in the patch series (patches/bottlerocket/), then rerun bro preview.',
