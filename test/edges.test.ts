@@ -630,3 +630,22 @@ describe('the mirror lock does not trust a pid alone', () => {
     expect(order).toEqual(['first done', 'second ran']);
   });
 });
+
+describe('the state file after a successful rerun', () => {
+  it('no longer says interrupted for a step without inputs that an earlier run left interrupted', async () => {
+    const s = setup();
+    const broDir = join(s.project, 'work', 'aws-k8s-1.18', '.bro');
+    mkdirSync(broDir, { recursive: true });
+    // What an interrupt during the resolve step leaves (the step has no inputs to record).
+    const at = new Date().toISOString();
+    const record = { status: 'interrupted', inputs: '', outputs: {}, startedAt: at, finishedAt: at, durationMs: 1 };
+    writeFileSync(join(broDir, 'state.json'), JSON.stringify({ schemaVersion: 1, steps: { resolve: record } }));
+    const result = await s.dryRun();
+    expect(result.code, result.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(join(broDir, 'state.json'), 'utf8')) as {
+      steps: Record<string, { status: string }>;
+    };
+    expect(Object.entries(state.steps).filter(([, r]) => r.status !== 'done')).toEqual([]);
+    expect(state.steps.resolve?.status).toBe('done');
+  });
+});

@@ -282,7 +282,8 @@ async function runStep(
   const started = new Date();
   try {
     const outputs = await step.run(ctx, progress, { signal, force: mode === 'force' });
-    if (step.inputs)
+    // A step without inputs is recorded only when it was interrupted or failed: its success replaces that record.
+    if (step.inputs || (await ctx.state.get(step.id)))
       await ctx.state.put(step.id, stepRecord('done', inputs, (outputs ?? {}) as Record<string, unknown>, started));
   } catch (error) {
     const interrupted = signal.aborted || error instanceof InterruptedError;

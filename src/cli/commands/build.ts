@@ -184,6 +184,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       ci: options.ci,
       silent: false,
       isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      columns: (io.stderr as NodeJS.WriteStream).columns,
       env: io.env,
     });
   const {

@@ -61,6 +61,7 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
       ci: options.ci,
       silent: false,
       isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      columns: (io.stderr as NodeJS.WriteStream).columns,
       env: io.env,
     });
   if (options.out) await prepareDir('--out', options.out, 0o700);
