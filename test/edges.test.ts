@@ -649,3 +649,17 @@ describe('the state file after a successful rerun', () => {
     expect(state.steps.resolve?.status).toBe('done');
   });
 });
+
+describe('the two series digests', () => {
+  it("the plan shows each series' digest as the check reports it, and labels the digest of both", async () => {
+    const s = setup();
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: first', { 'sources/first.txt': 'first\n' });
+    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-first.patch': patch });
+    const plan = await s.dryRun();
+    expect(plan.code, plan.stderr).toBe(0);
+    const check = await s.run(['patches', 'check', '--json', '--tags', 'v1.0.4']);
+    const digest = (JSON.parse(check.stdout) as { series: { digest: string } }).series.digest;
+    expect(plan.stdout).toContain(`series 1.0.4 (1 patch, digest ${digest.slice(0, 19)})`);
+    expect(plan.stdout).toMatch(/Series digest +sha256:[0-9a-f]{64} \(of both series: the bro:patch-series tag\)/);
+  });
+});

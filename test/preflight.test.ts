@@ -121,6 +121,14 @@ describe('the preflight of bro build', () => {
     expect(s.world.modifying()).toEqual([]);
   });
 
+  it('bro share refused by its preflight says it cannot share, not that it cannot run the build', async () => {
+    useExampleAccounts();
+    const result = await s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('✖ This host cannot share the AMIs: Accounts (see above). Nothing was started.');
+    expect(result.stderr).not.toContain('run the build');
+  });
+
   it('a real build prints the checks once, then builds', async () => {
     const result = await s.build();
     expect(result.code, result.stderr).toBe(0);

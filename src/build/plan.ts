@@ -209,17 +209,24 @@ const formatAction = (a: AwsAction) => {
   return `  [${a.step}${a.by === 'pubsys' ? ', by pubsys' : ''}] ${a.region} ${a.service}:${a.action} → ${a.target}${accounts}${note}`;
 };
 
+/** `sha256:` and the first 12 hex digits: enough to match a series with `bro patches check --json`. */
+const shortDigest = (digest: string) => digest.slice(0, 'sha256:'.length + 12);
+
 export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   out.push(`Plan for ${plan.variant} (${plan.arch}) ${plan.version}: a dry run, nothing below has been done`);
   for (const [name, s] of Object.entries(plan.sources)) {
     const series = s.series
-      ? `series ${s.series.base} (${s.series.patches.length} patches) → head ${s.head.slice(0, 12)}`
+      ? `series ${s.series.base} (${s.series.patches.length} ${s.series.patches.length === 1 ? 'patch' : 'patches'}, digest ${shortDigest(s.series.digest)}) → head ${s.head.slice(0, 12)}`
       : 'no patch series';
     const ref = s.ref === s.commit ? s.commit.slice(0, 12) : `${s.ref} = ${s.commit.slice(0, 12)}`;
     out.push(row(name, `${ref} from ${s.url}; ${series}`));
   }
-  out.push(row('Series digest', plan.seriesDigest), row('AMI name', plan.amiName));
+  // Each series' own digest is the one `bro patches check --json` reports; this one is of both, as the AMI's tag carries it.
+  out.push(
+    row('Series digest', `${plan.seriesDigest} (of both series: the bro:patch-series tag)`),
+    row('AMI name', plan.amiName),
+  );
   const [first, ...others] = plan.regions;
   out.push(row('Regions', `${first} (registered)${others.length ? `, copied to ${others.join(', ')}` : ''}`));
   const example = plan.preflight?.find((c) => c.id === 'example-accounts' && c.status !== 'ok');

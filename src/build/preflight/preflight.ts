@@ -66,11 +66,15 @@ export class PreflightError extends BroError {
   override readonly exitCode = EXIT_USAGE;
 }
 
-export function preflightError(checks: readonly CheckResult[]): PreflightError | undefined {
+/** What a run with `--only <step>` does, in the refusal's words; the whole build otherwise. */
+const DOING: Partial<Record<StepId, string>> = { share: 'share the AMIs' };
+
+export function preflightError(checks: readonly CheckResult[], only?: string): PreflightError | undefined {
   const failed = failedMustHaves(checks);
   if (!failed.length) return undefined;
+  const doing = (only && DOING[only as StepId]) ?? (only ? `run the ${only} step` : 'run the build');
   return new PreflightError(
-    `This host cannot run the build: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`,
+    `This host cannot ${doing}: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`,
     {
       hint: 'Fix them and rerun; `bro doctor` repeats the checks without building.',
     },

@@ -205,7 +205,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       }
       const results = await preflight;
       io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
-      const refused = preflightError(results);
+      const refused = preflightError(results, options.only);
       if (refused) throw refused;
       await runPipeline(c, buildStages(), renderer, io.stderr, signal);
       return results;
