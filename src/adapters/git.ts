@@ -41,8 +41,8 @@ export interface Git {
   amAbort(repo: string): Promise<void>;
   /** Commits on HEAD that neither upstream (`base`, tags, remote branches) nor bro (its committer identity) made, oldest first. */
   foreignCommits(repo: string, base: string): Promise<{ sha: string; subject: string }[]>;
-  /** `git patch-id --stable` of each patch in `mails` (format-patch output), in order: the same change has the same id wherever it applies. */
-  patchIds(repo: string, mails: string): Promise<string[]>;
+  /** `git patch-id --stable` of each patch in `mails` (format-patch output) that has a diff, with the commit its `From` line names: the same change has the same id wherever it applies. */
+  patchIds(repo: string, mails: string): Promise<{ patchId: string; commit: string }[]>;
   /** Each commit as `git format-patch --stdout` writes it. */
   formatCommits(repo: string, shas: readonly string[]): Promise<string>;
   /** The changes of the work tree not in HEAD (untracked files too, not ignored ones) as one format-patch mail; '' when there are none. The index is left alone. */
@@ -175,7 +175,10 @@ export function createGit(runner: Runner): Git {
       return stdout
         .split('\n')
         .filter(Boolean)
-        .map((line) => line.split(' ')[0] ?? '');
+        .map((line) => {
+          const [patchId = '', commit = ''] = line.split(' ');
+          return { patchId, commit };
+        });
     },
     async formatCommits(repo, shas) {
       let mails = '';

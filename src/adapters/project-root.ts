@@ -40,11 +40,13 @@ export function locateProject(origin: ProjectOrigin): string {
 
 /** The one message every command gives outside a project. */
 export function notAProject({ dir, from }: ProjectOrigin): UsageError {
-  const where =
-    from === 'the working directory'
-      ? `${dir} is not in a bro project: neither it nor any folder above it has variants/ or patches/`
-      : `${from === 'BRO_PROJECT_DIR' ? 'BRO_PROJECT_DIR=' : from === '--project-dir' ? '--project-dir ' : ''}${dir} is not a bro project: it has no ${from === 'the project' ? 'variants/' : 'variants/ or patches/'} directory`;
-  return new UsageError(where, {
+  const message: Record<ProjectOrigin['from'], string> = {
+    'the working directory': `${dir} is not in a bro project: neither it nor any folder above it has variants/ or patches/`,
+    '--project-dir': `--project-dir ${dir} is not a bro project: it has no variants/ or patches/ directory`,
+    BRO_PROJECT_DIR: `BRO_PROJECT_DIR=${dir} is not a bro project: it has no variants/ or patches/ directory`,
+    'the project': `${dir} is not a bro project: it has no variants/ directory`,
+  };
+  return new UsageError(message[from], {
     hint: 'Run bro in the project (the directory with variants/ and patches/, or any folder in it), or name it with --project-dir <dir> (or BRO_PROJECT_DIR).',
   });
 }

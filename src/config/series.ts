@@ -57,9 +57,9 @@ export function commentedOutNames(text: string): string[] {
 }
 
 /**
- * The `.patch` files of a series directory against its `series` file: a name
- * listed with no file is refused, and so is a file that is not listed (nor named in a comment, as a patch left out on purpose)
- * would be silently left out of the build.
+ * The `.patch` files of a series directory against its `series` file: a name listed with no file
+ * is refused, and so is a file that is not listed (nor named in a comment, as a patch left out on
+ * purpose), which the build would leave out without a word.
  */
 export function checkSeriesDirectory(
   file: string,

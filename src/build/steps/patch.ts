@@ -157,11 +157,17 @@ export async function userWork(git: Git, source: ResolvedSource, series: Series 
   const changed = await git.status(source.dir);
   let commits = await git.foreignCommits(source.dir, source.commit);
   if (commits.length && series?.patches.length) {
-    const listed = new Set(await git.patchIds(source.dir, series.patches.map((p) => p.content).join('')));
-    const ids = await Promise.all(
-      commits.map(async (c) => (await git.patchIds(source.dir, await git.formatCommits(source.dir, [c.sha])))[0]),
+    const listed = new Set(
+      (await git.patchIds(source.dir, series.patches.map((p) => p.content).join(''))).map((p) => p.patchId),
     );
-    commits = commits.filter((_, i) => !listed.has(ids[i] ?? ''));
+    const mails = await git.formatCommits(
+      source.dir,
+      commits.map((c) => c.sha),
+    );
+    const inSeries = new Set(
+      (await git.patchIds(source.dir, mails)).filter((p) => listed.has(p.patchId)).map((p) => p.commit),
+    );
+    commits = commits.filter((c) => !inSeries.has(c.sha));
   }
   return { amStopped, changed, commits };
 }
@@ -216,11 +222,15 @@ async function saveDiscarded(
   work: UserWork,
   dir: string,
 ): Promise<string | undefined> {
-  const mails =
-    (await git.formatCommits(
-      source.dir,
-      work.commits.map((c) => c.sha),
-    )) + (await git.snapshotWork(source.dir, `Work discarded by bro build --discard-changes in ${source.name}/`));
+  const commits = await git.formatCommits(
+    source.dir,
+    work.commits.map((c) => c.sha),
+  );
+  const uncommitted = await git.snapshotWork(
+    source.dir,
+    `Work discarded by bro build --discard-changes in ${source.name}/`,
+  );
+  const mails = commits + uncommitted;
   if (!mails) return undefined;
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${source.name}.patch`);

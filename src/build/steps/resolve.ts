@@ -164,7 +164,7 @@ async function refuseOtherRepository(
   if ((await has(MARKER[name])) || !(await has(MARKER[other]))) return;
   const shown = redactUrlCredentials(url);
   throw new UsageError(
-    `${urlFrom.startsWith('BRO_') ? `${urlFrom}=${shown}` : `${shown} (${urlFrom})`} serves the ${REPOSITORY[other]} repository (it has ${MARKER[other]}, not ${MARKER[name]}), not ${REPOSITORY[name]}`,
+    `${urlFrom.startsWith('BRO_') ? `${urlFrom}=${shown}` : `${shown} (${urlFrom})`} serves the ${REPOSITORY[other]} repository (it has ${MARKER[other]} and no ${MARKER[name]}), where ${REPOSITORY[name]} is expected`,
     {
       hint: `Point it at ${REPOSITORY[name]}: are ${ENV_URL.bottlerocket} and ${ENV_URL['admin-container']} swapped?`,
     },

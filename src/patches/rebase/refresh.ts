@@ -1,8 +1,8 @@
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { Git } from '../../adapters/git.js';
 import type { Project } from '../../adapters/project.js';
-import { asWritten, withoutRecord, type Patch } from '../../config/series.js';
 import { join } from 'node:path';
+import { asWritten, withoutRecord, type Patch } from '../../config/series.js';
 import { ConfigError, StepError } from '../../shared/errors.js';
 import { parseFormatPatch } from '../../config/patch-file.js';
 import type { RebaseState, RebaseWorkspace } from './rebase-state.js';
