@@ -17,7 +17,7 @@ import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
-import { alive, until } from './helpers/processes.js';
+import { alive, lockIdentity, until } from './helpers/processes.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -69,24 +69,7 @@ function spawnBro(env: Record<string, string>): ChildProcess {
   return child;
 }
 
-/** What identifies this process here, as the lock records it. */
-function identity(pid: number) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const tryRead = (read: () => string) => {
-    try {
-      return read().trim();
-    } catch {
-      return undefined; // Some sandboxes hide these; the lock then does without them too.
-    }
-  };
-  return {
-    pid,
-    startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
-    bootId: tryRead(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
-    pidNamespace: tryRead(() => readlinkSync('/proc/self/ns/pid')),
-    host: hostname(),
-  };
-}
+const identity = lockIdentity;
 
 function writeLock(owner: Record<string, unknown>, groups: unknown[] = []) {
   mkdirSync(join(s.work, '.bro'), { recursive: true });

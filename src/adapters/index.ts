@@ -61,7 +61,7 @@ export function createAdapters(options: AdapterOptions): Adapters & { warnings: 
     redactor,
     host: createHost(),
     project: createProject(options.projectDir, warn),
-    mirrors: createMirrors(options.cacheDir, git),
+    mirrors: createMirrors(options.cacheDir, git, warn),
     env: options.env,
     warnings,
     warn,
