@@ -141,7 +141,7 @@ export function judge(
     if (owner.startTime ? now && now !== owner.startTime : owner.pid === me.pid)
       return { dead: true, checkable, reason: 'whose pid now belongs to another process' };
   }
-  const silent = `${Math.round(silentMs / 1000)} s`;
+  const silent = duration(silentMs);
   if (silentMs > staleMs)
     return {
       dead: true,
@@ -149,6 +149,14 @@ export function judge(
       reason: owner ? `whose heartbeat stopped ${silent} ago` : `untouched for ${silent}`,
     };
   return { dead: false, checkable, reason: checkable ? 'which is running' : 'whose heartbeat is fresh' };
+}
+
+/** `95 s`, `12 min`, `3 h`, `40 days`. */
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return s < 172_800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} days`;
 }
 
 /** Takes the lock at `path`, waiting or refusing as `options` say while a live holder has it. */
