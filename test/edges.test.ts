@@ -159,6 +159,9 @@ describe('one mirror cache, many bros', () => {
     mkdirSync(`${mirror}.partial-${dead}-0000`);
     const result = await s.dryRun();
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      `Took over the lock ${mirror}.lock left by pid ${dead}, which is no longer running`,
+    );
     expect(readdirSync(join(s.cacheDir, 'mirrors')).filter((e) => !e.endsWith('.git'))).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { atomicWrite } from '../src/adapters/fs.js';
 import { withMirrorLock } from '../src/adapters/locks/mirror-lock.js';
@@ -221,6 +221,31 @@ const mirrorPath = (world: ReturnType<typeof makeWorld>) =>
 /** The partial clones of the bottlerocket mirror. */
 const partials = (world: ReturnType<typeof makeWorld>) =>
   readdirSync(join(world.cacheDir, 'mirrors')).filter((e) => e.startsWith(`${basename(mirrorPath(world))}.partial-`));
+
+describe.runIf(procAvailable)(
+  'the mirror lock of a live bro in another pid namespace, as its lock file records it',
+  () => {
+    it("a second bro waits and says so; it leaves the holder's partial clone alone, and goes on once the holder lets go", async () => {
+      const world = makeWorld(dirs);
+      const mirror = mirrorPath(world);
+      mkdirSync(dirname(mirror), { recursive: true });
+      const owner = inAnotherNamespace(deadPid());
+      writeFileSync(`${mirror}.lock`, JSON.stringify({ owner, startedAt: '2026-12-01T00:00:00.000Z', groups: [] }));
+      const partial = `${mirror}.partial-${owner.pid}-0000`;
+      mkdirSync(partial);
+      const bro = startBro(world, join(world.project, 'work'), {});
+      await until(() => bro.stderr().includes('Waiting for another bro') || bro.done());
+      expect(bro.stderr()).toContain(
+        `Waiting for another bro (pid ${owner.pid} on ${hostname()}, pid namespace pid:[4026530001])`,
+      );
+      expect(existsSync(partial)).toBe(true);
+      // The holder is done (without a mirror): the waiter clones it.
+      rmSync(partial, { recursive: true });
+      rmSync(`${mirror}.lock`);
+      expect(await bro.exited, bro.stderr()).toBe(0);
+    }, 60_000);
+  },
+);
 
 /** Whether this machine lets a test start a process in a new pid namespace (root, no seccomp filter against it). */
 const unshareWorks =
