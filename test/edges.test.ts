@@ -154,7 +154,7 @@ describe('one mirror cache, many bros', () => {
       .createMirrors(s.cacheDir, {} as never)
       .pathFor(s.upstream.bottlerocket);
     mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(`${mirror}.lock`, JSON.stringify({ owner: { ...lockIdentity(process.pid), pid: dead }, groups: [] }));
     mkdirSync(`${mirror}.partial-${dead}-0000`);
     const result = await s.dryRun();

@@ -46,7 +46,7 @@ const scratch = () => {
 
 const procAvailable = existsSync('/proc/self/stat');
 /** A pid that ran here and no longer does. */
-const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid as number;
+const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid;
 /** This process as a lock records it, but in another pid namespace of this host (a container sharing its network and name). */
 const inAnotherNamespace = (pid: number) => ({ ...lockIdentity(process.pid), pid, pidNamespace: 'pid:[4026530001]' });
 const age = (path: string, seconds: number) => {
