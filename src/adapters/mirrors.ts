@@ -55,7 +55,9 @@ export function createMirrors(cacheDir: string, git: Git, warn: (message: string
     const first = await attempt();
     const result = first === LOST ? await attempt() : first;
     if (result === LOST)
-      throw new StepError('mirror', `Another bro took over ${path}.lock twice while this one worked`);
+      throw new StepError('mirror', `Another bro took over ${path}.lock twice while this one worked`, {
+        hint: 'This bro was stopped (or starved of CPU) for longer than the lock trusts a silent holder; rerun it.',
+      });
     return result;
   };
 
@@ -67,7 +69,8 @@ export function createMirrors(cacheDir: string, git: Git, warn: (message: string
       if (await exists(url)) return { path: pathFor(url), created: false };
       return locked(url, async (path) => {
         if (await exists(url)) return { path, created: false };
-        // Partial clones of a bro killed mid-clone: nobody else works on them while we hold the lock.
+        // Partial clones of a bro killed mid-clone (or stopped past the stale period: resumed, it uses
+        // this mirror): nobody else works on them while we hold the lock.
         await removeLeftovers(path);
         await createByRename(path, (tmp) => git.cloneMirror(url, tmp, onProgress));
         return { path, created: true };

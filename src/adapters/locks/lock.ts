@@ -22,7 +22,7 @@ import { sameNamespace, systemProcesses, type ProcessIdentity, type ProcessTable
  * A heartbeat in the future (another host's clock ahead of ours) counts from
  * the moment this bro first saw it, so it blocks for the stale period, not for
  * the skew. A dead holder's lock is taken over, and the caller is told whose
- * it was and why it counted as dead (`Takeover`).
+ * it was and why it counted as dead (`tookOver`, `takeoverReport`).
  */
 export interface LockOwner extends ProcessIdentity {
   /** Absent in locks of older bros. */
@@ -293,14 +293,11 @@ async function create(path: string, content: string, token: string): Promise<boo
  */
 async function takeOver(path: string, held: Held, token: string): Promise<boolean> {
   const aside = `${path}.stale-${token}`;
-  if (
-    !(await rename(path, aside).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return false;
-  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  const moved = await rename(path, aside).then(
+    () => readFile(aside, 'utf8').catch(() => undefined),
+    () => false as const,
+  );
+  if (moved === false) return false;
   if (moved !== held.text) {
     await link(aside, path).catch(() => undefined);
     await rm(aside, { force: true });

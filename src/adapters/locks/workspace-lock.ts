@@ -63,7 +63,7 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
       if (held.future && !held.beating) {
         if (!watching)
           warn(
-            `The workspace lock (${path}) was touched in the future by this host's clock (${describeHolder(held)}): watching whether its holder is alive, for ${staleSeconds} s at most.`,
+            `The workspace lock ${path} has a heartbeat ahead of this host's clock (${describeHolder(held)}): watching whether its holder is alive, for ${staleSeconds / 60} minutes at most.`,
           );
         watching = true;
         return;
