@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
+import { lockIdentity } from './helpers/processes.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import {
@@ -154,10 +155,13 @@ describe('one mirror cache, many bros', () => {
       .pathFor(s.upstream.bottlerocket);
     mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    writeFileSync(`${mirror}.lock`, JSON.stringify({ host: hostname(), pid: dead, token: 'dead' }));
+    writeFileSync(`${mirror}.lock`, JSON.stringify({ owner: { ...lockIdentity(process.pid), pid: dead }, groups: [] }));
     mkdirSync(`${mirror}.partial-${dead}-0000`);
     const result = await s.dryRun();
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      `Took over the lock ${mirror}.lock left by pid ${dead}, which is no longer running`,
+    );
     expect(readdirSync(join(s.cacheDir, 'mirrors')).filter((e) => !e.endsWith('.git'))).toEqual([]);
   });
 });
@@ -601,7 +605,7 @@ describe("never discards the user's commits in silence", () => {
 
 describe('the mirror lock does not trust a pid alone', () => {
   it('a lock whose pid runs (reused by another process) but that nobody touches is taken over; a touched one is waited for', async () => {
-    const { withFileLock } = await import('../src/adapters/locks/file-lock.js');
+    const { withMirrorLock } = await import('../src/adapters/locks/mirror-lock.js');
     const dir = tempDir('bro-lock-');
     dirs.push(dir);
     const path = join(dir, 'm.git.lock');
@@ -609,19 +613,19 @@ describe('the mirror lock does not trust a pid alone', () => {
     writeFileSync(path, JSON.stringify({ host: hostname(), pid: 1, token: 'old' }));
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);
-    expect(await withFileLock(path, async () => 'ran', { staleAfterMs: 1000, pollMs: 10 })).toBe('ran');
+    expect(await withMirrorLock(path, async () => 'ran', { staleAfterMs: 1000, pollMs: 10 })).toBe('ran');
     expect(existsSync(path)).toBe(false);
 
     // Held and touched by a live holder: the second waits until the first releases.
     const order: string[] = [];
     let release!: () => void;
-    const first = withFileLock(
+    const first = withMirrorLock(
       path,
       () => new Promise<void>((r) => (release = () => (order.push('first done'), r()))),
       { staleAfterMs: 300, pollMs: 10 },
     );
     await new Promise((r) => setTimeout(r, 50));
-    const second = withFileLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
+    const second = withMirrorLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
     // Longer than staleAfterMs: the holder's heartbeat keeps the lock fresh.
     await new Promise((r) => setTimeout(r, 700));
     expect(order).toEqual([]);

@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../shared/errors.js';
+import { atomicWrite } from './fs.js';
 import { notAProject } from './project-root.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
 import {
@@ -175,14 +176,4 @@ async function requireProject(root: string): Promise<void> {
     () => false,
   );
   if (!isDir) throw notAProject({ dir: root, from: 'the project' });
-}
-
-/** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */
-export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, content, { mode });
-  await rename(tmp, path).catch(async (error: unknown) => {
-    await rm(tmp, { force: true });
-    throw error;
-  });
 }

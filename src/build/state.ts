@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { atomicWrite } from '../adapters/fs.js';
 import { ConfigError, StepError } from '../shared/errors.js';
 
 /**
@@ -67,16 +68,13 @@ export async function readState(broDir: string): Promise<State> {
   return result.data;
 }
 
-/** Writes the state file atomically (a temporary file renamed over it); a failed write leaves no temporary file. */
+/** Writes the state file atomically (adapters/fs.ts): a failed write leaves the old file and no temporary one. */
 export async function writeState(broDir: string, state: State): Promise<void> {
   const path = statePath(broDir);
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-    await rename(tmp, path);
+    await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`);
   } catch (error) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     throw new StepError('state', `Could not write ${path}: ${(error as Error).message}`, {
       cause: error,

@@ -1,7 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/mirrors.js';
+import { createByRename } from '../../adapters/fs.js';
 import type { Rollback } from '../../adapters/rollback.js';
 import { mapAll } from '../../shared/concurrency.js';
 import { SOURCES, type SourceName } from '../../config/series.js';

@@ -147,11 +147,10 @@ export async function withWorkspace<T>(
   const unshown = () => [...new Set(warnings)].filter((w) => !shown.has(w));
   let ok = false;
   try {
-    const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
-    if (lock.stale)
-      ctx.adapters.warn(
-        `Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`,
-      );
+    const lock = await lockWorkspace(ctx.workspace.broDir, {
+      killOrphans: options.killOrphans,
+      warn: (message) => ctx.adapters.warn(message),
+    });
     if (lock.killed.length)
       ctx.adapters.warn(
         `Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`,

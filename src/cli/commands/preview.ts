@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { atomicWrite } from '../../adapters/project.js';
+import { atomicWrite } from '../../adapters/fs.js';
 import { prepareDir } from '../../adapters/user-paths.js';
 import type { Io } from '../io.js';
 import type { CommonOptions } from '../../build/index.js';

@@ -2,7 +2,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/mirrors.js';
+import { createByRename } from '../../adapters/fs.js';
 import type { Project } from '../../adapters/project.js';
 import type { Series } from '../../config/series.js';
 import { PatchError, StepError } from '../../shared/errors.js';
