@@ -100,7 +100,13 @@ export function registerPatches(program: Command, io: Io): void {
           .choices(CHECK_FORMATS)
           .default('text'),
       )
-      .addOption(new Option('--json', 'the same as --format json').conflicts(['format'])),
+      .addOption(new Option('--json', 'the same as --format json').conflicts(['format']))
+      .addOption(
+        new Option(
+          '--allow-empty',
+          'pass when there is no tag to check (default: exit 2, so a nightly job that checks nothing fails)',
+        ),
+      ),
     false,
     true,
   ).action(async (raw: Record<string, unknown>, command: Command) => {
@@ -112,6 +118,7 @@ export function registerPatches(program: Command, io: Io): void {
         sources: raw.source === undefined ? 'all' : [raw.source as SourceName],
         tags: tagChoice(raw),
         format,
+        allowEmpty: raw.allowEmpty === true,
       },
       io,
     );
