@@ -92,6 +92,7 @@ export function registerPatches(program: Command, io: Io): void {
           .conflicts(['allTags']),
       )
       .addOption(new Option('--all-tags', 'every release tag newer than the series base (the default)'))
+      .addOption(new Option('--series <base>', 'check the series of this base, e.g. 1.0.4 (default: the newest)'))
       .addOption(
         new Option(
           '--format <format>',
@@ -119,6 +120,7 @@ export function registerPatches(program: Command, io: Io): void {
         tags: tagChoice(raw),
         format,
         allowEmpty: raw.allowEmpty === true,
+        ...(raw.series === undefined ? {} : { series: String(raw.series) }),
       },
       io,
     );

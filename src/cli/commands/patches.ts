@@ -22,6 +22,8 @@ import { selectTags, type TagChoice } from '../../patches/index.js';
 
 export interface UpstreamCommandOptions extends CommonOptions {
   source: SourceName;
+  /** The series to use, by its base (default: the newest). */
+  series?: string;
   variant?: string;
   base?: string;
   fetch: boolean;
@@ -64,7 +66,7 @@ async function openSeries(
   { adapters, plumbing }: { adapters: Adapters; plumbing: GitPlumbing },
   options: UpstreamCommandOptions,
 ) {
-  const series = await loadNewestSeries(adapters.project, options.source);
+  const series = await loadNewestSeries(adapters.project, options.source, options.series);
   const upstream = await openUpstream(adapters, plumbing, options.source, options);
   return { series, upstream, base: await findBase(adapters, upstream, series.base, options.base) };
 }
@@ -135,6 +137,7 @@ async function sourcesWithSeries(adapters: Adapters, options: CheckOptions): Pro
   }
   const oneSource = [
     options.base !== undefined && '--base',
+    options.series !== undefined && '--series',
     options.tags.kind === 'tags' && '--tags',
     options.tags.kind === 'since' && '--since',
   ].filter(Boolean);

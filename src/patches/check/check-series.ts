@@ -109,9 +109,9 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
   }
 }
 
-/** The directories upstream's own form of a part may be in: the template's directory, the helper's. */
+/** The directories upstream's own form of a part may be in: the template's directory, the helper's, the scripts beside sshd_config. */
 function contextPaths(parts: readonly Part[][]): string[] {
-  const dirs = parts.flat().flatMap((p) => (p.kind === 'rendered' ? [p.file.slice(0, p.file.lastIndexOf('/'))] : p.kind === 'helper' ? [p.dir] : []));
+  const dirs = parts.flat().flatMap((p) => (p.kind === 'rendered' ? [p.file.slice(0, p.file.lastIndexOf('/'))] : p.kind === 'helper' || p.kind === 'sshd' ? [p.dir] : []));
   return [...new Set(dirs)];
 }
 

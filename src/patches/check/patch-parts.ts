@@ -22,7 +22,7 @@ export type Part =
   | { kind: 'generated'; name: string }
   | { kind: 'helper'; name: string; dir: string }
   | { kind: 'package'; name: string }
-  | { kind: 'sshd'; name: string; value: string }
+  | { kind: 'sshd'; name: string; value: string; dir: string }
   | { kind: 'program'; name: string };
 
 
@@ -39,7 +39,7 @@ export function patchParts(patch: SeriesPatch): Part[] {
     const added = addedLines(chunk.text);
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (name === 'Dockerfile') parts.push(...installed(chunk.text).map((p) => ({ kind: 'package' as const, name: p })));
-    else if (name === 'sshd_config') parts.push(...sshdOptions(added));
+    else if (name === 'sshd_config') parts.push(...sshdOptions(added, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.'));
     else if (/\.(sh|bash)$/.test(name)) parts.push(...programs(added));
     else if (/\.rs$/.test(name)) parts.push(...helpers(added, path));
     else if (/\.toml$/.test(name) && path.startsWith('sources/models/')) parts.push(...generated(chunk.text));
@@ -102,10 +102,11 @@ export const packageWords = (line: string) =>
     .split(/\s+/)
     .filter((w) => /^[A-Za-z0-9][\w.+-]*$/.test(w) && !/^(yum|dnf|apt-get|apt|apk|install|update|clean|all|RUN)$/.test(w));
 
-function sshdOptions(added: readonly string[]): Part[] {
+/** The options an sshd_config change sets; upstream may write them from a script beside it (`dir`). */
+function sshdOptions(added: readonly string[], dir: string): Part[] {
   return added.flatMap((line) => {
     const m = /^\s*([A-Za-z]+)\s+(.+?)\s*$/.exec(line);
-    return m && !line.trim().startsWith('#') ? [{ kind: 'sshd' as const, name: m[1]!, value: m[2]! }] : [];
+    return m && !line.trim().startsWith('#') ? [{ kind: 'sshd' as const, name: m[1]!, value: m[2]!, dir }] : [];
   });
 }
 
