@@ -102,7 +102,15 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       warnings,
       advice: recommend(patches.map((p) => p.name), tags, equivalents),
     };
-    const forward = input.variant && (await findWayForward({ scratch, blobs, variant: input.variant, report, tree: (t) => trees.get(t.commit)! }));
+    const forward = input.variant && (await findWayForward({
+        scratch,
+        blobs,
+        variant: input.variant,
+        report,
+        tree: (t) => trees.get(t.commit)!,
+        baseTag: input.base.tag,
+        baseShips: trees.get(input.base.commit)!.entries.has(variantPaths(input.variant)[0]!),
+      }));
     return forward ? { ...report, forward } : report;
   } finally {
     await scratch.dispose();

@@ -124,7 +124,7 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
         ...(mapping.size ? { mapping: [...mapping].map(([ours, upstream]) => ({ ours, upstream })) } : {}),
         ...(raw.length
           ? {
-              lacks: `escaping: upstream writes ${list(raw.map((r) => `\`${r.variable}\``))} as they are (\`${raw.at(-1)!.line}\`), so a \`"\` or \`\\\` in one breaks the file; ours escapes them with \`${matched.flatMap((p) => p.ours.values).find((v) => v.helper && v.helper !== 'default')!.helper}\``,
+              lacks: `escaping: upstream writes ${list(raw.map((r) => `\`${r.variable}\``))} as they are (${raw.map((r) => `\`${r.line}\``).join(', ')}), so a \`"\` or \`\\\` in one breaks the file; ours escapes them with \`${matched.flatMap((p) => p.ours.values).find((v) => v.helper && v.helper !== 'default')!.helper}\``,
             }
           : {}),
       };

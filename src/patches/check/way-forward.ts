@@ -19,10 +19,20 @@ export async function findWayForward(input: {
   variant: string;
   report: CheckReport;
   tree: (tag: TagResult) => TagTree;
+  /** The series' base, and whether it ships the variant. */
+  baseTag: string;
+  baseShips: boolean;
 }): Promise<WayForward | undefined> {
   const { report, variant } = input;
   const ships = report.tags.map((t) => input.tree(t).entries.has(variantPaths(variant)[0]!));
   const last = ships.lastIndexOf(true);
+  const first = report.tags[0];
+  if (last < 0 && input.baseShips && first) {
+    // The series is on the last release that ships the variant already.
+    const base = { tag: input.baseTag, command: `bro upgrade ${variant} --to ${input.baseTag}`, carries: report.series.patches.length };
+    const patches = report.series.patches.map((patch) => ({ patch, action: 'keep' as const, why: `already on ${input.baseTag}` }));
+    return { ...base, patches, variant, leaves: { tag: first.tag, ...(await successor(input.scratch, first.commit, variant)) } };
+  }
   if (last < 0) return undefined;
   const target = report.tags[last]!;
   const gone = report.tags[last + 1];
