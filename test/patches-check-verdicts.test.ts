@@ -154,7 +154,8 @@ describe('bro patches rebase, stopped at a conflict after a patch it left out', 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('0002-edit-a.patch does not apply to v1.0.1');
     expect(result.stderr).toContain('The rebase stopped at 0002 (the 1st of the 1 patches git am applies)');
-    expect(result.stderr).not.toMatch(/Patch failed at 0001/);
+    expect(result.stderr).toContain('Patch failed at 0002 edit-a');
+    expect(result.stderr).not.toContain('Patch failed at 0001');
   });
 });
 

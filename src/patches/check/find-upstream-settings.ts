@@ -149,7 +149,7 @@ function sameMeaning(ours: ItemFields, structs: RustItems['structs']): { struct:
   const mapping = ours.map((f, i) => {
     if (theirs.includes(f.name)) return { ours: f.name, upstream: f.name };
     const byType = free.find((n) => f.type.toLowerCase().includes(n.toLowerCase()));
-    const byPlace = theirs[i] !== undefined && free.includes(theirs[i]!) ? theirs[i]! : undefined;
+    const byPlace = theirs[i] !== undefined && free.includes(theirs[i]) ? theirs[i] : undefined;
     const upstream = byType ?? byPlace ?? null;
     if (upstream) free.splice(free.indexOf(upstream), 1);
     return { ours: f.name, upstream };
