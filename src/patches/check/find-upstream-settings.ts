@@ -101,10 +101,12 @@ export async function findUpstreamSettings(
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
     const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
-    // Parsing Rust is the cost: only a tag whose sources name one of the fields looked for is parsed.
-    const names = left.flatMap((f) => [f.field, ...(f.item ?? []).map((i) => i.name)]);
-    const named = new RegExp(`\\b(?:${names.join('|')})\\s*:`);
-    if (!texts.some((t) => t !== undefined && named.test(t))) continue;
+    // Parsing Rust is the cost: only a tag whose sources name a field looked for (or enough of an item's fields
+    // to be its counterpart, in one file) is parsed.
+    const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
+    const worth = (text: string) =>
+      left.some((f) => fields(text, [f.field]) > 0 || (f.item !== undefined && fields(text, f.item.map((i) => i.name)) >= enough(f.item)));
+    if (!texts.some((t) => t !== undefined && worth(t))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
     for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
@@ -136,8 +138,10 @@ export async function findUpstreamSettings(
 }
 
 /** The struct with most of `ours`' fields (at least two, and half of them), and each of our fields' counterpart. */
+const enough = (ours: ItemFields) => Math.max(2, Math.ceil(ours.length / 2));
+
 function sameMeaning(ours: ItemFields, structs: RustItems['structs']): { struct: string; mapping: { ours: string; upstream: string | null }[] } | undefined {
-  const need = Math.max(2, Math.ceil(ours.length / 2));
+  const need = enough(ours);
   const scored = structs
     .map((s) => ({ s, shared: ours.filter((f) => s.fields.some((u) => u.name === f.name)).length }))
     .filter((x) => x.shared >= need)
