@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorld, UPSTREAM, type World } from './upstream.js';
 
-// `bro patches check` on the real release tags: the verdicts README.md states
-// ("Verdicts on the real repositories"), per patch, as runs of tags; what
+// `bro patches check` on the real release tags: the verdicts, per patch, as runs of tags; what
 // upstream has of each patch in its own form, read from its files at each tag;
 // and the way forward. The series of v1.0.4 and v0.5.2 (--series), whichever
 // series are newer.
