@@ -340,5 +340,27 @@ describe('a patch upstreamed in another form', () => {
       '**v1.1.0 is the newest release that still ships `aws-k8s-1.18`.** v1.2.0 drops `aws-k8s-1.18`; its successor there is `aws-k8s-1.19`. There the series carries 1 of its 2 patches (1 dropped). `bro upgrade aws-k8s-1.18 --to v1.1.0` would:',
     );
     expect(markdown.stdout).toContain('| **0001** | drop |');
+    const html = await check(project, { BRO_BOTTLEROCKET_URL: repo }, '--source', 'bottlerocket', '--format', 'html');
+    expect(html.stdout).toContain('<h3 id="bottlerocket-forward">The way forward</h3>');
+    expect(html.stdout).toContain('<span class="kind k-port">port</span><b>0002</b>');
+
+    // A series on the variant's last release already: nothing newer ships it, and the report says what follows it.
+    const onLast = seriesOf(repo, 'v1.1.0', [
+      {
+        slug: 'containerd-selinux',
+        files: { 'packages/containerd/containerd-config-toml_aws-k8s': containerd(`${upstreamTemplate}# ours\n`) },
+      },
+    ]);
+    writeSeries(project, 'bottlerocket', '1.1.0', onLast);
+    const last = JSON.parse(
+      (await check(project, { BRO_BOTTLEROCKET_URL: repo }, '--source', 'bottlerocket', '--json')).stdout,
+    ) as CheckReport;
+    expect(last.series.base).toBe('1.1.0');
+    expect(last.forward).toMatchObject({
+      tag: 'v1.1.0',
+      leaves: { tag: 'v1.2.0', successor: 'aws-k8s-1.19' },
+      carries: 1,
+    });
+    expect(last.forward!.patches.map((p) => p.action)).toEqual(['keep']);
   });
 });

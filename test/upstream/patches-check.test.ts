@@ -1,37 +1,13 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckReport } from '../../src/patches/check/check-report.js';
 import { makeWorld, UPSTREAM, type World } from './upstream.js';
 
 // `bro patches check` on the real release tags: the verdicts, per patch, as runs of tags; what
 // upstream has of each patch in its own form, read from its files at each tag;
 // and the way forward. The series of v1.0.4 and v0.5.2 (--series), whichever
 // series are newer.
-
-interface TagResult {
-  tag: string;
-  ok: boolean;
-  patches: { patch: string; status: string; applies?: string; moves?: { from: string; to: string }[] }[];
-}
-interface CheckReport {
-  kind: string;
-  schemaVersion: number;
-  series: { patches: string[] };
-  tags: TagResult[];
-  ok: boolean;
-  warnings: string[];
-  advice: { patch: string; kind: string; since?: string; text: string }[];
-  forward?: {
-    tag: string;
-    variant?: string;
-    leaves?: { tag: string; successor?: string };
-    adminVersion?: string;
-    defaultOf?: string;
-    command: string;
-    carries: number;
-    patches: { patch: string; action: string; why: string }[];
-  };
-}
 
 /** Per patch number ("0002"), the runs of consecutive tags with one status: "conflict v1.0.5..v1.0.8". */
 function runs(report: CheckReport): Record<string, string[]> {
@@ -107,7 +83,7 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
       'missing v1.1.0..v1.6.1',
       `replaced v1.6.2..${last}`,
     ]);
-    const advice = bottlerocket.report.advice[1]!;
+    const advice = bottlerocket.report.advice![1]!;
     expect(advice).toMatchObject({ kind: 'drop', since: 'v1.6.2' });
     expect(advice.text).toContain(
       "`settings.cri-registry-auths` (v1.6.2): upstream's `settings.container-registry.credentials` (our `name` is its `registry`)",
@@ -123,7 +99,7 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
     expect(patchAt(bottlerocket.report, 'v1.1.0', '0004').moves?.map((m) => m.to)).toEqual([
       'packages/containerd/containerd-config-toml_k8s',
     ]);
-    const advice = bottlerocket.report.advice[3]!;
+    const advice = bottlerocket.report.advice![3]!;
     expect(advice).toMatchObject({ kind: 'port', since: 'v1.6.2' });
     expect(advice.text).toContain('renders the same lines from `settings.container-registry.credentials`');
     expect(advice.text).toContain('`password = "{{{password}}}"`');
@@ -138,7 +114,7 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
       'conflict v1.0.8..v1.7.2',
       `missing v1.8.0..${last}`,
     ]);
-    expect(bottlerocket.report.advice[5]!.text).toContain(
+    expect(bottlerocket.report.advice![5]!.text).toContain(
       'Upstream has no equivalent of `settings.kubernetes.feature-gates` rendered in `kubelet-config`',
     );
   });
@@ -147,12 +123,12 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
     const last = bottlerocket.report.tags.at(-1)!.tag;
     expect(runs(bottlerocket.report)['0003']).toEqual(['conflict v1.0.5..v1.21.1', `replaced v1.22.0..${last}`]);
     expect(runs(bottlerocket.report)['0005']).toEqual([`blocked v1.0.5..${last}`]);
-    expect(bottlerocket.report.advice[4]).toMatchObject({ kind: 'port', since: 'v1.2.0' });
-    expect(bottlerocket.report.advice[4]!.text).toContain(
+    expect(bottlerocket.report.advice![4]).toMatchObject({ kind: 'port', since: 'v1.2.0' });
+    expect(bottlerocket.report.advice![4]!.text).toContain(
       'Upstream has no equivalent of `settings.kubernetes.feature-gates`',
     );
     expect(runs(bottlerocket.report)['0007']).toEqual(['blocked v1.0.5..v1.0.7', `replaced v1.0.8..${last}`]);
-    expect(bottlerocket.report.advice[6]!.text).toContain("with upstream's `kube_reserve_cpu` helper");
+    expect(bottlerocket.report.advice![6]!.text).toContain("with upstream's `kube_reserve_cpu` helper");
   });
 
   it('the way forward: v1.7.2 is the last tag that ships aws-k8s-1.18 (aws-k8s-1.19 follows it), with admin container v0.8.0, and 4 patches left', () => {
@@ -182,13 +158,13 @@ describe.skipIf('skip' in UPSTREAM)('bro patches check on the real release tags'
     expect(report.tags[0]!.tag).toBe('v0.6.0');
     expect(runs(report)['0001']).toEqual([`conflict v0.6.0..${last}`]);
     expect(runs(report)['0002']).toEqual(['blocked v0.6.0..v0.7.1', `replaced v0.7.2..${last}`]);
-    expect(report.advice[0]).toMatchObject({ kind: 'port', since: 'v0.6.0' });
-    expect(report.advice[0]!.text).toContain('Upstream has no equivalent of package `net-tools`');
-    expect(report.advice[1]).toMatchObject({ kind: 'drop', since: 'v0.7.2' });
-    expect(report.advice[1]!.text).toContain(
+    expect(report.advice![0]).toMatchObject({ kind: 'port', since: 'v0.6.0' });
+    expect(report.advice![0]!.text).toContain('Upstream has no equivalent of package `net-tools`');
+    expect(report.advice![1]).toMatchObject({ kind: 'drop', since: 'v0.7.2' });
+    expect(report.advice![1]!.text).toContain(
       'set `ssh.authorized-keys-command = "/opt/aws/bin/eic_run_authorized_keys %u %f"` in the admin container\'s user data',
     );
-    expect(report.advice[1]!.text).toContain('`ssh.authorized-keys-command-user = "ec2-instance-connect"`');
+    expect(report.advice![1]!.text).toContain('`ssh.authorized-keys-command-user = "ec2-instance-connect"`');
   });
 
   it('both series at once: the admin container goes to the version v1.7.2 defaults to, carrying one patch', async () => {
