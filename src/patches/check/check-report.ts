@@ -1,6 +1,5 @@
 import type { SourceName } from '../../config/series.js';
 import type { HunkFuzz, HunkOffset } from './read-apply-output.js';
-import type { UpstreamSetting } from './find-upstream-settings.js';
 
 /**
  * What to do next with each patch, from its verdicts at the tags checked (the
@@ -22,8 +21,6 @@ export interface Advice {
   since?: string;
   /** One sentence. */
   text: string;
-  /** Upstream settings that replace ones this patch adds, with the tag that added each. */
-  settings?: UpstreamSetting[];
   /** What the patch gives a node, each with upstream's form of it (when upstream has one). */
   parts?: Equivalent[];
 }

@@ -72,12 +72,7 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     // Upstream's own forms of what the patches give are looked for while git applies them: they need only the tags' files.
     const files: TagFiles[] = all.map((t) => ({ tag: t.tag, files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])) }));
     const read = (blob: string) => blobs.read(blob);
-    const looking = (async () => {
-      const templates = new Map();
-      const found = [];
-      for (const p of parts) found.push(await findEquivalents(p, files, read, templates));
-      return found;
-    })();
+    const looking = findEquivalents(parts, files, read);
     const [equivalents] = await settled([looking, settled(done)] as const);
     const result = (t: Target) => {
       const state = states.get(`${t.tag}\0${t.commit}`)!;

@@ -30,8 +30,16 @@ interface Reader {
   templates: Map<string, TemplateLine[] | null>;
 }
 
-export async function findEquivalents(parts: readonly Part[], tags: readonly TagFiles[], read: Read, templates = new Map<string, TemplateLine[] | null>()): Promise<Equivalent[]> {
-  const reader: Reader = { read, templates };
+/** For each patch, its parts (patch-parts.ts), each with upstream's form of it when a tag has one. */
+export async function findEquivalents(patches: readonly (readonly Part[])[], tags: readonly TagFiles[], read: Read): Promise<Equivalent[][]> {
+  const reader: Reader = { read, templates: new Map() };
+  const out: Equivalent[][] = [];
+  for (const parts of patches) out.push(await equivalentsOf(parts, tags, reader));
+  return out;
+}
+
+async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], reader: Reader): Promise<Equivalent[]> {
+  const { read } = reader;
   const settings = parts.filter((p): p is Extract<Part, { kind: 'setting' }> => p.kind === 'setting');
   const found = await findUpstreamSettings(
     settings.map((s) => ({ ...s.added, ...(s.fields ? { item: s.fields } : {}) })),

@@ -95,7 +95,11 @@ async function successor(scratch: Scratch, commit: string, variant: string): Pro
 
 /** The admin container version upstream's models default to at a commit (`…/bottlerocket-admin:v0.8.0`). */
 async function adminDefault(scratch: Scratch, blobs: BlobReader, commit: string): Promise<string | undefined> {
-  const tomls = (await scratch.entries(commit, ['sources/models'])).filter((line) => line.endsWith('.toml'));
+  // Its host-containers defaults first (shared-defaults/aws-host-containers.toml, or defaults.toml before those).
+  const first = (line: string) => (/host-containers|\/defaults\.toml$/.test(line) ? 0 : 1);
+  const tomls = (await scratch.entries(commit, ['sources/models']))
+    .filter((line) => line.endsWith('.toml'))
+    .sort((a, b) => first(a) - first(b));
   for (const line of tomls) {
     const blob = line.slice(0, line.indexOf('\t')).split(' ')[2]!;
     const version = /bottlerocket-admin:v(\d+\.\d+\.\d+)/.exec((await blobs.read(blob)) ?? '')?.[1];
