@@ -121,7 +121,9 @@ describe('rebase → resolve → refresh → check', () => {
     expect(stopped.stderr).toContain(
       `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.2: conflict in ${FILES.kubelet}.`,
     );
-    expect(stopped.stderr).toContain(`The rebase stopped at patch 2 of 7, in ${workspace()}. To finish it:`);
+    expect(stopped.stderr).toContain(
+      `The rebase stopped at 0002 (the 2nd of the 7 patches git am applies), in ${workspace()}. To finish it:`,
+    );
     expect(stopped.stderr).toContain(`  cd ${workspace()}`);
     expect(stopped.stderr).toContain(`  git add ${FILES.kubelet}`);
     expect(stopped.stderr).toContain('  git am --continue');
@@ -194,7 +196,7 @@ describe('rebase → resolve → refresh → check', () => {
       `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`,
     );
     expect(stopped.stderr).toContain(
-      `The rebase stopped at patch 2 of 6, in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
+      `The rebase stopped at 0002 (the 2nd of the 6 patches git am applies), in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
     );
   });
 
