@@ -33,6 +33,8 @@ export interface PublishSettings {
   waitPollSeconds: number;
   /** Regions worked on at once (push, share). */
   regionConcurrency: number;
+  /** A `docker push` that prints nothing for this long is stopped and fails its region (--push-timeout). */
+  pushTimeoutMs: number;
   /** Where the manifest goes; default `<work>/manifest.json`. */
   manifestPath?: string;
   from?: string;
