@@ -160,14 +160,14 @@ export function createRunner(options: RunnerOptions): Runner {
       const all: Buffer[] = [];
       const tail: string[] = [];
       let lastOutput = Date.now();
-      child.stdout!.on('data', (d: Buffer) => {
+      const keep = (stream: Buffer[]) => (d: Buffer) => {
         lastOutput = Date.now();
-        if (!log) out.push(d) && all.push(d);
-      });
-      child.stderr!.on('data', (d: Buffer) => {
-        lastOutput = Date.now();
-        if (!log) err.push(d) && all.push(d);
-      });
+        if (log) return;
+        stream.push(d);
+        all.push(d);
+      };
+      child.stdout!.on('data', keep(out));
+      child.stderr!.on('data', keep(err));
       const emit = (raw: string) => {
         const line = options.redactor.redact(raw);
         log?.write(`${line}\n`);
