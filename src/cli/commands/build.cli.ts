@@ -49,7 +49,10 @@ export function addPublishOptions(command: Command): Command {
         .default(4),
     )
     .addOption(
-      new Option('--push-timeout <minutes>', 'stop a `docker push` that prints nothing for this long, and fail its region')
+      new Option(
+        '--push-timeout <minutes>',
+        'stop a `docker push` that prints nothing for this long, and fail its region',
+      )
         .argParser(positive('--push-timeout'))
         .default(10),
     )
