@@ -191,7 +191,7 @@ export async function pushToRegion(
     await runLogged(ctx, STEP, tag, log, progress);
     await runLogged(ctx, STEP, push, log, pushProgress, {
       quietTimeoutMs: ctx.settings.pushTimeoutMs,
-      quietHint: `The registry ${registry} stopped answering (check the network or proxy to it), or the layers need longer: raise --push-timeout (now ${minutes(ctx.settings.pushTimeoutMs)}). The login for this push was removed.`,
+      quietHint: `The registry stopped answering (check the network or proxy to ECR), or the layers need longer: raise --push-timeout (now ${minutes(ctx.settings.pushTimeoutMs)}). The login for the push was removed.`,
     });
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {

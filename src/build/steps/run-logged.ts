@@ -62,15 +62,21 @@ export async function runLogged(
   } catch (error) {
     if (!(error instanceof SubprocessError) || (error.reason !== 'exit' && error.reason !== 'timeout')) throw error;
     const tail = error.detail.output ?? '';
-    const headlineOf =
-      error.reason === 'timeout'
-        ? error.message
-        : `${shown} failed (exit code ${error.detail.exitCode}): ${headline(tail)}`;
+    const rerun = 'Fix the cause and rerun: finished steps are not redone.';
+    const details = `The last ${TAIL_LINES} lines of its output:\n${tail}`;
     // The tail is printed once, in the final report; the headline is the program's own error.
-    throw new StepError(step, headlineOf, {
+    if (error.reason === 'timeout') {
+      // One hint for every region that timed out alike; each log is named in its details.
+      throw new StepError(step, error.message, {
+        cause: error,
+        details: `${details}\nThe full log is ${logFile}.`,
+        hint: `${options.quietHint ? `${options.quietHint} ` : ''}${rerun}`,
+      });
+    }
+    throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${headline(tail)}`, {
       cause: error,
-      details: `The last ${TAIL_LINES} lines of its output:\n${tail}`,
-      hint: `${error.reason === 'timeout' && options.quietHint ? `${options.quietHint} ` : ''}The full log is ${logFile}. Fix the cause and rerun: finished steps are not redone.`,
+      details,
+      hint: `The full log is ${logFile}. ${rerun}`,
     });
   } finally {
     clock.stop();
