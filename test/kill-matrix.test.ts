@@ -249,8 +249,8 @@ describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loo
     '--wait-poll',
     '0.05',
   ];
-  const runBro = (env: Record<string, string>) => {
-    const child = spawn(process.execPath, broArgs(), {
+  const runBro = (env: Record<string, string>, args = broArgs()) => {
+    const child = spawn(process.execPath, args, {
       env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -305,4 +305,44 @@ describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loo
       }
     },
   );
+
+  it('kill -9 of a revoke right after EC2 removed a snapshot permission, then a build: it finds the gap and shares again', async () => {
+    const ec2 = await startEc2Endpoint();
+    try {
+      const built = await runBro(ec2.env).exited;
+      expect(built.code, built.stderr).toBe(0);
+      const applied = ec2.holdAfter('ModifySnapshotAttribute');
+      const revoke = runBro(ec2.env, [
+        join(REPO_ROOT, 'dist/src/bin/bro.js'),
+        'share',
+        'aws-k8s-1.18',
+        '--version',
+        '1.0.4-hc1',
+        '--revoke',
+        '--project-dir',
+        s.project,
+        '--cache-dir',
+        s.cacheDir,
+        '--ci',
+      ]);
+      await applied;
+      revoke.child.kill('SIGKILL');
+      await revoke.exited;
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      const gaps = () =>
+        REGIONS.flatMap((region) => {
+          const image = ec2.image(region, manifest.regions[region].ami);
+          return [[...image.launch], ...image.snapshots.map((snap) => ec2.volumePermissions(region, snap))]
+            .filter((have) => ACCOUNTS.some((a) => !have.includes(a)))
+            .map(() => region);
+        });
+      expect(gaps().length, 'the killed revoke removed something').toBeGreaterThan(0);
+
+      const rerun = await runBro(ec2.env).exited;
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(gaps()).toEqual([]);
+    } finally {
+      await ec2.close();
+    }
+  });
 });
