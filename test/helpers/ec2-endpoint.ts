@@ -132,7 +132,7 @@ export async function startEc2Endpoint(world: Ec2World = ec2World()): Promise<Ec
       const operation = action as Ec2Operation;
       let out: Output;
       try {
-        out = world.operations[operation](region, INPUTS[operation](params) as never) as Output;
+        out = world.operations[operation](region, INPUTS[operation](params));
       } catch (e) {
         if (e instanceof Ec2Error) return error(res, 400, e.code, e.message);
         throw e;
