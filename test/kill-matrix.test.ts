@@ -232,39 +232,40 @@ describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)'
   });
 });
 
-describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
-  const broArgs = () => [
-    join(REPO_ROOT, 'dist/src/bin/bro.js'),
-    'build',
-    'aws-k8s-1.18',
-    '--version',
-    '1.0.4-hc1',
-    '--project-dir',
-    s.project,
-    '--cache-dir',
-    s.cacheDir,
-    '--ci',
-    '--min-free-disk',
-    '0.1',
-    '--wait-poll',
-    '0.05',
-  ];
-  const runBro = (env: Record<string, string>, args = broArgs()) => {
-    const child = spawn(process.execPath, args, {
-      env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    children.push(child);
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    return {
-      child,
-      exited: new Promise<{ code: number | null; stderr: string }>((r) =>
-        child.on('exit', (code) => r({ code, stderr })),
-      ),
-    };
+/** bro as its own process, reaching EC2 through a loopback endpoint (`env`), ECR and STS through theirs. */
+const broArgs = () => [
+  join(REPO_ROOT, 'dist/src/bin/bro.js'),
+  'build',
+  'aws-k8s-1.18',
+  '--version',
+  '1.0.4-hc1',
+  '--project-dir',
+  s.project,
+  '--cache-dir',
+  s.cacheDir,
+  '--ci',
+  '--min-free-disk',
+  '0.1',
+  '--wait-poll',
+  '0.05',
+];
+const runBro = (env: Record<string, string>, args = broArgs()) => {
+  const child = spawn(process.execPath, args, {
+    env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  return {
+    child,
+    exited: new Promise<{ code: number | null; stderr: string }>((r) =>
+      child.on('exit', (code) => r({ code, stderr })),
+    ),
   };
+};
 
+describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
   it.each([
     ['the same share-with', ACCOUNTS],
     ['an account removed from share-with meanwhile', [ACCOUNTS[0]!]],
@@ -345,4 +346,36 @@ describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loo
       await ec2.close();
     }
   });
+});
+
+describe('throttling (the real SDK against the loopback EC2 endpoint)', () => {
+  // The SDK's backoff after five throttles (up to 500 ms × 2^4 each, plus the adaptive rate limit) takes about a minute.
+  it(
+    'five throttles on every modifying call: the build still succeeds, and every grant is there',
+    { timeout: 300_000 },
+    async () => {
+      const ec2 = await startEc2Endpoint();
+      try {
+        ec2.throttle(['ModifyImageAttribute', 'ModifySnapshotAttribute', 'CreateTags'], 5);
+        const result = await runBro(ec2.env).exited;
+        expect(result.code, result.stderr).toBe(0);
+        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+        for (const region of REGIONS) {
+          const image = ec2.image(region, manifest.regions[region].ami);
+          expect([...image.launch].sort(), region).toEqual(ACCOUNTS);
+          for (const snap of image.snapshots) expect(ec2.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+          expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+          expect(manifest.regions[region].sharedWith).toEqual(ACCOUNTS);
+        }
+        // Every modifying request was refused five times first: per region one launch grant, one tagging, two snapshots.
+        expect(Object.fromEntries(ec2.throttled)).toEqual({
+          ModifyImageAttribute: 5 * REGIONS.length,
+          ModifySnapshotAttribute: 5 * 2 * REGIONS.length,
+          CreateTags: 5 * REGIONS.length,
+        });
+      } finally {
+        await ec2.close();
+      }
+    },
+  );
 });

@@ -7,6 +7,7 @@ import { createRunner } from '../src/adapters/runner.js';
 import { SubprocessError } from '../src/shared/errors.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
+import { alive, until } from './helpers/processes.js';
 
 const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
   createRunner({ dryRun, env: sealedEnv(), redactor, log: (l) => lines.push(l) });
@@ -173,16 +174,7 @@ describe('the deadline', () => {
       /^node -e .* printed nothing for 0\.\d seconds, so bro stopped it \(after \d\.\d seconds in all\); its last line: pushing layer \d+$/,
     );
     const grandchild = Number(lines[0]!.split(' ').pop());
-    const alive = () => {
-      try {
-        process.kill(grandchild, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(alive()).toBe(false);
+    await until(() => !alive(grandchild));
   });
 
   it('output resets the clock: a program that keeps talking is not stopped', async () => {
