@@ -92,6 +92,32 @@ describe('bro doctor', () => {
     }
   });
 
+  it('a network problem on the way to STS is named as the network, not as missing credentials', async () => {
+    // What the SDK's node HTTP handler rejects with when DNS has no answer.
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND sts.ap-northeast-1.amazonaws.com'), {
+      code: 'ENOTFOUND',
+      hostname: 'sts.ap-northeast-1.amazonaws.com',
+    });
+    s.world.failures.set('*/GetCallerIdentity', dns);
+    const result = await doctor(['--min-free-disk', '0.1']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "✖ AWS identity: STS GetCallerIdentity in ap-northeast-1 could not reach AWS through the SDK's default chain (no profile set), partition aws: getaddrinfo ENOTFOUND sts.ap-northeast-1.amazonaws.com\n    → This is the network, not your credentials: check DNS, the proxy (HTTPS_PROXY) and the firewall to STS in ap-northeast-1, then rerun.",
+    );
+    expect(result.stdout).not.toContain('aws sso login');
+
+    // Credentials AWS refuses are still the credentials' problem.
+    s.world.failures.set(
+      '*/GetCallerIdentity',
+      Object.assign(new Error('The security token included in the request is invalid.'), {
+        name: 'InvalidClientTokenId',
+      }),
+    );
+    const refused = await doctor(['--min-free-disk', '0.1']);
+    expect(refused.stdout).toContain('failed through');
+    expect(refused.stdout).toContain('aws sso login');
+  });
+
   it('--json is one versioned document', async () => {
     const result = await doctor(['aws-k8s-1.18', '--json', '--min-free-disk', '1000000']);
     expect(result.code).toBe(1);

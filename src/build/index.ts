@@ -9,19 +9,14 @@ export type { RendererChoice } from './renderer.js';
 export { createStateStore } from './state.js';
 export type { PublishContext, RegisteredAmi } from './step.js';
 export { readAmisJson } from './steps/ami-register.js';
-export { defaultManifestPath, readManifest, recordRevoke } from './steps/manifest.js';
+export { defaultManifestPath, readManifest, recordRevoke, releaseTagsOf } from './steps/manifest.js';
 export type { Manifest } from './steps/manifest.js';
 export { patchStep } from './steps/patch.js';
 export { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './steps/regions.js';
 export { requireAws } from './steps/requires.js';
 export { resolveStep } from './steps/resolve.js';
-export {
-  checkForRevoke,
-  describeRevoke,
-  droppedFromShare,
-  readGrants,
-  revokeImage,
-  writeGrants,
-} from './steps/share.js';
+export { describeRevoke, findForRevoke, leftAlone, revokeImage } from './steps/revoke.js';
+export type { RevokeOutcome } from './steps/revoke.js';
+export { droppedFromShare, readBuildTags, readGrants, writeGrants } from './steps/share.js';
 export { sourcesStep } from './steps/sources.js';
 export { verifyStep } from './steps/verify.js';

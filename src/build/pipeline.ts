@@ -269,9 +269,10 @@ async function runStep(
   const inputs = step.inputs ? digestOf(await step.inputs(ctx)) : '';
   if (step.inputs && mode !== 'force') {
     const record = await ctx.state.get(step.id);
-    if (isDone(record, inputs)) {
-      step.restore?.(ctx, record.outputs);
-      task.skip(`done ${record.finishedAt}, inputs unchanged`);
+    const outputs = isDone(record, inputs) ? await (step.recheck?.(ctx, record.outputs) ?? record.outputs) : undefined;
+    if (outputs) {
+      step.restore?.(ctx, outputs);
+      task.skip(`done ${record!.finishedAt}, inputs unchanged${step.recheck ? ', verified' : ''}`);
       return;
     }
   }

@@ -18,7 +18,7 @@ import { pushPlan } from './steps/admin-image-push.js';
 import { pubsysActions } from './steps/ami-register.js';
 import { defaultManifestPath } from './steps/manifest.js';
 import { logsDir } from './steps/run-logged.js';
-import { patchSeriesDigest, releaseTags, shareActions, shareIntent } from './steps/share.js';
+import { patchSeriesDigest, releaseTags, shareActions, shareIntent, verifyActions } from './steps/share.js';
 
 /**
  * The plan: everything a real build would do outside the workspace, as one
@@ -132,7 +132,7 @@ export function makePlan(
   const grants: PlannedGrant[] = [];
   for (const region of variant.regions) {
     const drop = dropped[region] ?? [];
-    aws.push(...shareActions(region, name, shareIntent({ accounts, drop, tags })));
+    aws.push(...shareActions(region, name, shareIntent({ accounts, drop, tags })), ...verifyActions(region));
     grants.push(
       ...accounts.map((account) => ({ region, account, change: 'grant' as const })),
       ...drop.map((account) => ({ region, account, change: 'revoke' as const })),

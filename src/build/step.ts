@@ -23,6 +23,11 @@ export interface Step<C extends BuildContext = BuildContext> {
   inputs?(ctx: C): unknown;
   /** Puts recorded outputs back into the context when the step is skipped. */
   restore?(ctx: C, outputs: Record<string, unknown>): void;
+  /**
+   * For a step whose work lives outside (grants in EC2): whether its recorded outputs still hold.
+   * Returns them as they are now (restored, the step skipped), or undefined to run the step again.
+   */
+  recheck?(ctx: C, outputs: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
 }
 
 /** Options of the steps after render. */
@@ -33,6 +38,8 @@ export interface PublishSettings {
   waitPollSeconds: number;
   /** Regions worked on at once (push, share). */
   regionConcurrency: number;
+  /** A `docker push` that prints nothing for this long is stopped and fails its region (--push-timeout). */
+  pushTimeoutMs: number;
   /** Where the manifest goes; default `<work>/manifest.json`. */
   manifestPath?: string;
   from?: string;

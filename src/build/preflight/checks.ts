@@ -1,4 +1,4 @@
-import type { Aws } from '../../adapters/aws.js';
+import { networkProblem, type Aws } from '../../adapters/aws.js';
 import type { Host } from '../../adapters/host.js';
 import type { Redactor } from '../../adapters/redactor.js';
 import { telltaleLine, type Runner } from '../../adapters/runner.js';
@@ -275,16 +275,20 @@ export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: C
     }
     return { result: { ...base, status: 'ok', detail }, identity };
   } catch (error) {
+    // Unreachable STS is the network's problem, not the credentials': the advice differs.
+    const network = networkProblem(error);
     const message =
       (error as Error).name === 'AbortError'
         ? `no answer within ${STS_TIMEOUT_MS / 1000} s`
-        : redactor.redact((error as Error).message ?? String(error)).split('\n')[0];
+        : redactor.redact(network ?? (error as Error).message ?? String(error)).split('\n')[0];
     return {
       result: {
         ...base,
         status: 'fail',
-        detail: `STS GetCallerIdentity in ${region} failed through ${profile}, partition ${partition}: ${message}`,
-        fix: `Give bro credentials that can publish: set infra.profile in ${inputs.variantFile} or AWS_PROFILE (after \`aws sso login\` if it is an SSO profile), or run on an instance with a role.`,
+        detail: `STS GetCallerIdentity in ${region} ${network ? 'could not reach AWS' : 'failed'} through ${profile}, partition ${partition}: ${message}`,
+        fix: network
+          ? `This is the network, not your credentials: check DNS, the proxy (HTTPS_PROXY) and the firewall to STS in ${region}${env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL ? ', and AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL' : ''}, then rerun.`
+          : `Give bro credentials that can publish: set infra.profile in ${inputs.variantFile} or AWS_PROFILE (after \`aws sso login\` if it is an SSO profile), or run on an instance with a role.`,
       },
     };
   }

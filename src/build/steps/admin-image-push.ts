@@ -3,7 +3,7 @@ import type { Ecr } from '../../adapters/aws.js';
 import { isAwsError } from '../../adapters/aws.js';
 import { createDocker, pushedDigest, type Docker, type DockerConfigDir } from '../../adapters/docker.js';
 import type { Redactor } from '../../adapters/redactor.js';
-import type { Command } from '../../adapters/runner.js';
+import { minutes, type Command } from '../../adapters/runner.js';
 import type { AwsAction } from '../aws-actions.js';
 import { dockerLoginCommand, dockerPushCommand, dockerTagCommand } from '../commands-for-build.js';
 import type { Variant } from '../../config/variant.js';
@@ -189,7 +189,10 @@ export async function pushToRegion(
   try {
     await runLogged(ctx, STEP, { ...login, input: password }, log, progress);
     await runLogged(ctx, STEP, tag, log, progress);
-    await runLogged(ctx, STEP, push, log, pushProgress);
+    await runLogged(ctx, STEP, push, log, pushProgress, {
+      quietTimeoutMs: ctx.settings.pushTimeoutMs,
+      quietHint: `The registry stopped answering (check the network or proxy to ECR), or the layers need longer: raise --push-timeout (now ${minutes(ctx.settings.pushTimeoutMs)}). The login for the push was removed.`,
+    });
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
       throw conflict(

@@ -169,6 +169,17 @@ export async function readManifest(path: string): Promise<Manifest> {
   return result.data;
 }
 
+/** The `bro:*` tags share put on the AMIs of the build a manifest describes (see `releaseTags`). */
+export function releaseTagsOf(m: Manifest): Record<string, string> {
+  return {
+    'bro:variant': m.variant,
+    'bro:version': m.version,
+    'bro:bottlerocket-commit': m.sources.bottlerocket?.commit ?? '',
+    'bro:admin-container-commit': m.sources['admin-container']?.commit ?? '',
+    'bro:patch-series': m.patchSeriesDigest,
+  };
+}
+
 /**
  * After `bro share --revoke`: each region's `sharedWith` becomes what EC2 shows
  * now, and `accounts` keeps only the accounts that can still launch in every region.

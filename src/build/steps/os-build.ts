@@ -5,7 +5,6 @@ import { StepError } from '../../shared/errors.js';
 import { imageFiles } from '../naming.js';
 import type { PipelineStep } from '../step.js';
 import { buildInputs } from '../commands-for-build.js';
-import { startClock } from './elapsed.js';
 import { assertCleanTree, openLog, runLogged } from './run-logged.js';
 
 const STEP = 'os-build';
@@ -24,12 +23,9 @@ export const osBuildStep: PipelineStep = {
     const log = await openLog(ctx, STEP);
     // The previous build's duration, for the estimate: its record is replaced only when this one ends.
     const previous = await ctx.state.get(STEP);
-    const clock = startClock(task, previous?.status === 'done' ? previous.durationMs : undefined);
-    try {
-      await runLogged(ctx, STEP, osBuildCommand(inputs), log, clock.line);
-    } finally {
-      clock.stop();
-    }
+    await runLogged(ctx, STEP, osBuildCommand(inputs), log, (line) => (task.output = line), {
+      previousMs: previous?.status === 'done' ? previous.durationMs : undefined,
+    });
     const files = imageFiles(inputs.bottlerocketDir, ctx.variant, ctx.version);
     for (const file of files) {
       const size = await stat(file).then(

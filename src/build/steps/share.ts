@@ -2,6 +2,7 @@ import type { RegionShare } from '../step.js';
 import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
+import { z } from 'zod';
 import { InterruptedError, StepError } from '../../shared/errors.js';
 import type { BuildContext } from '../context.js';
 import type { PipelineStep } from '../step.js';
@@ -34,18 +35,18 @@ export function releaseTags(ctx: BuildContext): Record<string, string> {
 
 const userIds = (permissions: { UserId?: string }[] | undefined) =>
   new Set((permissions ?? []).flatMap((p) => (p.UserId ? [p.UserId] : [])));
-const snapshotsOf = (image: Image) =>
+export const snapshotsOf = (image: Image) =>
   (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
 const users = (ids: readonly string[]) => ids.map((UserId) => ({ UserId }));
 
 /** A list of accounts on an AMI or a snapshot, read and changed with EC2. */
-interface Permission {
+export interface Permission {
   name: string;
   read(): Promise<Set<string>>;
   change(operation: 'Add' | 'Remove', accounts: readonly string[]): Promise<unknown>;
 }
 
-const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
+export const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
   read: async () =>
     userIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
@@ -53,7 +54,7 @@ const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
     ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: users(accounts) } }),
 });
 
-const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
+export const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
   name: `${snapshotId} volume`,
   read: async () =>
     userIds(
@@ -69,7 +70,7 @@ const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
 });
 
 /** Adds the accounts that are missing (or removes those present); returns what changed, e.g. `launch +2`. */
-async function update(
+export async function update(
   permission: Permission,
   operation: 'Add' | 'Remove',
   accounts: readonly string[],
@@ -193,15 +194,19 @@ export function shareIntent({
   return { updates, tags };
 }
 
-/** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
-export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
-  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
+const ec2Action =
+  (region: string) =>
+  (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
     step: STEP,
     by: 'bro',
     region,
     service: 'ec2',
     ...a,
   });
+
+/** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
+export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
+  const action = ec2Action(region);
   const actions = [
     action({ action: 'DescribeImages', target: name, note: 'until available; refuse an AMI that is not this build' }),
   ];
@@ -287,6 +292,41 @@ export async function grantImage(
   return { imageId, snapshotIds, accounts: [...granted].sort(), changes };
 }
 
+/**
+ * Whether what share recorded for a region still holds in EC2: every account can launch the AMI
+ * and create volumes from each of its snapshots. Returns the region's share as EC2 shows it now, or
+ * undefined when a permission is gone (an interrupted revoke, a hand edit): share then runs again.
+ */
+export async function verifyShare(
+  ec2: Ec2,
+  recorded: RegionShare,
+  accounts: readonly string[],
+): Promise<RegionShare | undefined> {
+  const [launch, ...volumes] = await Promise.all([
+    launchPermission(ec2, recorded.imageId).read(),
+    ...recorded.snapshotIds.map((id) => volumePermission(ec2, id).read()),
+  ]);
+  if (![launch, ...volumes].every((have) => accounts.every((a) => have.has(a)))) return undefined;
+  const { imageId, snapshotIds } = recorded;
+  return { imageId, snapshotIds, accounts: [...launch].sort(), changes: [] };
+}
+
+/** The calls `verifyShare` makes in one region, for the plan: a rerun makes them before it skips the share. */
+export function verifyActions(region: string): AwsAction[] {
+  const action = ec2Action(region);
+  const note = 'a rerun: verify the recorded grants before skipping the share';
+  return [
+    action({ action: 'DescribeImageAttribute', target: 'the AMI', note: `launchPermission; ${note}`, onRerun: true }),
+    action({
+      action: 'DescribeSnapshotAttribute',
+      target: 'each snapshot of the AMI',
+      note: `createVolumePermission; ${note}`,
+      perSnapshot: true,
+      onRerun: true,
+    }),
+  ];
+}
+
 export async function shareImage(ec2: Ec2, request: ShareRequest): Promise<RegionShare> {
   const image = await checkImage(ec2, request);
   request.progress(`sharing ${request.imageId} and ${snapshotsOf(image).length} snapshots`);
@@ -326,6 +366,21 @@ export async function writeGrants(state: StateStore, region: string, grants: Gra
   );
 }
 
+const BUILD_TAGS = 'grants:tags';
+
+/**
+ * The tags that identify this build (`releaseTags`), recorded before share checks any AMI: revoke
+ * tells this build's AMI from an earlier one under the same name by them, even where nothing was granted.
+ */
+export async function writeBuildTags(state: StateStore, tags: Record<string, string>): Promise<void> {
+  await state.put(BUILD_TAGS, stepRecord('done', digestOf(tags), { tags }, new Date()));
+}
+
+export async function readBuildTags(state: StateStore): Promise<Record<string, string> | undefined> {
+  const parsed = z.record(z.string(), z.string()).safeParse((await state.get(BUILD_TAGS))?.outputs.tags);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Accounts bro granted on `imageId` earlier that are not in `accounts` any more. */
 export const droppedAccounts = (grants: Grants | undefined, imageId: string, accounts: readonly string[]) =>
   grants && grants.imageId === imageId ? grants.accounts.filter((a) => !accounts.includes(a)) : [];
@@ -342,46 +397,8 @@ export async function droppedFromShare(ctx: BuildContext): Promise<Record<string
   return dropped;
 }
 
-/** `bro share --revoke` on one region's AMI, checked beforehand: removes launch and volume permissions for `accounts` (ones not there are left alone). */
-export async function revokeImage(ec2: Ec2, image: Image, accounts: readonly string[]): Promise<RegionShare> {
-  const imageId = image.ImageId as string;
-  const snapshotIds = snapshotsOf(image);
-  const launch = launchPermission(ec2, imageId);
-  const changes = (
-    await Promise.all([
-      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accounts)),
-      update(launch, 'Remove', accounts),
-    ])
-  ).flat();
-  return { imageId, snapshotIds, accounts: [...(await launch.read())].sort(), changes };
-}
-
-/** Finds a region's AMI and checks, before anything is changed, that it is the one this build shared. */
-export async function checkForRevoke(
-  ec2: Ec2,
-  imageId: string,
-  expected: { name: string; tags: Record<string, string> },
-): Promise<Image> {
-  const image = (await ec2.describeImages({ ImageIds: [imageId] })).Images?.[0];
-  if (!image) throw new StepError(STEP, `${imageId} does not exist (or is not visible to these credentials)`);
-  const problems = identityProblems(image, expected, true);
-  if (problems.length) {
-    throw new StepError(
-      STEP,
-      `${imageId} is not this build's AMI, so bro leaves its permissions alone: ${problems.join(', ')}`,
-      {
-        hint: "bro revokes only what it shared for this variant and version. Check the version (and the workspace: --work-dir), or change that AMI's permissions by hand.",
-      },
-    );
-  }
-  return image;
-}
-
 export const describeShare = (s: RegionShare & { skipped?: boolean }) =>
   `${s.imageId} ${s.skipped ? 'done earlier' : s.changes.length ? s.changes.join(', ') : 'already shared'}`;
-
-export const describeRevoke = (s: RegionShare) =>
-  `${s.imageId} ${s.changes.length ? s.changes.join(', ') : 'nothing to remove'}`;
 
 const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare): RegionShare => ({
   imageId,
@@ -397,6 +414,25 @@ export const shareStep: PipelineStep = {
   inputs: (ctx) => ({ amis: ctx.out.amis, accounts: ctx.variant['share-with'], tags: releaseTags(ctx) }),
   restore(ctx, outputs) {
     ctx.out.shares = outputs.regions as Record<string, RegionShare>;
+  },
+  // Inputs unchanged is not enough: the grants are verified in EC2 (a revoke, or a hand, may have removed some).
+  async recheck(ctx, outputs) {
+    const recorded = outputs.regions as Record<string, RegionShare> | undefined;
+    const aws = requireAws(ctx);
+    const accounts = ctx.variant['share-with'];
+    const verified = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
+      const share = recorded?.[region];
+      return share ? verifyShare(aws.ec2(region), share, accounts) : undefined;
+    });
+    throwIfAnyRegionFailed(
+      STEP,
+      'Verifying the grants',
+      verified,
+      (share) => (share ? 'verified' : 'a grant is gone'),
+      'Rerun `bro build` once EC2 answers.',
+    );
+    if (verified.some((o) => !o.value)) return undefined;
+    return { regions: Object.fromEntries(verified.map((o) => [o.region, o.value])) };
   },
   async run(ctx, task, { force }) {
     const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
@@ -418,14 +454,17 @@ export const shareStep: PipelineStep = {
     const name = amiName(ctx.variant, ctx.version);
     const wait = { maxWaitSeconds: ctx.settings.waitTimeoutSeconds, minDelaySeconds: ctx.settings.waitPollSeconds };
     const progressIn = (region: string) => (line: string) => (task.output = `${region}: ${line}`);
+    await writeBuildTags(ctx.state, tags);
 
     // All or nothing: every region's AMI is available and is this build's before anything is granted anywhere.
     const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
       const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
       const inputs = digestOf({ imageId, accounts, tags });
       const record = await ctx.state.get(`${STEP}:${region}`);
-      if (!force && isDone(record, inputs))
-        return { region, inputs, done: { ...(record.outputs as unknown as RegionShare), skipped: true } };
+      if (!force && isDone(record, inputs)) {
+        const verified = await verifyShare(aws.ec2(region), record.outputs as unknown as RegionShare, accounts);
+        if (verified) return { region, inputs, done: { ...verified, skipped: true } };
+      }
       const image = await checkImage(aws.ec2(region), { imageId, name, tags, wait, progress: progressIn(region) });
       return { region, inputs, image, drop: droppedAccounts(await readGrants(ctx.state, region), imageId, accounts) };
     });

@@ -67,13 +67,20 @@ export interface PublishOptions {
   waitTimeoutSeconds?: number;
   waitPollSeconds?: number;
   regionConcurrency?: number;
+  /** --push-timeout: how long a `docker push` may print nothing. */
+  pushTimeoutMs?: number;
   /** Stop the programs a killed bro left running in this workspace (recorded in its lock) before starting. */
   killOrphans?: boolean;
   /** EC2 and ECR; tests inject clients with small retry settings. Default: real clients with the variant's infra profile. */
   aws?: Aws;
 }
 
-export const PUBLISH_DEFAULTS = { waitTimeoutSeconds: 60 * 60, waitPollSeconds: 15, regionConcurrency: 4 } as const;
+export const PUBLISH_DEFAULTS = {
+  waitTimeoutSeconds: 60 * 60,
+  waitPollSeconds: 15,
+  regionConcurrency: 4,
+  pushTimeoutMs: 10 * 60_000,
+} as const;
 
 /** The build context plus what the steps after render need: settings, the state file, AWS. */
 export async function createPublishContext(options: BuildOptions & PublishOptions, io: Io, rollback: Rollback) {
@@ -98,6 +105,7 @@ export async function createPublishContext(options: BuildOptions & PublishOption
       waitTimeoutSeconds,
       waitPollSeconds,
       regionConcurrency: options.regionConcurrency ?? PUBLISH_DEFAULTS.regionConcurrency,
+      pushTimeoutMs: options.pushTimeoutMs ?? PUBLISH_DEFAULTS.pushTimeoutMs,
       manifestPath: options.manifest,
       from: options.from,
       only: options.only,
