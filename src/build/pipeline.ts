@@ -3,6 +3,7 @@ import type { ListrRendererValue, ListrTask } from 'listr2';
 import { InterruptedError, StepError, UsageError } from '../shared/errors.js';
 import type { RendererChoice } from './renderer.js';
 import { STEP_IDS } from '../config/step-ids.js';
+import { throwFailure } from '../shared/concurrency.js';
 import { digestOf, isDone, stepRecord } from './state.js';
 import { adminImageBuildStep } from './steps/admin-image-build.js';
 import { adminImagePushStep } from './steps/admin-image-push.js';
@@ -129,19 +130,6 @@ export async function runPipeline(
   const [{ Listr }, { listrOptions }] = await Promise.all([import('listr2'), import('./renderer.js')]);
   // Failures of the side-by-side branches: they run to the end, then the gate after them reports.
   const failures: unknown[] = [];
-  const throwIfFailed = () => {
-    // An interruption wins: the other branch's failure is most likely its consequence.
-    const interrupted = failures.find((f) => f instanceof InterruptedError);
-    if (interrupted) throw interrupted;
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      const lines = failures.map((f) => `  ✖ ${f instanceof Error ? f.message.split('\n')[0] : String(f)}`);
-      throw new StepError('build', `${failures.length} steps failed:\n${lines.join('\n')}`, {
-        cause: failures[0],
-        hint: 'Fix the causes and rerun: finished steps are not redone.',
-      });
-    }
-  };
   // bro's parent now: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
   const parentPid = process.ppid;
   // Plain (CI) output prints every progress line: one every few seconds is enough there, the log file has them all.
@@ -205,7 +193,14 @@ export async function runPipeline(
     if (error instanceof Failed && !failures.includes(error.error)) throw error.error;
     if (!(error instanceof BranchFailed) && !(error instanceof Failed)) throw error;
   }
-  throwIfFailed();
+  throwFailure(failures, (all) => {
+    if (all.length === 1) return all[0];
+    const lines = all.map((f) => `  ✖ ${f instanceof Error ? f.message.split('\n')[0] : String(f)}`);
+    return new StepError('build', `${all.length} steps failed:\n${lines.join('\n')}`, {
+      cause: all[0],
+      hint: 'Fix the causes and rerun: finished steps are not redone.',
+    });
+  });
 }
 
 /** What the task list shows for a failed step: the error follows once, after the list. */
