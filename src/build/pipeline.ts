@@ -65,7 +65,7 @@ export function buildStages(): Stage[] {
 
 const isConcurrent = (stage: Stage): stage is ConcurrentStage => 'branches' in stage;
 
-/** Every step, in the order the issue lists them (admin image before the OS build). */
+/** Every step, in pipeline order (the admin image branch before the OS branch). */
 export function buildSteps(stages: readonly Stage[] = buildStages()): PipelineStep[] {
   return stages.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
 }
@@ -130,7 +130,7 @@ export async function runPipeline(
   const [{ Listr }, { listrOptions }] = await Promise.all([import('listr2'), import('./renderer.js')]);
   // Failures of the side-by-side branches: they run to the end, then the gate after them reports.
   const failures: unknown[] = [];
-  // bro's parent now: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
+  // bro's parent at the start: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
   const parentPid = process.ppid;
   // Plain (CI) output prints every progress line: one every few seconds is enough there, the log file has them all.
   const progressEveryMs = renderer === 'simple' ? PLAIN_PROGRESS_EVERY_MS : 0;

@@ -56,7 +56,7 @@ export async function createBuildContext(options: BuildOptions, io: Io, rollback
   return { ctx, warnings: adapters.warnings };
 }
 
-/** Options of `bro build` beyond the foundation's; the defaults are the CLI's. */
+/** Options of `bro build` beyond the `BuildOptions` every build-like command shares; the defaults are the CLI's. */
 export interface PublishOptions {
   from?: string;
   only?: string;
