@@ -1,20 +1,18 @@
 export type { BuildContext, BuildOptions, CommonOptions } from './context.js';
 export { amiName, amisJsonPath } from './naming.js';
-export { buildStages, checkSelection, runPipeline } from './pipeline.js';
-export { formatPlan, makePlan } from './plan.js';
+export { buildStages, checkSelection, previewStages, runPipeline } from './pipeline.js';
+export { formatPlan, makePlan, PLAN_NEEDS } from './plan.js';
 export type { CheckResult } from './preflight/checks.js';
 export { failedMustHaves, formatChecks, preflightError, preflightOf } from './preflight/preflight.js';
 export { chooseRenderer } from './renderer.js';
 export type { RendererChoice } from './renderer.js';
 export { createStateStore } from './state.js';
 export type { PublishContext, RegisteredAmi } from './step.js';
-export { readAmisJson } from './steps/ami-register.js';
+export { AmisSchema, readAmisJson } from './steps/ami-register.js';
 export { defaultManifestPath, readManifest, recordRevoke } from './steps/manifest.js';
 export type { Manifest } from './steps/manifest.js';
-export { patchStep } from './steps/patch.js';
 export { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './steps/regions.js';
-export { requireAws } from './steps/requires.js';
-export { resolveStep } from './steps/resolve.js';
+export { requireAws, requireOutputs } from './steps/requires.js';
 export {
   checkForRevoke,
   describeRevoke,
@@ -23,5 +21,3 @@ export {
   revokeImage,
   writeGrants,
 } from './steps/share.js';
-export { sourcesStep } from './steps/sources.js';
-export { verifyStep } from './steps/verify.js';

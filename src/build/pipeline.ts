@@ -1,10 +1,11 @@
-import type { PipelineStep, PublishSettings, PublishContext, StepTask } from './step.js';
+import type { PublishContext, PublishSettings, Step, StepOutputs, StepTask } from './step.js';
 import type { ListrRendererValue, ListrTask } from 'listr2';
 import { InterruptedError, StepError, UsageError } from '../shared/errors.js';
 import type { RendererChoice } from './renderer.js';
-import { STEP_IDS } from '../config/step-ids.js';
+import { STEP_IDS, type StepId } from '../config/step-ids.js';
 import { throwFailure } from '../shared/concurrency.js';
-import { digestOf, isDone, stepRecord } from './state.js';
+import { checkDone, stepRecord } from './state.js';
+import { needsError, pickOutputs } from './steps/requires.js';
 import { adminImageBuildStep } from './steps/admin-image-build.js';
 import { adminImagePushStep } from './steps/admin-image-push.js';
 import { amiRegisterStep } from './steps/ami-register.js';
@@ -30,44 +31,90 @@ import { verifyStep } from './steps/verify.js';
  * A step that acts outside the workspace is `external`: a dry run skips it
  * with a reason and it only appears in the plan. A step with `inputs` is
  * recorded in the state file with the digest of its inputs and its outputs:
- * a rerun with the same inputs skips it and restores its outputs; changed
- * inputs (which include earlier steps' outputs) rerun it and what follows.
+ * a rerun with the same inputs skips it and restores its outputs (parsed
+ * with its schema); changed inputs (which include earlier steps' outputs)
+ * rerun it and what follows. Each step is handed the outputs of the steps it
+ * needs, and `stages()` accepts a step only after those steps.
  */
 /** Steps that run side by side: each inner list in order, the lists at the same time. */
 export interface ConcurrentStage {
   title: string;
   /** Shown when both lists are done: what the steps after it wait for. */
   gate: string;
-  branches: { title: string; steps: PipelineStep[] }[];
+  branches: { title: string; steps: Step[] }[];
 }
 
-export type Stage = PipelineStep | ConcurrentStage;
+export type Stage = Step | ConcurrentStage;
 
-export function buildStages(): Stage[] {
-  return [
-    resolveStep,
-    sourcesStep,
-    patchStep,
-    verifyStep,
-    renderStep,
-    {
-      title: 'Build and publish the admin image, build and register the OS',
-      gate: 'Admin image in every region, AMI registered',
-      branches: [
-        { title: 'Admin image', steps: [adminImageBuildStep, adminImagePushStep] },
-        { title: 'OS image', steps: [osBuildStep, amiRegisterStep] },
-      ],
-    },
-    shareStep,
-    manifestStep,
-  ];
+/**
+ * The stages of a pipeline, built in order. `Have` is the steps already in
+ * it: a step is accepted only when every step it needs is among them, so a
+ * pipeline where a step would read an output no earlier step makes does not
+ * compile. A branch of a side-by-side stage sees only the steps before the
+ * stage and its own, never the other branch's.
+ */
+export interface Stages<Have extends StepId> {
+  readonly list: readonly Stage[];
+  then<Id extends StepId, N extends Have>(step: Step<Id, N>): Stages<Have | Id>;
+  sideBySide<A extends StepId, B extends StepId>(
+    title: string,
+    gate: string,
+    a: Branch<Have, A>,
+    b: Branch<Have, B>,
+  ): Stages<A | B>;
+}
+
+interface Branch<Have extends StepId, Out extends StepId> {
+  title: string;
+  steps: (start: Stages<Have>) => Stages<Out>;
+}
+
+export function stages<Have extends StepId = never>(list: readonly Stage[] = []): Stages<Have> {
+  return {
+    list,
+    then: (step) => stages([...list, step as Step]),
+    sideBySide: (title, gate, a, b) =>
+      stages([
+        ...list,
+        {
+          title,
+          gate,
+          branches: [a, b].map((branch) => ({
+            title: branch.title,
+            steps: branch.steps(stages<Have>()).list as Step[],
+          })),
+        },
+      ]),
+  };
+}
+
+export function buildStages(): readonly Stage[] {
+  return stages()
+    .then(resolveStep)
+    .then(sourcesStep)
+    .then(patchStep)
+    .then(verifyStep)
+    .then(renderStep)
+    .sideBySide(
+      'Build and publish the admin image, build and register the OS',
+      'Admin image in every region, AMI registered',
+      { title: 'Admin image', steps: (s) => s.then(adminImageBuildStep).then(adminImagePushStep) },
+      { title: 'OS image', steps: (s) => s.then(osBuildStep).then(amiRegisterStep) },
+    )
+    .then(shareStep)
+    .then(manifestStep).list;
+}
+
+/** What `bro preview` runs: the sources, patched and verified, as a dry-run build has them. */
+export function previewStages(): readonly Stage[] {
+  return stages().then(resolveStep).then(sourcesStep).then(patchStep).then(verifyStep).list;
 }
 
 const isConcurrent = (stage: Stage): stage is ConcurrentStage => 'branches' in stage;
 
 /** Every step, in pipeline order (the admin image branch before the OS branch). */
-export function buildSteps(stages: readonly Stage[] = buildStages()): PipelineStep[] {
-  return stages.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
+export function buildSteps(list: readonly Stage[] = buildStages()): Step[] {
+  return list.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
 }
 
 const STEPS: readonly string[] = STEP_IDS;
@@ -95,12 +142,12 @@ export type StepMode = 'run' | 'force' | 'restore';
 export function stepMode(
   id: string,
   selection: Pick<PublishSettings, 'from' | 'only'>,
-  stages: readonly Stage[] = buildStages(),
+  list: readonly Stage[] = buildStages(),
 ): StepMode {
   // The manifest follows share: it says who can launch the AMIs.
   if (selection.only)
     return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
-  if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
+  if (selection.from && dependsOn(id, selection.from, list)) return 'force';
   return 'run';
 }
 
@@ -109,10 +156,10 @@ export function stepMode(
  * branches run side by side: --from a step of one does not redo the other
  * (--from admin-image-push does not rebuild the OS).
  */
-function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean {
+function dependsOn(id: string, from: string, list: readonly Stage[]): boolean {
   if (STEPS.indexOf(id) < STEPS.indexOf(from)) return false;
   const branchOf = (step: string) =>
-    stages
+    list
       .filter(isConcurrent)
       .flatMap((stage) => stage.branches)
       .find((b) => b.steps.some((s) => s.id === step));
@@ -120,13 +167,18 @@ function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean 
   return !(a && b && a !== b);
 }
 
+/**
+ * Runs the stages; returns what the steps produced (ran or restored). A step
+ * that did neither (a dry run's external steps, those --only leaves out) has no entry.
+ */
 export async function runPipeline(
   ctx: PublishContext,
-  stages: readonly Stage[],
+  list: readonly Stage[],
   renderer: RendererChoice,
   output: NodeJS.WritableStream,
   signal: AbortSignal = new AbortController().signal,
-): Promise<void> {
+): Promise<Partial<StepOutputs>> {
+  const produced: Partial<StepOutputs> = {};
   const [{ Listr }, { listrOptions }] = await Promise.all([import('listr2'), import('./renderer.js')]);
   // Failures of the side-by-side branches: they run to the end, then the gate after them reports.
   const failures: unknown[] = [];
@@ -134,12 +186,12 @@ export async function runPipeline(
   const parentPid = process.ppid;
   // Plain (CI) output prints every progress line: one every few seconds is enough there, the log file has them all.
   const progressEveryMs = renderer === 'simple' ? PLAIN_PROGRESS_EVERY_MS : 0;
-  const stepTask = (step: PipelineStep, collect: boolean): ListrTask<PublishContext> => ({
+  const stepTask = (step: Step, collect: boolean): ListrTask<PublishContext> => ({
     title: step.title,
     skip: (c) => (step.external && c.options.dryRun ? DRY_RUN_SKIP : false),
     task: async (c, task) => {
       try {
-        await runStep(step, c, task, throttled(task, progressEveryMs), signal, parentPid);
+        await runStep(step, c, produced, task, throttled(task, progressEveryMs), signal, parentPid);
       } catch (error) {
         if (collect) failures.push(error);
         // The task list marks the step failed; the error itself is printed once, at the end.
@@ -181,13 +233,13 @@ export async function runPipeline(
         { concurrent: false, exitOnError: true },
       ),
   });
-  const tasks = stages.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
-  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, {
+  const tasks = list.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
+  const listr = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, {
     ...(await listrOptions(renderer, output)),
     ctx,
   });
   try {
-    await list.run();
+    await listr.run();
   } catch (error) {
     // The gate only says that a branch failed; report the branch's own error.
     if (error instanceof Failed && !failures.includes(error.error)) throw error.error;
@@ -201,6 +253,7 @@ export async function runPipeline(
       hint: 'Fix the causes and rerun: finished steps are not redone.',
     });
   });
+  return produced;
 }
 
 /** What the task list shows for a failed step: the error follows once, after the list. */
@@ -245,9 +298,10 @@ function throttled(task: StepTask, everyMs: number): StepTask {
 }
 
 /** Runs one step: skipped when done, recorded when it finishes, fails or is interrupted. */
-async function runStep(
-  step: PipelineStep,
+async function runStep<Id extends StepId>(
+  step: Step<Id>,
   ctx: PublishContext,
+  produced: Partial<StepOutputs>,
   task: { skip(message: string): void },
   progress: StepTask,
   signal: AbortSignal,
@@ -261,28 +315,37 @@ async function runStep(
     );
   }
   const mode = stepMode(step.id, ctx.settings);
-  const inputs = step.inputs ? digestOf(await step.inputs(ctx)) : '';
-  if (step.inputs && mode !== 'force') {
-    const record = await ctx.state.get(step.id);
-    if (isDone(record, inputs)) {
-      step.restore?.(ctx, record.outputs);
-      task.skip(`done ${record.finishedAt}, inputs unchanged`);
-      return;
+  const picked = pickOutputs(produced, step.needs);
+  if (picked.missing) {
+    if (mode === 'restore') return task.skip(`not run (--only ${ctx.settings.only})`);
+    throw needsError(step.id, picked.missing);
+  }
+  const { input } = picked;
+  let digest = '';
+  if (step.inputs) {
+    const verify = step.verify?.bind(step);
+    const check = await checkDone<StepOutputs[Id]>(ctx.state, step.id, {
+      inputs: await step.inputs(ctx, input),
+      outputs: step.outputs,
+      force: mode === 'force',
+      verify: verify && ((outputs) => verify(ctx, outputs)),
+    });
+    if (check.done) {
+      produced[step.id] = check.done.outputs;
+      return task.skip(`done ${check.done.finishedAt}, inputs unchanged`);
     }
+    digest = check.digest;
   }
-  if (mode === 'restore' && (step.inputs || step.external)) {
-    task.skip(`not run (--only ${ctx.settings.only})`);
-    return;
-  }
+  if (mode === 'restore' && (step.inputs || step.external)) return task.skip(`not run (--only ${ctx.settings.only})`);
   const started = new Date();
   try {
-    const outputs = await step.run(ctx, progress, { signal, force: mode === 'force' });
-    if (step.inputs)
-      await ctx.state.put(step.id, stepRecord('done', inputs, (outputs ?? {}) as Record<string, unknown>, started));
+    const outputs = await step.run(ctx, input, progress, { signal, force: mode === 'force' });
+    if (step.inputs) await ctx.state.put(step.id, stepRecord('done', digest, outputs, started));
+    produced[step.id] = outputs;
   } catch (error) {
     const interrupted = signal.aborted || error instanceof InterruptedError;
     if (step.inputs || interrupted)
-      await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', inputs, {}, started));
+      await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', digest, {}, started));
     if (interrupted && !(error instanceof InterruptedError))
       throw new InterruptedError(`Interrupted during ${step.title}`, { cause: error });
     throw error;

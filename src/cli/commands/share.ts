@@ -4,7 +4,7 @@ import { StepError, UsageError } from '../../shared/errors.js';
 import { amiName, amisJsonPath } from '../../build/index.js';
 import type { PublishContext } from '../../build/index.js';
 import { type RegisteredAmi } from '../../build/index.js';
-import { readAmisJson } from '../../build/index.js';
+import { AmisSchema, readAmisJson } from '../../build/index.js';
 import { defaultManifestPath, recordRevoke } from '../../build/index.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from '../../build/index.js';
 import { requireAws } from '../../build/index.js';
@@ -101,8 +101,8 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
  */
 async function amisToRevoke(ctx: PublishContext): Promise<Record<string, RegisteredAmi>> {
   const record = await ctx.state.get('ami-register');
-  const recorded =
-    record?.status === 'done' ? (record.outputs.amis as Record<string, RegisteredAmi> | undefined) : undefined;
+  const parsed = AmisSchema.safeParse(record?.outputs);
+  const recorded = record?.status === 'done' && parsed.success ? parsed.data.amis : undefined;
   if (recorded && ctx.variant.regions.every((r) => recorded[r]?.id)) return recorded;
   const amisJson = amisJsonPath(ctx.workspace.bottlerocket, ctx.variant, ctx.version);
   if (!existsSync(amisJson)) {
