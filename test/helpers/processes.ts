@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Waits until `condition` holds (each test's own timeout bounds the wait). */
 export const until = async (condition: () => boolean): Promise<void> => {
@@ -14,3 +14,8 @@ export const alive = (pid: number): boolean => {
     return false;
   }
 };
+
+/** Why the tests that read process state cannot run here, or undefined when /proc is there. */
+export const procMissing = existsSync('/proc/self/stat')
+  ? undefined
+  : 'these tests read process states and groups from /proc, which this system does not have';
