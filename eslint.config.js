@@ -44,9 +44,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector:
-            "CallExpression[callee.property.name=/^(skipIf|runIf)$/]:not([arguments.0.callee.name='skipsBecause'])",
-          message: 'A suite skips with the reason: describe.skipIf(skipsBecause(reason)).',
+          selector: 'CallExpression[callee.property.name=/^(skipIf|runIf)$/]:not([arguments.0.callee.name=/^skips/])',
+          message: 'A suite skips with the reason: describe.skipIf(skipsBecause(reason)), or a skips…() built on it.',
         },
         {
           selector: 'MemberExpression[object.name=/^(it|test|describe)$/][property.name=/^(skip|todo|only)$/]',

@@ -2,7 +2,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createAws } from '../src/adapters/aws.js';
 import type { Host } from '../src/adapters/host.js';
 import { createAdapters } from '../src/adapters/index.js';
@@ -278,10 +278,9 @@ describe('the checks', () => {
 
   it('the AWS identity and ECR registry checks share one STS call; a check no step of --only needs is skipped', async () => {
     const sts = mockClient(STSClient);
-    try {
-      sts
-        .on(GetCallerIdentityCommand)
-        .resolves({ Account: '210987654321', Arn: 'arn:aws:sts::210987654321:assumed-role/publish/bro' });
+    onTestFinished(() => sts.restore());
+    sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/b' });
+    {
       const checks = await runPreflight(inputs({ host: host(100 * GIB) }));
       expect(checks.map((c) => c.id)).toEqual(CHECKS.map((c) => c.id));
       expect(checks.find((c) => c.id === 'ecr-registry')).toMatchObject({ status: 'ok', mustHave: false });
@@ -294,8 +293,6 @@ describe('the checks', () => {
         status: 'skipped',
         detail: 'not needed by share',
       });
-    } finally {
-      sts.restore();
     }
   });
 

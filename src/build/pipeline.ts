@@ -113,8 +113,8 @@ export function previewStages(): readonly Stage[] {
 const isConcurrent = (stage: Stage): stage is ConcurrentStage => 'branches' in stage;
 
 /** Every step, in pipeline order (the admin image branch before the OS branch). */
-export function buildSteps(list: readonly Stage[] = buildStages()): Step[] {
-  return list.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
+export function buildSteps(stages: readonly Stage[] = buildStages()): Step[] {
+  return stages.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
 }
 
 const STEPS: readonly string[] = STEP_IDS;
@@ -142,12 +142,12 @@ export type StepMode = 'run' | 'force' | 'restore';
 export function stepMode(
   id: string,
   selection: Pick<PublishSettings, 'from' | 'only'>,
-  list: readonly Stage[] = buildStages(),
+  stages: readonly Stage[] = buildStages(),
 ): StepMode {
   // The manifest follows share: it says who can launch the AMIs.
   if (selection.only)
     return id === selection.only || (selection.only === 'share' && id === 'manifest') ? 'force' : 'restore';
-  if (selection.from && dependsOn(id, selection.from, list)) return 'force';
+  if (selection.from && dependsOn(id, selection.from, stages)) return 'force';
   return 'run';
 }
 
@@ -156,10 +156,10 @@ export function stepMode(
  * branches run side by side: --from a step of one does not redo the other
  * (--from admin-image-push does not rebuild the OS).
  */
-function dependsOn(id: string, from: string, list: readonly Stage[]): boolean {
+function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean {
   if (STEPS.indexOf(id) < STEPS.indexOf(from)) return false;
   const branchOf = (step: string) =>
-    list
+    stages
       .filter(isConcurrent)
       .flatMap((stage) => stage.branches)
       .find((b) => b.steps.some((s) => s.id === step));
@@ -173,7 +173,7 @@ function dependsOn(id: string, from: string, list: readonly Stage[]): boolean {
  */
 export async function runPipeline(
   ctx: PublishContext,
-  list: readonly Stage[],
+  stages: readonly Stage[],
   renderer: RendererChoice,
   output: NodeJS.WritableStream,
   signal: AbortSignal = new AbortController().signal,
@@ -233,13 +233,13 @@ export async function runPipeline(
         { concurrent: false, exitOnError: true },
       ),
   });
-  const tasks = list.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
-  const listr = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, {
+  const tasks = stages.map((stage) => (isConcurrent(stage) ? stageTask(stage) : stepTask(stage, false)));
+  const list = new Listr<PublishContext, ListrRendererValue, 'simple'>(tasks, {
     ...(await listrOptions(renderer, output)),
     ctx,
   });
   try {
-    await listr.run();
+    await list.run();
   } catch (error) {
     // The gate only says that a branch failed; report the branch's own error.
     if (error instanceof Failed && !failures.includes(error.error)) throw error.error;

@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync, appendFileSync, mkdtempSync } from 'node:f
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFormatPatch } from '../../src/config/patch-file.js';
-import { gitIn, hasProgram, makeWorld, UPSTREAM, UPSTREAM_MISSING, type World } from './upstream.js';
-import { skipsBecause } from '../helpers/index.js';
+import { gitIn, hasProgram, makeWorld, skipsUpstream, UPSTREAM, type World } from './upstream.js';
 
 // The shipped variant's dry run on the real Bottlerocket v1.0.4 and admin container v0.5.2, and
 // the verify step on the real patched trees.
@@ -20,7 +19,7 @@ const series = (world: World, source: string, base: string) => {
   return names.map((name) => ({ name, ...parseFormatPatch(readFileSync(join(dir, name), 'utf8')) }));
 };
 
-describe.skipIf(skipsBecause(UPSTREAM_MISSING))('dry run on the real upstream (v1.0.4, admin container v0.5.2)', () => {
+describe.skipIf(skipsUpstream())('dry run on the real upstream (v1.0.4, admin container v0.5.2)', () => {
   let world: World;
   let result: { code: number; stdout: string; stderr: string };
   let plan: any;
@@ -150,7 +149,7 @@ describe.skipIf(skipsBecause(UPSTREAM_MISSING))('dry run on the real upstream (v
   });
 });
 
-describe.skipIf(skipsBecause(UPSTREAM_MISSING))('the verify step refuses a broken patch on the real tree', () => {
+describe.skipIf(skipsUpstream())('the verify step refuses a broken patch on the real tree', () => {
   let world: World;
   let patched: string;
   let last: string;

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorld, UPSTREAM, UPSTREAM_MISSING, type World } from './upstream.js';
-import { skipsBecause } from '../helpers/index.js';
+import { makeWorld, skipsUpstream, UPSTREAM, type World } from './upstream.js';
 
 // `bro patches check` on the real release tags: the verdicts README.md states
 // ("Verdicts on the real repositories"), per patch, as runs of tags.
@@ -37,7 +36,7 @@ function runs(report: CheckReport): Record<string, string[]> {
 const patchAt = (report: CheckReport, tag: string, number: string) =>
   report.tags.find((t) => t.tag === tag)!.patches.find((p) => p.patch.startsWith(number))!;
 
-describe.skipIf(skipsBecause(UPSTREAM_MISSING))('bro patches check on the real release tags', () => {
+describe.skipIf(skipsUpstream())('bro patches check on the real release tags', () => {
   let world: World;
   let bottlerocket: { code: number; report: CheckReport };
   let admin: { code: number; report: CheckReport };

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '../helpers/git-fixtures.js';
-import { sealedEnv } from '../helpers/env.js';
+import { sealedEnv, skipsBecause } from '../helpers/index.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -59,8 +59,8 @@ function locate(): UpstreamSource | { skip: string } {
 }
 
 export const UPSTREAM = locate();
-/** Why the suite skips (printed by `skipsBecause`), or undefined when the upstream is there. */
-export const UPSTREAM_MISSING = 'skip' in UPSTREAM ? UPSTREAM.skip : undefined;
+/** Whether the suite skips: when the upstream is not there, which it says (test/helpers/skips.ts). */
+export const skipsUpstream = () => skipsBecause('skip' in UPSTREAM ? UPSTREAM.skip : undefined);
 
 /**
  * The environment of every bro run and git call here, built from an allowlist:
