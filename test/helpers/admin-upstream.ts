@@ -73,7 +73,7 @@ export async function patchedAdminTree(): Promise<PatchedAdminResult> {
       skip: `../shared/upstream/${ADMIN_BUNDLE} is absent (relative to the project root): cannot build the real patched admin container`,
     };
   const root = mkdtempSync(join(tmpdir(), 'bro-admin-upstream-'));
-  const env = sealedEnv();
+  const env = adminEnv();
   const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env, extendEnv: false });
   try {
     await git(root, 'clone', '--quiet', '--mirror', join(upstream, ADMIN_BUNDLE), 'admin-container.git');
