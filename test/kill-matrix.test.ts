@@ -8,7 +8,7 @@ import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
 import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
-import { alive, until } from './helpers/processes.js';
+import { alive, procMissing, skipsBecause, until } from './helpers/index.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -25,7 +25,6 @@ afterAll(() => sts.close());
  * process against aws-sdk-client-mock. The fakes block until released, so
  * nothing here depends on timing.
  */
-const procAvailable = existsSync('/proc/self/stat');
 
 /** What must be the same after any interruption: what was published, and where. */
 const published = (manifest: Record<string, unknown>) => ({
@@ -37,7 +36,7 @@ const published = (manifest: Record<string, unknown>) => ({
 
 let reference: ReturnType<typeof published>;
 beforeAll(async () => {
-  if (!procAvailable) return;
+  if (procMissing) return;
   const world = buildWorld();
   try {
     const result = await world.build();
@@ -90,7 +89,7 @@ const loginDirs = () => {
     : [];
 };
 
-describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
+describe.skipIf(skipsBecause(procMissing))('kill -9 of bro, then a rerun', () => {
   it.each([
     ['os-build', 'cargo', 'default'],
     ['ami-register', 'cargo', 'ami'],
@@ -169,7 +168,7 @@ describe.runIf(procAvailable)('kill -9 of bro, then a rerun', () => {
   );
 });
 
-describe.runIf(procAvailable)('kill -9 of bro while it applies a patch (git am)', () => {
+describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it applies a patch (git am)', () => {
   it('the rerun refuses beside the orphaned git am; --kill-orphans stops it, restores the checkout and converges', async () => {
     const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: x', {
       'sources/models/src/lib.rs': 'pub struct X;\n',
@@ -265,7 +264,7 @@ const runBro = (env: Record<string, string>, args = broArgs()) => {
   };
 };
 
-describe.runIf(procAvailable)('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
+describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
   it.each([
     ['the same share-with', ACCOUNTS],
     ['an account removed from share-with meanwhile', [ACCOUNTS[0]!]],

@@ -8,7 +8,7 @@ import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
-import { alive, lockIdentity, until } from './helpers/processes.js';
+import { alive, lockIdentity, procMissing, skipsBecause, until } from './helpers/index.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -67,9 +67,7 @@ function writeLock(owner: Record<string, unknown>, groups: unknown[] = []) {
   writeFileSync(lockPath(), JSON.stringify({ owner, startedAt: '2026-11-29T00:00:00.000Z', groups }));
 }
 
-const procAvailable = existsSync('/proc/self/stat');
-
-describe.runIf(procAvailable)('kill -9 of bro while cargo make builds', () => {
+describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while cargo make builds', () => {
   it('the rerun refuses to build beside the orphaned cargo make and names it; --kill-orphans stops it and the build converges', async () => {
     const bro = spawnBro({ BRO_FAKE_BLOCK: 'cargo:default,docker:build' });
     await until(() => existsSync(marker('cargo-default')) && existsSync(marker('docker-build')));
@@ -115,7 +113,7 @@ describe.runIf(procAvailable)('kill -9 of bro while cargo make builds', () => {
   });
 });
 
-describe.runIf(procAvailable)('the lock owner', () => {
+describe.skipIf(skipsBecause(procMissing))('the lock owner', () => {
   it('pid 1 of another container (another pid namespace, same host and kernel) keeps it while its heartbeat is fresh; once silent it is taken over, and the takeover names it', async () => {
     writeLock({ ...identity(process.pid), pid: 1, startTime: '1', pidNamespace: 'pid:[1]' });
     const fresh = await s.build(['--only', 'os-build']);
@@ -186,7 +184,7 @@ const dockerRunDirs = () => {
     : [];
 };
 
-describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)(
+describe.skipIf(skipsBecause(procMissing)).each(['SIGKILL', 'SIGHUP'] as const)(
   '%s of bro while docker pushes the admin image',
   (signal) => {
     it('keeps the ECR logins in the workspace only, and none outlives the runs: SIGHUP removes them itself, after kill -9 the rerun does; no second push runs beside orphans', async () => {
@@ -239,7 +237,7 @@ describe.runIf(procAvailable).each(['SIGKILL', 'SIGHUP'] as const)(
   },
 );
 
-describe.runIf(procAvailable)('a cancelled CI job (npx killed, bro re-parented)', () => {
+describe.skipIf(skipsBecause(procMissing))('a cancelled CI job (npx killed, bro re-parented)', () => {
   it('bro stops at the next step boundary: no AMI registered, no image pushed, the lock released', async () => {
     const broArgs = [
       join(REPO_ROOT, 'dist/src/bin/bro.js'),

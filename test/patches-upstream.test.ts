@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipsBecause } from './helpers/index.js';
 import type { CheckReport, TagResult } from '../src/patches/check/check-report.js';
 import { runCli } from './helpers/cli.js';
 import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
@@ -17,11 +18,12 @@ const UPSTREAM = resolve(REPO_ROOT, '..', 'shared', 'upstream');
 const present =
   existsSync(join(UPSTREAM, 'bottlerocket.bundle')) &&
   existsSync(join(UPSTREAM, 'bottlerocket-admin-container.bundle'));
-if (!present) console.warn(`SKIPPED: the real-upstream patch check tests need ${UPSTREAM}/*.bundle (CI has them)`);
 
 const TAGS = ['v1.0.5', 'v1.0.8', 'v1.1.0', 'v1.1.3', 'v1.2.0', 'v1.8.0', 'v1.15.0', 'v1.21.0', 'v1.26.0'];
 
-describe.skipIf(!present)('bro patches check against the real upstream', () => {
+describe.skipIf(
+  skipsBecause(present ? undefined : `the real-upstream patch check tests need ${UPSTREAM}/*.bundle (CI has them)`),
+)('bro patches check against the real upstream', () => {
   let dir: string;
   let env: Record<string, string>;
   beforeAll(() => {

@@ -13,7 +13,7 @@ import type { CheckResult } from './preflight/checks.js';
 import { formatChecks } from './preflight/preflight.js';
 import { adminImageTag, amiName, amisJsonPath } from './naming.js';
 import type { AwsAction } from './aws-actions.js';
-import type { PublishContext } from './step.js';
+import type { Needed, PublishContext } from './step.js';
 import { pushPlan } from './steps/admin-image-push.js';
 import { pubsysActions } from './steps/ami-register.js';
 import { defaultManifestPath } from './steps/manifest.js';
@@ -97,22 +97,26 @@ const planned = (step: string, command: Command): PlannedCommand => ({
   env: command.env ?? {},
 });
 
+/** The steps whose outputs the plan shows: the local ones, which a dry run runs. */
+export const PLAN_NEEDS = ['resolve', 'sources', 'patch', 'render'] as const;
+
 /**
  * `dropped`: per region, the accounts bro granted on this version's AMI that
  * share-with no longer lists (see `droppedFromShare`): share removes their grants.
  */
 export function makePlan(
   ctx: PublishContext,
+  input: Needed<(typeof PLAN_NEEDS)[number]>,
   warnings: readonly string[],
   redactor: Redactor,
   dropped: Record<string, string[]> = {},
 ): Plan {
-  const inputs = buildInputs(ctx);
+  const inputs = buildInputs(ctx, input);
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
   const localTag = adminLocalTag(inputs, tag);
   const name = amiName(variant, ctx.version);
-  const tags = releaseTags(ctx);
+  const tags = releaseTags(ctx, input);
   const accounts = variant['share-with'];
   const commands: PlannedCommand[] = [
     planned('admin-image-build', adminImageBuildCommand(inputs, localTag)),
@@ -139,8 +143,8 @@ export function makePlan(
     );
   }
   const sources = Object.fromEntries(
-    Object.values(ctx.sources ?? {}).map((s) => {
-      const series = ctx.series?.[s.name];
+    Object.values(input.sources.sources).map((s) => {
+      const series = input.patch.series[s.name];
       return [
         s.name,
         {
@@ -150,7 +154,7 @@ export function makePlan(
           series: series
             ? { base: series.base, digest: series.digest, patches: series.patches.map((p) => p.name) }
             : null,
-          head: ctx.patchedHeads?.[s.name] ?? s.commit,
+          head: input.patch.patchedHeads[s.name],
         },
       ];
     }),
@@ -162,7 +166,7 @@ export function makePlan(
     arch: variant.arch,
     version: ctx.version.full,
     amiName: name,
-    seriesDigest: patchSeriesDigest(ctx),
+    seriesDigest: patchSeriesDigest(input.patch.series),
     regions: [...variant.regions],
     accounts: [...accounts],
     amisJson: amisJsonPath(inputs.bottlerocketDir, variant, ctx.version),

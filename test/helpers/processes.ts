@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /** Waits until `condition` holds (each test's own timeout bounds the wait). */
@@ -34,3 +34,7 @@ export function lockIdentity(pid: number) {
     host: hostname(),
   };
 }
+/** Why the tests that read process state cannot run here, or undefined when /proc is there. */
+export const procMissing = existsSync('/proc/self/stat')
+  ? undefined
+  : 'these tests read process states and groups from /proc, which this system does not have';

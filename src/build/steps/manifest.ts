@@ -6,9 +6,9 @@ import { broVersion } from '../../shared/bro-version.js';
 import { SOURCES } from '../../config/series.js';
 import { ConfigError } from '../../shared/errors.js';
 import { amiName } from '../naming.js';
-import type { PipelineStep, PublishContext } from '../step.js';
+import { defineStep, type Needed, type PublishContext } from '../step.js';
 import { patchSeriesDigest } from './share.js';
-import { requireOutput } from './requires.js';
+import { inRegion } from './requires.js';
 
 /**
  * The release manifest: what a build published, as one versioned JSON
@@ -55,13 +55,17 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 
 export const defaultManifestPath = (workRoot: string) => join(workRoot, 'manifest.json');
 
-export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
+/** Every step whose result the manifest holds. */
+type ManifestNeeds = 'sources' | 'patch' | 'admin-image-build' | 'admin-image-push' | 'ami-register' | 'share';
+
+export async function makeManifest(ctx: PublishContext, input: Needed<ManifestNeeds>): Promise<Manifest> {
   const step = 'manifest';
-  const amis = requireOutput(ctx.out.amis, step, 'ami-register');
-  const shares = requireOutput(ctx.out.shares, step, 'share');
-  const adminImages = requireOutput(ctx.out.adminImages, step, 'admin-image-push');
-  const adminImage = requireOutput(ctx.out.adminImage, step, 'admin-image-build');
-  const sources = requireOutput(ctx.sources, step, 'sources');
+  const { amis } = input['ami-register'];
+  const { regions: shares } = input.share;
+  const { regions: adminImages } = input['admin-image-push'];
+  const adminImage = input['admin-image-build'];
+  const { sources } = input.sources;
+  const { series, patchedHeads } = input.patch;
   const state = await ctx.state.all();
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -74,30 +78,30 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
     amiName: amiName(ctx.variant, ctx.version),
     sources: Object.fromEntries(
       SOURCES.map((name) => {
-        const s = ctx.series?.[name];
+        const s = series[name];
         return [
           name,
           {
             url: sources[name].url,
             ref: sources[name].ref,
             commit: sources[name].commit,
-            head: ctx.patchedHeads?.[name] ?? sources[name].commit,
+            head: patchedHeads[name],
             series: s ? { base: s.base, digest: s.digest, patches: s.patches.map((p) => p.name) } : null,
           },
         ];
       }),
     ),
-    patchSeriesDigest: patchSeriesDigest(ctx),
+    patchSeriesDigest: patchSeriesDigest(series),
     accounts: [...ctx.variant['share-with']],
     adminImage: { tag: adminImage.tag, imageId: adminImage.imageId },
     regions: Object.fromEntries(
       ctx.variant.regions.map((region) => {
-        const share = requireOutput(shares[region], step, 'share');
-        const pushed = requireOutput(adminImages[region], step, 'admin-image-push');
+        const share = inRegion(shares, region, step, 'share');
+        const pushed = inRegion(adminImages, region, step, 'admin-image-push');
         return [
           region,
           {
-            ami: requireOutput(amis[region], step, 'ami-register').id,
+            ami: inRegion(amis, region, step, 'ami-register').id,
             snapshots: share.snapshotIds,
             sharedWith: share.accounts,
             adminImage: { uri: pushed.uri, digest: pushed.digest },
@@ -196,14 +200,15 @@ export async function recordRevoke(path: string, sharedWith: Record<string, read
   await writeManifest(path, manifest);
 }
 
-export const manifestStep: PipelineStep = {
+export const manifestStep = defineStep({
   id: 'manifest',
   title: 'Write the release manifest',
   external: true,
-  async run(ctx, task) {
+  needs: ['sources', 'patch', 'admin-image-build', 'admin-image-push', 'ami-register', 'share'],
+  async run(ctx, input, task) {
     const path = ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root);
-    await writeManifest(path, await makeManifest(ctx));
-    ctx.out.manifestPath = path;
+    await writeManifest(path, await makeManifest(ctx, input));
     task.title = `Write the release manifest: ${path}`;
+    return { path };
   },
-};
+});

@@ -8,8 +8,9 @@ import type { ResolvedSource } from '../context.js';
 import { InterruptedError, PatchError } from '../../shared/errors.js';
 import { adminImageTag } from '../naming.js';
 import { expectedLines, parseFormatPatch } from '../../config/patch-file.js';
-import type { Step } from '../step.js';
-import { digestOf, isDone, stepRecord } from '../state.js';
+import { z } from 'zod';
+import { defineStep, type StepOutputs } from '../step.js';
+import { checkDone, stepRecord } from '../state.js';
 import { setAdminSource } from './set-admin-source.js';
 
 /**
@@ -241,13 +242,16 @@ async function saveDiscarded(
 /** The series base for the admin container: its VERSION without the `v`. */
 const baseVersion = (version: string) => version.replace(/^v/, '');
 
-export const patchStep: Step = {
+/** What the patch of one source records (`patch:<source>`): the commit at the tip of the patched checkout. */
+const PatchedSchema = z.object({ head: z.string() });
+
+export const patchStep = defineStep({
   id: 'patch',
   title: 'Apply the patch series',
   external: false,
-  async run(ctx, task, { force }) {
-    const { sources, adminVersion } = ctx;
-    if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
+  needs: ['sources'],
+  async run(ctx, input, task, { force }) {
+    const { sources, adminVersion } = input.sources;
     const { git, project, warn } = ctx.adapters;
     const versions: Record<SourceName, string> = {
       bottlerocket: ctx.version.upstream,
@@ -257,20 +261,16 @@ export const patchStep: Step = {
       bottlerocket: [setAdminSource(ctx.variant, adminImageTag(adminVersion, ctx.version))],
       'admin-container': [],
     };
-    ctx.series = { bottlerocket: undefined, 'admin-container': undefined };
-    ctx.patchedHeads = { bottlerocket: '', 'admin-container': '' };
+    const out: StepOutputs['patch'] = {
+      series: { bottlerocket: undefined, 'admin-container': undefined },
+      patchedHeads: { bottlerocket: '', 'admin-container': '' },
+    };
     const summary: string[] = [];
     for (const name of SOURCES) {
       const source = sources[name];
       const series = await selectSeries(project, name, versions[name], warn);
-      ctx.series[name] = series;
-      const inputs = digestOf({
-        commit: source.commit,
-        series: series?.digest ?? null,
-        generated: generated[name].map((g) => [g.message, g.inputs]),
-      });
+      out.series[name] = series;
       const id = `patch:${name}`;
-      const record = await ctx.state.get(id);
       const started = new Date();
       const work = await userWork(git, source, series);
       if (hasWork(work)) {
@@ -287,14 +287,21 @@ export const patchStep: Step = {
           }`,
         );
       }
+      const { digest, done } = await checkDone(ctx.state, id, {
+        inputs: {
+          commit: source.commit,
+          series: series?.digest ?? null,
+          generated: generated[name].map((g) => [g.message, g.inputs]),
+        },
+        outputs: PatchedSchema,
+        force,
+        // The checkout is still what the patch left: at that commit, clean.
+        verify: async ({ head }) =>
+          head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0,
+      });
       let head: string;
-      if (
-        !force &&
-        isDone(record, inputs) &&
-        record.outputs.head === (await git.head(source.dir)) &&
-        (await git.status(source.dir)).length === 0
-      ) {
-        head = String(record.outputs.head);
+      if (done) {
+        head = done.outputs.head;
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
@@ -311,13 +318,14 @@ export const patchStep: Step = {
           throw error;
         }
         release();
-        await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
+        await ctx.state.put(id, stepRecord('done', digest, { head }, started));
         summary.push(
           `${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`,
         );
       }
-      ctx.patchedHeads[name] = head;
+      out.patchedHeads[name] = head;
     }
     task.title = `Apply the patch series: ${summary.join(', ')}`;
+    return out;
   },
-};
+});

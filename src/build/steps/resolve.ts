@@ -7,7 +7,7 @@ import { SOURCES, type SourceName } from '../../config/series.js';
 import type { Variant } from '../../config/variant.js';
 import type { BuildVersion } from '../../config/version.js';
 import type { Adapters } from '../../adapters/index.js';
-import type { Step } from '../step.js';
+import { defineStep } from '../step.js';
 import { ConfigError, EXIT_USAGE, isBroError, StepError, SubprocessError, UsageError } from '../../shared/errors.js';
 import { telltaleLine } from '../../adapters/runner.js';
 
@@ -191,11 +191,12 @@ function unreachableHint(name: SourceName, error: unknown, env: NodeJS.ProcessEn
   return `Check the URL and your network, or point ${ENV_URL[name]} (and ${ENV_URL[other]}) at a local mirror.`;
 }
 
-export const resolveStep: Step = {
+export const resolveStep = defineStep({
   id: 'resolve',
   title: 'Resolve upstream refs',
   external: false,
-  async run(ctx, task) {
+  needs: [],
+  async run(ctx, _input, task) {
     const refs = sourceRefs(ctx.variant, ctx.version, ctx.adapters.env);
     // Both mirrors may be fetched at once: the line shows the latest of each.
     const latest = new Map<SourceName, string>();
@@ -203,7 +204,8 @@ export const resolveStep: Step = {
       latest.set(source, line.trim());
       task.output = [...latest].map(([s, l]) => `${s}: ${l}`).join(' · ');
     };
-    ctx.pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock, progress });
-    task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${ctx.pins?.[s].commit.slice(0, 12)}`).join(', ')}`;
+    const pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock, progress });
+    task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${pins[s].commit.slice(0, 12)}`).join(', ')}`;
+    return { pins };
   },
-};
+});

@@ -1,35 +1,38 @@
-import type { RegionShare } from '../step.js';
+import { z } from 'zod';
 import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
-import { z } from 'zod';
 import { InterruptedError, StepError } from '../../shared/errors.js';
 import type { BuildContext } from '../context.js';
-import type { PipelineStep } from '../step.js';
+import { defineStep, type Needed, type RegionShare } from '../step.js';
 import { amiName } from '../naming.js';
-import { digestOf, isDone, stepRecord, type StateStore } from '../state.js';
+import { checkDone, digestOf, stepRecord, type StateStore } from '../state.js';
 import { errorLine, forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
-import { requireAws, requireOutput } from './requires.js';
+import { inRegion, requireAws } from './requires.js';
+import type { Series, SourceName } from '../../config/series.js';
 
 const STEP = 'share';
 
 /** One digest for both patch series (bottlerocket and admin-container). */
-export function patchSeriesDigest(ctx: BuildContext): string {
+export function patchSeriesDigest(series: Record<SourceName, Series | undefined>): string {
   return digestOf({
-    bottlerocket: ctx.series?.bottlerocket?.digest ?? null,
-    'admin-container': ctx.series?.['admin-container']?.digest ?? null,
+    bottlerocket: series.bottlerocket?.digest ?? null,
+    'admin-container': series['admin-container']?.digest ?? null,
   });
 }
 
 /** The tags on every AMI and snapshot: the variant's own, then what identifies the build. */
-export function releaseTags(ctx: BuildContext): Record<string, string> {
+export function releaseTags(
+  ctx: Pick<BuildContext, 'variant' | 'version'>,
+  { resolve, patch }: Needed<'resolve' | 'patch'>,
+): Record<string, string> {
   return {
     ...ctx.variant.ami.tags,
     'bro:variant': ctx.variant.name,
     'bro:version': ctx.version.full,
-    'bro:bottlerocket-commit': ctx.pins?.bottlerocket.commit ?? '',
-    'bro:admin-container-commit': ctx.pins?.['admin-container'].commit ?? '',
-    'bro:patch-series': patchSeriesDigest(ctx),
+    'bro:bottlerocket-commit': resolve.pins.bottlerocket.commit,
+    'bro:admin-container-commit': resolve.pins['admin-container'].commit,
+    'bro:patch-series': patchSeriesDigest(patch.series),
   };
 }
 
@@ -339,31 +342,39 @@ export async function shareImage(ec2: Ec2, request: ShareRequest): Promise<Regio
  * (an account no longer in share-with loses what bro gave it; grants made by
  * others are never touched); revoke changes only AMIs recorded here.
  */
-export interface Grants {
-  imageId: string;
-  accounts: string[];
-  tags: Record<string, string>;
-}
+const GrantsSchema = z.object({
+  imageId: z.string(),
+  accounts: z.array(z.string()),
+  tags: z.record(z.string(), z.string()),
+});
+export type Grants = z.infer<typeof GrantsSchema>;
+
+/** What share records for each region (`share:<region>`) and for the step. */
+const RegionShareSchema = z.object({
+  imageId: z.string(),
+  snapshotIds: z.array(z.string()),
+  accounts: z.array(z.string()),
+  changes: z.array(z.string()),
+});
 
 const grantsId = (region: string) => `grants:${region}`;
 
 export async function readGrants(state: StateStore, region: string): Promise<Grants | undefined> {
   const record = await state.get(grantsId(region));
-  if (record?.status === 'done' && typeof record.outputs.imageId === 'string')
-    return record.outputs as unknown as Grants;
+  const grants = GrantsSchema.safeParse(record?.outputs);
+  if (record?.status === 'done' && grants.success) return grants.data;
   // A state file from before grants were recorded: a finished share of the region says the same, minus the tags.
   const share = await state.get(`${STEP}:${region}`);
-  const shared = share?.outputs as Partial<RegionShare> | undefined;
-  if (share?.status === 'done' && typeof shared?.imageId === 'string')
-    return { imageId: shared.imageId, accounts: shared.accounts ?? [], tags: {} };
+  const shared = RegionShareSchema.pick({ imageId: true, accounts: true })
+    .partial({ accounts: true })
+    .safeParse(share?.outputs);
+  if (share?.status === 'done' && shared.success)
+    return { imageId: shared.data.imageId, accounts: shared.data.accounts ?? [], tags: {} };
   return undefined;
 }
 
 export async function writeGrants(state: StateStore, region: string, grants: Grants): Promise<void> {
-  await state.put(
-    grantsId(region),
-    stepRecord('done', digestOf(grants.imageId), grants as unknown as Record<string, unknown>, new Date()),
-  );
+  await state.put(grantsId(region), stepRecord('done', digestOf(grants.imageId), grants, new Date()));
 }
 
 const BUILD_TAGS = 'grants:tags';
@@ -407,21 +418,24 @@ const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare
   changes,
 });
 
-export const shareStep: PipelineStep = {
+export const shareStep = defineStep({
   id: STEP,
   title: 'Share the AMIs and snapshots with every account',
   external: true,
-  inputs: (ctx) => ({ amis: ctx.out.amis, accounts: ctx.variant['share-with'], tags: releaseTags(ctx) }),
-  restore(ctx, outputs) {
-    ctx.out.shares = outputs.regions as Record<string, RegionShare>;
-  },
+  // Nodes pull the admin image at boot: no AMI is shared before the push put it in every region.
+  needs: ['resolve', 'patch', 'ami-register', 'admin-image-push'],
+  inputs: (ctx, input) => ({
+    amis: input['ami-register'].amis,
+    accounts: ctx.variant['share-with'],
+    tags: releaseTags(ctx, input),
+  }),
+  outputs: z.object({ regions: z.record(z.string(), RegionShareSchema) }),
   // Inputs unchanged is not enough: the grants are verified in EC2 (a revoke, or a hand, may have removed some).
-  async recheck(ctx, outputs) {
-    const recorded = outputs.regions as Record<string, RegionShare> | undefined;
+  async verify(ctx, outputs) {
     const aws = requireAws(ctx);
     const accounts = ctx.variant['share-with'];
     const verified = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
-      const share = recorded?.[region];
+      const share = outputs.regions[region];
       return share ? verifyShare(aws.ec2(region), share, accounts) : undefined;
     });
     throwIfAnyRegionFailed(
@@ -431,26 +445,14 @@ export const shareStep: PipelineStep = {
       (share) => (share ? 'verified' : 'a grant is gone'),
       'Rerun `bro build` once EC2 answers.',
     );
-    if (verified.some((o) => !o.value)) return undefined;
-    return { regions: Object.fromEntries(verified.map((o) => [o.region, o.value])) };
+    return verified.every((o) => o.value !== undefined);
   },
-  async run(ctx, task, { force }) {
-    const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
+  async run(ctx, input, task, { force }) {
+    const { amis } = input['ami-register'];
     const { regions } = ctx.variant;
-    // Nodes pull the admin image at boot: no AMI is shared before it is in every region.
-    const noAdmin = regions.filter((r) => !ctx.out.adminImages?.[r]);
-    if (noAdmin.length) {
-      throw new StepError(
-        STEP,
-        `The admin image is not in ${noAdmin.join(', ')}: nodes pull it at boot, so no AMI is shared yet`,
-        {
-          hint: 'Run `bro build` (or `bro build --only admin-image-push`) first.',
-        },
-      );
-    }
     const aws = requireAws(ctx);
     const accounts = ctx.variant['share-with'];
-    const tags = releaseTags(ctx);
+    const tags = releaseTags(ctx, input);
     const name = amiName(ctx.variant, ctx.version);
     const wait = { maxWaitSeconds: ctx.settings.waitTimeoutSeconds, minDelaySeconds: ctx.settings.waitPollSeconds };
     const progressIn = (region: string) => (line: string) => (task.output = `${region}: ${line}`);
@@ -458,11 +460,15 @@ export const shareStep: PipelineStep = {
 
     // All or nothing: every region's AMI is available and is this build's before anything is granted anywhere.
     const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
-      const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
-      const inputs = digestOf({ imageId, accounts, tags });
-      const record = await ctx.state.get(`${STEP}:${region}`);
-      if (!force && isDone(record, inputs)) {
-        const verified = await verifyShare(aws.ec2(region), record.outputs as unknown as RegionShare, accounts);
+      const imageId = inRegion(amis, region, STEP, 'ami-register').id;
+      const { digest: inputs, done } = await checkDone(ctx.state, `${STEP}:${region}`, {
+        inputs: { imageId, accounts, tags },
+        outputs: RegionShareSchema,
+        force,
+      });
+      if (done) {
+        // What EC2 shows now, not what the record says: a grant removed since is made again below.
+        const verified = await verifyShare(aws.ec2(region), done.outputs, accounts);
         if (verified) return { region, inputs, done: { ...verified, skipped: true } };
       }
       const image = await checkImage(aws.ec2(region), { imageId, name, tags, wait, progress: progressIn(region) });
@@ -489,10 +495,7 @@ export const shareStep: PipelineStep = {
       await writeGrants(ctx.state, region, { imageId, accounts: [...new Set([...earlier, ...accounts])], tags });
       const shared = await grantImage(aws.ec2(region), prepared.image, { accounts, drop: prepared.drop, tags });
       await writeGrants(ctx.state, region, { imageId, accounts: [...accounts], tags });
-      await ctx.state.put(
-        `${STEP}:${region}`,
-        stepRecord('done', prepared.inputs, shared as unknown as Record<string, unknown>, started),
-      );
+      await ctx.state.put(`${STEP}:${region}`, stepRecord('done', prepared.inputs, shared, started));
       if (prepared.drop?.length) shared.changes.push(`revoked ${prepared.drop.join(', ')} (no longer in share-with)`);
       return shared;
     });
@@ -503,11 +506,11 @@ export const shareStep: PipelineStep = {
       describeShare,
       'Rerun `bro build`: it shares only in the regions that failed.',
     );
-    ctx.out.shares = Object.fromEntries(outcomes.map((o) => [o.region, withoutSkipped(o.value as RegionShare)]));
+    const shares = Object.fromEntries(outcomes.map((o) => [o.region, withoutSkipped(o.value as RegionShare)]));
     task.title = `Share: ${regionSummary(outcomes, describeShare).join('; ')}`;
-    return { regions: ctx.out.shares };
+    return { regions: shares };
   },
-};
+});
 
 function formatSeconds(seconds: number): string {
   return seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;

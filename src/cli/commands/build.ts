@@ -11,7 +11,7 @@ import type { BuildContext, BuildOptions } from '../../build/index.js';
 import { UsageError } from '../../shared/errors.js';
 import { type PublishContext } from '../../build/index.js';
 import { buildStages, checkSelection, runPipeline } from '../../build/index.js';
-import { formatPlan, makePlan } from '../../build/index.js';
+import { formatPlan, makePlan, PLAN_NEEDS, requireOutputs } from '../../build/index.js';
 import type { CheckResult } from '../../build/index.js';
 import { formatChecks, preflightError, preflightOf } from '../../build/index.js';
 import { chooseRenderer, type RendererChoice } from '../../build/index.js';
@@ -58,7 +58,7 @@ export async function createBuildContext(options: BuildOptions, io: Io, rollback
   return { ctx, warnings: adapters.warnings };
 }
 
-/** Options of `bro build` beyond the foundation's; the defaults are the CLI's. */
+/** Options of `bro build` beyond the `BuildOptions` every build-like command shares; the defaults are the CLI's. */
 export interface PublishOptions {
   from?: string;
   only?: string;
@@ -110,7 +110,6 @@ export async function createPublishContext(options: BuildOptions & PublishOption
       from: options.from,
       only: options.only,
     },
-    out: {},
   };
   return { ctx, warnings };
 }
@@ -195,7 +194,7 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       env: io.env,
     });
   const {
-    result: checks,
+    result: { checks, produced },
     ctx,
     warnings,
     unshown,
@@ -207,31 +206,35 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       if (options.dryRun) {
         // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
         preflight.catch(() => undefined);
-        await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-        return preflight;
+        const outputs = await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+        return { checks: await preflight, produced: outputs };
       }
       const results = await preflight;
       io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
       const refused = preflightError(results, options.only);
       if (refused) throw refused;
-      await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-      return results;
+      return { checks: results, produced: await runPipeline(c, buildStages(), renderer, io.stderr, signal) };
     },
     { live: renderer === 'simple', inResult: options.dryRun },
   );
   if (options.dryRun) {
     const plan = {
-      ...makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx)),
+      ...makePlan(
+        ctx,
+        requireOutputs(produced, PLAN_NEEDS, 'the plan'),
+        warnings,
+        ctx.adapters.redactor,
+        await droppedFromShare(ctx),
+      ),
       preflight: checks satisfies CheckResult[],
     };
     // The JSON carries every warning; the text plan those not already printed on stderr as they happened.
     io.stdout.write(
       options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`,
     );
-  } else if (ctx.out.manifestPath) {
-    const manifest = await readManifest(ctx.out.manifestPath);
-    io.stdout.write(
-      options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`,
-    );
+  } else if (produced.manifest) {
+    const { path } = produced.manifest;
+    const manifest = await readManifest(path);
+    io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, path)}\n`);
   }
 }

@@ -5,6 +5,7 @@ import { prepareDir } from '../../adapters/user-paths.js';
 import { createGitPlumbing, type GitPlumbing } from '../../adapters/git-plumbing.js';
 import { SOURCES, type SourceName } from '../../config/series.js';
 import { ConfigError, ExitError, formatError, isBroError, UsageError } from '../../shared/errors.js';
+import { throwFailure } from '../../shared/concurrency.js';
 import type { Adapters } from '../../adapters/index.js';
 import type { CommonOptions } from '../../build/index.js';
 import type { Io } from '../io.js';
@@ -81,12 +82,11 @@ export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
   const { reports, failures } = await withTools(options, io, async (tools) => {
     const sources = options.sources === 'all' ? await sourcesWithSeries(tools.adapters, options) : options.sources;
     const settled = await Promise.allSettled(sources.map((source) => checkSource(tools, { ...options, source })));
-    const interrupted = settled.find(
-      (s) => s.status === 'rejected' && isBroError(s.reason) && s.reason.exitCode === 130,
-    );
-    if (interrupted?.status === 'rejected') throw interrupted.reason;
     // A lone source fails as any command does; with several, the others' reports are still printed.
-    if (sources.length === 1 && settled[0]?.status === 'rejected') throw settled[0].reason;
+    throwFailure(
+      settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : [])),
+      (failed) => (sources.length === 1 ? failed[0] : undefined),
+    );
     return {
       reports: settled.flatMap((s) => (s.status === 'fulfilled' ? [tools.adapters.redactor.redactValue(s.value)] : [])),
       failures: settled.flatMap((s, i) =>

@@ -5,16 +5,12 @@ import { prepareDir } from '../../adapters/user-paths.js';
 import type { Io } from '../io.js';
 import type { CommonOptions } from '../../build/index.js';
 import { ConfigError, StepError } from '../../shared/errors.js';
-import { runPipeline } from '../../build/index.js';
+import { previewStages, requireOutputs, runPipeline } from '../../build/index.js';
 import { parseUserData, previewNode, registerSecrets } from '../../preview/index.js';
 import { osRelease } from '../../preview/index.js';
 import { formatPreview, problems } from '../../preview/index.js';
 import { loadVariantTree } from '../../preview/index.js';
 import { chooseRenderer, type RendererChoice } from '../../build/index.js';
-import { patchStep } from '../../build/index.js';
-import { resolveStep } from '../../build/index.js';
-import { sourcesStep } from '../../build/index.js';
-import { verifyStep } from '../../build/index.js';
 import { withWorkspace } from './build.js';
 
 export interface PreviewOptions extends CommonOptions {
@@ -70,9 +66,9 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
   const { result, ctx } = await withWorkspace(buildOptions, io, async (c, signal) => {
     // The redactor exists from here: its credentials are secrets before anything runs.
     registerSecrets(userData, c.adapters.redactor);
-    await runPipeline(c, [resolveStep, sourcesStep, patchStep, verifyStep], renderer, io.stderr, signal);
-    if (!c.sources) throw new Error('the pipeline did not check out the sources');
-    const tree = await loadVariantTree(c.sources.bottlerocket.dir, c.variant.name);
+    const produced = await runPipeline(c, previewStages(), renderer, io.stderr, signal);
+    const { sources } = requireOutputs(produced, ['sources'], 'preview').sources;
+    const tree = await loadVariantTree(sources.bottlerocket.dir, c.variant.name);
     return previewNode(
       tree,
       {

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Io } from '../io.js';
 import { UsageError } from '../../shared/errors.js';
 import { amiName } from '../../build/index.js';
-import type { PublishContext, RegisteredAmi, RevokeOutcome } from '../../build/index.js';
-import { defaultManifestPath, readManifest, recordRevoke, releaseTagsOf } from '../../build/index.js';
+import type { PublishContext, RevokeOutcome } from '../../build/index.js';
+import { AmisSchema, defaultManifestPath, readManifest, recordRevoke, releaseTagsOf } from '../../build/index.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from '../../build/index.js';
 import { requireAws } from '../../build/index.js';
 import { describeRevoke, findForRevoke, leftAlone, revokeImage } from '../../build/index.js';
@@ -112,7 +112,7 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
  */
 async function recordedAmis(ctx: PublishContext): Promise<Record<string, string | undefined>> {
   const record = await ctx.state.get('ami-register');
-  const amis =
-    record?.status === 'done' ? (record.outputs.amis as Record<string, RegisteredAmi> | undefined) : undefined;
+  const parsed = AmisSchema.safeParse(record?.outputs);
+  const amis = record?.status === 'done' && parsed.success ? parsed.data.amis : undefined;
   return Object.fromEntries(ctx.variant.regions.map((r) => [r, amis?.[r]?.id]));
 }
