@@ -21,7 +21,7 @@ import { createProject } from '../src/adapters/project.js';
 import { emptyLock } from '../src/config/lock.js';
 import { sealedEnv, PATH } from './helpers/env.js';
 import { makeWorld, REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
-import { lockIdentity, until } from './helpers/processes.js';
+import { lockIdentity, procMissing, skipsBecause, until } from './helpers/index.js';
 
 /**
  * The one lock (src/adapters/locks/lock.ts) under its two policies: the mirror
@@ -44,7 +44,6 @@ const scratch = () => {
   return dir;
 };
 
-const procAvailable = existsSync('/proc/self/stat');
 /** A pid that ran here and no longer does. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid;
 /** This process as a lock records it, but in another pid namespace of this host (a container sharing its network and name). */
@@ -54,7 +53,7 @@ const age = (path: string, seconds: number) => {
   utimesSync(path, when, when);
 };
 
-describe.runIf(procAvailable)('the workspace lock: one rule for a holder bro cannot check', () => {
+describe.skipIf(skipsBecause(procMissing))('the workspace lock: one rule for a holder bro cannot check', () => {
   it('a live bro in another pid namespace of this host (fresh heartbeat) keeps it; the refusal says why bro cannot check it', async () => {
     const broDir = scratch();
     const owner = inAnotherNamespace(deadPid());
@@ -135,7 +134,7 @@ describe.runIf(procAvailable)('the workspace lock: one rule for a holder bro can
   });
 });
 
-describe.runIf(procAvailable)('the mirror lock: one rule for a holder bro cannot check', () => {
+describe.skipIf(skipsBecause(procMissing))('the mirror lock: one rule for a holder bro cannot check', () => {
   it('waits for a live holder in another pid namespace (its lock in the older flat form), and says so; a future heartbeat only for the stale period', async () => {
     const path = join(scratch(), 'm.git.lock');
     writeFileSync(path, JSON.stringify({ ...inAnotherNamespace(deadPid()), token: 'theirs' }));
@@ -222,7 +221,7 @@ const mirrorPath = (world: ReturnType<typeof makeWorld>) =>
 const partials = (world: ReturnType<typeof makeWorld>) =>
   readdirSync(join(world.cacheDir, 'mirrors')).filter((e) => e.startsWith(`${basename(mirrorPath(world))}.partial-`));
 
-describe.runIf(procAvailable)(
+describe.skipIf(skipsBecause(procMissing))(
   'the mirror lock of a live bro in another pid namespace, as its lock file records it',
   () => {
     it("a second bro waits and says so; it leaves the holder's partial clone alone, and goes on once the holder lets go", async () => {
@@ -247,13 +246,14 @@ describe.runIf(procAvailable)(
   },
 );
 
-/** Whether this machine lets a test start a process in a new pid namespace (root, no seccomp filter against it). */
-const unshareWorks =
-  procAvailable && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
-if (!unshareWorks)
-  console.warn('locks.test.ts: skipping the real process in another pid namespace: `unshare --pid --fork` fails here');
+/** Why this machine does not let a test start a process in a new pid namespace (root, no seccomp filter against it). */
+const unshareMissing =
+  procMissing ??
+  (spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0
+    ? undefined
+    : '`unshare --pid --fork --mount-proc` does not run here (it needs root and util-linux)');
 
-describe.runIf(unshareWorks)('a real bro in another pid namespace (unshare --pid)', () => {
+describe.skipIf(skipsBecause(unshareMissing))('a real bro in another pid namespace (unshare --pid)', () => {
   it('holds both locks: a second bro in the same workspace is refused, one with its own workspace waits for the mirror and leaves its partial clone alone', async () => {
     const world = makeWorld(dirs);
     const bin = holdingGit();
@@ -299,7 +299,7 @@ describe.runIf(unshareWorks)('a real bro in another pid namespace (unshare --pid
   }, 60_000);
 });
 
-describe.runIf(procAvailable)('a holder stopped past the stale period (SIGSTOP)', () => {
+describe.skipIf(skipsBecause(procMissing))('a holder stopped past the stale period (SIGSTOP)', () => {
   it('is taken over, with a warning that names it; resumed, it uses the mirror the other bro made', async () => {
     const world = makeWorld(dirs);
     const bin = holdingGit();
