@@ -27,11 +27,23 @@ const gitRef = z
   .min(1)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, { error: 'expected a tag, a branch or a 40-character commit' });
 
+const bottlerocketTag = z.string().regex(/^v\d+\.\d+\.\d+$/, {
+  error: 'expected a Bottlerocket release tag such as "v1.7.2"',
+});
+
 const source = (defaultUrl: string) =>
   z.strictObject({
     url: z.string().min(1).default(defaultUrl).describe('Any git URL, including a local path'),
     ref: gitRef.optional().describe('A tag, or a commit for an untagged base'),
   });
+
+/** The admin container differs per Bottlerocket base: `refs` maps a base tag to its ref, `ref` is the rest. */
+const adminSource = source(DEFAULT_ADMIN_CONTAINER_URL).extend({
+  refs: z
+    .record(bottlerocketTag, gitRef)
+    .default({})
+    .describe('Per Bottlerocket base tag ("v1.7.2"), the admin container ref; wins over ref'),
+});
 
 const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
   error: 'expected an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/publish"',
@@ -51,7 +63,7 @@ export const VariantSchema = z.strictObject({
   'share-with': z.array(accountId).default([]).describe('Accounts that get launch permission on the AMIs'),
   sources: z.strictObject({
     bottlerocket: source(DEFAULT_BOTTLEROCKET_URL).default({ url: DEFAULT_BOTTLEROCKET_URL }),
-    'admin-container': source(DEFAULT_ADMIN_CONTAINER_URL).default({ url: DEFAULT_ADMIN_CONTAINER_URL }),
+    'admin-container': adminSource.default({ url: DEFAULT_ADMIN_CONTAINER_URL, refs: {} }),
   }),
   'admin-image': z.strictObject({
     repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, {

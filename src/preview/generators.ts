@@ -84,7 +84,7 @@ export function setPath(root: TomlTable, key: string, value: unknown): void {
 }
 
 /** pause_container_uri's account map (sources/api/pluto/src/main.rs at v1.0.4); other regions fall back to us-east-1. */
-const PAUSE_ACCOUNTS: Record<string, string> = {
+export const PAUSE_ACCOUNTS: Record<string, string> = {
   'af-south-1': '877085696533',
   'ap-east-1': '800184023465',
   'ap-northeast-1': '602401143452',
