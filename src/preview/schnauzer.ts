@@ -224,6 +224,7 @@ export const host: Helper = (call) => {
   } catch (error) {
     throw new Error(
       `Expected an absolute URL, got '${url}' in template '${call.template}': '${(error as Error).message}'`,
+      { cause: error },
     );
   }
   if (!parsed.hostname) throw new Error(`URL '${url}' is missing host component`);
