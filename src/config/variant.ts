@@ -27,10 +27,6 @@ const gitRef = z
   .min(1)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, { error: 'expected a tag, a branch or a 40-character commit' });
 
-const bottlerocketTag = z.string().regex(/^v\d+\.\d+\.\d+$/, {
-  error: 'expected a Bottlerocket release tag such as "v1.7.2"',
-});
-
 const source = (defaultUrl: string) =>
   z.strictObject({
     url: z.string().min(1).default(defaultUrl).describe('Any git URL, including a local path'),
@@ -40,7 +36,14 @@ const source = (defaultUrl: string) =>
 /** The admin container differs per Bottlerocket base: `refs` maps a base tag to its ref, `ref` is the rest. */
 const adminSource = source(DEFAULT_ADMIN_CONTAINER_URL).extend({
   refs: z
-    .record(bottlerocketTag, gitRef)
+    .record(z.string(), gitRef)
+    .superRefine((refs, ctx) => {
+      for (const tag of Object.keys(refs).filter((t) => !/^v\d+\.\d+\.\d+$/.test(t)))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(tag)} is not a Bottlerocket release tag: write the tag as --version names it, e.g. "v1.7.2"`,
+        });
+    })
     .default({})
     .describe('Per Bottlerocket base tag ("v1.7.2"), the admin container ref; wins over ref'),
 });
