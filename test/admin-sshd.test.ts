@@ -6,6 +6,7 @@ import {
   SANDBOX_FAKES,
   findProgram,
   sandboxUnavailable,
+  skipUnless,
   type AdminSandbox,
   type SandboxOptions,
 } from './helpers/admin-sandbox.js';
@@ -38,14 +39,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Skips the test, visibly and with the reason, when something it needs is missing. */
-function skipUnless(ctx: TestContext, reason: string | undefined): void {
-  if (reason) {
-    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
-    ctx.skip(reason);
-  }
-}
 
 function tree(ctx: TestContext): PatchedAdminTree {
   skipUnless(ctx, noUpstream);

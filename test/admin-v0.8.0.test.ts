@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { findProgram, makeAdminSandbox, sandboxUnavailable, type AdminSandbox } from './helpers/admin-sandbox.js';
+import {
+  findProgram,
+  makeAdminSandbox,
+  sandboxUnavailable,
+  skipUnless,
+  type AdminSandbox,
+} from './helpers/admin-sandbox.js';
 import { effective, serveSshd, SshKeys, sshdSandbox } from './helpers/admin-sshd.js';
 import { adminBase, patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
 import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
@@ -44,14 +50,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Skips the test, visibly and with the reason, when something it needs is missing. */
-function skipUnless(ctx: TestContext, reason: string | undefined): void {
-  if (reason) {
-    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
-    ctx.skip(reason);
-  }
-}
 
 function tree(ctx: TestContext): PatchedAdminTree {
   skipUnless(ctx, skip);

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import type { TestContext } from 'vitest';
 import { REPO_ROOT } from './git-fixtures.js';
 import { sealedEnv } from './admin-upstream.js';
 
@@ -32,6 +33,14 @@ const ENTER = join(SANDBOX_FAKES, 'enter-sandbox.sh');
 export function findProgram(name: string): string | undefined {
   const dirs = [...(sealedEnv().PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
   return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/** Skips the test, visibly and with the reason, when something it needs is missing. */
+export function skipUnless(ctx: TestContext, reason: string | undefined): void {
+  if (reason) {
+    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
+    ctx.skip(reason);
+  }
 }
 
 /** Why the sandbox cannot run here (not root, or no mount namespaces), or undefined when it can. */

@@ -505,6 +505,62 @@ function copyTreeShimmed(srcDir, destDir, labelPrefix, report) {
   }
 }
 
+/**
+ * A crate named handlebars that re-exports handlebars 5 with the names schnauzer uses from
+ * handlebars `major` (3 or 4): Helper's second lifetime, and 3's TemplateRenderError. Returns
+ * its member name.
+ */
+function handlebarsFacade(ws, major, report) {
+  const name = `handlebars${major}-facade`;
+  const dir = path.join(ws, name);
+  const aliases = [
+    `/// handlebars ${major}'s Helper<'reg, 'rc> is handlebars 5's Helper<'rc>.`,
+    "pub type Helper<'reg, 'rc> = handlebars5::Helper<'rc>;",
+    ...(major === 3
+      ? [
+          "/// handlebars 3's TemplateRenderError is handlebars 5's RenderError.",
+          'pub type TemplateRenderError = handlebars5::RenderError;',
+        ]
+      : []),
+  ];
+  fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'src/lib.rs'),
+    [
+      `// Mechanical shim: the handlebars ${major} names schnauzer uses, over handlebars 5.`,
+      'pub use handlebars5::*;',
+      ...aliases,
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'Cargo.toml'),
+    manifest(name, { handlebars5: '{ package = "handlebars", version = "5" }' }) + '\n[lib]\nname = "handlebars"\n',
+  );
+  report.shims.push(
+    `handlebars: facade crate, \`pub use handlebars5::*\`, ${aliases
+      .filter((l) => l.startsWith('pub type'))
+      .map((l) => `\`${l.replace(/^pub /, '').replace(/;$/, '')}\``)
+      .join(', ')}`,
+  );
+  return name;
+}
+
+/** The workspace manifest, and a cargo home that reads every crate from `registry`, offline. Returns the cargo home. */
+function writeWorkspace(work, ws, members, registry) {
+  fs.writeFileSync(
+    path.join(ws, 'Cargo.toml'),
+    `[workspace]\nresolver = "2"\nmembers = [\n${members.map((m) => `  "${m}",`).join('\n')}\n]\n`,
+  );
+  const cargoHome = path.join(work, 'cargo-home');
+  fs.mkdirSync(cargoHome, { recursive: true });
+  fs.writeFileSync(
+    path.join(cargoHome, 'config.toml'),
+    `[source.crates-io]\nreplace-with = "debian"\n\n[source.debian]\ndirectory = "${registry}"\n\n[net]\noffline = true\n`,
+  );
+  return cargoHome;
+}
+
 function manifest(name, deps, extra = '') {
   const lines = [
     `[package]`,
@@ -753,31 +809,7 @@ function buildWorkspace(work, sources, registry, report) {
   }
 
   // handlebars 3 facade over handlebars 5 (mechanical: lifetimes and the renamed error type).
-  {
-    const dir = path.join(ws, 'handlebars3-facade');
-    fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'src/lib.rs'),
-      [
-        '// Mechanical shim: the handlebars 3 names schnauzer uses, over handlebars 5.',
-        'pub use handlebars5::*;',
-        "/// handlebars 3's Helper<'reg, 'rc> is handlebars 5's Helper<'rc>.",
-        "pub type Helper<'reg, 'rc> = handlebars5::Helper<'rc>;",
-        "/// handlebars 3's TemplateRenderError is handlebars 5's RenderError.",
-        'pub type TemplateRenderError = handlebars5::RenderError;',
-        '',
-      ].join('\n'),
-    );
-    fs.writeFileSync(
-      path.join(dir, 'Cargo.toml'),
-      manifest('handlebars3-facade', { handlebars5: '{ package = "handlebars", version = "5" }' }) +
-        '\n[lib]\nname = "handlebars"\n',
-    );
-    members.push('handlebars3-facade');
-    report.shims.push(
-      "handlebars: facade crate, `pub use handlebars5::*`, `type Helper<'reg, 'rc> = handlebars5::Helper<'rc>`, `type TemplateRenderError = handlebars5::RenderError`",
-    );
-  }
+  members.push(handlebarsFacade(ws, 3, report));
 
   // schnauzer helpers.rs, whole; lib.rs is ours (upstream's needs the API client and tokio 0.2).
   {
@@ -828,16 +860,7 @@ function buildWorkspace(work, sources, registry, report) {
     members.push('pluto-kube-reserved');
   }
 
-  fs.writeFileSync(
-    path.join(ws, 'Cargo.toml'),
-    `[workspace]\nresolver = "2"\nmembers = [\n${members.map((m) => `  "${m}",`).join('\n')}\n]\n`,
-  );
-  const cargoHome = path.join(work, 'cargo-home');
-  fs.mkdirSync(cargoHome, { recursive: true });
-  fs.writeFileSync(
-    path.join(cargoHome, 'config.toml'),
-    `[source.crates-io]\nreplace-with = "debian"\n\n[source.debian]\ndirectory = "${registry}"\n\n[net]\noffline = true\n`,
-  );
+  const cargoHome = writeWorkspace(work, ws, members, registry);
   return { ws, cargoHome, members, variants };
 }
 
@@ -874,29 +897,7 @@ function buildWorkspaceDefaultsD(work, sources, registry, report) {
   const members = [];
 
   // handlebars 4 facade over handlebars 5 (mechanical: Helper's lifetimes).
-  {
-    const dir = path.join(ws, 'handlebars4-facade');
-    fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'src/lib.rs'),
-      [
-        '// Mechanical shim: the handlebars 4 names schnauzer uses, over handlebars 5.',
-        'pub use handlebars5::*;',
-        "/// handlebars 4's Helper<'reg, 'rc> is handlebars 5's Helper<'rc>.",
-        "pub type Helper<'reg, 'rc> = handlebars5::Helper<'rc>;",
-        '',
-      ].join('\n'),
-    );
-    fs.writeFileSync(
-      path.join(dir, 'Cargo.toml'),
-      manifest('handlebars4-facade', { handlebars5: '{ package = "handlebars", version = "5" }' }) +
-        '\n[lib]\nname = "handlebars"\n',
-    );
-    members.push('handlebars4-facade');
-    report.shims.push(
-      "handlebars: facade crate, `pub use handlebars5::*`, `type Helper<'reg, 'rc> = handlebars5::Helper<'rc>`",
-    );
-  }
+  members.push(handlebarsFacade(ws, 4, report));
 
   // schnauzer helpers.rs, whole and unchanged; lib.rs is ours (upstream's needs the API client).
   {
@@ -967,16 +968,7 @@ function buildWorkspaceDefaultsD(work, sources, registry, report) {
     members.push('models-kubernetes');
   }
 
-  fs.writeFileSync(
-    path.join(ws, 'Cargo.toml'),
-    `[workspace]\nresolver = "2"\nmembers = [\n${members.map((m) => `  "${m}",`).join('\n')}\n]\n`,
-  );
-  const cargoHome = path.join(work, 'cargo-home');
-  fs.mkdirSync(cargoHome, { recursive: true });
-  fs.writeFileSync(
-    path.join(cargoHome, 'config.toml'),
-    `[source.crates-io]\nreplace-with = "debian"\n\n[source.debian]\ndirectory = "${registry}"\n\n[net]\noffline = true\n`,
-  );
+  const cargoHome = writeWorkspace(work, ws, members, registry);
   return { ws, cargoHome, members, variants: [] };
 }
 
