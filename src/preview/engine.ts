@@ -15,7 +15,7 @@ import { escapeHtml, renderJson } from './escape.js';
  *   `@first`/`@last`/`@index` for arrays and only `@first`/`@key` for objects.
  * - `each` (and join_map) iterate object keys in sorted order: serde_json's Map is a BTreeMap.
  *
- * handlebars-rust 4 (Bottlerocket since v1.5.0; the tree's sources/Cargo.lock says which) differs
+ * handlebars-rust 4 (Bottlerocket since v1.3.0; the tree's sources/Cargo.lock says which) differs
  * in two ways that change output, both on with `handlebars4`:
  * - standalone lines (`{{#if x}}` alone on a line) are removed, as in handlebars.js (4.0, #404; 4.1.4);
  * - strict mode applies to the built-in helpers made by `handlebars_helper!` (`eq`, `ne`, `gt`, …,
@@ -125,10 +125,10 @@ const BOOLEAN_HELPERS: [string, number, (params: unknown[]) => boolean | undefin
 ];
 type Loc = { start: { line: number; column: number } };
 
-export async function createEngine(helpers: Record<string, Helper>, options_: EngineOptions = {}): Promise<Engine> {
+export async function createEngine(helpers: Record<string, Helper>, opts: EngineOptions = {}): Promise<Engine> {
   const { default: Handlebars } = await import('handlebars');
   const hb = Handlebars.create();
-  const ignoreStandalone = !options_.handlebars4;
+  const ignoreStandalone = !opts.handlebars4;
   let current = '';
   let currentNode: NodeEnv | undefined;
   const lineOf = (options: HelperOptions | undefined) => (options as { loc?: Loc } | undefined)?.loc?.start.line;
@@ -181,7 +181,7 @@ export async function createEngine(helpers: Record<string, Helper>, options_: En
         else {
           data.key = key;
           // `@last` for objects since handlebars-rust 4.1.3.
-          if (options_.handlebars4) data.last = i === entries.length - 1;
+          if (opts.handlebars4) data.last = i === entries.length - 1;
         }
         return options.fn(item, { data, blockParams: [item, key] });
       })
@@ -212,7 +212,7 @@ export async function createEngine(helpers: Record<string, Helper>, options_: En
   for (const [name, arity, compute] of BOOLEAN_HELPERS) {
     hb.registerHelper(name, (...args: unknown[]) => {
       const options = args.pop() as HelperOptions;
-      const missing = options_.handlebars4 ? args.findIndex((a) => a === undefined) : -1;
+      const missing = opts.handlebars4 ? args.findIndex((a) => a === undefined) : -1;
       if (missing >= 0) throw fail(options, `\`${name}\` helper: Couldn't read parameter ${missing + 1}`);
       const params = args.map(param);
       if (params.length < arity)
