@@ -199,7 +199,7 @@ describe('revoke and share say what EC2 shows', () => {
     const result = await revoke();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      `Nothing to revoke: this workspace records no AMI of aws-k8s-1.18 1.0.4-hc1, and EC2 shows none named ${AMI_NAME} owned by this account in ${REGIONS.join(', ')}`,
+      `Nothing to revoke: no build of aws-k8s-1.18 1.0.4-hc1 registered AMIs in ${s.work}, and EC2 shows none named ${AMI_NAME} owned by this account in ${REGIONS.join(', ')}`,
     );
     expect(result.stderr).toContain('Pass the --version (and --work-dir) of the build whose AMIs to revoke');
     expect(s.world.modifying()).toEqual([]);

@@ -72,7 +72,7 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
     if ([...targets.values()].every((t) => t.kind === 'none')) {
       throw new StepError(
         'share',
-        `Nothing to revoke: this workspace records no AMI of ${ctx.variant.name} ${ctx.version.full}, and EC2 shows none named ${name} owned by this account in ${regions.join(', ')}`,
+        `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}, and EC2 shows none named ${name} owned by this account in ${regions.join(', ')}`,
         {
           hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
         },
