@@ -32,7 +32,10 @@ interface Reader {
 
 /** For each patch, its parts (patch-parts.ts), each with upstream's form of it when a tag has one. */
 export async function findEquivalents(patches: readonly (readonly Part[])[], tags: readonly TagFiles[], read: Read): Promise<Equivalent[][]> {
-  const reader: Reader = { read, templates: new Map() };
+  // Most files are the same blob at many tags: each is read once.
+  const texts = new Map<string, Promise<string | undefined>>();
+  const once: Read = (blob) => texts.get(blob) ?? texts.set(blob, read(blob)).get(blob)!;
+  const reader: Reader = { read: once, templates: new Map() };
   const out: Equivalent[][] = [];
   for (const parts of patches) out.push(await equivalentsOf(parts, tags, reader));
   return out;

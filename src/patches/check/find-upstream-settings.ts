@@ -97,6 +97,7 @@ export async function findUpstreamSettings(
   const found: UpstreamSetting[] = [];
   let left = [...added];
   const parsed = new Map<string, RustItems>();
+  const worthy = new Map<string, boolean>();
   for (const { tag, files } of tags) {
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
@@ -106,7 +107,13 @@ export async function findUpstreamSettings(
     const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
     const worth = (text: string) =>
       left.some((f) => fields(text, [f.field]) > 0 || (f.item !== undefined && fields(text, f.item.map((i) => i.name)) >= enough(f.item)));
-    if (!texts.some((t) => t !== undefined && worth(t))) continue;
+    // Most blobs are the same from one tag to the next: each is looked at once for as long as `left` is the same.
+    const looked = (blob: string, text: string | undefined) => {
+      const key = `${left.length}\0${blob}`;
+      if (!worthy.has(key)) worthy.set(key, text !== undefined && worth(text));
+      return worthy.get(key)!;
+    };
+    if (!sources.some(([, blob], i) => looked(blob, texts[i]))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
     for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
