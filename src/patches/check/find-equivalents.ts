@@ -71,10 +71,12 @@ async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], 
       out.push({ kind: 'setting', ours, ...(form ? { upstream: form } : {}) });
       continue;
     }
+    // Tags are asked ten at a time, oldest first, so that their blob reads go to git in one stream; the first tag
+    // that has it answers, and later ones are not asked.
     let form: UpstreamForm | undefined;
-    for (const tag of tags) {
-      form = await FINDERS[part.kind](part as never, tag, reader);
-      if (form) break;
+    for (let i = 0; i < tags.length && !form; i += 10) {
+      const forms = await Promise.all(tags.slice(i, i + 10).map((tag) => FINDERS[part.kind](part as never, tag, reader)));
+      form = forms.find((f) => f !== undefined);
     }
     if (form?.tag === base) continue;
     out.push({ kind: part.kind, ours: oursName(part), ...(form ? { upstream: form } : {}) });

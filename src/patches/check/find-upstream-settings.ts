@@ -98,10 +98,13 @@ export async function findUpstreamSettings(
   let left = [...added];
   const parsed = new Map<string, RustItems>();
   const worthy = new Map<string, boolean>();
+  // The model sources of every tag, asked for at once: the reads go to git in one stream.
+  const texts = new Map<string, Promise<string | undefined>>();
+  for (const { files } of tags) for (const [path, blob] of files) if (MODEL_SOURCE.test(path) && !texts.has(blob)) texts.set(blob, read(blob));
   for (const { tag, files } of tags) {
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
-    const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
+    const sourceTexts = await Promise.all(sources.map(([, blob]) => texts.get(blob)!));
     // Parsing Rust is the cost: only a tag whose sources name a field looked for (or enough of an item's fields
     // to be its counterpart, in one file) is parsed.
     const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
@@ -113,12 +116,12 @@ export async function findUpstreamSettings(
       if (!worthy.has(key)) worthy.set(key, text !== undefined && worth(text));
       return worthy.get(key)!;
     };
-    if (!sources.some(([, blob], i) => looked(blob, texts[i]))) continue;
+    if (!sources.some(([, blob], i) => looked(blob, sourceTexts[i]))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
     for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
       if (!one) {
-        const text = texts[i];
+        const text = sourceTexts[i];
         one = text === undefined ? { structs: [], enums: [], stringTypes: [] } : parseRustItems(text);
         parsed.set(blob, one);
       }
