@@ -31,6 +31,7 @@ const source = (defaultUrl: string) =>
   z.strictObject({
     url: z.string().min(1).default(defaultUrl).describe('Any git URL, including a local path'),
     ref: gitRef.optional().describe('A tag, or a commit for an untagged base'),
+    refs: z.record(z.string(), gitRef).optional().describe('Per Bottlerocket base tag: the ref there; wins over `ref`'),
   });
 
 const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
