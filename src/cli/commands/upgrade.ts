@@ -106,9 +106,7 @@ export function formatUpgrade(result: UpgradeResult): string {
     }
     for (const d of dropped) lines.push(`  ${d.name.padEnd(width)}  dropped: ${d.reason}`);
   }
-  lines.push(
-    `${result.variantFile.path}: ${result.variantFile.entry}${result.variantFile.changed ? '' : ' (already there)'}.`,
-  );
+  lines.push(`${result.variantFile.path}: ${result.variantFile.entry}.`);
   lines.push(
     `Resolutions of conflicts (git rerere) live in ${result.rerere.dir}/<source>/ (${result.rerere.recorded} recorded by this run); the next upgrade replays them.`,
   );

@@ -10,7 +10,7 @@ import type { Series, SourceName } from '../../config/series.js';
 import { compareVersions, isReleaseVersion } from '../../config/version.js';
 import { StepError, UsageError } from '../../shared/errors.js';
 import type { Target } from '../check/check-report.js';
-import { findBase, openUpstream, resolveRef, type Upstream } from '../open-upstream.js';
+import { findBase, openUpstream, type Upstream } from '../open-upstream.js';
 import { readRebaseState, rebaseWorkspace, type RebaseWorkspace } from '../rebase/rebase-state.js';
 import { rebaseSeries } from '../rebase/rebase.js';
 import { refreshSeries, type RefreshResult } from '../rebase/refresh.js';
@@ -123,7 +123,14 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
   const adminUp = await openUpstream(adapters, tools.plumbing, 'admin-container', { variant: input.variant, fetch: input.fetch });
   const adminVersion = admin.version.slice(1);
   const adminSeries = await seriesFor(project, 'admin-container', adminVersion);
-  const adminOnto = await resolveRef(adapters, adminUp, admin.version, `the admin container ${admin.version} that ${admin.file} names`);
+  // A release tag, or (v0.5.2 is untagged) the variant's own `ref` when upstream's VERSION there says so.
+  const adminOnto = await findBase(adapters, adminUp, adminVersion).catch((error: unknown) => {
+    throw new StepError('upgrade', `The admin container ${admin.version} that ${admin.file} names at ${onto.tag} is no tag of ${adminUp.shownUrl}`, {
+      cause: error,
+      hint: `Set sources.admin-container.ref in variants/${input.variant}.toml to the commit of ${admin.version}, or check the mirror.`,
+    });
+  });
+  const adminRef = adminUp.tags.has(admin.version) ? admin.version : undefined;
 
   const carry = async (source: SourceName, upstream: Upstream, found: { from?: Series; existing?: Series }, target: Target, newBase: string): Promise<SourceOutcome> => {
     const dir = `patches/${source}/${newBase}`;
@@ -177,15 +184,21 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
 
   // Everything went through: now the project.
   const variantText = await readFile(variantPath, 'utf8');
-  const newVariant = withAdminRef(variantText, onto.tag, admin.version);
+  const newVariant = adminRef === undefined ? undefined : withAdminRef(variantText, onto.tag, adminRef);
   const recorded = await commit(tools, { staging, sources, variantPath, variantText, newVariant });
   return {
     variant: input.variant,
     from,
     to: onto,
-    admin: { ...admin, ref: admin.version },
+    admin: { ...admin, ref: adminRef ?? adminOnto.tag },
     sources,
-    variantFile: { path: project.display(variantPath), changed: newVariant !== undefined, entry: `[sources.admin-container.refs] "${onto.tag}" = "${admin.version}"` },
+    variantFile: {
+      path: project.display(variantPath),
+      changed: newVariant !== undefined,
+      entry: adminRef
+        ? `[sources.admin-container.refs] "${onto.tag}" = "${adminRef}"${newVariant === undefined ? ' (already there)' : ''}`
+        : `sources.admin-container.ref (${adminOnto.tag}) is ${admin.version} already`,
+    },
     rerere: { dir: join('patches', 'rr-cache'), recorded },
     userData,
   };
@@ -276,7 +289,9 @@ async function rebaseSource(tools: Tools, input: RebaseSourceInput): Promise<Ref
 
 /** A workspace with a stopped `git am` or changes that this upgrade did not leave is not thrown away in silence. */
 async function refuseChanged(tools: Tools, workspace: RebaseWorkspace, input: RebaseSourceInput, stopped: boolean): Promise<void> {
-  const changed = stopped ? [] : await tools.adapters.git.status(workspace.dir);
+  // A checkout never checked out (cloned with --no-checkout, no index yet) has nothing of anyone's.
+  const checkedOut = await stat(join(workspace.dir, '.git', 'index')).then(() => true, () => false);
+  const changed = stopped || !checkedOut ? [] : await tools.adapters.git.status(workspace.dir);
   if (!stopped && !changed.length) return;
   throw new UsageError(`${workspace.dir} has ${stopped ? 'a rebase stopped at a conflict' : `changes:\n${changed.slice(0, 10).join('\n')}`}, from another rebase than this upgrade's`, {
     hint: `Finish or keep that work elsewhere, or add --restart to throw it away: \`${input.rerun} --restart\`.`,
