@@ -284,7 +284,9 @@ describe('bro upgrade --to, when a patch needs a person', { timeout: 120_000 }, 
     expect((await upgrade('--to', 'v1.4.0')).code).toBe(1);
     const refused = await upgrade('--to', 'v1.5.0');
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('has a rebase stopped at a conflict, from another rebase than this upgrade');
+    expect(refused.stderr).toContain(
+      "has work from another rebase than this upgrade's:\n  a `git am` stopped at a conflict",
+    );
     expect(refused.stderr).toContain('--restart');
     expect(existsSync(join(world.project, 'patches', 'bottlerocket', '1.5.0'))).toBe(false);
     const restarted = await upgrade('--to', 'v1.5.0', '--restart');

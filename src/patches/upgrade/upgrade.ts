@@ -287,13 +287,22 @@ async function rebaseSource(tools: Tools, input: RebaseSourceInput): Promise<Ref
   return result;
 }
 
-/** A workspace with a stopped `git am` or changes that this upgrade did not leave is not thrown away in silence. */
+/**
+ * A workspace holding someone's work (a stopped `git am`, changed files,
+ * commits neither upstream nor bro made) from another rebase than this one
+ * is not thrown away in silence, as the build refuses to.
+ */
 async function refuseChanged(tools: Tools, workspace: RebaseWorkspace, input: RebaseSourceInput, stopped: boolean): Promise<void> {
+  const { git } = tools.adapters;
   // A checkout never checked out (cloned with --no-checkout, no index yet) has nothing of anyone's.
-  const checkedOut = await stat(join(workspace.dir, '.git', 'index')).then(() => true, () => false);
-  const changed = stopped || !checkedOut ? [] : await tools.adapters.git.status(workspace.dir);
-  if (!stopped && !changed.length) return;
-  throw new UsageError(`${workspace.dir} has ${stopped ? 'a rebase stopped at a conflict' : `changes:\n${changed.slice(0, 10).join('\n')}`}, from another rebase than this upgrade's`, {
+  if (!(await stat(join(workspace.dir, '.git', 'index')).then(() => true, () => false))) return;
+  const work = [
+    ...(stopped ? ['a `git am` stopped at a conflict'] : []),
+    ...(await git.status(workspace.dir)).slice(0, 10).map((line) => `changed: ${line.slice(3)}`),
+    ...(await git.foreignCommits(workspace.dir, input.onto.commit)).slice(0, 10).map((c) => `commit not made by bro: ${c}`),
+  ];
+  if (!work.length) return;
+  throw new UsageError(`${workspace.dir} has work from another rebase than this upgrade's:\n${work.map((w) => `  ${w}`).join('\n')}`, {
     hint: `Finish or keep that work elsewhere, or add --restart to throw it away: \`${input.rerun} --restart\`.`,
   });
 }
