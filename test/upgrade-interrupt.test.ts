@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
-import { makeUpgradeWorld } from './helpers/upgrade-fixtures.js';
+import { makeUpgradeWorld, snapshotProject } from './helpers/upgrade-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -26,19 +26,6 @@ exec ${realGit} "$@"
   chmodSync(join(dir, 'git'), 0o755);
 }
 
-function snapshot(project: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir)) {
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else out[relative(project, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  for (const dir of ['patches', 'variants']) walk(join(project, dir));
-  return out;
-}
-
 describe('Ctrl-C during bro upgrade', { timeout: 120_000 }, () => {
   it('writes nothing to patches/ or variants/, and the rerun starts the cut rebase again and finishes', async () => {
     const world = makeUpgradeWorld();
@@ -57,7 +44,7 @@ describe('Ctrl-C during bro upgrade', { timeout: 120_000 }, () => {
       '--work-dir',
       world.work,
     ];
-    const before = snapshot(world.project);
+    const before = snapshotProject(world.project);
 
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], {
       env: sealedEnv({ PATH: `${bin}:${PATH}` }),
@@ -71,7 +58,7 @@ describe('Ctrl-C during bro upgrade', { timeout: 120_000 }, () => {
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toContain('Interrupted');
-    expect(snapshot(world.project)).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
 
     const rerun = await runCli(args);
     expect(rerun.stderr).toBe('');

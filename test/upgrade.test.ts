@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir } from './helpers/git-fixtures.js';
-import { makeUpgradeWorld, OLD_USER_DATA, type UpgradeWorld } from './helpers/upgrade-fixtures.js';
+import { makeUpgradeWorld, OLD_USER_DATA, snapshotProject, type UpgradeWorld } from './helpers/upgrade-fixtures.js';
 
 // Real git repositories and several git processes per run: slow on a loaded machine, never timed.
 let world: UpgradeWorld;
@@ -29,18 +29,6 @@ const upgrade = (...args: string[]) =>
   ]);
 
 /** Every file under patches/ and variants/, path → bytes. */
-function snapshot(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir)) {
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else out[relative(world.project, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  for (const dir of ['patches', 'variants']) walk(join(world.project, dir));
-  return out;
-}
 
 const seriesOf = (source: string, base: string) =>
   readFileSync(join(world.project, 'patches', source, base, 'series'), 'utf8')
@@ -99,14 +87,14 @@ describe('bro upgrade --to, when no patch needs a person', { timeout: 120_000 },
 
   it('changes nothing in patches/ or variants/ when run again, and still migrates the user data', async () => {
     expect((await upgrade('--to', 'v1.5.0')).code).toBe(0);
-    const before = snapshot();
+    const before = snapshotProject(world.project);
     const again = await upgrade('--to', 'v1.5.0', '--user-data', writeUserData());
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('patches/bottlerocket/1.5.0/ is already there: kept as it is');
     expect(again.stdout).toContain('(already there)');
     expect(again.stdout).toContain('+[[settings.container-registry.credentials]]');
-    expect(snapshot()).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
   });
 });
 
@@ -192,11 +180,11 @@ describe('bro upgrade --user-data', { timeout: 120_000 }, () => {
       /`settings\.kubernetes\.no-such-setting`: unknown at both v1\.0\.4/,
     ],
   ])('refuses user data that %s (exit 2, naming it), with nothing written', async (_, text, message) => {
-    const before = snapshot();
+    const before = snapshotProject(world.project);
     const result = await upgrade('--to', 'v1.5.0', '--user-data', writeUserData(text));
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(snapshot()).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
   });
 });
 
@@ -206,13 +194,13 @@ describe('bro upgrade --to, bad targets', { timeout: 120_000 }, () => {
     ['v1.0.2', /--to v1\.0\.2: is older than the series it would start from, patches\/bottlerocket\/1\.0\.4\//],
     ['v1.6.0', /--to v1\.6\.0: upstream no longer ships aws-k8s-1\.18 there/],
   ])('refuses %s with exit 2, naming the last tag that has the variant', async (tag, message) => {
-    const before = snapshot();
+    const before = snapshotProject(world.project);
     const result = await upgrade('--to', tag);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain('The newest release of');
     expect(result.stderr).toContain('that has aws-k8s-1.18 is v1.5.0');
-    expect(snapshot()).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
   });
 });
 
@@ -235,7 +223,7 @@ describe('bro upgrade --to, when a patch needs a person', { timeout: 120_000 }, 
   }
 
   it('stops with instructions, writes nothing, resumes once resolved, and records the resolution for the next rebase', async () => {
-    const before = snapshot();
+    const before = snapshotProject(world.project);
     const stopped = await upgrade('--to', 'v1.4.0');
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toContain('0002-models-add-settings.cri-registry-auths.patch does not apply to v1.4.0');
@@ -243,13 +231,13 @@ describe('bro upgrade --to, when a patch needs a person', { timeout: 120_000 }, 
     expect(stopped.stderr).toContain(
       `bro upgrade aws-k8s-1.18 --to v1.4.0 --project-dir ${world.project} --work-dir ${world.work}`,
     );
-    expect(snapshot()).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
 
     // Run again before resolving: still stopped, still nothing written.
     const still = await upgrade('--to', 'v1.4.0');
     expect(still.code).toBe(1);
     expect(still.stderr).toContain('rebase is still stopped at patch 2 of 3');
-    expect(snapshot()).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
 
     resolveByHand();
     const resumed = await upgrade('--to', 'v1.4.0');

@@ -1,5 +1,5 @@
-import { rmSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import {
   commitAll,
   git,
@@ -351,3 +351,17 @@ export const OLD_USER_DATA = lines(
   'name = "10.0.0.1:5000"',
   'auth = "cm9ib3Q6U0VDUkVULUFVVEg="',
 );
+
+/** Every file under the project's patches/ and variants/, path → contents: what an upgrade may write. */
+export function snapshotProject(project: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(project, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  for (const dir of ['patches', 'variants']) walk(join(project, dir));
+  return out;
+}

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshotProject } from '../helpers/upgrade-fixtures.js';
 import { gitIn, makeWorld, UPSTREAM, type World } from './upstream.js';
 
 // `bro upgrade aws-k8s-1.18 --to v1.7.2` from today's series (patches/*/1.0.4 and 0.5.2), on the real upstream.
@@ -9,19 +10,6 @@ import { gitIn, makeWorld, UPSTREAM, type World } from './upstream.js';
 // a patch stops for a person, the test decides as the least a person could: it drops that patch (`git am
 // --skip`) and reruns, which resumes. What is checked is the outcome's shape: what upstream made droppable
 // is dropped, the admin container of v1.7.2 is found and written, the user data moves to upstream's settings.
-
-function snapshot(project: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir)) {
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else out[relative(project, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  for (const dir of ['patches', 'variants']) walk(join(project, dir));
-  return out;
-}
 
 describe.skipIf('skip' in UPSTREAM)('bro upgrade --to v1.7.2 on the real upstream', () => {
   let world: World;
@@ -114,11 +102,11 @@ describe.skipIf('skip' in UPSTREAM)('bro upgrade --to v1.7.2 on the real upstrea
   });
 
   it('changes nothing in patches/ or variants/ when run again', async () => {
-    const before = snapshot(world.project);
+    const before = snapshotProject(world.project);
     const again = await upgrade();
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
-    expect(snapshot(world.project)).toEqual(before);
+    expect(snapshotProject(world.project)).toEqual(before);
   });
 
   it('refuses v1.8.0, where aws-k8s-1.18 is gone, naming v1.7.2', async () => {

@@ -165,7 +165,7 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
     const newSeries = brSeries.existing ?? (await createProject(staging).readSeries('bottlerocket', version));
     const oldTree = join(input.root, 'trees', 'old');
     const nextTree = join(input.root, 'trees', 'next');
-    await trees.extract(brWorkspace.dir, from.commit, await seriesFiles(brFrom === brSeries.existing ? undefined : brFrom, 'old'), [MODELS], oldTree);
+    await trees.extract(brWorkspace.dir, from.commit, await seriesFiles(brFrom, 'old'), [MODELS], oldTree);
     await trees.extract(brWorkspace.dir, onto.commit, await seriesFiles(newSeries, 'next'), [MODELS], nextTree);
     const [oldModel, upModel, nextModel] = await Promise.all([oldTree, upstreamTree, nextTree].map((t) => readVariantModel(t, input.variant)));
     const startScript = (await trees.grep(adminUp.mirror, adminOnto.commit, 'eic_run_authorized_keys')).find((f) => f.endsWith('.sh'));
