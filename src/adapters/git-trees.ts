@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BRO_GIT_IDENTITY } from './git.js';
 import type { Runner } from './runner.js';
@@ -68,16 +68,14 @@ export function createGitTrees(runner: Runner): GitTrees {
         .map((line) => line.slice(commit.length + 1));
     },
     async diffFiles(cwd, before, after) {
-      const { stdout } = await run(['diff', '--no-index', '--no-color', '--no-prefix', '--', before, after], {
-        cwd,
-        okExitCodes: [1],
-      });
+      const { stdout } = await run(
+        ['diff', '--no-index', '--no-color', '--no-ext-diff', '--no-prefix', '--', before, after],
+        {
+          cwd,
+          okExitCodes: [1],
+        },
+      );
       return stdout;
     },
   };
-}
-
-/** A file only this user can read, for content that may hold secrets (user data). */
-export async function writePrivate(path: string, content: string): Promise<void> {
-  await writeFile(path, content, { mode: 0o600 });
 }

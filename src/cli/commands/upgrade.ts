@@ -90,9 +90,7 @@ export function formatUpgrade(result: UpgradeResult): string {
   ];
   for (const s of result.sources) {
     if (s.status !== 'written' || !s.result) {
-      lines.push(
-        `${s.source}: ${s.dir}/ ${s.status === 'kept' ? 'is already there: kept as it is' : 'is the series already'}.`,
-      );
+      lines.push(`${s.source}: ${s.dir}/ is already there: kept as it is.`);
       continue;
     }
     const { patches, dropped } = s.result;

@@ -57,8 +57,8 @@ export interface SourceOutcome {
   to: string;
   /** patches/<source>/<to>/ relative to the project. */
   dir: string;
-  /** written: carried by this run; kept: already in the project; same: the series' base is already the target. */
-  status: 'written' | 'kept' | 'same';
+  /** written: carried by this run; kept: the project already has the series for the target. */
+  status: 'written' | 'kept';
   result?: RefreshResult;
 }
 
@@ -134,7 +134,7 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
 
   const carry = async (source: SourceName, upstream: Upstream, found: { from?: Series; existing?: Series }, target: Target, newBase: string): Promise<SourceOutcome> => {
     const dir = `patches/${source}/${newBase}`;
-    if (found.existing) return { source, from: found.from?.base ?? newBase, to: newBase, dir, status: found.existing.base === found.from?.base ? 'same' : 'kept' };
+    if (found.existing) return { source, from: found.from?.base ?? newBase, to: newBase, dir, status: 'kept' };
     const series = found.from;
     if (!series) {
       throw new StepError('upgrade', `patches/${source}/ has no series older than ${newBase} to carry`, { hint: `Create patches/${source}/${newBase}/ by hand.` });

@@ -1,7 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
-import { writePrivate, type GitTrees } from '../../adapters/git-trees.js';
+import type { GitTrees } from '../../adapters/git-trees.js';
 import type { Redactor } from '../../adapters/redactor.js';
 import { parseUserData, registerSecrets } from '../../preview/index.js';
 import { ConfigError } from '../../shared/errors.js';
@@ -64,8 +64,8 @@ export async function migrateUserData(input: UserDataInput): Promise<UserDataRes
   await mkdir(join(input.scratch, input.tags.from), { recursive: true, mode: 0o700 });
   await mkdir(join(input.scratch, input.tags.to), { recursive: true, mode: 0o700 });
   const name = 'user-data.toml';
-  await writePrivate(join(input.scratch, input.tags.from, name), `${before}\n`);
-  await writePrivate(join(input.scratch, input.tags.to, name), `${text}\n`);
+  await writeFile(join(input.scratch, input.tags.from, name), `${before}\n`, { mode: 0o600 });
+  await writeFile(join(input.scratch, input.tags.to, name), `${text}\n`, { mode: 0o600 });
   try {
     const diff = await input.trees.diffFiles(input.scratch, join(input.tags.from, name), join(input.tags.to, name));
     return { migration, text: `${text}\n`, diff: input.redactor.redact(diff) };
