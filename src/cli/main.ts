@@ -9,6 +9,7 @@ import { registerMatrix } from './commands/matrix.cli.js';
 import { registerPatches } from './commands/patches.cli.js';
 import { registerPreview } from './commands/preview.cli.js';
 import { registerShare } from './commands/share.cli.js';
+import { registerUpgrade } from './commands/upgrade.cli.js';
 import { registerVariants } from './commands/variants.cli.js';
 
 /**
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     registerShare,
     registerManifest,
     registerMatrix,
+    registerUpgrade,
     registerVariants,
   ]) {
     register(program, io);
