@@ -40,161 +40,140 @@ const series = (world: World, source: string, base: string) => {
   return names.map((name) => ({ name, ...parseFormatPatch(readFileSync(join(dir, name), 'utf8')) }));
 };
 
-describe.skipIf(skipsUpstream()).each(BASES)(
-  'dry run on the real upstream ($tag, admin container $admin)',
-  (base) => {
-    let world: World;
-    let result: { code: number; stdout: string; stderr: string };
-    let plan: any;
-    const work = () => join(world.root, 'work');
+describe.skipIf(skipsUpstream()).each(BASES)('dry run on the real upstream ($tag, admin container $admin)', (base) => {
+  let world: World;
+  let result: { code: number; stdout: string; stderr: string };
+  let plan: any;
+  const work = () => join(world.root, 'work');
 
-    beforeAll(async () => {
-      if ('skip' in UPSTREAM) return;
-      world = makeWorld(UPSTREAM);
-      result = await world.bro(
-        'build',
-        VARIANT,
-        '--version',
-        base.version,
-        '--dry-run',
-        '--json',
-        '--work-dir',
-        work(),
+  beforeAll(async () => {
+    if ('skip' in UPSTREAM) return;
+    world = makeWorld(UPSTREAM);
+    result = await world.bro('build', VARIANT, '--version', base.version, '--dry-run', '--json', '--work-dir', work());
+    plan = result.code === 0 ? JSON.parse(result.stdout) : undefined;
+  });
+  afterAll(() => world?.dispose());
+
+  it('exits 0 and pins the real commits: the base tag and the admin container the variant names for it', () => {
+    expect(result.code, result.stderr).toBe(0);
+    const lock = JSON.parse(readFileSync(join(world.project, 'variants', 'sources.lock.json'), 'utf8'));
+    expect(plan.sources.bottlerocket.commit).toBe(
+      gitIn(world, world.mirrors.bottlerocket, 'rev-parse', `${base.tag}^{commit}`),
+    );
+    expect(plan.sources.bottlerocket.commit).toBe(lock.pins[`bottlerocket@${base.tag}`].commit);
+    expect(plan.sources['admin-container'].commit).toBe(base.adminCommit(world));
+    expect(plan.sources['admin-container'].commit).toBe(
+      lock.pins[`admin-container@${plan.sources['admin-container'].ref}`].commit,
+    );
+    expect(gitIn(world, world.mirrors.admin, 'show', `${plan.sources['admin-container'].commit}:VERSION`)).toBe(
+      base.admin,
+    );
+  });
+
+  it('applies every patch of both series as one commit each, with its subject, on the pinned commit', () => {
+    for (const [source, seriesBase, dir] of [
+      ['bottlerocket', base.tag.slice(1), 'bottlerocket'],
+      ['admin-container', base.admin.slice(1), 'admin-container'],
+    ] as const) {
+      const patches = series(world, source, seriesBase);
+      const checkout = join(work(), dir);
+      const pin = plan.sources[source].commit;
+      const subjects = gitIn(world, checkout, 'log', '--reverse', '--format=%s', `${pin}..HEAD`).split('\n');
+      // The series, in order; bro's generated commit (the admin source) follows on bottlerocket.
+      expect(subjects.slice(0, patches.length)).toEqual(patches.map((p) => p.subject));
+      expect(subjects.length - patches.length).toBe(source === 'bottlerocket' ? 1 : 0);
+      expect(plan.sources[source].series.patches).toEqual(patches.map((p) => p.name));
+      expect(gitIn(world, checkout, 'rev-parse', 'HEAD')).toBe(plan.sources[source].head);
+      // Each commit changes exactly the files its patch names.
+      const commits = gitIn(world, checkout, 'rev-list', '--reverse', `${pin}..HEAD`).split('\n');
+      patches.forEach((p, i) => {
+        const commit = commits[i]!;
+        const files = gitIn(world, checkout, 'diff-tree', '--no-commit-id', '--name-only', '-r', '--no-renames', commit)
+          .split('\n')
+          .sort();
+        expect(files, p.name).toEqual([...new Set(p.files.map((f) => f.newPath ?? f.oldPath))].sort());
+      });
+    }
+  });
+
+  it('leaves both work trees clean (only the rendered, ignored Infra.toml)', () => {
+    expect(gitIn(world, join(work(), 'bottlerocket'), 'status', '--porcelain', '--ignored')).toBe('!! Infra.toml');
+    expect(gitIn(world, join(work(), 'admin-container'), 'status', '--porcelain', '--ignored')).toBe('');
+  });
+
+  it('plans the real build: cargo make per upstream Makefile.toml, AMI name, admin image in every region', () => {
+    const variant = readFileSync(join(world.project, 'variants', `${VARIANT}.toml`), 'utf8');
+    const regions = JSON.parse(/^regions = (\[.*\])$/m.exec(variant)![1]!) as string[];
+    expect(plan.amiName).toBe(`bottlerocket-${VARIANT}-x86_64-v${base.version}`);
+    const cargo = plan.commands
+      .filter((c: { argv: string[] }) => c.argv[0] === 'cargo')
+      .map((c: { argv: string[] }) => c.argv);
+    expect(cargo[0]).toEqual([
+      'cargo',
+      'make',
+      '-e',
+      `BUILDSYS_VARIANT=${VARIANT}`,
+      '-e',
+      'BUILDSYS_ARCH=x86_64',
+      '-e',
+      'BUILDSYS_VERSION_BUILD=hc1',
+    ]);
+    expect(cargo[1]).toContain('ami');
+    expect(cargo[1]).toContain(`PUBLISH_REGIONS=${regions.join(',')}`);
+    // Upstream's Makefile.toml at the tag reads these variables: the plan uses only ones it defines.
+    const makefile = gitIn(world, join(work(), 'bottlerocket'), 'show', 'HEAD:Makefile.toml');
+    for (const arg of cargo.flat().filter((a: string) => /^[A-Z_]+=/.test(a))) {
+      expect(makefile, arg).toContain(arg.split('=')[0]);
+    }
+    expect(plan.adminImages.map((a: { region: string }) => a.region)).toEqual(regions);
+    for (const a of plan.adminImages)
+      expect(a.uri).toBe(`111111111111.dkr.ecr.${a.region}.amazonaws.com/bottlerocket-admin:${base.admin}-hc1`);
+    // The generated commit points the default admin container at this build's image, in the file that sets it at the tag.
+    const checkout = join(work(), 'bottlerocket');
+    expect(gitIn(world, checkout, 'show', '--format=', '--name-only', 'HEAD')).toBe(base.adminSourceFile);
+    expect(gitIn(world, checkout, 'show', `HEAD:${base.adminSourceFile}`)).toContain(
+      'template = "111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:' +
+        `${base.admin}-hc1"`,
+    );
+  });
+
+  it('verifies the real patched tree: every changed Rust and TOML file, and the patched templates render', () => {
+    const title = /Verify the patched tree: (.*)$/m.exec(result.stderr)?.[1] ?? '';
+    const changed = gitIn(
+      world,
+      join(work(), 'bottlerocket'),
+      'diff',
+      '--name-only',
+      '--diff-filter=d',
+      plan.sources.bottlerocket.commit,
+      'HEAD',
+    )
+      .split('\n')
+      .concat(
+        gitIn(
+          world,
+          join(work(), 'admin-container'),
+          'diff',
+          '--name-only',
+          '--diff-filter=d',
+          plan.sources['admin-container'].commit,
+          'HEAD',
+        ).split('\n'),
       );
-      plan = result.code === 0 ? JSON.parse(result.stdout) : undefined;
-    });
-    afterAll(() => world?.dispose());
-
-    it('exits 0 and pins the real commits: the base tag and the admin container the variant names for it', () => {
-      expect(result.code, result.stderr).toBe(0);
-      const lock = JSON.parse(readFileSync(join(world.project, 'variants', 'sources.lock.json'), 'utf8'));
-      expect(plan.sources.bottlerocket.commit).toBe(
-        gitIn(world, world.mirrors.bottlerocket, 'rev-parse', `${base.tag}^{commit}`),
-      );
-      expect(plan.sources.bottlerocket.commit).toBe(lock.pins[`bottlerocket@${base.tag}`].commit);
-      expect(plan.sources['admin-container'].commit).toBe(base.adminCommit(world));
-      expect(plan.sources['admin-container'].commit).toBe(
-        lock.pins[`admin-container@${plan.sources['admin-container'].ref}`].commit,
-      );
-      expect(gitIn(world, world.mirrors.admin, 'show', `${plan.sources['admin-container'].commit}:VERSION`)).toBe(
-        base.admin,
-      );
-    });
-
-    it('applies every patch of both series as one commit each, with its subject, on the pinned commit', () => {
-      for (const [source, seriesBase, dir] of [
-        ['bottlerocket', base.tag.slice(1), 'bottlerocket'],
-        ['admin-container', base.admin.slice(1), 'admin-container'],
-      ] as const) {
-        const patches = series(world, source, seriesBase);
-        const checkout = join(work(), dir);
-        const pin = plan.sources[source].commit;
-        const subjects = gitIn(world, checkout, 'log', '--reverse', '--format=%s', `${pin}..HEAD`).split('\n');
-        // The series, in order; bro's generated commit (the admin source) follows on bottlerocket.
-        expect(subjects.slice(0, patches.length)).toEqual(patches.map((p) => p.subject));
-        expect(subjects.length - patches.length).toBe(source === 'bottlerocket' ? 1 : 0);
-        expect(plan.sources[source].series.patches).toEqual(patches.map((p) => p.name));
-        expect(gitIn(world, checkout, 'rev-parse', 'HEAD')).toBe(plan.sources[source].head);
-        // Each commit changes exactly the files its patch names.
-        const commits = gitIn(world, checkout, 'rev-list', '--reverse', `${pin}..HEAD`).split('\n');
-        patches.forEach((p, i) => {
-          const commit = commits[i]!;
-          const files = gitIn(
-            world,
-            checkout,
-            'diff-tree',
-            '--no-commit-id',
-            '--name-only',
-            '-r',
-            '--no-renames',
-            commit,
-          )
-            .split('\n')
-            .sort();
-          expect(files, p.name).toEqual([...new Set(p.files.map((f) => f.newPath ?? f.oldPath))].sort());
-        });
-      }
-    });
-
-    it('leaves both work trees clean (only the rendered, ignored Infra.toml)', () => {
-      expect(gitIn(world, join(work(), 'bottlerocket'), 'status', '--porcelain', '--ignored')).toBe('!! Infra.toml');
-      expect(gitIn(world, join(work(), 'admin-container'), 'status', '--porcelain', '--ignored')).toBe('');
-    });
-
-    it('plans the real build: cargo make per upstream Makefile.toml, AMI name, admin image in every region', () => {
-      const variant = readFileSync(join(world.project, 'variants', `${VARIANT}.toml`), 'utf8');
-      const regions = JSON.parse(/^regions = (\[.*\])$/m.exec(variant)![1]!) as string[];
-      expect(plan.amiName).toBe(`bottlerocket-${VARIANT}-x86_64-v${base.version}`);
-      const cargo = plan.commands
-        .filter((c: { argv: string[] }) => c.argv[0] === 'cargo')
-        .map((c: { argv: string[] }) => c.argv);
-      expect(cargo[0]).toEqual([
-        'cargo',
-        'make',
-        '-e',
-        `BUILDSYS_VARIANT=${VARIANT}`,
-        '-e',
-        'BUILDSYS_ARCH=x86_64',
-        '-e',
-        'BUILDSYS_VERSION_BUILD=hc1',
-      ]);
-      expect(cargo[1]).toContain('ami');
-      expect(cargo[1]).toContain(`PUBLISH_REGIONS=${regions.join(',')}`);
-      // Upstream's Makefile.toml at the tag reads these variables: the plan uses only ones it defines.
-      const makefile = gitIn(world, join(work(), 'bottlerocket'), 'show', 'HEAD:Makefile.toml');
-      for (const arg of cargo.flat().filter((a: string) => /^[A-Z_]+=/.test(a))) {
-        expect(makefile, arg).toContain(arg.split('=')[0]);
-      }
-      expect(plan.adminImages.map((a: { region: string }) => a.region)).toEqual(regions);
-      for (const a of plan.adminImages)
-        expect(a.uri).toBe(`111111111111.dkr.ecr.${a.region}.amazonaws.com/bottlerocket-admin:${base.admin}-hc1`);
-      // The generated commit points the default admin container at this build's image, in the file that sets it at the tag.
-      const checkout = join(work(), 'bottlerocket');
-      expect(gitIn(world, checkout, 'show', '--format=', '--name-only', 'HEAD')).toBe(base.adminSourceFile);
-      expect(gitIn(world, checkout, 'show', `HEAD:${base.adminSourceFile}`)).toContain(
-        'template = "111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:' +
-          `${base.admin}-hc1"`,
-      );
-    });
-
-    it('verifies the real patched tree: every changed Rust and TOML file, and the patched templates render', () => {
-      const title = /Verify the patched tree: (.*)$/m.exec(result.stderr)?.[1] ?? '';
-      const changed = gitIn(
-        world,
-        join(work(), 'bottlerocket'),
-        'diff',
-        '--name-only',
-        '--diff-filter=d',
-        plan.sources.bottlerocket.commit,
-        'HEAD',
-      )
-        .split('\n')
-        .concat(
-          gitIn(
-            world,
-            join(work(), 'admin-container'),
-            'diff',
-            '--name-only',
-            '--diff-filter=d',
-            plan.sources['admin-container'].commit,
-            'HEAD',
-          ).split('\n'),
-        );
-      const toml = changed.filter((f) => f.endsWith('.toml') || f.endsWith('Cargo.lock')).length;
-      const rust = changed.filter((f) => f.endsWith('.rs')).length;
-      expect(toml).toBeGreaterThan(0);
-      expect(title).toContain(`${toml} TOML files parse`);
-      // containerd's config.toml and kubelet's config are among the templates the series patches.
-      expect(Number(/(\d+) patched templates render/.exec(title)?.[1])).toBeGreaterThanOrEqual(2);
-      if (hasProgram(['rustfmt', '--version'], world.env)) {
-        expect(title).toContain(`${rust} Rust files parse`);
-      } else {
-        console.warn('rustfmt is not installed: the verify step skipped the Rust parse check, and says so');
-        expect(title).toContain('Rust check skipped (rustfmt is not installed or does not run)');
-      }
-    });
-  },
-);
+    const toml = changed.filter((f) => f.endsWith('.toml') || f.endsWith('Cargo.lock')).length;
+    const rust = changed.filter((f) => f.endsWith('.rs')).length;
+    expect(toml).toBeGreaterThan(0);
+    expect(title).toContain(`${toml} TOML files parse`);
+    // containerd's config.toml and kubelet's config are among the templates the series patches.
+    expect(Number(/(\d+) patched templates render/.exec(title)?.[1])).toBeGreaterThanOrEqual(2);
+    if (hasProgram(['rustfmt', '--version'], world.env)) {
+      expect(title).toContain(`${rust} Rust files parse`);
+    } else {
+      console.warn('rustfmt is not installed: the verify step skipped the Rust parse check, and says so');
+      expect(title).toContain('Rust check skipped (rustfmt is not installed or does not run)');
+    }
+  });
+});
 
 describe.skipIf(skipsUpstream())('the verify step refuses a broken patch on the real tree', () => {
   let world: World;
