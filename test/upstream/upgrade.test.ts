@@ -30,7 +30,7 @@ describe.skipIf(skipsUpstream())('bro upgrade --to v1.7.2 on the real upstream',
     for (let stops = 0; stops < 20; stops++) {
       final = await upgrade('--user-data', userData, '--user-data-out', join(world.root, 'new.toml'));
       const at =
-        /The rebase stopped at patch \d+ of \d+, in (\S+)\.|rebase is still stopped at patch \d+ of \d+ in (\S+)/.exec(
+        /The rebase stopped at \S+ \(the \w+ of the \d+ patches git am applies\), in (\S+)\.|rebase is still stopped at patch \d+ of \d+ in (\S+)/.exec(
           final.stderr,
         );
       const stopped = at?.[1] ?? at?.[2];
