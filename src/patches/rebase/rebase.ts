@@ -76,17 +76,10 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     newBase: input.newBase,
     patches: series.patches.map((patch, i) => {
       const verdict = verdicts[i];
-      const advice = report.advice?.find((a) => a.patch === patch.name);
       return {
         name: patch.name,
         subject: parseFormatPatch(patch.content).subject,
-        dropped:
-          verdict?.status === 'upstreamed'
-            ? `already upstream in ${onto.tag}`
-            : // Upstream has all of it in another form (its own setting, helper or package): nothing is left to carry.
-              verdict?.status === 'replaced' && advice?.kind === 'drop'
-              ? `upstream has it in another form in ${onto.tag}: ${advice.text}`
-              : undefined,
+        dropped: verdict?.status === 'upstreamed' ? `already upstream in ${onto.tag}` : undefined,
         moves: verdict?.moves ?? [],
       };
     }),
