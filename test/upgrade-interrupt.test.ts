@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseSeriesFile } from '../src/config/series.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import { REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
@@ -63,9 +64,8 @@ describe('Ctrl-C during bro upgrade', { timeout: 120_000 }, () => {
     const rerun = await runCli(args);
     expect(rerun.stderr).toBe('');
     expect(rerun.code).toBe(0);
-    expect(
-      readFileSync(join(world.project, 'patches/bottlerocket/1.5.0/series'), 'utf8').split('\n').filter(Boolean),
-    ).toHaveLength(2);
+    const series = join(world.project, 'patches/bottlerocket/1.5.0/series');
+    expect(parseSeriesFile(series, readFileSync(series, 'utf8'))).toHaveLength(2);
     expect(readFileSync(join(world.project, 'variants/aws-k8s-1.18.toml'), 'utf8')).toContain('"v1.5.0" = "v0.6.0"');
   });
 });

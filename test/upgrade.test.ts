@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSeriesFile } from '../src/config/series.js';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir } from './helpers/git-fixtures.js';
 import { makeUpgradeWorld, OLD_USER_DATA, snapshotProject, type UpgradeWorld } from './helpers/upgrade-fixtures.js';
@@ -30,10 +31,11 @@ const upgrade = (...args: string[]) =>
 
 /** Every file under patches/ and variants/, path → bytes. */
 
-const seriesOf = (source: string, base: string) =>
-  readFileSync(join(world.project, 'patches', source, base, 'series'), 'utf8')
-    .split('\n')
-    .filter(Boolean);
+/** The patches a series lists, read as bro reads them (its comment lines are not patches). */
+const seriesOf = (source: string, base: string) => {
+  const file = join(world.project, 'patches', source, base, 'series');
+  return parseSeriesFile(file, readFileSync(file, 'utf8'));
+};
 const variantText = () => readFileSync(join(world.project, 'variants', 'aws-k8s-1.18.toml'), 'utf8');
 
 function writeUserData(text = OLD_USER_DATA): string {
