@@ -7,6 +7,7 @@ import type {
   DescribeSnapshotAttributeCommandInput,
   DescribeSnapshotAttributeCommandOutput,
   EC2Client,
+  EnableImageDeprecationCommandInput,
   EC2ClientConfig,
   Image,
   ModifyImageAttributeCommandInput,
@@ -23,13 +24,14 @@ import type {
   GetAuthorizationTokenCommandOutput,
 } from '@aws-sdk/client-ecr';
 import type { GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
+import { createSsm, type Ssm } from './ssm.js';
 
 /**
- * EC2, ECR and STS behind narrow interfaces holding only the calls bro makes
+ * EC2, ECR, STS (and SSM, ssm.ts) behind narrow interfaces holding only the calls bro makes
  * (cdk-assets' lib/aws.ts). One factory creates real SDK v3 clients, one per
  * service and region, on first use. The SDK does everything it normally does:
  * the credential chain, AWS_PROFILE, AWS_ENDPOINT_URL and its per-service
- * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS), and its own retries. No
+ * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSM), and its own retries. No
  * endpoint is hard-coded, so LocalStack or another emulator works for a rehearsal.
  * Tests stub the clients with aws-sdk-client-mock.
  */
@@ -43,6 +45,10 @@ export interface Ec2 {
   modifyImageAttribute(input: ModifyImageAttributeCommandInput): Promise<unknown>;
   modifySnapshotAttribute(input: ModifySnapshotAttributeCommandInput): Promise<unknown>;
   createTags(input: CreateTagsCommandInput): Promise<unknown>;
+  /** The AMI lifecycle: deprecation, and pruning (an image first, then its snapshots). */
+  enableImageDeprecation(input: EnableImageDeprecationCommandInput): Promise<unknown>;
+  deregisterImage(imageId: string): Promise<unknown>;
+  deleteSnapshot(snapshotId: string): Promise<unknown>;
   /** Polls DescribeImages with the SDK's waiter until the image is `available`, `failed`, or the wait is over. */
   waitForImageAvailable(imageId: string, wait: WaitOptions): Promise<WaitResult>;
 }
@@ -64,6 +70,7 @@ export interface Aws {
   ec2(region: string): Ec2;
   ecr(region: string): Ecr;
   sts(region: string): Sts;
+  ssm(region: string): Ssm;
 }
 
 export interface WaitOptions {
@@ -107,6 +114,7 @@ export function createAws(options: AwsOptions = {}): Aws {
   const sendOptions = () => (signal ? { abortSignal: signal } : {});
 
   return {
+    ssm: createSsm(config, sendOptions),
     ec2(region) {
       const sdk = () => import('@aws-sdk/client-ec2');
       return {
@@ -122,6 +130,12 @@ export function createAws(options: AwsOptions = {}): Aws {
           (await ec2Client(region)).send(new (await sdk()).ModifySnapshotAttributeCommand(input), sendOptions()),
         createTags: async (input) =>
           (await ec2Client(region)).send(new (await sdk()).CreateTagsCommand(input), sendOptions()),
+        enableImageDeprecation: async (input) =>
+          (await ec2Client(region)).send(new (await sdk()).EnableImageDeprecationCommand(input), sendOptions()),
+        deregisterImage: async (ImageId) =>
+          (await ec2Client(region)).send(new (await sdk()).DeregisterImageCommand({ ImageId }), sendOptions()),
+        deleteSnapshot: async (SnapshotId) =>
+          (await ec2Client(region)).send(new (await sdk()).DeleteSnapshotCommand({ SnapshotId }), sendOptions()),
         async waitForImageAvailable(imageId, wait) {
           const { waitForImageAvailable } = await sdk();
           const result = await waitForImageAvailable(

@@ -6,6 +6,7 @@ import { STEP_IDS } from '../config/step-ids.js';
 import { digestOf, isDone, stepRecord } from './state.js';
 import { adminImageBuildStep } from './steps/admin-image-build.js';
 import { adminImagePushStep } from './steps/admin-image-push.js';
+import { amiDeprecateStep } from './steps/ami-deprecate.js';
 import { amiRegisterStep } from './steps/ami-register.js';
 import { manifestStep } from './steps/manifest.js';
 import { osBuildStep } from './steps/os-build.js';
@@ -14,6 +15,7 @@ import { renderStep } from './steps/render-infra.js';
 import { resolveStep } from './steps/resolve.js';
 import { shareStep } from './steps/share.js';
 import { sourcesStep } from './steps/sources.js';
+import { ssmPublishStep } from './steps/ssm-publish.js';
 import { verifyStep } from './steps/verify.js';
 
 /**
@@ -21,7 +23,7 @@ import { verifyStep } from './steps/verify.js';
  *
  *   resolve → sources → patch → verify → render
  *     → [admin image: build → push to every region]  ‖  [OS: cargo make → cargo make ami]
- *     → share → manifest
+ *     → share → ami-deprecate → ssm-publish → manifest
  *
  * The admin image is built and pushed while the OS builds; sharing waits for
  * both, because nodes pull the admin image at boot.
@@ -58,6 +60,8 @@ export function buildStages(): Stage[] {
       ],
     },
     shareStep,
+    amiDeprecateStep,
+    ssmPublishStep,
     manifestStep,
   ];
 }

@@ -37,6 +37,8 @@ export interface PublishSettings {
   manifestPath?: string;
   from?: string;
   only?: string;
+  /** ssm-publish replaces a version parameter that points at another AMI (--overwrite-parameters). */
+  overwriteParameters?: boolean;
 }
 
 /** What the steps after render produced; set by each step, or restored from the state file. */
@@ -46,6 +48,10 @@ export interface BuildOutputs {
   osImages?: OsImages;
   amis?: Record<string, RegisteredAmi>;
   shares?: Record<string, RegionShare>;
+  /** When EC2 deprecates the AMIs (ami-deprecate), if the variant says. */
+  deprecateAt?: string;
+  /** The version parameters per region (ssm-publish), if the variant has an ssm-prefix. */
+  parameters?: Record<string, ParameterNames>;
   manifestPath?: string;
 }
 
@@ -125,4 +131,14 @@ export interface RegionShare {
   accounts: string[];
   /** What this run changed, e.g. `launch +2`; empty when everything was already there. */
   changes: string[];
+}
+
+/**
+ * SSM parameters of one build or channel in one region, as pubsys names them
+ * (tools/pubsys/policies/ssm/defaults.toml at v1.0.4):
+ * `<ssm-prefix>/<variant>/<arch>/<version or channel>/image_id` and `…/image_version`.
+ */
+export interface ParameterNames {
+  imageId: string;
+  version: string;
 }

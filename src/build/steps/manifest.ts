@@ -7,7 +7,8 @@ import { SOURCES } from '../../config/series.js';
 import { ConfigError } from '../../shared/errors.js';
 import { amiName } from '../naming.js';
 import type { PipelineStep, PublishContext } from '../step.js';
-import { patchSeriesDigest } from './share.js';
+import { isBookkeeping, recordedChannels } from '../channels.js';
+import { isAccountId, launchPrincipals, patchSeriesDigest } from './share.js';
 import { requireOutput } from './requires.js';
 
 /**
@@ -50,6 +51,14 @@ export const ManifestSchema = z.object({
     z.string(),
     z.object({ status: z.string(), startedAt: z.string(), finishedAt: z.string(), durationMs: z.number() }),
   ),
+  /** Organizations and OUs with launch permission (share-with-organizations, -organizational-units). */
+  organizations: z.array(z.string()).optional(),
+  /** When EC2 deprecates the AMIs (ami-deprecate). */
+  deprecateAt: z.string().optional(),
+  /** The version parameters (ssm-publish): the same names in every region. */
+  parameters: z.object({ imageId: z.string(), version: z.string() }).optional(),
+  /** channel → region → the version the channel points at (bro promote). */
+  channels: z.record(z.string(), z.record(z.string(), z.string())).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -107,13 +116,17 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
     ),
     steps: Object.fromEntries(
       Object.entries(state.steps)
-        // grants:<region> records who bro granted; they are in `regions` already.
-        .filter(([id]) => !id.startsWith('grants:'))
+        // grants:<region> records who bro granted (in `regions` already), and the other records that are no step.
+        .filter(([id]) => !isBookkeeping(id))
         .map(([id, r]) => [
           id,
           { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs },
         ]),
     ),
+    organizations: launchPrincipals(ctx.variant).filter((p) => !isAccountId(p)),
+    deprecateAt: ctx.out.deprecateAt,
+    parameters: Object.values(ctx.out.parameters ?? {})[0],
+    channels: await recordedChannels(ctx.state),
   };
   return ctx.adapters.redactor.redactValue(manifest);
 }
@@ -167,6 +180,13 @@ export async function readManifest(path: string): Promise<Manifest> {
     throw new ConfigError(path, `is not a bro manifest: ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`);
   }
   return result.data;
+}
+
+/** After `bro promote`: the channels and the versions they point at, if the manifest is this variant's. */
+export async function recordChannels(path: string, channels: Record<string, Record<string, string>>): Promise<void> {
+  const manifest = await readManifest(path);
+  manifest.channels = channels;
+  await writeManifest(path, manifest);
 }
 
 /**

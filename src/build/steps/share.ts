@@ -3,6 +3,7 @@ import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
 import { InterruptedError, StepError } from '../../shared/errors.js';
+import type { Variant } from '../../config/variant.js';
 import type { BuildContext } from '../context.js';
 import type { PipelineStep } from '../step.js';
 import { amiName } from '../naming.js';
@@ -34,6 +35,27 @@ export function releaseTags(ctx: BuildContext): Record<string, string> {
 
 const userIds = (permissions: { UserId?: string }[] | undefined) =>
   new Set((permissions ?? []).flatMap((p) => (p.UserId ? [p.UserId] : [])));
+
+/**
+ * Who may launch: accounts, and the organizations and OUs of
+ * share-with-organizations and share-with-organizational-units, each named by
+ * its ID or ARN. Snapshots take account IDs only (EC2 has no organization
+ * grant for createVolumePermission), so an organization's accounts launch the
+ * AMI without being able to copy its snapshots.
+ */
+export const launchPrincipals = (variant: Variant): string[] => [
+  ...variant['share-with'],
+  ...variant['share-with-organizations'],
+  ...variant['share-with-organizational-units'],
+];
+export const isAccountId = (principal: string) => /^\d{12}$/.test(principal);
+const accountsOnly = (principals: readonly string[]) => principals.filter(isAccountId);
+const principalIds = (permissions: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[] | undefined) =>
+  new Set((permissions ?? []).flatMap((p) => [p.UserId, p.OrganizationArn, p.OrganizationalUnitArn].filter((id) => id !== undefined)));
+const launchPermissions = (principals: readonly string[]) =>
+  principals.map((id) =>
+    isAccountId(id) ? { UserId: id } : id.includes(':ou/') ? { OrganizationalUnitArn: id } : { OrganizationArn: id },
+  );
 const snapshotsOf = (image: Image) =>
   (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
 const users = (ids: readonly string[]) => ids.map((UserId) => ({ UserId }));
@@ -48,9 +70,9 @@ interface Permission {
 const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
   read: async () =>
-    userIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
+    principalIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
   change: (operation, accounts) =>
-    ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: users(accounts) } }),
+    ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: launchPermissions(accounts) } }),
 });
 
 const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
@@ -182,15 +204,16 @@ export function shareIntent({
   tags,
 }: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): ShareIntent {
   const updates: ShareIntent['updates'] = [
-    { permission: 'volume', operation: 'Add', accounts },
+    { permission: 'volume', operation: 'Add', accounts: accountsOnly(accounts) },
     { permission: 'launch', operation: 'Add', accounts },
   ];
   if (drop.length)
     updates.push(
-      { permission: 'volume', operation: 'Remove', accounts: drop },
+      { permission: 'volume', operation: 'Remove', accounts: accountsOnly(drop) },
       { permission: 'launch', operation: 'Remove', accounts: drop },
     );
-  return { updates, tags };
+  // Organizations and OUs only: no snapshot call.
+  return { updates: updates.filter((u) => u.accounts.length || u.permission === 'launch'), tags };
 }
 
 /** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
@@ -336,7 +359,8 @@ export async function droppedFromShare(ctx: BuildContext): Promise<Record<string
   for (const region of ctx.variant.regions) {
     const grants = await readGrants(ctx.state, region);
     const sameBuild = grants?.tags['bro:version'] === ctx.version.full;
-    const accounts = sameBuild ? grants.accounts.filter((a) => !ctx.variant['share-with'].includes(a)) : [];
+    const listed = launchPrincipals(ctx.variant);
+    const accounts = sameBuild ? grants.accounts.filter((a) => !listed.includes(a)) : [];
     if (accounts.length) dropped[region] = accounts;
   }
   return dropped;
@@ -349,7 +373,7 @@ export async function revokeImage(ec2: Ec2, image: Image, accounts: readonly str
   const launch = launchPermission(ec2, imageId);
   const changes = (
     await Promise.all([
-      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accounts)),
+      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accountsOnly(accounts))),
       update(launch, 'Remove', accounts),
     ])
   ).flat();
@@ -394,7 +418,7 @@ export const shareStep: PipelineStep = {
   id: STEP,
   title: 'Share the AMIs and snapshots with every account',
   external: true,
-  inputs: (ctx) => ({ amis: ctx.out.amis, accounts: ctx.variant['share-with'], tags: releaseTags(ctx) }),
+  inputs: (ctx) => ({ amis: ctx.out.amis, accounts: launchPrincipals(ctx.variant), tags: releaseTags(ctx) }),
   restore(ctx, outputs) {
     ctx.out.shares = outputs.regions as Record<string, RegionShare>;
   },
@@ -413,7 +437,7 @@ export const shareStep: PipelineStep = {
       );
     }
     const aws = requireAws(ctx);
-    const accounts = ctx.variant['share-with'];
+    const accounts = launchPrincipals(ctx.variant);
     const tags = releaseTags(ctx);
     const name = amiName(ctx.variant, ctx.version);
     const wait = { maxWaitSeconds: ctx.settings.waitTimeoutSeconds, minDelaySeconds: ctx.settings.waitPollSeconds };

@@ -1,0 +1,103 @@
+import type { Ec2 } from '../../adapters/aws.js';
+import { deprecationTime, parseDeprecation, type Deprecation } from '../../config/deprecation.js';
+import type { Variant } from '../../config/variant.js';
+import { StepError } from '../../shared/errors.js';
+import type { AwsAction } from '../aws-actions.js';
+import type { PipelineStep } from '../step.js';
+import { runRecorded } from '../state.js';
+import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
+import { requireAws, requireOutput } from './requires.js';
+
+const STEP = 'ami-deprecate';
+
+/** The tag that carries the deprecation time on each AMI. */
+export const DEPRECATE_TAG = 'bro:deprecate-at';
+
+/** The variant's `ami.deprecate-after`, parsed (validateVariant accepted it). */
+export function deprecationOf(variant: Variant): Deprecation | undefined {
+  const value = variant.ami['deprecate-after'];
+  if (value === undefined) return undefined;
+  const parsed = parseDeprecation(value);
+  return typeof parsed === 'string' ? undefined : parsed;
+}
+
+/** The EC2 calls of ami-deprecate in one region, for the plan. */
+export function deprecateActions(region: string, first: string, when: string): AwsAction[] {
+  const action = (a: Pick<AwsAction, 'action' | 'target' | 'note'>): AwsAction => ({
+    step: STEP,
+    by: 'bro',
+    region,
+    service: 'ec2',
+    ...a,
+  });
+  return [
+    action({
+      action: 'DescribeImages',
+      target: 'the AMI',
+      note: region === first ? 'its registration time and current deprecation' : 'its current deprecation',
+    }),
+    action({ action: 'EnableImageDeprecation', target: 'the AMI', note: `at ${when}, unless already set so` }),
+    action({ action: 'CreateTags', target: 'the AMI', note: `${DEPRECATE_TAG}, if it differs` }),
+  ];
+}
+
+const sameMinute = (a: string | undefined, b: Date) =>
+  a !== undefined && Math.round(new Date(a).getTime() / 60_000) === Math.round(b.getTime() / 60_000);
+
+async function describeImage(ec2: Ec2, imageId: string) {
+  const image = (await ec2.describeImages({ ImageIds: [imageId] })).Images?.[0];
+  if (!image) throw new StepError(STEP, `${imageId} does not exist (or is not visible to these credentials)`);
+  return image;
+}
+
+/**
+ * Deprecation: with `ami.deprecate-after`, EC2 deprecates each region's AMI
+ * at one time, a date or the duration after the AMI was registered in the
+ * first region (so every region's copy expires together). Set with
+ * EnableImageDeprecation, shown in the `bro:deprecate-at` tag and the
+ * manifest; a region whose AMI already says so makes no call.
+ */
+export const amiDeprecateStep: PipelineStep = {
+  id: STEP,
+  title: 'Set when the AMIs are deprecated',
+  external: true,
+  inputs: (ctx) => ({ amis: ctx.out.amis, deprecateAfter: ctx.variant.ami['deprecate-after'] ?? null }),
+  restore(ctx, outputs) {
+    ctx.out.deprecateAt = typeof outputs.at === 'string' ? outputs.at : undefined;
+  },
+  async run(ctx, task, { force }) {
+    const deprecation = deprecationOf(ctx.variant);
+    if (!deprecation) {
+      task.title = 'Deprecation: none (the variant has no ami.deprecate-after)';
+      return {};
+    }
+    const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
+    const aws = requireAws(ctx);
+    const [first] = ctx.variant.regions as [string];
+    const registered = await describeImage(aws.ec2(first), requireOutput(amis[first]?.id, STEP, 'ami-register'));
+    const at = deprecationTime(deprecation, new Date(registered.CreationDate ?? Date.now()));
+    const outcomes = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
+      const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
+      return runRecorded(ctx.state, `${STEP}:${region}`, { imageId, at: at.toISOString() }, force, async () => {
+        const ec2 = aws.ec2(region);
+        const image = await describeImage(ec2, imageId);
+        const changes: string[] = [];
+        if (!sameMinute(image.DeprecationTime, at)) {
+          await ec2.enableImageDeprecation({ ImageId: imageId, DeprecateAt: at });
+          changes.push('deprecation set');
+        }
+        if (image.Tags?.find((t) => t.Key === DEPRECATE_TAG)?.Value !== at.toISOString()) {
+          await ec2.createTags({ Resources: [imageId], Tags: [{ Key: DEPRECATE_TAG, Value: at.toISOString() }] });
+          changes.push('tagged');
+        }
+        return { imageId, changes };
+      });
+    });
+    const describe = (o: { imageId: string; changes: string[]; skipped?: boolean }) =>
+      `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : 'already set'}`;
+    throwIfAnyRegionFailed(STEP, 'Setting the deprecation', outcomes, describe, 'Rerun `bro build`: it sets it only where it is missing.');
+    ctx.out.deprecateAt = at.toISOString();
+    task.title = `Deprecated at ${ctx.out.deprecateAt}: ${regionSummary(outcomes, describe).join('; ')}`;
+    return { at: ctx.out.deprecateAt };
+  },
+};
