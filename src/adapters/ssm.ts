@@ -56,7 +56,8 @@ export function createSsm(
         }),
         sendOptions(),
       ),
-    putParameter: async (input) => (await client(region)).send(new (await sdk()).PutParameterCommand(input), sendOptions()),
+    putParameter: async (input) =>
+      (await client(region)).send(new (await sdk()).PutParameterCommand(input), sendOptions()),
     deleteParameters: async (names) =>
       (await client(region)).send(new (await sdk()).DeleteParametersCommand({ Names: [...names] }), sendOptions()),
   });

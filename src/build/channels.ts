@@ -19,7 +19,11 @@ export interface ChannelRecord {
 
 export const channelId = (channel: string, region: string) => `channel:${channel}:${region}`;
 
-export async function readChannel(state: StateStore, channel: string, region: string): Promise<ChannelRecord | undefined> {
+export async function readChannel(
+  state: StateStore,
+  channel: string,
+  region: string,
+): Promise<ChannelRecord | undefined> {
   const record = await state.get(channelId(channel, region));
   const outputs = record?.outputs as Partial<ChannelRecord> | undefined;
   return outputs && typeof outputs.channel === 'string' && outputs.to ? (outputs as ChannelRecord) : undefined;

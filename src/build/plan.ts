@@ -18,7 +18,14 @@ import { pushPlan } from './steps/admin-image-push.js';
 import { pubsysActions } from './steps/ami-register.js';
 import { defaultManifestPath } from './steps/manifest.js';
 import { logsDir } from './steps/run-logged.js';
-import { isAccountId, launchPrincipals, patchSeriesDigest, releaseTags, shareActions, shareIntent } from './steps/share.js';
+import {
+  isAccountId,
+  launchPrincipals,
+  patchSeriesDigest,
+  releaseTags,
+  shareActions,
+  shareIntent,
+} from './steps/share.js';
 import { deprecateActions, deprecationOf } from './steps/ami-deprecate.js';
 import { parameterNames, pointerActions } from './steps/ssm-publish.js';
 import { describeDeprecation } from '../config/deprecation.js';

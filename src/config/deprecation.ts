@@ -26,7 +26,8 @@ export function parseDeprecation(value: string | Date): Deprecation | string {
 
 /** When an AMI registered at `registeredAt` is deprecated, to the minute (as EC2 keeps it). */
 export function deprecationTime(deprecation: Deprecation, registeredAt: Date): Date {
-  const at = 'at' in deprecation ? deprecation.at : new Date(registeredAt.getTime() + deprecation.after.days * 86_400_000);
+  const at =
+    'at' in deprecation ? deprecation.at : new Date(registeredAt.getTime() + deprecation.after.days * 86_400_000);
   return new Date(Math.round(at.getTime() / 60_000) * 60_000);
 }
 

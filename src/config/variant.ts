@@ -57,7 +57,9 @@ const organizationalUnitArn = z
 // Parameter Store: a path of letters, digits and _ . -; names under /aws or /ssm are AWS's own.
 const ssmPrefix = z
   .string()
-  .regex(/^(\/[A-Za-z0-9_.-]+)+$/, { error: 'expected a path such as "/bottlerocket/ami": starting with "/", no "//", no trailing "/"' })
+  .regex(/^(\/[A-Za-z0-9_.-]+)+$/, {
+    error: 'expected a path such as "/bottlerocket/ami": starting with "/", no "//", no trailing "/"',
+  })
   .refine((prefix) => !/^\/(aws|ssm)/i.test(prefix), {
     error: 'parameter names under /aws and /ssm are reserved by AWS; pick another first part, e.g. "/bro/ami"',
   });
@@ -77,7 +79,9 @@ export const VariantSchema = z.strictObject({
   'share-with-organizations': z
     .array(organizationArn)
     .default([])
-    .describe('Organizations whose accounts get launch permission on the AMIs (not on snapshots: EC2 shares those with accounts only)'),
+    .describe(
+      'Organizations whose accounts get launch permission on the AMIs (not on snapshots: EC2 shares those with accounts only)',
+    ),
   'share-with-organizational-units': z.array(organizationalUnitArn).default([]).describe('The same, for OUs'),
   sources: z.strictObject({
     bottlerocket: source(DEFAULT_BOTTLEROCKET_URL).default({ url: DEFAULT_BOTTLEROCKET_URL }),
@@ -194,7 +198,11 @@ export function validateVariant(
       { hint: 'Give a future date, or a duration after registration such as "P180D".' },
     );
   }
-  if (!accounts.length && !variant['share-with-organizations'].length && !variant['share-with-organizational-units'].length)
+  if (
+    !accounts.length &&
+    !variant['share-with-organizations'].length &&
+    !variant['share-with-organizational-units'].length
+  )
     warn(`${file}: share-with is empty: the AMIs stay private to the account that builds them.`);
   for (const r of Object.keys(variant.infra.region)) {
     if (!regions.has(r)) {

@@ -95,7 +95,13 @@ export const amiDeprecateStep: PipelineStep = {
     });
     const describe = (o: { imageId: string; changes: string[]; skipped?: boolean }) =>
       `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : 'already set'}`;
-    throwIfAnyRegionFailed(STEP, 'Setting the deprecation', outcomes, describe, 'Rerun `bro build`: it sets it only where it is missing.');
+    throwIfAnyRegionFailed(
+      STEP,
+      'Setting the deprecation',
+      outcomes,
+      describe,
+      'Rerun `bro build`: it sets it only where it is missing.',
+    );
     ctx.out.deprecateAt = at.toISOString();
     task.title = `Deprecated at ${ctx.out.deprecateAt}: ${regionSummary(outcomes, describe).join('; ')}`;
     return { at: ctx.out.deprecateAt };

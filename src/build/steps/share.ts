@@ -50,8 +50,14 @@ export const launchPrincipals = (variant: Variant): string[] => [
 ];
 export const isAccountId = (principal: string) => /^\d{12}$/.test(principal);
 const accountsOnly = (principals: readonly string[]) => principals.filter(isAccountId);
-const principalIds = (permissions: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[] | undefined) =>
-  new Set((permissions ?? []).flatMap((p) => [p.UserId, p.OrganizationArn, p.OrganizationalUnitArn].filter((id) => id !== undefined)));
+const principalIds = (
+  permissions: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[] | undefined,
+) =>
+  new Set(
+    (permissions ?? []).flatMap((p) =>
+      [p.UserId, p.OrganizationArn, p.OrganizationalUnitArn].filter((id) => id !== undefined),
+    ),
+  );
 const launchPermissions = (principals: readonly string[]) =>
   principals.map((id) =>
     isAccountId(id) ? { UserId: id } : id.includes(':ou/') ? { OrganizationalUnitArn: id } : { OrganizationArn: id },
@@ -70,7 +76,9 @@ interface Permission {
 const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
   read: async () =>
-    principalIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
+    principalIds(
+      (await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions,
+    ),
   change: (operation, accounts) =>
     ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: launchPermissions(accounts) } }),
 });

@@ -3,7 +3,7 @@ import type { Ssm } from '../../adapters/ssm.js';
 import type { Variant } from '../../config/variant.js';
 import { StepError } from '../../shared/errors.js';
 import type { AwsAction } from '../aws-actions.js';
-import type { ParameterNames, PipelineStep, RegionShare } from '../step.js';
+import type { ParameterNames, PipelineStep } from '../step.js';
 import { digestOf, runRecorded, stepRecord, type StateStore } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
 import { requireAws, requireOutput } from './requires.js';
@@ -120,7 +120,11 @@ export function pointerActions(step: string, region: string, names: ParameterNam
       note: `= ${value}'s AMI, DataType aws:ec2:image, if it differs`,
     }),
     action({ action: 'PutParameter', target: names.version, note: `= ${value}, if it differs` }),
-    action({ action: 'GetParameters', target: `${names.imageId}, ${names.version}`, note: 'verify (SSM validates the AMI)' }),
+    action({
+      action: 'GetParameters',
+      target: `${names.imageId}, ${names.version}`,
+      note: 'verify (SSM validates the AMI)',
+    }),
   ];
 }
 
@@ -164,7 +168,7 @@ export const ssmPublishStep: PipelineStep = {
       version: ctx.version.full,
       regions: Object.fromEntries(
         regions.map((r) => {
-          const share = requireOutput(shares[r], STEP, 'share') as RegionShare;
+          const share = requireOutput(shares[r], STEP, 'share');
           return [r, { imageId: share.imageId, snapshotIds: share.snapshotIds }];
         }),
       ),
@@ -203,7 +207,13 @@ export const ssmPublishStep: PipelineStep = {
     });
     const describe = (o: { imageId: string; changes: string[]; skipped?: boolean }) =>
       `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : 'already published'}`;
-    throwIfAnyRegionFailed(STEP, 'Publishing the version parameters', outcomes, describe, 'Rerun `bro build`: it publishes only in the regions that failed.');
+    throwIfAnyRegionFailed(
+      STEP,
+      'Publishing the version parameters',
+      outcomes,
+      describe,
+      'Rerun `bro build`: it publishes only in the regions that failed.',
+    );
     ctx.out.parameters = Object.fromEntries(regions.map((r) => [r, names]));
     task.title = `Version parameters ${names.imageId}: ${regionSummary(outcomes, describe).join('; ')}`;
     return { regions: ctx.out.parameters };

@@ -63,7 +63,9 @@ export function formatManifest(m: Manifest, path: string): string {
         const versions = new Set(Object.values(regions));
         return versions.size === 1
           ? `  ${name} → ${[...versions][0]} (${Object.keys(regions).join(', ')})`
-          : `  ${name} → ${Object.entries(regions).map(([r, v]) => `${r} ${v}`).join(', ')}`;
+          : `  ${name} → ${Object.entries(regions)
+              .map(([r, v]) => `${r} ${v}`)
+              .join(', ')}`;
       }),
     );
   const steps = Object.entries(m.steps).filter(([id]) => !id.includes(':'));
