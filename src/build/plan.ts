@@ -157,7 +157,8 @@ export function makePlan(
   }
   const deprecation = deprecationOf(variant);
   const when = deprecation && describeDeprecation(deprecation, new Date());
-  if (when) aws.push(...variant.regions.flatMap((r) => deprecateActions(r, variant.regions[0]!, when)));
+  if (when)
+    aws.push(...variant.regions.flatMap((r) => deprecateActions(r, variant.regions[0]!, when, 'after' in deprecation)));
   const prefix = variant.infra['ssm-prefix'];
   const names = prefix ? parameterNames(variant, prefix, ctx.version.full) : undefined;
   if (names) aws.push(...variant.regions.flatMap((r) => pointerActions('ssm-publish', r, names, ctx.version.full)));

@@ -22,7 +22,7 @@ export function deprecationOf(variant: Variant): Deprecation | undefined {
 }
 
 /** The EC2 calls of ami-deprecate in one region, for the plan. */
-export function deprecateActions(region: string, first: string, when: string): AwsAction[] {
+export function deprecateActions(region: string, first: string, when: string, relative: boolean): AwsAction[] {
   const action = (a: Pick<AwsAction, 'action' | 'target' | 'note'>): AwsAction => ({
     step: STEP,
     by: 'bro',
@@ -31,11 +31,10 @@ export function deprecateActions(region: string, first: string, when: string): A
     ...a,
   });
   return [
-    action({
-      action: 'DescribeImages',
-      target: 'the AMI',
-      note: region === first ? 'its registration time and current deprecation' : 'its current deprecation',
-    }),
+    ...(region === first && relative
+      ? [action({ action: 'DescribeImages', target: 'the AMI', note: 'its registration time' })]
+      : []),
+    action({ action: 'DescribeImages', target: 'the AMI', note: 'its current deprecation and tags' }),
     action({ action: 'EnableImageDeprecation', target: 'the AMI', note: `at ${when}, unless already set so` }),
     action({ action: 'CreateTags', target: 'the AMI', note: `${DEPRECATE_TAG}, if it differs` }),
   ];
@@ -73,9 +72,14 @@ export const amiDeprecateStep: PipelineStep = {
     }
     const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
     const aws = requireAws(ctx);
-    const [first] = ctx.variant.regions as [string];
-    const registered = await describeImage(aws.ec2(first), requireOutput(amis[first]?.id, STEP, 'ami-register'));
-    const at = deprecationTime(deprecation, new Date(registered.CreationDate ?? Date.now()));
+    // A duration counts from the registration in the first region, so every region's copy expires together.
+    const registeredAt = async (first: string) => {
+      if ('at' in deprecation) return new Date();
+      const image = await describeImage(aws.ec2(first), requireOutput(amis[first]?.id, STEP, 'ami-register'));
+      if (!image.CreationDate) throw new StepError(STEP, `EC2 gives no CreationDate for ${image.ImageId} in ${first}`);
+      return new Date(image.CreationDate);
+    };
+    const at = deprecationTime(deprecation, await registeredAt(ctx.variant.regions[0]!));
     const outcomes = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
       const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
       return runRecorded(ctx.state, `${STEP}:${region}`, { imageId, at: at.toISOString() }, force, async () => {
