@@ -154,9 +154,12 @@ export async function promote(
   const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
     const p = plan.find((x) => x.region === region)!;
     const recorded = await readChannel(ctx.state, request.channel, region);
-    // A promotion to the same build that a kill interrupted: what the channel held before it started.
+    // The same promotion, interrupted (a kill) or finished here while another region failed: what the
+    // channel held before it, for the rollback. Not when someone has moved the channel since.
     const resumed =
-      recorded?.status === 'pending' && recorded.to.imageId === p.to.imageId ? recorded.previous : undefined;
+      recorded?.to.imageId === p.to.imageId && (recorded.status === 'pending' || !p.changed)
+        ? recorded.previous
+        : undefined;
     const from = resumed ?? p.from;
     if (!p.changed) {
       if (recorded?.status !== 'done' || recorded.to.imageId !== p.to.imageId)

@@ -11,7 +11,6 @@ import {
   forEachRegion,
   parameterNames,
   readManifest,
-  recordRelease,
   releaseId,
   requireAws,
   stepRecord,
@@ -58,12 +57,16 @@ export interface PruneItem {
 const pruneId = (version: string, region: string) => `prune:${version}:${region}`;
 
 /** The builds this workspace recorded, newest first. */
-async function recordedBuilds(ctx: PublishContext): Promise<(ReleaseRecord & { at: string })[]> {
-  const builds = new Map<string, ReleaseRecord & { at: string }>();
+async function recordedBuilds(ctx: PublishContext): Promise<ReleaseRecord[]> {
+  const builds = new Map<string, ReleaseRecord>();
   for (const [id, record] of Object.entries((await ctx.state.all()).steps)) {
     const release = record.outputs as Partial<ReleaseRecord>;
     if (id.startsWith('release:') && typeof release.version === 'string' && release.regions)
-      builds.set(release.version, { version: release.version, regions: release.regions, at: record.finishedAt });
+      builds.set(release.version, {
+        version: release.version,
+        regions: release.regions,
+        builtAt: release.builtAt ?? record.finishedAt,
+      });
   }
   const manifestPath = ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root);
   if (existsSync(manifestPath)) {
@@ -71,13 +74,13 @@ async function recordedBuilds(ctx: PublishContext): Promise<(ReleaseRecord & { a
     if (m.variant === ctx.variant.name && !builds.has(m.version))
       builds.set(m.version, {
         version: m.version,
-        at: m.createdAt,
+        builtAt: m.createdAt,
         regions: Object.fromEntries(
           Object.entries(m.regions).map(([r, x]) => [r, { imageId: x.ami, snapshotIds: x.snapshots }]),
         ),
       });
   }
-  return [...builds.values()].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  return [...builds.values()].sort((a, b) => (a.builtAt < b.builtAt ? 1 : a.builtAt > b.builtAt ? -1 : 0));
 }
 
 /** Parameters under the variant's path that point at an AMI: AMI → the parameters (channels and versions). */
@@ -235,12 +238,14 @@ async function removeOne(
       throw error;
     }
   }
-  // The region is done: the build's record forgets it, the removal record goes.
-  const release = await ctx.state.get(releaseId(item.version));
-  const regions = { ...((release?.outputs.regions as ReleaseRecord['regions'] | undefined) ?? {}) };
-  delete regions[item.region];
-  if (Object.keys(regions).length) await recordRelease(ctx.state, { version: item.version, regions });
-  else await ctx.state.remove([releaseId(item.version)]);
+  // The region is done: the build's record forgets it (in one update: regions finish side by side), the removal record goes.
+  await ctx.state.modify(releaseId(item.version), (release) => {
+    const regions = { ...((release?.outputs.regions as ReleaseRecord['regions'] | undefined) ?? {}) };
+    delete regions[item.region];
+    return release && Object.keys(regions).length
+      ? { ...release, outputs: { ...release.outputs, regions } }
+      : undefined;
+  });
   await ctx.state.remove([id]);
   return item;
 }

@@ -161,7 +161,7 @@ export function releaseModel(options: { amiExists?: (region: string, id: string)
     getParametersByPath(region: string, path: string) {
       return {
         Parameters: [...parameters.entries()]
-          .filter(([k]) => k.startsWith(`${region}${path}/`))
+          .filter(([k]) => k.startsWith(`${region}/${path}/`))
           .map(([k, p]) => ({ Name: k.slice(region.length + 1), Value: p.value, Type: 'String' })),
       };
     },

@@ -135,16 +135,20 @@ export function pointerActions(step: string, region: string, names: ParameterNam
  */
 export interface ReleaseRecord {
   version: string;
+  /** When the build was first recorded: prune keeps the newest. */
+  builtAt: string;
   regions: Record<string, { imageId: string; snapshotIds: string[] }>;
 }
 
 export const releaseId = (version: string) => `release:${version}`;
 
-export async function recordRelease(state: StateStore, release: ReleaseRecord): Promise<void> {
-  await state.put(
-    releaseId(release.version),
-    stepRecord('done', digestOf(release), release as unknown as Record<string, unknown>, new Date()),
-  );
+/** Records a build; one recorded before keeps its time (a rerun is the same build). */
+export async function recordRelease(state: StateStore, release: Omit<ReleaseRecord, 'builtAt'>): Promise<void> {
+  await state.modify(releaseId(release.version), (old) => {
+    const builtAt = typeof old?.outputs.builtAt === 'string' ? old.outputs.builtAt : new Date().toISOString();
+    const outputs = { ...release, builtAt };
+    return stepRecord('done', digestOf(outputs), outputs, new Date());
+  });
 }
 
 export const ssmPublishStep: PipelineStep = {
