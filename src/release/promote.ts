@@ -186,7 +186,7 @@ export async function promote(
   return outcomes;
 }
 
-/** The command that undoes a promotion, when every region held one same version before it. */
+/** The command that undoes a promotion (finished now or by an interrupted run), when every region held one same other version before it. */
 export function rollbackCommand(
   variant: string,
   channel: string,
@@ -194,6 +194,6 @@ export function rollbackCommand(
 ): string | undefined {
   const previous = new Set(outcomes.map((o) => o.value?.from.version));
   const [version] = previous;
-  if (previous.size !== 1 || !version || outcomes.every((o) => !o.value?.changed)) return undefined;
+  if (previous.size !== 1 || !version || outcomes.some((o) => o.value?.to.version === version)) return undefined;
   return `bro promote ${variant} --version ${version} --to ${channel}`;
 }
