@@ -4,7 +4,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { mockRelease } from './helpers/mock-release.js';
 import type { ReleaseModel } from './helpers/release-model.js';
-import { addBuild, amiOf, names, ORGANIZATION, REGIONS, releaseProject, variantToml } from './helpers/release-world.js';
+import {
+  addBuilds,
+  amiOf,
+  names,
+  ORGANIZATION,
+  REGIONS,
+  releaseProject,
+  variantToml,
+} from './helpers/release-world.js';
 
 /**
  * `bro promote` and `bro prune` against EC2, SSM and STS through
@@ -35,8 +43,7 @@ const writes = () => model.modifying().map((c) => `${c.region} ${c.action}`);
 
 describe('bro promote', () => {
   beforeEach(async () => {
-    await addBuild(model, w.work, '1.0.4-hc1', '2026-01-01T00:00:00.000Z');
-    await addBuild(model, w.work, '1.0.4-hc2', '2026-02-01T00:00:00.000Z');
+    await addBuilds(model, w.work, 2);
   });
 
   it('points the channel at the build in every region, shows old → new, and rolls back with the previous version', async () => {
@@ -139,13 +146,7 @@ describe('bro promote', () => {
 
 describe('bro prune', () => {
   beforeEach(async () => {
-    for (const [n, at] of [
-      [1, '2026-01-01'],
-      [2, '2026-02-01'],
-      [3, '2026-03-01'],
-      [4, '2026-04-01'],
-    ] as const)
-      await addBuild(model, w.work, `1.0.4-hc${n}`, `${at}T00:00:00.000Z`);
+    await addBuilds(model, w.work, 4);
     expect((await promote('1.0.4-hc1')).code).toBe(0);
     model.calls.length = 0;
   });

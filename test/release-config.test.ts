@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Ec2 } from '../src/adapters/aws.js';
 import { deprecationTime, parseDeprecation } from '../src/config/deprecation.js';
 import { validateVariant } from '../src/config/variant.js';
-import { ConfigError } from '../src/shared/errors.js';
 import { grantImage } from '../src/build/steps/share.js';
 import { runCli } from './helpers/cli.js';
 import { ORGANIZATION, releaseProject, variantToml } from './helpers/release-world.js';
+import { problems } from './helpers/variant-problems.js';
 
 /**
  * The variant keys of the release lifecycle (ssm-prefix, organization and
@@ -24,17 +24,6 @@ repository = "bottlerocket-admin"
 registry-account = "111111111111"
 `;
 const OU = 'arn:aws:organizations::123456789012:ou/o-abcde12345/ou-ab12-cdef3456';
-
-function problems(toml: string): string {
-  try {
-    validateVariant('variants/aws-k8s-1.18.toml', parse(toml), 'aws-k8s-1.18');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).exitCode).toBe(2);
-    return (error as ConfigError).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('release keys of the variant file', () => {
   it.each([

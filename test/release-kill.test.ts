@@ -7,7 +7,7 @@ import { REPO_ROOT } from './helpers/git-fixtures.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
 import { startReleaseEndpoint, type ReleaseEndpoint } from './helpers/release-endpoint.js';
 import { releaseModel, type ReleaseModel } from './helpers/release-model.js';
-import { addBuild, amiOf, names, REGIONS, releaseProject } from './helpers/release-world.js';
+import { addBuilds, amiOf, names, REGIONS, releaseProject } from './helpers/release-world.js';
 
 /**
  * kill -9 of `bro promote` and `bro prune` right after AWS applied a change
@@ -30,13 +30,7 @@ beforeEach(async () => {
   w = releaseProject();
   model = releaseModel();
   endpoint = await startReleaseEndpoint(model);
-  for (const [n, at] of [
-    [1, '2026-01-01'],
-    [2, '2026-02-01'],
-    [3, '2026-03-01'],
-    [4, '2026-04-01'],
-  ] as const)
-    await addBuild(model, w.work, `1.0.4-hc${n}`, `${at}T00:00:00.000Z`);
+  await addBuilds(model, w.work, 4);
 });
 afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');

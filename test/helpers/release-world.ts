@@ -59,6 +59,12 @@ export function releaseProject(toml = variantToml()) {
   };
 }
 
+/** Builds 1.0.4-hc1 … -hc<count>, a month apart, the newest last. */
+export async function addBuilds(model: ReleaseModel, work: string, count: number) {
+  for (let n = 1; n <= count; n++)
+    await addBuild(model, work, `1.0.4-hc${n}`, `2026-${String(n).padStart(2, '0')}-01T00:00:00.000Z`);
+}
+
 /** A finished build of `version` in every region (`at`: when it was recorded, for prune's order). */
 export async function addBuild(model: ReleaseModel, work: string, version: string, at: string, regions = REGIONS) {
   const release: Record<string, { imageId: string; snapshotIds: string[] }> = {};

@@ -7,6 +7,7 @@ import type { PipelineStep } from '../step.js';
 import { runRecorded } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
 import { requireAws, requireOutput } from './requires.js';
+import { describeRegionWork } from './ssm-publish.js';
 
 const STEP = 'ami-deprecate';
 
@@ -97,8 +98,7 @@ export const amiDeprecateStep: PipelineStep = {
         return { imageId, changes };
       });
     });
-    const describe = (o: { imageId: string; changes: string[]; skipped?: boolean }) =>
-      `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : 'already set'}`;
+    const describe = describeRegionWork('already set');
     throwIfAnyRegionFailed(
       STEP,
       'Setting the deprecation',

@@ -128,6 +128,12 @@ export function pointerActions(step: string, region: string, names: ParameterNam
   ];
 }
 
+/** A region's line in a step's summary: what it changed, `already`, or `done earlier` (skipped by its record). */
+export const describeRegionWork =
+  (already: string) =>
+  (o: { imageId: string; changes: string[]; skipped?: boolean }): string =>
+    `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : already}`;
+
 /**
  * The builds of this workspace, `release:<version>` in the state file: each
  * region's AMI and snapshots, recorded once the AMIs are shared. `bro prune`
@@ -209,8 +215,7 @@ export const ssmPublishStep: PipelineStep = {
         return { ...want, names, changes: written.length ? [`wrote ${written.length}`] : [] };
       });
     });
-    const describe = (o: { imageId: string; changes: string[]; skipped?: boolean }) =>
-      `${o.imageId} ${o.skipped ? 'done earlier' : o.changes.length ? o.changes.join(', ') : 'already published'}`;
+    const describe = describeRegionWork('already published');
     throwIfAnyRegionFailed(
       STEP,
       'Publishing the version parameters',
