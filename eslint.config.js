@@ -40,6 +40,22 @@ export default tseslint.config(
       // Tests build odd shapes on purpose (a corrupted state, a missing field).
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Every skip says why (test/helpers/skips.ts); no test is left skipped or focused.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(skipIf|runIf)$/]:not([arguments.0.callee.name=/^skips/])',
+          message: 'A suite skips with the reason: describe.skipIf(skipsBecause(reason)), or a skips…() built on it.',
+        },
+        {
+          selector: 'MemberExpression[object.name=/^(it|test|describe)$/][property.name=/^(skip|todo|only)$/]',
+          message: 'No test is left skipped or focused: skip with the reason, at run time (ctx.skip(reason)).',
+        },
+        {
+          selector: "CallExpression[callee.property.name='skip'][arguments.length=0]",
+          message: 'A test skips with the reason: ctx.skip(reason).',
+        },
+      ],
     },
   },
 );

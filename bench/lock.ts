@@ -1,7 +1,8 @@
 /**
  * Benchmark: what the workspace lock costs per external program. Each program
- * bro starts is recorded in `<work>/.bro/lock` (its process group, written
- * synchronously) and forgotten when it ends. Runs the same 200 short commands
+ * bro starts is recorded in `<work>/.bro/lock` (its process group: the lock is
+ * read to check it is still this bro's, then rewritten synchronously by the
+ * atomic write, without fsync) and forgotten when it ends. Runs the same 200 short commands
  * (`git --version`) through the runner, with and without the lock watching,
  * in this process, alternating, and prints the ratio. `git --version` is the
  * worst case (a program that does nothing); target: under 2 ms extra per program.

@@ -36,6 +36,8 @@ interface Workload {
   series: Series;
   base: Target;
   targets: Target[];
+  /** The variant the project builds, for the way forward. */
+  variant?: string;
 }
 
 const GIT_ENV = {
@@ -58,9 +60,15 @@ function releaseTags(gitDir: string, newerThan: string): Target[] {
     .map(([tag, object, peeled]) => ({ tag: tag!, commit: peeled || object! }));
 }
 
-/** The real upstream with this repository's newest Bottlerocket series. */
+/**
+ * The real upstream with this repository's oldest Bottlerocket series (the one with the most tags after it:
+ * v1.0.4's, 70 tags), and its variant, so that the way forward is worked out as the nightly check does.
+ */
 async function realWorkload(url: string): Promise<Workload> {
-  const series = await loadNewestSeries(createProject(root), 'bottlerocket');
+  const project = createProject(root);
+  const oldest = (await project.listSeriesBases('bottlerocket')).sort(compareVersions)[0];
+  const series = await loadNewestSeries(project, 'bottlerocket', oldest);
+  const variant = (await project.listVariants())[0];
   const gitDir = git(url, 'rev-parse', '--absolute-git-dir');
   const base = { tag: `v${series.base}`, commit: git(gitDir, 'rev-parse', `v${series.base}^{commit}`) };
   return {
@@ -69,6 +77,7 @@ async function realWorkload(url: string): Promise<Workload> {
     series,
     base,
     targets: releaseTags(gitDir, series.base),
+    ...(variant ? { variant: (await project.readVariant(variant)).name } : {}),
   };
 }
 
@@ -166,6 +175,7 @@ async function compare(runner: Runner, load: Workload, dir: string, label: strin
     series: load.series,
     base: load.base,
     targets: load.targets,
+    ...(load.variant ? { variant: load.variant } : {}),
   };
   const fast: number[] = [];
   let needWork = 0;
@@ -225,6 +235,8 @@ export async function main(): Promise<void> {
         cache,
         '--format',
         'json',
+        '--series',
+        load.series.base,
       ];
       wall(argv, env, 1);
       const command = wall([...argv, '--no-fetch'], env, 3);

@@ -170,7 +170,7 @@ function world(): World {
     variant,
     version: parseVersion('1.0.4-hc1'),
     workspace: { root: join(scratch, 'work'), bottlerocket: '', adminContainer: context, broDir },
-    settings: { waitTimeoutSeconds: 60, waitPollSeconds: 1, regionConcurrency: REGIONS.length },
+    settings: { waitTimeoutSeconds: 60, waitPollSeconds: 1, regionConcurrency: REGIONS.length, pushTimeoutMs: 60_000 },
     state: createStateStore(broDir),
     out: {},
   } as unknown as PublishContext;

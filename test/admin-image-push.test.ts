@@ -1,10 +1,18 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAws } from '../src/adapters/aws.js';
 import { Redactor } from '../src/adapters/redactor.js';
 import { registryPassword } from '../src/build/steps/admin-image-push.js';
-import { ADMIN_TAG, adminUri, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import {
+  ADMIN_TAG,
+  adminUri,
+  buildWorld,
+  expectNoSecret,
+  filesUnder,
+  REGIONS,
+  type BuildWorld,
+} from './helpers/build-world.js';
 import { ImageNotFoundException } from '@aws-sdk/client-ecr';
 import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
 
@@ -96,6 +104,29 @@ describe('admin image push', () => {
     }
     expect(result.stderr).not.toContain(REGISTRY_PASSWORD);
     expect(dockerCalls(s, 'push')).toEqual([]);
+  });
+
+  it('a hung docker push fails its region after --push-timeout of silence, and leaves no login on disk', async () => {
+    const result = await s.build(['--push-timeout', '0.02'], { BRO_FAKE_DOCKER_PUSH_HANG: '1' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Pushing the admin image failed in 3 of 3 regions');
+    for (const region of REGIONS)
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `✖ ${region}: docker push ${adminUri(region).replace(/[.]/g, '\\.')} printed nothing for [\\d.]+ seconds, so bro stopped it \\(after [\\d.]+ seconds in all\\); its last line: 5f70bf18a086: Preparing`,
+        ),
+      );
+    // One hint for the three regions.
+    expect(result.stderr.match(/The registry stopped answering/g)).toHaveLength(1);
+    expect(result.stderr).toContain(
+      '→ The registry stopped answering (check the network or proxy to ECR), or the layers need longer: raise --push-timeout (now 1.2 seconds). The login for the push was removed.',
+    );
+    // No login is left: not in the workspace's docker directories, not anywhere in the workspace.
+    expect(existsSync(join(s.work, '.bro/docker')) ? readdirSync(join(s.work, '.bro/docker')) : []).toEqual([]);
+    for (const file of filesUnder(s.work).filter((f) => statSync(f).isFile()))
+      expectNoSecret(readFileSync(file, 'latin1'), file);
+    // Nothing was shared: nodes would pull an admin image that is not there.
+    expect(s.world.modifying().filter((c) => c.command !== 'CreateRepository')).toEqual([]);
   });
 
   it('registers the ECR token and the password with the redactor the moment they are read', async () => {

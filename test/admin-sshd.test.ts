@@ -5,13 +5,13 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   SANDBOX_FAKES,
-  findProgram,
   makeAdminSandbox,
   sandboxUnavailable,
   type AdminSandbox,
   type SandboxOptions,
 } from './helpers/admin-sandbox.js';
-import { ADMIN_SERIES_DIR, patchedAdminTree, sealedEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { ADMIN_SERIES_DIR, adminEnv, patchedAdminTree, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { findProgram } from './helpers/index.js';
 import { parseSeriesFile } from '../src/config/series.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
 
@@ -42,10 +42,7 @@ afterEach(async () => {
 
 /** Skips the test, visibly and with the reason, when something it needs is missing. */
 function skipUnless(ctx: TestContext, reason: string | undefined): void {
-  if (reason) {
-    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
-    ctx.skip(reason);
-  }
+  if (reason) ctx.skip(reason);
 }
 
 function tree(ctx: TestContext): PatchedAdminTree {
@@ -60,7 +57,7 @@ async function hostKeys(): Promise<string> {
   const dir = tempDir('bro-host-keys-');
   for (const alg of ALGORITHMS) {
     await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], {
-      env: sealedEnv(),
+      env: adminEnv(),
       extendEnv: false,
     });
   }
@@ -157,7 +154,7 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
     const file = join(scratch, name);
     if (!ids.has(name)) {
       await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], {
-        env: sealedEnv(),
+        env: adminEnv(),
         extendEnv: false,
       });
       ids.set(name, readFileSync(`${file}.pub`, 'utf8').trim());
@@ -254,7 +251,7 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
           `${user}@127.0.0.1`,
           'id -un',
         ],
-        { env: sealedEnv(), extendEnv: false, reject: false, stdin: 'ignore' },
+        { env: adminEnv(), extendEnv: false, reject: false, stdin: 'ignore' },
       );
     };
     return { s, login, log: () => log };
@@ -317,7 +314,7 @@ describe('the admin series on the real upstream', () => {
     const t = tree(ctx);
     const names = parseSeriesFile('series', readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'));
     const git = (args: string[], env: Record<string, string> = {}) =>
-      execa('git', args, { cwd: t.tree, env: sealedEnv(env), extendEnv: false });
+      execa('git', args, { cwd: t.tree, env: adminEnv(env), extendEnv: false });
     const commits = (await git(['rev-list', '--reverse', `${t.base}..HEAD`])).stdout.split('\n');
     expect(commits).toHaveLength(names.length);
     const scratch = tempDir('bro-admin-series-');
@@ -346,7 +343,7 @@ describe('shellcheck on the admin scripts the series changes', () => {
 
   async function shellcheck(file: string): Promise<Finding[]> {
     const result = await execa('shellcheck', ['--format=json1', '--', file], {
-      env: sealedEnv(),
+      env: adminEnv(),
       extendEnv: false,
       reject: false,
     });

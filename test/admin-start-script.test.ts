@@ -38,8 +38,7 @@ afterEach(() => sandboxes.splice(0).forEach((s) => s.cleanup()));
 /** The patched tree, or the test is skipped, visibly, with the reason (no sandbox here, or no ../shared/upstream). */
 function requirePatched(ctx: TestContext): PatchedAdminTree {
   if (skip || !patched) {
-    process.stderr.write(`SKIPPED ${ctx.task.name}: ${skip}\n`);
-    ctx.skip(skip);
+    ctx.skip(skip ?? 'the patched admin container tree could not be made');
   }
   return patched;
 }

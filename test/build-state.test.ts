@@ -5,10 +5,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import { lockWorkspace } from '../src/adapters/locks/workspace-lock.js';
-import { buildSteps, stepMode } from '../src/build/pipeline.js';
+import { buildSteps, stages, stepMode } from '../src/build/pipeline.js';
+import { resolveStep } from '../src/build/steps/resolve.js';
+import { sourcesStep } from '../src/build/steps/sources.js';
+import { adminImageBuildStep } from '../src/build/steps/admin-image-build.js';
+import { osBuildStep } from '../src/build/steps/os-build.js';
+import { amiRegisterStep, readAmisJson } from '../src/build/steps/ami-register.js';
+import { patchStep } from '../src/build/steps/patch.js';
+import { renderStep } from '../src/build/steps/render-infra.js';
 import { STEP_IDS } from '../src/config/step-ids.js';
 import { assertCleanTree } from '../src/build/steps/run-logged.js';
-import { readAmisJson } from '../src/build/steps/ami-register.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
 import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
@@ -38,6 +44,36 @@ describe('the pipeline', () => {
     expect(stepMode('share', { from: 'admin-image-push' })).toBe('force');
     expect(stepMode('share', { only: 'share' })).toBe('force');
     expect(stepMode('os-build', { only: 'share' })).toBe('restore');
+  });
+});
+
+describe('the stages of a pipeline', () => {
+  it('accept a step only after the steps it needs: otherwise `npm run typecheck` fails', () => {
+    // @ts-expect-error sources reads resolve's pins, and no resolve comes before it.
+    stages().then(sourcesStep);
+    const local = stages().then(resolveStep).then(sourcesStep).then(patchStep).then(renderStep);
+    local.sideBySide(
+      'side by side',
+      'gate',
+      { title: 'admin', steps: (b) => b.then(adminImageBuildStep) },
+      // @ts-expect-error ami-register reads os-build's images, which the other branch does not make.
+      { title: 'os', steps: (b) => b.then(amiRegisterStep) },
+    );
+    const both = local.sideBySide(
+      'side by side',
+      'gate',
+      { title: 'admin', steps: (b) => b.then(adminImageBuildStep) },
+      { title: 'os', steps: (b) => b.then(osBuildStep).then(amiRegisterStep) },
+    );
+    expect(buildSteps(both.list).map((step) => step.id)).toEqual([
+      'resolve',
+      'sources',
+      'patch',
+      'render',
+      'admin-image-build',
+      'os-build',
+      'ami-register',
+    ]);
   });
 });
 

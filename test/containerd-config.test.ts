@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseToml } from 'smol-toml';
@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { previewSetup } from './helpers/preview-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import { findProgram, PATH, sealedEnv, SYSTEM_DIRS } from './helpers/index.js';
 
 /**
  * The containerd config that `bro preview` renders, read by the real
@@ -17,27 +17,14 @@ import { PATH, sealedEnv } from './helpers/env.js';
  */
 
 /** Where Debian installs programs. Fixed, so nothing in the developer's shell changes what runs. */
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const SYSTEM_PATH = SYSTEM_DIRS.join(':');
 const CRI = 'io.containerd.grpc.v1.cri';
-
-function findProgram(name: string): string | undefined {
-  for (const dir of SYSTEM_PATH.split(':')) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 /** Skips the test, visibly and with the reason, when the real program is missing. */
 function requireProgram(ctx: TestContext, name: string, pkg: string): string {
-  const path = findProgram(name);
+  const path = findProgram(name, SYSTEM_DIRS);
   if (!path) {
     const reason = `${name} is not installed (Debian package ${pkg}): the rendered containerd config is not checked by the real containerd`;
-    process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
     ctx.skip(reason);
   }
   return path;

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
+import { lockIdentity } from './helpers/processes.js';
 import { runCli } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import {
@@ -141,8 +142,8 @@ describe('one mirror cache, many bros', () => {
     const result = await s.run(['build', 'aws-k8s-1.18', '--version', '1.0.9-hc1', '--dry-run', '--ci'], {
       PATH: `${bin}:${PATH}`,
     });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('has no ref "v1.0.9"');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('has no tag or branch "v1.0.9"');
     const left = readdirSync(join(s.cacheDir, 'mirrors'));
     expect(left.filter((e) => !e.endsWith('.git'))).toEqual([]);
   });
@@ -154,10 +155,13 @@ describe('one mirror cache, many bros', () => {
       .pathFor(s.upstream.bottlerocket);
     mkdirSync(join(s.cacheDir, 'mirrors'), { recursive: true });
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    writeFileSync(`${mirror}.lock`, JSON.stringify({ host: hostname(), pid: dead, token: 'dead' }));
+    writeFileSync(`${mirror}.lock`, JSON.stringify({ owner: { ...lockIdentity(process.pid), pid: dead }, groups: [] }));
     mkdirSync(`${mirror}.partial-${dead}-0000`);
     const result = await s.dryRun();
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      `Took over the lock ${mirror}.lock left by pid ${dead}, which is no longer running`,
+    );
     expect(readdirSync(join(s.cacheDir, 'mirrors')).filter((e) => !e.endsWith('.git'))).toEqual([]);
   });
 });
@@ -412,7 +416,7 @@ describe('variant files', () => {
 });
 
 describe('outside a project', () => {
-  it('bro variants, bro matrix and bro build exit 2: not a bro project; use --project-dir', async () => {
+  it('bro variants, bro matrix and bro build exit 2: the --project-dir named is not a bro project', async () => {
     const s = setup();
     const elsewhere = tempDir('bro-not-a-project-');
     dirs.push(elsewhere);
@@ -437,8 +441,10 @@ describe('outside a project', () => {
     ]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr).toContain('is not a bro project');
-      expect(result.stderr).toContain('use --project-dir');
+      expect(result.stderr).toMatch(
+        /--project-dir \S+ is not a bro project: it has no variants\/ or patches\/ directory/,
+      );
+      expect(result.stderr).toContain('--project-dir <dir>');
       expect(result.stdout).toBe('');
     }
   });
@@ -599,7 +605,7 @@ describe("never discards the user's commits in silence", () => {
 
 describe('the mirror lock does not trust a pid alone', () => {
   it('a lock whose pid runs (reused by another process) but that nobody touches is taken over; a touched one is waited for', async () => {
-    const { withFileLock } = await import('../src/adapters/locks/file-lock.js');
+    const { withMirrorLock } = await import('../src/adapters/locks/mirror-lock.js');
     const dir = tempDir('bro-lock-');
     dirs.push(dir);
     const path = join(dir, 'm.git.lock');
@@ -607,24 +613,57 @@ describe('the mirror lock does not trust a pid alone', () => {
     writeFileSync(path, JSON.stringify({ host: hostname(), pid: 1, token: 'old' }));
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);
-    expect(await withFileLock(path, async () => 'ran', { staleAfterMs: 1000, pollMs: 10 })).toBe('ran');
+    expect(await withMirrorLock(path, async () => 'ran', { staleAfterMs: 1000, pollMs: 10 })).toBe('ran');
     expect(existsSync(path)).toBe(false);
 
     // Held and touched by a live holder: the second waits until the first releases.
     const order: string[] = [];
     let release!: () => void;
-    const first = withFileLock(
+    const first = withMirrorLock(
       path,
       () => new Promise<void>((r) => (release = () => (order.push('first done'), r()))),
       { staleAfterMs: 300, pollMs: 10 },
     );
     await new Promise((r) => setTimeout(r, 50));
-    const second = withFileLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
+    const second = withMirrorLock(path, async () => void order.push('second ran'), { staleAfterMs: 300, pollMs: 10 });
     // Longer than staleAfterMs: the holder's heartbeat keeps the lock fresh.
     await new Promise((r) => setTimeout(r, 700));
     expect(order).toEqual([]);
     release();
     await Promise.all([first, second]);
     expect(order).toEqual(['first done', 'second ran']);
+  });
+});
+
+describe('the state file after a successful rerun', () => {
+  it('no longer says interrupted for a step without inputs that an earlier run left interrupted', async () => {
+    const s = setup();
+    const broDir = join(s.project, 'work', 'aws-k8s-1.18', '.bro');
+    mkdirSync(broDir, { recursive: true });
+    // What an interrupt during the resolve step leaves (the step has no inputs to record).
+    const at = new Date().toISOString();
+    const record = { status: 'interrupted', inputs: '', outputs: {}, startedAt: at, finishedAt: at, durationMs: 1 };
+    writeFileSync(join(broDir, 'state.json'), JSON.stringify({ schemaVersion: 1, steps: { resolve: record } }));
+    const result = await s.dryRun();
+    expect(result.code, result.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(join(broDir, 'state.json'), 'utf8')) as {
+      steps: Record<string, { status: string }>;
+    };
+    expect(Object.entries(state.steps).filter(([, r]) => r.status !== 'done')).toEqual([]);
+    expect(state.steps.resolve?.status).toBe('done');
+  });
+});
+
+describe('the two series digests', () => {
+  it("the plan shows each series' digest as the check reports it, and labels the digest of both", async () => {
+    const s = setup();
+    const patch = makePatch(s.upstream.bottlerocket, 'v1.0.4', 'models: first', { 'sources/first.txt': 'first\n' });
+    writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-first.patch': patch });
+    const plan = await s.dryRun();
+    expect(plan.code, plan.stderr).toBe(0);
+    const check = await s.run(['patches', 'check', '--json', '--tags', 'v1.0.4']);
+    const digest = (JSON.parse(check.stdout) as { series: { digest: string } }).series.digest;
+    expect(plan.stdout).toContain(`series 1.0.4 (1 patch, digest ${digest.slice(0, 19)})`);
+    expect(plan.stdout).toMatch(/Series digest +sha256:[0-9a-f]{64} \(of both series: the bro:patch-series tag\)/);
   });
 });

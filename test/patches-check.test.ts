@@ -243,7 +243,7 @@ describe('bro patches check: one status per patch, per tag', () => {
   it('writes a versioned JSON document with the series and each tag', async () => {
     const doc = await report('--tags', 'v1.0.1');
     expect(doc).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       kind: 'bro.patches.check',
       source: 'bottlerocket',
       url: upstream.repo,
@@ -388,6 +388,7 @@ describe('bro patches check for the admin container (an untagged base)', () => {
         'admin-container',
         '--base',
         'HEAD',
+        '--allow-empty',
         '--project-dir',
         lone,
         '--cache-dir',

@@ -196,7 +196,7 @@ describe('slug', () => {
 });
 
 const REPORT: CheckReport = {
-  schemaVersion: 1,
+  schemaVersion: 2,
   kind: 'bro.patches.check',
   source: 'bottlerocket',
   url: 'https://example.invalid/bottlerocket.git',

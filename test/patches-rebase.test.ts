@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitPlumbing } from '../src/adapters/git-plumbing.js';
@@ -6,6 +6,7 @@ import { Redactor } from '../src/adapters/redactor.js';
 import { createRunner } from '../src/adapters/runner.js';
 import type { CheckReport } from '../src/patches/check/check-report.js';
 import { parseFormatPatch } from '../src/config/patch-file.js';
+import { parseSeriesFile } from '../src/config/series.js';
 import { runCli } from './helpers/cli.js';
 import { git, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
 import {
@@ -34,14 +35,14 @@ afterEach(() => {
 const env = () => ({ BRO_BOTTLEROCKET_URL: upstream.repo });
 const dirs = () => ['--project-dir', project, '--work-dir', work];
 const rebase = (...args: string[]) => runCli(['patches', 'rebase', ...dirs(), '--cache-dir', cache, ...args], env());
-const refresh = () => runCli(['patches', 'refresh', ...dirs()], env());
+const refresh = (...args: string[]) => runCli(['patches', 'refresh', ...dirs(), ...args], env());
 const check = (...args: string[]) =>
   runCli(['patches', 'check', '--project-dir', project, '--cache-dir', cache, ...args], env());
 const workspace = () => join(work, 'rebase', 'bottlerocket');
 
 function series(base: string): Record<string, string> {
   const dir = join(project, 'patches', 'bottlerocket', base);
-  const names = readFileSync(join(dir, 'series'), 'utf8').split('\n').filter(Boolean);
+  const names = parseSeriesFile('series', readFileSync(join(dir, 'series'), 'utf8'));
   return Object.fromEntries(names.map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
 }
 
@@ -120,7 +121,9 @@ describe('rebase → resolve → refresh → check', () => {
     expect(stopped.stderr).toContain(
       `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.2: conflict in ${FILES.kubelet}.`,
     );
-    expect(stopped.stderr).toContain(`The rebase stopped at patch 2 of 7, in ${workspace()}. To finish it:`);
+    expect(stopped.stderr).toContain(
+      `The rebase stopped at 0002 (the 2nd of the 7 patches git am applies), in ${workspace()}. To finish it:`,
+    );
     expect(stopped.stderr).toContain(`  cd ${workspace()}`);
     expect(stopped.stderr).toContain(`  git add ${FILES.kubelet}`);
     expect(stopped.stderr).toContain('  git am --continue');
@@ -193,7 +196,7 @@ describe('rebase → resolve → refresh → check', () => {
       `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`,
     );
     expect(stopped.stderr).toContain(
-      `The rebase stopped at patch 2 of 6, in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
+      `The rebase stopped at 0002 (the 2nd of the 6 patches git am applies), in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
     );
   });
 
@@ -202,6 +205,47 @@ describe('rebase → resolve → refresh → check', () => {
     const restarted = await rebase('--onto', 'v1.1.0', '--restart');
     expect(restarted.code).toBe(0);
     expect(readdirSync(join(project, 'patches', 'bottlerocket')).sort()).toEqual(['1.0.0', '1.1.0']);
+  });
+
+  it('refresh refuses to overwrite the series where it differs from what bro wrote (a comment in series, a Subject: edited by hand) unless --force', async () => {
+    expect((await rebase('--onto', 'v1.1.0')).code).toBe(0);
+    const dir = join(project, 'patches', 'bottlerocket', '1.1.0');
+    const name = Object.keys(series('1.1.0'))[0]!;
+    writeFileSync(join(dir, 'series'), `${readFileSync(join(dir, 'series'), 'utf8')}# reviewed by ops\n`);
+    const edited = readFileSync(join(dir, name), 'utf8').replace(/^Subject: (.*)$/m, 'Subject: $1 (edited)');
+    writeFileSync(join(dir, name), edited);
+
+    const refused = await refresh();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('patches/bottlerocket/1.1.0/: was edited since bro patches refresh wrote it');
+    expect(refused.stderr).toContain(`would overwrite ${name}, series`);
+    expect(refused.stderr).toContain('--force');
+    expect(readFileSync(join(dir, 'series'), 'utf8')).toContain('# reviewed by ops');
+    expect(readFileSync(join(dir, name), 'utf8')).toBe(edited);
+
+    // Unchanged since bro wrote it: refreshed again without a word.
+    const forced = await refresh('--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'series'), 'utf8')).not.toContain('# reviewed by ops');
+    expect((await refresh()).code).toBe(0);
+  });
+
+  it('refresh refuses a series directory it did not write, unless it already holds the same patches', async () => {
+    expect((await rebase('--onto', 'v1.1.0')).code).toBe(0);
+    const dir = join(project, 'patches', 'bottlerocket', '1.1.0');
+    const names = Object.keys(series('1.1.0'));
+    writeFileSync(join(dir, 'series'), names.map((n) => `${n}\n`).join(''));
+    expect((await refresh()).code).toBe(0);
+    writeFileSync(
+      join(dir, 'series'),
+      names
+        .slice(1)
+        .map((n) => `${n}\n`)
+        .join('') + `# ${names[0]}\n`,
+    );
+    const refused = await refresh();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('patches/bottlerocket/1.1.0/: was not written by bro patches refresh');
   });
 
   it('refresh without a rebase says how to start one', async () => {

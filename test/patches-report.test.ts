@@ -1,6 +1,6 @@
 import MarkdownIt from 'markdown-it';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckReport, TagResult } from '../src/patches/check/check-report.js';
+import type { CheckReport, Equivalent, TagResult } from '../src/patches/check/check-report.js';
 import { addedSettings, findUpstreamSettings } from '../src/patches/check/find-upstream-settings.js';
 import { formatHtml } from '../src/patches/report/format-html.js';
 import { formatMarkdown, SYMBOL } from '../src/patches/report/format-markdown.js';
@@ -56,15 +56,15 @@ const check = (...args: string[]) =>
   runCli(['patches', 'check', '--project-dir', project, '--cache-dir', scratch('bro-cache-'), ...args], env());
 
 describe('bro patches check with no --source', () => {
-  it('checks every source with a series: one JSON document per source, one per line, each of schema 1; the exit code is the worst', async () => {
+  it('checks every source with a series: one JSON document per source, one per line, each of schema 2; the exit code is the worst', async () => {
     const result = await check('--json');
     const docs = result.stdout
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line) as CheckReport);
     expect(docs.map((d) => [d.schemaVersion, d.kind, d.source])).toEqual([
-      [1, 'bro.patches.check', 'bottlerocket'],
-      [1, 'bro.patches.check', 'admin-container'],
+      [2, 'bro.patches.check', 'bottlerocket'],
+      [2, 'bro.patches.check', 'admin-container'],
     ]);
     expect(docs[1]!.tags.map((t) => [t.tag, t.patches.map((p) => p.status)])).toEqual([['v0.6.0', ['upstreamed']]]);
     expect(result.code).toBe(1);
@@ -246,16 +246,27 @@ describe('what to do next', () => {
     ]);
   });
 
-  it("says drop, naming upstream's setting and the tag that added it, when upstream's model has every setting the patch adds", () => {
-    const t = tags(['v1.0.1', { status: 'conflict' }], ['v1.0.2', { status: 'conflict' }]);
-    const found = [{ field: 'eviction_hard', key: 'settings.kubernetes.eviction-hard', tag: 'v1.0.2' }];
-    expect(recommend(['0001-p.patch'], t, new Map([['0001-p.patch', { found, notFound: [] }]]))[0]).toMatchObject({
+  it("says drop, naming upstream's setting and the tag that added it, when upstream has every part of the patch; port, naming what it lacks, when it has some", () => {
+    const t = tags(['v1.0.1', { status: 'conflict' }], ['v1.0.2', { status: 'replaced', applies: 'conflict' }]);
+    const found: Equivalent = {
+      kind: 'setting',
+      ours: '`settings.kubernetes.eviction-hard`',
+      upstream: {
+        tag: 'v1.0.2',
+        what: 'upstream has its own, under the same key',
+        key: 'settings.kubernetes.eviction-hard',
+      },
+    };
+    expect(recommend(['0001-p.patch'], t, [[found]])[0]).toMatchObject({
       kind: 'drop',
-      text: "upstreamed in v1.0.2: drop it: upstream's `settings.kubernetes.eviction-hard` (v1.0.2) replaces ours",
+      text: 'upstreamed in another form by v1.0.2: drop it. `settings.kubernetes.eviction-hard` (v1.0.2): upstream has its own, under the same key',
     });
-    expect(
-      recommend(['0001-p.patch'], t, new Map([['0001-p.patch', { found, notFound: ['feature_gates'] }]]))[0]!.text,
-    ).toContain('upstream has nothing for `feature_gates`');
+    const partly = tags(['v1.0.1', { status: 'conflict' }], ['v1.0.2', { status: 'conflict' }]);
+    const advice = recommend(['0001-p.patch'], partly, [
+      [found, { kind: 'setting', ours: '`settings.kubernetes.feature-gates`' }],
+    ])[0]!;
+    expect(advice.kind).toBe('port');
+    expect(advice.text).toContain('Upstream has no equivalent of `settings.kubernetes.feature-gates`');
   });
 });
 
@@ -287,8 +298,13 @@ describe("settings a patch adds, and upstream's own", () => {
 
   it('reads the fields the patch adds to structs upstream has, not those of structs it adds', () => {
     expect(addedSettings(patch)).toEqual([
-      { struct: 'KubernetesSettings', field: 'eviction_hard', file: 'sources/models/src/lib.rs' },
-      { struct: 'KubernetesSettings', field: 'pod_pids_limit', file: 'sources/models/src/lib.rs' },
+      {
+        struct: 'KubernetesSettings',
+        field: 'eviction_hard',
+        file: 'sources/models/src/lib.rs',
+        types: ['HashMap', 'SingleLineString', 'SingleLineString'],
+      },
+      { struct: 'KubernetesSettings', field: 'pod_pids_limit', file: 'sources/models/src/lib.rs', types: ['i64'] },
     ]);
   });
 
@@ -313,7 +329,7 @@ describe("settings a patch adds, and upstream's own", () => {
 
 function fakeReport(tags: TagResult[]): CheckReport {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     kind: 'bro.patches.check',
     source: 'bottlerocket',
     url: 'https://example.invalid/x.git',

@@ -129,3 +129,36 @@ describe('plain output', () => {
     }
   });
 });
+
+describe('a terminal that reports no width', () => {
+  it('gets plain lines, not one character per line', async () => {
+    const s = makeWorld(dirs);
+    // listr2's interactive renderer wraps at the terminal's width, as stdout reports it.
+    const saved = Object.getOwnPropertyDescriptor(process.stdout, 'columns');
+    Object.defineProperty(process.stdout, 'columns', { value: 0, configurable: true });
+    try {
+      const { code, stderr } = await runCli(
+        [
+          'build',
+          'aws-k8s-1.18',
+          '--version',
+          '1.0.4-hc1',
+          '--dry-run',
+          '--project-dir',
+          s.project,
+          '--cache-dir',
+          s.cacheDir,
+        ],
+        {},
+        { stderrIsTTY: true, columns: 0 },
+      );
+      expect(code, stderr).toBe(0);
+      const lines = stderr.split('\n').filter((l) => l.trim());
+      expect(lines.filter((l) => l.trim().length <= 1)).toEqual([]);
+      expect(stderr).toMatch(/Resolve upstream refs/);
+    } finally {
+      if (saved) Object.defineProperty(process.stdout, 'columns', saved);
+      else delete (process.stdout as { columns?: number }).columns;
+    }
+  });
+});

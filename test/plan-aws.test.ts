@@ -23,6 +23,7 @@ interface PlannedAction {
   change?: 'add' | 'remove';
   accounts?: string[];
   perSnapshot?: boolean;
+  onRerun?: boolean;
 }
 
 /** `<region> <operation as the mock names it> [add|remove accounts]`. */
@@ -48,7 +49,7 @@ function fromCall(c: AwsCall): string {
 }
 
 describe('the plan and the build', () => {
-  it('the AWS calls of a first build are exactly the AWS actions the dry run planned for bro', async () => {
+  it('the AWS calls of a first build, and of a rerun that verifies before it skips, are exactly the AWS actions the dry run planned for bro', async () => {
     const dry = await s.build(['--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout) as { schemaVersion: number; kind: string; aws: PlannedAction[] };
@@ -65,15 +66,24 @@ describe('the plan and the build', () => {
         .ImageId as string;
       return s.world.image(region, imageId).snapshots.length;
     };
-    const expected = plan.aws
-      .filter((a) => a.by === 'bro')
-      .flatMap((a) => Array.from({ length: a.perSnapshot ? snapshotsIn(a.region) : 1 }, () => fromPlan(a)));
-    expect(calls.map(fromCall).sort()).toEqual(expected.sort());
+    const expected = (rerun: boolean) =>
+      plan.aws
+        .filter((a) => a.by === 'bro' && Boolean(a.onRerun) === rerun)
+        .flatMap((a) => Array.from({ length: a.perSnapshot ? snapshotsIn(a.region) : 1 }, () => fromPlan(a)));
+    expect(calls.map(fromCall).sort()).toEqual(expected(false).sort());
     // Not vacuous: every region got its push and its grants for every account.
     for (const region of REGIONS) {
       expect(calls.map(fromCall)).toContain(`${region} CreateRepository`);
       expect(calls.map(fromCall)).toContain(`${region} ModifyImageAttribute add ${[...ACCOUNTS].sort().join(',')}`);
     }
+
+    // A rerun with the same inputs makes the calls the plan lists for a rerun: it verifies the grants, then skips.
+    s.world.calls.length = 0;
+    const rerun = await s.build();
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const rerunCalls = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity').map(fromCall);
+    expect(rerunCalls.sort()).toEqual(expected(true).sort());
+    expect(rerunCalls.length).toBe(REGIONS.length * 3);
   });
 
   it("pubsys' own actions are in the plan: register in the first region, copy to the others", async () => {

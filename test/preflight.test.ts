@@ -2,19 +2,23 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createAws } from '../src/adapters/aws.js';
 import type { Host } from '../src/adapters/host.js';
 import { createAdapters } from '../src/adapters/index.js';
 import { validateVariant } from '../src/config/variant.js';
 import {
-  checkAwsIdentity,
-  checkDisk,
-  checkRegistry,
+  awsIdentityCheck,
+  CHECKS,
+  diskCheck,
+  ecrRegistryCheck,
   isExampleAccount,
   requiredDiskGiB,
   type CheckInputs,
+  type Found,
+  type Identity,
 } from '../src/build/preflight/checks.js';
+import { runPreflight } from '../src/build/preflight/preflight.js';
 import { buildWorld, REGISTRY_ACCOUNT, type BuildWorld } from './helpers/build-world.js';
 import { runCli } from './helpers/cli.js';
 import { isProbe } from './helpers/fake-tools.js';
@@ -92,6 +96,32 @@ describe('bro doctor', () => {
     }
   });
 
+  it('a network problem on the way to STS is named as the network, not as missing credentials', async () => {
+    // What the SDK's node HTTP handler rejects with when DNS has no answer.
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND sts.ap-northeast-1.amazonaws.com'), {
+      code: 'ENOTFOUND',
+      hostname: 'sts.ap-northeast-1.amazonaws.com',
+    });
+    s.world.failures.set('*/GetCallerIdentity', dns);
+    const result = await doctor(['--min-free-disk', '0.1']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "✖ AWS identity: STS GetCallerIdentity in ap-northeast-1 could not reach AWS through the SDK's default chain (no profile set), partition aws: getaddrinfo ENOTFOUND sts.ap-northeast-1.amazonaws.com\n    → This is the network, not your credentials: check DNS, the proxy (HTTPS_PROXY) and the firewall to STS in ap-northeast-1, then rerun.",
+    );
+    expect(result.stdout).not.toContain('aws sso login');
+
+    // Credentials AWS refuses are still the credentials' problem.
+    s.world.failures.set(
+      '*/GetCallerIdentity',
+      Object.assign(new Error('The security token included in the request is invalid.'), {
+        name: 'InvalidClientTokenId',
+      }),
+    );
+    const refused = await doctor(['--min-free-disk', '0.1']);
+    expect(refused.stdout).toContain('failed through');
+    expect(refused.stdout).toContain('aws sso login');
+  });
+
   it('--json is one versioned document', async () => {
     const result = await doctor(['aws-k8s-1.18', '--json', '--min-free-disk', '1000000']);
     expect(result.code).toBe(1);
@@ -119,6 +149,14 @@ describe('the preflight of bro build', () => {
     expect(result.stderr).toContain('✖ This host cannot run the build: Accounts (see above). Nothing was started.');
     expect(s.tools.calls()).toEqual([]);
     expect(s.world.modifying()).toEqual([]);
+  });
+
+  it('bro share refused by its preflight says it cannot share, not that it cannot run the build', async () => {
+    useExampleAccounts();
+    const result = await s.cli(['share', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--ci']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('✖ This host cannot share the AMIs: Accounts (see above). Nothing was started.');
+    expect(result.stderr).not.toContain('run the build');
   });
 
   it('a real build prints the checks once, then builds', async () => {
@@ -190,17 +228,21 @@ describe('the checks', () => {
     };
   };
 
+  /** What the other checks found: this identity (none: STS did not say). */
+  const knowing = (identity?: Identity): Found => ({ identity: () => Promise.resolve(identity) });
+  const checkAwsIdentity = (i: CheckInputs) => awsIdentityCheck.run(i, knowing());
+
   it('disk: 80 GiB for a first build, 20 GiB when the caches of an earlier build are there, or what --min-free-disk says', async () => {
     expect(requiredDiskGiB({ hasBuildCaches: false })).toMatchObject({ gib: 80 });
     expect(requiredDiskGiB({ hasBuildCaches: true })).toMatchObject({ gib: 20 });
     expect(requiredDiskGiB({ hasBuildCaches: true, minFreeDiskGiB: 5 })).toMatchObject({ gib: 5 });
-    const first = await checkDisk(inputs({ host: host(78 * GIB) }));
+    const first = await diskCheck.run(inputs({ host: host(78 * GIB) }), knowing());
     expect(first).toMatchObject({
       status: 'fail',
       detail: "78.0 GiB free under /w; needs 80 GiB (a first build in this workspace, per upstream's BUILDING.md)",
     });
     expect(first.fix).toContain('Free 2.0 GiB there, or put the workspace on a larger disk (--work-dir)');
-    expect((await checkDisk(inputs({ host: host(78 * GIB), hasBuildCaches: true }))).status).toBe('ok');
+    expect((await diskCheck.run(inputs({ host: host(78 * GIB), hasBuildCaches: true }), knowing())).status).toBe('ok');
   });
 
   it("AWS identity: the account, the profile and the partition; a partition other than the regions' is a failure", async () => {
@@ -210,21 +252,19 @@ describe('the checks', () => {
         .on(GetCallerIdentityCommand)
         .resolves({ Account: '210987654321', Arn: 'arn:aws:sts::210987654321:assumed-role/publish/bro' });
       const ok = await checkAwsIdentity(inputs());
-      expect(ok.result).toMatchObject({
+      expect(ok).toMatchObject({
         status: 'ok',
         detail:
           'account 210987654321 as arn:aws:sts::210987654321:assumed-role/publish/bro, through profile publish (infra.profile), partition aws',
       });
-      expect(checkRegistry(inputs(), ok.identity)).toMatchObject({ status: 'ok' });
+      expect(await ecrRegistryCheck.run(inputs(), knowing(ok.identity))).toMatchObject({ status: 'ok' });
 
       sts
         .on(GetCallerIdentityCommand)
         .resolves({ Account: '210987654321', Arn: 'arn:aws-cn:iam::210987654321:user/x' });
       const china = await checkAwsIdentity(inputs());
-      expect(china.result.status).toBe('fail');
-      expect(china.result.fix).toContain(
-        "The variant's regions are in partition aws: use credentials of an account there",
-      );
+      expect(china.status).toBe('fail');
+      expect(china.fix).toContain("The variant's regions are in partition aws: use credentials of an account there");
 
       sts.on(GetCallerIdentityCommand).rejects(
         Object.assign(new Error('Could not load credentials from any providers'), {
@@ -232,12 +272,12 @@ describe('the checks', () => {
         }),
       );
       const none = await checkAwsIdentity(inputs());
-      expect(none.result).toMatchObject({
+      expect(none).toMatchObject({
         status: 'fail',
         detail:
           'STS GetCallerIdentity in us-east-1 failed through profile publish (infra.profile), partition aws: Could not load credentials from any providers',
       });
-      expect(checkRegistry(inputs(), none.identity)).toMatchObject({ status: 'skipped' });
+      expect(await ecrRegistryCheck.run(inputs(), knowing(none.identity))).toMatchObject({ status: 'skipped' });
     } finally {
       sts.restore();
     }
@@ -251,8 +291,8 @@ describe('the checks', () => {
         .resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/builder' });
       const bare = { ...variant, infra: {} } as typeof variant;
       const skipped = await checkAwsIdentity(inputs({ variant: bare, dryRun: true }));
-      expect(skipped.result).toMatchObject({ status: 'skipped' });
-      expect(skipped.result.detail).toContain('not asked in a dry run');
+      expect(skipped).toMatchObject({ status: 'skipped' });
+      expect(skipped.detail).toContain('not asked in a dry run');
       expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
       // Each place credentials can be configured makes the dry run ask; a real build always asks.
       for (const over of [
@@ -262,7 +302,7 @@ describe('the checks', () => {
         { variant },
         { dryRun: false },
       ]) {
-        expect((await checkAwsIdentity(inputs({ variant: bare, dryRun: true, ...over }))).result.status).toBe('ok');
+        expect((await checkAwsIdentity(inputs({ variant: bare, dryRun: true, ...over }))).status).toBe('ok');
       }
       expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(5);
     } finally {
@@ -270,13 +310,33 @@ describe('the checks', () => {
     }
   });
 
-  it('the registry of another account is advice on cross-account pushes', () => {
-    const result = checkRegistry(inputs(), {
-      account: '456789012345',
-      arn: 'arn:aws:iam::456789012345:user/x',
-      partition: 'aws',
-    });
-    expect(result).toMatchObject({ status: 'advice', mustHave: false });
+  it('the AWS identity and ECR registry checks share one STS call; a check no step of --only needs is skipped', async () => {
+    const sts = mockClient(STSClient);
+    onTestFinished(() => sts.restore());
+    sts.on(GetCallerIdentityCommand).resolves({ Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/b' });
+    {
+      const checks = await runPreflight(inputs({ host: host(100 * GIB) }));
+      expect(checks.map((c) => c.id)).toEqual(CHECKS.map((c) => c.id));
+      expect(checks.find((c) => c.id === 'ecr-registry')).toMatchObject({ status: 'ok', mustHave: false });
+      expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(1);
+      const forShare = await runPreflight(inputs(), ['share']);
+      expect(forShare.find((c) => c.id === 'docker')).toEqual({
+        id: 'docker',
+        title: 'Docker engine',
+        mustHave: true,
+        status: 'skipped',
+        detail: 'not needed by share',
+      });
+    }
+  });
+
+  it('the registry of another account is advice on cross-account pushes', async () => {
+    const result = await ecrRegistryCheck.run(
+      inputs(),
+      knowing({ account: '456789012345', arn: 'arn:aws:iam::456789012345:user/x', partition: 'aws' }),
+    );
+    expect(result).toMatchObject({ status: 'advice' });
+    expect(ecrRegistryCheck.mustHave).toBe(false);
     expect(result.fix).toContain(
       'must exist in 210987654321 in every region (bro can create it only in your own account), with a repository policy that lets 456789012345 push',
     );

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { removeDir, tempDir } from './helpers/git-fixtures.js';
+import { git, removeDir, tempDir } from './helpers/git-fixtures.js';
 import { previewSetup } from './helpers/preview-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 
@@ -190,17 +190,65 @@ describe('bro preview', () => {
       'containerd config: password of registry "harbor.example.com:8443" does not come back exactly when the rendered TOML is parsed',
     );
     expect(result.stderr).toContain('A node would write invalid configuration');
+    expect(result.stderr).toContain('(1 problem, listed above)');
     expect(result.stdout + result.stderr).not.toContain('a&b"c');
   });
 
-  it('notes an instance type eni-max-pods does not know: max pods and kubeReserved memory stay unset', async () => {
+  it('refuses an --instance-type eni-max-pods does not know (max pods and kubeReserved memory would stay unset), unless the user data sets them', async () => {
     const result = await preview(USER_DATA, ['--instance-type', 'x9.huge', '--cpus', '96']);
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(2);
     expect(result.stdout).toContain('settings.kubernetes.kube-reserved.cpu = 310m');
     expect(result.stdout).toContain(
       'x9.huge is not in packages/os/eni-max-pods: pluto exits 2 and the setting stays unset',
     );
     expect(result.stdout).toMatch(/maxPods\s+110/);
+    expect(result.stdout).not.toContain('✔ The node accepts');
+    expect(result.stderr).toContain(
+      '--instance-type x9.huge is not in packages/os/eni-max-pods: on such a node pluto exits 2 and settings.kubernetes.max-pods and settings.kubernetes.kube-reserved.memory stay unset',
+    );
+    expect(result.stderr).toContain('1 problem, listed above');
+    const set = await preview(
+      USER_DATA.replace(
+        'container-log-max-files = 5',
+        'container-log-max-files = 5\nmax-pods = 58\nkube-reserved = { memory = "893Mi" }',
+      ),
+      ['--instance-type', 'x9.huge', '--cpus', '96'],
+    );
+    expect(set.code, set.stderr).toBe(0);
+  });
+
+  it("exits 2 naming the user data's key when it reserves more CPU than the node has, as kubelet refuses to start", async () => {
+    // The contradictions between kubelet settings this synthetic model lacks (cpu-manager-policy, topology-manager-policy) are in test/upstream/preview-input.test.ts.
+    const settings = (extra: string) =>
+      USER_DATA.replace('container-log-max-files = 5', `container-log-max-files = 5\n${extra}`);
+    const overCapacity = await preview(settings('kube-reserved = { cpu = "2500m" }'), ['--cpus', '2']);
+    expect(overCapacity.code).toBe(2);
+    expect(overCapacity.stderr).toContain(
+      'settings.kubernetes.kube-reserved.cpu = "2500m": kubelet refuses to start ("invalid Node Allocatable configuration"): 2500m of CPU reserved on a node with 2 CPUs',
+    );
+  });
+
+  it('refuses one registry named in two cases (host names are case-insensitive)', async () => {
+    const result = await preview(
+      `${USER_DATA}\n[[settings.cri-registry-auths]]\nname = "HARBOR.example.com:8443"\npassword = "other-secret"\n`,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("duplicate registry name 'HARBOR.example.com:8443' in cri-registry-auths");
+  });
+
+  it('warns when --out is in a git work tree and not ignored: the files hold credentials', async () => {
+    const repo = tempDir('bro-tracked-');
+    dirs.push(repo);
+    git(repo, 'init', '--quiet');
+    writeFileSync(join(repo, '.gitignore'), 'ignored/\n');
+    const tracked = await preview(USER_DATA, ['--out', join(repo, 'preview')]);
+    expect(tracked.code, tracked.stderr).toBe(0);
+    expect(tracked.stderr).toContain(
+      `! ${join(repo, 'preview')} is in a git work tree and not ignored there: the files written into it hold registry credentials`,
+    );
+    const ignored = await preview(USER_DATA, ['--out', join(repo, 'ignored')]);
+    expect(ignored.code).toBe(0);
+    expect(ignored.stderr).not.toContain('git work tree');
   });
 
   it('refuses a user data file that is missing or not TOML before doing any work', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { formatDuration, progressLine, startClock } from '../src/build/steps/elapsed.js';
 import { buildWorld } from './helpers/build-world.js';
 
@@ -15,14 +15,28 @@ describe('the cargo make progress line', () => {
   });
 
   it('moves with the clock between output lines, and stops', () => {
-    let now = 1_000;
-    const task = { title: 'OS image: build', output: '' };
-    const clock = startClock(task, 10_000, () => now);
-    expect(task.output).toBe('0:00 elapsed, about 0:10 left (the last build took 0:10)');
-    now += 4_000;
-    clock.line('Compiling package-1');
-    expect(task.output).toBe('0:04 elapsed, about 0:06 left (the last build took 0:10) · Compiling package-1');
-    clock.stop();
+    vi.useFakeTimers();
+    try {
+      let now = 1_000;
+      const task = { title: 'OS image: build', output: '' };
+      const clock = startClock(task, 10_000, () => now);
+      expect(task.output).toBe('0:00 elapsed, about 0:10 left (the last build took 0:10)');
+      now += 4_000;
+      clock.line('Compiling package-1');
+      expect(task.output).toBe('0:04 elapsed, about 0:06 left (the last build took 0:10) · Compiling package-1');
+      // No new line for a second: the clock moves on its own.
+      now += 1_000;
+      vi.advanceTimersByTime(1_000);
+      expect(task.output).toBe('0:05 elapsed, about 0:05 left (the last build took 0:10) · Compiling package-1');
+      clock.stop();
+      // Stopped: the line stays as it was, and no timer is left to keep the process alive.
+      now += 3_000;
+      vi.advanceTimersByTime(3_000);
+      expect(task.output).toBe('0:05 elapsed, about 0:05 left (the last build took 0:10) · Compiling package-1');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a build estimates from the previous build recorded in the state file', async () => {

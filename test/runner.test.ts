@@ -7,6 +7,7 @@ import { createRunner } from '../src/adapters/runner.js';
 import { SubprocessError } from '../src/shared/errors.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
+import { alive, until } from './helpers/processes.js';
 
 const runner = (dryRun = false, redactor = new Redactor(), lines: string[] = []) =>
   createRunner({ dryRun, env: sealedEnv(), redactor, log: (l) => lines.push(l) });
@@ -149,6 +150,40 @@ describe('the runner', () => {
     };
     for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(alive()).toBe(false);
+  });
+});
+
+describe('the deadline', () => {
+  it('stops a program (its whole group) that prints nothing for quietTimeoutMs, and says so with its last line', async () => {
+    const lines: string[] = [];
+    const error = await runner()
+      .run({
+        argv: [
+          'node',
+          '-e',
+          'console.log("pushing layer", require("child_process").spawn("sleep",["30"],{stdio:"ignore"}).pid); setTimeout(()=>{}, 30000)',
+        ],
+        mode: 'write',
+        onLine: (line) => lines.push(line),
+        quietTimeoutMs: 300,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SubprocessError);
+    expect((error as SubprocessError).reason).toBe('timeout');
+    expect((error as SubprocessError).message).toMatch(
+      /^node -e .* printed nothing for 0\.\d seconds, so bro stopped it \(after \d\.\d seconds in all\); its last line: pushing layer \d+$/,
+    );
+    const grandchild = Number(lines[0]!.split(' ').pop());
+    await until(() => !alive(grandchild));
+  });
+
+  it('output resets the clock: a program that keeps talking is not stopped', async () => {
+    const { stdout } = await runner().run({
+      argv: ['node', '-e', 'let n=0; const t=setInterval(()=>{console.log(n++); if(n===30){clearInterval(t)}}, 50)'],
+      mode: 'read',
+      quietTimeoutMs: 1_000,
+    });
+    expect(stdout.split('\n')).toHaveLength(30);
   });
 });
 

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAws } from '../src/adapters/aws.js';
 import { forEachRegion } from '../src/build/steps/regions.js';
-import { revokeImage, shareImage } from '../src/build/steps/share.js';
+import { revokeImage } from '../src/build/steps/revoke.js';
+import { shareImage } from '../src/build/steps/share.js';
 import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { awsError } from './helpers/mock-aws.js';
 

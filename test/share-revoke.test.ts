@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
+import { ACCOUNTS, AMI_NAME, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 
 /**
  * Grants are what a release engineer trusts most: bro shares only this
@@ -72,14 +72,23 @@ describe('share: all regions or none', () => {
     expect(s.world.modifying()).toEqual([]);
     for (const region of ['ap-northeast-1', 'us-east-1']) expect(launchIn(region)).toEqual([]);
 
-    // Revoke does not touch that AMI either: bro granted nothing on it.
+    // Revoke does not touch that AMI either, and says why: it is not this build's (and whom it still grants).
     s.world.calls.length = 0;
     const revoked = await revoke();
     expect(revoked.code).toBe(0);
     expect(grantsChanged()).toEqual([]);
     expect(launchIn('us-west-1')).toEqual([ACCOUNTS[0]!]);
-    for (const region of REGIONS)
-      expect(revoked.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+    expect(revoked.stdout).toMatch(
+      new RegExp(
+        `✔ us-west-1: ${amis()['us-west-1']!.id} not ours, left alone \\(bro:patch-series = sha256:earlier \\(this build: sha256:\\w+\\)\\); it grants ${ACCOUNTS[0]}\n`,
+      ),
+    );
+    expect(revoked.stdout).not.toContain(`us-west-1: ${amis()['us-west-1']!.id} nothing to remove`);
+    // The others were asked: EC2 shows no grant there.
+    for (const region of ['ap-northeast-1', 'us-east-1'])
+      expect(revoked.stdout).toContain(
+        `✔ ${region}: ${amis()[region]!.id} nothing to remove (EC2 shows none of the accounts)`,
+      );
   });
 
   it('an AMI with another name (pubsys registered under a name this build does not give) is refused before any grant', async () => {
@@ -151,8 +160,89 @@ describe('bro share --revoke', () => {
     for (const region of REGIONS) expect(manifest().regions[region].sharedWith).toEqual([]);
     const again = await revoke(['--accounts', ACCOUNTS[0]!]);
     for (const region of REGIONS)
-      expect(again.stdout).toContain(`✔ ${region}: ${amis()[region]!.id} nothing to remove`);
+      expect(again.stdout).toContain(
+        `✔ ${region}: ${amis()[region]!.id} nothing to remove (EC2 shows none of the accounts)`,
+      );
     expect(again.stdout).not.toContain('already shared');
+  });
+});
+
+describe('revoke and share say what EC2 shows', () => {
+  const stateFile = () => join(s.work, '.bro/state.json');
+
+  it('without the state file (deleted as bro advises for a corrupt one), revoke finds the AMIs by name and tags and removes every grant', async () => {
+    expect((await s.build()).code).toBe(0);
+    const ids = amis();
+    rmSync(stateFile());
+    s.world.calls.length = 0;
+    const revoked = await revoke();
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    for (const region of REGIONS) {
+      expect(revoked.stdout).toMatch(
+        new RegExp(`✔ ${region}: ${ids[region]!.id} snap-\\w+ volume -2, snap-\\w+ volume -2, launch -2`),
+      );
+      expect(launchIn(region, ids[region]!.id)).toEqual([]);
+      for (const snap of s.world.image(region, ids[region]!.id).snapshots)
+        expect(s.world.volumePermissions(region, snap)).toEqual([]);
+      expect(manifest().regions[region].sharedWith).toEqual([]);
+    }
+    // Found by EC2's answer to its name and owner, not by a file.
+    expect(s.world.calls.filter((c) => c.command === 'DescribeImages').map((c) => c.input)).toContainEqual({
+      Owners: ['self'],
+      Filters: [{ Name: 'name', Values: [AMI_NAME] }],
+    });
+    expect(manifest().accounts).toEqual([]);
+  });
+
+  it('a same-named AMI of another build (no state file): "not ours, left alone" with whom it grants; nothing changed there', async () => {
+    expect((await s.build()).code).toBe(0);
+    const ids = amis();
+    rmSync(stateFile());
+    // us-east-1's AMI under this name is another build's: the manifest's patch-series digest tells them apart.
+    s.world.image('us-east-1', ids['us-east-1']!.id).tags.set('bro:patch-series', 'sha256:other');
+    const revoked = await revoke(['--accounts', ACCOUNTS[1]!]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(
+      new RegExp(
+        `✔ us-east-1: ${ids['us-east-1']!.id} not ours, left alone \\(bro:patch-series = sha256:other \\(this build: sha256:\\w+\\)\\); it grants ${ACCOUNTS.join(', ')}`,
+      ),
+    );
+    expect(revoked.stdout).not.toContain('nothing to remove');
+    expect(launchIn('us-east-1', ids['us-east-1']!.id)).toEqual(ACCOUNTS);
+    for (const region of ['ap-northeast-1', 'us-west-1'])
+      expect(launchIn(region, ids[region]!.id)).toEqual([ACCOUNTS[0]!]);
+    // The manifest keeps what it said for the AMI bro left alone.
+    expect(manifest().regions['us-east-1'].sharedWith).toEqual(ACCOUNTS);
+    expect(manifest().regions['us-west-1'].sharedWith).toEqual([ACCOUNTS[0]!]);
+  });
+
+  it('a grant gone behind the recorded share (an interrupted revoke) is found and repaired by the next build', async () => {
+    expect((await s.build()).code).toBe(0);
+    const ids = amis();
+    // What a revoke killed after its first snapshot call leaves: one snapshot without the accounts.
+    const [snap] = s.world.image('us-west-1', ids['us-west-1']!.id).snapshots;
+    s.world.ec2World.operations.ModifySnapshotAttribute('us-west-1', {
+      SnapshotId: snap,
+      CreateVolumePermission: { Remove: ACCOUNTS.map((UserId) => ({ UserId })) },
+    });
+    s.world.calls.length = 0;
+    const rerun = await s.build();
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).not.toMatch(/Share the AMIs.*inputs unchanged/);
+    expect(s.world.volumePermissions('us-west-1', snap!).sort()).toEqual(ACCOUNTS);
+    expect(
+      s.world
+        .modifying()
+        .map((c) => `${c.region} ${c.command}`)
+        .sort(),
+    ).toEqual(['us-west-1 ModifySnapshotAttribute']);
+    // Converged: the next build verifies and skips.
+    s.world.calls.length = 0;
+    const again = await s.build();
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/Share the AMIs.*inputs unchanged, verified/);
+    expect(s.world.modifying()).toEqual([]);
   });
 });
 

@@ -86,7 +86,9 @@ describe('upstream sources', () => {
 
   it('names the ref when the tag does not exist upstream', async () => {
     const s = setup();
-    await expect(resolve(s, '9.9.9-hc1')).rejects.toThrow(/has no ref "v9\.9\.9"/);
+    await expect(resolve(s, '9.9.9-hc1')).rejects.toThrow(
+      /has no tag or branch "v9\.9\.9" \(from --version 9\.9\.9-hc1\)/,
+    );
   });
 
   it('refuses a workspace directory that is not a git checkout, and touches nothing in it', async () => {

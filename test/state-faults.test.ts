@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildWorld, type BuildWorld } from './helpers/build-world.js';
@@ -25,6 +25,21 @@ describe('the state file', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${statePath()}: is corrupted: unexpected shape at steps.resolve.status`);
     expect(result.stderr).not.toContain('another version');
+  });
+
+  it("recorded outputs are parsed with the step's schema: a wrong shape is refused as corrupted, naming the step and the key", async () => {
+    expect((await s.build()).code).toBe(0);
+    const state = JSON.parse(readFileSync(statePath(), 'utf8')) as {
+      steps: Record<string, { outputs: Record<string, unknown> }>;
+    };
+    state.steps['os-build']!.outputs.files = 'not a list';
+    writeStateFile(state);
+    const result = await s.build();
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `${statePath()}: is corrupted: the outputs recorded for os-build have an unexpected shape at files`,
+    );
+    expect(result.stderr).toContain(`Delete ${statePath()}`);
   });
 
   it('another schemaVersion is another version of bro', async () => {

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { compareVersions, parseVersion } from '../src/config/version.js';
 import { UsageError } from '../src/shared/errors.js';
 import { defaultAmiName, nameFull } from '../src/build/naming.js';
+import { runCli } from './helpers/cli.js';
+import { makeWorld, removeDir } from './helpers/git-fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach(removeDir));
 
 describe('parseVersion', () => {
   it('maps 1.0.4-hc1 to the upstream tag, the build suffix and the AMI name upstream gives', () => {
@@ -32,6 +37,24 @@ describe('parseVersion', () => {
       expect((error as UsageError).exitCode).toBe(2);
     },
   );
+
+  it('refuses a build part in capitals (1.0.4-HC1 would be another build than 1.0.4-hc1), naming the lowercase one', async () => {
+    const world = makeWorld(dirs);
+    const result = await runCli([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-HC1',
+      '--dry-run',
+      '--project-dir',
+      world.project,
+      '--cache-dir',
+      world.cacheDir,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Invalid --version "1.0.4-HC1": the build part must be lowercase');
+    expect(result.stderr).toContain('Use --version 1.0.4-hc1.');
+  });
 
   it('orders versions numerically, not as text', () => {
     expect(compareVersions('1.0.10', '1.0.9')).toBeGreaterThan(0);

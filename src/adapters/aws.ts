@@ -24,6 +24,8 @@ import type {
   GetAuthorizationTokenCommandOutput,
 } from '@aws-sdk/client-ecr';
 import type { GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
+import type * as Ec2Sdk from '@aws-sdk/client-ec2';
+import type * as EcrSdk from '@aws-sdk/client-ecr';
 import { createSsm, type Ssm } from './ssm.js';
 
 /**
@@ -34,6 +36,13 @@ import { createSsm, type Ssm } from './ssm.js';
  * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSM), and its own retries. No
  * endpoint is hard-coded, so LocalStack or another emulator works for a rehearsal.
  * Tests stub the clients with aws-sdk-client-mock.
+ *
+ * Routine throttling is the SDK's to absorb: EC2, ECR and SSM clients use its
+ * adaptive retry mode (backoff plus a client-side rate limit that learns from
+ * throttles) with `RETRY_ATTEMPTS` attempts, and at most `requestsPerRegion`
+ * requests of a service are in flight in one region (EC2's limits are per
+ * account and region), however many accounts and snapshots a share touches.
+ * STS keeps the SDK's standard three attempts: the preflight fails fast.
  */
 
 export interface Ec2 {
@@ -97,11 +106,23 @@ type SharedConfig = Pick<
 export interface AwsOptions extends SharedConfig {
   /** Cancels requests and waits in flight (Ctrl-C). */
   signal?: AbortSignal;
+  /** Requests of one service in flight at once in one region (default `REQUESTS_PER_REGION`). */
+  requestsPerRegion?: number;
 }
 
+/** Attempts per EC2 or ECR call: five throttles in a row still leave room, with up to 20 s of backoff between them. */
+export const RETRY_ATTEMPTS = 10;
+/** EC2 refills a few mutating requests per second per region: four in flight keeps a share well inside that. */
+export const REQUESTS_PER_REGION = 4;
+
 export function createAws(options: AwsOptions = {}): Aws {
-  const { signal, ...shared } = options;
-  const config = (region: string) => ({ ...definedOnly(shared), region });
+  const { signal, requestsPerRegion = REQUESTS_PER_REGION, ...shared } = options;
+  const throttled = { retryMode: 'adaptive', maxAttempts: RETRY_ATTEMPTS } as const;
+  const config = (region: string, retry: Partial<typeof throttled> = throttled) => ({
+    ...retry,
+    ...definedOnly(shared),
+    region,
+  });
   const ec2Clients = new Map<string, Promise<EC2Client>>();
   const ecrClients = new Map<string, Promise<ECRClient>>();
   const stsClients = new Map<string, Promise<STSClient>>();
@@ -110,32 +131,41 @@ export function createAws(options: AwsOptions = {}): Aws {
   const ecrClient = (region: string) =>
     memo(ecrClients, region, async () => new (await import('@aws-sdk/client-ecr')).ECRClient(config(region)));
   const stsClient = (region: string) =>
-    memo(stsClients, region, async () => new (await import('@aws-sdk/client-sts')).STSClient(config(region)));
+    memo(stsClients, region, async () => new (await import('@aws-sdk/client-sts')).STSClient(config(region, {})));
   const sendOptions = () => (signal ? { abortSignal: signal } : {});
+  const slots = new Map<string, ReturnType<typeof limiter>>();
+  const inRegion = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    let slot = slots.get(key);
+    if (!slot) slots.set(key, (slot = limiter(requestsPerRegion)));
+    return slot(work);
+  };
 
   return {
-    ssm: createSsm(config, sendOptions),
+    ssm: createSsm(
+      (region) => config(region),
+      sendOptions,
+      (region, work) => inRegion(`ssm/${region}`, work),
+    ),
     ec2(region) {
       const sdk = () => import('@aws-sdk/client-ec2');
+      const send = <T>(work: (client: EC2Client, s: typeof Ec2Sdk) => Promise<T>) =>
+        inRegion(`ec2/${region}`, async () => work(await ec2Client(region), await sdk()));
       return {
-        describeImages: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
-        describeImageAttribute: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).DescribeImageAttributeCommand(input), sendOptions()),
-        describeSnapshotAttribute: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).DescribeSnapshotAttributeCommand(input), sendOptions()),
-        modifyImageAttribute: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).ModifyImageAttributeCommand(input), sendOptions()),
-        modifySnapshotAttribute: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).ModifySnapshotAttributeCommand(input), sendOptions()),
-        createTags: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).CreateTagsCommand(input), sendOptions()),
-        enableImageDeprecation: async (input) =>
-          (await ec2Client(region)).send(new (await sdk()).EnableImageDeprecationCommand(input), sendOptions()),
-        deregisterImage: async (ImageId) =>
-          (await ec2Client(region)).send(new (await sdk()).DeregisterImageCommand({ ImageId }), sendOptions()),
-        deleteSnapshot: async (SnapshotId) =>
-          (await ec2Client(region)).send(new (await sdk()).DeleteSnapshotCommand({ SnapshotId }), sendOptions()),
+        describeImages: (input) => send((c, s) => c.send(new s.DescribeImagesCommand(input), sendOptions())),
+        describeImageAttribute: (input) =>
+          send((c, s) => c.send(new s.DescribeImageAttributeCommand(input), sendOptions())),
+        describeSnapshotAttribute: (input) =>
+          send((c, s) => c.send(new s.DescribeSnapshotAttributeCommand(input), sendOptions())),
+        modifyImageAttribute: (input) =>
+          send((c, s) => c.send(new s.ModifyImageAttributeCommand(input), sendOptions())),
+        modifySnapshotAttribute: (input) =>
+          send((c, s) => c.send(new s.ModifySnapshotAttributeCommand(input), sendOptions())),
+        createTags: (input) => send((c, s) => c.send(new s.CreateTagsCommand(input), sendOptions())),
+        enableImageDeprecation: (input) =>
+          send((c, s) => c.send(new s.EnableImageDeprecationCommand(input), sendOptions())),
+        deregisterImage: (ImageId) => send((c, s) => c.send(new s.DeregisterImageCommand({ ImageId }), sendOptions())),
+        deleteSnapshot: (SnapshotId) =>
+          send((c, s) => c.send(new s.DeleteSnapshotCommand({ SnapshotId }), sendOptions())),
         async waitForImageAvailable(imageId, wait) {
           const { waitForImageAvailable } = await sdk();
           const result = await waitForImageAvailable(
@@ -160,15 +190,14 @@ export function createAws(options: AwsOptions = {}): Aws {
     },
     ecr(region) {
       const sdk = () => import('@aws-sdk/client-ecr');
+      const send = <T>(work: (client: ECRClient, s: typeof EcrSdk) => Promise<T>) =>
+        inRegion(`ecr/${region}`, async () => work(await ecrClient(region), await sdk()));
       return {
-        describeRepositories: async (input) =>
-          (await ecrClient(region)).send(new (await sdk()).DescribeRepositoriesCommand(input), sendOptions()),
-        createRepository: async (input) =>
-          (await ecrClient(region)).send(new (await sdk()).CreateRepositoryCommand(input), sendOptions()),
-        getAuthorizationToken: async () =>
-          (await ecrClient(region)).send(new (await sdk()).GetAuthorizationTokenCommand({}), sendOptions()),
-        describeImages: async (input) =>
-          (await ecrClient(region)).send(new (await sdk()).DescribeImagesCommand(input), sendOptions()),
+        describeRepositories: (input) =>
+          send((c, s) => c.send(new s.DescribeRepositoriesCommand(input), sendOptions())),
+        createRepository: (input) => send((c, s) => c.send(new s.CreateRepositoryCommand(input), sendOptions())),
+        getAuthorizationToken: () => send((c, s) => c.send(new s.GetAuthorizationTokenCommand({}), sendOptions())),
+        describeImages: (input) => send((c, s) => c.send(new s.DescribeImagesCommand(input), sendOptions())),
       };
     },
     sts(region) {
@@ -198,9 +227,56 @@ export function createAws(options: AwsOptions = {}): Aws {
   };
 }
 
+/** The codes of a request that never got an answer from AWS: DNS, connection, routing, TLS. */
+const NETWORK_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+]);
+
+/**
+ * What kept a request from reaching AWS (`getaddrinfo ENOTFOUND sts.us-east-1.amazonaws.com`), or
+ * undefined when AWS answered (bad credentials, access denied: not the network's fault).
+ */
+export function networkProblem(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { code, hostname, address } = e as Error & { code?: unknown; hostname?: string; address?: string };
+    if (typeof code === 'string' && NETWORK_CODES.has(code))
+      return e.message.includes(code) ? e.message : `${code} ${hostname ?? address ?? ''}`.trim();
+    if (e.name === 'AbortError' || e.name === 'TimeoutError') return e.message || 'no answer';
+  }
+  return undefined;
+}
+
 /** Whether an SDK error is the service exception `name` (`ImageNotFoundException`…). */
 export function isAwsError(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
+}
+
+/** At most `limit` of the works at once; the others wait their turn, in order. */
+function limiter(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (active < limit) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // The slot passes to the next in line, or is freed.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Runner } from './runner.js';
 
 /**
@@ -38,13 +39,21 @@ export interface Git {
   status(repo: string): Promise<string[]>;
   am(repo: string, patchFiles: readonly string[], options?: { threeWay?: boolean }): Promise<void>;
   amAbort(repo: string): Promise<void>;
-  /** Commits on HEAD that neither upstream (`base`, tags, remote branches) nor bro (its committer identity) made: `abc123 subject` lines. */
-  foreignCommits(repo: string, base: string): Promise<string[]>;
+  /** Commits on HEAD that neither upstream (`base`, tags, remote branches) nor bro (its committer identity) made, oldest first. */
+  foreignCommits(repo: string, base: string): Promise<{ sha: string; subject: string }[]>;
+  /** `git patch-id --stable` of each patch in `mails` (format-patch output) that has a diff, with the commit its `From` line names: the same change has the same id wherever it applies. */
+  patchIds(repo: string, mails: string): Promise<{ patchId: string; commit: string }[]>;
+  /** Each commit as `git format-patch --stdout` writes it. */
+  formatCommits(repo: string, shas: readonly string[]): Promise<string>;
+  /** The changes of the work tree not in HEAD (untracked files too, not ignored ones) as one format-patch mail; '' when there are none. The index is left alone. */
+  snapshotWork(repo: string, subject: string): Promise<string>;
   /** Whether a `git am` is stopped in the checkout (a conflict left for hand resolution). */
   amInProgress(repo: string): Promise<boolean>;
   /** `git apply --check -v`, returning git's own explanation when it fails. */
   applyCheck(repo: string, patchFile: string): Promise<{ ok: boolean; output: string }>;
   commitAll(repo: string, message: string, date: string): Promise<void>;
+  /** Whether `path` is in a git work tree and not ignored there: a file written there shows up in `git status`, one `git add -A` from a commit. */
+  wouldTrack(path: string): Promise<boolean>;
 }
 
 export function createGit(runner: Runner): Git {
@@ -151,7 +160,7 @@ export function createGit(runner: Runner): Git {
     },
     async foreignCommits(repo, base) {
       const { stdout } = await run(
-        ['log', '--format=%h%x09%ce%x09%s', 'HEAD', '--not', base, '--tags', '--remotes', '--'],
+        ['log', '--reverse', '--format=%H%x09%ce%x09%s', 'HEAD', '--not', base, '--tags', '--remotes', '--'],
         { cwd: repo },
       );
       return stdout
@@ -159,7 +168,38 @@ export function createGit(runner: Runner): Git {
         .filter(Boolean)
         .map((line) => line.split('\t'))
         .filter(([, email]) => email !== BRO_GIT_IDENTITY.GIT_COMMITTER_EMAIL)
-        .map(([sha, , subject]) => `${sha} ${subject ?? ''}`);
+        .map(([sha = '', , subject = '']) => ({ sha, subject }));
+    },
+    async patchIds(repo, mails) {
+      const { stdout } = await run(['patch-id', '--stable'], { cwd: repo, input: mails });
+      return stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [patchId = '', commit = ''] = line.split(' ');
+          return { patchId, commit };
+        });
+    },
+    async formatCommits(repo, shas) {
+      let mails = '';
+      for (const sha of shas) mails += (await run(['format-patch', '--stdout', '-1', sha], { cwd: repo })).stdout;
+      return mails;
+    },
+    async snapshotWork(repo, subject) {
+      const { stdout: gitDir } = await run(['rev-parse', '--absolute-git-dir'], { cwd: repo });
+      const env = { GIT_INDEX_FILE: `${gitDir.trim()}/bro-snapshot-index` };
+      try {
+        await run(['read-tree', 'HEAD'], { cwd: repo, env });
+        await run(['add', '--all'], { cwd: repo, env });
+        const tree = (await run(['write-tree'], { cwd: repo, env })).stdout.trim();
+        if (tree === (await run(['rev-parse', 'HEAD^{tree}'], { cwd: repo })).stdout.trim()) return '';
+        const commit = (
+          await run(['commit-tree', tree, '-p', 'HEAD', '-F', '-'], { cwd: repo, input: subject })
+        ).stdout.trim();
+        return (await run(['format-patch', '--stdout', '-1', commit], { cwd: repo })).stdout;
+      } finally {
+        await rm(env.GIT_INDEX_FILE, { force: true });
+      }
     },
     async amInProgress(repo) {
       const { stdout } = await run(['rev-parse', '--path-format=absolute', '--git-path', 'rebase-apply'], {
@@ -185,6 +225,14 @@ export function createGit(runner: Runner): Git {
         input: message,
         env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
       });
+    },
+    async wouldTrack(path) {
+      // check-ignore: 0 ignored, 1 not ignored, 128 not in a work tree (or another failure: then say nothing).
+      const { exitCode } = await run(['check-ignore', '--quiet', '--no-index', '--', path], {
+        cwd: dirname(path),
+        okExitCodes: [1, 128],
+      });
+      return exitCode === 1;
     },
   };
   return git;

@@ -55,15 +55,17 @@ export function createAdapters(options: AdapterOptions): Adapters & { warnings: 
   const warn = (message: string) => {
     warnings.push(redactor.redact(message));
   };
-  return {
+  const adapters = {
     runner,
     git,
     redactor,
     host: createHost(),
     project: createProject(options.projectDir, warn),
-    mirrors: createMirrors(options.cacheDir, git),
+    // Through `adapters.warn`, which a command may replace to print warnings as they come (a mirror wait does).
+    mirrors: createMirrors(options.cacheDir, git, (message) => adapters.warn(message)),
     env: options.env,
     warnings,
     warn,
   };
+  return adapters;
 }

@@ -1,18 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../shared/errors.js';
-import { withFileLock } from './locks/file-lock.js';
+import { StepError, UsageError } from '../shared/errors.js';
+import { createByRename, PARTIAL } from './fs.js';
+import { withMirrorLock } from './locks/mirror-lock.js';
 import type { Git } from './git.js';
 import { redactUrlCredentials } from './redactor.js';
 
 /**
  * The cache of bare mirrors under the user's cache directory, shared by every
  * bro on the machine (a CI matrix runs several at once). Each mirror is
- * created and fetched under its own lock file, `<mirror>.lock`: a second bro
- * waits, then reuses what the first made. Created by mirroring on first use
- * (into a temporary directory renamed into place, so an interrupted clone
- * never leaves half a mirror), updated by fetching.
+ * created and fetched under its own lock (`<mirror>.lock`, locks/mirror-lock.ts):
+ * a second bro waits, then reuses what the first made. Created by mirroring on
+ * first use (into a temporary directory renamed into place, so an interrupted
+ * clone never leaves half a mirror), updated by fetching. A bro that was
+ * stopped past the lock's stale period and finds its lock taken over goes on
+ * with what the other bro made instead of failing.
  */
 export interface Mirrors {
   readonly cacheDir: string;
@@ -24,7 +27,7 @@ export interface Mirrors {
   update(url: string, needed?: (path: string) => Promise<boolean>, onProgress?: (line: string) => void): Promise<void>;
 }
 
-export function createMirrors(cacheDir: string, git: Git): Mirrors {
+export function createMirrors(cacheDir: string, git: Git, warn: (message: string) => void = () => undefined): Mirrors {
   const pathFor = (url: string) => {
     const clean = redactUrlCredentials(url).replace(/\/+$/, '');
     const name =
@@ -35,14 +38,27 @@ export function createMirrors(cacheDir: string, git: Git): Mirrors {
     return join(cacheDir, 'mirrors', `${name}-${hash}.git`);
   };
   const exists = (url: string) => isDir(join(pathFor(url), 'HEAD'), false);
+  /** Runs `work` under the mirror's lock; if it fails after the lock was taken over, once more under the lock. */
   const locked = async <T>(url: string, work: (path: string) => Promise<T>): Promise<T> => {
     const path = pathFor(url);
     await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
       throw cacheDirError(cacheDir, error);
     });
-    return withFileLock(`${path}.lock`, () => work(path)).catch((error: unknown) => {
-      throw isPermissionError(error) ? cacheDirError(cacheDir, error) : error;
-    });
+    const attempt = () =>
+      withMirrorLock<T | typeof LOST>(
+        `${path}.lock`,
+        (lost) => work(path).catch((error: unknown) => (lost() ? LOST : Promise.reject(error))),
+        { warn },
+      ).catch((error: unknown) => {
+        throw isPermissionError(error) ? cacheDirError(cacheDir, error) : error;
+      });
+    const first = await attempt();
+    const result = first === LOST ? await attempt() : first;
+    if (result === LOST)
+      throw new StepError('mirror', `Another bro took over ${path}.lock twice while this one worked`, {
+        hint: 'This bro was stopped (or starved of CPU) for longer than the lock trusts a silent holder; rerun it.',
+      });
+    return result;
   };
 
   return {
@@ -53,7 +69,8 @@ export function createMirrors(cacheDir: string, git: Git): Mirrors {
       if (await exists(url)) return { path: pathFor(url), created: false };
       return locked(url, async (path) => {
         if (await exists(url)) return { path, created: false };
-        // Partial clones of a bro killed mid-clone: nobody else works on them while we hold the lock.
+        // Partial clones of a bro killed mid-clone (or stopped past the stale period: resumed, it uses
+        // this mirror): nobody else works on them while we hold the lock.
         await removeLeftovers(path);
         await createByRename(path, (tmp) => git.cloneMirror(url, tmp, onProgress));
         return { path, created: true };
@@ -67,24 +84,11 @@ export function createMirrors(cacheDir: string, git: Git): Mirrors {
   };
 }
 
-/**
- * Makes `dir` by running `make` on a temporary directory beside it, then renaming that into place:
- * `dir` either does not exist or is whole. The one clone-to-temporary-then-rename in bro (mirrors,
- * workspace checkouts, the rebase checkout).
- */
-export async function createByRename(dir: string, make: (tmp: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  const tmp = `${dir}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await make(tmp);
-    await rename(tmp, dir);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
+/** What `work` under a mirror lock returns when it failed after another bro took the lock over. */
+const LOST = Symbol('lost');
 
 async function removeLeftovers(path: string): Promise<void> {
-  const prefix = `${basename(path)}.partial-`;
+  const prefix = `${basename(path)}${PARTIAL}`;
   const entries = await readdir(dirname(path)).catch(() => [] as string[]);
   await Promise.all(
     entries

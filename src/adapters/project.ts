@@ -1,9 +1,18 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, UsageError } from '../shared/errors.js';
+import { atomicWrite } from './fs.js';
+import { notAProject } from './project-root.js';
 import { emptyLock, parseLock, serializeLock, type Lock } from '../config/lock.js';
-import { parseSeriesFile, seriesDigest, type Series, type SourceName } from '../config/series.js';
+import {
+  checkSeriesDirectory,
+  parseSeriesFile,
+  seriesDigest,
+  writtenSeries,
+  type Series,
+  type SourceName,
+} from '../config/series.js';
 import { validateVariant, type Variant } from '../config/variant.js';
 
 /**
@@ -20,6 +29,8 @@ export interface Project {
   readVariant(name: string): Promise<Variant>;
   listSeriesBases(source: SourceName): Promise<string[]>;
   readSeries(source: SourceName, base: string): Promise<Series>;
+  /** The `series` file and the `.patch` files of patches/<source>/<base>/ as they are; undefined when there is no such directory. */
+  readSeriesFiles(source: SourceName, base: string): Promise<Record<string, string> | undefined>;
   /** Writes a whole series (used by rebase/refresh); replaces the directory's patches. */
   writeSeries(source: SourceName, base: string, patches: readonly { name: string; content: string }[]): Promise<string>;
   readLock(): Promise<Lock>;
@@ -103,25 +114,28 @@ export function createProject(root: string, warn: (message: string) => void = ()
         });
       });
       const names = parseSeriesFile(display(seriesPath), text);
+      checkSeriesDirectory(display(seriesPath), text, names, await readdir(dir));
       const patches = await Promise.all(
         names.map(async (name) => {
           const path = join(dir, name);
-          const content = await readFile(path, 'utf8').catch((error: unknown) => {
-            throw new ConfigError(display(seriesPath), `lists ${name}, but ${display(path)} does not exist`, {
-              cause: error,
-            });
-          });
-          return { name, path, content };
+          return { name, path, content: await readFile(path, 'utf8') };
         }),
       );
       return { source, base, dir, patches, digest: seriesDigest(patches) };
+    },
+    async readSeriesFiles(source, base) {
+      const dir = join(root, 'patches', source, base);
+      const entries = await readdir(dir).catch(() => undefined);
+      if (!entries) return undefined;
+      const names = entries.filter((e) => e === 'series' || e.endsWith('.patch'));
+      return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')])));
     },
     async writeSeries(source, base, patches) {
       const dir = join(root, 'patches', source, base);
       await mkdir(dir, { recursive: true });
       for (const entry of await readdir(dir)) if (entry.endsWith('.patch')) await rm(join(dir, entry));
       for (const patch of patches) await writeFile(join(dir, patch.name), patch.content);
-      await atomicWrite(join(dir, 'series'), patches.map((p) => `${p.name}\n`).join(''));
+      await atomicWrite(join(dir, 'series'), writtenSeries(patches));
       return dir;
     },
     async readLock() {
@@ -161,19 +175,5 @@ async function requireProject(root: string): Promise<void> {
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!isDir) {
-    throw new UsageError(`${root} is not a bro project (it has no variants/ directory); use --project-dir`, {
-      hint: 'Run bro in the project (the directory with variants/ and patches/), or pass --project-dir <dir> (or set BRO_PROJECT_DIR).',
-    });
-  }
-}
-
-/** Write to a temporary file, then rename: readers never see half a file, Ctrl-C never leaves one. */
-export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, content, { mode });
-  await rename(tmp, path).catch(async (error: unknown) => {
-    await rm(tmp, { force: true });
-    throw error;
-  });
+  if (!isDir) throw notAProject({ dir: root, from: 'the project' });
 }

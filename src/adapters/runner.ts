@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -26,7 +26,12 @@ export interface Command {
   onLine?: (line: string) => void;
   /** Exit codes that are not failures (e.g. `git diff --quiet` returns 1). */
   okExitCodes?: readonly number[];
+  /** The deadline: a program that prints nothing for this long is stopped and fails (default `QUIET_TIMEOUT_MS`). */
+  quietTimeoutMs?: number;
 }
+
+/** A program silent for an hour is hung: even cargo's longest link prints more often. */
+export const QUIET_TIMEOUT_MS = 60 * 60_000;
 
 export interface RunResult {
   exitCode: number;
@@ -74,55 +79,38 @@ export interface RunnerOptions {
 }
 
 export function createRunner(options: RunnerOptions): Runner {
-  type Child = { pid?: number; kill: (signal?: NodeJS.Signals) => boolean };
+  type Child = ReturnType<typeof spawn>;
   const running = new Set<Child>();
   // Children stopped by killAll(); commands started afterwards (rollbacks) run normally.
   const killed = new WeakSet<Child>();
   let watcher: GroupWatcher | undefined;
 
-  /** run() for a command whose output is kept, not streamed: the same contract, with node's spawn. */
-  const runKept = async (command: Command, shown: string): Promise<RunResult> => {
+  /**
+   * The one way a child is started: detached (its pid is its process group, which killAll() and the
+   * workspace lock know), in the running set while it runs, and its group reported to the watcher.
+   */
+  const spawnChild = (command: Pick<Command, 'argv' | 'cwd' | 'env'>, stdin: 'pipe' | 'ignore') => {
     const [file = '', ...args] = command.argv;
     const child = spawn(file, args, {
       cwd: command.cwd,
       env: childEnv(options.env, command.env),
       detached: true,
-      stdio: [command.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [stdin, 'pipe', 'pipe'],
     });
     running.add(child);
     const group = child.pid;
+    // Named by the program and its first argument only.
     if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const all: Buffer[] = [];
-    child.stdout?.on('data', (d: Buffer) => out.push(d) && all.push(d));
-    child.stderr?.on('data', (d: Buffer) => err.push(d) && all.push(d));
-    if (command.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(command.input);
-    }
-    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
-      (resolve) => {
-        child.once('error', (error) => resolve({ code: null, signal: null, error }));
-        child.once('close', (code, signal) => resolve({ code, signal }));
-      },
-    );
-    running.delete(child);
-    if (group !== undefined) watcher?.ended(group);
-    // As execa does: one final newline is not part of the output.
-    const text = (chunks: Buffer[]) =>
-      Buffer.concat(chunks)
-        .toString('utf8')
-        .replace(/\r?\n$/, '');
-    const output = () => options.redactor.redact(text(all));
-    if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
-    const ending: Ending = ended.error
-      ? { startError: { message: ended.error.message, cause: ended.error } }
-      : ended.code === null
-        ? { signal: ended.signal ?? undefined }
-        : { exitCode: ended.code };
-    throwIfFailed(command, shown, ending, output, options.redactor);
-    return { exitCode: ended.code as number, stdout: text(out), stderr: text(err), skipped: false };
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    }).finally(() => {
+      running.delete(child);
+      if (group !== undefined) watcher?.ended(group);
+    });
+    // A write after it died is reported by its exit, not as an unhandled stream error.
+    child.stdin?.on('error', () => undefined);
+    return { child, exited, interrupted: () => killed.has(child) };
   };
 
   return {
@@ -132,63 +120,26 @@ export function createRunner(options: RunnerOptions): Runner {
     killAll(signal = 'SIGTERM') {
       for (const child of running) {
         killed.add(child);
-        if (child.pid === undefined) continue;
-        try {
-          // Children are started detached, so -pid is their process group.
-          process.kill(-child.pid, signal);
-        } catch {
-          child.kill(signal);
-        }
+        stopGroup(child, signal);
       }
     },
     start(command) {
       const shown = options.redactor.redact(command.argv.join(' '));
-      const [file, ...args] = command.argv;
-      if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
+      if (!command.argv[0]) throw new SubprocessError([], 'spawn', {}, 'Empty command');
       if (command.mode !== 'read')
         throw new SubprocessError(command.argv, 'spawn', {}, `Only a reading program can be long-lived: ${shown}`);
       options.log?.(`$ ${shown}  (long-lived)`);
-      const child = spawn(file, args, {
-        cwd: command.cwd,
-        env: childEnv(options.env, command.env),
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      running.add(child);
-      const group = child.pid;
-      if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
+      const { child, exited, interrupted } = spawnChild(command, 'pipe');
       let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      // A write after it died is reported by end(), not as an unhandled stream error.
-      child.stdin.on('error', () => undefined);
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-        child.once('error', (error) => resolve({ code: null, signal: null, error }));
-        child.once('close', (code, signal) => resolve({ code, signal }));
-      }).finally(() => {
-        running.delete(child);
-        if (group !== undefined) watcher?.ended(group);
-      });
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       return {
-        stdout: child.stdout,
-        write: (text) => void child.stdin.write(text),
+        stdout: child.stdout!,
+        write: (text) => void child.stdin!.write(text),
         async end() {
-          child.stdin.end();
-          const { code, signal, error } = await exited;
-          if (killed.has(child)) throw new InterruptedError(`Interrupted while running: ${shown}`);
-          if (error)
-            throw new SubprocessError(command.argv, 'spawn', {}, `Could not start ${file}: ${error.message}`, {
-              cause: error,
-              hint: `Install ${file} and make sure it is on PATH.`,
-            });
-          if (code !== 0) {
-            const output = options.redactor.redact(stderr);
-            throw new SubprocessError(
-              command.argv,
-              signal ? 'signal' : 'exit',
-              { exitCode: code ?? undefined, signal: signal ?? undefined, output },
-              `${shown} failed${signal ? ` (${signal})` : ` with exit code ${code}`}${output ? `: ${telltaleLine(output)}` : ''}`,
-            );
-          }
+          child.stdin!.end();
+          const ended = await exited;
+          if (interrupted()) throw new InterruptedError(`Interrupted while running: ${shown}`);
+          throwIfFailed(command, shown, endingOf(ended), () => options.redactor.redact(stderr), options.redactor);
         },
       };
     },
@@ -199,65 +150,79 @@ export function createRunner(options: RunnerOptions): Runner {
         return { exitCode: 0, stdout: '', stderr: '', skipped: true };
       }
       options.log?.(`$ ${shown}${command.cwd ? `  (in ${command.cwd})` : ''}`);
-      // A command whose output is only kept (git plumbing, dozens per check) is spawned directly: loading execa
-      // and its per-call work cost more than the short git process itself.
-      if (!command.logFile && !command.onLine) return runKept(command, shown);
-      const { execa } = await import('execa');
-      const [file, ...args] = command.argv;
-      if (!file) throw new SubprocessError([], 'spawn', {}, 'Empty command');
-      let log: WriteStream | undefined;
-      if (command.logFile) log = createWriteStream(command.logFile, { flags: 'a', mode: 0o600 });
-      const child = execa(file, args, {
-        cwd: command.cwd,
-        env: childEnv(options.env, command.env),
-        extendEnv: false,
-        input: command.input,
-        stdin: command.input === undefined ? 'ignore' : undefined,
-        reject: false,
-        all: true,
-        // A logged command (cargo make: an hour of output) is not kept in memory, where it could outgrow
-        // any buffer: its output is in the log, and its last lines below.
-        buffer: !log,
-        detached: true,
-        stripFinalNewline: true,
-        maxBuffer: 256 * 1024 * 1024,
-      });
-      running.add(child);
-      // Detached: the child's pid is its process group. Named by the program and its first argument only.
-      const group = child.pid;
-      if (group !== undefined) watcher?.started(group, command.argv.slice(0, 2).join(' '));
+      if (!command.argv[0]) throw new SubprocessError([], 'spawn', {}, 'Empty command');
+      const { child, exited, interrupted } = spawnChild(command, command.input === undefined ? 'ignore' : 'pipe');
+      // A logged command (cargo make: an hour of output) is not kept in memory, where it could outgrow any buffer:
+      // its output is in the log, and its last lines in the tail. Any other command's output is kept.
+      const log = command.logFile ? createWriteStream(command.logFile, { flags: 'a', mode: 0o600 }) : undefined;
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const all: Buffer[] = [];
       const tail: string[] = [];
+      let lastOutput = Date.now();
+      const keep = (stream: Buffer[]) => (d: Buffer) => {
+        lastOutput = Date.now();
+        if (log) return;
+        stream.push(d);
+        all.push(d);
+      };
+      child.stdout!.on('data', keep(out));
+      child.stderr!.on('data', keep(err));
+      const emit = (raw: string) => {
+        const line = options.redactor.redact(raw);
+        log?.write(`${line}\n`);
+        if (line.trim()) command.onLine?.(line);
+        if (tail.push(line) > TAIL_LINES) tail.shift();
+      };
       const followed =
-        (command.onLine || log) && child.all
-          ? eachLine(child.all, (raw) => {
-              const line = options.redactor.redact(raw);
-              log?.write(`${line}\n`);
-              if (line.trim()) command.onLine?.(line);
-              if (tail.push(line) > TAIL_LINES) tail.shift();
-            })
-          : undefined;
-      const result = await child;
+        command.onLine || log ? Promise.all([eachLine(child.stdout!, emit), eachLine(child.stderr!, emit)]) : undefined;
+      if (command.input !== undefined) child.stdin!.end(command.input);
+      // The deadline: a program that prints nothing for this long is stopped (its whole group).
+      const quietMs = command.quietTimeoutMs ?? QUIET_TIMEOUT_MS;
+      const started = Date.now();
+      let quietFor: number | undefined;
+      const watchdog = setInterval(
+        () => {
+          if (quietFor !== undefined || Date.now() - lastOutput < quietMs) return;
+          quietFor = Date.now() - lastOutput;
+          stopGroup(child, 'SIGTERM');
+          setTimeout(() => stopGroup(child, 'SIGKILL'), 5_000).unref();
+        },
+        Math.min(quietMs, 1_000),
+      );
+      const ended = await exited.finally(() => clearInterval(watchdog));
       await followed;
-      running.delete(child);
-      if (group !== undefined) watcher?.ended(group);
       if (log) await new Promise<void>((resolve) => log.end(resolve));
-      const stdout = String(result.stdout ?? '');
-      const stderr = String(result.stderr ?? '');
-      // Only a failure shows the output: redacting megabytes of a successful reader's output is wasted.
-      const failureOutput = () => (log ? tail.join('\n') : options.redactor.redact(String(result.all ?? '')));
-      if (killed.has(child)) {
-        throw new InterruptedError(`Interrupted while running: ${shown}`);
-      }
+      if (interrupted()) throw new InterruptedError(`Interrupted while running: ${shown}`);
       const ending: Ending =
-        result.failed && result.exitCode === undefined
-          ? result.signal
-            ? { signal: result.signal }
-            : { startError: { message: result.shortMessage ?? '', cause: result.cause ?? undefined } }
-          : { exitCode: result.exitCode ?? 0 };
+        quietFor === undefined ? endingOf(ended) : { quiet: { forMs: quietFor, afterMs: Date.now() - started } };
+      // Only a failure shows the output: redacting megabytes of a successful reader's output is wasted.
+      const failureOutput = () => (log ? tail.join('\n') : options.redactor.redact(text(all)));
       throwIfFailed(command, shown, ending, failureOutput, options.redactor);
-      return { exitCode: ending.exitCode as number, stdout, stderr, skipped: false };
+      return { exitCode: ended.code as number, stdout: text(out), stderr: text(err), skipped: false };
     },
   };
+}
+
+/** Signals a child's whole process group (children are started detached), or the child alone when that fails. */
+function stopGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** As execa does: one final newline is not part of the output. */
+const text = (chunks: Buffer[]) =>
+  Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+
+function endingOf(ended: { code: number | null; signal: NodeJS.Signals | null; error?: Error }): Ending {
+  if (ended.error) return { startError: { message: ended.error.message, cause: ended.error } };
+  return ended.code === null ? { signal: ended.signal ?? undefined } : { exitCode: ended.code };
 }
 
 /**
@@ -310,9 +275,10 @@ export function childEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> 
   return { ...env, ...extra };
 }
 
-/** How a child ended: it could not be started, a signal killed it, or it exited with a code. */
+/** How a child ended: it could not be started, it was stopped for printing nothing, a signal killed it, or it exited with a code. */
 interface Ending {
   startError?: { message: string; cause?: unknown };
+  quiet?: { forMs: number; afterMs: number };
   signal?: NodeJS.Signals;
   exitCode?: number;
 }
@@ -330,6 +296,15 @@ function throwIfFailed(command: Command, shown: string, end: Ending, output: () 
         cause: end.startError.cause,
         hint: `Install ${file} and make sure it is on PATH.`,
       },
+    );
+  }
+  if (end.quiet) {
+    const text = output();
+    throw new SubprocessError(
+      command.argv,
+      'timeout',
+      { output: text },
+      `${shown} printed nothing for ${minutes(end.quiet.forMs)}, so bro stopped it (after ${minutes(end.quiet.afterMs)} in all)${text ? `; its last line: ${text.trimEnd().split('\n').pop()}` : ''}`,
     );
   }
   if (end.exitCode === undefined) {
@@ -352,8 +327,13 @@ function throwIfFailed(command: Command, shown: string, end: Ending, output: () 
   }
 }
 
-/** How many lines of a failed program's output its error shows. */
-const TAIL_LINES = 20;
+/** How many lines of a failed program's output its error shows (and a logged program keeps: its tail). */
+export const TAIL_LINES = 50;
+
+/** 600_000 → "10 minutes", 1_500 → "1.5 seconds". */
+export function minutes(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} minutes` : `${Math.round(ms / 100) / 10} seconds`;
+}
 
 export function lastLines(text: string, count: number): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');

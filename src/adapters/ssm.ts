@@ -5,13 +5,15 @@ import type {
   GetParametersCommandOutput,
   PutParameterCommandInput,
   SSMClient,
+  SSMClientConfig,
 } from '@aws-sdk/client-ssm';
+import type * as SsmSdk from '@aws-sdk/client-ssm';
 
 /**
  * SSM Parameter Store behind a narrow interface holding only the calls bro
  * makes (the version parameters, the channels, pruning). Created by the AWS
  * factory (aws.ts), one real SDK v3 client per region on first use, with the
- * same credentials, retries and endpoint rules as EC2 (AWS_ENDPOINT_URL_SSM
+ * same credentials, adaptive retries, per-region request limit and endpoint rules as EC2 (AWS_ENDPOINT_URL_SSM
  * for an emulator). Tests stub SSMClient with aws-sdk-client-mock.
  */
 export interface Ssm {
@@ -27,9 +29,15 @@ export interface Ssm {
 
 export type SsmFactory = (region: string) => Ssm;
 
+/**
+ * `config` gives a region's client configuration (the same adaptive retries as
+ * EC2 and ECR); `inRegion` queues a request behind the others of SSM in that
+ * region, as aws.ts does for EC2 and ECR.
+ */
 export function createSsm(
-  config: (region: string) => object,
+  config: (region: string) => SSMClientConfig,
   sendOptions: () => { abortSignal?: AbortSignal },
+  inRegion: <T>(region: string, work: () => Promise<T>) => Promise<T>,
 ): SsmFactory {
   const clients = new Map<string, Promise<SSMClient>>();
   const sdk = () => import('@aws-sdk/client-ssm');
@@ -41,24 +49,26 @@ export function createSsm(
     }
     return found;
   };
-  return (region) => ({
-    getParameters: async (names) =>
-      (await client(region)).send(new (await sdk()).GetParametersCommand({ Names: [...names] }), sendOptions()),
-    getParametersByPath: async (path, NextToken) =>
-      (await client(region)).send(
-        new (await sdk()).GetParametersByPathCommand({ Path: path, Recursive: true, NextToken }),
-        sendOptions(),
-      ),
-    describeParameters: async (names) =>
-      (await client(region)).send(
-        new (await sdk()).DescribeParametersCommand({
-          ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [...names] }],
-        }),
-        sendOptions(),
-      ),
-    putParameter: async (input) =>
-      (await client(region)).send(new (await sdk()).PutParameterCommand(input), sendOptions()),
-    deleteParameters: async (names) =>
-      (await client(region)).send(new (await sdk()).DeleteParametersCommand({ Names: [...names] }), sendOptions()),
-  });
+  return (region) => {
+    const send = <T>(work: (client: SSMClient, s: typeof SsmSdk) => Promise<T>) =>
+      inRegion(region, async () => work(await client(region), await sdk()));
+    return {
+      getParameters: (names) =>
+        send((c, s) => c.send(new s.GetParametersCommand({ Names: [...names] }), sendOptions())),
+      getParametersByPath: (Path, NextToken) =>
+        send((c, s) => c.send(new s.GetParametersByPathCommand({ Path, Recursive: true, NextToken }), sendOptions())),
+      describeParameters: (names) =>
+        send((c, s) =>
+          c.send(
+            new s.DescribeParametersCommand({
+              ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [...names] }],
+            }),
+            sendOptions(),
+          ),
+        ),
+      putParameter: (input) => send((c, s) => c.send(new s.PutParameterCommand(input), sendOptions())),
+      deleteParameters: (names) =>
+        send((c, s) => c.send(new s.DeleteParametersCommand({ Names: [...names] }), sendOptions())),
+    };
+  };
 }

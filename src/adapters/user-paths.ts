@@ -4,13 +4,40 @@ import { dirname, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../shared/errors.js';
 
 /**
- * Directories the user names on the command line (--work-dir, --cache-dir,
- * --out): made and checked before any work, so a bad one is a usage error
- * naming the option, never an internal error halfway through. Each missing
- * component is made on its own (Node's recursive mkdir loops forever on
- * /proc). Components made get `mode`.
+ * A directory setting and where its value came from: the option itself, an environment variable
+ * (BRO_CACHE_DIR, XDG_CACHE_HOME), or bro's default. Messages name the one the value came from.
  */
-export async function prepareDir(option: string, dir: string, mode?: number): Promise<void> {
+export interface DirSetting {
+  option: string;
+  from: string;
+}
+
+const settingOf = (setting: string | DirSetting): DirSetting =>
+  typeof setting === 'string' ? { option: setting, from: setting } : setting;
+
+/** How a message names the directory: `--cache-dir /x`, `BRO_CACHE_DIR=/x`, `/x (the default --cache-dir)`. */
+function labelOf({ option, from }: DirSetting, dir: string): string {
+  if (from === option) return `${option} ${dir}`;
+  if (from === 'default') return `${dir} (the default ${option})`;
+  if (from === 'XDG_CACHE_HOME') return `${dir} (the cache directory under XDG_CACHE_HOME)`;
+  return `${from}=${dir}`;
+}
+
+/** What to do about it, naming the setting the value came from. */
+function fixOf({ option, from }: DirSetting): string {
+  if (from === option || from === 'default') return `Pass ${option} a directory you can write (it is made if missing).`;
+  return `Set ${from} to a directory you can write, or pass ${option}.`;
+}
+
+/**
+ * Directories the user names (--work-dir, --cache-dir, --out, or their
+ * environment variables and defaults): made and checked before any work, so a
+ * bad one is a usage error naming where it came from, never an internal error
+ * halfway through. Each missing component is made on its own (Node's recursive
+ * mkdir loops forever on /proc). Components made get `mode`.
+ */
+export async function prepareDir(setting: string | DirSetting, dir: string, mode?: number): Promise<void> {
+  const named = settingOf(setting);
   const missing: string[] = [];
   let current = resolve(dir);
   for (;;) {
@@ -18,40 +45,46 @@ export async function prepareDir(option: string, dir: string, mode?: number): Pr
     if (!(found instanceof Error)) {
       if (!found.isDirectory()) {
         throw new UsageError(
-          `${option} ${dir}: ${current === resolve(dir) ? 'is' : `${current} is`} a file, not a directory`,
-          { hint: `Pass ${option} a directory (it is made if missing).` },
+          `${labelOf(named, dir)}: ${current === resolve(dir) ? 'is' : `${current} is`} a file, not a directory`,
+          { hint: fixOf(named) },
         );
       }
       break;
     }
-    if (found.code !== 'ENOENT' || dirname(current) === current) throw pathError(option, dir, found);
+    if (found.code !== 'ENOENT' || dirname(current) === current) throw pathError(named, dir, found);
     missing.unshift(current);
     current = dirname(current);
   }
   for (const component of missing) {
     await mkdir(component, { mode }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw pathError(option, dir, error);
+      if (error.code !== 'EEXIST') throw pathError(named, dir, error);
     });
   }
   // Permissions say little (root, ACLs, read-only mounts): try it.
   const probe = `${resolve(dir)}${sep}.bro-write-check-${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(probe, '', { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
-    throw pathError(option, dir, error);
+    throw pathError(named, dir, error);
   });
   await rm(probe, { force: true });
 }
 
 /** Refuses `dir` inside `parent` (the workspace inside the mirror cache, where bro would clone into its own mirrors). */
-export function refuseInside(option: string, dir: string, parentOption: string, parent: string): void {
+export function refuseInside(
+  setting: string | DirSetting,
+  dir: string,
+  parentSetting: string | DirSetting,
+  parent: string,
+): void {
   const rel = relative(resolve(parent), resolve(dir));
   if (rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel))) {
-    throw new UsageError(`${option} ${dir} is inside ${parentOption} ${parent}`, {
-      hint: `Keep them apart: bro manages the mirror cache on its own, and a workspace there would be cloned over or deleted. Pick another ${option}.`,
+    const named = settingOf(setting);
+    throw new UsageError(`${labelOf(named, dir)} is inside ${labelOf(settingOf(parentSetting), parent)}`, {
+      hint: `Keep them apart: bro manages the mirror cache on its own, and a workspace there would be cloned over or deleted. Pick another ${named.option}.`,
     });
   }
 }
 
-function pathError(option: string, dir: string, error: NodeJS.ErrnoException): UsageError {
+function pathError(named: DirSetting, dir: string, error: NodeJS.ErrnoException): UsageError {
   const why: Record<string, string> = {
     EACCES: 'is not writable',
     EPERM: 'is not writable',
@@ -61,10 +94,10 @@ function pathError(option: string, dir: string, error: NodeJS.ErrnoException): U
     ENOSPC: 'is on a full disk',
   };
   return new UsageError(
-    `${option} ${dir} ${why[error.code ?? ''] ?? `cannot be used (${error.code ?? error.message})`}`,
+    `${labelOf(named, dir)} ${why[error.code ?? ''] ?? `cannot be used (${error.code ?? error.message})`}`,
     {
       cause: error,
-      hint: `Pass ${option} a directory you can write.`,
+      hint: fixOf(named),
     },
   );
 }

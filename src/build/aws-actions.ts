@@ -22,4 +22,6 @@ export interface AwsAction {
   accounts?: string[];
   /** Made once for each snapshot of the AMI (their IDs are known only once pubsys has registered it). */
   perSnapshot?: boolean;
+  /** Made by a rerun that finds the step done with the same inputs: it verifies before it skips. */
+  onRerun?: boolean;
 }

@@ -32,7 +32,7 @@ export async function readChannel(
 export async function writeChannel(state: StateStore, record: ChannelRecord): Promise<void> {
   await state.put(
     channelId(record.channel, record.region),
-    stepRecord('done', digestOf(record.to), record as unknown as Record<string, unknown>, new Date()),
+    stepRecord('done', digestOf(record.to), record, new Date()),
   );
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from '../adapters/runner.js';
 import type { BuildContext } from './context.js';
+import type { Needed } from './step.js';
 import type { Variant } from '../config/variant.js';
 import type { BuildVersion } from '../config/version.js';
 import { amiName, dockerArchs } from './naming.js';
@@ -124,16 +125,17 @@ export function adminLocalTag(inputs: BuildInputs, tag: string): string {
   return `bottlerocket-admin-${dockerArchs(inputs.variant.arch).ARCH}:${tag}`;
 }
 
-/** The inputs of the build commands, once the sources, patch and render steps have run. */
-export function buildInputs(ctx: BuildContext): BuildInputs {
-  if (!ctx.sources || !ctx.adminVersion || !ctx.infraPath)
-    throw new Error('buildInputs() needs the sources, patch and render steps to have run');
+/** The inputs of the build commands, from the outputs of the sources and render steps. */
+export function buildInputs(
+  ctx: Pick<BuildContext, 'variant' | 'version'>,
+  { sources, render }: Needed<'sources' | 'render'>,
+): BuildInputs {
   return {
     variant: ctx.variant,
     version: ctx.version,
-    bottlerocketDir: ctx.sources.bottlerocket.dir,
-    adminContainerDir: ctx.sources['admin-container'].dir,
-    adminVersion: ctx.adminVersion,
-    infraPath: ctx.infraPath,
+    bottlerocketDir: sources.sources.bottlerocket.dir,
+    adminContainerDir: sources.sources['admin-container'].dir,
+    adminVersion: sources.adminVersion,
+    infraPath: render.infraPath,
   };
 }

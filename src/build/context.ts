@@ -1,6 +1,6 @@
 import type { Adapters } from '../adapters/index.js';
 import type { Rollback } from '../adapters/rollback.js';
-import type { Series, SourceName } from '../config/series.js';
+import type { SourceName } from '../config/series.js';
 import type { Variant } from '../config/variant.js';
 import type { BuildVersion } from '../config/version.js';
 import type { StateStore } from './state.js';
@@ -14,12 +14,17 @@ export interface SourceRef {
   name: SourceName;
   url: string;
   ref: string;
+  /** Where the URL and the ref were set, for messages: `BRO_BOTTLEROCKET_URL`, `sources.bottlerocket.url in variants/x.toml`, `--version 1.0.4-hc1`. */
+  urlFrom?: string;
+  refFrom?: string;
 }
 
 /** Options every command that touches sources shares. */
 export interface CommonOptions {
   projectDir: string;
   cacheDir: string;
+  /** Where cacheDir was set, for messages: '--cache-dir', 'BRO_CACHE_DIR', 'XDG_CACHE_HOME' or 'default'. */
+  cacheDirFrom?: string;
   /** Defaults to `<projectDir>/work/<variant>`. */
   workDir?: string;
   debug: boolean;
@@ -55,8 +60,9 @@ export interface Workspace {
 }
 
 /**
- * The context that flows through the pipeline. Each step reads what earlier
- * steps set and sets its own outputs; nothing is global.
+ * The context that flows through the pipeline: what every step is given. What
+ * steps produce does not go here: the pipeline hands each step the outputs of
+ * the steps it needs (step.ts). Nothing is global.
  */
 export interface BuildContext {
   options: BuildOptions;
@@ -68,18 +74,6 @@ export interface BuildContext {
   state: StateStore;
   /** Where a step registers the undo of its half-done work (the run's one rollback). */
   rollback: Rollback;
-  /** Set by the resolve step. */
-  pins?: Record<SourceName, PinnedSource>;
-  /** Set by the sources step. */
-  sources?: Record<SourceName, ResolvedSource>;
-  /** `v0.5.2`, read from the admin container's VERSION file at its pin. */
-  adminVersion?: string;
-  /** Set by the resolve step (after sources: the admin series base comes from VERSION). */
-  series?: Record<SourceName, Series | undefined>;
-  /** Commit at the tip of each patched checkout. */
-  patchedHeads?: Record<SourceName, string>;
-  /** Path of the rendered Infra.toml. */
-  infraPath?: string;
 }
 
 export const sourceDir = (workspace: Workspace, source: SourceName) =>

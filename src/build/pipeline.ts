@@ -1,9 +1,11 @@
-import type { PipelineStep, PublishSettings, PublishContext, StepTask } from './step.js';
+import type { PublishContext, PublishSettings, Step, StepOutputs, StepTask } from './step.js';
 import type { ListrRendererValue, ListrTask } from 'listr2';
 import { InterruptedError, StepError, UsageError } from '../shared/errors.js';
 import type { RendererChoice } from './renderer.js';
-import { STEP_IDS } from '../config/step-ids.js';
-import { digestOf, isDone, stepRecord } from './state.js';
+import { STEP_IDS, type StepId } from '../config/step-ids.js';
+import { throwFailure } from '../shared/concurrency.js';
+import { checkDone, stepRecord } from './state.js';
+import { needsError, pickOutputs } from './steps/requires.js';
 import { adminImageBuildStep } from './steps/admin-image-build.js';
 import { adminImagePushStep } from './steps/admin-image-push.js';
 import { amiDeprecateStep } from './steps/ami-deprecate.js';
@@ -31,45 +33,91 @@ import { verifyStep } from './steps/verify.js';
  * A step that acts outside the workspace is `external`: a dry run skips it
  * with a reason and it only appears in the plan. A step with `inputs` is
  * recorded in the state file with the digest of its inputs and its outputs:
- * a rerun with the same inputs skips it and restores its outputs; changed
- * inputs (which include earlier steps' outputs) rerun it and what follows.
+ * a rerun with the same inputs skips it and restores its outputs (parsed
+ * with its schema); changed inputs (which include earlier steps' outputs)
+ * rerun it and what follows. Each step is handed the outputs of the steps it
+ * needs, and `stages()` accepts a step only after those steps.
  */
 /** Steps that run side by side: each inner list in order, the lists at the same time. */
 export interface ConcurrentStage {
   title: string;
   /** Shown when both lists are done: what the steps after it wait for. */
   gate: string;
-  branches: { title: string; steps: PipelineStep[] }[];
+  branches: { title: string; steps: Step[] }[];
 }
 
-export type Stage = PipelineStep | ConcurrentStage;
+export type Stage = Step | ConcurrentStage;
 
-export function buildStages(): Stage[] {
-  return [
-    resolveStep,
-    sourcesStep,
-    patchStep,
-    verifyStep,
-    renderStep,
-    {
-      title: 'Build and publish the admin image, build and register the OS',
-      gate: 'Admin image in every region, AMI registered',
-      branches: [
-        { title: 'Admin image', steps: [adminImageBuildStep, adminImagePushStep] },
-        { title: 'OS image', steps: [osBuildStep, amiRegisterStep] },
-      ],
-    },
-    shareStep,
-    amiDeprecateStep,
-    ssmPublishStep,
-    manifestStep,
-  ];
+/**
+ * The stages of a pipeline, built in order. `Have` is the steps already in
+ * it: a step is accepted only when every step it needs is among them, so a
+ * pipeline where a step would read an output no earlier step makes does not
+ * compile. A branch of a side-by-side stage sees only the steps before the
+ * stage and its own, never the other branch's.
+ */
+export interface Stages<Have extends StepId> {
+  readonly list: readonly Stage[];
+  then<Id extends StepId, N extends Have>(step: Step<Id, N>): Stages<Have | Id>;
+  sideBySide<A extends StepId, B extends StepId>(
+    title: string,
+    gate: string,
+    a: Branch<Have, A>,
+    b: Branch<Have, B>,
+  ): Stages<A | B>;
+}
+
+interface Branch<Have extends StepId, Out extends StepId> {
+  title: string;
+  steps: (start: Stages<Have>) => Stages<Out>;
+}
+
+export function stages<Have extends StepId = never>(list: readonly Stage[] = []): Stages<Have> {
+  return {
+    list,
+    then: (step) => stages([...list, step as Step]),
+    sideBySide: (title, gate, a, b) =>
+      stages([
+        ...list,
+        {
+          title,
+          gate,
+          branches: [a, b].map((branch) => ({
+            title: branch.title,
+            steps: branch.steps(stages<Have>()).list as Step[],
+          })),
+        },
+      ]),
+  };
+}
+
+export function buildStages(): readonly Stage[] {
+  return stages()
+    .then(resolveStep)
+    .then(sourcesStep)
+    .then(patchStep)
+    .then(verifyStep)
+    .then(renderStep)
+    .sideBySide(
+      'Build and publish the admin image, build and register the OS',
+      'Admin image in every region, AMI registered',
+      { title: 'Admin image', steps: (s) => s.then(adminImageBuildStep).then(adminImagePushStep) },
+      { title: 'OS image', steps: (s) => s.then(osBuildStep).then(amiRegisterStep) },
+    )
+    .then(shareStep)
+    .then(amiDeprecateStep)
+    .then(ssmPublishStep)
+    .then(manifestStep).list;
+}
+
+/** What `bro preview` runs: the sources, patched and verified, as a dry-run build has them. */
+export function previewStages(): readonly Stage[] {
+  return stages().then(resolveStep).then(sourcesStep).then(patchStep).then(verifyStep).list;
 }
 
 const isConcurrent = (stage: Stage): stage is ConcurrentStage => 'branches' in stage;
 
-/** Every step, in the order the issue lists them (admin image before the OS build). */
-export function buildSteps(stages: readonly Stage[] = buildStages()): PipelineStep[] {
+/** Every step, in pipeline order (the admin image branch before the OS branch). */
+export function buildSteps(stages: readonly Stage[] = buildStages()): Step[] {
   return stages.flatMap((stage) => (isConcurrent(stage) ? stage.branches.flatMap((b) => b.steps) : [stage]));
 }
 
@@ -123,39 +171,31 @@ function dependsOn(id: string, from: string, stages: readonly Stage[]): boolean 
   return !(a && b && a !== b);
 }
 
+/**
+ * Runs the stages; returns what the steps produced (ran or restored). A step
+ * that did neither (a dry run's external steps, those --only leaves out) has no entry.
+ */
 export async function runPipeline(
   ctx: PublishContext,
   stages: readonly Stage[],
   renderer: RendererChoice,
   output: NodeJS.WritableStream,
   signal: AbortSignal = new AbortController().signal,
-): Promise<void> {
+): Promise<Partial<StepOutputs>> {
+  const produced: Partial<StepOutputs> = {};
   const [{ Listr }, { listrOptions }] = await Promise.all([import('listr2'), import('./renderer.js')]);
   // Failures of the side-by-side branches: they run to the end, then the gate after them reports.
   const failures: unknown[] = [];
-  const throwIfFailed = () => {
-    // An interruption wins: the other branch's failure is most likely its consequence.
-    const interrupted = failures.find((f) => f instanceof InterruptedError);
-    if (interrupted) throw interrupted;
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      const lines = failures.map((f) => `  ✖ ${f instanceof Error ? f.message.split('\n')[0] : String(f)}`);
-      throw new StepError('build', `${failures.length} steps failed:\n${lines.join('\n')}`, {
-        cause: failures[0],
-        hint: 'Fix the causes and rerun: finished steps are not redone.',
-      });
-    }
-  };
-  // bro's parent now: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
+  // bro's parent at the start: when it exits (a cancelled CI job kills npm and the shell, not bro), bro is re-parented.
   const parentPid = process.ppid;
   // Plain (CI) output prints every progress line: one every few seconds is enough there, the log file has them all.
   const progressEveryMs = renderer === 'simple' ? PLAIN_PROGRESS_EVERY_MS : 0;
-  const stepTask = (step: PipelineStep, collect: boolean): ListrTask<PublishContext> => ({
+  const stepTask = (step: Step, collect: boolean): ListrTask<PublishContext> => ({
     title: step.title,
     skip: (c) => (step.external && c.options.dryRun ? DRY_RUN_SKIP : false),
     task: async (c, task) => {
       try {
-        await runStep(step, c, task, throttled(task, progressEveryMs), signal, parentPid);
+        await runStep(step, c, produced, task, throttled(task, progressEveryMs), signal, parentPid);
       } catch (error) {
         if (collect) failures.push(error);
         // The task list marks the step failed; the error itself is printed once, at the end.
@@ -209,7 +249,15 @@ export async function runPipeline(
     if (error instanceof Failed && !failures.includes(error.error)) throw error.error;
     if (!(error instanceof BranchFailed) && !(error instanceof Failed)) throw error;
   }
-  throwIfFailed();
+  throwFailure(failures, (all) => {
+    if (all.length === 1) return all[0];
+    const lines = all.map((f) => `  ✖ ${f instanceof Error ? f.message.split('\n')[0] : String(f)}`);
+    return new StepError('build', `${all.length} steps failed:\n${lines.join('\n')}`, {
+      cause: all[0],
+      hint: 'Fix the causes and rerun: finished steps are not redone.',
+    });
+  });
+  return produced;
 }
 
 /** What the task list shows for a failed step: the error follows once, after the list. */
@@ -254,9 +302,10 @@ function throttled(task: StepTask, everyMs: number): StepTask {
 }
 
 /** Runs one step: skipped when done, recorded when it finishes, fails or is interrupted. */
-async function runStep(
-  step: PipelineStep,
+async function runStep<Id extends StepId>(
+  step: Step<Id>,
   ctx: PublishContext,
+  produced: Partial<StepOutputs>,
   task: { skip(message: string): void },
   progress: StepTask,
   signal: AbortSignal,
@@ -270,28 +319,39 @@ async function runStep(
     );
   }
   const mode = stepMode(step.id, ctx.settings);
-  const inputs = step.inputs ? digestOf(await step.inputs(ctx)) : '';
-  if (step.inputs && mode !== 'force') {
-    const record = await ctx.state.get(step.id);
-    if (isDone(record, inputs)) {
-      step.restore?.(ctx, record.outputs);
-      task.skip(`done ${record.finishedAt}, inputs unchanged`);
-      return;
+  const picked = pickOutputs(produced, step.needs);
+  if (picked.missing) {
+    if (mode === 'restore') return task.skip(`not run (--only ${ctx.settings.only})`);
+    throw needsError(step.id, picked.missing);
+  }
+  const { input } = picked;
+  let digest = '';
+  if (step.inputs) {
+    const verify = step.verify?.bind(step);
+    const check = await checkDone<StepOutputs[Id]>(ctx.state, step.id, {
+      inputs: await step.inputs(ctx, input),
+      outputs: step.outputs,
+      force: mode === 'force',
+      verify: verify && ((outputs) => verify(ctx, outputs)),
+    });
+    if (check.done) {
+      produced[step.id] = check.done.outputs;
+      return task.skip(`done ${check.done.finishedAt}, inputs unchanged${verify ? ', verified' : ''}`);
     }
+    digest = check.digest;
   }
-  if (mode === 'restore' && (step.inputs || step.external)) {
-    task.skip(`not run (--only ${ctx.settings.only})`);
-    return;
-  }
+  if (mode === 'restore' && (step.inputs || step.external)) return task.skip(`not run (--only ${ctx.settings.only})`);
   const started = new Date();
   try {
-    const outputs = await step.run(ctx, progress, { signal, force: mode === 'force' });
-    if (step.inputs)
-      await ctx.state.put(step.id, stepRecord('done', inputs, (outputs ?? {}) as Record<string, unknown>, started));
+    const outputs = await step.run(ctx, input, progress, { signal, force: mode === 'force' });
+    // A step without inputs is recorded only when it was interrupted or failed: its success replaces that record.
+    if (step.inputs || (await ctx.state.get(step.id)))
+      await ctx.state.put(step.id, stepRecord('done', digest, outputs, started));
+    produced[step.id] = outputs;
   } catch (error) {
     const interrupted = signal.aborted || error instanceof InterruptedError;
     if (step.inputs || interrupted)
-      await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', inputs, {}, started));
+      await ctx.state.put(step.id, stepRecord(interrupted ? 'interrupted' : 'failed', digest, {}, started));
     if (interrupted && !(error instanceof InterruptedError))
       throw new InterruptedError(`Interrupted during ${step.title}`, { cause: error });
     throw error;

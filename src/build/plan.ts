@@ -13,7 +13,7 @@ import type { CheckResult } from './preflight/checks.js';
 import { formatChecks } from './preflight/preflight.js';
 import { adminImageTag, amiName, amisJsonPath } from './naming.js';
 import type { AwsAction } from './aws-actions.js';
-import type { PublishContext } from './step.js';
+import type { Needed, PublishContext } from './step.js';
 import { pushPlan } from './steps/admin-image-push.js';
 import { pubsysActions } from './steps/ami-register.js';
 import { defaultManifestPath } from './steps/manifest.js';
@@ -25,6 +25,7 @@ import {
   releaseTags,
   shareActions,
   shareIntent,
+  verifyActions,
 } from './steps/share.js';
 import { deprecateActions, deprecationOf } from './steps/ami-deprecate.js';
 import { parameterNames, pointerActions } from './steps/ssm-publish.js';
@@ -113,22 +114,26 @@ const planned = (step: string, command: Command): PlannedCommand => ({
   env: command.env ?? {},
 });
 
+/** The steps whose outputs the plan shows: the local ones, which a dry run runs. */
+export const PLAN_NEEDS = ['resolve', 'sources', 'patch', 'render'] as const;
+
 /**
  * `dropped`: per region, the accounts bro granted on this version's AMI that
  * share-with no longer lists (see `droppedFromShare`): share removes their grants.
  */
 export function makePlan(
   ctx: PublishContext,
+  input: Needed<(typeof PLAN_NEEDS)[number]>,
   warnings: readonly string[],
   redactor: Redactor,
   dropped: Record<string, string[]> = {},
 ): Plan {
-  const inputs = buildInputs(ctx);
+  const inputs = buildInputs(ctx, input);
   const { variant } = ctx;
   const tag = adminImageTag(inputs.adminVersion, ctx.version);
   const localTag = adminLocalTag(inputs, tag);
   const name = amiName(variant, ctx.version);
-  const tags = releaseTags(ctx);
+  const tags = releaseTags(ctx, input);
   const accounts = variant['share-with'];
   const principals = launchPrincipals(variant);
   const commands: PlannedCommand[] = [
@@ -149,7 +154,10 @@ export function makePlan(
   const grants: PlannedGrant[] = [];
   for (const region of variant.regions) {
     const drop = dropped[region] ?? [];
-    aws.push(...shareActions(region, name, shareIntent({ accounts: principals, drop, tags })));
+    aws.push(
+      ...shareActions(region, name, shareIntent({ accounts: principals, drop, tags })),
+      ...verifyActions(region),
+    );
     grants.push(
       ...principals.map((account) => ({ region, account, change: 'grant' as const })),
       ...drop.map((account) => ({ region, account, change: 'revoke' as const })),
@@ -163,8 +171,8 @@ export function makePlan(
   const names = prefix ? parameterNames(variant, prefix, ctx.version.full) : undefined;
   if (names) aws.push(...variant.regions.flatMap((r) => pointerActions('ssm-publish', r, names, ctx.version.full)));
   const sources = Object.fromEntries(
-    Object.values(ctx.sources ?? {}).map((s) => {
-      const series = ctx.series?.[s.name];
+    Object.values(input.sources.sources).map((s) => {
+      const series = input.patch.series[s.name];
       return [
         s.name,
         {
@@ -174,7 +182,7 @@ export function makePlan(
           series: series
             ? { base: series.base, digest: series.digest, patches: series.patches.map((p) => p.name) }
             : null,
-          head: ctx.patchedHeads?.[s.name] ?? s.commit,
+          head: input.patch.patchedHeads[s.name],
         },
       ];
     }),
@@ -186,7 +194,7 @@ export function makePlan(
     arch: variant.arch,
     version: ctx.version.full,
     amiName: name,
-    seriesDigest: patchSeriesDigest(ctx),
+    seriesDigest: patchSeriesDigest(input.patch.series),
     regions: [...variant.regions],
     accounts: [...accounts],
     organizations: principals.filter((p) => !isAccountId(p)),
@@ -238,17 +246,24 @@ const formatAction = (a: AwsAction) => {
   return `  [${a.step}${a.by === 'pubsys' ? ', by pubsys' : ''}] ${a.region} ${a.service}:${a.action} → ${a.target}${accounts}${note}`;
 };
 
+/** `sha256:` and the first 12 hex digits: enough to match a series with `bro patches check --json`. */
+const shortDigest = (digest: string) => digest.slice(0, 'sha256:'.length + 12);
+
 export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   out.push(`Plan for ${plan.variant} (${plan.arch}) ${plan.version}: a dry run, nothing below has been done`);
   for (const [name, s] of Object.entries(plan.sources)) {
     const series = s.series
-      ? `series ${s.series.base} (${s.series.patches.length} patches) → head ${s.head.slice(0, 12)}`
+      ? `series ${s.series.base} (${s.series.patches.length} ${s.series.patches.length === 1 ? 'patch' : 'patches'}, digest ${shortDigest(s.series.digest)}) → head ${s.head.slice(0, 12)}`
       : 'no patch series';
     const ref = s.ref === s.commit ? s.commit.slice(0, 12) : `${s.ref} = ${s.commit.slice(0, 12)}`;
     out.push(row(name, `${ref} from ${s.url}; ${series}`));
   }
-  out.push(row('Series digest', plan.seriesDigest), row('AMI name', plan.amiName));
+  // Each series' own digest is the one `bro patches check --json` reports; this one is of both, as the AMI's tag carries it.
+  out.push(
+    row('Series digest', `${plan.seriesDigest} (of both series: the bro:patch-series tag)`),
+    row('AMI name', plan.amiName),
+  );
   const [first, ...others] = plan.regions;
   out.push(row('Regions', `${first} (registered)${others.length ? `, copied to ${others.join(', ')}` : ''}`));
   const example = plan.preflight?.find((c) => c.id === 'example-accounts' && c.status !== 'ok');

@@ -11,12 +11,18 @@ export interface RendererInputs {
   ci: boolean;
   silent: boolean;
   isTTY: boolean;
+  /** The terminal's width; 0 when it reports none (a serial console, `docker exec -t` before a resize). */
+  columns?: number;
   env: NodeJS.ProcessEnv;
 }
 
-export function chooseRenderer({ ci, silent, isTTY, env }: RendererInputs): RendererChoice {
+/** Narrower than this, the interactive renderer's wrapped lines are unreadable (at 0 columns, one character per line). */
+const MIN_COLUMNS = 20;
+
+export function chooseRenderer({ ci, silent, isTTY, columns, env }: RendererInputs): RendererChoice {
   if (silent) return 'silent';
   if (ci || !isTTY || env.CI === 'true' || env.TERM === 'dumb') return 'simple';
+  if (columns !== undefined && columns < MIN_COLUMNS) return 'simple';
   return 'default';
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { atomicWrite } from '../adapters/fs.js';
 import { ConfigError, StepError } from '../shared/errors.js';
 
 /**
@@ -67,16 +68,13 @@ export async function readState(broDir: string): Promise<State> {
   return result.data;
 }
 
-/** Writes the state file atomically (a temporary file renamed over it); a failed write leaves no temporary file. */
+/** Writes the state file atomically (adapters/fs.ts): a failed write leaves the old file and no temporary one. */
 export async function writeState(broDir: string, state: State): Promise<void> {
   const path = statePath(broDir);
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-    await rename(tmp, path);
+    await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`);
   } catch (error) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     throw new StepError('state', `Could not write ${path}: ${(error as Error).message}`, {
       cause: error,
@@ -111,6 +109,8 @@ export function stableJson(value: unknown): string {
  * and the OS build, the regions of a push) never lose each other's records.
  */
 export interface StateStore {
+  /** The state file, for messages. */
+  readonly path: string;
   get(id: string): Promise<StepRecord | undefined>;
   all(): Promise<State>;
   put(id: string, record: StepRecord): Promise<void>;
@@ -133,6 +133,7 @@ export function createStateStore(broDir: string): StateStore {
       await writeState(broDir, state);
     });
   return {
+    path: statePath(broDir),
     get: (id) => serial(async () => (await readState(broDir)).steps[id]),
     all: () => serial(() => readState(broDir)),
     put: (id, record) =>
@@ -153,44 +154,76 @@ export function createStateStore(broDir: string): StateStore {
 }
 
 /** A record for a step that started at `started` and ends now. */
-export function stepRecord(
-  status: StepRecord['status'],
-  inputs: string,
-  outputs: Record<string, unknown>,
-  started: Date,
-): StepRecord {
+export function stepRecord(status: StepRecord['status'], inputs: string, outputs: object, started: Date): StepRecord {
   const finished = new Date();
   return {
     status,
     inputs,
-    outputs,
+    outputs: { ...outputs },
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
   };
 }
 
-/** Whether a record says the step finished with these inputs. */
-export const isDone = (record: StepRecord | undefined, inputs: string): record is StepRecord =>
-  record?.status === 'done' && record.inputs === inputs;
+/** What makes work done: the inputs it had, what it recorded, and whether that still holds. */
+export interface DoneWith<T> {
+  /** What the work depends on (any JSON-like value; its digest is recorded). */
+  inputs: unknown;
+  /** The schema of what the work records: recorded outputs are parsed with it, never cast. */
+  outputs: z.ZodType<T>;
+  /** Redo the work whatever the state file says (--from, --only). */
+  force?: boolean;
+  /** Whether recorded outputs still hold (e.g. in AWS, in the checkout): false redoes the work. */
+  verify?: (outputs: T) => Promise<boolean>;
+}
+
+export interface DoneCheck<T> {
+  /** The digest of the inputs, to record the work under. */
+  digest: string;
+  /** Present when the work is done: what it recorded, parsed, and when it finished. */
+  done?: { outputs: T; finishedAt: string };
+}
+
+/**
+ * The one "done with these inputs" check, for whole steps (the pipeline) and
+ * their parts (a region, a source): the record under `id` says `done` with the
+ * digest of these inputs, its outputs parse, and `verify` (if any) says they
+ * still hold. Outputs that do not parse are a corrupted state file, refused
+ * with the way out, not guessed at.
+ */
+export async function checkDone<T>(state: StateStore, id: string, check: DoneWith<T>): Promise<DoneCheck<T>> {
+  const digest = digestOf(check.inputs);
+  if (check.force) return { digest };
+  const record = await state.get(id);
+  if (record?.status !== 'done' || record.inputs !== digest) return { digest };
+  const parsed = check.outputs.safeParse(record.outputs);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(
+      state.path,
+      `is corrupted: the outputs recorded for ${id} have an unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`,
+      { hint: `Delete ${state.path}; bro then redoes every step.` },
+    );
+  }
+  if (check.verify && !(await check.verify(parsed.data))) return { digest };
+  return { digest, done: { outputs: parsed.data, finishedAt: record.finishedAt } };
+}
 
 /**
  * Work recorded under `id`: skipped (its recorded outputs returned, `skipped`
- * set) when the record says it finished with these inputs, unless forced;
- * otherwise done and recorded. For the per-region parts of a step.
+ * set) when `checkDone` says so; otherwise done and recorded. For the parts of a step.
  */
 export async function runRecorded<T extends object>(
   state: StateStore,
   id: string,
-  inputs: unknown,
-  force: boolean,
+  check: DoneWith<T>,
   work: () => Promise<T>,
 ): Promise<T & { skipped?: boolean }> {
-  const digest = digestOf(inputs);
-  const record = await state.get(id);
-  if (!force && isDone(record, digest)) return { ...(record.outputs as T), skipped: true };
+  const { digest, done } = await checkDone(state, id, check);
+  if (done) return { ...done.outputs, skipped: true };
   const started = new Date();
   const outputs = await work();
-  await state.put(id, stepRecord('done', digest, outputs as Record<string, unknown>, started));
+  await state.put(id, stepRecord('done', digest, outputs, started));
   return outputs;
 }

@@ -1,6 +1,39 @@
-import type { BuildContext } from './context.js';
+import type { z } from 'zod';
+import type { Series, SourceName } from '../config/series.js';
+import type { StepId } from '../config/step-ids.js';
+import type { BuildContext, PinnedSource, ResolvedSource } from './context.js';
 
-/** What a step is, and the outputs the steps after render record (each restored from the state file on a rerun). */
+/**
+ * What a step is, and what each step produces. A step names the steps whose
+ * outputs it reads (`needs`); the pipeline hands it exactly those, typed, and
+ * a pipeline where a step comes before what it needs does not compile (see
+ * `stages()` in pipeline.ts). A recorded step (one with `inputs`) keeps its
+ * outputs in the state file, and they are parsed with its `outputs` schema
+ * when a rerun skips it.
+ */
+
+/** What each step produces, by step id. Every step of STEP_IDS has an entry. */
+export type StepOutputs = EveryStep<{
+  resolve: { pins: Record<SourceName, PinnedSource> };
+  sources: { sources: Record<SourceName, ResolvedSource>; adminVersion: string };
+  patch: { series: Record<SourceName, Series | undefined>; patchedHeads: Record<SourceName, string> };
+  verify: Record<string, never>;
+  render: { infraPath: string };
+  'admin-image-build': AdminImage;
+  'admin-image-push': { regions: Record<string, PushedImage> };
+  'os-build': OsImages;
+  'ami-register': { amis: Record<string, RegisteredAmi> };
+  share: { regions: Record<string, RegionShare> };
+  /** When EC2 deprecates the AMIs; absent when the variant has no ami.deprecate-after. */
+  'ami-deprecate': { at?: string };
+  /** The version parameters (the same names in every region); absent without infra.ssm-prefix. */
+  'ssm-publish': { parameters?: ParameterNames };
+  manifest: { path: string };
+}>;
+type EveryStep<T extends Record<StepId, object>> = T;
+
+/** The outputs of the steps `N`: what a step that needs them is given. */
+export type Needed<N extends StepId> = Pick<StepOutputs, N>;
 
 export interface StepTask {
   /** The progress line under the task title. */
@@ -14,16 +47,36 @@ export interface StepExtras {
   force: boolean;
 }
 
-export interface Step<C extends BuildContext = BuildContext> {
-  id: string;
+interface StepBase<Id extends StepId, N extends StepId> {
+  id: Id;
   title: string;
   external: boolean;
-  run(ctx: C, task: StepTask, extras: StepExtras): Promise<unknown>;
-  /** What the step's result depends on. Steps without inputs (the cheap local ones) always run. */
-  inputs?(ctx: C): unknown;
-  /** Puts recorded outputs back into the context when the step is skipped. */
-  restore?(ctx: C, outputs: Record<string, unknown>): void;
+  /** The steps whose outputs this one reads. */
+  needs: readonly N[];
+  run(ctx: PublishContext, input: Needed<N>, task: StepTask, extras: StepExtras): Promise<StepOutputs[Id]>;
 }
+
+/** A step recorded in the state file: skipped when it finished with the same inputs. */
+interface RecordedStep<Id extends StepId, N extends StepId> extends StepBase<Id, N> {
+  /** What the step's result depends on. */
+  inputs(ctx: PublishContext, input: Needed<N>): unknown;
+  /** What it records; a rerun that skips it parses the recorded outputs with this. */
+  outputs: z.ZodType<StepOutputs[Id]>;
+  /** Whether recorded outputs still hold outside the workspace (false: the step is redone). */
+  verify?(ctx: PublishContext, outputs: StepOutputs[Id]): Promise<boolean>;
+}
+
+/** A step that always runs (the cheap local ones) and records nothing. */
+interface UnrecordedStep<Id extends StepId, N extends StepId> extends StepBase<Id, N> {
+  inputs?: undefined;
+  outputs?: undefined;
+  verify?: undefined;
+}
+
+export type Step<Id extends StepId = StepId, N extends StepId = StepId> = RecordedStep<Id, N> | UnrecordedStep<Id, N>;
+
+/** Infers a step's id and needs from its definition. */
+export const defineStep = <Id extends StepId, N extends StepId = never>(step: Step<Id, N>): Step<Id, N> => step;
 
 /** Options of the steps after render. */
 export interface PublishSettings {
@@ -33,6 +86,8 @@ export interface PublishSettings {
   waitPollSeconds: number;
   /** Regions worked on at once (push, share). */
   regionConcurrency: number;
+  /** A `docker push` that prints nothing for this long is stopped and fails its region (--push-timeout). */
+  pushTimeoutMs: number;
   /** Where the manifest goes; default `<work>/manifest.json`. */
   manifestPath?: string;
   from?: string;
@@ -41,26 +96,10 @@ export interface PublishSettings {
   overwriteParameters?: boolean;
 }
 
-/** What the steps after render produced; set by each step, or restored from the state file. */
-export interface BuildOutputs {
-  adminImage?: AdminImage;
-  adminImages?: Record<string, PushedImage>;
-  osImages?: OsImages;
-  amis?: Record<string, RegisteredAmi>;
-  shares?: Record<string, RegionShare>;
-  /** When EC2 deprecates the AMIs (ami-deprecate), if the variant says. */
-  deprecateAt?: string;
-  /** The version parameters per region (ssm-publish), if the variant has an ssm-prefix. */
-  parameters?: Record<string, ParameterNames>;
-  manifestPath?: string;
-}
-
+/** The context every step is given: the build's, plus the settings of the steps after render. */
 export interface PublishContext extends BuildContext {
   settings: PublishSettings;
-  out: BuildOutputs;
 }
-
-export type PipelineStep = Step<PublishContext>;
 
 /**
  * Admin image, build: `docker build` in the patched admin-container checkout

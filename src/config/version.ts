@@ -28,9 +28,15 @@ export function parseVersion(text: string): BuildVersion {
       },
     );
   }
+  if (match && /[A-Z]/.test(match[4] ?? '')) {
+    const lower = `${text.replace(/-.*$/, '')}-${(match[4] ?? '').toLowerCase()}`;
+    throw new UsageError(`Invalid --version "${text}": the build part must be lowercase`, {
+      hint: `Use --version ${lower}. AMI names and image tags are case-sensitive, so ${text} and ${lower} would be two builds whose names differ only in case; bro refuses rather than picking one for you.`,
+    });
+  }
   if (!match) {
     throw new UsageError(`Invalid --version "${text}": expected <upstream>-<build>, e.g. 1.0.4-hc1`, {
-      hint: 'The upstream part is a Bottlerocket release (X.Y.Z); the build part is letters, digits, "." or "_" (no "-").',
+      hint: 'The upstream part is a Bottlerocket release (X.Y.Z); the build part is lowercase letters, digits, "." or "_" (no "-").',
     });
   }
   const [, major, minor, patch, build] = match as unknown as [string, string, string, string, string];

@@ -1,7 +1,8 @@
 export type { CheckReport } from './check/check-report.js';
 export { checkSeries } from './check/check-series.js';
+export { planAt } from './check/way-forward.js';
 export { loadNewestSeries } from './load-series.js';
-export { findBase, openUpstream, resolveRef, seriesBaseFor } from './open-upstream.js';
+export { findBase, openUpstream, releaseTags, resolveRef, seriesBaseFor } from './open-upstream.js';
 export { readRebaseState, rebaseWorkspace } from './rebase/rebase-state.js';
 export { rebaseSeries } from './rebase/rebase.js';
 export { refreshSeries } from './rebase/refresh.js';

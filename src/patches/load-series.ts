@@ -58,10 +58,15 @@ export function toSeriesPatch(name: string, content: string): SeriesPatch {
   return { name, content, files, paths, reads: [...new Set(reads)], ...(backport ? { backport } : {}), chunks: splitFiles(content) };
 }
 
-/** The newest series of a source: the highest release base under patches/<source>/. */
-export async function loadNewestSeries(project: Project, source: SourceName): Promise<Series> {
+/** The newest series of a source (the highest release base under patches/<source>/), or the one of base `wanted`. */
+export async function loadNewestSeries(project: Project, source: SourceName, wanted?: string): Promise<Series> {
   const bases = (await project.listSeriesBases(source)).filter(isReleaseVersion).sort(compareVersions);
-  const base = bases.pop();
+  if (wanted !== undefined && !bases.includes(wanted)) {
+    throw new ConfigError(project.display(join(project.root, 'patches', source, wanted)), 'is not a patch series', {
+      hint: bases.length ? `The ${source} series are: ${bases.join(', ')}.` : `patches/${source}/ has no series.`,
+    });
+  }
+  const base = wanted ?? bases.pop();
   if (!base) {
     throw new ConfigError(project.display(join(project.root, 'patches', source)), 'has no patch series', {
       hint: `Create patches/${source}/<upstream version>/series listing git format-patch files, e.g. patches/${source}/1.0.4/series.`,

@@ -24,6 +24,8 @@ export interface Upstream {
   tags: ReadonlyMap<string, string>;
   /** The variant file's `sources.<source>.ref`, when it names one. */
   variantRef?: string;
+  /** The variant the project builds (the variant file's `name`), when it has one. */
+  variantName?: string;
 }
 
 export interface UpstreamOptions {
@@ -52,7 +54,7 @@ export async function openUpstream(adapters: Adapters, plumbing: GitPlumbing, so
       hint: (await mirrors.exists(url)) ? 'Check your network, or pass --no-fetch to use the cached mirror as it is.' : 'Check the URL and your network.',
     });
   }
-  return { source, url, shownUrl, mirror, tags: await plumbing.tagCommits(mirror), variantRef: variant?.sources[source].ref };
+  return { source, url, shownUrl, mirror, tags: await plumbing.tagCommits(mirror), variantRef: variant?.sources[source].ref, variantName: variant?.name };
 }
 
 /** Upstream's release tags (vX.Y.Z), oldest first. */

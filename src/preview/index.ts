@@ -4,7 +4,7 @@ export { parseUserData, previewNode, registerSecrets } from './preview.js';
 export { osRelease } from './render-node.js';
 export { parseRustItems } from './rust-source.js';
 export type { RustItems } from './rust-source.js';
-export { formatPreview } from './summary.js';
+export { formatPreview, problems } from './summary.js';
 export { loadVariantTree } from './tree.js';
 export { verifyTemplates } from './verify-templates.js';
 export type { Finding } from './verify-templates.js';

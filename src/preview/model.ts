@@ -37,16 +37,17 @@ export interface ScalarType {
  * field's, and the message.
  */
 export const FIELD_DESERIALIZERS: Record<string, (value: unknown) => { key: string; message: string } | undefined> = {
-  /** Each registry once: the template renders one TOML table per name. */
+  /** Each registry once, in any case (host names are case-insensitive): the template renders one TOML table per name. */
   deserialize_registry_auths: (value) => {
-    const seen = new Set<unknown>();
+    const seen = new Set<string>();
     for (const [i, item] of (value as Record<string, unknown>[]).entries()) {
-      if (seen.has(item.name))
+      const host = String(item.name).toLowerCase();
+      if (seen.has(host))
         return {
           key: `[${i}].name`,
           message: `duplicate registry name '${String(item.name)}' in cri-registry-auths: give each registry one entry`,
         };
-      seen.add(item.name);
+      seen.add(host);
     }
     return undefined;
   },

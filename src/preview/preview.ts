@@ -4,7 +4,7 @@ import { ConfigError, StepError } from '../shared/errors.js';
 import type { TomlTable } from './defaults.js';
 import { jsonEqual, TemplateRenderError } from './engine.js';
 import { KUBELET_SETTINGS } from './formats.js';
-import { getPath, type GeneratedValue, type NodeFacts } from './generators.js';
+import { ENI_MAX_PODS_PATH, eniMaxPods, getPath, type GeneratedValue, type NodeFacts } from './generators.js';
 import { checkValue } from './model.js';
 import { renderNode, type NodeRender, type OsRelease, type RenderedFile } from './render-node.js';
 import type { VariantTree } from './tree.js';
@@ -65,7 +65,9 @@ export interface PreviewReport {
   registryAuths: RegistryAuthCheck[];
   /** The eight kubelet settings and maxPods as the rendered kubelet config has them (absent fields are left out). */
   kubelet: Record<string, unknown>;
-  /** Everything that would go wrong on the node. Empty when the preview passed. */
+  /** What would go wrong on the node because of what the user gave (the user data's keys, --instance-type): theirs to fix. */
+  inputProblems: string[];
+  /** What would go wrong on the node because of the patch series (its templates and generators). The preview passed when both lists are empty. */
   problems: string[];
 }
 
@@ -213,44 +215,126 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
 const nonZeroQuantity = (value: unknown) =>
   typeof value === 'string' && /[1-9]/.test(/^[0-9.]*/.exec(value)?.[0] ?? '');
 
+/** A rule kubelet applies across fields of its config, and the settings.kubernetes keys it reads. */
+export interface KubeletRuleProblem {
+  /** In kubelet's terms: `kubelet config: cpuManagerPolicy is static, but …`. */
+  message: string;
+  /** Why kubelet refuses: `kubelet 1.18 refuses to start ("…")`. */
+  refusal: string;
+  /** The settings.kubernetes keys the rule reads, e.g. `cpu-manager-policy`, `kube-reserved.cpu`. */
+  keys: string[];
+}
+
 /**
  * The rules kubelet 1.18 applies across fields of its config, which the model
  * cannot check one setting at a time; each stops kubelet from starting. From
  * pkg/kubelet/apis/config/validation (ValidateKubeletConfiguration) and
  * pkg/kubelet/cm/cpumanager (NewManager). Both gates are beta, on by default, in 1.18.
  */
-export function checkKubeletRules(config: Record<string, unknown>): string[] {
+export function kubeletRuleProblems(config: Record<string, unknown>): KubeletRuleProblem[] {
   const gates = (
     typeof config.featureGates === 'object' && config.featureGates !== null ? config.featureGates : {}
   ) as Record<string, unknown>;
   const enabled = (gate: string) => gates[gate] !== false;
   const cpu = (reserved: unknown) =>
     typeof reserved === 'object' && reserved !== null ? (reserved as Record<string, unknown>).cpu : undefined;
-  const problems: string[] = [];
+  const problems: KubeletRuleProblem[] = [];
+  const refuses = (quote: string) => `kubelet 1.18 refuses to start ("${quote}")`;
   if (config.serverTLSBootstrap === true && !enabled('RotateKubeletServerCertificate')) {
-    problems.push(
-      'kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: kubelet 1.18 refuses to start ("serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate")',
-    );
+    const refusal = refuses('serverTLSBootstrap true requires feature gate RotateKubeletServerCertificate');
+    problems.push({
+      message: `kubelet config: featureGates.RotateKubeletServerCertificate is false, but Bottlerocket sets serverTLSBootstrap: ${refusal}`,
+      refusal,
+      keys: ['feature-gates.RotateKubeletServerCertificate'],
+    });
   }
   if (
     typeof config.topologyManagerPolicy === 'string' &&
     config.topologyManagerPolicy !== 'none' &&
     !enabled('TopologyManager')
   ) {
-    problems.push(
-      `kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: kubelet 1.18 refuses to start ("requires feature gate TopologyManager")`,
-    );
+    const refusal = refuses('requires feature gate TopologyManager');
+    problems.push({
+      message: `kubelet config: topologyManagerPolicy is ${config.topologyManagerPolicy}, but featureGates.TopologyManager is false: ${refusal}`,
+      refusal,
+      keys: ['topology-manager-policy', 'feature-gates.TopologyManager'],
+    });
   }
   if (
     config.cpuManagerPolicy === 'static' &&
     !nonZeroQuantity(cpu(config.kubeReserved)) &&
     !nonZeroQuantity(cpu(config.systemReserved))
   ) {
-    problems.push(
-      'kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: kubelet 1.18 refuses to start ("the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero")',
-    );
+    const refusal = refuses('the static policy requires systemreserved.cpu + kubereserved.cpu to be greater than zero');
+    problems.push({
+      message: `kubelet config: cpuManagerPolicy is static, but kubeReserved.cpu + systemReserved.cpu is zero: ${refusal}`,
+      refusal,
+      keys: ['cpu-manager-policy', 'kube-reserved.cpu', 'system-reserved.cpu'],
+    });
   }
   return problems;
+}
+
+/** The rules' messages in kubelet's terms. */
+export const checkKubeletRules = (config: Record<string, unknown>): string[] =>
+  kubeletRuleProblems(config).map((p) => p.message);
+
+/** A CPU quantity in millicores (`500m`, `2`, `1.5`); undefined for a form this check does not read. */
+function millicores(value: unknown): number | undefined {
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(m?)$/.exec(value) : null;
+  if (!match) return undefined;
+  return match[2] ? Number(match[1]) : Number(match[1]) * 1000;
+}
+
+/**
+ * kubelet refuses to start when the CPU it is told to reserve is more than the node has
+ * (pkg/kubelet/cm/node_container_manager_linux.go, validateNodeAllocatable: "invalid Node
+ * Allocatable configuration"). Memory is not checked: the preview does not know the instance's.
+ */
+export function capacityProblem(config: Record<string, unknown>, cpus: Input<number>): KubeletRuleProblem | undefined {
+  const reserved = (field: string) => {
+    const table = config[field];
+    return typeof table === 'object' && table !== null ? millicores((table as Record<string, unknown>).cpu) : undefined;
+  };
+  const total = (reserved('kubeReserved') ?? 0) + (reserved('systemReserved') ?? 0);
+  if (total <= cpus.value * 1000) return undefined;
+  const node = `${cpus.value} CPUs${cpus.sample ? ' (a SAMPLE: pass --cpus)' : ''}`;
+  const refusal = `kubelet refuses to start ("invalid Node Allocatable configuration"): ${total}m of CPU reserved on a node with ${node}`;
+  return {
+    message: `kubelet config: kubeReserved.cpu + systemReserved.cpu is ${total}m, more than the node has: ${refusal}`,
+    refusal,
+    keys: ['kube-reserved.cpu', 'system-reserved.cpu'],
+  };
+}
+
+/**
+ * An --instance-type eni-max-pods does not know: on such a node pluto exits 2 and max-pods and
+ * kube-reserved.memory stay unset (kubelet then allows 110 pods, more than the ENIs can address),
+ * unless the user data sets them. Most often a typo.
+ */
+function unknownInstanceType(tree: VariantTree, inputs: PreviewInputs, userSettings: TomlTable): string[] {
+  const type = inputs.instanceType;
+  if (type.sample || eniMaxPods(tree.eniMaxPods, type.value) !== undefined) return [];
+  const unset = ['max-pods', 'kube-reserved.memory'].filter(
+    (k) => getPath(userSettings, `kubernetes.${k}`) === undefined,
+  );
+  if (!unset.length) return [];
+  return [
+    `--instance-type ${type.value} is not in ${ENI_MAX_PODS_PATH}: on such a node pluto exits 2 and ${unset.map((k) => `settings.kubernetes.${k}`).join(' and ')} ${unset.length === 1 ? 'stays' : 'stay'} unset; check the type, or set ${unset.length === 1 ? 'it' : 'them'} in the user data`,
+  ];
+}
+
+/**
+ * A rule broken by what the user data sets is the user's problem, named by its keys and values;
+ * broken by values the templates or generators made, it stays a problem of the patch series.
+ */
+function blame(problem: KubeletRuleProblem, userSettings: TomlTable): string | undefined {
+  const set = problem.keys
+    .map((key) => [`settings.kubernetes.${key}`, getPath(userSettings, `kubernetes.${key}`)] as const)
+    .filter(([, value]) => value !== undefined);
+  if (!set.length) return undefined;
+  const [first, ...rest] = set.map(([key, value]) => `${key} = ${JSON.stringify(value)}`);
+  return `${[first, rest.join(' and ')].filter(Boolean).join(' with ')}: ${problem.refusal}`;
 }
 
 /** A template that fails on the node, as a typed error: a setting the user data must set (exit 2), or a broken template (exit 1). */
@@ -304,11 +388,16 @@ export function previewNode(
   for (const check of auths.checks) registerSecrets(check, redactor);
   problems.push(...auths.problems);
   const kubeletConfig = (kubeletFile?.parsed ?? {}) as Record<string, unknown>;
-  if (kubeletFile?.parsed)
-    problems.push(
-      ...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig),
-      ...checkKubeletRules(kubeletConfig),
-    );
+  const inputProblems = unknownInstanceType(tree, inputs, userSettings);
+  if (kubeletFile?.parsed) {
+    problems.push(...checkKubelet((node.settings.kubernetes ?? {}) as TomlTable, kubeletConfig));
+    const capacity = capacityProblem(kubeletConfig, inputs.cpus);
+    for (const rule of [...kubeletRuleProblems(kubeletConfig), ...(capacity ? [capacity] : [])]) {
+      const mine = blame(rule, userSettings);
+      if (mine) inputProblems.push(mine);
+      else problems.push(rule.message);
+    }
+  }
   const kubelet = Object.fromEntries(
     ['maxPods', ...KUBELET_SETTINGS].filter((f) => kubeletConfig[f] !== undefined).map((f) => [f, kubeletConfig[f]]),
   );
@@ -334,6 +423,7 @@ export function previewNode(
     })),
     registryAuths: auths.checks,
     kubelet,
+    inputProblems,
     problems,
   };
   return { report, files: node.files };

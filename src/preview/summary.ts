@@ -16,6 +16,8 @@ const table = (rows: string[][]): string[] => {
   );
 };
 
+export const problems = (count: number) => `${count} ${count === 1 ? 'problem' : 'problems'}`;
+
 /** The readable summary of an already redacted report. */
 export function formatPreview(report: PreviewReport, outDir: string | undefined): string {
   const { node } = report;
@@ -62,8 +64,19 @@ export function formatPreview(report: PreviewReport, outDir: string | undefined)
     '',
     `Rendered ${report.files.length} files${outDir ? ` into ${outDir}` : ''}: ${report.files.map((f) => f.name).join(', ')}`,
   );
+  if (report.inputProblems.length)
+    lines.push(
+      '',
+      `✖ ${problems(report.inputProblems.length)} in what was given (the user data, the options):`,
+      ...report.inputProblems.map((p) => `  - ${p}`),
+    );
   if (report.problems.length)
-    lines.push('', `✖ ${report.problems.length} problems:`, ...report.problems.map((p) => `  - ${p}`));
-  else lines.push('✔ The node accepts this user data, and every file it writes is valid.');
+    lines.push(
+      '',
+      `✖ ${problems(report.problems.length)} in the patch series' templates:`,
+      ...report.problems.map((p) => `  - ${p}`),
+    );
+  if (!report.inputProblems.length && !report.problems.length)
+    lines.push('✔ The node accepts this user data, and every file it writes is valid.');
   return lines.join('\n');
 }

@@ -7,6 +7,23 @@ import { InterruptedError } from './errors.js';
  * still writing there. An interruption wins over other failures.
  */
 
+/**
+ * Settles the failures of work that ran side by side, the one way every caller does: nothing to do
+ * when there are none; an interruption wins (the others are most likely its consequence); otherwise
+ * `combine` makes the error to throw (default: the first failure), or returns undefined when the
+ * caller reports them itself.
+ */
+export function throwFailure(
+  failures: readonly unknown[],
+  combine: (failures: readonly unknown[]) => unknown = (all) => all[0],
+): void {
+  if (!failures.length) return;
+  const interrupted = failures.find((f) => f instanceof InterruptedError);
+  if (interrupted) throw interrupted;
+  const error = combine(failures);
+  if (error !== undefined) throw error;
+}
+
 /** Runs `work` over `items`, at most `limit` at a time; results in input order. After a failure no new item starts, the running ones finish, then it throws. */
 export async function mapLimit<I, O>(
   items: readonly I[],
@@ -27,7 +44,7 @@ export async function mapLimit<I, O>(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (errors.length) throw errors.find((e) => e instanceof InterruptedError) ?? errors[0];
+  throwFailure(errors);
   return results;
 }
 
@@ -61,8 +78,7 @@ export async function settled<T extends readonly unknown[]>(
   work: T,
 ): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
   const results = await Promise.allSettled(work);
-  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (failures.length) throw failures.find((e) => e instanceof InterruptedError) ?? failures[0];
+  throwFailure(results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])));
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
     -readonly [K in keyof T]: Awaited<T[K]>;
   };

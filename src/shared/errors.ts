@@ -57,11 +57,11 @@ export class StepError extends BroError {
   }
 }
 
-/** An external program failed to start, exited non-zero, or was killed. */
+/** An external program failed to start, exited non-zero, was killed, or printed nothing past its deadline (`timeout`). */
 export class SubprocessError extends BroError {
   constructor(
     readonly argv: readonly string[],
-    readonly reason: 'spawn' | 'exit' | 'signal',
+    readonly reason: 'spawn' | 'exit' | 'signal' | 'timeout',
     readonly detail: { exitCode?: number; signal?: string; output?: string },
     message: string,
     options: BroErrorOptions = {},

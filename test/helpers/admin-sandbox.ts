@@ -2,7 +2,6 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -10,10 +9,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { REPO_ROOT } from './git-fixtures.js';
-import { sealedEnv } from './admin-upstream.js';
+import { adminEnv } from './admin-upstream.js';
+import { findProgram } from './env.js';
 
 /**
  * A temporary root laid out like the admin container's file system, entered
@@ -28,12 +28,6 @@ import { sealedEnv } from './admin-upstream.js';
 export const SANDBOX_FAKES = join(REPO_ROOT, 'test', 'fakes', 'admin-container');
 const ENTER = join(SANDBOX_FAKES, 'enter-sandbox.sh');
 
-/** Where a program is on the allowlisted PATH (plus the sbin directories), or undefined. */
-export function findProgram(name: string): string | undefined {
-  const dirs = [...(sealedEnv().PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
-}
-
 /** Why the sandbox cannot run here (not root, or no mount namespaces), or undefined when it can. */
 export async function sandboxUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0)
@@ -43,7 +37,7 @@ export async function sandboxUnavailable(): Promise<string | undefined> {
       return `the admin-container sandbox needs ${program} (util-linux / coreutils), which is not on PATH`;
   }
   const probe = await execa('unshare', ['--mount', '--propagation', 'private', '--', 'true'], {
-    env: sealedEnv(),
+    env: adminEnv(),
     extendEnv: false,
     reject: false,
   });
@@ -169,7 +163,7 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
     path,
     run: (argv) =>
       execa('unshare', ['--mount', '--propagation', 'private', '--', 'bash', ENTER, root, ...argv], {
-        env: sealedEnv(),
+        env: adminEnv(),
         extendEnv: false,
         reject: false,
       }),

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { parse } from 'smol-toml';
 import { parseSeriesFile } from '../../src/config/series.js';
 import { REPO_ROOT } from './git-fixtures.js';
-import { sealedEnv as baseEnv } from './env.js';
+import { FIXED_GIT_IDENTITY, sealedEnv } from './env.js';
 
 /**
  * The real admin container, with our patch series applied, for the tests that
@@ -18,18 +18,9 @@ import { sealedEnv as baseEnv } from './env.js';
 export const ADMIN_BUNDLE = 'bottlerocket-admin-container.bundle';
 export const ADMIN_SERIES_DIR = join(REPO_ROOT, 'patches', 'admin-container', '0.5.2');
 
-/** The environment every program these tests start gets: the sealed allowlist, plus a fixed git identity. */
-export function sealedEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return baseEnv({
-    LC_ALL: 'C',
-    HOME: tmpdir(),
-    GIT_AUTHOR_NAME: 'Fixture',
-    GIT_AUTHOR_EMAIL: 'fixture@example.invalid',
-    GIT_COMMITTER_NAME: 'Fixture',
-    GIT_COMMITTER_EMAIL: 'fixture@example.invalid',
-    GIT_COMMITTER_DATE: '2020-12-01T00:00:00Z',
-    ...extra,
-  });
+/** The environment every program these tests start gets: the sealed allowlist, the C locale and a fixed git identity. */
+export function adminEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return sealedEnv({ LC_ALL: 'C', HOME: tmpdir(), ...FIXED_GIT_IDENTITY, ...extra });
 }
 
 /**
@@ -40,7 +31,7 @@ export async function findSharedUpstream(): Promise<string | undefined> {
   const candidates = [join(REPO_ROOT, '..', 'shared', 'upstream')];
   const common = await execa('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
     cwd: REPO_ROOT,
-    env: sealedEnv(),
+    env: adminEnv(),
     extendEnv: false,
     reject: false,
   });
@@ -82,7 +73,7 @@ export async function patchedAdminTree(): Promise<PatchedAdminResult> {
       skip: `../shared/upstream/${ADMIN_BUNDLE} is absent (relative to the project root): cannot build the real patched admin container`,
     };
   const root = mkdtempSync(join(tmpdir(), 'bro-admin-upstream-'));
-  const env = sealedEnv();
+  const env = adminEnv();
   const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env, extendEnv: false });
   try {
     await git(root, 'clone', '--quiet', '--mirror', join(upstream, ADMIN_BUNDLE), 'admin-container.git');

@@ -11,6 +11,8 @@ export interface CliResult {
 export interface CliOptions {
   /** stderr says it is a terminal (120×40), where bro would choose the interactive task list. */
   stderrIsTTY?: boolean;
+  /** The width that terminal reports (default 120). */
+  columns?: number;
 }
 
 /** Runs bro in-process, exactly as the bin does, with captured output and a sealed environment plus `env`. */
@@ -32,7 +34,7 @@ export async function runCli(
   const code = await main(argv, {
     env: sealedEnv(env),
     stdout: sink((s) => (stdout += s)),
-    stderr: options.stderrIsTTY ? Object.assign(err, { isTTY: true, columns: 120, rows: 40 }) : err,
+    stderr: options.stderrIsTTY ? Object.assign(err, { isTTY: true, columns: options.columns ?? 120, rows: 40 }) : err,
   });
   return { code, stdout, stderr };
 }

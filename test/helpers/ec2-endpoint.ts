@@ -1,24 +1,28 @@
-import { createHash } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_AMI_NAME } from './mock-aws.js';
+import { Ec2Error, ec2World, type Ec2Operation, type Ec2World } from './ec2-world.js';
 
 /**
  * A loopback EC2 endpoint (the query protocol the SDK speaks: a form-encoded
- * POST, an XML answer) for a bro started as its own process. It keeps the AMIs
- * that `cargo make ami` registered, with the same snapshot IDs as mock-aws.ts,
- * their launch and volume permissions and tags. `holdAfter(action)` applies the
- * next such call and then never answers it, so a test can kill bro right after
- * AWS changed something and before bro heard back.
+ * POST, an XML answer) for a bro started as its own process, serving the one
+ * simulated EC2 world of ec2-world.ts (a fresh one, or the world a mock-aws
+ * test already holds). `holdAfter(action)` applies the next such call and then
+ * never answers it, so a test can kill bro right after AWS changed something
+ * and before bro heard back. `throttle(actions, times)` answers each such
+ * request `times` times with EC2's RequestLimitExceeded before it applies it.
  */
 export interface Ec2Endpoint {
   url: string;
   env: Record<string, string>;
   calls: { region: string; action: string }[];
-  image(region: string, id: string): { launch: Set<string>; snapshots: string[]; tags: Map<string, string> };
-  volumePermissions(region: string, snapshot: string): string[];
+  world: Ec2World;
+  image: Ec2World['image'];
+  volumePermissions: Ec2World['volumePermissions'];
   /** Resolves once a held call has been applied. */
   holdAfter(action: string): Promise<void>;
+  throttle(actions: readonly string[], times: number): void;
+  /** How many throttles were answered, per action. */
+  throttled: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -26,28 +30,85 @@ const xmlEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&
 const items = (values: string[], tag: string) =>
   values.map((v) => `<item><${tag}>${xmlEscape(v)}</${tag}></item>`).join('');
 
-export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
-  const images = new Map<string, { launch: Set<string>; snapshots: string[]; tags: Map<string, string> }>();
-  const volume = new Map<string, Set<string>>();
+/** `Prefix.1.<field>=…&Prefix.2.<field>=…`, as the SDK serialises a list. */
+function list(params: URLSearchParams, prefix: string, field = ''): string[] {
+  const out: string[] = [];
+  const key = (i: number) => `${prefix}.${i}${field ? `.${field}` : ''}`;
+  for (let i = 1; params.has(key(i)); i++) out.push(params.get(key(i)) ?? '');
+  return out;
+}
+const userIds = (params: URLSearchParams, prefix: string) =>
+  list(params, prefix, 'UserId').map((UserId) => ({ UserId }));
+
+/** The SDK input of each operation, read back from the query the SDK sent. */
+const INPUTS: Record<Ec2Operation, (p: URLSearchParams) => object> = {
+  DescribeImages: (p) => ({
+    ImageIds: list(p, 'ImageId'),
+    Owners: list(p, 'Owner'),
+    Filters: list(p, 'Filter', 'Name').map((Name, n) => ({ Name, Values: list(p, `Filter.${n + 1}.Value`) })),
+  }),
+  DescribeImageAttribute: (p) => ({ ImageId: p.get('ImageId') }),
+  ModifyImageAttribute: (p) => ({
+    ImageId: p.get('ImageId'),
+    LaunchPermission: {
+      Add: userIds(p, 'LaunchPermission.Add'),
+      Remove: userIds(p, 'LaunchPermission.Remove'),
+    },
+  }),
+  DescribeSnapshotAttribute: (p) => ({ SnapshotId: p.get('SnapshotId') }),
+  ModifySnapshotAttribute: (p) => ({
+    SnapshotId: p.get('SnapshotId'),
+    CreateVolumePermission: {
+      Add: userIds(p, 'CreateVolumePermission.Add'),
+      Remove: userIds(p, 'CreateVolumePermission.Remove'),
+    },
+  }),
+  CreateTags: (p) => ({
+    Resources: list(p, 'ResourceId'),
+    Tags: list(p, 'Tag', 'Key').map((Key, n) => ({ Key, Value: p.get(`Tag.${n + 1}.Value`) ?? '' })),
+  }),
+};
+
+type Output = Record<string, unknown>;
+const users = (list: unknown) => ((list ?? []) as { UserId: string }[]).map((u) => u.UserId);
+
+/** The XML of each operation's answer, from the world's SDK-shaped output. */
+const XML: Record<Ec2Operation, (out: Output) => string> = {
+  DescribeImages: (out) =>
+    `<imagesSet>${(out.Images as Output[])
+      .map((i) => {
+        const devices = (i.BlockDeviceMappings as { DeviceName: string; Ebs: { SnapshotId: string } }[])
+          .map(
+            (d) =>
+              `<item><deviceName>${d.DeviceName}</deviceName><ebs><snapshotId>${d.Ebs.SnapshotId}</snapshotId></ebs></item>`,
+          )
+          .join('');
+        const tags = (i.Tags as { Key: string; Value: string }[])
+          .map((t) => `<item><key>${xmlEscape(t.Key)}</key><value>${xmlEscape(t.Value)}</value></item>`)
+          .join('');
+        return `<item><imageId>${String(i.ImageId)}</imageId><name>${xmlEscape(String(i.Name))}</name><imageOwnerId>${String(i.OwnerId)}</imageOwnerId><imageState>${String(i.State)}</imageState><blockDeviceMapping>${devices}</blockDeviceMapping><tagSet>${tags}</tagSet></item>`;
+      })
+      .join('')}</imagesSet>`,
+  DescribeImageAttribute: (out) =>
+    `<imageId>${String(out.ImageId)}</imageId><launchPermission>${items(users(out.LaunchPermissions), 'userId')}</launchPermission>`,
+  DescribeSnapshotAttribute: (out) =>
+    `<snapshotId>${String(out.SnapshotId)}</snapshotId><createVolumePermission>${items(users(out.CreateVolumePermissions), 'userId')}</createVolumePermission>`,
+  ModifyImageAttribute: () => '<return>true</return>',
+  ModifySnapshotAttribute: () => '<return>true</return>',
+  CreateTags: () => '<return>true</return>',
+};
+
+export async function startEc2Endpoint(world: Ec2World = ec2World()): Promise<Ec2Endpoint> {
   const calls: { region: string; action: string }[] = [];
   const holds: { action: string; applied: () => void }[] = [];
   const held: ServerResponse[] = [];
-  const image = (region: string, id: string) => {
-    const key = `${region}/${id}`;
-    let found = images.get(key);
-    if (!found) {
-      const snap = (n: number) => `snap-${createHash('sha256').update(`${key}/${n}`).digest('hex').slice(0, 17)}`;
-      found = { launch: new Set(), snapshots: [snap(0), snap(1)], tags: new Map() };
-      images.set(key, found);
-      for (const s of found.snapshots) volume.set(`${region}/${s}`, new Set());
-    }
-    return found;
-  };
-  /** `Prefix.1.UserId=…&Prefix.2.UserId=…`, as the SDK serialises a list of UserIds. */
-  const list = (params: URLSearchParams, prefix: string) => {
-    const out: string[] = [];
-    for (let i = 1; params.has(`${prefix}.${i}.UserId`); i++) out.push(params.get(`${prefix}.${i}.UserId`) ?? '');
-    return out;
+  const throttles = { actions: new Set<string>(), times: 0, seen: new Map<string, number>() };
+  const throttled = new Map<string, number>();
+  const error = (res: ServerResponse, status: number, code: string, message: string) => {
+    res.writeHead(status, { 'content-type': 'text/xml' });
+    res.end(
+      `<Response><Errors><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>r</RequestID></Response>`,
+    );
   };
 
   const server: Server = createServer((req, res) => {
@@ -58,79 +119,35 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
       const action = params.get('Action') ?? '';
       const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '?';
       calls.push({ region, action });
-      const reply = (inner: string) => {
-        const hold = holds.findIndex((h) => h.action === action);
-        if (hold >= 0) {
-          const [h] = holds.splice(hold, 1);
-          held.push(res);
-          h!.applied();
-          return;
+      if (!(action in INPUTS)) return error(res, 400, 'InvalidAction', `not in this fake: ${action}`);
+      if (throttles.actions.has(action)) {
+        // The same request again (a retry) is counted: each is refused `times` times, then applied.
+        const seen = throttles.seen.get(body) ?? 0;
+        if (seen < throttles.times) {
+          throttles.seen.set(body, seen + 1);
+          throttled.set(action, (throttled.get(action) ?? 0) + 1);
+          return error(res, 503, 'RequestLimitExceeded', 'Request limit exceeded.');
         }
-        res.writeHead(200, { 'content-type': 'text/xml' });
-        res.end(
-          `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>${inner}</${action}Response>`,
-        );
-      };
-      switch (action) {
-        case 'DescribeImages': {
-          const ids = [...params.entries()].filter(([k]) => k.startsWith('ImageId.')).map(([, v]) => v);
-          return reply(
-            `<imagesSet>${ids
-              .map((id) => {
-                const i = image(region, id);
-                const devices = i.snapshots
-                  .map(
-                    (s, n) =>
-                      `<item><deviceName>/dev/xvd${n ? 'b' : 'a'}</deviceName><ebs><snapshotId>${s}</snapshotId></ebs></item>`,
-                  )
-                  .join('');
-                const tags = [...i.tags]
-                  .map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`)
-                  .join('');
-                return `<item><imageId>${id}</imageId><name>${DEFAULT_AMI_NAME}</name><imageState>available</imageState><blockDeviceMapping>${devices}</blockDeviceMapping><tagSet>${tags}</tagSet></item>`;
-              })
-              .join('')}</imagesSet>`,
-          );
-        }
-        case 'DescribeImageAttribute': {
-          const id = params.get('ImageId') ?? '';
-          return reply(
-            `<imageId>${id}</imageId><launchPermission>${items([...image(region, id).launch], 'userId')}</launchPermission>`,
-          );
-        }
-        case 'DescribeSnapshotAttribute': {
-          const id = params.get('SnapshotId') ?? '';
-          return reply(
-            `<snapshotId>${id}</snapshotId><createVolumePermission>${items([...(volume.get(`${region}/${id}`) ?? [])], 'userId')}</createVolumePermission>`,
-          );
-        }
-        case 'ModifyImageAttribute': {
-          const i = image(region, params.get('ImageId') ?? '');
-          for (const u of list(params, 'LaunchPermission.Add')) i.launch.add(u);
-          for (const u of list(params, 'LaunchPermission.Remove')) i.launch.delete(u);
-          return reply('<return>true</return>');
-        }
-        case 'ModifySnapshotAttribute': {
-          const set = volume.get(`${region}/${params.get('SnapshotId')}`) ?? new Set<string>();
-          for (const u of list(params, 'CreateVolumePermission.Add')) set.add(u);
-          for (const u of list(params, 'CreateVolumePermission.Remove')) set.delete(u);
-          return reply('<return>true</return>');
-        }
-        case 'CreateTags': {
-          const resources = [...params.entries()].filter(([k]) => k.startsWith('ResourceId.')).map(([, v]) => v);
-          for (let n = 1; params.has(`Tag.${n}.Key`); n++) {
-            for (const r of resources)
-              if (r.startsWith('ami-'))
-                image(region, r).tags.set(params.get(`Tag.${n}.Key`)!, params.get(`Tag.${n}.Value`) ?? '');
-          }
-          return reply('<return>true</return>');
-        }
-        default:
-          res.writeHead(400, { 'content-type': 'text/xml' });
-          res.end(
-            `<Response><Errors><Error><Code>InvalidAction</Code><Message>not in this fake: ${action}</Message></Error></Errors><RequestID>r</RequestID></Response>`,
-          );
       }
+      const operation = action as Ec2Operation;
+      let out: Output;
+      try {
+        out = world.operations[operation](region, INPUTS[operation](params));
+      } catch (e) {
+        if (e instanceof Ec2Error) return error(res, 400, e.code, e.message);
+        throw e;
+      }
+      const hold = holds.findIndex((h) => h.action === action);
+      if (hold >= 0) {
+        const [h] = holds.splice(hold, 1);
+        held.push(res);
+        h!.applied();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>${XML[operation](out)}</${action}Response>`,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -144,9 +161,15 @@ export async function startEc2Endpoint(): Promise<Ec2Endpoint> {
       AWS_EC2_METADATA_DISABLED: 'true',
     },
     calls,
-    image,
-    volumePermissions: (region, snapshot) => [...(volume.get(`${region}/${snapshot}`) ?? [])],
+    world,
+    image: world.image,
+    volumePermissions: world.volumePermissions,
     holdAfter: (action) => new Promise((applied) => holds.push({ action, applied })),
+    throttle(actions, times) {
+      throttles.actions = new Set(actions);
+      throttles.times = times;
+    },
+    throttled,
     close: () =>
       new Promise((resolve) => {
         for (const res of held) res.destroy();

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -24,34 +23,35 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FIXTURE_REGISTRY_ACCOUNT } from './git-fixtures.js';
 import type { FakeTools } from './fake-tools.js';
+import { DEFAULT_AMI_NAME, Ec2Error, ec2World, type Ec2Operation } from './ec2-world.js';
+
+export { DEFAULT_AMI_NAME };
 
 /**
- * EC2 and ECR as aws-sdk-client-mock stubs over a small in-memory world
- * (cdk-assets' test/mock-aws.ts): AMIs that cargo make ami registered, their
- * snapshots and permissions, ECR repositories, and the fake docker's
- * registry for image digests. Any bro client in any region reaches it.
+ * EC2, ECR and STS as aws-sdk-client-mock stubs (cdk-assets' test/mock-aws.ts):
+ * EC2 is the one simulated world of ec2-world.ts, ECR holds repositories and
+ * the fake docker's registry for image digests. Any bro client in any region
+ * reaches it.
  */
 export const REGISTRY_PASSWORD = 'ecr-password-Zm9vYmFyYmF6cXV4-s3cr3t';
 /** Who the credentials are: the fixture's registry account, in the commercial partition. */
 export const CALLER_ARN = `arn:aws:iam::${FIXTURE_REGISTRY_ACCOUNT}:user/builder`;
 export const AUTH_TOKEN = Buffer.from(`AWS:${REGISTRY_PASSWORD}`).toString('base64');
 
-/** The name cargo make ami gives the AMIs of the build worlds (bottlerocket-<variant>-<arch>-v<version>). */
-export const DEFAULT_AMI_NAME = 'bottlerocket-aws-k8s-1.18-x86_64-v1.0.4-hc1';
-
-interface FakeImage {
-  name: string;
-  state: string;
-  snapshots: string[];
-  launch: Set<string>;
-  tags: Map<string, string>;
-}
-
 export interface AwsCall {
   region: string;
   command: string;
   input: Record<string, unknown>;
 }
+
+const EC2_COMMANDS: Record<Ec2Operation, unknown> = {
+  DescribeImages: DescribeImagesCommand,
+  DescribeImageAttribute: DescribeImageAttributeCommand,
+  ModifyImageAttribute: ModifyImageAttributeCommand,
+  DescribeSnapshotAttribute: DescribeSnapshotAttributeCommand,
+  ModifySnapshotAttribute: ModifySnapshotAttributeCommand,
+  CreateTags: CreateTagsCommand,
+};
 
 const MODIFYING = new Set(['ModifyImageAttribute', 'ModifySnapshotAttribute', 'CreateTags', 'CreateRepository']);
 
@@ -63,15 +63,11 @@ export function mockAws(tools: FakeTools) {
   const ec2 = mockClient(EC2Client);
   const ecr = mockClient(ECRClient);
   const sts = mockClient(STSClient);
-  const images = new Map<string, FakeImage>();
-  const volume = new Map<string, Set<string>>();
+  const world = ec2World();
   const repositories = new Map<string, { immutable: boolean; scanOnPush: boolean }>();
   const calls: AwsCall[] = [];
   /** Errors a command raises in a region: `${region}/${command}` → error. */
   const failures = new Map<string, Error>();
-  /** Regions where copies stay `pending`. */
-  const pending = new Set<string>();
-
   const regionOf = async (getClient: () => { config: { region: unknown } }) => {
     const region = getClient().config.region;
     return typeof region === 'function' ? String(await region()) : String(region);
@@ -92,96 +88,15 @@ export function mockAws(tools: FakeTools) {
         return fn(region, input);
       });
 
-  const image = (region: string, id: string): FakeImage => {
-    const key = `${region}/${id}`;
-    let found = images.get(key);
-    if (!found) {
-      // cargo make ami registered it: a root and a data volume, like Bottlerocket's AMIs.
-      const snap = (n: number) => `snap-${createHash('sha256').update(`${key}/${n}`).digest('hex').slice(0, 17)}`;
-      found = {
-        name: DEFAULT_AMI_NAME,
-        state: pending.has(region) ? 'pending' : 'available',
-        snapshots: [snap(0), snap(1)],
-        launch: new Set(),
-        tags: new Map(),
-      };
-      images.set(key, found);
-      for (const s of found.snapshots) volume.set(`${region}/${s}`, new Set());
-    }
-    return found;
-  };
-  const users = (list: { UserId?: string }[] | undefined) => (list ?? []).map((p) => p.UserId as string);
-
-  handle(ec2, DescribeImagesCommand, 'DescribeImages', (region, input: { ImageIds?: string[] }) => ({
-    Images: (input.ImageIds ?? []).map((id) => {
-      const i = image(region, id);
-      return {
-        ImageId: id,
-        Name: i.name,
-        State: i.state,
-        BlockDeviceMappings: i.snapshots.map((SnapshotId, n) => ({
-          DeviceName: n ? '/dev/xvdb' : '/dev/xvda',
-          Ebs: { SnapshotId },
-        })),
-        Tags: [...i.tags].map(([Key, Value]) => ({ Key, Value })),
-      };
-    }),
-  }));
-  handle(ec2, DescribeImageAttributeCommand, 'DescribeImageAttribute', (region, input: { ImageId: string }) => ({
-    ImageId: input.ImageId,
-    LaunchPermissions: [...image(region, input.ImageId).launch].map((UserId) => ({ UserId })),
-  }));
-  handle(
-    ec2,
-    ModifyImageAttributeCommand,
-    'ModifyImageAttribute',
-    (
-      region,
-      input: { ImageId: string; LaunchPermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] } },
-    ) => {
-      const i = image(region, input.ImageId);
-      for (const u of users(input.LaunchPermission?.Add)) i.launch.add(u);
-      for (const u of users(input.LaunchPermission?.Remove)) i.launch.delete(u);
-      return {};
-    },
-  );
-  handle(
-    ec2,
-    DescribeSnapshotAttributeCommand,
-    'DescribeSnapshotAttribute',
-    (region, input: { SnapshotId: string }) => ({
-      SnapshotId: input.SnapshotId,
-      CreateVolumePermissions: [...(volume.get(`${region}/${input.SnapshotId}`) ?? [])].map((UserId) => ({ UserId })),
-    }),
-  );
-  handle(
-    ec2,
-    ModifySnapshotAttributeCommand,
-    'ModifySnapshotAttribute',
-    (
-      region,
-      input: {
-        SnapshotId: string;
-        CreateVolumePermission?: { Add?: { UserId?: string }[]; Remove?: { UserId?: string }[] };
-      },
-    ) => {
-      const set = volume.get(`${region}/${input.SnapshotId}`);
-      if (!set) throw awsError('InvalidSnapshot.NotFound', `The snapshot '${input.SnapshotId}' does not exist.`);
-      for (const u of users(input.CreateVolumePermission?.Add)) set.add(u);
-      for (const u of users(input.CreateVolumePermission?.Remove)) set.delete(u);
-      return {};
-    },
-  );
-  handle(
-    ec2,
-    CreateTagsCommand,
-    'CreateTags',
-    (region, input: { Resources: string[]; Tags: { Key: string; Value: string }[] }) => {
-      for (const r of input.Resources)
-        if (r.startsWith('ami-')) for (const t of input.Tags) image(region, r).tags.set(t.Key, t.Value);
-      return {};
-    },
-  );
+  for (const [name, command] of Object.entries(EC2_COMMANDS) as [Ec2Operation, unknown][]) {
+    handle(ec2, command, name, (region, input: never) => {
+      try {
+        return world.operations[name](region, input);
+      } catch (error) {
+        throw error instanceof Ec2Error ? awsError(error.code, error.message) : error;
+      }
+    });
+  }
 
   const repoUri = (region: string, registryId: string, name: string) =>
     `${registryId}.dkr.ecr.${region}.amazonaws.com/${name}`;
@@ -263,12 +178,13 @@ export function mockAws(tools: FakeTools) {
     sts,
     calls,
     failures,
-    pending,
+    pending: world.pending,
     repositories,
     /** Calls that change something in AWS. */
     modifying: () => calls.filter((c) => MODIFYING.has(c.command)),
-    image: (region: string, id: string) => image(region, id),
-    volumePermissions: (region: string, snapshot: string) => [...(volume.get(`${region}/${snapshot}`) ?? [])],
+    ec2World: world,
+    image: world.image,
+    volumePermissions: world.volumePermissions,
     restore() {
       ec2.restore();
       ecr.restore();

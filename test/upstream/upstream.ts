@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '../helpers/git-fixtures.js';
-import { sealedEnv as baseEnv } from '../helpers/env.js';
+import { sealedEnv, skipsBecause } from '../helpers/index.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -44,22 +44,23 @@ function locate(): UpstreamSource | { skip: string } {
       mirrors(dir) {
         const out = { bottlerocket: join(dir, 'bottlerocket.git'), admin: join(dir, 'admin-container.git') };
         execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.bottlerocket, out.bottlerocket], {
-          env: sealedEnv(dir),
+          env: upstreamEnv(dir),
         });
-        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.admin, out.admin], { env: sealedEnv(dir) });
+        execFileSync('git', ['clone', '--quiet', '--mirror', BUNDLES.admin, out.admin], { env: upstreamEnv(dir) });
         return out;
       },
     };
   }
   return {
     skip:
-      `SKIPPED: the upstream conformance suite needs the real upstream: ${BUNDLES.bottlerocket} and ` +
+      `the upstream conformance suite needs the real upstream: ${BUNDLES.bottlerocket} and ` +
       `${BUNDLES.admin} are absent, and BRO_BOTTLEROCKET_URL / BRO_ADMIN_CONTAINER_URL are not both set.`,
   };
 }
 
 export const UPSTREAM = locate();
-if ('skip' in UPSTREAM) process.stderr.write(`\n${UPSTREAM.skip}\n\n`);
+/** Whether the suite skips: when the upstream is not there, which it says (test/helpers/skips.ts). */
+export const skipsUpstream = () => skipsBecause('skip' in UPSTREAM ? UPSTREAM.skip : undefined);
 
 /**
  * The environment of every bro run and git call here, built from an allowlist:
@@ -68,9 +69,9 @@ if ('skip' in UPSTREAM) process.stderr.write(`\n${UPSTREAM.skip}\n\n`);
  * bro's own. BRO_*, GIT_*, AWS_* and CI from the developer's shell never
  * reach bro.
  */
-export function sealedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+export function upstreamEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const realHome = process.env.HOME ?? homedir();
-  return baseEnv({
+  return sealedEnv({
     HOME: home,
     LANG: 'C.UTF-8',
     RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(realHome, '.rustup'),
@@ -103,7 +104,7 @@ export function makeWorld(source: UpstreamSource): World {
     cpSync(join(REPO_ROOT, entry), join(project, entry), { recursive: true });
   }
   const mirrors = source.mirrors(root);
-  const env = sealedEnv(join(root, 'home'), {
+  const env = upstreamEnv(join(root, 'home'), {
     BRO_BOTTLEROCKET_URL: mirrors.bottlerocket,
     BRO_ADMIN_CONTAINER_URL: mirrors.admin,
   });

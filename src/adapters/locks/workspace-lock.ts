@@ -1,48 +1,21 @@
-import { readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StepError } from '../../shared/errors.js';
+import { acquireLock, describeHolder, takeoverReport, type Held, type RecordedGroup } from './lock.js';
+import { sameNamespace, systemProcesses, type ProcessIdentity, type ProcessTable } from './process-table.js';
+
+export type { RecordedGroup } from './lock.js';
+export type { ProcessIdentity, ProcessTable } from './process-table.js';
 
 /**
- * One bro at a time per workspace: `<work>/.bro/lock` names its owner and the
- * process groups of the programs it started (cargo make, docker push…).
- *
- * The owner is a pid plus what makes it unique on this machine: the process's
- * start time, the kernel's boot id, the pid namespace and the host. So a bro
- * killed as pid 1 in a container is told from the pid 1 of the next container,
- * and a reboot from a live build. An owner that cannot be checked from here
- * (another host or pid namespace) counts as alive while it keeps the lock's
- * heartbeat (its mtime) fresh.
+ * One bro at a time per workspace: `<work>/.bro/lock` (the lock of lock.ts,
+ * refusing while its holder lives) names its owner and the process groups of
+ * the programs it started (cargo make, docker push…).
  *
  * A dead owner's lock is taken over, but not while one of the process groups it
  * recorded still runs: a `kill -9` of bro leaves `cargo make` building, and a
  * second one in the same tree must not start. `--kill-orphans` stops them first.
  */
-export interface ProcessIdentity {
-  pid: number;
-  /** Start time in clock ticks since boot (/proc/<pid>/stat), where the OS tells it. */
-  startTime?: string;
-  bootId?: string;
-  /** The pid namespace (/proc/self/ns/pid), where the OS tells it. */
-  pidNamespace?: string;
-  host: string;
-}
-
-export interface RecordedGroup {
-  /** The process group id: the pid of the program bro started in its own group. */
-  pgid: number;
-  startTime?: string;
-  /** The program, for the message that names it (argv[0..1], never secrets). */
-  command: string;
-}
-
-interface LockFile {
-  owner: ProcessIdentity;
-  startedAt: string;
-  groups: RecordedGroup[];
-}
-
 export interface WorkspaceLock {
   /** The dead bro whose lock was taken over. */
   stale?: ProcessIdentity;
@@ -55,24 +28,16 @@ export interface WorkspaceLock {
   release(): Promise<void>;
 }
 
-/** What the lock needs from the OS; tests replace parts of it. */
-export interface ProcessTable {
-  self(): ProcessIdentity;
-  /** Start time of a running pid, undefined when it does not run (or the OS does not tell). */
-  startTime(pid: number): string | undefined;
-  isAlive(pid: number): boolean;
-  groupAlive(pgid: number): boolean;
-  killGroup(pgid: number, signal: NodeJS.Signals): void;
-}
-
 export interface LockOptions {
   /** Stop the process groups a dead owner left running, then take over. */
   killOrphans?: boolean;
   processes?: Partial<ProcessTable>;
-  /** How often the heartbeat (the lock's mtime) is refreshed, and when a silent owner counts as dead. */
+  /** How often the heartbeat (the lock's mtime) is refreshed; a holder silent for four of them counts as dead. */
   heartbeatSeconds?: number;
   /** Waits between checks while orphans stop (injectable: tests never wait on time). */
   pause?: () => Promise<void>;
+  /** Says what the lock did that the user must know: a takeover, a wait, a lock lost while stopped. */
+  warn?: (message: string) => void;
 }
 
 const HEARTBEAT_SECONDS = 30;
@@ -81,125 +46,67 @@ const MISSED_HEARTBEATS = 4;
 
 export async function lockWorkspace(broDir: string, options: LockOptions = {}): Promise<WorkspaceLock> {
   const os: ProcessTable = { ...systemProcesses(), ...options.processes };
-  const heartbeat = options.heartbeatSeconds ?? HEARTBEAT_SECONDS;
+  const staleSeconds = (options.heartbeatSeconds ?? HEARTBEAT_SECONDS) * MISSED_HEARTBEATS;
   const me = os.self();
   const path = join(broDir, 'lock');
+  const warn = options.warn ?? (() => undefined);
   await mkdir(broDir, { recursive: true });
-  const content: LockFile = { owner: me, startedAt: new Date().toISOString(), groups: [] };
 
-  let stale: ProcessIdentity | undefined;
   let killed: RecordedGroup[] = [];
-  if (!(await create(path, content))) {
-    const held = await readLock(path);
-    const verdict = held ? ownerStatus(held.lock.owner, held.mtimeMs, me, os, heartbeat) : 'dead';
-    if (held && verdict !== 'dead') throw ownerRunning(held.lock, verdict, path, broDir);
-    const orphans = (held?.lock.groups ?? []).filter((g) => groupRuns(g, held!.lock.owner, me, os));
-    if (orphans.length && !options.killOrphans) throw orphansRunning(held!.lock.owner, orphans, broDir);
-    if (orphans.length)
-      killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
-    stale = held?.lock.owner;
-    // Move it aside (atomic), then take the lock. Of two bros taking it over at once, the second may
-    // move the first one's new lock aside: it then puts it back and gives up.
-    const aside = `${path}.stale-${me.pid}`;
-    const moved = await rename(path, aside).then(
-      () => true,
-      () => false,
-    );
-    const movedLock = moved ? await readLock(aside) : undefined;
-    if (held && movedLock && !sameOwnerRecord(movedLock.lock.owner, held.lock.owner)) {
-      await link(aside, path).catch(() => undefined);
-      await rm(aside, { force: true });
-      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, {
-        hint: 'Run one build per workspace.',
-      });
-    }
-    await rm(aside, { force: true });
-    if (!(await create(path, content))) {
-      throw new StepError('lock', `Another bro took over the stale lock in ${broDir} at the same time`, {
-        hint: 'Run one build per workspace.',
-      });
-    }
-  }
+  let watching = false;
+  const lock = await acquireLock(path, [], {
+    staleMs: staleSeconds * 1000,
+    pollMs: 500,
+    processes: options.processes,
+    whileHeld(held) {
+      // A heartbeat ahead of this clock: watch it, for the stale period at most. A live holder touches it meanwhile.
+      if (held.future && !held.beating) {
+        if (!watching)
+          warn(
+            `The workspace lock ${path} has a heartbeat ahead of this host's clock (${describeHolder(held)}): watching whether its holder is alive, for ${staleSeconds / 60} minutes at most.`,
+          );
+        watching = true;
+        return;
+      }
+      throw ownerRunning(held, me, path, broDir, staleSeconds);
+    },
+    async beforeTakeOver(held) {
+      const owner = held.record?.owner;
+      const orphans = owner ? held.record!.groups.filter((g) => groupRuns(g, owner, me, os)) : [];
+      if (orphans.length && !options.killOrphans) throw orphansRunning(owner!, orphans, broDir);
+      if (orphans.length)
+        killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
+    },
+    onLost: () =>
+      warn(
+        `Another bro took over the workspace lock (${path}) while this one was stopped: it no longer records the programs it starts.`,
+      ),
+  });
+  if (lock.tookOver) warn(takeoverReport('the workspace lock', lock.tookOver, path));
 
-  // Every change is a whole-file rewrite, synchronous: a child's group is on disk before bro does anything
-  // else, so a kill -9 right after a spawn cannot hide it from the next run.
-  let released = false;
-  const save = () => {
-    if (released) return;
-    const tmp = `${path}.${me.pid}.tmp`;
-    try {
-      writeFileSync(tmp, serialize(content));
-      renameSync(tmp, path);
-    } catch {
-      // A lock that cannot be updated still holds the workspace; the next run then sees fewer groups.
-    }
-  };
-  const beat = setInterval(() => {
-    const now = new Date();
-    void utimes(path, now, now).catch(() => undefined);
-  }, heartbeat * 1000);
-  beat.unref();
-
+  const { record } = lock;
   return {
-    stale,
+    stale: lock.tookOver?.record?.owner,
     killed,
+    // Every change is a whole-file rewrite, synchronous: a child's group is on disk before bro does anything
+    // else, so a kill -9 right after a spawn cannot hide it from the next run.
     addGroup(pgid, command) {
-      content.groups.push({ pgid, startTime: os.startTime(pgid), command });
-      save();
+      record.groups.push({ pgid, startTime: os.startTime(pgid), command });
+      lock.rewrite();
     },
     removeGroup(pgid) {
       // A group whose leader exited may still hold its children: keep it while anything in it runs.
       // Forgotten in memory only: the file catches up with the next start (a dead group on disk is
       // harmless, the next run checks each one), which halves the writes per program.
-      content.groups = content.groups.filter((g) => g.pgid !== pgid || os.groupAlive(pgid));
+      record.groups = record.groups.filter((g) => g.pgid !== pgid || os.groupAlive(pgid));
     },
     async release() {
-      clearInterval(beat);
-      released = true;
-      const held = await readLock(path);
-      if (!held || !sameProcess(held.lock.owner, me)) return;
       // Children that outlive bro keep the lock: the next run names them instead of building beside them.
-      content.groups = content.groups.filter((g) => os.groupAlive(g.pgid));
-      if (content.groups.length) {
-        await writeFile(path, serialize(content));
-        return;
-      }
-      await rm(path, { force: true });
+      record.groups = record.groups.filter((g) => os.groupAlive(g.pgid));
+      await lock.release(record.groups.length > 0);
     },
   };
 }
-
-type OwnerStatus = 'alive' | 'dead' | 'unknown';
-
-/** Whether the recorded owner still runs, as far as this process can tell. */
-function ownerStatus(
-  owner: ProcessIdentity,
-  mtimeMs: number,
-  me: ProcessIdentity,
-  os: ProcessTable,
-  heartbeat: number,
-): OwnerStatus {
-  if (sameNamespace(owner, me)) {
-    if (owner.pid === me.pid) return 'dead';
-    if (!os.isAlive(owner.pid)) return 'dead';
-    // The pid runs: the same process only if it started at the same time (pids are reused, pid 1 in every container).
-    if (owner.startTime && me.startTime) return os.startTime(owner.pid) === owner.startTime ? 'alive' : 'dead';
-    return 'alive';
-  }
-  // Another boot of this host: everything from before the reboot is gone.
-  if (owner.host === me.host && owner.bootId && me.bootId && owner.bootId !== me.bootId) return 'dead';
-  // The same container restarted (same host name, same kernel, a new pid namespace): its processes are gone.
-  if (owner.host === me.host && owner.bootId === me.bootId && owner.pidNamespace !== me.pidNamespace) return 'dead';
-  // Another host or container: only the heartbeat tells.
-  return Date.now() - mtimeMs > heartbeat * MISSED_HEARTBEATS * 1000 ? 'dead' : 'unknown';
-}
-
-/** Whether pids in `owner`'s records mean the same processes here. */
-const sameNamespace = (owner: ProcessIdentity, me: ProcessIdentity) =>
-  owner.host === me.host && owner.bootId === me.bootId && owner.pidNamespace === me.pidNamespace;
-
-const sameProcess = (a: ProcessIdentity, b: ProcessIdentity) =>
-  sameNamespace(a, b) && a.pid === b.pid && a.startTime === b.startTime;
 
 /** Whether a recorded group still runs (checkable only in the owner's pid namespace). */
 function groupRuns(group: RecordedGroup, owner: ProcessIdentity, me: ProcessIdentity, os: ProcessTable): boolean {
@@ -222,20 +129,24 @@ async function stopGroups(
   return groups;
 }
 
-const describeOwner = (o: ProcessIdentity) => `pid ${o.pid} on ${o.host}`;
 const describeGroups = (groups: RecordedGroup[]) =>
   groups.map((g) => `process group ${g.pgid} (${g.command})`).join(', ');
 
-function ownerRunning(lock: LockFile, verdict: OwnerStatus, path: string, broDir: string): StepError {
-  const who = describeOwner(lock.owner);
+function ownerRunning(held: Held, me: ProcessIdentity, path: string, broDir: string, staleSeconds: number): StepError {
+  if (!held.record) {
+    return new StepError('lock', `The workspace lock ${path} cannot be read, and something touched it recently`, {
+      hint: `Another bro may hold it: it counts as abandoned once nothing touches it for ${staleSeconds / 60} minutes. If no bro runs in ${broDir} for sure, delete ${path}.`,
+    });
+  }
+  const { startedAt, owner } = held.record;
+  const where = owner.host === me.host ? 'another pid namespace (a container) of this host' : 'another host';
   return new StepError(
     'lock',
-    `Another bro (${who}${lock.startedAt === '?' ? '' : `, started ${lock.startedAt}`}) is running in this workspace (${broDir})`,
+    `Another bro (pid ${owner.pid} on ${owner.host}${startedAt === '?' ? '' : `, started ${startedAt}`}) is running in this workspace (${broDir})`,
     {
-      hint:
-        verdict === 'unknown'
-          ? `It runs in another host or container, so bro cannot check it; its lock counts as abandoned once its heartbeat stops for ${(MISSED_HEARTBEATS * HEARTBEAT_SECONDS) / 60} minutes. If it is gone for sure, delete ${path}.`
-          : `Wait for it to finish, or use another --work-dir.`,
+      hint: held.verdict.checkable
+        ? `Wait for it to finish, or use another --work-dir.`
+        : `It runs in ${where}${owner.pidNamespace ? ` (${owner.pidNamespace})` : ''}, so bro cannot check it; its lock counts as abandoned once its heartbeat stops for ${staleSeconds / 60} minutes. If it is gone for sure, delete ${path}.`,
     },
   );
 }
@@ -243,127 +154,9 @@ function ownerRunning(lock: LockFile, verdict: OwnerStatus, path: string, broDir
 function orphansRunning(owner: ProcessIdentity, orphans: RecordedGroup[], broDir: string): StepError {
   return new StepError(
     'lock',
-    `The bro that held this workspace (${describeOwner(owner)}) is gone, but programs it started still run: ${describeGroups(orphans)}. A new build would run beside them in ${broDir}`,
+    `The bro that held this workspace (pid ${owner.pid} on ${owner.host}) is gone, but programs it started still run: ${describeGroups(orphans)}. A new build would run beside them in ${broDir}`,
     {
       hint: `Wait for them to end, or rerun with --kill-orphans to stop them first (kill -TERM -- -<group> stops one by hand).`,
     },
   );
-}
-
-function serialize(lock: LockFile): string {
-  return `${JSON.stringify(lock, null, 2)}\n`;
-}
-
-/** Creates the lock with its content in one step (a hard link of a complete file): no one reads it half-written. */
-async function create(path: string, lock: LockFile): Promise<boolean> {
-  const tmp = `${path}.new-${lock.owner.pid}`;
-  await writeFile(tmp, serialize(lock));
-  try {
-    await link(tmp, path);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    // A file system without hard links: create it exclusively, then write it.
-    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') {
-      return writeFile(path, serialize(lock), { flag: 'wx' }).then(
-        () => true,
-        (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? false : Promise.reject(e)),
-      );
-    }
-    throw error;
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
-const sameOwnerRecord = (a: ProcessIdentity, b: ProcessIdentity) =>
-  a.pid === b.pid && a.startTime === b.startTime && a.host === b.host && a.bootId === b.bootId;
-
-/** The lock's content and mtime; a lock from an older bro (a bare pid) reads as an owner with only a pid. */
-async function readLock(path: string): Promise<{ lock: LockFile; mtimeMs: number } | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: 0 }));
-  try {
-    const data = JSON.parse(text) as Partial<LockFile>;
-    if (data && typeof data.owner?.pid === 'number')
-      return { lock: { owner: data.owner, startedAt: data.startedAt ?? '?', groups: data.groups ?? [] }, mtimeMs };
-  } catch {
-    // Below: the old format.
-  }
-  const pid = Number.parseInt(text, 10);
-  if (!(Number.isInteger(pid) && pid > 0)) return undefined;
-  // The old format says nothing but the pid: assume this machine and namespace, and no start time.
-  const here = systemProcesses().self();
-  return { lock: { owner: { ...here, pid, startTime: undefined }, startedAt: '?', groups: [] }, mtimeMs };
-}
-
-/** The OS as the lock sees it: Linux tells start times, boot ids and namespaces through /proc; elsewhere only pids. */
-export function systemProcesses(): ProcessTable {
-  /** The fields after the command name (which may hold spaces and parentheses): state is [0], pgrp [2], starttime [19]. */
-  const statFields = (pid: number | string): string[] | undefined => {
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return text.slice(text.lastIndexOf(')') + 2).split(' ');
-    } catch {
-      return undefined;
-    }
-  };
-  const startTime = (pid: number): string | undefined => {
-    const fields = statFields(pid);
-    return fields && fields[0] !== 'Z' ? fields[19] : undefined;
-  };
-  /** Whether a process of the group runs; a zombie (exited, not yet reaped) does not. Undefined without /proc. */
-  const procGroupAlive = (pgid: number): boolean | undefined => {
-    let entries: string[];
-    try {
-      entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-    } catch {
-      return undefined;
-    }
-    return entries.some((e) => {
-      const fields = statFields(e);
-      return fields !== undefined && fields[2] === String(pgid) && fields[0] !== 'Z';
-    });
-  };
-  const read = (fn: () => string) => {
-    try {
-      return fn().trim() || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const signal = (target: number) => {
-    try {
-      process.kill(target, 0);
-      return true;
-    } catch (error) {
-      // EPERM: it runs, as another user.
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  };
-  return {
-    self: () => ({
-      pid: process.pid,
-      startTime: startTime(process.pid),
-      bootId: read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
-      pidNamespace: read(() => readlinkSync('/proc/self/ns/pid')),
-      host: hostname(),
-    }),
-    startTime,
-    isAlive(pid) {
-      const fields = statFields(pid);
-      return fields ? fields[0] !== 'Z' : signal(pid);
-    },
-    // The signal answers at once for a group that is gone (the usual case); /proc then rules out zombies.
-    groupAlive: (pgid) => signal(-pgid) && (procGroupAlive(pgid) ?? true),
-    killGroup(pgid, sig) {
-      try {
-        process.kill(-pgid, sig);
-      } catch {
-        // Gone already.
-      }
-    },
-  };
 }

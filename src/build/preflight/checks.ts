@@ -1,4 +1,4 @@
-import type { Aws } from '../../adapters/aws.js';
+import { networkProblem, type Aws } from '../../adapters/aws.js';
 import type { Host } from '../../adapters/host.js';
 import type { Redactor } from '../../adapters/redactor.js';
 import { telltaleLine, type Runner } from '../../adapters/runner.js';
@@ -13,8 +13,10 @@ import type { StepId } from '../../config/step-ids.js';
  */
 export type CheckStatus = 'ok' | 'fail' | 'advice' | 'skipped';
 
+export type CheckId = 'docker' | 'cargo-make' | 'disk' | 'cores' | 'aws-identity' | 'ecr-registry' | 'example-accounts';
+
 export interface CheckResult {
-  id: 'docker' | 'cargo-make' | 'disk' | 'cores' | 'aws-identity' | 'ecr-registry' | 'example-accounts';
+  id: CheckId;
   title: string;
   /** A failed must-have stops a real build (exit 2) and makes `bro doctor` exit 1. */
   mustHave: boolean;
@@ -52,39 +54,28 @@ const CREDENTIAL_ENV = [
   'AWS_CONTAINER_CREDENTIALS_FULL_URI',
 ];
 
-export const TITLES: Record<CheckResult['id'], string> = {
-  docker: 'Docker engine',
-  'cargo-make': 'cargo make',
-  disk: 'Free disk',
-  cores: 'Cores',
-  'aws-identity': 'AWS identity',
-  'ecr-registry': 'ECR registry',
-  'example-accounts': 'Accounts',
-};
+/**
+ * One preflight check: its name, its importance, the steps it matters to,
+ * and its code. `Extra` is what it finds beyond its verdict, for other checks.
+ */
+export interface PreflightCheck<Extra extends object = object> {
+  id: CheckId;
+  title: string;
+  /** A failed must-have stops a build; the others are advice. */
+  mustHave: boolean;
+  /** The steps it matters to: `--only <step>` checks only what that step needs. */
+  neededBy: readonly StepId[];
+  run(inputs: CheckInputs, found: Found): Promise<Verdict & Extra> | (Verdict & Extra);
+}
 
-/** The checks whose failure stops a build; the others are advice. */
-export const MUST_HAVE: Record<CheckResult['id'], boolean> = {
-  docker: true,
-  'cargo-make': true,
-  disk: true,
-  cores: false,
-  'aws-identity': true,
-  'ecr-registry': false,
-  'example-accounts': true,
-};
+/** What a check says: its result without the check's own name. */
+export type Verdict = Pick<CheckResult, 'status' | 'detail' | 'fix'>;
 
-const head = <I extends CheckResult['id']>(id: I) => ({ id, title: TITLES[id], mustHave: MUST_HAVE[id] });
-
-/** The steps each check matters to: `--only <step>` checks only what that step needs. */
-export const NEEDED_BY: Record<CheckResult['id'], readonly StepId[]> = {
-  docker: ['admin-image-build', 'admin-image-push', 'os-build', 'ami-register'],
-  'cargo-make': ['os-build', 'ami-register'],
-  disk: ['os-build'],
-  cores: ['os-build'],
-  'aws-identity': ['admin-image-push', 'ami-register', 'share'],
-  'ecr-registry': ['admin-image-push'],
-  'example-accounts': ['admin-image-push', 'share'],
-};
+/** What other checks found (each check runs once per preflight). */
+export interface Found {
+  /** Who the credentials are, from the AWS identity check; undefined when STS did not say. */
+  identity(): Promise<Identity | undefined>;
+}
 
 /**
  * Free disk a build needs under the work dir. Upstream's BUILDING.md: "The build process
@@ -120,107 +111,119 @@ const GIB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 /** The Docker engine answers (`docker info`), not only the CLI: the build runs in upstream's SDK container. */
-export async function checkDocker({ runner, redactor }: CheckInputs): Promise<CheckResult> {
-  const base = head('docker');
-  try {
-    const { stdout } = await runner.run({ argv: ['docker', 'info', '--format', '{{.ServerVersion}}'], mode: 'read' });
-    const version = stdout.trim();
-    if (!version)
+export const dockerCheck: PreflightCheck = {
+  id: 'docker',
+  title: 'Docker engine',
+  mustHave: true,
+  neededBy: ['admin-image-build', 'admin-image-push', 'os-build', 'ami-register'],
+  async run({ runner, redactor }) {
+    try {
+      const { stdout } = await runner.run({ argv: ['docker', 'info', '--format', '{{.ServerVersion}}'], mode: 'read' });
+      const version = stdout.trim();
+      if (!version)
+        return {
+          status: 'fail',
+          detail: 'docker info gave no server version',
+          fix: 'Check that `docker info` reports a Server section.',
+        };
+      return { status: 'ok', detail: `engine ${version} answers` };
+    } catch (error) {
+      if (error instanceof SubprocessError && error.reason === 'spawn') {
+        return {
+          status: 'fail',
+          detail: 'docker is not installed (not on PATH)',
+          fix: 'Install Docker Engine (https://docs.docker.com/engine/install/) and start it.',
+        };
+      }
+      const said = redactor.redact(
+        telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
+      );
+      const denied = /permission denied/i.test(said);
       return {
-        ...base,
         status: 'fail',
-        detail: 'docker info gave no server version',
-        fix: 'Check that `docker info` reports a Server section.',
-      };
-    return { ...base, status: 'ok', detail: `engine ${version} answers` };
-  } catch (error) {
-    if (error instanceof SubprocessError && error.reason === 'spawn') {
-      return {
-        ...base,
-        status: 'fail',
-        detail: 'docker is not installed (not on PATH)',
-        fix: 'Install Docker Engine (https://docs.docker.com/engine/install/) and start it.',
+        detail: `the docker CLI is installed, but no engine answers: ${said}`,
+        fix: denied
+          ? 'Let your user reach the engine: `sudo usermod -aG docker $USER`, then log in again.'
+          : 'Start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to one that runs.',
       };
     }
-    const said = redactor.redact(
-      telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
-    );
-    const denied = /permission denied/i.test(said);
-    return {
-      ...base,
-      status: 'fail',
-      detail: `the docker CLI is installed, but no engine answers: ${said}`,
-      fix: denied
-        ? 'Let your user reach the engine: `sudo usermod -aG docker $USER`, then log in again.'
-        : 'Start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to one that runs.',
-    };
-  }
-}
+  },
+};
 
 /** `cargo make` runs upstream's Makefile.toml (BUILDING.md: `cargo install cargo-make`). */
-export async function checkCargoMake({ runner, redactor }: CheckInputs): Promise<CheckResult> {
-  const base = head('cargo-make');
-  try {
-    const { stdout } = await runner.run({ argv: ['cargo', 'make', '--version'], mode: 'read' });
-    return { ...base, status: 'ok', detail: stdout.trim().split('\n')[0] || 'installed' };
-  } catch (error) {
-    if (error instanceof SubprocessError && error.reason === 'spawn') {
+export const cargoMakeCheck: PreflightCheck = {
+  id: 'cargo-make',
+  title: 'cargo make',
+  mustHave: true,
+  neededBy: ['os-build', 'ami-register'],
+  async run({ runner, redactor }) {
+    try {
+      const { stdout } = await runner.run({ argv: ['cargo', 'make', '--version'], mode: 'read' });
+      return { status: 'ok', detail: stdout.trim().split('\n')[0] || 'installed' };
+    } catch (error) {
+      if (error instanceof SubprocessError && error.reason === 'spawn') {
+        return {
+          status: 'fail',
+          detail: 'cargo is not installed (not on PATH)',
+          fix: 'Install Rust (https://rustup.rs), then `cargo install cargo-make`.',
+        };
+      }
+      const said = redactor.redact(
+        telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
+      );
       return {
-        ...base,
         status: 'fail',
-        detail: 'cargo is not installed (not on PATH)',
-        fix: 'Install Rust (https://rustup.rs), then `cargo install cargo-make`.',
+        detail: `cargo-make is not installed (${said})`,
+        fix: 'Install it: `cargo install cargo-make`.',
       };
     }
-    const said = redactor.redact(
-      telltaleLine(error instanceof SubprocessError ? (error.detail.output ?? '') : String(error)),
-    );
-    return {
-      ...base,
-      status: 'fail',
-      detail: `cargo-make is not installed (${said})`,
-      fix: 'Install it: `cargo install cargo-make`.',
-    };
-  }
-}
+  },
+};
 
-export async function checkDisk(inputs: CheckInputs): Promise<CheckResult> {
-  const base = head('disk');
-  const need = requiredDiskGiB(inputs);
-  try {
-    const { bytes, measuredAt } = await inputs.host.freeBytes(inputs.workDir);
-    const where = measuredAt === inputs.workDir ? inputs.workDir : `${inputs.workDir} (on the disk of ${measuredAt})`;
-    const detail = `${gib(bytes)} free under ${where}; needs ${need.gib} GiB (${need.why})`;
-    if (bytes >= need.gib * GIB) return { ...base, status: 'ok', detail };
-    return {
-      ...base,
-      status: 'fail',
-      detail,
-      fix: `Free ${gib(need.gib * GIB - bytes)} there, or put the workspace on a larger disk (--work-dir). --min-free-disk <GiB> sets the figure when you know the build needs less.`,
-    };
-  } catch (error) {
-    return {
-      ...base,
-      status: 'fail',
-      detail: `cannot measure the free disk under ${inputs.workDir}: ${(error as Error).message}`,
-      fix: 'Check that the work dir is on a mounted file system you can read.',
-    };
-  }
-}
+export const diskCheck: PreflightCheck = {
+  id: 'disk',
+  title: 'Free disk',
+  mustHave: true,
+  neededBy: ['os-build'],
+  async run(inputs) {
+    const need = requiredDiskGiB(inputs);
+    try {
+      const { bytes, measuredAt } = await inputs.host.freeBytes(inputs.workDir);
+      const where = measuredAt === inputs.workDir ? inputs.workDir : `${inputs.workDir} (on the disk of ${measuredAt})`;
+      const detail = `${gib(bytes)} free under ${where}; needs ${need.gib} GiB (${need.why})`;
+      if (bytes >= need.gib * GIB) return { status: 'ok', detail };
+      return {
+        status: 'fail',
+        detail,
+        fix: `Free ${gib(need.gib * GIB - bytes)} there, or put the workspace on a larger disk (--work-dir). --min-free-disk <GiB> sets the figure when you know the build needs less.`,
+      };
+    } catch (error) {
+      return {
+        status: 'fail',
+        detail: `cannot measure the free disk under ${inputs.workDir}: ${(error as Error).message}`,
+        fix: 'Check that the work dir is on a mounted file system you can read.',
+      };
+    }
+  },
+};
 
 export const RECOMMENDED_CORES = 8;
 
-export function checkCores({ host }: CheckInputs): CheckResult {
-  const cores = host.cores();
-  const base = head('cores');
-  if (cores >= RECOMMENDED_CORES) return { ...base, status: 'ok', detail: `${cores}` };
-  return {
-    ...base,
-    status: 'advice',
-    detail: `${cores}; the build compiles a kernel and every package, and takes hours on few cores`,
-    fix: `Build on ${RECOMMENDED_CORES} or more (the source document used a c5.2xlarge: 8 vCPUs).`,
-  };
-}
+export const coresCheck: PreflightCheck = {
+  id: 'cores',
+  title: 'Cores',
+  mustHave: false,
+  neededBy: ['os-build'],
+  run({ host }) {
+    const cores = host.cores();
+    if (cores >= RECOMMENDED_CORES) return { status: 'ok', detail: `${cores}` };
+    return {
+      status: 'advice',
+      detail: `${cores}; the build compiles a kernel and every package, and takes hours on few cores`,
+      fix: `Build on ${RECOMMENDED_CORES} or more (the source document used a c5.2xlarge: 8 vCPUs).`,
+    };
+  },
+};
 
 /** STS answers in well under a second; a minute covers the SDK's retries on a slow link. */
 export const STS_TIMEOUT_MS = 60_000;
@@ -232,93 +235,113 @@ export interface Identity {
 }
 
 /** Who the credentials are, through STS GetCallerIdentity, with the profile and partition in use. */
-export async function checkAwsIdentity(inputs: CheckInputs): Promise<{ result: CheckResult; identity?: Identity }> {
-  const { variant, env, redactor } = inputs;
-  const base = head('aws-identity');
-  const region = variant.regions[0] as string;
-  const partition = partitionOf(region);
-  const profile = variant.infra.profile
-    ? `profile ${variant.infra.profile} (infra.profile)`
-    : env.AWS_PROFILE
-      ? `profile ${env.AWS_PROFILE} (AWS_PROFILE)`
-      : "the SDK's default chain (no profile set)";
-  if (
-    inputs.dryRun &&
-    !variant.infra.profile &&
-    !CREDENTIAL_ENV.some((name) => env[name]) &&
-    !(await inputs.host.hasAwsFiles(env))
-  ) {
-    return {
-      result: {
-        ...base,
+export const awsIdentityCheck: PreflightCheck<{ identity?: Identity }> = {
+  id: 'aws-identity',
+  title: 'AWS identity',
+  mustHave: true,
+  neededBy: ['admin-image-push', 'ami-register', 'share'],
+  async run(inputs) {
+    const { variant, env, redactor } = inputs;
+    const region = variant.regions[0] as string;
+    const partition = partitionOf(region);
+    const profile = variant.infra.profile
+      ? `profile ${variant.infra.profile} (infra.profile)`
+      : env.AWS_PROFILE
+        ? `profile ${env.AWS_PROFILE} (AWS_PROFILE)`
+        : "the SDK's default chain (no profile set)";
+    if (
+      inputs.dryRun &&
+      !variant.infra.profile &&
+      !CREDENTIAL_ENV.some((name) => env[name]) &&
+      !(await inputs.host.hasAwsFiles(env))
+    ) {
+      return {
         status: 'skipped',
         detail:
           'not asked in a dry run: no AWS credentials are configured in the environment or in ~/.aws (an instance role is asked by `bro doctor` and by the real build)',
-      },
-    };
-  }
-  try {
-    const out = await inputs.aws.sts(region).getCallerIdentity({ timeoutMs: STS_TIMEOUT_MS });
-    const arn = out.Arn ?? '';
-    const identity = { account: out.Account ?? '', arn, partition: arn.split(':')[1] ?? '' };
-    const detail = `account ${identity.account} as ${arn}, through ${profile}, partition ${identity.partition}`;
-    if (identity.partition !== partition) {
-      return {
-        result: {
-          ...base,
+      };
+    }
+    try {
+      const out = await inputs.aws.sts(region).getCallerIdentity({ timeoutMs: STS_TIMEOUT_MS });
+      const arn = out.Arn ?? '';
+      const identity = { account: out.Account ?? '', arn, partition: arn.split(':')[1] ?? '' };
+      const detail = `account ${identity.account} as ${arn}, through ${profile}, partition ${identity.partition}`;
+      if (identity.partition !== partition) {
+        return {
           status: 'fail',
           detail,
           fix: `The variant's regions are in partition ${partition}: use credentials of an account there (infra.profile in ${inputs.variantFile}, or AWS_PROFILE).`,
-        },
-        identity,
+          identity,
+        };
+      }
+      return { status: 'ok', detail, identity };
+    } catch (error) {
+      // Unreachable STS is the network's problem, not the credentials': the advice differs.
+      const network = networkProblem(error);
+      const message =
+        (error as Error).name === 'AbortError'
+          ? `no answer within ${STS_TIMEOUT_MS / 1000} s`
+          : redactor.redact(network ?? (error as Error).message ?? String(error)).split('\n')[0];
+      return {
+        status: 'fail',
+        detail: `STS GetCallerIdentity in ${region} ${network ? 'could not reach AWS' : 'failed'} through ${profile}, partition ${partition}: ${message}`,
+        fix: network
+          ? `This is the network, not your credentials: check DNS, the proxy (HTTPS_PROXY) and the firewall to STS in ${region}${env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL ? ', and AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL' : ''}, then rerun.`
+          : `Give bro credentials that can publish: set infra.profile in ${inputs.variantFile} or AWS_PROFILE (after \`aws sso login\` if it is an SSO profile), or run on an instance with a role.`,
       };
     }
-    return { result: { ...base, status: 'ok', detail }, identity };
-  } catch (error) {
-    const message =
-      (error as Error).name === 'AbortError'
-        ? `no answer within ${STS_TIMEOUT_MS / 1000} s`
-        : redactor.redact((error as Error).message ?? String(error)).split('\n')[0];
-    return {
-      result: {
-        ...base,
-        status: 'fail',
-        detail: `STS GetCallerIdentity in ${region} failed through ${profile}, partition ${partition}: ${message}`,
-        fix: `Give bro credentials that can publish: set infra.profile in ${inputs.variantFile} or AWS_PROFILE (after \`aws sso login\` if it is an SSO profile), or run on an instance with a role.`,
-      },
-    };
-  }
-}
+  },
+};
 
 /** The admin image's registry: the caller's own account, or another one (cross-account push). */
-export function checkRegistry(inputs: CheckInputs, identity: Identity | undefined): CheckResult {
-  const registry = inputs.variant['admin-image']['registry-account'];
-  const base = head('ecr-registry');
-  if (!identity) return { ...base, status: 'skipped', detail: `account ${registry}; not compared (no AWS identity)` };
-  if (registry === identity.account) return { ...base, status: 'ok', detail: `account ${registry}, your own` };
-  return {
-    ...base,
-    status: 'advice',
-    detail: `account ${registry} is not your account ${identity.account}: the admin image is pushed across accounts`,
-    fix: `The repository ${inputs.variant['admin-image'].repository} must exist in ${registry} in every region (bro can create it only in your own account), with a repository policy that lets ${identity.account} push; or set infra.profile in ${inputs.variantFile} to a profile of ${registry}.`,
-  };
-}
+export const ecrRegistryCheck: PreflightCheck = {
+  id: 'ecr-registry',
+  title: 'ECR registry',
+  mustHave: false,
+  neededBy: ['admin-image-push'],
+  async run(inputs, found) {
+    const registry = inputs.variant['admin-image']['registry-account'];
+    const identity = await found.identity();
+    if (!identity) return { status: 'skipped', detail: `account ${registry}; not compared (no AWS identity)` };
+    if (registry === identity.account) return { status: 'ok', detail: `account ${registry}, your own` };
+    return {
+      status: 'advice',
+      detail: `account ${registry} is not your account ${identity.account}: the admin image is pushed across accounts`,
+      fix: `The repository ${inputs.variant['admin-image'].repository} must exist in ${registry} in every region (bro can create it only in your own account), with a repository policy that lets ${identity.account} push; or set infra.profile in ${inputs.variantFile} to a profile of ${registry}.`,
+    };
+  },
+};
 
 /** The shipped example IDs are placeholders: a build must not share with them or push there. */
-export function checkExampleAccounts({ variant, variantFile }: CheckInputs): CheckResult {
-  const base = head('example-accounts');
-  const registry = variant['admin-image']['registry-account'];
-  const shared = variant['share-with'].filter(isExampleAccount);
-  const found = [
-    ...(shared.length ? [`share-with ${shared.join(', ')}`] : []),
-    ...(isExampleAccount(registry) ? [`admin-image.registry-account ${registry}`] : []),
-  ];
-  const accounts = [...new Set([registry, ...variant['share-with']])].join(', ');
-  if (!found.length) return { ...base, status: 'ok', detail: `${accounts}: none is an example ID` };
-  return {
-    ...base,
-    status: 'fail',
-    detail: `${found.join('; ')}: example account IDs, not real ones`,
-    fix: `Put your own account IDs in ${variantFile} (share-with, [admin-image] registry-account).`,
-  };
-}
+export const exampleAccountsCheck: PreflightCheck = {
+  id: 'example-accounts',
+  title: 'Accounts',
+  mustHave: true,
+  neededBy: ['admin-image-push', 'share'],
+  run({ variant, variantFile }) {
+    const registry = variant['admin-image']['registry-account'];
+    const shared = variant['share-with'].filter(isExampleAccount);
+    const found = [
+      ...(shared.length ? [`share-with ${shared.join(', ')}`] : []),
+      ...(isExampleAccount(registry) ? [`admin-image.registry-account ${registry}`] : []),
+    ];
+    const accounts = [...new Set([registry, ...variant['share-with']])].join(', ');
+    if (!found.length) return { status: 'ok', detail: `${accounts}: none is an example ID` };
+    return {
+      status: 'fail',
+      detail: `${found.join('; ')}: example account IDs, not real ones`,
+      fix: `Put your own account IDs in ${variantFile} (share-with, [admin-image] registry-account).`,
+    };
+  },
+};
+
+/** Every check, in the order they are shown. */
+export const CHECKS: readonly PreflightCheck[] = [
+  dockerCheck,
+  cargoMakeCheck,
+  diskCheck,
+  coresCheck,
+  awsIdentityCheck,
+  ecrRegistryCheck,
+  exampleAccountsCheck,
+];

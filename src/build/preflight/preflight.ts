@@ -3,20 +3,7 @@ import type { Aws } from '../../adapters/aws.js';
 import type { BuildContext } from '../context.js';
 import { EXIT_USAGE, BroError } from '../../shared/errors.js';
 import type { StepId } from '../../config/step-ids.js';
-import {
-  checkAwsIdentity,
-  checkCargoMake,
-  checkCores,
-  checkDisk,
-  checkDocker,
-  checkExampleAccounts,
-  checkRegistry,
-  MUST_HAVE,
-  NEEDED_BY,
-  TITLES,
-  type CheckInputs,
-  type CheckResult,
-} from './checks.js';
+import { awsIdentityCheck, CHECKS, type CheckInputs, type CheckResult, type Found } from './checks.js';
 
 /**
  * Runs every check (they only read, so side by side). `steps` are the steps the
@@ -24,29 +11,20 @@ import {
  * (`bro build --only share` needs no Docker).
  */
 export async function runPreflight(inputs: CheckInputs, steps?: readonly StepId[]): Promise<CheckResult[]> {
-  const needed = (id: CheckResult['id']) => !steps || NEEDED_BY[id].some((s) => steps.includes(s));
-  const identity = needed('aws-identity') || needed('ecr-registry') ? checkAwsIdentity(inputs) : undefined;
-  const all: [CheckResult['id'], () => Promise<CheckResult> | CheckResult][] = [
-    ['docker', () => checkDocker(inputs)],
-    ['cargo-make', () => checkCargoMake(inputs)],
-    ['disk', () => checkDisk(inputs)],
-    ['cores', () => checkCores(inputs)],
-    ['aws-identity', async () => (await identity!).result],
-    ['ecr-registry', async () => checkRegistry(inputs, (await identity!).identity)],
-    ['example-accounts', () => checkExampleAccounts(inputs)],
-  ];
+  // STS is asked once: the ECR registry check reuses the AWS identity check's answer.
+  let identity: ReturnType<typeof awsIdentityCheck.run> | undefined;
+  const askIdentity = () => (identity ??= awsIdentityCheck.run(inputs, found));
+  const found: Found = { identity: async () => (await askIdentity()).identity };
   return Promise.all(
-    all.map(async ([id, check]) => (needed(id) ? check() : skippedCheck(id, `not needed by ${steps?.join(', ')}`))),
+    CHECKS.map(async (check): Promise<CheckResult> => {
+      const head = { id: check.id, title: check.title, mustHave: check.mustHave };
+      if (steps && !check.neededBy.some((s) => steps.includes(s)))
+        return { ...head, status: 'skipped', detail: `not needed by ${steps.join(', ')}` };
+      const { status, detail, fix } = await (check === awsIdentityCheck ? askIdentity() : check.run(inputs, found));
+      return { ...head, status, detail, ...(fix === undefined ? {} : { fix }) };
+    }),
   );
 }
-
-const skippedCheck = (id: CheckResult['id'], detail: string): CheckResult => ({
-  id,
-  title: TITLES[id],
-  mustHave: MUST_HAVE[id],
-  status: 'skipped',
-  detail,
-});
 
 export const failedMustHaves = (checks: readonly CheckResult[]) =>
   checks.filter((c) => c.mustHave && c.status === 'fail');
@@ -66,11 +44,15 @@ export class PreflightError extends BroError {
   override readonly exitCode = EXIT_USAGE;
 }
 
-export function preflightError(checks: readonly CheckResult[]): PreflightError | undefined {
+/** What a run with `--only <step>` does, in the refusal's words; the whole build otherwise. */
+const DOING: Partial<Record<StepId, string>> = { share: 'share the AMIs' };
+
+export function preflightError(checks: readonly CheckResult[], only?: string): PreflightError | undefined {
   const failed = failedMustHaves(checks);
   if (!failed.length) return undefined;
+  const doing = (only && DOING[only as StepId]) ?? (only ? `run the ${only} step` : 'run the build');
   return new PreflightError(
-    `This host cannot run the build: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`,
+    `This host cannot ${doing}: ${failed.map((c) => c.title).join(', ')} (see above). Nothing was started.`,
     {
       hint: 'Fix them and rerun; `bro doctor` repeats the checks without building.',
     },

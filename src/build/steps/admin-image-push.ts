@@ -1,19 +1,19 @@
-import type { PushedImage } from '../step.js';
+import { z } from 'zod';
 import type { Ecr } from '../../adapters/aws.js';
 import { isAwsError } from '../../adapters/aws.js';
 import { createDocker, pushedDigest, type Docker, type DockerConfigDir } from '../../adapters/docker.js';
 import type { Redactor } from '../../adapters/redactor.js';
-import type { Command } from '../../adapters/runner.js';
+import { minutes, type Command } from '../../adapters/runner.js';
 import type { AwsAction } from '../aws-actions.js';
 import { dockerLoginCommand, dockerPushCommand, dockerTagCommand } from '../commands-for-build.js';
 import type { Variant } from '../../config/variant.js';
 import { StepError } from '../../shared/errors.js';
 import { adminImageUri, ecrRegistry } from '../naming.js';
-import type { PipelineStep, PublishContext, StepTask } from '../step.js';
+import { defineStep, type PublishContext, type PushedImage, type StepTask } from '../step.js';
 import { runRecorded } from '../state.js';
 import type { AdminImage } from '../step.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
-import { requireAws, requireOutput } from './requires.js';
+import { requireAws } from './requires.js';
 import { openLog, runLogged } from './run-logged.js';
 
 const STEP = 'admin-image-push';
@@ -189,7 +189,10 @@ export async function pushToRegion(
   try {
     await runLogged(ctx, STEP, { ...login, input: password }, log, progress);
     await runLogged(ctx, STEP, tag, log, progress);
-    await runLogged(ctx, STEP, push, log, pushProgress);
+    await runLogged(ctx, STEP, push, log, pushProgress, {
+      quietTimeoutMs: ctx.settings.pushTimeoutMs,
+      quietHint: `The registry stopped answering (check the network or proxy to ECR), or the layers need longer: raise --push-timeout (now ${minutes(ctx.settings.pushTimeoutMs)}). The login for the push was removed.`,
+    });
   } catch (error) {
     if (error instanceof StepError && /cannot be overwritten because the repository is immutable/.test(error.message)) {
       throw conflict(
@@ -221,22 +224,26 @@ export async function pushToRegion(
 
 const describe = (p: PushedImage & { skipped?: boolean }) => (p.skipped ? 'done earlier' : p.action);
 
-export const adminImagePushStep: PipelineStep = {
+/** What a push records, for each region (`admin-image-push:<region>`) and for the step. */
+const PushedImageSchema: z.ZodType<PushedImage> = z.object({
+  uri: z.string(),
+  digest: z.string(),
+  action: z.enum(['pushed', 'already in ECR']),
+});
+
+export const adminImagePushStep = defineStep({
   id: STEP,
   title: 'Admin image: push to every region',
   external: true,
-  inputs(ctx) {
-    const image = ctx.out.adminImage;
+  needs: ['admin-image-build'],
+  inputs(ctx, { 'admin-image-build': image }) {
     return {
-      imageId: image?.imageId,
-      uris: image ? ctx.variant.regions.map((r) => adminImageUri(ctx.variant, r, image.tag)) : [],
+      imageId: image.imageId,
+      uris: ctx.variant.regions.map((r) => adminImageUri(ctx.variant, r, image.tag)),
     };
   },
-  restore(ctx, outputs) {
-    ctx.out.adminImages = outputs.regions as Record<string, PushedImage>;
-  },
-  async run(ctx, task, { force }) {
-    const image = requireOutput(ctx.out.adminImage, STEP, 'admin-image-build');
+  outputs: z.object({ regions: z.record(z.string(), PushedImageSchema) }),
+  async run(ctx, { 'admin-image-build': image }, task, { force }) {
     const docker = createDocker(ctx.adapters.runner);
     const configs = await docker.configDir(ctx.workspace.broDir);
     const env = { ctx, image, docker, configs, task };
@@ -244,8 +251,11 @@ export const adminImagePushStep: PipelineStep = {
       runRecorded(
         ctx.state,
         `${STEP}:${region}`,
-        { imageId: image.imageId, uri: adminImageUri(ctx.variant, region, image.tag) },
-        force,
+        {
+          inputs: { imageId: image.imageId, uri: adminImageUri(ctx.variant, region, image.tag) },
+          outputs: PushedImageSchema,
+          force,
+        },
         () => pushToRegion(env, region),
       ),
     ).finally(() => configs.remove());
@@ -256,10 +266,10 @@ export const adminImagePushStep: PipelineStep = {
       describe,
       'Rerun `bro build`: it pushes only to the regions that failed.',
     );
-    ctx.out.adminImages = Object.fromEntries(
+    const regions = Object.fromEntries(
       outcomes.map(({ region, value }) => [region, { uri: value!.uri, digest: value!.digest, action: value!.action }]),
     );
     task.title = `Admin image: ${regionSummary(outcomes, describe).join(', ')}`;
-    return { regions: ctx.out.adminImages };
+    return { regions };
   },
-};
+});

@@ -3,10 +3,11 @@ import { deprecationTime, parseDeprecation, type Deprecation } from '../../confi
 import type { Variant } from '../../config/variant.js';
 import { StepError } from '../../shared/errors.js';
 import type { AwsAction } from '../aws-actions.js';
-import type { PipelineStep } from '../step.js';
+import { z } from 'zod';
+import { defineStep } from '../step.js';
 import { runRecorded } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
-import { requireAws, requireOutput } from './requires.js';
+import { inRegion, requireAws } from './requires.js';
 import { describeRegionWork } from './ssm-publish.js';
 
 const STEP = 'ami-deprecate';
@@ -57,33 +58,39 @@ async function describeImage(ec2: Ec2, imageId: string) {
  * EnableImageDeprecation, shown in the `bro:deprecate-at` tag and the
  * manifest; a region whose AMI already says so makes no call.
  */
-export const amiDeprecateStep: PipelineStep = {
+/** What ami-deprecate records for each region (`ami-deprecate:<region>`). */
+const RegionDeprecationSchema = z.object({ imageId: z.string(), changes: z.array(z.string()) });
+
+export const amiDeprecateStep = defineStep({
   id: STEP,
   title: 'Set when the AMIs are deprecated',
   external: true,
-  inputs: (ctx) => ({ amis: ctx.out.amis, deprecateAfter: ctx.variant.ami['deprecate-after'] ?? null }),
-  restore(ctx, outputs) {
-    ctx.out.deprecateAt = typeof outputs.at === 'string' ? outputs.at : undefined;
-  },
-  async run(ctx, task, { force }) {
+  needs: ['ami-register'],
+  inputs: (ctx, input) => ({
+    amis: input['ami-register'].amis,
+    deprecateAfter: ctx.variant.ami['deprecate-after'] ?? null,
+  }),
+  outputs: z.object({ at: z.string().optional() }),
+  async run(ctx, input, task, { force }) {
     const deprecation = deprecationOf(ctx.variant);
     if (!deprecation) {
       task.title = 'Deprecation: none (the variant has no ami.deprecate-after)';
       return {};
     }
-    const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
+    const { amis } = input['ami-register'];
     const aws = requireAws(ctx);
     // A duration counts from the registration in the first region, so every region's copy expires together.
     const registeredAt = async (first: string) => {
       if ('at' in deprecation) return new Date();
-      const image = await describeImage(aws.ec2(first), requireOutput(amis[first]?.id, STEP, 'ami-register'));
+      const image = await describeImage(aws.ec2(first), inRegion(amis, first, STEP, 'ami-register').id);
       if (!image.CreationDate) throw new StepError(STEP, `EC2 gives no CreationDate for ${image.ImageId} in ${first}`);
       return new Date(image.CreationDate);
     };
     const at = deprecationTime(deprecation, await registeredAt(ctx.variant.regions[0]!));
     const outcomes = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
-      const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
-      return runRecorded(ctx.state, `${STEP}:${region}`, { imageId, at: at.toISOString() }, force, async () => {
+      const imageId = inRegion(amis, region, STEP, 'ami-register').id;
+      const check = { inputs: { imageId, at: at.toISOString() }, outputs: RegionDeprecationSchema, force };
+      return runRecorded(ctx.state, `${STEP}:${region}`, check, async () => {
         const ec2 = aws.ec2(region);
         const image = await describeImage(ec2, imageId);
         const changes: string[] = [];
@@ -106,8 +113,7 @@ export const amiDeprecateStep: PipelineStep = {
       describe,
       'Rerun `bro build`: it sets it only where it is missing.',
     );
-    ctx.out.deprecateAt = at.toISOString();
-    task.title = `Deprecated at ${ctx.out.deprecateAt}: ${regionSummary(outcomes, describe).join('; ')}`;
-    return { at: ctx.out.deprecateAt };
+    task.title = `Deprecated at ${at.toISOString()}: ${regionSummary(outcomes, describe).join('; ')}`;
+    return { at: at.toISOString() };
   },
-};
+});

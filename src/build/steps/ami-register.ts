@@ -1,13 +1,12 @@
-import type { RegisteredAmi } from '../step.js';
+import { z } from 'zod';
 import { readFile } from 'node:fs/promises';
 import type { AwsAction } from '../aws-actions.js';
 import { amiRegisterCommand } from '../commands-for-build.js';
 import { digestOf } from '../state.js';
 import { StepError } from '../../shared/errors.js';
 import { amisJsonPath } from '../naming.js';
-import type { PipelineStep } from '../step.js';
+import { defineStep, type RegisteredAmi, type StepOutputs } from '../step.js';
 import { buildInputs } from '../commands-for-build.js';
-import { requireOutput } from './requires.js';
 import { assertCleanTree, openLog, runLogged } from './run-logged.js';
 
 const STEP = 'ami-register';
@@ -74,34 +73,37 @@ export async function readAmisJson(path: string, regions: readonly string[]): Pr
   return amis;
 }
 
-export const amiRegisterStep: PipelineStep = {
+/** What ami-register records: the AMI of each region, as pubsys's amis.json has it. */
+export const AmisSchema: z.ZodType<StepOutputs['ami-register']> = z.object({
+  amis: z.record(z.string(), z.object({ id: z.string(), name: z.string() })),
+});
+
+export const amiRegisterStep = defineStep({
   id: STEP,
   title: 'OS image: register the AMI in every region (cargo make ami)',
   external: true,
-  async inputs(ctx) {
-    const inputs = buildInputs(ctx);
+  needs: ['sources', 'render', 'os-build'],
+  async inputs(ctx, input) {
+    const inputs = buildInputs(ctx, input);
     return {
       command: amiRegisterCommand(inputs),
       infraToml: digestOf(await readFile(inputs.infraPath, 'utf8')),
-      images: ctx.out.osImages,
+      images: input['os-build'],
     };
   },
-  restore(ctx, outputs) {
-    ctx.out.amis = outputs.amis as Record<string, RegisteredAmi>;
-  },
-  async run(ctx, task) {
-    requireOutput(ctx.out.osImages, STEP, 'os-build');
-    const inputs = buildInputs(ctx);
+  outputs: AmisSchema,
+  async run(ctx, input, task) {
+    const inputs = buildInputs(ctx, input);
     await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
     const log = await openLog(ctx, STEP);
     await runLogged(ctx, STEP, amiRegisterCommand(inputs), log, (line) => (task.output = line));
-    ctx.out.amis = await readAmisJson(
+    const amis = await readAmisJson(
       amisJsonPath(inputs.bottlerocketDir, ctx.variant, ctx.version),
       ctx.variant.regions,
     );
-    task.title = `OS image: AMI ${Object.entries(ctx.out.amis)
+    task.title = `OS image: AMI ${Object.entries(amis)
       .map(([r, a]) => `${r} ${a.id}`)
       .join(', ')}`;
-    return { amis: ctx.out.amis };
+    return { amis };
   },
-};
+});

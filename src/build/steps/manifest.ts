@@ -1,15 +1,15 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { atomicWrite } from '../../adapters/project.js';
+import { atomicWrite } from '../../adapters/fs.js';
 import { broVersion } from '../../shared/bro-version.js';
 import { SOURCES } from '../../config/series.js';
 import { ConfigError } from '../../shared/errors.js';
 import { amiName } from '../naming.js';
-import type { PipelineStep, PublishContext } from '../step.js';
+import { defineStep, type Needed, type PublishContext } from '../step.js';
 import { isBookkeeping, recordedChannels } from '../channels.js';
 import { isAccountId, launchPrincipals, patchSeriesDigest } from './share.js';
-import { requireOutput } from './requires.js';
+import { inRegion } from './requires.js';
 
 /**
  * The release manifest: what a build published, as one versioned JSON
@@ -64,13 +64,27 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 
 export const defaultManifestPath = (workRoot: string) => join(workRoot, 'manifest.json');
 
-export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
+/** Every step whose result the manifest holds. */
+const MANIFEST_NEEDS = [
+  'sources',
+  'patch',
+  'admin-image-build',
+  'admin-image-push',
+  'ami-register',
+  'share',
+  'ami-deprecate',
+  'ssm-publish',
+] as const;
+type ManifestNeeds = (typeof MANIFEST_NEEDS)[number];
+
+export async function makeManifest(ctx: PublishContext, input: Needed<ManifestNeeds>): Promise<Manifest> {
   const step = 'manifest';
-  const amis = requireOutput(ctx.out.amis, step, 'ami-register');
-  const shares = requireOutput(ctx.out.shares, step, 'share');
-  const adminImages = requireOutput(ctx.out.adminImages, step, 'admin-image-push');
-  const adminImage = requireOutput(ctx.out.adminImage, step, 'admin-image-build');
-  const sources = requireOutput(ctx.sources, step, 'sources');
+  const { amis } = input['ami-register'];
+  const { regions: shares } = input.share;
+  const { regions: adminImages } = input['admin-image-push'];
+  const adminImage = input['admin-image-build'];
+  const { sources } = input.sources;
+  const { series, patchedHeads } = input.patch;
   const state = await ctx.state.all();
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -83,30 +97,30 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
     amiName: amiName(ctx.variant, ctx.version),
     sources: Object.fromEntries(
       SOURCES.map((name) => {
-        const s = ctx.series?.[name];
+        const s = series[name];
         return [
           name,
           {
             url: sources[name].url,
             ref: sources[name].ref,
             commit: sources[name].commit,
-            head: ctx.patchedHeads?.[name] ?? sources[name].commit,
+            head: patchedHeads[name],
             series: s ? { base: s.base, digest: s.digest, patches: s.patches.map((p) => p.name) } : null,
           },
         ];
       }),
     ),
-    patchSeriesDigest: patchSeriesDigest(ctx),
+    patchSeriesDigest: patchSeriesDigest(series),
     accounts: [...ctx.variant['share-with']],
     adminImage: { tag: adminImage.tag, imageId: adminImage.imageId },
     regions: Object.fromEntries(
       ctx.variant.regions.map((region) => {
-        const share = requireOutput(shares[region], step, 'share');
-        const pushed = requireOutput(adminImages[region], step, 'admin-image-push');
+        const share = inRegion(shares, region, step, 'share');
+        const pushed = inRegion(adminImages, region, step, 'admin-image-push');
         return [
           region,
           {
-            ami: requireOutput(amis[region], step, 'ami-register').id,
+            ami: inRegion(amis, region, step, 'ami-register').id,
             snapshots: share.snapshotIds,
             sharedWith: share.accounts,
             adminImage: { uri: pushed.uri, digest: pushed.digest },
@@ -124,8 +138,8 @@ export async function makeManifest(ctx: PublishContext): Promise<Manifest> {
         ]),
     ),
     organizations: launchPrincipals(ctx.variant).filter((p) => !isAccountId(p)),
-    deprecateAt: ctx.out.deprecateAt,
-    parameters: Object.values(ctx.out.parameters ?? {})[0],
+    deprecateAt: input['ami-deprecate'].at,
+    parameters: input['ssm-publish'].parameters,
     channels: await recordedChannels(ctx.state),
   };
   return ctx.adapters.redactor.redactValue(manifest);
@@ -189,6 +203,17 @@ export async function recordChannels(path: string, channels: Record<string, Reco
   await writeManifest(path, manifest);
 }
 
+/** The `bro:*` tags share put on the AMIs of the build a manifest describes (see `releaseTags`). */
+export function releaseTagsOf(m: Manifest): Record<string, string> {
+  return {
+    'bro:variant': m.variant,
+    'bro:version': m.version,
+    'bro:bottlerocket-commit': m.sources.bottlerocket?.commit ?? '',
+    'bro:admin-container-commit': m.sources['admin-container']?.commit ?? '',
+    'bro:patch-series': m.patchSeriesDigest,
+  };
+}
+
 /**
  * After `bro share --revoke`: each region's `sharedWith` becomes what EC2 shows
  * now, and `accounts` keeps only the accounts that can still launch in every region.
@@ -205,14 +230,15 @@ export async function recordRevoke(path: string, sharedWith: Record<string, read
   await writeManifest(path, manifest);
 }
 
-export const manifestStep: PipelineStep = {
+export const manifestStep = defineStep({
   id: 'manifest',
   title: 'Write the release manifest',
   external: true,
-  async run(ctx, task) {
+  needs: MANIFEST_NEEDS,
+  async run(ctx, input, task) {
     const path = ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root);
-    await writeManifest(path, await makeManifest(ctx));
-    ctx.out.manifestPath = path;
+    await writeManifest(path, await makeManifest(ctx, input));
     task.title = `Write the release manifest: ${path}`;
+    return { path };
   },
-};
+});

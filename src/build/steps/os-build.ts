@@ -1,35 +1,33 @@
-import type { OsImages } from '../step.js';
+import { z } from 'zod';
 import { stat } from 'node:fs/promises';
 import { osBuildCommand } from '../commands-for-build.js';
 import { StepError } from '../../shared/errors.js';
 import { imageFiles } from '../naming.js';
-import type { PipelineStep } from '../step.js';
+import { defineStep } from '../step.js';
 import { buildInputs } from '../commands-for-build.js';
-import { startClock } from './elapsed.js';
 import { assertCleanTree, openLog, runLogged } from './run-logged.js';
 
 const STEP = 'os-build';
 
-export const osBuildStep: PipelineStep = {
+export const osBuildStep = defineStep({
   id: STEP,
   title: 'OS image: build (cargo make)',
   external: true,
-  inputs: (ctx) => ({ head: ctx.patchedHeads?.bottlerocket, command: osBuildCommand(buildInputs(ctx)) }),
-  restore(ctx, outputs) {
-    ctx.out.osImages = outputs as unknown as OsImages;
-  },
-  async run(ctx, task) {
-    const inputs = buildInputs(ctx);
+  needs: ['sources', 'patch', 'render'],
+  inputs: (ctx, input) => ({
+    head: input.patch.patchedHeads.bottlerocket,
+    command: osBuildCommand(buildInputs(ctx, input)),
+  }),
+  outputs: z.object({ files: z.array(z.string()), builtAt: z.string() }),
+  async run(ctx, input, task) {
+    const inputs = buildInputs(ctx, input);
     await assertCleanTree(ctx, STEP, inputs.bottlerocketDir);
     const log = await openLog(ctx, STEP);
     // The previous build's duration, for the estimate: its record is replaced only when this one ends.
     const previous = await ctx.state.get(STEP);
-    const clock = startClock(task, previous?.status === 'done' ? previous.durationMs : undefined);
-    try {
-      await runLogged(ctx, STEP, osBuildCommand(inputs), log, clock.line);
-    } finally {
-      clock.stop();
-    }
+    await runLogged(ctx, STEP, osBuildCommand(inputs), log, (line) => (task.output = line), {
+      previousMs: previous?.status === 'done' ? previous.durationMs : undefined,
+    });
     const files = imageFiles(inputs.bottlerocketDir, ctx.variant, ctx.version);
     for (const file of files) {
       const size = await stat(file).then(
@@ -42,7 +40,6 @@ export const osBuildStep: PipelineStep = {
         });
       }
     }
-    ctx.out.osImages = { files, builtAt: new Date().toISOString() };
-    return ctx.out.osImages;
+    return { files, builtAt: new Date().toISOString() };
   },
-};
+});

@@ -1,5 +1,5 @@
 import type { GeneratedChange } from './set-admin-source.js';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Git } from '../../adapters/git.js';
 import type { Project } from '../../adapters/project.js';
@@ -8,8 +8,9 @@ import type { ResolvedSource } from '../context.js';
 import { InterruptedError, PatchError } from '../../shared/errors.js';
 import { adminImageTag } from '../naming.js';
 import { expectedLines, parseFormatPatch } from '../../config/patch-file.js';
-import type { Step } from '../step.js';
-import { digestOf, isDone, stepRecord } from '../state.js';
+import { z } from 'zod';
+import { defineStep, type StepOutputs } from '../step.js';
+import { checkDone, stepRecord } from '../state.js';
 import { setAdminSource } from './set-admin-source.js';
 
 /**
@@ -135,45 +136,122 @@ export async function diagnose(git: Git, dir: string, patchPath: string): Promis
     .join('\n');
 }
 
-/**
- * What resetting the checkout would destroy that bro did not make: changed or untracked files, a
- * `git am` stopped at a conflict (--keep-failed), commits that neither upstream nor bro made.
- * Ignored files (build caches) are not the user's work.
- */
-export async function userWork(git: Git, source: ResolvedSource): Promise<string[]> {
-  const found: string[] = [];
-  if (await git.amInProgress(source.dir)) found.push('a `git am` stopped at a conflict (left by --keep-failed)');
-  const changed = await git.status(source.dir);
-  found.push(
-    ...changed.slice(0, 20).map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`),
-  );
-  if (changed.length > 20) found.push(`… and ${changed.length - 20} more changed files`);
-  const commits = await git.foreignCommits(source.dir, source.commit);
-  found.push(...commits.slice(0, 10).map((c) => `commit not made by bro: ${c}`));
-  if (commits.length > 10) found.push(`… and ${commits.length - 10} more commits`);
-  return found;
+/** What resetting the checkout would destroy that bro did not make. */
+export interface UserWork {
+  /** A `git am` stopped at a conflict (--keep-failed). */
+  amStopped: boolean;
+  /** `git status --porcelain` lines: changed and untracked files (ignored ones, build caches, are not the user's work). */
+  changed: string[];
+  /** Commits that neither upstream nor bro made, oldest first, and that are not in the series. */
+  commits: { sha: string; subject: string }[];
 }
 
-function refuseToDiscard(source: ResolvedSource, work: readonly string[], base: string): PatchError {
+const hasWork = (work: UserWork) => work.amStopped || work.changed.length > 0 || work.commits.length > 0;
+
+/**
+ * The user's work in a checkout. A commit whose change is a patch the series lists (the user
+ * committed a fix and put it into the series with `git format-patch`) is not at risk: the series
+ * applies it again.
+ */
+export async function userWork(git: Git, source: ResolvedSource, series: Series | undefined): Promise<UserWork> {
+  const amStopped = await git.amInProgress(source.dir);
+  const changed = await git.status(source.dir);
+  let commits = await git.foreignCommits(source.dir, source.commit);
+  if (commits.length && series?.patches.length) {
+    const listed = new Set(
+      (await git.patchIds(source.dir, series.patches.map((p) => p.content).join(''))).map((p) => p.patchId),
+    );
+    const mails = await git.formatCommits(
+      source.dir,
+      commits.map((c) => c.sha),
+    );
+    const inSeries = new Set(
+      (await git.patchIds(source.dir, mails)).filter((p) => listed.has(p.patchId)).map((p) => p.commit),
+    );
+    commits = commits.filter((c) => !inSeries.has(c.sha));
+  }
+  return { amStopped, changed, commits };
+}
+
+/** The work as lines for a message, at most 20 files and 10 commits. */
+function describeWork(work: UserWork): string[] {
+  const lines: string[] = [];
+  if (work.amStopped) lines.push('a `git am` stopped at a conflict (left by --keep-failed)');
+  lines.push(
+    ...work.changed
+      .slice(0, 20)
+      .map((line) => `changed: ${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`),
+  );
+  if (work.changed.length > 20) lines.push(`… and ${work.changed.length - 20} more changed files`);
+  lines.push(...work.commits.slice(0, 10).map((c) => `commit not made by bro: ${c.sha.slice(0, 12)} ${c.subject}`));
+  if (work.commits.length > 10) lines.push(`… and ${work.commits.length - 10} more commits`);
+  return lines;
+}
+
+/** The number `git format-patch --start-number` should give the next patch of a series. */
+export const nextPatchNumber = (series: Series | undefined) =>
+  Math.max(0, ...(series?.patches ?? []).map((p) => Number(p.name.slice(0, 4)))) + 1;
+
+function refuseToDiscard(
+  source: ResolvedSource,
+  work: UserWork,
+  seriesDir: string,
+  series: Series | undefined,
+): PatchError {
+  const count = work.commits.length;
+  const keep = count
+    ? `commit the rest, then \`git -C ${source.dir} format-patch -${count} --start-number ${nextPatchNumber(series)} -o ${seriesDir}\` and list the new ${count === 1 ? 'file' : 'files'} at the end of its series file`
+    : `commit it, \`git -C ${source.dir} format-patch -1 --start-number ${nextPatchNumber(series)} -o ${seriesDir}\` and list the new file at the end of its series file`;
   return new PatchError(
     '(series)',
-    `${source.dir} has work that rerunning would discard:\n${work.map((w) => `  ${w}`).join('\n')}`,
+    `${source.dir} has work that rerunning would discard:\n${describeWork(work)
+      .map((w) => `  ${w}`)
+      .join('\n')}`,
     {
-      hint: `Keep it by making it part of the series (commit it, \`git format-patch -1\` into patches/${source.name}/${base}/ and list it in its series file; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away.`,
+      hint: `Keep it by making it part of the series (${keep}; or \`git am --continue\` a kept conflict, then \`bro patches rebase\`), or rerun with --discard-changes to throw it away (bro saves a copy first).`,
     },
   );
+}
+
+/**
+ * Saves the work --discard-changes throws away as one patch file (the user's commits, then the
+ * uncommitted changes as one more commit), before anything is discarded. Returns its path.
+ */
+async function saveDiscarded(
+  git: Git,
+  source: ResolvedSource,
+  work: UserWork,
+  dir: string,
+): Promise<string | undefined> {
+  const commits = await git.formatCommits(
+    source.dir,
+    work.commits.map((c) => c.sha),
+  );
+  const uncommitted = await git.snapshotWork(
+    source.dir,
+    `Work discarded by bro build --discard-changes in ${source.name}/`,
+  );
+  const mails = commits + uncommitted;
+  if (!mails) return undefined;
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${source.name}.patch`);
+  await writeFile(path, mails, { flag: 'wx' });
+  return path;
 }
 
 /** The series base for the admin container: its VERSION without the `v`. */
 const baseVersion = (version: string) => version.replace(/^v/, '');
 
-export const patchStep: Step = {
+/** What the patch of one source records (`patch:<source>`): the commit at the tip of the patched checkout. */
+const PatchedSchema = z.object({ head: z.string() });
+
+export const patchStep = defineStep({
   id: 'patch',
   title: 'Apply the patch series',
   external: false,
-  async run(ctx, task, { force }) {
-    const { sources, adminVersion } = ctx;
-    if (!sources || !adminVersion) throw new Error('patch step needs the sources step');
+  needs: ['sources'],
+  async run(ctx, input, task, { force }) {
+    const { sources, adminVersion } = input.sources;
     const { git, project, warn } = ctx.adapters;
     const versions: Record<SourceName, string> = {
       bottlerocket: ctx.version.upstream,
@@ -183,32 +261,47 @@ export const patchStep: Step = {
       bottlerocket: [setAdminSource(ctx.variant, adminImageTag(adminVersion, ctx.version))],
       'admin-container': [],
     };
-    ctx.series = { bottlerocket: undefined, 'admin-container': undefined };
-    ctx.patchedHeads = { bottlerocket: '', 'admin-container': '' };
+    const out: StepOutputs['patch'] = {
+      series: { bottlerocket: undefined, 'admin-container': undefined },
+      patchedHeads: { bottlerocket: '', 'admin-container': '' },
+    };
     const summary: string[] = [];
     for (const name of SOURCES) {
       const source = sources[name];
       const series = await selectSeries(project, name, versions[name], warn);
-      ctx.series[name] = series;
-      const inputs = digestOf({
-        commit: source.commit,
-        series: series?.digest ?? null,
-        generated: generated[name].map((g) => [g.message, g.inputs]),
-      });
+      out.series[name] = series;
       const id = `patch:${name}`;
-      const record = await ctx.state.get(id);
       const started = new Date();
-      const work = await userWork(git, source);
-      if (work.length && !ctx.options.discardChanges)
-        throw refuseToDiscard(source, work, series?.base ?? versions[name]);
+      const work = await userWork(git, source, series);
+      if (hasWork(work)) {
+        const seriesDir = series?.dir ?? join(project.root, 'patches', name, versions[name]);
+        if (!ctx.options.discardChanges) throw refuseToDiscard(source, work, seriesDir, series);
+        const saved = await saveDiscarded(git, source, work, join(ctx.workspace.root, '.bro', 'discarded'));
+        warn(
+          `--discard-changes: discarding in ${source.dir}:\n${describeWork(work)
+            .map((w) => `  ${w}`)
+            .join('\n')}${
+            saved
+              ? `\nSaved first as ${saved}; to get it back after the build: git -C ${source.dir} am --3way ${saved}`
+              : '\n(Nothing to save: a stopped `git am` holds no change of its own.)'
+          }`,
+        );
+      }
+      const { digest, done } = await checkDone(ctx.state, id, {
+        inputs: {
+          commit: source.commit,
+          series: series?.digest ?? null,
+          generated: generated[name].map((g) => [g.message, g.inputs]),
+        },
+        outputs: PatchedSchema,
+        force,
+        // The checkout is still what the patch left: at that commit, clean.
+        verify: async ({ head }) =>
+          head === (await git.head(source.dir)) && (await git.status(source.dir)).length === 0,
+      });
       let head: string;
-      if (
-        !force &&
-        isDone(record, inputs) &&
-        record.outputs.head === (await git.head(source.dir)) &&
-        (await git.status(source.dir)).length === 0
-      ) {
-        head = String(record.outputs.head);
+      if (done) {
+        head = done.outputs.head;
         summary.push(`${name}: up to date`);
       } else {
         task.output = `${name}: applying ${series?.patches.length ?? 0} patches`;
@@ -225,13 +318,14 @@ export const patchStep: Step = {
           throw error;
         }
         release();
-        await ctx.state.put(id, stepRecord('done', inputs, { head }, started));
+        await ctx.state.put(id, stepRecord('done', digest, { head }, started));
         summary.push(
           `${name}: ${series?.patches.length ?? 0} patches${generated[name].length ? ` + ${generated[name].length} generated` : ''}`,
         );
       }
-      ctx.patchedHeads[name] = head;
+      out.patchedHeads[name] = head;
     }
     task.title = `Apply the patch series: ${summary.join(', ')}`;
+    return out;
   },
-};
+});

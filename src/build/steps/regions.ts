@@ -1,5 +1,5 @@
-import { settleLimit } from '../../shared/concurrency.js';
-import { BroError, InterruptedError, StepError } from '../../shared/errors.js';
+import { settleLimit, throwFailure } from '../../shared/concurrency.js';
+import { BroError, StepError } from '../../shared/errors.js';
 
 /**
  * Per-region work, concurrently with a bound. One region failing does not stop
@@ -37,20 +37,18 @@ export function throwIfAnyRegionFailed<T>(
   describe: (value: T) => string,
   hint: string,
 ): void {
-  const failed = outcomes.filter((o) => o.error !== undefined);
-  if (!failed.length) return;
-  const interrupted = failed.find((o) => o.error instanceof InterruptedError);
-  if (interrupted) throw interrupted.error;
-  // The regions' own advice first (e.g. "use a new build suffix"), then how to resume.
-  const hints = new Set(failed.flatMap((o) => (o.error instanceof BroError && o.error.hint ? [o.error.hint] : [])));
-  throw new StepError(
-    step,
-    `${what} failed in ${failed.length} of ${outcomes.length} regions:\n${regionSummary(outcomes, describe)
-      .map((l) => `  ${l}`)
-      .join('\n')}`,
-    {
-      cause: failed[0]?.error,
-      hint: [...hints, hint].join(' '),
+  throwFailure(
+    outcomes.flatMap((o) => (o.error === undefined ? [] : [o.error])),
+    (failed) => {
+      // The regions' own advice first (e.g. "use a new build suffix"), then how to resume.
+      const hints = new Set(failed.flatMap((e) => (e instanceof BroError && e.hint ? [e.hint] : [])));
+      return new StepError(
+        step,
+        `${what} failed in ${failed.length} of ${outcomes.length} regions:\n${regionSummary(outcomes, describe)
+          .map((l) => `  ${l}`)
+          .join('\n')}`,
+        { cause: failed[0], hint: [...hints, hint].join(' ') },
+      );
     },
   );
 }

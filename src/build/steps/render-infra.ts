@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml, stringify } from 'smol-toml';
 import type { Variant } from '../../config/variant.js';
 import { StepError } from '../../shared/errors.js';
-import type { Step } from '../step.js';
+import { defineStep } from '../step.js';
 
 /**
  * Render: `Infra.toml.tpl` from the variant, into the Bottlerocket checkout's
@@ -45,13 +45,13 @@ export async function writeInfraToml(bottlerocketDir: string, text: string): Pro
   return path;
 }
 
-export const renderStep: Step = {
+export const renderStep = defineStep({
   id: 'render',
   title: 'Render Infra.toml',
   external: false,
-  async run(ctx) {
-    if (!ctx.sources) throw new Error('render step needs the sources step');
+  needs: ['sources'],
+  async run(ctx, { sources }) {
     const text = await renderInfraToml(await ctx.adapters.project.readInfraTemplate(), ctx.variant);
-    ctx.infraPath = await writeInfraToml(ctx.sources.bottlerocket.dir, text);
+    return { infraPath: await writeInfraToml(sources.sources.bottlerocket.dir, text) };
   },
-};
+});

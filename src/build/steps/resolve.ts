@@ -7,8 +7,8 @@ import { SOURCES, type SourceName } from '../../config/series.js';
 import type { Variant } from '../../config/variant.js';
 import type { BuildVersion } from '../../config/version.js';
 import type { Adapters } from '../../adapters/index.js';
-import type { Step } from '../step.js';
-import { ConfigError, EXIT_USAGE, isBroError, StepError, SubprocessError } from '../../shared/errors.js';
+import { defineStep } from '../step.js';
+import { ConfigError, EXIT_USAGE, isBroError, StepError, SubprocessError, UsageError } from '../../shared/errors.js';
 import { telltaleLine } from '../../adapters/runner.js';
 
 /**
@@ -29,16 +29,22 @@ export function sourceRefs(
       hint: 'Set it to the admin container tag or commit this variant uses by default (see sources/models/defaults.toml upstream).',
     });
   }
+  const file = `variants/${variant.name}.toml`;
+  const urlFrom = (name: SourceName) => (env[ENV_URL[name]] ? ENV_URL[name] : `sources.${name}.url of ${file}`);
   return {
     bottlerocket: {
       name: 'bottlerocket',
       url: urlForSource('bottlerocket', variant.sources.bottlerocket.url, env),
       ref: variant.sources.bottlerocket.ref ?? version.tag,
+      urlFrom: urlFrom('bottlerocket'),
+      refFrom: variant.sources.bottlerocket.ref ? `sources.bottlerocket.ref of ${file}` : `--version ${version.full}`,
     },
     'admin-container': {
       name: 'admin-container',
       url: urlForSource('admin-container', admin.url, env),
       ref: admin.ref,
+      urlFrom: urlFrom('admin-container'),
+      refFrom: `sources.admin-container.ref of ${file}`,
     },
   };
 }
@@ -64,7 +70,7 @@ export async function resolveSources(
   let lockChanged = false;
   // Both sources at once, both finished before a failure is reported.
   const resolved = await mapAll(SOURCES, async (name): Promise<PinnedSource> => {
-    const { url, ref } = refs[name];
+    const { url, ref, urlFrom = 'its URL', refFrom = 'its ref' } = refs[name];
     const shownUrl = redactUrlCredentials(url);
     const unreachable = (error: unknown, doing: string) =>
       new StepError('resolve', `Cannot ${doing} the ${name} repository at ${shownUrl}: ${gitReason(error)}`, {
@@ -78,11 +84,11 @@ export async function resolveSources(
         throw unreachable(error, 'reach');
       });
       if (!remote) {
-        throw new StepError('resolve', `${shownUrl} has no ref "${ref}"`, {
-          hint:
-            name === 'bottlerocket'
-              ? 'Check --version: its upstream part names the Bottlerocket tag.'
-              : 'Check sources.admin-container.ref in the variant file.',
+        await refuseOtherRepository(adapters, name, url, urlFrom);
+        throw new UsageError(`${shownUrl} has no tag or branch "${ref}" (from ${refFrom})`, {
+          hint: refFrom.startsWith('--version')
+            ? `Check --version: its upstream part names the Bottlerocket release tag; \`git ls-remote --tags ${shownUrl}\` lists them.`
+            : `Check ${refFrom}.`,
         });
       }
     }
@@ -101,7 +107,8 @@ export async function resolveSources(
     // A tag object's id, as ls-remote on a git bundle gives it (unpeeled), names the commit it tags.
     const commit = await git.resolveCommit(mirror, named);
     if (!commit) {
-      throw new StepError('resolve', `${shownUrl} does not contain commit ${named}`, {
+      await refuseOtherRepository(adapters, name, url, urlFrom);
+      throw new UsageError(`${shownUrl} does not contain commit ${named} (from ${refFrom})`, {
         hint: `Check sources.${name}.ref in the variant file.`,
       });
     }
@@ -129,6 +136,41 @@ export async function resolveSources(
   return Object.fromEntries(resolved.map((s) => [s.name, s])) as Record<SourceName, PinnedSource>;
 }
 
+/** A file at the root of each upstream that the other does not have. */
+const MARKER: Record<SourceName, string> = { bottlerocket: 'Release.toml', 'admin-container': 'VERSION' };
+const REPOSITORY: Record<SourceName, string> = {
+  bottlerocket: 'Bottlerocket',
+  'admin-container': 'bottlerocket-admin-container',
+};
+
+/**
+ * A ref that is missing may mean the URL serves another repository (BRO_BOTTLEROCKET_URL and
+ * BRO_ADMIN_CONTAINER_URL swapped): then the URL is named, not the ref. Looks at the default branch
+ * of the repository's mirror.
+ */
+async function refuseOtherRepository(
+  adapters: Pick<Adapters, 'git' | 'mirrors'>,
+  name: SourceName,
+  url: string,
+  urlFrom: string,
+): Promise<void> {
+  const mirror = await adapters.mirrors.ensure(url).then(
+    (m) => m.path,
+    () => undefined,
+  );
+  if (!mirror) return;
+  const has = async (file: string) => (await adapters.git.showFile(mirror, 'HEAD', file)) !== undefined;
+  const other = SOURCES.find((s) => s !== name)!;
+  if ((await has(MARKER[name])) || !(await has(MARKER[other]))) return;
+  const shown = redactUrlCredentials(url);
+  throw new UsageError(
+    `${urlFrom.startsWith('BRO_') ? `${urlFrom}=${shown}` : `${shown} (${urlFrom})`} serves the ${REPOSITORY[other]} repository (it has ${MARKER[other]} and no ${MARKER[name]}), where ${REPOSITORY[name]} is expected`,
+    {
+      hint: `Point it at ${REPOSITORY[name]}: are ${ENV_URL.bottlerocket} and ${ENV_URL['admin-container']} swapped?`,
+    },
+  );
+}
+
 /** git's own reason for a failure (its first `fatal:` line), else the error's first line. */
 function gitReason(error: unknown): string {
   const output = error instanceof SubprocessError ? error.detail.output : undefined;
@@ -149,11 +191,12 @@ function unreachableHint(name: SourceName, error: unknown, env: NodeJS.ProcessEn
   return `Check the URL and your network, or point ${ENV_URL[name]} (and ${ENV_URL[other]}) at a local mirror.`;
 }
 
-export const resolveStep: Step = {
+export const resolveStep = defineStep({
   id: 'resolve',
   title: 'Resolve upstream refs',
   external: false,
-  async run(ctx, task) {
+  needs: [],
+  async run(ctx, _input, task) {
     const refs = sourceRefs(ctx.variant, ctx.version, ctx.adapters.env);
     // Both mirrors may be fetched at once: the line shows the latest of each.
     const latest = new Map<SourceName, string>();
@@ -161,7 +204,8 @@ export const resolveStep: Step = {
       latest.set(source, line.trim());
       task.output = [...latest].map(([s, l]) => `${s}: ${l}`).join(' · ');
     };
-    ctx.pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock, progress });
-    task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${ctx.pins?.[s].commit.slice(0, 12)}`).join(', ')}`;
+    const pins = await resolveSources(refs, ctx.adapters, { updateLock: ctx.options.updateLock, progress });
+    task.title = `Resolve upstream refs: ${SOURCES.map((s) => `${s} ${refs[s].ref} = ${pins[s].commit.slice(0, 12)}`).join(', ')}`;
+    return { pins };
   },
-};
+});

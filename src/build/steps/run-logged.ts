@@ -1,13 +1,14 @@
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lastLines, telltaleLine, type Command, type RunResult } from '../../adapters/runner.js';
+import { TAIL_LINES, telltaleLine, type Command, type RunResult } from '../../adapters/runner.js';
+import { startClock } from './elapsed.js';
 import type { BuildContext } from '../context.js';
 import { StepError, SubprocessError } from '../../shared/errors.js';
 
 /**
  * The long external commands of a build (cargo make, docker) write their full
  * output to their own log under `<work>/.bro/logs/`; the progress line shows
- * the latest output line; a failure shows the last 50 lines and the log's path.
+ * the time and the latest output line; a failure shows the last lines and the log's path.
  */
 
 /** Where the logs of a workspace go. */
@@ -22,29 +23,63 @@ export async function openLog(ctx: BuildContext, name: string): Promise<string> 
   return path;
 }
 
-export const TAIL_LINES = 50;
+export interface LoggedOptions {
+  /** How long the last run of this command took, for the estimate on the progress line. */
+  previousMs?: number;
+  /** The deadline: no output for this long fails the command (default: the runner's). */
+  quietTimeoutMs?: number;
+  /** What to do when the deadline passes, for the error. */
+  quietHint?: string;
+}
 
+/**
+ * Runs a long command with its output in `logFile`. `progress` shows its latest line after the time
+ * it has run, and the clock moves while the command is quiet. A failure shows the runner's tail of
+ * its output (the last `TAIL_LINES`) and the log's path.
+ */
 export async function runLogged(
   ctx: BuildContext,
   step: string,
   command: Command,
   logFile: string,
-  onLine?: (line: string) => void,
+  progress: (line: string) => void,
+  options: LoggedOptions = {},
 ): Promise<RunResult> {
   const { runner, redactor } = ctx.adapters;
   const shown = redactor.redact(command.argv.join(' '));
   await appendFile(logFile, `$ ${shown}${command.cwd ? `  (in ${command.cwd})` : ''}\n`);
+  const clock = startClock(
+    {
+      title: '',
+      set output(line: string) {
+        progress(line);
+      },
+    },
+    options.previousMs,
+  );
   try {
-    return await runner.run({ ...command, logFile, onLine });
+    return await runner.run({ ...command, logFile, onLine: clock.line, quietTimeoutMs: options.quietTimeoutMs });
   } catch (error) {
-    if (!(error instanceof SubprocessError) || error.reason !== 'exit') throw error;
-    const tail = lastLines(await readFile(logFile, 'utf8'), TAIL_LINES);
+    if (!(error instanceof SubprocessError) || (error.reason !== 'exit' && error.reason !== 'timeout')) throw error;
+    const tail = error.detail.output ?? '';
+    const rerun = 'Fix the cause and rerun: finished steps are not redone.';
+    const details = `The last ${TAIL_LINES} lines of its output:\n${tail}`;
     // The tail is printed once, in the final report; the headline is the program's own error.
+    if (error.reason === 'timeout') {
+      // One hint for every region that timed out alike; each log is named in its details.
+      throw new StepError(step, error.message, {
+        cause: error,
+        details: `${details}\nThe full log is ${logFile}.`,
+        hint: `${options.quietHint ? `${options.quietHint} ` : ''}${rerun}`,
+      });
+    }
     throw new StepError(step, `${shown} failed (exit code ${error.detail.exitCode}): ${headline(tail)}`, {
       cause: error,
-      details: `The last ${TAIL_LINES} lines of its output:\n${tail}`,
-      hint: `The full log is ${logFile}. Fix the cause and rerun: finished steps are not redone.`,
+      details,
+      hint: `The full log is ${logFile}. ${rerun}`,
     });
+  } finally {
+    clock.stop();
   }
 }
 

@@ -1,35 +1,39 @@
-import type { RegionShare } from '../step.js';
+import { z } from 'zod';
 import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
 import { InterruptedError, StepError } from '../../shared/errors.js';
 import type { Variant } from '../../config/variant.js';
 import type { BuildContext } from '../context.js';
-import type { PipelineStep } from '../step.js';
+import { defineStep, type Needed, type RegionShare } from '../step.js';
 import { amiName } from '../naming.js';
-import { digestOf, isDone, stepRecord, type StateStore } from '../state.js';
+import { checkDone, digestOf, stepRecord, type StateStore } from '../state.js';
 import { errorLine, forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
-import { requireAws, requireOutput } from './requires.js';
+import { inRegion, requireAws } from './requires.js';
+import type { Series, SourceName } from '../../config/series.js';
 
 const STEP = 'share';
 
 /** One digest for both patch series (bottlerocket and admin-container). */
-export function patchSeriesDigest(ctx: BuildContext): string {
+export function patchSeriesDigest(series: Record<SourceName, Series | undefined>): string {
   return digestOf({
-    bottlerocket: ctx.series?.bottlerocket?.digest ?? null,
-    'admin-container': ctx.series?.['admin-container']?.digest ?? null,
+    bottlerocket: series.bottlerocket?.digest ?? null,
+    'admin-container': series['admin-container']?.digest ?? null,
   });
 }
 
 /** The tags on every AMI and snapshot: the variant's own, then what identifies the build. */
-export function releaseTags(ctx: BuildContext): Record<string, string> {
+export function releaseTags(
+  ctx: Pick<BuildContext, 'variant' | 'version'>,
+  { resolve, patch }: Needed<'resolve' | 'patch'>,
+): Record<string, string> {
   return {
     ...ctx.variant.ami.tags,
     'bro:variant': ctx.variant.name,
     'bro:version': ctx.version.full,
-    'bro:bottlerocket-commit': ctx.pins?.bottlerocket.commit ?? '',
-    'bro:admin-container-commit': ctx.pins?.['admin-container'].commit ?? '',
-    'bro:patch-series': patchSeriesDigest(ctx),
+    'bro:bottlerocket-commit': resolve.pins.bottlerocket.commit,
+    'bro:admin-container-commit': resolve.pins['admin-container'].commit,
+    'bro:patch-series': patchSeriesDigest(patch.series),
   };
 }
 
@@ -49,7 +53,7 @@ export const launchPrincipals = (variant: Variant): string[] => [
   ...variant['share-with-organizational-units'],
 ];
 export const isAccountId = (principal: string) => /^\d{12}$/.test(principal);
-const accountsOnly = (principals: readonly string[]) => principals.filter(isAccountId);
+export const accountsOnly = (principals: readonly string[]) => principals.filter(isAccountId);
 const principalIds = (
   permissions: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[] | undefined,
 ) =>
@@ -62,18 +66,18 @@ const launchPermissions = (principals: readonly string[]) =>
   principals.map((id) =>
     isAccountId(id) ? { UserId: id } : id.includes(':ou/') ? { OrganizationalUnitArn: id } : { OrganizationArn: id },
   );
-const snapshotsOf = (image: Image) =>
+export const snapshotsOf = (image: Image) =>
   (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
 const users = (ids: readonly string[]) => ids.map((UserId) => ({ UserId }));
 
 /** A list of accounts on an AMI or a snapshot, read and changed with EC2. */
-interface Permission {
+export interface Permission {
   name: string;
   read(): Promise<Set<string>>;
   change(operation: 'Add' | 'Remove', accounts: readonly string[]): Promise<unknown>;
 }
 
-const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
+export const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
   read: async () =>
     principalIds(
@@ -83,7 +87,7 @@ const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
     ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: launchPermissions(accounts) } }),
 });
 
-const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
+export const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
   name: `${snapshotId} volume`,
   read: async () =>
     userIds(
@@ -99,7 +103,7 @@ const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
 });
 
 /** Adds the accounts that are missing (or removes those present); returns what changed, e.g. `launch +2`. */
-async function update(
+export async function update(
   permission: Permission,
   operation: 'Add' | 'Remove',
   accounts: readonly string[],
@@ -224,15 +228,19 @@ export function shareIntent({
   return { updates: updates.filter((u) => u.accounts.length || u.permission === 'launch'), tags };
 }
 
-/** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
-export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
-  const action = (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
+const ec2Action =
+  (region: string) =>
+  (a: Omit<AwsAction, 'step' | 'by' | 'region' | 'service'>): AwsAction => ({
     step: STEP,
     by: 'bro',
     region,
     service: 'ec2',
     ...a,
   });
+
+/** The EC2 calls share makes in one region (`checkImage`, then `grantImage` on `intent`), for the plan. */
+export function shareActions(region: string, name: string, intent: ShareIntent): AwsAction[] {
+  const action = ec2Action(region);
   const actions = [
     action({ action: 'DescribeImages', target: name, note: 'until available; refuse an AMI that is not this build' }),
   ];
@@ -318,6 +326,44 @@ export async function grantImage(
   return { imageId, snapshotIds, accounts: [...granted].sort(), changes };
 }
 
+/**
+ * Whether what share recorded for a region still holds in EC2: every principal (account,
+ * organization, OU) can launch the AMI, and every account can create volumes from each of its
+ * snapshots. Returns the region's share as EC2 shows it now, or undefined when a permission is
+ * gone (an interrupted revoke, a hand edit): share then runs again.
+ */
+export async function verifyShare(
+  ec2: Ec2,
+  recorded: RegionShare,
+  principals: readonly string[],
+): Promise<RegionShare | undefined> {
+  const [launch, ...volumes] = await Promise.all([
+    launchPermission(ec2, recorded.imageId).read(),
+    ...recorded.snapshotIds.map((id) => volumePermission(ec2, id).read()),
+  ]);
+  const holds = (have: Set<string>, wanted: readonly string[]) => wanted.every((p) => have.has(p));
+  const accounts = accountsOnly(principals);
+  if (!holds(launch, principals) || !volumes.every((have) => holds(have, accounts))) return undefined;
+  const { imageId, snapshotIds } = recorded;
+  return { imageId, snapshotIds, accounts: [...launch].sort(), changes: [] };
+}
+
+/** The calls `verifyShare` makes in one region, for the plan: a rerun makes them before it skips the share. */
+export function verifyActions(region: string): AwsAction[] {
+  const action = ec2Action(region);
+  const note = 'a rerun: verify the recorded grants before skipping the share';
+  return [
+    action({ action: 'DescribeImageAttribute', target: 'the AMI', note: `launchPermission; ${note}`, onRerun: true }),
+    action({
+      action: 'DescribeSnapshotAttribute',
+      target: 'each snapshot of the AMI',
+      note: `createVolumePermission; ${note}`,
+      perSnapshot: true,
+      onRerun: true,
+    }),
+  ];
+}
+
 export async function shareImage(ec2: Ec2, request: ShareRequest): Promise<RegionShare> {
   const image = await checkImage(ec2, request);
   request.progress(`sharing ${request.imageId} and ${snapshotsOf(image).length} snapshots`);
@@ -330,31 +376,54 @@ export async function shareImage(ec2: Ec2, request: ShareRequest): Promise<Regio
  * (an account no longer in share-with loses what bro gave it; grants made by
  * others are never touched); revoke changes only AMIs recorded here.
  */
-export interface Grants {
-  imageId: string;
-  accounts: string[];
-  tags: Record<string, string>;
-}
+const GrantsSchema = z.object({
+  imageId: z.string(),
+  accounts: z.array(z.string()),
+  tags: z.record(z.string(), z.string()),
+});
+export type Grants = z.infer<typeof GrantsSchema>;
+
+/** What share records for each region (`share:<region>`) and for the step. */
+const RegionShareSchema = z.object({
+  imageId: z.string(),
+  snapshotIds: z.array(z.string()),
+  accounts: z.array(z.string()),
+  changes: z.array(z.string()),
+});
 
 const grantsId = (region: string) => `grants:${region}`;
 
 export async function readGrants(state: StateStore, region: string): Promise<Grants | undefined> {
   const record = await state.get(grantsId(region));
-  if (record?.status === 'done' && typeof record.outputs.imageId === 'string')
-    return record.outputs as unknown as Grants;
+  const grants = GrantsSchema.safeParse(record?.outputs);
+  if (record?.status === 'done' && grants.success) return grants.data;
   // A state file from before grants were recorded: a finished share of the region says the same, minus the tags.
   const share = await state.get(`${STEP}:${region}`);
-  const shared = share?.outputs as Partial<RegionShare> | undefined;
-  if (share?.status === 'done' && typeof shared?.imageId === 'string')
-    return { imageId: shared.imageId, accounts: shared.accounts ?? [], tags: {} };
+  const shared = RegionShareSchema.pick({ imageId: true, accounts: true })
+    .partial({ accounts: true })
+    .safeParse(share?.outputs);
+  if (share?.status === 'done' && shared.success)
+    return { imageId: shared.data.imageId, accounts: shared.data.accounts ?? [], tags: {} };
   return undefined;
 }
 
 export async function writeGrants(state: StateStore, region: string, grants: Grants): Promise<void> {
-  await state.put(
-    grantsId(region),
-    stepRecord('done', digestOf(grants.imageId), grants as unknown as Record<string, unknown>, new Date()),
-  );
+  await state.put(grantsId(region), stepRecord('done', digestOf(grants.imageId), grants, new Date()));
+}
+
+const BUILD_TAGS = 'grants:tags';
+
+/**
+ * The tags that identify this build (`releaseTags`), recorded before share checks any AMI: revoke
+ * tells this build's AMI from an earlier one under the same name by them, even where nothing was granted.
+ */
+export async function writeBuildTags(state: StateStore, tags: Record<string, string>): Promise<void> {
+  await state.put(BUILD_TAGS, stepRecord('done', digestOf(tags), { tags }, new Date()));
+}
+
+export async function readBuildTags(state: StateStore): Promise<Record<string, string> | undefined> {
+  const parsed = z.record(z.string(), z.string()).safeParse((await state.get(BUILD_TAGS))?.outputs.tags);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Accounts bro granted on `imageId` earlier that are not in `accounts` any more. */
@@ -374,46 +443,8 @@ export async function droppedFromShare(ctx: BuildContext): Promise<Record<string
   return dropped;
 }
 
-/** `bro share --revoke` on one region's AMI, checked beforehand: removes launch and volume permissions for `accounts` (ones not there are left alone). */
-export async function revokeImage(ec2: Ec2, image: Image, accounts: readonly string[]): Promise<RegionShare> {
-  const imageId = image.ImageId as string;
-  const snapshotIds = snapshotsOf(image);
-  const launch = launchPermission(ec2, imageId);
-  const changes = (
-    await Promise.all([
-      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accountsOnly(accounts))),
-      update(launch, 'Remove', accounts),
-    ])
-  ).flat();
-  return { imageId, snapshotIds, accounts: [...(await launch.read())].sort(), changes };
-}
-
-/** Finds a region's AMI and checks, before anything is changed, that it is the one this build shared. */
-export async function checkForRevoke(
-  ec2: Ec2,
-  imageId: string,
-  expected: { name: string; tags: Record<string, string> },
-): Promise<Image> {
-  const image = (await ec2.describeImages({ ImageIds: [imageId] })).Images?.[0];
-  if (!image) throw new StepError(STEP, `${imageId} does not exist (or is not visible to these credentials)`);
-  const problems = identityProblems(image, expected, true);
-  if (problems.length) {
-    throw new StepError(
-      STEP,
-      `${imageId} is not this build's AMI, so bro leaves its permissions alone: ${problems.join(', ')}`,
-      {
-        hint: "bro revokes only what it shared for this variant and version. Check the version (and the workspace: --work-dir), or change that AMI's permissions by hand.",
-      },
-    );
-  }
-  return image;
-}
-
 export const describeShare = (s: RegionShare & { skipped?: boolean }) =>
   `${s.imageId} ${s.skipped ? 'done earlier' : s.changes.length ? s.changes.join(', ') : 'already shared'}`;
-
-export const describeRevoke = (s: RegionShare) =>
-  `${s.imageId} ${s.changes.length ? s.changes.join(', ') : 'nothing to remove'}`;
 
 const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare): RegionShare => ({
   imageId,
@@ -422,42 +453,59 @@ const withoutSkipped = ({ imageId, snapshotIds, accounts, changes }: RegionShare
   changes,
 });
 
-export const shareStep: PipelineStep = {
+export const shareStep = defineStep({
   id: STEP,
   title: 'Share the AMIs and snapshots with every account',
   external: true,
-  inputs: (ctx) => ({ amis: ctx.out.amis, accounts: launchPrincipals(ctx.variant), tags: releaseTags(ctx) }),
-  restore(ctx, outputs) {
-    ctx.out.shares = outputs.regions as Record<string, RegionShare>;
-  },
-  async run(ctx, task, { force }) {
-    const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
-    const { regions } = ctx.variant;
-    // Nodes pull the admin image at boot: no AMI is shared before it is in every region.
-    const noAdmin = regions.filter((r) => !ctx.out.adminImages?.[r]);
-    if (noAdmin.length) {
-      throw new StepError(
-        STEP,
-        `The admin image is not in ${noAdmin.join(', ')}: nodes pull it at boot, so no AMI is shared yet`,
-        {
-          hint: 'Run `bro build` (or `bro build --only admin-image-push`) first.',
-        },
-      );
-    }
+  // Nodes pull the admin image at boot: no AMI is shared before the push put it in every region.
+  needs: ['resolve', 'patch', 'ami-register', 'admin-image-push'],
+  inputs: (ctx, input) => ({
+    amis: input['ami-register'].amis,
+    accounts: launchPrincipals(ctx.variant),
+    tags: releaseTags(ctx, input),
+  }),
+  outputs: z.object({ regions: z.record(z.string(), RegionShareSchema) }),
+  // Inputs unchanged is not enough: the grants are verified in EC2 (a revoke, or a hand, may have removed some).
+  async verify(ctx, outputs) {
     const aws = requireAws(ctx);
     const accounts = launchPrincipals(ctx.variant);
-    const tags = releaseTags(ctx);
+    const verified = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
+      const share = outputs.regions[region];
+      return share ? verifyShare(aws.ec2(region), share, accounts) : undefined;
+    });
+    throwIfAnyRegionFailed(
+      STEP,
+      'Verifying the grants',
+      verified,
+      (share) => (share ? 'verified' : 'a grant is gone'),
+      'Rerun `bro build` once EC2 answers.',
+    );
+    return verified.every((o) => o.value !== undefined);
+  },
+  async run(ctx, input, task, { force }) {
+    const { amis } = input['ami-register'];
+    const { regions } = ctx.variant;
+    const aws = requireAws(ctx);
+    const accounts = launchPrincipals(ctx.variant);
+    const tags = releaseTags(ctx, input);
     const name = amiName(ctx.variant, ctx.version);
     const wait = { maxWaitSeconds: ctx.settings.waitTimeoutSeconds, minDelaySeconds: ctx.settings.waitPollSeconds };
     const progressIn = (region: string) => (line: string) => (task.output = `${region}: ${line}`);
+    await writeBuildTags(ctx.state, tags);
 
     // All or nothing: every region's AMI is available and is this build's before anything is granted anywhere.
     const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
-      const imageId = requireOutput(amis[region]?.id, STEP, 'ami-register');
-      const inputs = digestOf({ imageId, accounts, tags });
-      const record = await ctx.state.get(`${STEP}:${region}`);
-      if (!force && isDone(record, inputs))
-        return { region, inputs, done: { ...(record.outputs as unknown as RegionShare), skipped: true } };
+      const imageId = inRegion(amis, region, STEP, 'ami-register').id;
+      const { digest: inputs, done } = await checkDone(ctx.state, `${STEP}:${region}`, {
+        inputs: { imageId, accounts, tags },
+        outputs: RegionShareSchema,
+        force,
+      });
+      if (done) {
+        // What EC2 shows now, not what the record says: a grant removed since is made again below.
+        const verified = await verifyShare(aws.ec2(region), done.outputs, accounts);
+        if (verified) return { region, inputs, done: { ...verified, skipped: true } };
+      }
       const image = await checkImage(aws.ec2(region), { imageId, name, tags, wait, progress: progressIn(region) });
       return { region, inputs, image, drop: droppedAccounts(await readGrants(ctx.state, region), imageId, accounts) };
     });
@@ -482,10 +530,7 @@ export const shareStep: PipelineStep = {
       await writeGrants(ctx.state, region, { imageId, accounts: [...new Set([...earlier, ...accounts])], tags });
       const shared = await grantImage(aws.ec2(region), prepared.image, { accounts, drop: prepared.drop, tags });
       await writeGrants(ctx.state, region, { imageId, accounts: [...accounts], tags });
-      await ctx.state.put(
-        `${STEP}:${region}`,
-        stepRecord('done', prepared.inputs, shared as unknown as Record<string, unknown>, started),
-      );
+      await ctx.state.put(`${STEP}:${region}`, stepRecord('done', prepared.inputs, shared, started));
       if (prepared.drop?.length) shared.changes.push(`revoked ${prepared.drop.join(', ')} (no longer in share-with)`);
       return shared;
     });
@@ -496,11 +541,11 @@ export const shareStep: PipelineStep = {
       describeShare,
       'Rerun `bro build`: it shares only in the regions that failed.',
     );
-    ctx.out.shares = Object.fromEntries(outcomes.map((o) => [o.region, withoutSkipped(o.value as RegionShare)]));
+    const shares = Object.fromEntries(outcomes.map((o) => [o.region, withoutSkipped(o.value as RegionShare)]));
     task.title = `Share: ${regionSummary(outcomes, describeShare).join('; ')}`;
-    return { regions: ctx.out.shares };
+    return { regions: shares };
   },
-};
+});
 
 function formatSeconds(seconds: number): string {
   return seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;

@@ -1,14 +1,14 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/mirrors.js';
+import { createByRename } from '../../adapters/fs.js';
 import type { Rollback } from '../../adapters/rollback.js';
 import { mapAll } from '../../shared/concurrency.js';
 import { SOURCES, type SourceName } from '../../config/series.js';
 import type { BuildVersion } from '../../config/version.js';
 import { sourceDir, type ResolvedSource, type Workspace } from '../context.js';
 import { StepError } from '../../shared/errors.js';
-import type { Step } from '../step.js';
+import { defineStep } from '../step.js';
 import type { PinnedSource } from '../context.js';
 
 /**
@@ -101,16 +101,17 @@ export async function readAdminVersion(git: Git, source: ResolvedSource): Promis
   return text.startsWith('v') ? text : `v${text}`;
 }
 
-export const sourcesStep: Step = {
+export const sourcesStep = defineStep({
   id: 'sources',
   title: 'Check out the sources',
   external: false,
-  async run(ctx, task) {
-    if (!ctx.pins) throw new Error('sources step needs the resolve step');
+  needs: ['resolve'],
+  async run(ctx, { resolve }, task) {
     const { git } = ctx.adapters;
-    ctx.sources = await ensureCheckouts(git, ctx.workspace, ctx.pins, ctx.rollback);
-    await checkReleaseVersion(git, ctx.sources.bottlerocket, ctx.version);
-    ctx.adminVersion = await readAdminVersion(git, ctx.sources['admin-container']);
-    task.title = `Check out the sources: Bottlerocket ${ctx.version.tag}, admin container ${ctx.adminVersion}`;
+    const sources = await ensureCheckouts(git, ctx.workspace, resolve.pins, ctx.rollback);
+    await checkReleaseVersion(git, sources.bottlerocket, ctx.version);
+    const adminVersion = await readAdminVersion(git, sources['admin-container']);
+    task.title = `Check out the sources: Bottlerocket ${ctx.version.tag}, admin container ${adminVersion}`;
+    return { sources, adminVersion };
   },
-};
+});

@@ -3,10 +3,11 @@ import type { Ssm } from '../../adapters/ssm.js';
 import type { Variant } from '../../config/variant.js';
 import { StepError } from '../../shared/errors.js';
 import type { AwsAction } from '../aws-actions.js';
-import type { ParameterNames, PipelineStep } from '../step.js';
+import { z } from 'zod';
+import { defineStep, type ParameterNames } from '../step.js';
 import { digestOf, runRecorded, stepRecord, type StateStore } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
-import { requireAws, requireOutput } from './requires.js';
+import { inRegion, requireAws } from './requires.js';
 
 const STEP = 'ssm-publish';
 
@@ -157,28 +158,37 @@ export async function recordRelease(state: StateStore, release: Omit<ReleaseReco
   });
 }
 
-export const ssmPublishStep: PipelineStep = {
+const ParameterNamesSchema = z.object({ imageId: z.string(), version: z.string() });
+
+/** What ssm-publish records for each region (`ssm-publish:<region>`). */
+const RegionPublishSchema = z.object({
+  imageId: z.string(),
+  version: z.string(),
+  names: ParameterNamesSchema,
+  changes: z.array(z.string()),
+});
+
+export const ssmPublishStep = defineStep({
   id: STEP,
   title: 'Publish the version parameters in every region (SSM)',
   external: true,
-  inputs: (ctx) => ({
-    amis: ctx.out.amis,
-    shares: ctx.out.shares,
+  needs: ['ami-register', 'share'],
+  inputs: (ctx, input) => ({
+    amis: input['ami-register'].amis,
+    shares: input.share.regions,
     prefix: ctx.variant.infra['ssm-prefix'] ?? null,
     version: ctx.version.full,
   }),
-  restore(ctx, outputs) {
-    ctx.out.parameters = outputs.regions as Record<string, ParameterNames> | undefined;
-  },
-  async run(ctx, task, { force, signal }) {
-    const amis = requireOutput(ctx.out.amis, STEP, 'ami-register');
-    const shares = requireOutput(ctx.out.shares, STEP, 'share');
+  outputs: z.object({ parameters: ParameterNamesSchema.optional() }),
+  async run(ctx, input, task, { force, signal }) {
+    const { amis } = input['ami-register'];
+    const shares = input.share.regions;
     const { regions } = ctx.variant;
     await recordRelease(ctx.state, {
       version: ctx.version.full,
       regions: Object.fromEntries(
         regions.map((r) => {
-          const share = requireOutput(shares[r], STEP, 'share');
+          const share = inRegion(shares, r, STEP, 'share');
           return [r, { imageId: share.imageId, snapshotIds: share.snapshotIds }];
         }),
       ),
@@ -197,8 +207,9 @@ export const ssmPublishStep: PipelineStep = {
       signal,
     };
     const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
-      const want = { imageId: requireOutput(amis[region]?.id, STEP, 'ami-register'), version: ctx.version.full };
-      return runRecorded(ctx.state, `${STEP}:${region}`, { want, names }, force, async () => {
+      const want = { imageId: inRegion(amis, region, STEP, 'ami-register').id, version: ctx.version.full };
+      const check = { inputs: { want, names }, outputs: RegionPublishSchema, force };
+      return runRecorded(ctx.state, `${STEP}:${region}`, check, async () => {
         const ssm = aws.ssm(region);
         const current = await readPointer(ssm, names);
         if (current.imageId !== undefined && current.imageId !== want.imageId && !ctx.settings.overwriteParameters) {
@@ -223,8 +234,7 @@ export const ssmPublishStep: PipelineStep = {
       describe,
       'Rerun `bro build`: it publishes only in the regions that failed.',
     );
-    ctx.out.parameters = Object.fromEntries(regions.map((r) => [r, names]));
     task.title = `Version parameters ${names.imageId}: ${regionSummary(outcomes, describe).join('; ')}`;
-    return { regions: ctx.out.parameters };
+    return { parameters: names };
   },
-};
+});

@@ -6,7 +6,8 @@ import { SOURCES, type Series } from '../../config/series.js';
 import type { BuildContext, ResolvedSource } from '../context.js';
 import { StepError, SubprocessError } from '../../shared/errors.js';
 import { parseFormatPatch } from '../../config/patch-file.js';
-import type { Step } from '../step.js';
+import { z } from 'zod';
+import { defineStep } from '../step.js';
 import type { Finding } from '../../preview/index.js';
 
 /**
@@ -120,23 +121,26 @@ export async function verifySource(
 /** Bump when the checks change, so that trees verified by an older bro are verified again. */
 const VERIFY_RULES = 1;
 
-export const verifyStep: Step = {
+export const verifyStep = defineStep({
   id: 'verify',
   title: 'Verify the patched tree',
   external: false,
+  needs: ['sources', 'patch'],
   // The same patched commits, variant and checks give the same verdict: a rerun skips it.
-  async inputs(ctx) {
+  async inputs(ctx, { patch }) {
     return {
       rules: VERIFY_RULES,
-      heads: ctx.patchedHeads,
+      heads: patch.patchedHeads,
       variant: ctx.variant,
       version: ctx.version.full,
       rustfmt: await hasRustfmt(ctx.adapters.runner),
     };
   },
-  async run(ctx, task) {
-    const { sources, patchedHeads } = ctx;
-    if (!sources || !patchedHeads) throw new Error('verify step needs the patch step');
+  // It records only that it passed.
+  outputs: z.object({}),
+  async run(ctx, input, task) {
+    const { sources } = input.sources;
+    const { patchedHeads, series } = input.patch;
     const { runner } = ctx.adapters;
     const rustfmt = await hasRustfmt(runner);
     const problems: string[] = [];
@@ -146,7 +150,7 @@ export const verifyStep: Step = {
       task.output = `${name}: checking the files the patches change`;
       const changed = await changedFiles(runner, source.dir, source.commit, patchedHeads[name]);
       const { findings, counts } = await verifySource(ctx, source, changed, rustfmt);
-      const origin = patchesByFile(ctx.series?.[name]);
+      const origin = patchesByFile(series[name]);
       for (const f of findings) {
         const from = origin.get(f.file);
         problems.push(`${name}: ${f.file}${from ? ` (changed by ${from.join(', ')})` : ''} ${f.problem}`);
@@ -168,5 +172,6 @@ export const verifyStep: Step = {
       ? `${totals.rust} Rust files parse`
       : 'Rust check skipped (rustfmt is not installed or does not run)';
     task.title = `Verify the patched tree: ${rustPart}, ${totals.toml} TOML files parse, ${totals.templates.length} patched templates render`;
+    return {};
   },
-};
+});

@@ -50,6 +50,14 @@ export function addPublishOptions(command: Command): Command {
     )
     .addOption(
       new Option(
+        '--push-timeout <minutes>',
+        'stop a `docker push` that prints nothing for this long, and fail its region',
+      )
+        .argParser(positive('--push-timeout'))
+        .default(10),
+    )
+    .addOption(
+      new Option(
         '--kill-orphans',
         'first stop the programs (cargo make, docker push) that a killed bro left running in this workspace',
       ).default(false),
@@ -63,6 +71,7 @@ export const publishOptions = (raw: Record<string, unknown>) => ({
   waitTimeoutSeconds: Number(raw.waitTimeout) * 60,
   waitPollSeconds: Number(raw.waitPoll),
   regionConcurrency: Number(raw.regionConcurrency),
+  pushTimeoutMs: Number(raw.pushTimeout) * 60_000,
   ci: Boolean(raw.ci),
   killOrphans: Boolean(raw.killOrphans),
 });

@@ -11,7 +11,7 @@ import type { BuildContext, BuildOptions } from '../../build/index.js';
 import { UsageError } from '../../shared/errors.js';
 import { type PublishContext } from '../../build/index.js';
 import { buildStages, checkSelection, runPipeline } from '../../build/index.js';
-import { formatPlan, makePlan } from '../../build/index.js';
+import { formatPlan, makePlan, PLAN_NEEDS, requireOutputs } from '../../build/index.js';
 import type { CheckResult } from '../../build/index.js';
 import { formatChecks, preflightError, preflightOf } from '../../build/index.js';
 import { chooseRenderer, type RendererChoice } from '../../build/index.js';
@@ -36,9 +36,11 @@ export async function createBuildContext(options: BuildOptions, io: Io, rollback
   const variant = await adapters.project.readVariant(options.variant);
   const root = workDirFor(options, variant.name);
   // The directories the user named, checked before any work: a bad one is a usage error naming the option.
-  refuseInside('--work-dir', root, '--cache-dir', options.cacheDir);
-  await prepareDir('--cache-dir', options.cacheDir);
-  await prepareDir('--work-dir', root);
+  const cache = { option: '--cache-dir', from: options.cacheDirFrom ?? '--cache-dir' };
+  const work = { option: '--work-dir', from: options.workDir ? '--work-dir' : 'default' };
+  refuseInside(work, root, cache, options.cacheDir);
+  await prepareDir(cache, options.cacheDir);
+  await prepareDir(work, root);
   const ctx: BuildContext = {
     options,
     adapters,
@@ -56,7 +58,7 @@ export async function createBuildContext(options: BuildOptions, io: Io, rollback
   return { ctx, warnings: adapters.warnings };
 }
 
-/** Options of `bro build` beyond the foundation's; the defaults are the CLI's. */
+/** Options of `bro build` beyond the `BuildOptions` every build-like command shares; the defaults are the CLI's. */
 export interface PublishOptions {
   from?: string;
   only?: string;
@@ -65,6 +67,8 @@ export interface PublishOptions {
   waitTimeoutSeconds?: number;
   waitPollSeconds?: number;
   regionConcurrency?: number;
+  /** --push-timeout: how long a `docker push` may print nothing. */
+  pushTimeoutMs?: number;
   /** Stop the programs a killed bro left running in this workspace (recorded in its lock) before starting. */
   killOrphans?: boolean;
   /** ssm-publish replaces version parameters that point at another AMI. */
@@ -73,7 +77,12 @@ export interface PublishOptions {
   aws?: Aws;
 }
 
-export const PUBLISH_DEFAULTS = { waitTimeoutSeconds: 60 * 60, waitPollSeconds: 15, regionConcurrency: 4 } as const;
+export const PUBLISH_DEFAULTS = {
+  waitTimeoutSeconds: 60 * 60,
+  waitPollSeconds: 15,
+  regionConcurrency: 4,
+  pushTimeoutMs: 10 * 60_000,
+} as const;
 
 /** The build context plus what the steps after render need: settings, the state file, AWS. */
 export async function createPublishContext(options: BuildOptions & PublishOptions, io: Io, rollback: Rollback) {
@@ -98,12 +107,12 @@ export async function createPublishContext(options: BuildOptions & PublishOption
       waitTimeoutSeconds,
       waitPollSeconds,
       regionConcurrency: options.regionConcurrency ?? PUBLISH_DEFAULTS.regionConcurrency,
+      pushTimeoutMs: options.pushTimeoutMs ?? PUBLISH_DEFAULTS.pushTimeoutMs,
       manifestPath: options.manifest,
       from: options.from,
       only: options.only,
       overwriteParameters: options.overwriteParameters,
     },
-    out: {},
   };
   return { ctx, warnings };
 }
@@ -148,11 +157,10 @@ export async function withWorkspace<T>(
   const unshown = () => [...new Set(warnings)].filter((w) => !shown.has(w));
   let ok = false;
   try {
-    const lock = await lockWorkspace(ctx.workspace.broDir, { killOrphans: options.killOrphans });
-    if (lock.stale)
-      ctx.adapters.warn(
-        `Took over the workspace lock left by pid ${lock.stale.pid}, which is no longer running (was a build killed?).`,
-      );
+    const lock = await lockWorkspace(ctx.workspace.broDir, {
+      killOrphans: options.killOrphans,
+      warn: (message) => ctx.adapters.warn(message),
+    });
     if (lock.killed.length)
       ctx.adapters.warn(
         `Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`,
@@ -185,10 +193,11 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       ci: options.ci,
       silent: false,
       isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      columns: (io.stderr as NodeJS.WriteStream).columns,
       env: io.env,
     });
   const {
-    result: checks,
+    result: { checks, produced },
     ctx,
     warnings,
     unshown,
@@ -200,31 +209,35 @@ export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> 
       if (options.dryRun) {
         // Warnings in the plan, not a refusal; the checks run while the sources are fetched.
         preflight.catch(() => undefined);
-        await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-        return preflight;
+        const outputs = await runPipeline(c, buildStages(), renderer, io.stderr, signal);
+        return { checks: await preflight, produced: outputs };
       }
       const results = await preflight;
       io.stderr.write(['Preflight:', ...formatChecks(results, '  '), ''].join('\n'));
-      const refused = preflightError(results);
+      const refused = preflightError(results, options.only);
       if (refused) throw refused;
-      await runPipeline(c, buildStages(), renderer, io.stderr, signal);
-      return results;
+      return { checks: results, produced: await runPipeline(c, buildStages(), renderer, io.stderr, signal) };
     },
     { live: renderer === 'simple', inResult: options.dryRun },
   );
   if (options.dryRun) {
     const plan = {
-      ...makePlan(ctx, warnings, ctx.adapters.redactor, await droppedFromShare(ctx)),
+      ...makePlan(
+        ctx,
+        requireOutputs(produced, PLAN_NEEDS, 'the plan'),
+        warnings,
+        ctx.adapters.redactor,
+        await droppedFromShare(ctx),
+      ),
       preflight: checks satisfies CheckResult[],
     };
     // The JSON carries every warning; the text plan those not already printed on stderr as they happened.
     io.stdout.write(
       options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan({ ...plan, warnings: unshown })}\n`,
     );
-  } else if (ctx.out.manifestPath) {
-    const manifest = await readManifest(ctx.out.manifestPath);
-    io.stdout.write(
-      options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, ctx.out.manifestPath)}\n`,
-    );
+  } else if (produced.manifest) {
+    const { path } = produced.manifest;
+    const manifest = await readManifest(path);
+    io.stdout.write(options.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${formatManifest(manifest, path)}\n`);
   }
 }

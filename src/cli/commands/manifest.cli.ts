@@ -16,7 +16,7 @@ export function registerManifest(program: Command, io: Io): void {
       const { showManifest } = await import('./manifest.js');
       await showManifest(
         {
-          ...commonOptions(raw, io.env, isDebug(command)),
+          ...commonOptions(raw, io.env, isDebug(command), { projectOptional: Boolean(raw.manifest) }),
           variant,
           manifest: raw.manifest ? String(raw.manifest) : undefined,
           json: Boolean(raw.json),

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { Io } from '../io.js';
+import { projectDirOf } from '../options.js';
 
 export function registerMatrix(program: Command, io: Io): void {
   program
@@ -9,6 +10,6 @@ export function registerMatrix(program: Command, io: Io): void {
     .option('--github', 'print only {"include": [...]}, the form GitHub Actions\' strategy.matrix takes', false)
     .action(async (raw: Record<string, unknown>) => {
       const { printMatrix } = await import('./matrix.js');
-      await printMatrix({ projectDir: String(raw.projectDir ?? '.'), github: Boolean(raw.github) }, io);
+      await printMatrix({ projectDir: projectDirOf(raw, io.env), github: Boolean(raw.github) }, io);
     });
 }

@@ -92,6 +92,7 @@ export function registerPatches(program: Command, io: Io): void {
           .conflicts(['allTags']),
       )
       .addOption(new Option('--all-tags', 'every release tag newer than the series base (the default)'))
+      .addOption(new Option('--series <base>', 'check the series of this base, e.g. 1.0.4 (default: the newest)'))
       .addOption(
         new Option(
           '--format <format>',
@@ -100,7 +101,13 @@ export function registerPatches(program: Command, io: Io): void {
           .choices(CHECK_FORMATS)
           .default('text'),
       )
-      .addOption(new Option('--json', 'the same as --format json').conflicts(['format'])),
+      .addOption(new Option('--json', 'the same as --format json').conflicts(['format']))
+      .addOption(
+        new Option(
+          '--allow-empty',
+          'pass when there is no tag to check (default: exit 2, so a nightly job that checks nothing fails)',
+        ),
+      ),
     false,
     true,
   ).action(async (raw: Record<string, unknown>, command: Command) => {
@@ -112,6 +119,8 @@ export function registerPatches(program: Command, io: Io): void {
         sources: raw.source === undefined ? 'all' : [raw.source as SourceName],
         tags: tagChoice(raw),
         format,
+        allowEmpty: raw.allowEmpty === true,
+        ...(raw.series === undefined ? {} : { series: String(raw.series) }),
       },
       io,
     );
@@ -141,8 +150,21 @@ export function registerPatches(program: Command, io: Io): void {
         'export the commits of a finished rebase (after you resolved its conflicts) into patches/<source>/<version>/',
       ),
     { cache: false, work: true },
-  ).action(async (raw: Record<string, unknown>, command: Command) => {
-    const { runRefresh } = await import('./patches.js');
-    await runRefresh({ ...commonOptions(raw, io.env, isDebug(command)), source: raw.source as SourceName }, io);
-  });
+  )
+    .option(
+      '--force',
+      'overwrite patches/<source>/<version>/ even where it differs from what bro last wrote there',
+      false,
+    )
+    .action(async (raw: Record<string, unknown>, command: Command) => {
+      const { runRefresh } = await import('./patches.js');
+      await runRefresh(
+        {
+          ...commonOptions(raw, io.env, isDebug(command)),
+          source: raw.source as SourceName,
+          force: Boolean(raw.force),
+        },
+        io,
+      );
+    });
 }

@@ -5,14 +5,15 @@ import { prepareDir } from '../../adapters/user-paths.js';
 import { createGitPlumbing, type GitPlumbing } from '../../adapters/git-plumbing.js';
 import { SOURCES, type SourceName } from '../../config/series.js';
 import { ConfigError, ExitError, formatError, isBroError, UsageError } from '../../shared/errors.js';
+import { throwFailure } from '../../shared/concurrency.js';
 import type { Adapters } from '../../adapters/index.js';
 import type { CommonOptions } from '../../build/index.js';
 import type { Io } from '../io.js';
 import type { CheckReport } from '../../patches/index.js';
-import { checkSeries } from '../../patches/index.js';
+import { checkSeries, planAt } from '../../patches/index.js';
 import { formatCheckReports, type ReportFormat } from '../../patches/index.js';
 import { loadNewestSeries } from '../../patches/index.js';
-import { findBase, openUpstream, resolveRef, seriesBaseFor } from '../../patches/index.js';
+import { findBase, openUpstream, releaseTags, resolveRef, seriesBaseFor } from '../../patches/index.js';
 import { rebaseSeries } from '../../patches/index.js';
 import { readRebaseState, rebaseWorkspace } from '../../patches/index.js';
 import { refreshSeries, type RefreshResult } from '../../patches/index.js';
@@ -22,6 +23,8 @@ import { selectTags, type TagChoice } from '../../patches/index.js';
 
 export interface UpstreamCommandOptions extends CommonOptions {
   source: SourceName;
+  /** The series to use, by its base (default: the newest). */
+  series?: string;
   variant?: string;
   base?: string;
   fetch: boolean;
@@ -32,6 +35,8 @@ export interface CheckOptions extends Omit<UpstreamCommandOptions, 'source'> {
   sources: readonly SourceName[] | 'all';
   tags: TagChoice;
   format: ReportFormat;
+  /** A check with no tag to check passes (else it is a usage error: a nightly job that checks nothing must not go green). */
+  allowEmpty: boolean;
 }
 
 /**
@@ -46,7 +51,7 @@ async function withTools<T>(
   work: (tools: { adapters: Adapters; plumbing: GitPlumbing }) => Promise<T>,
 ): Promise<T> {
   const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
-  await prepareDir('--cache-dir', options.cacheDir);
+  await prepareDir({ option: '--cache-dir', from: options.cacheDirFrom ?? '--cache-dir' }, options.cacheDir);
   const rollback = createRollback();
   try {
     return await rollback.run(adapters.runner, () =>
@@ -62,7 +67,7 @@ async function openSeries(
   { adapters, plumbing }: { adapters: Adapters; plumbing: GitPlumbing },
   options: UpstreamCommandOptions,
 ) {
-  const series = await loadNewestSeries(adapters.project, options.source);
+  const series = await loadNewestSeries(adapters.project, options.source, options.series);
   const upstream = await openUpstream(adapters, plumbing, options.source, options);
   return { series, upstream, base: await findBase(adapters, upstream, series.base, options.base) };
 }
@@ -77,12 +82,11 @@ export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
   const { reports, failures } = await withTools(options, io, async (tools) => {
     const sources = options.sources === 'all' ? await sourcesWithSeries(tools.adapters, options) : options.sources;
     const settled = await Promise.allSettled(sources.map((source) => checkSource(tools, { ...options, source })));
-    const interrupted = settled.find(
-      (s) => s.status === 'rejected' && isBroError(s.reason) && s.reason.exitCode === 130,
-    );
-    if (interrupted?.status === 'rejected') throw interrupted.reason;
     // A lone source fails as any command does; with several, the others' reports are still printed.
-    if (sources.length === 1 && settled[0]?.status === 'rejected') throw settled[0].reason;
+    throwFailure(
+      settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : [])),
+      (failed) => (sources.length === 1 ? failed[0] : undefined),
+    );
     return {
       reports: settled.flatMap((s) => (s.status === 'fulfilled' ? [tools.adapters.redactor.redactValue(s.value)] : [])),
       failures: settled.flatMap((s, i) =>
@@ -97,12 +101,25 @@ export async function runCheck(options: CheckOptions, io: Io): Promise<void> {
       ),
     };
   });
+  admitForward(reports);
   if (reports.length) io.stdout.write(formatCheckReports(reports, options.format));
   for (const report of reports) for (const warning of report.warnings) io.stderr.write(`! ${warning}\n`);
   for (const { text } of failures) io.stderr.write(`${text}\n`);
   const codes = [...reports.map((r) => (r.ok ? 0 : 1)), ...failures.map((f) => f.code)];
   const worst = Math.max(0, ...codes);
   if (worst) throw new ExitError(worst);
+}
+
+/** The admin container's way forward: to the version Bottlerocket's way forward defaults to. */
+function admitForward(reports: CheckReport[]): void {
+  const bottlerocket = reports.find((r) => r.source === 'bottlerocket')?.forward;
+  const admin = reports.findIndex((r) => r.source === 'admin-container');
+  const tag = bottlerocket?.adminVersion && `v${bottlerocket.adminVersion}`;
+  if (!tag || admin < 0 || !reports[admin]!.tags.some((t) => t.tag === tag)) return;
+  reports[admin] = {
+    ...reports[admin]!,
+    forward: { ...planAt(reports[admin]!, tag, bottlerocket.command), defaultOf: bottlerocket.tag },
+  };
 }
 
 /** The sources that have a series under patches/; a usage error for options that name one source's tags. */
@@ -120,6 +137,7 @@ async function sourcesWithSeries(adapters: Adapters, options: CheckOptions): Pro
   }
   const oneSource = [
     options.base !== undefined && '--base',
+    options.series !== undefined && '--series',
     options.tags.kind === 'tags' && '--tags',
     options.tags.kind === 'since' && '--since',
   ].filter(Boolean);
@@ -140,6 +158,16 @@ async function checkSource(
 ): Promise<CheckReport> {
   const { series, upstream, base } = await openSeries(tools, options);
   const targets = await selectTags(tools.adapters, upstream, series.base, options.tags);
+  if (!targets.length && !options.allowEmpty) {
+    const newest = releaseTags(upstream).at(-1)?.tag;
+    const after = options.tags.kind === 'since' ? `--since ${options.tags.ref}` : `the series base ${series.base}`;
+    throw new UsageError(
+      `No ${options.source} tags to check: ${upstream.shownUrl} has no release tag newer than ${after}${newest ? ` (its newest is ${newest})` : ''}, and a check that checks nothing does not pass`,
+      {
+        hint: 'Pass an older --since or --tags, or --allow-empty to accept an empty check (exit 0).',
+      },
+    );
+  }
   return checkSeries(tools.plumbing, {
     source: options.source,
     url: upstream.shownUrl,
@@ -147,6 +175,7 @@ async function checkSource(
     series,
     base,
     targets,
+    ...(options.source === 'bottlerocket' && upstream.variantName ? { variant: upstream.variantName } : {}),
   });
 }
 
@@ -157,6 +186,8 @@ export interface RebaseOptions extends UpstreamCommandOptions {
 
 export interface RefreshOptions extends CommonOptions {
   source: SourceName;
+  /** Overwrite the series directory even where it differs from what bro last wrote. */
+  force?: boolean;
 }
 
 const rebaseRoot = (options: CommonOptions) => options.workDir ?? join(options.projectDir, 'work');
@@ -196,7 +227,10 @@ export async function runRefresh(options: RefreshOptions, io: Io): Promise<void>
   const workspace = rebaseWorkspace(rebaseRoot(options), options.source);
   const state = await readRebaseState(workspace, options.source);
   const result = await withTools(options, io, ({ adapters, plumbing }) =>
-    refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state),
+    refreshSeries({ git: adapters.git, plumbing, project: adapters.project }, workspace, state, {
+      force: options.force,
+      refreshCommand: refreshCommand(options),
+    }),
   );
   io.stdout.write(`${formatRefresh(result)}\n`);
   io.stdout.write(`Check it: bro patches check --source ${options.source} --tags ${state.onto.ref}\n`);

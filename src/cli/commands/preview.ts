@@ -1,20 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { atomicWrite } from '../../adapters/project.js';
+import { atomicWrite } from '../../adapters/fs.js';
 import { prepareDir } from '../../adapters/user-paths.js';
 import type { Io } from '../io.js';
 import type { CommonOptions } from '../../build/index.js';
 import { ConfigError, StepError } from '../../shared/errors.js';
-import { runPipeline } from '../../build/index.js';
+import { previewStages, requireOutputs, runPipeline } from '../../build/index.js';
 import { parseUserData, previewNode, registerSecrets } from '../../preview/index.js';
 import { osRelease } from '../../preview/index.js';
-import { formatPreview } from '../../preview/index.js';
+import { formatPreview, problems } from '../../preview/index.js';
 import { loadVariantTree } from '../../preview/index.js';
 import { chooseRenderer, type RendererChoice } from '../../build/index.js';
-import { patchStep } from '../../build/index.js';
-import { resolveStep } from '../../build/index.js';
-import { sourcesStep } from '../../build/index.js';
-import { verifyStep } from '../../build/index.js';
 import { withWorkspace } from './build.js';
 
 export interface PreviewOptions extends CommonOptions {
@@ -61,6 +57,7 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
       ci: options.ci,
       silent: false,
       isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
+      columns: (io.stderr as NodeJS.WriteStream).columns,
       env: io.env,
     });
   if (options.out) await prepareDir('--out', options.out, 0o700);
@@ -69,9 +66,9 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
   const { result, ctx } = await withWorkspace(buildOptions, io, async (c, signal) => {
     // The redactor exists from here: its credentials are secrets before anything runs.
     registerSecrets(userData, c.adapters.redactor);
-    await runPipeline(c, [resolveStep, sourcesStep, patchStep, verifyStep], renderer, io.stderr, signal);
-    if (!c.sources) throw new Error('the pipeline did not check out the sources');
-    const tree = await loadVariantTree(c.sources.bottlerocket.dir, c.variant.name);
+    const produced = await runPipeline(c, previewStages(), renderer, io.stderr, signal);
+    const { sources } = requireOutputs(produced, ['sources'], 'preview').sources;
+    const tree = await loadVariantTree(sources.bottlerocket.dir, c.variant.name);
     return previewNode(
       tree,
       {
@@ -102,14 +99,29 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
     const entry = report.files.find((f) => f.name === file.name);
     if (entry) entry.written = path;
   }
+  const first = files[0];
+  if (first && (await ctx.adapters.git.wouldTrack(join(outDir, first.name)))) {
+    io.stderr.write(
+      `! ${outDir} is in a git work tree and not ignored there: the files written into it${report.registryAuths.length ? ' hold registry credentials, and' : ''} would be committed by the next \`git add -A\`. Add it to .gitignore, or pass --out a directory outside the repository.\n`,
+    );
+  }
 
   const shown = redactor.redactValue(report);
   io.stdout.write(options.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatPreview(shown, outDir)}\n`);
+  if (report.inputProblems.length) {
+    throw new ConfigError(
+      shownUserData,
+      redactor.redact(
+        `a node would not start with what was given (${problems(report.inputProblems.length)}, listed above):\n${report.inputProblems.map((p) => `  - ${p}`).join('\n')}`,
+      ),
+      { hint: 'Fix the settings (or --instance-type) named above, then rerun bro preview.' },
+    );
+  }
   if (report.problems.length) {
     throw new StepError(
       'preview',
       redactor.redact(
-        `A node would write invalid configuration from ${shownUserData} (${report.problems.length} problems, listed above)`,
+        `A node would write invalid configuration from ${shownUserData} (${problems(report.problems.length)}, listed above)`,
       ),
       {
         hint: 'Fix the template in the patch series (patches/bottlerocket/), then rerun bro preview.',

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Io } from '../io.js';
-import { StepError, UsageError } from '../../shared/errors.js';
-import { amiName, amisJsonPath } from '../../build/index.js';
-import type { PublishContext } from '../../build/index.js';
-import { type RegisteredAmi } from '../../build/index.js';
-import { readAmisJson } from '../../build/index.js';
-import { defaultManifestPath, recordRevoke } from '../../build/index.js';
+import { UsageError } from '../../shared/errors.js';
+import { amiName } from '../../build/index.js';
+import type { PublishContext, RevokeOutcome } from '../../build/index.js';
+import { AmisSchema, defaultManifestPath, readManifest, recordRevoke, releaseTagsOf } from '../../build/index.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from '../../build/index.js';
 import { requireAws } from '../../build/index.js';
-import { checkForRevoke, describeRevoke, readGrants, revokeImage, writeGrants } from '../../build/index.js';
+import { describeRevoke, findForRevoke, leftAlone, revokeImage } from '../../build/index.js';
+import { launchPrincipals, readBuildTags, readGrants, writeGrants } from '../../build/index.js';
 import { runBuild, withWorkspace, type RunBuildOptions } from './build.js';
 
 /**
@@ -16,8 +15,9 @@ import { runBuild, withWorkspace, type RunBuildOptions } from './build.js';
  * only what is missing, removes what bro granted to accounts no longer in
  * share-with) and the manifest after it. `bro share --revoke`: removes the
  * launch and volume permissions again, from the accounts bro granted (or
- * --accounts), on this build's AMIs only: each region's AMI is checked (name
- * and `bro:*` tags) before anything is changed in any region.
+ * --accounts; share-with when bro has no record), on this build's AMIs only:
+ * each region's AMI is checked (name and `bro:*` tags) before anything is
+ * changed in any region, and what is reported is what EC2 showed.
  */
 export interface ShareOptions extends RunBuildOptions {
   revoke: boolean;
@@ -39,23 +39,27 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
   }
   const { result } = await withWorkspace(options, io, async (ctx) => {
     const { regions } = ctx.variant;
-    const amis = await amisToRevoke(ctx);
+    const recorded = await recordedAmis(ctx);
     const aws = requireAws(ctx);
     const name = amiName(ctx.variant, ctx.version);
-    // Every region first: a revoke that would touch another build's AMI changes nothing anywhere.
+    const manifest = options.manifest ?? defaultManifestPath(ctx.workspace.root);
+    // What proves an AMI is this build's: the tags share recorded, else the manifest's, else variant and version.
+    const tags = {
+      'bro:variant': ctx.variant.name,
+      'bro:version': ctx.version.full,
+      ...((await readBuildTags(ctx.state)) ??
+        (existsSync(manifest) ? releaseTagsOf(await readManifest(manifest)) : {})),
+    };
+    // Every region first, reading only: a revoke that would touch another build's recorded AMI changes nothing anywhere.
     const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
-      const imageId = amis[region]?.id;
-      if (!imageId)
-        throw new StepError('share', `No AMI is recorded for ${region}`, {
-          hint: 'Nothing was registered there by this build.',
-        });
       const grants = await readGrants(ctx.state, region);
-      if (!grants || grants.imageId !== imageId) {
-        return { region, nothing: { imageId, snapshotIds: [], accounts: [], changes: [] } };
-      }
-      const tags = { 'bro:variant': ctx.variant.name, 'bro:version': ctx.version.full, ...grants.tags };
-      const image = await checkForRevoke(aws.ec2(region), imageId, { name, tags });
-      return { region, image, grants, accounts: options.accounts ?? grants.accounts };
+      return findForRevoke(aws.ec2(region), {
+        imageId: recorded[region],
+        name,
+        tags,
+        grants,
+        accounts: options.accounts ?? grants?.accounts ?? launchPrincipals(ctx.variant),
+      });
     });
     throwIfAnyRegionFailed(
       'share',
@@ -64,24 +68,31 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
       () => 'checked, unchanged',
       'Nothing was revoked in any region.',
     );
-    const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
-      const prepared = checked.find((o) => o.region === region)!.value!;
-      if (prepared.nothing) return prepared.nothing;
-      const revoked = await revokeImage(aws.ec2(region), prepared.image, prepared.accounts);
-      const remaining = prepared.grants.accounts.filter((a) => !prepared.accounts.includes(a));
-      await writeGrants(ctx.state, region, { ...prepared.grants, accounts: remaining });
-      return revoked;
-    });
-    // The next build shares again (the share-with list says so).
+    const targets = new Map(checked.map((o) => [o.region, o.value!]));
+    // Before any change: the next build verifies and shares again, even if this revoke is interrupted.
     await ctx.state.remove([
       'share',
-      ...regions.filter((r) => !outcomes.find((o) => o.region === r)?.error).map((r) => `share:${r}`),
+      ...regions.filter((r) => targets.get(r)?.kind === 'ours').map((r) => `share:${r}`),
     ]);
-    const manifest = options.manifest ?? defaultManifestPath(ctx.workspace.root);
-    const done = outcomes.flatMap((o) =>
-      o.error === undefined && o.value ? [[o.region, o.value.accounts] as const] : [],
+    const outcomes = await forEachRegion(
+      regions,
+      ctx.settings.regionConcurrency,
+      async (region): Promise<RevokeOutcome> => {
+        const target = targets.get(region)!;
+        if (target.kind !== 'ours') return leftAlone(target);
+        const revoked = await revokeImage(aws.ec2(region), target.image, target.accounts);
+        if (target.grants) {
+          const remaining = target.grants.accounts.filter((a) => !target.accounts.includes(a));
+          await writeGrants(ctx.state, region, { ...target.grants, accounts: remaining });
+        }
+        return revoked;
+      },
     );
-    if (existsSync(manifest)) await recordRevoke(manifest, Object.fromEntries(done));
+    // The manifest says what EC2 showed after the revoke, for this build's AMIs only.
+    const shown = outcomes.flatMap((o) =>
+      o.value && !o.value.leftAlone ? [[o.region, o.value.accounts] as const] : [],
+    );
+    if (existsSync(manifest)) await recordRevoke(manifest, Object.fromEntries(shown));
     return outcomes;
   });
   io.stdout.write(`${regionSummary(result, describeRevoke).join('\n')}\n`);
@@ -95,24 +106,13 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
 }
 
 /**
- * The AMIs this workspace registered: from the state file (ami-register's
- * outputs), so revoke works after `build/` was deleted to free disk; from
- * pubsys's amis.json only when the state has none.
+ * The AMIs this workspace registered, from the state file (ami-register's outputs), so revoke
+ * works after `build/` was deleted to free disk. Without the state, EC2 is asked for this build's
+ * AMI by its name and owner, and its tags decide.
  */
-async function amisToRevoke(ctx: PublishContext): Promise<Record<string, RegisteredAmi>> {
+async function recordedAmis(ctx: PublishContext): Promise<Record<string, string | undefined>> {
   const record = await ctx.state.get('ami-register');
-  const recorded =
-    record?.status === 'done' ? (record.outputs.amis as Record<string, RegisteredAmi> | undefined) : undefined;
-  if (recorded && ctx.variant.regions.every((r) => recorded[r]?.id)) return recorded;
-  const amisJson = amisJsonPath(ctx.workspace.bottlerocket, ctx.variant, ctx.version);
-  if (!existsSync(amisJson)) {
-    throw new StepError(
-      'share',
-      `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}`,
-      {
-        hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
-      },
-    );
-  }
-  return readAmisJson(amisJson, ctx.variant.regions);
+  const parsed = AmisSchema.safeParse(record?.outputs);
+  const amis = record?.status === 'done' && parsed.success ? parsed.data.amis : undefined;
+  return Object.fromEntries(ctx.variant.regions.map((r) => [r, amis?.[r]?.id]));
 }

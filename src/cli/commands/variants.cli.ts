@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { Io } from '../io.js';
+import { projectDirOf } from '../options.js';
 
 export function registerVariants(program: Command, io: Io): void {
   // `bro variants show x --project-dir d`: commander gives --project-dir to `variants`, so read it with the parent's.
   const projectDir = (command: Command) =>
-    String(command.optsWithGlobals().projectDir ?? io.env.BRO_PROJECT_DIR ?? '.');
+    projectDirOf({ projectDir: command.optsWithGlobals().projectDir ?? io.env.BRO_PROJECT_DIR }, io.env);
   const variants = program
     .command('variants')
     .description('list the variants in variants/')

@@ -115,8 +115,9 @@ export async function openFileBatch(scratch: Scratch, inputs: readonly FileInput
         }
         for (const i of list) answers.set(i.key, { ok: !failing.has(i), output: text(i) });
         if (!writes) return;
-        const needed = new Set(groups.filter((g) => g.every((i) => answers.get(i.key)?.ok)).flat().filter((i) => list.includes(i)));
-        await attempt([...needed]);
+        // By key: tags with the same input share one object of it in `list`, and each of them its own in `groups`.
+        const keys = new Set(groups.filter((g) => g.every((i) => answers.get(i.key)?.ok)).flatMap((g) => g.map((i) => i.key)));
+        await attempt(list.filter((i) => keys.has(i.key)));
       };
       await attempt(todo);
       if (rung === 'merge') {

@@ -74,6 +74,7 @@ export async function checkPatchAtTags(
     });
     return { tag, moves, inputs, text: rewritePaths(patch.content, moves) };
   });
+  const creates = patch.files.flatMap((f) => (f.newPath && f.oldPath !== f.newPath ? [f.newPath] : []));
   const batch = await tools.open(runs.flatMap((r) => r.inputs));
   try {
     const ask = async (rung: Rung, asking: readonly Run[]) => {
@@ -130,7 +131,9 @@ export async function checkPatchAtTags(
         .filter((f) => f.position < position && f.paths.some((p) => paths.includes(p)))
         .sort((a, b) => a.position - b.position)
         .map((f) => f.name);
-      const missing = out.absent.length ? { missing: out.absent } : {};
+      // A file an earlier patch creates is absent because that patch failed, not because upstream lacks it.
+      const lacking = out.absent.filter((p) => !run.tag.failed.some((f) => f.position < position && f.creates.includes(p)));
+      const missing = lacking.length ? { missing: lacking } : {};
       if (blockedBy.length) done(run, { status: 'blocked', blockedBy, ...missing });
       else if (out.absent.length) done(run, { status: 'missing', ...missing });
     }
@@ -152,7 +155,7 @@ export async function checkPatchAtTags(
     for (const run of runs) {
       const result = run.result!;
       run.tag.results[position] = result;
-      if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, position, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)] });
+      if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, position, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)], creates });
       if (!run.applied || !keep) continue;
       for (const input of run.inputs) {
         for (const [path] of input.entries) run.tag.entries.delete(path);

@@ -1,18 +1,18 @@
 import type { SourceName } from '../../config/series.js';
 import type { HunkFuzz, HunkOffset } from './read-apply-output.js';
-import type { UpstreamSetting } from './find-upstream-settings.js';
 
 /**
  * What to do next with each patch, from its verdicts at the tags checked (the
  * newest tag decides, and the run of tags that ends there says since when)
  * and from the settings upstream's own models gained:
- *  - drop: upstreamed in vX (naming upstream's setting that replaces ours);
+ *  - drop: upstreamed in vX, as it is or in another form (naming upstream's form and the mapping);
+ *  - port: partly upstreamed: what upstream has not moves onto upstream's form;
  *  - rebase: moved, fuzz or 3way from vX: `bro patches rebase` handles it;
  *  - hand: conflicts (or its file is gone) from vX: needs a hand rebase;
  *  - first: blocked from vX by an earlier patch: that one first;
  *  - keep: applies as it is.
  */
-export type AdviceKind = 'drop' | 'rebase' | 'hand' | 'first' | 'keep';
+export type AdviceKind = 'drop' | 'rebase' | 'port' | 'hand' | 'first' | 'keep';
 
 export interface Advice {
   patch: string;
@@ -21,8 +21,36 @@ export interface Advice {
   since?: string;
   /** One sentence. */
   text: string;
-  /** Upstream settings that replace ones this patch adds, with the tag that added each. */
-  settings?: UpstreamSetting[];
+  /** What the patch gives a node, each with upstream's form of it (when upstream has one). */
+  parts?: Equivalent[];
+}
+
+/** Upstream's own form of something a patch gives a node, read from upstream's files at a tag. */
+export interface UpstreamForm {
+  /** The first tag that has it. */
+  tag: string;
+  /** Where and how, for people: "upstream's `Dockerfile` installs it". */
+  what: string;
+  /** The file that has it. */
+  file?: string;
+  /** The setting upstream has it under, when that is another key than ours. */
+  key?: string;
+  /** Each of our fields (or template variables) and upstream's name for it; null: upstream has none. */
+  mapping?: { ours: string; upstream: string | null }[];
+  /** What of ours upstream's form does not do. */
+  lacks?: string;
+  /** The admin container's user data that turns it on. */
+  userData?: { key: string; value: string };
+}
+
+export type PartKind = 'setting' | 'rendered' | 'generated' | 'helper' | 'package' | 'sshd' | 'program';
+
+export interface Equivalent {
+  kind: PartKind;
+  /** What the patch gives, as people name it: `settings.cri-registry-auths`, package `net-tools`. */
+  ours: string;
+  /** Absent: upstream has nothing for it at any tag checked. */
+  upstream?: UpstreamForm;
 }
 
 export interface Target {
@@ -35,9 +63,10 @@ export interface Target {
  * patch. Printed as a matrix for people and, with --json, as this versioned
  * document for machines (a nightly job, a dashboard).
  */
-export const CHECK_SCHEMA_VERSION = 1;
+export const CHECK_SCHEMA_VERSION = 2;
 
-export const PATCH_STATUSES = ['clean', 'offset', 'fuzz', '3way', 'conflict', 'moved', 'missing', 'upstreamed', 'blocked'] as const;
+/** `replaced`: upstreamed in another form (upstream's own setting, template, package…): every part of the patch is upstream's now. Added in schema 2. */
+export const PATCH_STATUSES = ['clean', 'offset', 'fuzz', '3way', 'conflict', 'moved', 'missing', 'upstreamed', 'replaced', 'blocked'] as const;
 export type PatchStatus = (typeof PATCH_STATUSES)[number];
 
 /** The statuses that need no work: the series applies as it is. */
@@ -80,6 +109,8 @@ export interface PatchResult {
   blockedBy?: string[];
   /** upstreamed: the upstream commit the patch backports (its Upstream-Status), which the tag's history has. */
   backport?: string;
+  /** replaced: the verdict of applying it, which upstream's own form makes moot. */
+  applies?: PatchStatus;
 }
 
 export interface TagResult {
@@ -100,10 +131,32 @@ export interface CheckReport {
   ok: boolean;
   warnings: string[];
   /**
-   * What to do next with each patch, in series order. Added within schema 1:
-   * a reader that does not know it can ignore it.
+   * What to do next with each patch, in series order.
    */
   advice?: Advice[];
+  /** The newest release the team can move to, and what `bro upgrade` would do with each patch there. Added in schema 2. */
+  forward?: WayForward;
+}
+
+/** What `bro upgrade` would do with a patch at the target tag. */
+export type UpgradeAction = 'drop' | 'keep' | 'rebase' | 'port' | 'stop';
+
+export interface WayForward {
+  /** The newest tag checked that the variant (bottlerocket) is still in; for the admin container, the version that tag defaults to. */
+  tag: string;
+  /** The variant the project builds (bottlerocket). */
+  variant?: string;
+  /** When the variant leaves upstream within the tags checked: the first tag without it, and the variant of its family that follows it there. */
+  leaves?: { tag: string; successor?: string };
+  /** The admin container version upstream's models default to at `tag` (bottlerocket). */
+  adminVersion?: string;
+  /** The admin container: the Bottlerocket release that defaults to `tag`. */
+  defaultOf?: string;
+  /** The command that does it. */
+  command: string;
+  /** How many patches the series would carry at `tag`. */
+  carries: number;
+  patches: { patch: string; action: UpgradeAction; why: string }[];
 }
 
 export const tagOk = (patches: readonly PatchResult[]) => patches.every((p) => PASSING.has(p.status));

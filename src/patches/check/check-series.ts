@@ -1,15 +1,18 @@
 import type { GitPlumbing, History, Scratch } from '../../adapters/git-plumbing.js';
 import { settled } from '../../shared/concurrency.js';
 import type { Series, SourceName } from '../../config/series.js';
-import { CHECK_SCHEMA_VERSION, tagOk, type CheckReport } from './check-report.js';
+import { CHECK_SCHEMA_VERSION, PASSING, tagOk, type CheckReport } from './check-report.js';
 import { openFileBatch, type FileInput } from './apply-files.js';
 import { checkPatchAtTags } from './check-patch.js';
 import { type Target } from './check-report.js';
 import { patchDependencies, prepareSeries, startTag, type Backports } from './check-tag.js';
 import { toSeriesPatch, type SeriesPatch } from '../load-series.js';
-import { addedSettings, findUpstreamSettings, type UpstreamSetting } from './find-upstream-settings.js';
-import { readTagTrees, type TagTree } from './read-tag-trees.js';
-import { recommend, type SettingsFound } from './recommend.js';
+import { findEquivalents, type TagFiles } from './find-equivalents.js';
+import { patchParts, type Part } from './patch-parts.js';
+import { readTagTrees } from './read-tag-trees.js';
+import { recommend } from './recommend.js';
+import { markReplaced } from './mark-replaced.js';
+import { findWayForward, variantPaths } from './way-forward.js';
 
 export interface CheckSeriesInput {
   source: SourceName;
@@ -22,6 +25,8 @@ export interface CheckSeriesInput {
   series: Series;
   base: Target;
   targets: readonly Target[];
+  /** The variant the project builds from this source (bottlerocket): the report says up to which tag upstream ships it. */
+  variant?: string;
 }
 
 /**
@@ -36,6 +41,7 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
   try {
     const series = prepareSeries(input.series.patches.map((p) => toSeriesPatch(p.name, p.content)));
     const { patches } = series;
+    const parts = patches.map(patchParts);
     // At its own base the series must apply cleanly. Applying it there also writes the blobs that
     // each patch's `index` line names, which a three-way merge of any patch after the first needs.
     const all = [input.base, ...input.targets];
@@ -45,7 +51,12 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     let whole: Promise<History> | undefined;
     const historyOf = () => (history ??= scratch.history(all.map((t) => t.commit), { except: input.base.commit }));
     const wholeHistory = () => (whole ??= scratch.history(all.map((t) => t.commit)));
-    const [trees, { backports, warnings }] = await settled([readTagTrees(scratch, series, input.base.commit, all, historyOf), findBackports(scratch, input, patches, all, historyOf, wholeHistory)] as const);
+    // Beside the files the series touches: the directories where upstream may have what a patch gives in its own form.
+    const around = [...contextPaths(parts), ...(input.variant ? variantPaths(input.variant) : [])];
+    const [trees, { backports, warnings }] = await settled([
+      readTagTrees(scratch, { paths: [...series.paths, ...around], reads: series.reads }, input.base.commit, all, historyOf),
+      findBackports(scratch, input, patches, all, historyOf, wholeHistory),
+    ] as const);
     // A tag given twice (--tags v1.0.5,v1.0.5) is checked once.
     const states = new Map(all.map((t) => [`${t.tag}\0${t.commit}`, startTag(t, trees.get(t.commit)!, backports)]));
     const blobs = scratch.blobs();
@@ -58,21 +69,24 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       const keep = input.objects === 'repository' || waitFor.some((deps) => deps.includes(i));
       done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools, keep));
     }
-    // Upstream's settings are looked for while git applies the patches: they need only the tags' files.
-    const looking = settingsUpstream(patches, all, trees, (blob) => blobs.read(blob));
-    const [settings] = await settled([looking, settled(done)] as const);
+    // Upstream's own forms of what the patches give are looked for while git applies them: they need only the tags' files.
+    const files: TagFiles[] = all.map((t) => ({ tag: t.tag, files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])) }));
+    const read = (blob: string) => blobs.read(blob);
+    const looking = findEquivalents(parts, files, read);
+    const [equivalents] = await settled([looking, settled(done)] as const);
     const result = (t: Target) => {
       const state = states.get(`${t.tag}\0${t.commit}`)!;
       return { tag: t.tag, commit: t.commit, ok: tagOk(state.results), patches: state.results };
     };
     const atBase = result(input.base);
+    const broken = atBase.patches.filter((p) => !PASSING.has(p.status));
     warnings.push(
-      ...atBase.patches
-        .filter((p) => p.status !== 'clean')
-        .map((p) => `${p.patch} is ${p.status}, not clean, at its own base ${input.base.tag}: regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`),
+      ...broken.map(
+        (p) => `${p.patch} is ${p.status} at its own base ${input.base.tag}: the series does not apply there as it is. Regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`,
+      ),
     );
-    const tags = input.targets.map(result);
-    return {
+    const tags = markReplaced(input.targets.map(result), equivalents);
+    const report: CheckReport = {
       schemaVersion: CHECK_SCHEMA_VERSION,
       kind: 'bro.patches.check',
       source: input.source,
@@ -81,29 +95,27 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       tags,
       ok: tags.every((t) => t.ok),
       warnings,
-      advice: recommend(patches.map((p) => p.name), tags, settings),
+      advice: recommend(patches.map((p) => p.name), tags, equivalents),
     };
+    const forward = input.variant && (await findWayForward({
+        scratch,
+        blobs,
+        variant: input.variant,
+        report,
+        tree: (t) => trees.get(t.commit)!,
+        baseTag: input.base.tag,
+        baseShips: trees.get(input.base.commit)!.entries.has(variantPaths(input.variant)[0]!),
+      }));
+    return forward ? { ...report, forward } : report;
   } finally {
     await scratch.dispose();
   }
 }
 
-/** For each patch that adds settings to upstream's model: which of them upstream's own model gained since the base, and at which tag. */
-async function settingsUpstream(patches: readonly SeriesPatch[], tags: readonly Target[], trees: ReadonlyMap<string, TagTree>, read: (blob: string) => Promise<string | undefined>): Promise<SettingsFound> {
-  const found = new Map<string, { found: UpstreamSetting[]; notFound: string[] }>();
-  const files = tags.map((t) => ({ tag: t.tag, files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])) }));
-  for (const patch of patches) {
-    const added = addedSettings(patch);
-    if (!added.length) continue;
-    // Upstream's model at the base (the first of `tags`) having a field means the patch does not add it.
-    const at = await findUpstreamSettings(added, files, read);
-    const already = new Set(at.filter((s) => s.tag === tags[0]?.tag).map((s) => s.field));
-    found.set(patch.name, {
-      found: at.filter((s) => !already.has(s.field)),
-      notFound: added.filter((a) => !already.has(a.field) && !at.some((s) => s.field === a.field)).map((a) => a.field),
-    });
-  }
-  return found;
+/** The directories upstream's own form of a part may be in: the template's directory, the helper's, the scripts beside sshd_config. */
+function contextPaths(parts: readonly Part[][]): string[] {
+  const dirs = parts.flat().flatMap((p) => (p.kind === 'rendered' ? [p.file.slice(0, p.file.lastIndexOf('/'))] : p.kind === 'helper' || p.kind === 'sshd' ? [p.dir] : []));
+  return [...new Set(dirs)];
 }
 
 /** Which targets have in their history the upstream commit each backport patch names. */

@@ -35,8 +35,8 @@ export interface TagState {
   entries: Map<string, string>;
   renames: ReadonlyMap<string, string>;
   backports: Backports;
-  /** The patches that were not applied (position: in the series), and the paths they touch. */
-  failed: { name: string; position: number; paths: string[] }[];
+  /** The patches that were not applied (position: in the series), the paths they touch and those they create. */
+  failed: { name: string; position: number; paths: string[]; creates: string[] }[];
   results: PatchResult[];
 }
 

@@ -19,6 +19,8 @@ export interface AddedSetting {
   field: string;
   /** The model file the patch adds it in. */
   file: string;
+  /** The type names its type is made of: `Vec<RegistryAuth>` → Vec, RegistryAuth. */
+  types: string[];
 }
 
 export interface UpstreamSetting {
@@ -27,10 +29,15 @@ export interface UpstreamSetting {
   key: string;
   /** The first tag (in the order checked) whose model has it. */
   tag: string;
+  /** Found by meaning: each field of our item and upstream's name for it (null: none). */
+  mapping?: { ours: string; upstream: string | null }[];
 }
 
+/** The fields of the struct a setting holds a list or map of, when the patch adds that struct: name → type name. */
+export type ItemFields = { name: string; type: string }[];
+
 const MODEL_SOURCE = /^sources\/models\/.*\.rs$/;
-const FIELD = /^\+\s*(?:pub(?:\([^)]*\))?\s+)?(?:r#)?([a-z][a-z0-9_]*)\s*:\s*[A-Za-z]/;
+const FIELD = /^\+\s*(?:pub(?:\([^)]*\))?\s+)?(?:r#)?([a-z][a-z0-9_]*)\s*:\s*([A-Za-z].*)$/;
 const STRUCT = /^[ +-]?\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+(\w+)/;
 
 export function addedSettings(patch: SeriesPatch): AddedSetting[] {
@@ -63,8 +70,8 @@ export function addedSettings(patch: SeriesPatch): AddedSetting[] {
         depth = line.includes('{') ? 1 : 0;
         continue;
       }
-      const field = depth === 1 ? FIELD.exec(line)?.[1] : undefined;
-      if (field && !newStructs.has(struct)) added.push({ struct, field, file });
+      const field = depth === 1 ? FIELD.exec(line) : undefined;
+      if (field && !newStructs.has(struct)) added.push({ struct, field: field[1]!, file, types: field[2]!.match(/\w+/g) ?? [] });
       depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
       if (depth <= 0) struct = undefined;
     }
@@ -74,11 +81,16 @@ export function addedSettings(patch: SeriesPatch): AddedSetting[] {
 
 /**
  * For each added setting, the first of `tags` whose model files (the
- * series' model sources as that tag has them) define its struct with that
- * field; the key is where that struct sits under upstream's `Settings` there.
+ * series' model sources as that tag has them) have it; the key is where it
+ * sits under upstream's `Settings` there. Upstream has it by name (its struct
+ * has a field of that name) or by meaning: for a list or map of a struct the
+ * patch adds, a struct of upstream's with most of the same fields (upstream's
+ * `RegistryCredential` for our `RegistryAuth`), the others paired by the name
+ * their type carries (our `name: RegistryHost` is upstream's `registry`), else
+ * by their place.
  */
 export async function findUpstreamSettings(
-  added: readonly AddedSetting[],
+  added: readonly (AddedSetting & { item?: ItemFields })[],
   tags: readonly { tag: string; files: ReadonlyMap<string, string> }[],
   read: (blob: string) => Promise<string | undefined>,
 ): Promise<UpstreamSetting[]> {
@@ -89,9 +101,12 @@ export async function findUpstreamSettings(
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
     const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
-    // Parsing Rust is the cost: only a tag whose sources name one of the fields looked for is parsed.
-    const named = new RegExp(`\\b(?:${left.map((f) => f.field).join('|')})\\s*:`);
-    if (!texts.some((t) => t !== undefined && named.test(t))) continue;
+    // Parsing Rust is the cost: only a tag whose sources name a field looked for (or enough of an item's fields
+    // to be its counterpart, in one file) is parsed.
+    const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
+    const worth = (text: string) =>
+      left.some((f) => fields(text, [f.field]) > 0 || (f.item !== undefined && fields(text, f.item.map((i) => i.name)) >= enough(f.item)));
+    if (!texts.some((t) => t !== undefined && worth(t))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
     for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
@@ -107,14 +122,43 @@ export async function findUpstreamSettings(
     const paths = structPaths(items);
     left = left.filter((setting) => {
       const struct = items.structs.find((s) => s.name === setting.struct);
-      if (!struct?.fields.some((f) => f.name === setting.field)) return true;
-      const at = paths.get(setting.struct);
-      const key = at ? keyOf(at, setting.field) : undefined;
-      found.push({ field: setting.field, key: key ?? `${setting.struct}.${setting.field}`, tag });
+      if (struct?.fields.some((f) => f.name === setting.field)) {
+        const at = paths.get(setting.struct);
+        found.push({ field: setting.field, key: (at && keyOf(at, setting.field)) ?? `${setting.struct}.${setting.field}`, tag });
+        return false;
+      }
+      const like = setting.item && sameMeaning(setting.item, items.structs);
+      const at = like && paths.get(like.struct);
+      if (!like || !at) return true;
+      found.push({ field: setting.field, key: at.key, tag, mapping: like.mapping });
       return false;
     });
   }
   return found;
+}
+
+/** The struct with most of `ours`' fields (at least two, and half of them), and each of our fields' counterpart. */
+const enough = (ours: ItemFields) => Math.max(2, Math.ceil(ours.length / 2));
+
+function sameMeaning(ours: ItemFields, structs: RustItems['structs']): { struct: string; mapping: { ours: string; upstream: string | null }[] } | undefined {
+  const need = enough(ours);
+  const scored = structs
+    .map((s) => ({ s, shared: ours.filter((f) => s.fields.some((u) => u.name === f.name)).length }))
+    .filter((x) => x.shared >= need)
+    .sort((a, b) => b.shared - a.shared);
+  const best = scored[0]?.s;
+  if (!best) return undefined;
+  const theirs = best.fields.map((f) => f.name);
+  const free = theirs.filter((n) => !ours.some((f) => f.name === n));
+  const mapping = ours.map((f, i) => {
+    if (theirs.includes(f.name)) return { ours: f.name, upstream: f.name };
+    const byType = free.find((n) => f.type.toLowerCase().includes(n.toLowerCase()));
+    const byPlace = theirs[i] !== undefined && free.includes(theirs[i]) ? theirs[i] : undefined;
+    const upstream = byType ?? byPlace ?? null;
+    if (upstream) free.splice(free.indexOf(upstream), 1);
+    return { ours: f.name, upstream };
+  });
+  return { struct: best.name, mapping };
 }
 
 /** Where each struct sits under `Settings`: its key path and its model node. */

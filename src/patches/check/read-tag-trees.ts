@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { History, RawChange, Scratch } from '../../adapters/git-plumbing.js';
 import type { Target } from './check-report.js';
+import { throwFailure } from '../../shared/concurrency.js';
 
 /** The files of a tag that a series touches: path → `<mode> <type> <blob>`, and upstream's renames since the base. */
 export interface TagTree {
@@ -88,8 +89,7 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
   // Dealt out in turn: later releases have more files to pair, so contiguous slices would leave one CPU waiting.
   const slices = Array.from({ length: parts }, (_, i) => firsts.filter((_, j) => j % parts === i)).filter((s) => s.length);
   const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
-  const failure = results.find((r) => r.status === 'rejected');
-  if (failure) throw failure.reason;
+  throwFailure(results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])));
   const found = new Map(results.flatMap((r) => [...(r as PromiseFulfilledResult<Map<string, RawChange[]>>).value]));
   return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { atomicWrite } from '../../adapters/project.js';
+import { atomicWrite } from '../../adapters/fs.js';
 import { SOURCES, type SourceName } from '../../config/series.js';
 import { ConfigError, UsageError } from '../../shared/errors.js';
 

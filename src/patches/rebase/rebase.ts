@@ -2,7 +2,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/mirrors.js';
+import { createByRename } from '../../adapters/fs.js';
 import type { Project } from '../../adapters/project.js';
 import type { Series } from '../../config/series.js';
 import { PatchError, StepError } from '../../shared/errors.js';
@@ -101,7 +101,7 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
   } catch (error) {
     throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
   }
-  return refreshSeries(deps, workspace, state);
+  return refreshSeries(deps, workspace, state, { refreshCommand: input.refreshCommand });
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */
@@ -110,6 +110,12 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   if (!progress) return error instanceof Error ? error : new Error(String(error));
   const file = files[progress.next - 1] ?? '';
   const name = file.slice(file.lastIndexOf('/') + 1);
+  // git am numbers the patches it was given from 0001; the series' own number is the patch's.
+  const number = /^(\d{4})-/.exec(name)?.[1];
+  const cause =
+    number && error instanceof Error
+      ? Object.assign(new Error(error.message.replace(/Patch failed at \d{4}\b/g, `Patch failed at ${number}`)), { cause: error.cause })
+      : error;
   const { dir } = input.workspace;
   const conflicted = await plumbing.conflicted(dir);
   const deleted = conflicted.filter((c) => c.deletedByHead).map((c) => c.path);
@@ -131,11 +137,13 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   steps.push('  git am --continue          # or `git am --skip` to drop the patch', '  # repeat for any later patch that stops (`git am --abort` gives up)', `  ${input.refreshCommand}`);
   return new PatchError(
     name,
-    `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at patch ${progress.next} of ${progress.last}, in ${dir}.` +
+    `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at ${number ?? `patch ${progress.next}`} (the ${ordinal(progress.next)} of the ${progress.last} patches git am applies), in ${dir}.` +
       `${dropped.length ? ` Left out, already upstream in ${input.onto.tag}: ${dropped.join(', ')}.` : ''} To finish it:\n${steps.join('\n')}`,
-    { cause: error, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
+    { cause, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
   );
 }
+
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
 
 /** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
 async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {

@@ -1,8 +1,9 @@
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { Git } from '../../adapters/git.js';
 import type { Project } from '../../adapters/project.js';
-import type { Patch } from '../../config/series.js';
-import { StepError } from '../../shared/errors.js';
+import { join } from 'node:path';
+import { asWritten, withoutRecord, type Patch } from '../../config/series.js';
+import { ConfigError, StepError } from '../../shared/errors.js';
 import { parseFormatPatch } from '../../config/patch-file.js';
 import type { RebaseState, RebaseWorkspace } from './rebase-state.js';
 
@@ -35,6 +36,7 @@ export async function refreshSeries(
   deps: { git: Git; plumbing: GitPlumbing; project: Project },
   workspace: RebaseWorkspace,
   state: RebaseState,
+  options: { force?: boolean; refreshCommand?: string } = {},
 ): Promise<RefreshResult> {
   const { git, plumbing, project } = deps;
   const progress = await plumbing.amProgress(workspace.dir);
@@ -86,8 +88,39 @@ export async function refreshSeries(
     ...state.patches.filter((p) => p.dropped).map((p) => ({ name: p.name, reason: p.dropped! })),
     ...unclaimed.map((p) => ({ name: p.name, reason: 'no commit in the rebase workspace has its subject (skipped or squashed during git am)' })),
   ];
+  if (!options.force) await refuseToOverwrite(project, state, written, options.refreshCommand ?? 'bro patches refresh');
   const dir = await project.writeSeries(state.source, state.newBase, written);
   return { shownDir: project.display(dir), base: state.newBase, patches, dropped };
+}
+
+/**
+ * The series directory is overwritten only when it is as bro last wrote it, or already holds what
+ * is about to be written: a comment added to `series`, a `Subject:` edited by hand, is the user's
+ * work, and git may not have it yet.
+ */
+async function refuseToOverwrite(
+  project: Project,
+  state: RebaseState,
+  written: readonly { name: string; content: string }[],
+  refreshCommand: string,
+): Promise<void> {
+  const files = await project.readSeriesFiles(state.source, state.newBase);
+  if (!files || Object.keys(files).length === 0 || asWritten(files) === true) return;
+  const list = written.map((p) => `${p.name}\n`).join('');
+  const changed = Object.keys(files)
+    .filter((name) =>
+      name === 'series' ? withoutRecord(files.series ?? '') !== list : files[name] !== written.find((p) => p.name === name)?.content,
+    )
+    .sort();
+  if (!changed.length) return;
+  const shown = project.display(join(project.root, 'patches', state.source, state.newBase));
+  throw new ConfigError(
+    `${shown}/`,
+    `${asWritten(files) === 'no-record' ? 'was not written by bro patches refresh' : 'was edited since bro patches refresh wrote it'}, and refreshing would overwrite ${changed.join(', ')}`,
+    {
+      hint: `Keep the edits: make them in the rebase workspace (a comment in series cannot be kept: bro writes series), or copy them away. Then \`${refreshCommand} --force\` overwrites the directory.`,
+    },
+  );
 }
 
 const normalize = (subject: string) => subject.replace(/\s+/g, ' ').trim();

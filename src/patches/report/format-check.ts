@@ -16,6 +16,7 @@ const CELL: Record<PatchStatus, string> = {
   moved: 'moved',
   missing: 'missing',
   upstreamed: 'upstream',
+  replaced: 'replaced',
   blocked: 'blocked',
 };
 
@@ -42,11 +43,15 @@ export function formatCheck(report: CheckReport): string {
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   out.push('', line(headers), ...rows.map(line));
   out.push('', 'Patches:', ...series.patches.map((p) => `  ${p}`));
-  out.push('Cells: clean | +N/-N applies N lines off | fuzz | 3way | CONFLICT | moved (file renamed upstream) | missing (file gone) | upstream (already upstream) | blocked (an earlier patch failed)');
+  out.push('Cells: clean | +N/-N applies N lines off | fuzz | 3way | CONFLICT | moved (file renamed upstream) | missing (file gone) | upstream (already upstream) | replaced (upstream has it in another form) | blocked (an earlier patch failed)');
 
   const notes = series.patches.flatMap((name, i) => verdictRuns(report, i, name));
   if (notes.length) out.push('', 'Verdicts that need work (details at the first tag of each run; --json has every tag):', ...notes);
   if (report.advice?.length) out.push('', 'What to do next:', ...report.advice.map((a) => `  ${number(a.patch)}  ${a.text}`));
+  if (report.forward) {
+    out.push('', `Way forward: ${forwardSummary(report).join(' ').replace(/`/g, '')}`);
+    out.push(...report.forward.patches.map((p) => `  ${number(p.patch)}  ${p.action.padEnd(6)}  ${p.why.replace(/`/g, '')}`));
+  }
   const passing = tags.filter((t) => t.ok).length;
   out.push(
     '',
@@ -55,6 +60,26 @@ export function formatCheck(report: CheckReport): string {
       : `${passing} of ${tags.length} tags take the series as it is (clean or offset); ${tags.length - passing} need work.`,
   );
   return out.join('\n');
+}
+
+/**
+ * The way forward in a sentence or two: the newest release to move to (and
+ * where the variant leaves upstream), and how many patches it carries.
+ * Backticks mark code, as in the advice; `forward.patches` says what
+ * `bro upgrade` does with each.
+ */
+export function forwardSummary(report: CheckReport): string[] {
+  const f = report.forward;
+  if (!f) return [];
+  const dropped = f.patches.filter((p) => p.action === 'drop').length;
+  const what = f.variant ? `\`${f.variant}\`` : `the ${report.source} series`;
+  return [
+    f.defaultOf
+      ? `${f.tag} is the admin container Bottlerocket ${f.defaultOf} defaults to.`
+      : `${f.tag} is the newest release ${f.variant ? `that still ships ${what}` : `to move ${what} to`}${f.adminVersion ? ` (its admin container: v${f.adminVersion})` : ''}.`,
+    ...(f.leaves ? [`${f.leaves.tag} drops ${what}${f.leaves.successor ? `; its successor there is \`${f.leaves.successor}\`` : ''}.`] : []),
+    `There the series carries ${f.carries} of its ${report.series.patches.length} patches (${dropped} dropped). \`${f.command}\` would:`,
+  ];
 }
 
 export interface VerdictRun {
@@ -116,6 +141,8 @@ export function describe(r: PatchResult): string[] {
     case 'upstreamed':
       if (r.backport) return [`upstreamed: the tag has upstream commit ${r.backport}, which this patch backports; drop the patch`];
       return [`upstreamed: the tag already has this change${moves ? ` (at ${moves})` : ''}; drop the patch`];
+    case 'replaced':
+      return [`replaced: upstream has what the patch gives in its own form (applying it: ${r.applies ?? 'not tried'}); see what to do next`];
     case 'blocked':
       return [`blocked: builds on ${(r.blockedBy ?? []).join(', ')}, which failed`];
     case 'conflict':

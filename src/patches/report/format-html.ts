@@ -1,5 +1,5 @@
 import type { CheckReport, PatchResult, PatchStatus } from '../check/check-report.js';
-import { cell, describe, number, runsOf } from './format-check.js';
+import { cell, describe, forwardSummary, number, runsOf } from './format-check.js';
 import { MEANING, STATUS_ORDER } from './format-markdown.js';
 
 /**
@@ -16,6 +16,7 @@ const COLOUR: Record<PatchStatus, { bg: string; fg: string }> = {
   '3way': { bg: '#f0883e', fg: '#fff' },
   moved: { bg: '#a371f7', fg: '#fff' },
   upstreamed: { bg: '#d0d7de', fg: '#24292f' },
+  replaced: { bg: '#9ecbff', fg: '#0a3069' },
   conflict: { bg: '#cf222e', fg: '#fff' },
   missing: { bg: '#24292f', fg: '#fff' },
   blocked: { bg: '#8c6d4f', fg: '#fff' },
@@ -44,7 +45,8 @@ ${STATUS_ORDER.map((s) => `.s-${s === '3way' ? 'threeway' : s} { background: ${C
 ul.advice { padding-left: 20px; } ul.advice li { margin: 4px 0; }
 .kind { display: inline-block; min-width: 52px; padding: 0 6px; border-radius: 3px; font-size: 12px; text-align: center; margin-right: 6px; }
 .k-drop { background: #d0d7de; } .k-rebase { background: #a371f7; color: #fff; } .k-hand { background: #cf222e; color: #fff; }
-.k-first { background: #8c6d4f; color: #fff; } .k-keep { background: #2da44e; color: #fff; }
+.k-first { background: #8c6d4f; color: #fff; } .k-keep { background: #2da44e; color: #fff; } .k-port { background: #f0883e; color: #fff; }
+.k-stop { background: #cf222e; color: #fff; } .forward { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; background: #f6f8fa; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f6f8fa; padding: 1px 4px; border-radius: 3px; }
 pre { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f6f8fa; padding: 8px 12px; border-radius: 4px; overflow-x: auto; margin: 4px 0 8px; }
 .run { margin: 6px 0; } .warn { background: #fff8c5; border: 1px solid #d4a72c; padding: 6px 10px; border-radius: 4px; }
@@ -90,6 +92,12 @@ function source(report: CheckReport): string {
   out.push(`<p class="meta">Series <code>${escape(series.base)}</code> (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of <code>${escape(report.url)}</code>.</p>`);
   for (const warning of report.warnings) out.push(`<p class="warn">${escape(warning)}</p>`);
   if (!tags.length) return out.join('\n');
+  if (report.forward) {
+    const [head = '', ...rest] = forwardSummary(report);
+    out.push(`<div class="forward"><h3 id="${escape(report.source)}-forward">The way forward</h3><p><b>${withCode(head)}</b> ${rest.map(withCode).join(' ')}</p>`, '<ul class="advice">');
+    for (const p of report.forward.patches) out.push(`<li><span class="kind k-${p.action}">${escape(p.action)}</span><b>${escape(number(p.patch))}</b> ${withCode(p.why)}</li>`);
+    out.push('</ul></div>');
+  }
   if (report.advice?.length) {
     out.push(`<h3 id="${escape(report.source)}-next">What to do next</h3>`, '<ul class="advice">');
     for (const a of report.advice) out.push(`<li><span class="kind k-${a.kind}">${escape(a.kind)}</span><b>${escape(number(a.patch))}</b> ${withCode(a.text)}</li>`);

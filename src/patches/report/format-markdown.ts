@@ -1,5 +1,5 @@
 import type { CheckReport, PatchResult, PatchStatus } from '../check/check-report.js';
-import { cell, describe, number, runsOf } from './format-check.js';
+import { cell, describe, forwardSummary, number, runsOf } from './format-check.js';
 
 /**
  * The check as GitHub-flavoured Markdown, for a CI job's summary
@@ -18,6 +18,7 @@ export const SYMBOL: Record<PatchStatus, string> = {
   conflict: '🔴',
   missing: '⚫',
   upstreamed: '⚪',
+  replaced: '🔘',
   blocked: '🟤',
 };
 
@@ -31,10 +32,11 @@ export const MEANING: Record<PatchStatus, string> = {
   conflict: 'does not apply',
   missing: 'file gone upstream',
   upstreamed: 'already upstream',
+  replaced: 'upstream has it in another form',
   blocked: 'an earlier patch failed',
 };
 
-export const STATUS_ORDER: readonly PatchStatus[] = ['clean', 'offset', 'fuzz', '3way', 'moved', 'upstreamed', 'conflict', 'missing', 'blocked'];
+export const STATUS_ORDER: readonly PatchStatus[] = ['clean', 'offset', 'fuzz', '3way', 'moved', 'upstreamed', 'replaced', 'conflict', 'missing', 'blocked'];
 
 export function formatMarkdown(reports: readonly CheckReport[]): string {
   const out = ['# bro patches check', ''];
@@ -67,6 +69,12 @@ function source(report: CheckReport): string[] {
   out.push(`Series ${code(series.base)} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${code(report.url)}.`, '');
   for (const warning of report.warnings) out.push(`> ⚠️ ${text(warning)}`, '');
   if (!tags.length) return out;
+  if (report.forward) {
+    const [head = '', ...rest] = forwardSummary(report);
+    out.push('### The way forward', '', `**${adviceText(head)}** ${rest.map(adviceText).join(' ')}`, '');
+    out.push('| patch | upgrade | why |', '| --- | --- | --- |');
+    out.push(...report.forward.patches.map((p) => `| **${number(p.patch)}** | ${p.action} | ${adviceText(p.why).replace(/\|/g, '\\|')} |`), '');
+  }
   if (report.advice?.length) {
     out.push('### What to do next', '', ...report.advice.map((a) => `- **${number(a.patch)}** ${adviceText(a.text)}`), '');
   }
