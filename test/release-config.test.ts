@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Ec2 } from '../src/adapters/aws.js';
 import { deprecationTime, parseDeprecation } from '../src/config/deprecation.js';
 import { validateVariant } from '../src/config/variant.js';
-import { grantImage } from '../src/build/steps/share.js';
+import { revokeImage } from '../src/build/steps/revoke.js';
+import { grantImage, verifyShare } from '../src/build/steps/share.js';
 import { runCli } from './helpers/cli.js';
 import { ORGANIZATION, releaseProject, variantToml } from './helpers/release-world.js';
 import { problems } from './helpers/variant-problems.js';
@@ -163,6 +164,25 @@ describe('organization and OU grants', () => {
     w.modifying.length = 0;
     await grantImage(w.ec2, image, { accounts: ['111111111111'], drop: [ORGANIZATION], tags: {} });
     expect([...w.launch]).toEqual(['111111111111']);
+    expect(w.modifying.map((m) => m.action)).toEqual(['ModifyImageAttribute']);
+  });
+
+  it('a rerun verifies the organization and OU launch grants (accounts only on snapshots); one removed behind bro reshares', async () => {
+    const w = ec2World();
+    const accounts = ['111111111111', ORGANIZATION, OU];
+    const shared = await grantImage(w.ec2, image, { accounts, tags: {} });
+    const recorded = { ...shared, snapshotIds: ['snap-1'] };
+    expect(await verifyShare(w.ec2, recorded, accounts)).toMatchObject({ imageId: image.ImageId, changes: [] });
+    w.launch.delete(OU);
+    expect(await verifyShare(w.ec2, recorded, accounts)).toBeUndefined();
+  });
+
+  it('revoking an organization removes its launch permission and makes no snapshot call', async () => {
+    const w = ec2World();
+    await grantImage(w.ec2, image, { accounts: ['111111111111', ORGANIZATION], tags: {} });
+    w.modifying.length = 0;
+    const revoked = await revokeImage(w.ec2, image, [ORGANIZATION]);
+    expect(revoked.accounts).toEqual(['111111111111']);
     expect(w.modifying.map((m) => m.action)).toEqual(['ModifyImageAttribute']);
   });
 });

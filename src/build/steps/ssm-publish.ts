@@ -173,9 +173,11 @@ export const ssmPublishStep = defineStep({
   title: 'Publish the version parameters in every region (SSM)',
   external: true,
   needs: ['ami-register', 'share'],
+  // The AMIs and their snapshots (the release record), not the share's accounts: a revoke and a share
+  // again change those, not what is published.
   inputs: (ctx, input) => ({
     amis: input['ami-register'].amis,
-    shares: input.share.regions,
+    snapshots: Object.fromEntries(Object.entries(input.share.regions).map(([r, s]) => [r, s.snapshotIds])),
     prefix: ctx.variant.infra['ssm-prefix'] ?? null,
     version: ctx.version.full,
   }),
