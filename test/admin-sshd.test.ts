@@ -1,17 +1,17 @@
-import { chownSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   SANDBOX_FAKES,
-  makeAdminSandbox,
+  findProgram,
   sandboxUnavailable,
+  skipUnless,
   type AdminSandbox,
   type SandboxOptions,
 } from './helpers/admin-sandbox.js';
-import { ADMIN_SERIES_DIR, adminEnv, patchedAdminTree, type PatchedAdminTree } from './helpers/admin-upstream.js';
-import { findProgram } from './helpers/index.js';
+import { ADMIN_SERIES_DIR, patchedAdminTree, adminEnv, type PatchedAdminTree } from './helpers/admin-upstream.js';
+import { effective, serveSshd, SshKeys, sshdSandbox, type ServedSshd } from './helpers/admin-sshd.js';
 import { parseSeriesFile } from '../src/config/series.js';
 import { tempDir, removeDir } from './helpers/git-fixtures.js';
 
@@ -40,34 +40,17 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Skips the test, visibly and with the reason, when something it needs is missing. */
-function skipUnless(ctx: TestContext, reason: string | undefined): void {
-  if (reason) ctx.skip(reason);
-}
-
 function tree(ctx: TestContext): PatchedAdminTree {
   skipUnless(ctx, noUpstream);
   return patched!;
 }
 
-/** One set of host keys for all the sandboxes (an RSA key takes a while). */
-let keys: string | undefined;
-async function hostKeys(): Promise<string> {
-  if (keys) return keys;
-  const dir = tempDir('bro-host-keys-');
-  for (const alg of ALGORITHMS) {
-    await execa('ssh-keygen', ['-q', '-t', alg, '-N', '', '-f', join(dir, `ssh_host_${alg}_key`)], {
-      env: adminEnv(),
-      extendEnv: false,
-    });
-  }
-  return (keys = dir);
-}
-afterAll(() => keys && removeDir(keys));
+const keys = new SshKeys();
+afterAll(() => keys.dispose());
 
 describe('the patched sshd_config, read by the real sshd in the image layout', () => {
   /** The image's file system with this machine's sshd, and host keys made by the real ssh-keygen where the start script keeps them. */
-  async function sshdSandbox(ctx: TestContext, sshdConfig: string): Promise<AdminSandbox> {
+  async function sandboxFor(ctx: TestContext, sshdConfig: string): Promise<AdminSandbox> {
     skipUnless(
       ctx,
       findProgram('sshd')
@@ -79,23 +62,22 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
       findProgram('ssh-keygen') ? undefined : 'ssh-keygen is not installed (Debian package openssh-client)',
     );
     skipUnless(ctx, await sandboxUnavailable());
-    const s = makeAdminSandbox({ startScript: '', sshdConfig }, { sshd: 'real' });
+    const s = await sshdSandbox(keys, sshdConfig, PERSISTENT);
     cleanups.push(s.cleanup);
-    cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
     return s;
   }
 
-  /** `sshd -T -C user=…`: the settings sshd would apply to that user's connection, as (keyword, value) lines. */
-  async function effective(s: AdminSandbox, user: string): Promise<string[]> {
-    const result = await s.run(['/usr/sbin/sshd', '-T', '-C', `user=${user},host=client.example,addr=192.0.2.10`]);
+  /** `sshd -T -C user=…`, which must succeed silently: the settings sshd would apply to that user's connection. */
+  async function settingsFor(s: AdminSandbox, user: string): Promise<string[]> {
+    const result = await effective(s, user);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
-    return result.stdout.split('\n');
+    return result.lines;
   }
 
   it('sshd -t accepts it, with nothing to say', async (ctx) => {
     const t = tree(ctx);
-    const s = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    const s = await sandboxFor(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
     const result = await s.run(['/usr/sbin/sshd', '-t']);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('');
@@ -108,7 +90,7 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
       'PermitRootLogin no',
       'PermitRootLogin nope',
     );
-    const s = await sshdSandbox(ctx, broken);
+    const s = await sandboxFor(ctx, broken);
     const result = await s.run(['/usr/sbin/sshd', '-t']);
     expect(result.exitCode).toBe(255);
     expect(result.stderr).toContain('unsupported option "nope"');
@@ -116,8 +98,8 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
 
   it('for ec2-user: the EC2 Instance Connect command as its user, key files as before, no passwords, the persistent host keys', async (ctx) => {
     const t = tree(ctx);
-    const s = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
-    const lines = await effective(s, 'ec2-user');
+    const s = await sandboxFor(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    const lines = await settingsFor(s, 'ec2-user');
     expect(lines).toContain('authorizedkeyscommand /opt/aws/bin/eic_run_authorized_keys %u %f');
     expect(lines).toContain('authorizedkeyscommanduser ec2-instance-connect');
     // Key-pair keys written to ~/.ssh/authorized_keys by the start script keep working.
@@ -133,56 +115,25 @@ describe('the patched sshd_config, read by the real sshd in the image layout', (
 
   it("for root: PermitRootLogin no, where upstream v0.5.2 left sshd's default (prohibit-password: root keys accepted)", async (ctx) => {
     const t = tree(ctx);
-    const patchedSshd = await sshdSandbox(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
-    expect(await effective(patchedSshd, 'root')).toContain('permitrootlogin no');
-    const baseSshd = await sshdSandbox(ctx, await t.atBase('sshd_config'));
+    const patchedSshd = await sandboxFor(ctx, readFileSync(join(t.tree, 'sshd_config'), 'utf8'));
+    expect(await settingsFor(patchedSshd, 'root')).toContain('permitrootlogin no');
+    const baseSshd = await sandboxFor(ctx, await t.atBase('sshd_config'));
     // sshd -T names prohibit-password by its older alias on some versions.
-    expect((await effective(baseSshd, 'root')).filter((l) => l.startsWith('permitrootlogin '))).toEqual([
+    expect((await settingsFor(baseSshd, 'root')).filter((l) => l.startsWith('permitrootlogin '))).toEqual([
       expect.stringMatching(/^permitrootlogin (prohibit-password|without-password)$/),
     ]);
   });
 });
 
 describe('logging in through the real sshd with the patched sshd_config', () => {
-  const ids = new Map<string, string>();
-  let scratch: string | undefined;
-  afterAll(() => scratch && removeDir(scratch));
-
-  /** A client key pair made by the real ssh-keygen: { private key path, public key line }. */
-  async function clientKey(name: string): Promise<{ file: string; pub: string }> {
-    scratch ??= tempDir('bro-ssh-client-');
-    const file = join(scratch, name);
-    if (!ids.has(name)) {
-      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], {
-        env: adminEnv(),
-        extendEnv: false,
-      });
-      ids.set(name, readFileSync(`${file}.pub`, 'utf8').trim());
-    }
-    return { file, pub: ids.get(name)! };
-  }
-
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
+  const clientKey = (name: string) => keys.client(name);
 
   /**
    * Serves the patched sshd_config with the real sshd in the sandbox, as the
    * image runs it (`sshd -e -D`), on a free loopback port instead of 22
    * (`-p`, `-o ListenAddress=`: the only changes, on the command line).
    */
-  async function serve(
-    ctx: TestContext,
-    options: SandboxOptions,
-  ): Promise<{
-    s: AdminSandbox;
-    login: (user: string, key: string) => Promise<{ exitCode?: number; stdout: string; stderr: string }>;
-    log: () => string;
-  }> {
+  async function serve(ctx: TestContext, options: SandboxOptions): Promise<ServedSshd> {
     const t = tree(ctx);
     skipUnless(
       ctx,
@@ -197,64 +148,9 @@ describe('logging in through the real sshd with the patched sshd_config', () => 
         : 'ssh is not installed (Debian package openssh-client): logins through the patched sshd_config are not checked',
     );
     skipUnless(ctx, await sandboxUnavailable());
-    const s = makeAdminSandbox(
-      { startScript: '', sshdConfig: readFileSync(join(t.tree, 'sshd_config'), 'utf8') },
-      { ...options, sshd: 'real' },
-    );
-    cleanups.push(s.cleanup);
-    cpSync(await hostKeys(), s.path(PERSISTENT), { recursive: true });
-    const port = await freePort();
-    const sshd = s.run(['/usr/sbin/sshd', '-e', '-D', '-p', String(port), '-o', 'ListenAddress=127.0.0.1']);
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      sshd.stderr.on('data', (chunk: Buffer) => {
-        log += String(chunk);
-        if (log.includes(`Server listening on 127.0.0.1 port ${port}.`)) resolve();
-      });
-      sshd.then((r) => reject(new Error(`sshd exited (${r.exitCode}) before listening:\n${log}`)), reject);
-    });
-    cleanups.push(async () => {
-      sshd.kill();
-      await sshd;
-    });
-    // Only the persistent ed25519 host key (the one the harvester publishes) is trusted.
-    const knownHosts = join(s.root, 'known_hosts');
-    writeFileSync(
-      knownHosts,
-      `[127.0.0.1]:${port} ${readFileSync(s.path(`${PERSISTENT}/ssh_host_ed25519_key.pub`), 'utf8')}`,
-    );
-    const login = async (user: string, key: string) => {
-      const { file } = await clientKey(key);
-      return execa(
-        'ssh',
-        [
-          '-F',
-          '/dev/null',
-          '-i',
-          file,
-          '-p',
-          String(port),
-          '-o',
-          'BatchMode=yes',
-          '-o',
-          'IdentitiesOnly=yes',
-          '-o',
-          'IdentityAgent=none',
-          '-o',
-          'StrictHostKeyChecking=yes',
-          '-o',
-          `UserKnownHostsFile=${knownHosts}`,
-          '-o',
-          'GlobalKnownHostsFile=/dev/null',
-          '-o',
-          'HostKeyAlgorithms=ssh-ed25519',
-          `${user}@127.0.0.1`,
-          'id -un',
-        ],
-        { env: adminEnv(), extendEnv: false, reject: false, stdin: 'ignore' },
-      );
-    };
-    return { s, login, log: () => log };
+    const served = await serveSshd(keys, readFileSync(join(t.tree, 'sshd_config'), 'utf8'), PERSISTENT, options);
+    cleanups.push(served.stop);
+    return served;
   }
 
   it('a key pushed through EC2 Instance Connect logs ec2-user in (no key pair, empty authorized_keys), verified against the persistent host key', async (ctx) => {

@@ -5,7 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
-import { previewSetup } from './helpers/preview-fixtures.js';
+import { HOSTILE_REGISTRIES as REGISTRIES, previewSetup, type Registry } from './helpers/preview-fixtures.js';
 import { findProgram, PATH, sealedEnv, SYSTEM_DIRS } from './helpers/index.js';
 
 /**
@@ -43,25 +43,6 @@ async function configDump(containerd: string, file: string, home: string) {
     timeout: 60_000,
   });
 }
-
-interface Registry {
-  name: string;
-  username?: string;
-  password?: string;
-  auth?: string;
-}
-
-/** Hostile values: every character the model allows that TOML, handlebars or a shell would treat specially. */
-const REGISTRIES: Registry[] = [
-  {
-    name: 'harbor.example.com',
-    username: 'robot$bro+pull',
-    password: `q"uote \\back\\slash &amp; <lt> 'apos''' \`=\` {{x}} $HOME`,
-  },
-  { name: 'harbor.example.com:8443', username: "it's me", password: '비밀번호 💝 ünï \u00a0 \\u0041' },
-  { name: '10.0.0.1:5000', auth: Buffer.from('user:p"a\\ss&<').toString('base64') },
-  { name: 'registry-1.docker.io', username: 'docker-user', password: '\'"\'"\\\\"' },
-];
 
 /** A TOML literal string cannot hold `'`; a basic string escapes `"` and `\`. */
 const tomlString = (value: string) => JSON.stringify(value);

@@ -89,6 +89,38 @@ const loginDirs = () => {
     : [];
 };
 
+/** `bro build` (or `command`) as its own process, reaching ECR and STS through their loopback endpoints, EC2 through `env`'s. */
+const broArgs = (command = 'build') => [
+  join(REPO_ROOT, 'dist/src/bin/bro.js'),
+  command,
+  'aws-k8s-1.18',
+  '--version',
+  '1.0.4-hc1',
+  '--project-dir',
+  s.project,
+  '--cache-dir',
+  s.cacheDir,
+  '--ci',
+  '--wait-poll',
+  '0.05',
+  ...(command === 'build' ? ['--min-free-disk', '0.1'] : []),
+];
+const runBro = (env: Record<string, string>, args = broArgs()) => {
+  const child = spawn(process.execPath, args, {
+    env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  return {
+    child,
+    exited: new Promise<{ code: number | null; stderr: string }>((r) =>
+      child.on('exit', (code) => r({ code, stderr })),
+    ),
+  };
+};
+
 describe.skipIf(skipsBecause(procMissing))('kill -9 of bro, then a rerun', () => {
   it.each([
     ['os-build', 'cargo', 'default'],
@@ -98,28 +130,7 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro, then a rerun', () =>
   ])(
     'during %s: no second %s %s beside the orphan, no login left on disk, the same AWS state and manifest',
     async (_step, tool, what) => {
-      const bro = spawn(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'dist/src/bin/bro.js'),
-          'build',
-          'aws-k8s-1.18',
-          '--version',
-          '1.0.4-hc1',
-          '--project-dir',
-          s.project,
-          '--cache-dir',
-          s.cacheDir,
-          '--ci',
-          '--min-free-disk',
-          '0.1',
-        ],
-        {
-          env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, BRO_FAKE_BLOCK: `${tool}:${what}` }),
-          stdio: 'ignore',
-        },
-      );
-      children.push(bro);
+      const bro = runBro({ BRO_FAKE_BLOCK: `${tool}:${what}` });
       // Every blocked program has started (one push per region) and is recorded in the lock.
       const pidsFile = `${s.tools.env.BRO_FAKE_CALLS}.blocked-${tool}-${what}.pids`;
       const blocked = () =>
@@ -127,9 +138,8 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro, then a rerun', () =>
       const expected = what === 'push' ? REGIONS.length : 1;
       await until(() => blocked().length === expected && blocked().every((pid) => lockGroups().includes(pid)));
       const orphan = blocked()[0]!;
-      const exited = new Promise((r) => bro.on('exit', r));
-      bro.kill('SIGKILL');
-      await exited;
+      bro.child.kill('SIGKILL');
+      await bro.exited;
       expect(alive(orphan), 'the orphan runs').toBe(true);
       const started = () =>
         s.tools
@@ -183,34 +193,12 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it applies a pa
     );
     chmodSync(join(bin, 'git'), 0o755);
     try {
-      const bro = spawn(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'dist/src/bin/bro.js'),
-          'build',
-          'aws-k8s-1.18',
-          '--version',
-          '1.0.4-hc1',
-          '--project-dir',
-          s.project,
-          '--cache-dir',
-          s.cacheDir,
-          '--ci',
-          '--min-free-disk',
-          '0.1',
-        ],
-        {
-          env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, PATH: `${bin}:${s.tools.env.PATH}` }),
-          stdio: 'ignore',
-        },
-      );
-      children.push(bro);
+      const bro = runBro({ PATH: `${bin}:${s.tools.env.PATH}` });
       const marker = join(bin, 'am-blocked');
       await until(() => existsSync(marker) && lockGroups().includes(Number(readFileSync(marker, 'utf8'))));
       const orphan = Number(readFileSync(marker, 'utf8'));
-      const exited = new Promise((r) => bro.on('exit', r));
-      bro.kill('SIGKILL');
-      await exited;
+      bro.child.kill('SIGKILL');
+      await bro.exited;
 
       const refused = await s.build();
       expect(refused.code).toBe(1);
@@ -230,39 +218,6 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it applies a pa
     }
   });
 });
-
-/** bro as its own process, reaching EC2 through a loopback endpoint (`env`), ECR and STS through theirs. */
-const broArgs = () => [
-  join(REPO_ROOT, 'dist/src/bin/bro.js'),
-  'build',
-  'aws-k8s-1.18',
-  '--version',
-  '1.0.4-hc1',
-  '--project-dir',
-  s.project,
-  '--cache-dir',
-  s.cacheDir,
-  '--ci',
-  '--min-free-disk',
-  '0.1',
-  '--wait-poll',
-  '0.05',
-];
-const runBro = (env: Record<string, string>, args = broArgs()) => {
-  const child = spawn(process.execPath, args, {
-    env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  return {
-    child,
-    exited: new Promise<{ code: number | null; stderr: string }>((r) =>
-      child.on('exit', (code) => r({ code, stderr })),
-    ),
-  };
-};
 
 describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it shares (EC2 through a loopback endpoint)', () => {
   it.each([
@@ -312,19 +267,7 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it shares (EC2 
       const built = await runBro(ec2.env).exited;
       expect(built.code, built.stderr).toBe(0);
       const applied = ec2.holdAfter('ModifySnapshotAttribute');
-      const revoke = runBro(ec2.env, [
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        'share',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--revoke',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-        '--ci',
-      ]);
+      const revoke = runBro(ec2.env, [...broArgs('share'), '--revoke']);
       await applied;
       revoke.child.kill('SIGKILL');
       await revoke.exited;

@@ -2,7 +2,13 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64, decodeBase64Utf8 } from '../src/preview/base64.js';
 import { createEngine } from '../src/preview/engine.js';
-import { ecrRegistry, KNOWN_HELPERS, registeredHelperNames, tomlBasicString } from '../src/preview/schnauzer.js';
+import {
+  ecrRegistry,
+  KNOWN_HELPERS,
+  registeredHelperNames,
+  schnauzerHelpers,
+  tomlBasicString,
+} from '../src/preview/schnauzer.js';
 import { addedCode, postImage, readPatch, rustStringPairs } from './helpers/preview-fixtures.js';
 
 /** Renders like schnauzer's unit tests do: one template, strict mode, the helpers. */
@@ -131,5 +137,85 @@ describe('toml_encode (patches/bottlerocket/1.0.4, "schnauzer: add toml_encode h
     const names = registeredHelperNames(postImage(patch, 'sources/api/schnauzer/src/lib.rs'));
     expect(names).toContain('toml_encode');
     expect(names.filter((n) => !KNOWN_HELPERS[n])).toEqual([]);
+  });
+});
+
+describe("schnauzer's helpers at v1.7.2 (helpers.rs), and handlebars-rust 4's rules", () => {
+  const render4 = async (template: string, data: unknown, cpus?: number) =>
+    (await createEngine(KNOWN_HELPERS, { handlebars4: true })).render(
+      'dynamic template',
+      template,
+      data,
+      cpus === undefined ? undefined : { cpus },
+    );
+
+  it('kube_reserve_cpu: the setting when set, else 60/70/75/80m for 1-4 cores and 2.5m per core beyond, rounded down', async () => {
+    const cpu = (cpus: number) => render4('{{kube_reserve_cpu settings.kube-reserved.cpu}}', { settings: {} }, cpus);
+    expect(await Promise.all([1, 2, 3, 4, 5, 6, 96].map(cpu))).toEqual([
+      '60m',
+      '70m',
+      '75m',
+      '80m',
+      '82m',
+      '85m',
+      '310m',
+    ]);
+    expect(await render4('{{kube_reserve_cpu x}}', { x: '250m' }, 2)).toBe('250m');
+    await expect(render4('{{kube_reserve_cpu x}}', { x: ['1'] }, 2)).rejects.toThrow(/expected scalar/);
+  });
+
+  it('kube_reserve_memory: 11 MiB per max pod + 255 MiB unless set; max-pods must be a number', async () => {
+    expect(await render4('{{kube_reserve_memory pods m}}', { pods: 29 })).toBe('574Mi');
+    expect(await render4('{{kube_reserve_memory pods m}}', { pods: 29, m: '1Gi' })).toBe('1Gi');
+    await expect(render4('{{kube_reserve_memory pods m}}', { pods: '29' })).rejects.toThrow(/expected number/);
+  });
+
+  it('join_array quotes each string as-is; join_node_taints joins key=value:Effect in key order', async () => {
+    expect(await render4('[{{join_array ", " xs}}]', { xs: ['https://a', 'b"c'] })).toBe('["https://a", "b"c"]');
+    await expect(render4('{{join_array ", " xs}}', { xs: [1] })).rejects.toThrow(
+      /join_array helper expected type 'string'/,
+    );
+    expect(
+      await render4('{{join_node_taints t}}', { t: { z: ['1:NoSchedule'], a: ['2:NoExecute', '3:NoSchedule'] } }),
+    ).toBe('a=2:NoExecute,a=3:NoSchedule,z=1:NoSchedule');
+    expect(await render4('{{join_node_taints t}}', {})).toBe('');
+  });
+
+  it('host, goarch', async () => {
+    expect(await render4('{{host u}}', { u: 'https://proxy.example.com:3128/x' })).toBe('proxy.example.com');
+    await expect(render4('{{host u}}', { u: 'not a url' })).rejects.toThrow(/Expected an absolute URL/);
+    expect(await render4('{{goarch a}} {{goarch b}}', { a: 'x86_64', b: 'aarch64' })).toBe('amd64 arm64');
+    await expect(render4('{{goarch a}}', { a: 'mips' })).rejects.toThrow(/Unknown architecture 'mips'/);
+  });
+
+  it('strict mode fails `eq` on a missing value (4.1+), where 3.5 read it as null', async () => {
+    const template = '{{#if (eq gates.X null)}}default{{/if}}';
+    expect(await render(template, { gates: {} })).toBe('default');
+    await expect(render4(template, { gates: {} })).rejects.toThrow(/`eq` helper: Couldn't read parameter 1/);
+    expect(await render4(template, { gates: { X: null } })).toBe('default');
+  });
+
+  it('removes standalone block lines, as handlebars.js (4.0+); 3.5 kept them', async () => {
+    const template = 'a:\n{{#each xs}}\n  - {{this}}\n{{/each}}\nb\n';
+    expect(await render4(template, { xs: [1, 2] })).toBe('a:\n  - 1\n  - 2\nb\n');
+    expect(await render(template, { xs: [1, 2] })).toBe('a:\n\n  - 1\n\n  - 2\n\nb\n');
+  });
+
+  it("reads the region maps from the tree's helpers.rs", () => {
+    const helpersRs = [
+      'lazy_static! {',
+      "    static ref PAUSE_CONTAINER_MAP: HashMap<&'static str, &'static str> = {",
+      '        let mut m = HashMap::new();',
+      '        m.insert("xx-test-1", "123456789012");',
+      '        m',
+      '    };',
+      '}',
+      'const PAUSE_FALLBACK_REGISTRY: &str = "602401143452";',
+      'const PAUSE_FALLBACK_REGION: &str = "us-east-1";',
+    ].join('\n');
+    const prefix = schnauzerHelpers(helpersRs)['pause-prefix']!;
+    const call = (region: string) => prefix({ name: 'pause-prefix', params: [region], hash: {}, template: 't' });
+    expect(call('xx-test-1')).toBe('123456789012.dkr.ecr.xx-test-1.amazonaws.com');
+    expect(call('us-west-2')).toBe('602401143452.dkr.ecr.us-east-1.amazonaws.com');
   });
 });

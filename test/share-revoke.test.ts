@@ -195,6 +195,16 @@ describe('revoke and share say what EC2 shows', () => {
     expect(manifest().accounts).toEqual([]);
   });
 
+  it('no record and no AMI of that name in EC2: revoke refuses and says why', async () => {
+    const result = await revoke();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `Nothing to revoke: no build of aws-k8s-1.18 1.0.4-hc1 registered AMIs in ${s.work}, and EC2 shows none named ${AMI_NAME} owned by this account in ${REGIONS.join(', ')}`,
+    );
+    expect(result.stderr).toContain('Pass the --version (and --work-dir) of the build whose AMIs to revoke');
+    expect(s.world.modifying()).toEqual([]);
+  });
+
   it('a same-named AMI of another build (no state file): "not ours, left alone" with whom it grants; nothing changed there', async () => {
     expect((await s.build()).code).toBe(0);
     const ids = amis();

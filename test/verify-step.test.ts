@@ -155,16 +155,16 @@ describe('the verify step (in every dry run, after patching)', () => {
   it('only warns when an upstream template it does not patch uses a helper bro does not simulate', async () => {
     const lib = (base['sources/api/schnauzer/src/lib.rs'] as string).replace(
       '    Ok(',
-      '    template_registry.register_helper("goarch", Box::new(helpers::goarch));\n    Ok(',
+      '    template_registry.register_helper("net_mask", Box::new(helpers::net_mask));\n    Ok(',
     );
     const result = await dryRun([], undefined, {
       'sources/api/schnauzer/src/lib.rs': lib,
       'packages/kubernetes-1.18/kubernetes-ca-crt':
-        '{{goarch os.arch}}\n{{base64_decode settings.kubernetes.cluster-certificate}}\n',
+        '{{net_mask os.arch}}\n{{base64_decode settings.kubernetes.cluster-certificate}}\n',
     });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(
-      '! verify: packages/kubernetes-1.18/kubernetes-ca-crt (not patched) does not render with only the settings it needs: kubernetes-ca-crt:1: bro does not simulate the helper "goarch"',
+      '! verify: packages/kubernetes-1.18/kubernetes-ca-crt (not patched) does not render with only the settings it needs: kubernetes-ca-crt:1: bro does not simulate the helper "net_mask"',
     );
   });
 });

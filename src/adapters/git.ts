@@ -47,6 +47,14 @@ export interface Git {
   formatCommits(repo: string, shas: readonly string[]): Promise<string>;
   /** The changes of the work tree not in HEAD (untracked files too, not ignored ones) as one format-patch mail; '' when there are none. The index is left alone. */
   snapshotWork(repo: string, subject: string): Promise<string>;
+  /** `git am --continue`: false when it stopped again (the next patch conflicts). */
+  amContinue(repo: string): Promise<boolean>;
+  /** Whether the index differs from HEAD (a stopped `git am` whose change rerere or a person staged). */
+  hasStagedChanges(repo: string): Promise<boolean>;
+  /** Turns on rerere in the checkout, staging what a recorded resolution resolves (rerere.autoUpdate). */
+  enableRerere(repo: string): Promise<void>;
+  /** The repository's own git directory (the checkout's .git), absolute. */
+  gitDir(repo: string): Promise<string>;
   /** Whether a `git am` is stopped in the checkout (a conflict left for hand resolution). */
   amInProgress(repo: string): Promise<boolean>;
   /** `git apply --check -v`, returning git's own explanation when it fails. */
@@ -157,6 +165,21 @@ export function createGit(runner: Runner): Git {
     },
     async amAbort(repo) {
       await run(['am', '--abort'], { cwd: repo, okExitCodes: [1, 128] });
+    },
+    async amContinue(repo) {
+      const { exitCode } = await run(['am', '--quiet', '--continue'], { cwd: repo, okExitCodes: [1, 128] });
+      return exitCode === 0;
+    },
+    async hasStagedChanges(repo) {
+      const { exitCode } = await run(['diff', '--cached', '--quiet'], { cwd: repo, okExitCodes: [1] });
+      return exitCode === 1;
+    },
+    async enableRerere(repo) {
+      await run(['config', 'rerere.enabled', 'true'], { cwd: repo });
+      await run(['config', 'rerere.autoUpdate', 'true'], { cwd: repo });
+    },
+    async gitDir(repo) {
+      return (await run(['rev-parse', '--path-format=absolute', '--git-dir'], { cwd: repo })).stdout.trim();
     },
     async foreignCommits(repo, base) {
       const { stdout } = await run(

@@ -181,16 +181,20 @@ export function createRunner(options: RunnerOptions): Runner {
       const quietMs = command.quietTimeoutMs ?? QUIET_TIMEOUT_MS;
       const started = Date.now();
       let quietFor: number | undefined;
+      let kill: NodeJS.Timeout | undefined;
       const watchdog = setInterval(
         () => {
           if (quietFor !== undefined || Date.now() - lastOutput < quietMs) return;
           quietFor = Date.now() - lastOutput;
           stopGroup(child, 'SIGTERM');
-          setTimeout(() => stopGroup(child, 'SIGKILL'), 5_000).unref();
+          kill = setTimeout(() => stopGroup(child, 'SIGKILL'), 5_000);
         },
         Math.min(quietMs, 1_000),
       );
-      const ended = await exited.finally(() => clearInterval(watchdog));
+      const ended = await exited.finally(() => {
+        clearInterval(watchdog);
+        clearTimeout(kill);
+      });
       await followed;
       if (log) await new Promise<void>((resolve) => log.end(resolve));
       if (interrupted()) throw new InterruptedError(`Interrupted while running: ${shown}`);

@@ -11,6 +11,7 @@ import { registerPreview } from './commands/preview.cli.js';
 import { registerPromote } from './commands/promote.cli.js';
 import { registerPrune } from './commands/prune.cli.js';
 import { registerShare } from './commands/share.cli.js';
+import { registerUpgrade } from './commands/upgrade.cli.js';
 import { registerVariants } from './commands/variants.cli.js';
 
 /**
@@ -48,6 +49,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     registerPrune,
     registerManifest,
     registerMatrix,
+    registerUpgrade,
     registerVariants,
   ]) {
     register(program, io);

@@ -34,6 +34,21 @@ const source = (defaultUrl: string) =>
     ref: gitRef.optional().describe('A tag, or a commit for an untagged base'),
   });
 
+/** The admin container differs per Bottlerocket base: `refs` maps a base tag to its ref, `ref` is the rest. */
+const adminSource = source(DEFAULT_ADMIN_CONTAINER_URL).extend({
+  refs: z
+    .record(z.string(), gitRef)
+    .superRefine((refs, ctx) => {
+      for (const tag of Object.keys(refs).filter((t) => !/^v\d+\.\d+\.\d+$/.test(t)))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(tag)} is not a Bottlerocket release tag: write the tag as --version names it, e.g. "v1.7.2"`,
+        });
+    })
+    .default({})
+    .describe('Per Bottlerocket base tag ("v1.7.2"), the admin container ref; wins over ref'),
+});
+
 const iamRoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {
   error: 'expected an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/publish"',
 });
@@ -85,7 +100,7 @@ export const VariantSchema = z.strictObject({
   'share-with-organizational-units': z.array(organizationalUnitArn).default([]).describe('The same, for OUs'),
   sources: z.strictObject({
     bottlerocket: source(DEFAULT_BOTTLEROCKET_URL).default({ url: DEFAULT_BOTTLEROCKET_URL }),
-    'admin-container': source(DEFAULT_ADMIN_CONTAINER_URL).default({ url: DEFAULT_ADMIN_CONTAINER_URL }),
+    'admin-container': adminSource.default({ url: DEFAULT_ADMIN_CONTAINER_URL, refs: {} }),
   }),
   'admin-image': z.strictObject({
     repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, {

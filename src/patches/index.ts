@@ -11,3 +11,6 @@ export { formatCheckReports } from './report/format-report.js';
 export type { ReportFormat } from './report/format-report.js';
 export { selectTags } from './select-tags.js';
 export type { TagChoice } from './select-tags.js';
+export { readUserData } from './upgrade/user-data.js';
+export { upgradeVariant } from './upgrade/upgrade.js';
+export type { UpgradeResult } from './upgrade/upgrade.js';

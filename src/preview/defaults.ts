@@ -1,16 +1,20 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { StepError } from '../shared/errors.js';
 
 /**
- * The model defaults a node starts from, as storewolf builds them at
- * Bottlerocket v1.0.4 (sources/api/storewolf/src/main.rs): the shared
- * sources/models/defaults.toml with the variant's override-defaults.toml
- * merged over it by `merge_values`.
+ * The model defaults a node starts from, as storewolf builds them. Two layouts:
+ * - v1.0.4 (sources/api/storewolf/src/main.rs): the shared
+ *   sources/models/defaults.toml with the variant's override-defaults.toml
+ *   merged over it by `merge_values`;
+ * - since v1.1.0 (sources/api/storewolf/build.rs): the `*.toml` files of the
+ *   variant's `defaults.d` (most of them links to sources/models/shared-defaults),
+ *   sorted by file name and merged in that order by the same `merge_values`.
  */
 export const DEFAULTS_PATH = 'sources/models/defaults.toml';
-export const MODELS_SRC = 'sources/models/src';
+export const MODELS_DIR = 'sources/models';
+export const MODELS_SRC = `${MODELS_DIR}/src`;
 
 export type TomlTable = Record<string, unknown>;
 
@@ -71,19 +75,40 @@ export async function readToml(tree: string, path: string): Promise<TomlTable> {
 export interface ModelDefaults {
   /** The real directory of the variant's model, relative to the tree. */
   modelDir: string;
-  /** defaults.toml with override-defaults.toml merged over it. */
+  /** The defaults files, in merge order, by their real paths relative to the tree. */
+  files: string[];
+  /** The files merged. */
   merged: TomlTable;
 }
 
 export async function loadDefaults(tree: string, variant: string): Promise<ModelDefaults> {
   const modelDir = await variantModelDir(tree, variant);
-  const overridePath = `${modelDir}/override-defaults.toml`;
-  const [shared, override] = await Promise.all([readToml(tree, DEFAULTS_PATH), readToml(tree, overridePath)]);
-  try {
-    return { modelDir, merged: mergeValues(shared, override) };
-  } catch (error) {
-    throw new StepError('preview', `${overridePath} does not match ${DEFAULTS_PATH}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const defaultsDir = `${modelDir}/defaults.d`;
+  const names = await readdir(join(tree, defaultsDir)).catch(() => undefined);
+  // defaults.d holds links (to sources/models/shared-defaults): the files are named by their real paths.
+  const root = await realpath(tree);
+  const files = names
+    ? await Promise.all(
+        names
+          .filter((n) => n.endsWith('.toml'))
+          .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+          .map(async (n) => relative(root, await realpath(join(tree, defaultsDir, n)))),
+      )
+    : [DEFAULTS_PATH, `${modelDir}/override-defaults.toml`];
+  const tables = await Promise.all(files.map((f) => readToml(tree, f)));
+  let merged: TomlTable = {};
+  tables.forEach((table, i) => {
+    try {
+      merged = mergeValues(merged, table);
+    } catch (error) {
+      throw new StepError(
+        'preview',
+        `${files[i]} does not match ${files.slice(0, i).join(', ')}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  });
+  return { modelDir, files, merged };
 }

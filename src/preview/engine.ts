@@ -14,7 +14,18 @@ import { escapeHtml, renderJson } from './escape.js';
  * - `if`/`unless` use Rust truthiness (an empty object is false); `each` sets
  *   `@first`/`@last`/`@index` for arrays and only `@first`/`@key` for objects.
  * - `each` (and join_map) iterate object keys in sorted order: serde_json's Map is a BTreeMap.
+ *
+ * handlebars-rust 4 (Bottlerocket since v1.3.0; the tree's sources/Cargo.lock says which) differs
+ * in two ways that change output, both on with `handlebars4`:
+ * - standalone lines (`{{#if x}}` alone on a line) are removed, as in handlebars.js (4.0, #404; 4.1.4);
+ * - strict mode applies to the built-in helpers made by `handlebars_helper!` (`eq`, `ne`, `gt`, …,
+ *   `not`, `len`): a missing parameter fails the render (4.1.0).
  */
+
+export interface EngineOptions {
+  /** handlebars-rust 4's rules instead of 3.5's (see above). */
+  handlebars4?: boolean;
+}
 
 /** A helper call as schnauzer's helpers see it. Missing parameters are null. */
 export interface HelperCall {
@@ -23,6 +34,14 @@ export interface HelperCall {
   hash: Record<string, unknown>;
   /** The root template name, for messages. */
   template: string;
+  /** What the node the template renders on knows about itself, when the render is for one. */
+  node?: NodeEnv;
+}
+
+/** What schnauzer's helpers read from the node itself rather than from settings. */
+export interface NodeEnv {
+  /** `num_cpus::get()` */
+  cpus: number;
 }
 
 /** Returns what the helper writes to the output, unescaped. Throws to fail the render. */
@@ -42,8 +61,8 @@ export class TemplateRenderError extends Error {
 }
 
 export interface Engine {
-  /** Renders `template` with `data`; throws TemplateRenderError. */
-  render(name: string, template: string, data: unknown): string;
+  /** Renders `template` with `data` (on `node`, for helpers that read it); throws TemplateRenderError. */
+  render(name: string, template: string, data: unknown, node?: NodeEnv): string;
   /** Parses `template`; throws TemplateRenderError on a syntax error. */
   parse(name: string, template: string): void;
 }
@@ -106,10 +125,12 @@ const BOOLEAN_HELPERS: [string, number, (params: unknown[]) => boolean | undefin
 ];
 type Loc = { start: { line: number; column: number } };
 
-export async function createEngine(helpers: Record<string, Helper>): Promise<Engine> {
+export async function createEngine(helpers: Record<string, Helper>, opts: EngineOptions = {}): Promise<Engine> {
   const { default: Handlebars } = await import('handlebars');
   const hb = Handlebars.create();
+  const ignoreStandalone = !opts.handlebars4;
   let current = '';
+  let currentNode: NodeEnv | undefined;
   const lineOf = (options: HelperOptions | undefined) => (options as { loc?: Loc } | undefined)?.loc?.start.line;
   const fail = (options: HelperOptions | undefined, message: string, missing?: string) =>
     new TemplateRenderError(current, lineOf(options), message, missing);
@@ -157,7 +178,11 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
         for (const local of ['first', 'last', 'index', 'key']) delete data[local];
         data.first = i === 0;
         if (typeof key === 'number') Object.assign(data, { last: i === entries.length - 1, index: key });
-        else data.key = key;
+        else {
+          data.key = key;
+          // `@last` for objects since handlebars-rust 4.1.3.
+          if (opts.handlebars4) data.last = i === entries.length - 1;
+        }
         return options.fn(item, { data, blockParams: [item, key] });
       })
       .join('');
@@ -167,7 +192,13 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
       const options = args.pop() as HelperOptions;
       try {
         return new hb.SafeString(
-          helper({ name, params: args.map(param), hash: options.hash as Record<string, unknown>, template: current }),
+          helper({
+            name,
+            params: args.map(param),
+            hash: options.hash as Record<string, unknown>,
+            template: current,
+            node: currentNode,
+          }),
         );
       } catch (error) {
         if (error instanceof TemplateRenderError) throw error;
@@ -181,6 +212,8 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
   for (const [name, arity, compute] of BOOLEAN_HELPERS) {
     hb.registerHelper(name, (...args: unknown[]) => {
       const options = args.pop() as HelperOptions;
+      const missing = opts.handlebars4 ? args.findIndex((a) => a === undefined) : -1;
+      if (missing >= 0) throw fail(options, `\`${name}\` helper: Couldn't read parameter ${missing + 1}`);
       const params = args.map(param);
       if (params.length < arity)
         throw fail(options, `\`${name}\` helper: Couldn't read parameter ${params.length + 1}`);
@@ -240,7 +273,7 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
 
   const parse = (name: string, template: string) => {
     try {
-      return hb.parse(template, { ignoreStandalone: true }) as unknown as Node;
+      return hb.parse(template, { ignoreStandalone }) as unknown as Node;
     } catch (error) {
       const line = /on line (\d+)/.exec((error as Error).message)?.[1];
       throw new TemplateRenderError(
@@ -255,13 +288,14 @@ export async function createEngine(helpers: Record<string, Helper>): Promise<Eng
     parse(name, template) {
       parse(name, template);
     },
-    render(name, template, data) {
+    render(name, template, data, node) {
       const ast = parse(name, template);
       rewrite(ast);
       current = name;
+      currentNode = node;
       try {
         // trackIds gives helpers the paths of their parameters (not in the type definitions).
-        const compileOptions = { ignoreStandalone: true, trackIds: true };
+        const compileOptions = { ignoreStandalone, trackIds: true };
         return hb.compile(ast, compileOptions)(data);
       } catch (error) {
         if (error instanceof TemplateRenderError) throw error;

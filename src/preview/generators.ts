@@ -84,7 +84,7 @@ export function setPath(root: TomlTable, key: string, value: unknown): void {
 }
 
 /** pause_container_uri's account map (sources/api/pluto/src/main.rs at v1.0.4); other regions fall back to us-east-1. */
-const PAUSE_ACCOUNTS: Record<string, string> = {
+export const PAUSE_ACCOUNTS: Record<string, string> = {
   'af-south-1': '877085696533',
   'ap-east-1': '800184023465',
   'ap-northeast-1': '602401143452',
@@ -151,6 +151,18 @@ function runProgram(command: string, facts: NodeFacts): Outcome | undefined {
       };
     case 'pluto node-ip':
       return { value: '192.0.2.10', sample: true, note: "SAMPLE: pluto reads the instance's private IPv4 address" };
+    case 'netdog generate-hostname':
+      return {
+        value: 'ip-192-0-2-10.ec2.internal',
+        sample: true,
+        note: "SAMPLE: netdog names the node by its IP address's reverse DNS name, or the address itself",
+      };
+    case 'shibaken':
+      return {
+        value: Buffer.from(JSON.stringify({ ssh: { 'authorized-keys': [] } })).toString('base64'),
+        sample: true,
+        note: "SAMPLE: shibaken lists the instance key pair's public keys from instance metadata (none here)",
+      };
     case 'bork seed':
       return { value: 1234, sample: true, note: 'SAMPLE: bork picks a random seed in 0..2048' };
     default:

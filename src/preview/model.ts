@@ -170,7 +170,10 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
 
 async function rustFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && e.name.endsWith('.rs')).map((e) => join(dir, e.name));
+  // Since v1.1.0 a variant's mod.rs may be a link to another variant's.
+  return entries
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && e.name.endsWith('.rs'))
+    .map((e) => join(dir, e.name));
 }
 
 /** Reads the model of a variant whose real model directory is `modelDir` (relative to the tree). */
@@ -326,7 +329,7 @@ export function typeAt(model: Model, key: string): ModelType | undefined {
 }
 
 /** Candidates for a sample string: the first one the type's validator accepts is used. */
-const SAMPLE_STRINGS = ['sample-value', '1', 'none', 'cpu', 'memory.available', 'sample'];
+const SAMPLE_STRINGS = ['sample-value', '1Mi', '1', 'none', 'cpu', 'memory.available', 'sample'];
 
 /** A plausible value of `type` for sample settings: every field set. */
 export function sampleValue(type: ModelType): unknown {
@@ -343,6 +346,7 @@ export function sampleValue(type: ModelType): unknown {
       if (type.json === 'number') return 1;
       if (type.rust === 'ValidBase64') return Buffer.from('sample').toString('base64');
       if (/^Ip(v4)?Addr$/.test(type.rust)) return '192.0.2.10';
+      if (type.rust === 'Url') return 'https://sample.example.com';
       return SAMPLE_STRINGS.find((c) => !VALIDATORS[type.rust]?.(c)) ?? 'sample';
   }
 }

@@ -48,6 +48,7 @@ export interface RegistryAuthCheck {
   username?: string;
   password?: string;
   auth?: string;
+  identitytoken?: string;
   /** Fields whose parsed value differs from the configured one. */
   mismatches: string[];
 }
@@ -150,6 +151,12 @@ export function checkRegistryAuths(
   containerd: unknown,
 ): { checks: RegistryAuthCheck[]; problems: string[] } {
   const entries = (Array.isArray(configured) ? configured : []) as TomlTable[];
+  const fields = [
+    'username',
+    'password',
+    'auth',
+    ...(entries.some((e) => 'identitytoken' in e) ? ['identitytoken'] : []),
+  ];
   const registry = ['plugins', CRI, 'registry'].reduce<unknown>(child, containerd);
   const configs = (child(registry, 'configs') ?? {}) as Record<string, TomlTable>;
   const problems: string[] = [];
@@ -163,7 +170,7 @@ export function checkRegistryAuths(
     const found = child(configs[name], 'auth') as TomlTable | undefined;
     const table = found ?? {};
     if (!found) problems.push(`containerd config: no ${registryAuthTable(name)} table`);
-    const mismatches = ['username', 'password', 'auth'].filter(
+    const mismatches = fields.filter(
       (field) => entry[field] !== undefined && entry[field] !== '' && table[field] !== entry[field],
     );
     if (found)
@@ -174,7 +181,14 @@ export function checkRegistryAuths(
     // Credentials are masked here, whatever their length: the redactor leaves very short strings alone.
     const shown = (field: string, secret: boolean) =>
       typeof table[field] === 'string' ? { [field]: secret ? '***' : table[field] } : {};
-    return { name, ...shown('username', false), ...shown('password', true), ...shown('auth', true), mismatches };
+    return {
+      name,
+      ...shown('username', false),
+      ...shown('password', true),
+      ...shown('auth', true),
+      ...shown('identitytoken', true),
+      mismatches,
+    };
   });
   for (const [name, config] of Object.entries(configs)) {
     if (child(config, 'auth') !== undefined && !entries.some((e) => e.name === name))
@@ -183,7 +197,31 @@ export function checkRegistryAuths(
   return { checks, problems };
 }
 
-/** Each of the eight kubelet settings that is set must appear in its kubelet field with the same value; unset ones must not appear (featureGates keeps its defaults). */
+/**
+ * The registry credentials a node's settings configure, each under the host containerd looks it up
+ * by: `cri-registry-auths` (our v1.0.4 series: `name`), or `container-registry.credentials`
+ * (upstream's since v1.6.2: `registry`, `docker.io` rendered as registry-1.docker.io, Docker Hub's pull
+ * endpoint, as upstream's containerd template does).
+ */
+export function configuredRegistryAuths(settings: TomlTable): TomlTable[] {
+  const ours = settings['cri-registry-auths'];
+  if (Array.isArray(ours)) return ours as TomlTable[];
+  const credentials = child(settings['container-registry'], 'credentials');
+  if (!Array.isArray(credentials)) return [];
+  return (credentials as TomlTable[]).map(({ registry, ...rest }) => ({
+    name: registry === 'docker.io' ? 'registry-1.docker.io' : registry,
+    ...rest,
+  }));
+}
+
+/**
+ * Fields a kubelet config has whether or not their setting is set: featureGates (Bottlerocket's
+ * gates), and, in upstream's templates at v1.7.2, kubeReserved (computed by schnauzer's
+ * kube_reserve_* helpers) and cpuManagerPolicy (`default "none"`).
+ */
+const ALWAYS_RENDERED = new Set<string>(['featureGates', 'kubeReserved', 'cpuManagerPolicy']);
+
+/** Each of the eight kubelet settings that is set must appear in its kubelet field with the same value; unset ones must not appear (except ALWAYS_RENDERED). */
 export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unknown>): string[] {
   const problems: string[] = [];
   for (const field of KUBELET_SETTINGS) {
@@ -191,7 +229,7 @@ export function checkKubelet(kubernetes: TomlTable, kubelet: Record<string, unkn
     const set = kubernetes[key];
     const rendered = kubelet[field];
     if (set === undefined) {
-      if (rendered !== undefined && field !== 'featureGates')
+      if (rendered !== undefined && !ALWAYS_RENDERED.has(field))
         problems.push(`kubelet config: ${field} is rendered but settings.kubernetes.${key} is not set`);
       continue;
     }
@@ -382,7 +420,7 @@ export function previewNode(
   const containerd = node.files.find((f) => f.name === CONTAINERD_CONFIG);
   const kubeletFile = node.files.find((f) => f.name === KUBELET_CONFIG);
   const auths = containerd?.parsed
-    ? checkRegistryAuths(node.settings['cri-registry-auths'], containerd.parsed)
+    ? checkRegistryAuths(configuredRegistryAuths(node.settings), containerd.parsed)
     : { checks: [], problems: [] };
   // What containerd would read is as secret as what was configured, even when a template mangled it.
   for (const check of auths.checks) registerSecrets(check, redactor);

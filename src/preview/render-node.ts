@@ -61,12 +61,12 @@ export function renderNode(tree: VariantTree, userSettings: TomlTable, facts: No
     'configuration-files': tree.defaults['configuration-files'] ?? {},
   };
   const { generated, notes } = generate(tree.defaults, data, facts, (name, template, root) =>
-    tree.engine.render(name, template, root),
+    tree.engine.render(name, template, root, { cpus: facts.cpus }),
   );
   const files = tree.configFiles.map((file): RenderedFile => {
     const format = formatOf(file.name, file.path);
     try {
-      const text = tree.engine.render(file.name, file.template, data);
+      const text = tree.engine.render(file.name, file.template, data, { cpus: facts.cpus });
       const { value, problems } = parseRendered(format, text);
       return { ...file, text, format, parsed: value, problems };
     } catch (error) {

@@ -4,7 +4,7 @@ import { loadDefaults, type TomlTable } from './defaults.js';
 import { createEngine, type Engine, type Helper } from './engine.js';
 import { ENI_MAX_PODS_PATH } from './generators.js';
 import { loadModel, type Model } from './model.js';
-import { KNOWN_HELPERS, registeredHelperNames } from './schnauzer.js';
+import { registeredHelperNames, schnauzerHelpers } from './schnauzer.js';
 
 /**
  * What preview and verify read from a (patched) Bottlerocket checkout for
@@ -12,6 +12,15 @@ import { KNOWN_HELPERS, registeredHelperNames } from './schnauzer.js';
  * configuration files with their template sources, and eni-max-pods.
  */
 export const SCHNAUZER_LIB = 'sources/api/schnauzer/src/lib.rs';
+export const SCHNAUZER_HELPERS = 'sources/api/schnauzer/src/helpers.rs';
+/** The workspace lock: which handlebars-rust schnauzer is built with. */
+export const CARGO_LOCK = 'sources/Cargo.lock';
+
+/** The major version of the `handlebars` package in a Cargo.lock; 3 when it has none (v1.0.4 locks 3.5.1). */
+export function handlebarsMajor(cargoLock: string): number {
+  const version = /\[\[package\]\]\s*name = "handlebars"\s*version = "(\d+)\./.exec(cargoLock)?.[1];
+  return version ? Number(version) : 3;
+}
 
 export interface ConfigFile {
   /** The name in `configuration-files`, e.g. `containerd-config-toml`. */
@@ -27,6 +36,8 @@ export interface VariantTree {
   root: string;
   variant: string;
   modelDir: string;
+  /** The defaults files merged into `defaults`, in order. */
+  defaultsFiles: string[];
   defaults: TomlTable;
   model: Model;
   engine: Engine;
@@ -66,14 +77,17 @@ export function locateTemplate(
 }
 
 export async function loadVariantTree(root: string, variant: string): Promise<VariantTree> {
-  const { modelDir, merged } = await loadDefaults(root, variant);
+  const { modelDir, files: defaultsFiles, merged } = await loadDefaults(root, variant);
   const model = await loadModel(root, modelDir);
-  const libRs = await readFile(join(root, SCHNAUZER_LIB), 'utf8').catch(() => '');
+  const [libRs, helpersRs, cargoLock] = await Promise.all(
+    [SCHNAUZER_LIB, SCHNAUZER_HELPERS, CARGO_LOCK].map((f) => readFile(join(root, f), 'utf8').catch(() => '')),
+  );
+  const known = schnauzerHelpers(helpersRs ?? '');
   // Templates may use exactly the helpers this tree's schnauzer registers; one bro cannot simulate fails where it is used.
   const helpers: Record<string, Helper> = Object.fromEntries(
-    registeredHelperNames(libRs).map((name): [string, Helper] => [
+    registeredHelperNames(libRs ?? '').map((name): [string, Helper] => [
       name,
-      KNOWN_HELPERS[name] ??
+      known[name] ??
         (() => {
           throw new Error(
             `bro does not simulate the helper "${name}" that ${SCHNAUZER_LIB} registers; port it to src/preview/schnauzer.ts`,
@@ -81,7 +95,7 @@ export async function loadVariantTree(root: string, variant: string): Promise<Va
         }),
     ]),
   );
-  const engine = await createEngine(helpers);
+  const engine = await createEngine(helpers, { handlebars4: handlebarsMajor(cargoLock ?? '') >= 4 });
 
   const packages = await packageFiles(root);
   const files = (merged['configuration-files'] ?? {}) as Record<string, { path?: string; 'template-path'?: string }>;
@@ -102,5 +116,16 @@ export async function loadVariantTree(root: string, variant: string): Promise<Va
     configFiles.push({ name, path: file.path, source, template: await readFile(join(root, source), 'utf8') });
   }
   const eniMaxPods = await readFile(join(root, ENI_MAX_PODS_PATH), 'utf8').catch(() => '');
-  return { root, variant, modelDir, defaults: merged, model, engine, configFiles, unlocated, eniMaxPods };
+  return {
+    root,
+    variant,
+    modelDir,
+    defaultsFiles,
+    defaults: merged,
+    model,
+    engine,
+    configFiles,
+    unlocated,
+    eniMaxPods,
+  };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Variant } from '../config/variant.js';
 import type { BuildVersion } from '../config/version.js';
 import { parse as parseToml } from 'smol-toml';
-import { DEFAULTS_PATH, mergeValues, MODELS_SRC, type TomlTable } from './defaults.js';
+import { mergeValues, MODELS_DIR, type TomlTable } from './defaults.js';
 import { jsonEqual, TemplateRenderError } from './engine.js';
 import { setPath } from './generators.js';
 import { checkValue, sampleValue, typeAt, type ModelType } from './model.js';
@@ -104,11 +104,9 @@ async function checkChangedDefaults(
   tree: VariantTree,
   readAtPin: (path: string) => Promise<string | undefined>,
 ): Promise<Finding[]> {
-  const files = [DEFAULTS_PATH, `${tree.modelDir}/override-defaults.toml`];
-  const [shared, override] = await Promise.all(
-    files.map(async (f) => parseToml((await readAtPin(f)) ?? '') as TomlTable),
-  );
-  const before = leaves(mergeValues(shared ?? {}, override ?? {}).settings ?? {}, 'settings');
+  const files = tree.defaultsFiles;
+  const tables = await Promise.all(files.map(async (f) => parseToml((await readAtPin(f)) ?? '') as TomlTable));
+  const before = leaves(tables.reduce<TomlTable>((merged, t) => mergeValues(merged, t), {}).settings ?? {}, 'settings');
   const changed: TomlTable = {};
   for (const [key, value] of leaves(tree.defaults.settings ?? {}, 'settings')) {
     if (!before.has(key) || !jsonEqual(before.get(key), value)) setPath(changed, key, value);
@@ -130,11 +128,7 @@ export async function verifyTemplates(
   const tree = await loadVariantTree(dir, variant.name);
   const changedSet = new Set(changed);
   const relevant = changed.some(
-    (f) =>
-      f === DEFAULTS_PATH ||
-      f.startsWith(`${MODELS_SRC}/`) ||
-      f === SCHNAUZER_LIB ||
-      tree.configFiles.some((c) => c.source === f),
+    (f) => f.startsWith(`${MODELS_DIR}/`) || f === SCHNAUZER_LIB || tree.configFiles.some((c) => c.source === f),
   );
   const findings: Finding[] = [];
   // Other templates the patches touch (other variants' files): they must at least parse.
@@ -166,7 +160,7 @@ export async function verifyTemplates(
       // A schnauzer setting template (setting-generator metadata in the defaults) failed.
       if (!(error instanceof TemplateRenderError)) throw error;
       findings.push({
-        file: `${DEFAULTS_PATH} or ${tree.modelDir}/override-defaults.toml`,
+        file: tree.defaultsFiles.join(' or '),
         problem: `has a setting template that does not render ${label}: ${error.message}`,
       });
     }

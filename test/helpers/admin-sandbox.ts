@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import type { TestContext } from 'vitest';
 import { REPO_ROOT } from './git-fixtures.js';
 import { adminEnv } from './admin-upstream.js';
 import { findProgram } from './env.js';
@@ -66,6 +67,12 @@ export interface SandboxOptions {
   withoutUsers?: string[];
   /** The double (default) or this machine's sshd at /usr/sbin/sshd. */
   sshd?: 'double' | 'real';
+  /**
+   * The admin container's user data (decoded), where host-containers puts it for v0.7+ images:
+   * /.bottlerocket/host-containers/current/user-data. Those images' start script creates the
+   * login user itself (useradd), so /etc/passwd then has no ec2-user.
+   */
+  userData?: string;
 }
 
 export interface AdminSandbox {
@@ -117,12 +124,25 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
 
   write('/usr/sbin/start_admin_sshd.sh', files.startScript, 0o755);
   write('/etc/ssh/sshd_config', files.sshdConfig);
-  const users = PASSWD.filter((line) => !(options.withoutUsers ?? []).includes(line.split(':')[0] ?? ''));
+  const without = [...(options.withoutUsers ?? []), ...(options.userData === undefined ? [] : ['ec2-user'])];
+  const users = PASSWD.filter((line) => !without.includes(line.split(':')[0] ?? ''));
   write('/etc/passwd', `${users.join('\n')}\n`);
-  write('/etc/group', `${GROUP.join('\n')}\n`);
-  for (const dir of ['/home/ec2-user', '/run/sshd', '/var/empty/sshd', '/root'])
+  write('/etc/group', `${GROUP.filter((line) => !without.includes(line.split(':')[0] ?? '')).join('\n')}\n`);
+  // useradd (v0.7+ start scripts) updates these too.
+  write('/etc/shadow', `${users.map((line) => `${line.split(':')[0]}:!!:19000::::::`).join('\n')}\n`, 0o600);
+  write('/etc/gshadow', '', 0o600);
+  for (const dir of ['/run/sshd', '/var/empty/sshd', '/root', '/etc/sudoers.d', '/etc/profile.d', '/home'])
     mkdirSync(path(dir), { recursive: true });
-  chownSync(path('/home/ec2-user'), 1000, 1000);
+  if (options.userData === undefined) {
+    mkdirSync(path('/home/ec2-user'), { recursive: true });
+    chownSync(path('/home/ec2-user'), 1000, 1000);
+  } else {
+    write('/.bottlerocket/host-containers/current/user-data', options.userData);
+    // The image's shadow-utils: this machine's useradd, as the real sshd is this machine's.
+    const useradd = findProgram('useradd');
+    if (!useradd) throw new Error('useradd is not installed (Debian package passwd)');
+    install('/usr/sbin/useradd', useradd);
+  }
   mkdirSync(path('/tmp'), { recursive: true });
   chmodSync(path('/tmp'), 0o1777);
   install('/usr/local/bin/curl', join(SANDBOX_FAKES, 'curl'));
@@ -171,4 +191,11 @@ export function makeAdminSandbox(files: SandboxFiles, options: SandboxOptions = 
     setEndpoint,
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+export { findProgram };
+
+/** Skips the test with the reason (test/setup.ts prints it) when something it needs is missing. */
+export function skipUnless(ctx: TestContext, reason: string | undefined): void {
+  if (reason) ctx.skip(reason);
 }

@@ -40,12 +40,16 @@ export async function findSharedUpstream(): Promise<string | undefined> {
   return candidates.map((c) => resolve(c)).find((c) => existsSync(join(c, ADMIN_BUNDLE)));
 }
 
-/** The admin container commit the series applies to: the shipped variant's `[sources.admin-container] ref`. */
-export function adminBase(): string {
+/**
+ * The admin container ref a Bottlerocket base uses, as the shipped variant names it:
+ * `[sources.admin-container.refs]` for that tag, else `[sources.admin-container] ref`.
+ */
+export function adminBase(bottlerocketTag?: string): string {
   const variant = parse(readFileSync(join(REPO_ROOT, 'variants', 'aws-k8s-1.18.toml'), 'utf8')) as {
-    sources: { 'admin-container': { ref: string } };
+    sources: { 'admin-container': { ref: string; refs?: Record<string, string> } };
   };
-  return variant.sources['admin-container'].ref;
+  const admin = variant.sources['admin-container'];
+  return (bottlerocketTag && admin.refs?.[bottlerocketTag]) || admin.ref;
 }
 
 export interface PatchedAdminTree {
@@ -66,7 +70,7 @@ export type PatchedAdminResult = { tree: PatchedAdminTree } | { skip: string };
  * says), checks out the base and applies the series with `git am`. Returns the
  * reason to skip when ../shared/upstream is absent.
  */
-export async function patchedAdminTree(): Promise<PatchedAdminResult> {
+export async function patchedAdminTree(base = adminBase(), seriesDir = ADMIN_SERIES_DIR): Promise<PatchedAdminResult> {
   const upstream = await findSharedUpstream();
   if (!upstream)
     return {
@@ -79,13 +83,9 @@ export async function patchedAdminTree(): Promise<PatchedAdminResult> {
     await git(root, 'clone', '--quiet', '--mirror', join(upstream, ADMIN_BUNDLE), 'admin-container.git');
     await git(root, 'clone', '--quiet', '--no-checkout', join(root, 'admin-container.git'), 'tree');
     const tree = join(root, 'tree');
-    const base = adminBase();
     await git(tree, 'checkout', '--quiet', '--detach', base);
-    const names = parseSeriesFile(
-      join(ADMIN_SERIES_DIR, 'series'),
-      readFileSync(join(ADMIN_SERIES_DIR, 'series'), 'utf8'),
-    );
-    await git(tree, 'am', '--quiet', ...names.map((n) => join(ADMIN_SERIES_DIR, n)));
+    const names = parseSeriesFile(join(seriesDir, 'series'), readFileSync(join(seriesDir, 'series'), 'utf8'));
+    await git(tree, 'am', '--quiet', ...names.map((n) => join(seriesDir, n)));
     const changed = (await git(tree, 'diff', '--name-only', base, 'HEAD')).stdout.split('\n').filter(Boolean);
     return {
       tree: {

@@ -23,6 +23,28 @@ import {
 
 export const PATCH_DIR = join(REPO_ROOT, 'patches', 'bottlerocket', '1.0.4');
 
+export interface Registry {
+  name: string;
+  username?: string;
+  password?: string;
+  auth?: string;
+}
+
+/**
+ * Hostile registry credentials: every character the models allow that TOML, handlebars or a shell
+ * would treat specially, with host:port and ip:port registries. Each works on the v1.0.4 series.
+ */
+export const HOSTILE_REGISTRIES: Registry[] = [
+  {
+    name: 'harbor.example.com',
+    username: 'robot$bro+pull',
+    password: `q"uote \\back\\slash &amp; <lt> 'apos''' \`=\` {{x}} $HOME`,
+  },
+  { name: 'harbor.example.com:8443', username: "it's me", password: '비밀번호 💝 ünï \u00a0 \\u0041' },
+  { name: '10.0.0.1:5000', auth: Buffer.from('user:p"a\\ss&<').toString('base64') },
+  { name: 'registry-1.docker.io', username: 'docker-user', password: '\'"\'"\\\\"' },
+];
+
 /** The patch of patches/bottlerocket/1.0.4 whose name contains `fragment`. */
 export function readPatch(fragment: string): string {
   const name = readdirSync(PATCH_DIR).find((n) => n.endsWith('.patch') && n.includes(fragment));

@@ -4,11 +4,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFormatPatch } from '../../src/config/patch-file.js';
 import { gitIn, hasProgram, makeWorld, skipsUpstream, UPSTREAM, type World } from './upstream.js';
 
-// The shipped variant's dry run on the real Bottlerocket v1.0.4 and admin container v0.5.2, and
-// the verify step on the real patched trees.
+// The shipped variant's dry run on each base it serves: the real Bottlerocket v1.0.4 with admin
+// container v0.5.2, and v1.7.2 with v0.8.0; and the verify step on the real patched trees.
 
 const VARIANT = 'aws-k8s-1.18';
 const VERSION = '1.0.4-hc1';
+
+/** Each base the variant file serves, and what the dry run must pick for it. */
+const BASES = [
+  {
+    version: '1.0.4-hc1',
+    tag: 'v1.0.4',
+    admin: 'v0.5.2',
+    // v0.5.2 is untagged: the variant's default ref.
+    adminCommit: (_: World) => '9fc9090b044d237d5b112689c37cbdeec60c7d9e',
+    adminSourceFile: 'sources/models/defaults.toml',
+  },
+  {
+    version: '1.7.2-hc1',
+    tag: 'v1.7.2',
+    admin: 'v0.8.0',
+    // [sources.admin-container.refs] "v1.7.2" = "v0.8.0"
+    adminCommit: (world: World) => gitIn(world, world.mirrors.admin, 'rev-parse', 'v0.8.0^{commit}'),
+    // The setting moved in v1.1.0: the generated commit follows it.
+    adminSourceFile: 'sources/models/shared-defaults/aws-host-containers.toml',
+  },
+] as const;
 
 const series = (world: World, source: string, base: string) => {
   const dir = join(world.project, 'patches', source, base);
@@ -19,7 +40,7 @@ const series = (world: World, source: string, base: string) => {
   return names.map((name) => ({ name, ...parseFormatPatch(readFileSync(join(dir, name), 'utf8')) }));
 };
 
-describe.skipIf(skipsUpstream())('dry run on the real upstream (v1.0.4, admin container v0.5.2)', () => {
+describe.skipIf(skipsUpstream()).each(BASES)('dry run on the real upstream ($tag, admin container $admin)', (base) => {
   let world: World;
   let result: { code: number; stdout: string; stderr: string };
   let plan: any;
@@ -28,30 +49,33 @@ describe.skipIf(skipsUpstream())('dry run on the real upstream (v1.0.4, admin co
   beforeAll(async () => {
     if ('skip' in UPSTREAM) return;
     world = makeWorld(UPSTREAM);
-    result = await world.bro('build', VARIANT, '--version', VERSION, '--dry-run', '--json', '--work-dir', work());
+    result = await world.bro('build', VARIANT, '--version', base.version, '--dry-run', '--json', '--work-dir', work());
     plan = result.code === 0 ? JSON.parse(result.stdout) : undefined;
   });
   afterAll(() => world?.dispose());
 
-  it('exits 0 and pins the real commits: v1.0.4 and the untagged admin container v0.5.2 (9fc9090b)', () => {
+  it('exits 0 and pins the real commits: the base tag and the admin container the variant names for it', () => {
     expect(result.code, result.stderr).toBe(0);
     const lock = JSON.parse(readFileSync(join(world.project, 'variants', 'sources.lock.json'), 'utf8'));
     expect(plan.sources.bottlerocket.commit).toBe(
-      gitIn(world, world.mirrors.bottlerocket, 'rev-parse', 'v1.0.4^{commit}'),
+      gitIn(world, world.mirrors.bottlerocket, 'rev-parse', `${base.tag}^{commit}`),
     );
-    expect(plan.sources.bottlerocket.commit).toBe(lock.pins['bottlerocket@v1.0.4'].commit);
-    expect(plan.sources['admin-container'].commit).toMatch(/^9fc9090b/);
+    expect(plan.sources.bottlerocket.commit).toBe(lock.pins[`bottlerocket@${base.tag}`].commit);
+    expect(plan.sources['admin-container'].commit).toBe(base.adminCommit(world));
+    expect(plan.sources['admin-container'].commit).toBe(
+      lock.pins[`admin-container@${plan.sources['admin-container'].ref}`].commit,
+    );
     expect(gitIn(world, world.mirrors.admin, 'show', `${plan.sources['admin-container'].commit}:VERSION`)).toBe(
-      'v0.5.2',
+      base.admin,
     );
   });
 
   it('applies every patch of both series as one commit each, with its subject, on the pinned commit', () => {
-    for (const [source, base, dir] of [
-      ['bottlerocket', '1.0.4', 'bottlerocket'],
-      ['admin-container', '0.5.2', 'admin-container'],
+    for (const [source, seriesBase, dir] of [
+      ['bottlerocket', base.tag.slice(1), 'bottlerocket'],
+      ['admin-container', base.admin.slice(1), 'admin-container'],
     ] as const) {
-      const patches = series(world, source, base);
+      const patches = series(world, source, seriesBase);
       const checkout = join(work(), dir);
       const pin = plan.sources[source].commit;
       const subjects = gitIn(world, checkout, 'log', '--reverse', '--format=%s', `${pin}..HEAD`).split('\n');
@@ -80,7 +104,7 @@ describe.skipIf(skipsUpstream())('dry run on the real upstream (v1.0.4, admin co
   it('plans the real build: cargo make per upstream Makefile.toml, AMI name, admin image in every region', () => {
     const variant = readFileSync(join(world.project, 'variants', `${VARIANT}.toml`), 'utf8');
     const regions = JSON.parse(/^regions = (\[.*\])$/m.exec(variant)![1]!) as string[];
-    expect(plan.amiName).toBe(`bottlerocket-${VARIANT}-x86_64-v1.0.4-hc1`);
+    expect(plan.amiName).toBe(`bottlerocket-${VARIANT}-x86_64-v${base.version}`);
     const cargo = plan.commands
       .filter((c: { argv: string[] }) => c.argv[0] === 'cargo')
       .map((c: { argv: string[] }) => c.argv);
@@ -96,19 +120,21 @@ describe.skipIf(skipsUpstream())('dry run on the real upstream (v1.0.4, admin co
     ]);
     expect(cargo[1]).toContain('ami');
     expect(cargo[1]).toContain(`PUBLISH_REGIONS=${regions.join(',')}`);
-    // Upstream v1.0.4's Makefile.toml reads these variables: the plan uses only ones it defines.
+    // Upstream's Makefile.toml at the tag reads these variables: the plan uses only ones it defines.
     const makefile = gitIn(world, join(work(), 'bottlerocket'), 'show', 'HEAD:Makefile.toml');
     for (const arg of cargo.flat().filter((a: string) => /^[A-Z_]+=/.test(a))) {
       expect(makefile, arg).toContain(arg.split('=')[0]);
     }
     expect(plan.adminImages.map((a: { region: string }) => a.region)).toEqual(regions);
     for (const a of plan.adminImages)
-      expect(a.uri).toMatch(
-        new RegExp(`\\.dkr\\.ecr\\.${a.region}\\.amazonaws\\.com/bottlerocket-admin:v0\\.5\\.2-hc1$`),
-      );
-    // The generated commit points the default admin container at this build's image.
-    const defaults = gitIn(world, join(work(), 'bottlerocket'), 'show', 'HEAD', '--', 'sources/models');
-    expect(defaults).toContain('bottlerocket-admin:v0.5.2-hc1');
+      expect(a.uri).toBe(`111111111111.dkr.ecr.${a.region}.amazonaws.com/bottlerocket-admin:${base.admin}-hc1`);
+    // The generated commit points the default admin container at this build's image, in the file that sets it at the tag.
+    const checkout = join(work(), 'bottlerocket');
+    expect(gitIn(world, checkout, 'show', '--format=', '--name-only', 'HEAD')).toBe(base.adminSourceFile);
+    expect(gitIn(world, checkout, 'show', `HEAD:${base.adminSourceFile}`)).toContain(
+      'template = "111111111111.dkr.ecr.{{ settings.aws.region }}.amazonaws.com/bottlerocket-admin:' +
+        `${base.admin}-hc1"`,
+    );
   });
 
   it('verifies the real patched tree: every changed Rust and TOML file, and the patched templates render', () => {

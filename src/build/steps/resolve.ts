@@ -24,10 +24,15 @@ export function sourceRefs(
   env: NodeJS.ProcessEnv,
 ): Record<SourceName, SourceRef> {
   const admin = variant.sources['admin-container'];
-  if (!admin.ref) {
-    throw new ConfigError(`variants/${variant.name}.toml`, 'sources.admin-container.ref is required', {
-      hint: 'Set it to the admin container tag or commit this variant uses by default (see sources/models/defaults.toml upstream).',
-    });
+  const adminRef = admin.refs[version.tag] ?? admin.ref;
+  if (!adminRef) {
+    throw new ConfigError(
+      `variants/${variant.name}.toml`,
+      `sources.admin-container: no ref for ${version.tag} (neither refs."${version.tag}" nor ref is set)`,
+      {
+        hint: `Set [sources.admin-container.refs] "${version.tag}" to the admin container version Bottlerocket ${version.tag} uses by default (the bottlerocket-admin image tag in its host-containers defaults), or ref for every base.`,
+      },
+    );
   }
   const file = `variants/${variant.name}.toml`;
   const urlFrom = (name: SourceName) => (env[ENV_URL[name]] ? ENV_URL[name] : `sources.${name}.url of ${file}`);
@@ -42,9 +47,11 @@ export function sourceRefs(
     'admin-container': {
       name: 'admin-container',
       url: urlForSource('admin-container', admin.url, env),
-      ref: admin.ref,
+      ref: adminRef,
       urlFrom: urlFrom('admin-container'),
-      refFrom: `sources.admin-container.ref of ${file}`,
+      refFrom: admin.refs[version.tag]
+        ? `sources.admin-container.refs."${version.tag}" of ${file}`
+        : `sources.admin-container.ref of ${file}`,
     },
   };
 }

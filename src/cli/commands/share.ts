@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Io } from '../io.js';
-import { UsageError } from '../../shared/errors.js';
+import { StepError, UsageError } from '../../shared/errors.js';
 import { amiName } from '../../build/index.js';
 import type { PublishContext, RevokeOutcome } from '../../build/index.js';
 import { AmisSchema, defaultManifestPath, readManifest, recordRevoke, releaseTagsOf } from '../../build/index.js';
@@ -69,6 +69,15 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
       'Nothing was revoked in any region.',
     );
     const targets = new Map(checked.map((o) => [o.region, o.value!]));
+    if ([...targets.values()].every((t) => t.kind === 'none')) {
+      throw new StepError(
+        'share',
+        `Nothing to revoke: no build of ${ctx.variant.name} ${ctx.version.full} registered AMIs in ${ctx.workspace.root}, and EC2 shows none named ${name} owned by this account in ${regions.join(', ')}`,
+        {
+          hint: 'Pass the --version (and --work-dir) of the build whose AMIs to revoke; `bro manifest show` names them.',
+        },
+      );
+    }
     // Before any change: the next build verifies and shares again, even if this revoke is interrupted.
     await ctx.state.remove([
       'share',

@@ -32,7 +32,10 @@ interface Reader {
 
 /** For each patch, its parts (patch-parts.ts), each with upstream's form of it when a tag has one. */
 export async function findEquivalents(patches: readonly (readonly Part[])[], tags: readonly TagFiles[], read: Read): Promise<Equivalent[][]> {
-  const reader: Reader = { read, templates: new Map() };
+  // Most files are the same blob at many tags: each is read once.
+  const texts = new Map<string, Promise<string | undefined>>();
+  const once: Read = (blob) => texts.get(blob) ?? texts.set(blob, read(blob)).get(blob)!;
+  const reader: Reader = { read: once, templates: new Map() };
   const out: Equivalent[][] = [];
   for (const parts of patches) out.push(await equivalentsOf(parts, tags, reader));
   return out;
@@ -68,10 +71,12 @@ async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], 
       out.push({ kind: 'setting', ours, ...(form ? { upstream: form } : {}) });
       continue;
     }
+    // Tags are asked ten at a time, oldest first, so that their blob reads go to git in one stream; the first tag
+    // that has it answers, and later ones are not asked.
     let form: UpstreamForm | undefined;
-    for (const tag of tags) {
-      form = await FINDERS[part.kind](part as never, tag, reader);
-      if (form) break;
+    for (let i = 0; i < tags.length && !form; i += 10) {
+      const forms = await Promise.all(tags.slice(i, i + 10).map((tag) => FINDERS[part.kind](part as never, tag, reader)));
+      form = forms.find((f) => f !== undefined);
     }
     if (form?.tag === base) continue;
     out.push({ kind: part.kind, ours: oursName(part), ...(form ? { upstream: form } : {}) });

@@ -97,21 +97,31 @@ export async function findUpstreamSettings(
   const found: UpstreamSetting[] = [];
   let left = [...added];
   const parsed = new Map<string, RustItems>();
+  const worthy = new Map<string, boolean>();
+  // The model sources of every tag, asked for at once: the reads go to git in one stream.
+  const texts = new Map<string, Promise<string | undefined>>();
+  for (const { files } of tags) for (const [path, blob] of files) if (MODEL_SOURCE.test(path) && !texts.has(blob)) texts.set(blob, read(blob));
   for (const { tag, files } of tags) {
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
-    const texts = await Promise.all(sources.map(([, blob]) => read(blob)));
+    const sourceTexts = await Promise.all(sources.map(([, blob]) => texts.get(blob)!));
     // Parsing Rust is the cost: only a tag whose sources name a field looked for (or enough of an item's fields
     // to be its counterpart, in one file) is parsed.
     const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
     const worth = (text: string) =>
       left.some((f) => fields(text, [f.field]) > 0 || (f.item !== undefined && fields(text, f.item.map((i) => i.name)) >= enough(f.item)));
-    if (!texts.some((t) => t !== undefined && worth(t))) continue;
+    // Most blobs are the same from one tag to the next: each is looked at once for as long as `left` is the same.
+    const looked = (blob: string, text: string | undefined) => {
+      const key = `${left.length}\0${blob}`;
+      if (!worthy.has(key)) worthy.set(key, text !== undefined && worth(text));
+      return worthy.get(key)!;
+    };
+    if (!sources.some(([, blob], i) => looked(blob, sourceTexts[i]))) continue;
     const items: RustItems = { structs: [], enums: [], stringTypes: [] };
     for (const [i, [, blob]] of sources.entries()) {
       let one = parsed.get(blob);
       if (!one) {
-        const text = texts[i];
+        const text = sourceTexts[i];
         one = text === undefined ? { structs: [], enums: [], stringTypes: [] } : parseRustItems(text);
         parsed.set(blob, one);
       }

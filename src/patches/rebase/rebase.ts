@@ -99,9 +99,25 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
   try {
     if (files.length) await git.am(workspace.dir, files, { threeWay: true });
   } catch (error) {
-    throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
+    if (!(await replayResolutions(git, plumbing, workspace.dir))) {
+      throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
+    }
   }
   return refreshSeries(deps, workspace, state, { refreshCommand: input.refreshCommand });
+}
+
+/**
+ * When rerere is on in the checkout and its recorded resolutions resolved
+ * every conflict of the stopped patch (nothing left unmerged, the change
+ * staged), `git am --continue`, as often as that holds. True when the whole
+ * series went in; false when a patch still needs a person.
+ */
+async function replayResolutions(git: Git, plumbing: GitPlumbing, dir: string): Promise<boolean> {
+  for (;;) {
+    if (!(await plumbing.amProgress(dir))) return false;
+    if ((await plumbing.conflicted(dir)).length || !(await git.hasStagedChanges(dir))) return false;
+    if (await git.amContinue(dir)) return true;
+  }
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */

@@ -1,0 +1,127 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createAdapters } from '../../adapters/index.js';
+import { createGitPlumbing } from '../../adapters/git-plumbing.js';
+import { createGitTrees } from '../../adapters/git-trees.js';
+import { createRollback } from '../../adapters/rollback.js';
+import { prepareDir } from '../../adapters/user-paths.js';
+import type { CommonOptions } from '../../build/index.js';
+import { readUserData, upgradeVariant, type UpgradeResult } from '../../patches/index.js';
+import { ConfigError, UsageError } from '../../shared/errors.js';
+import type { Io } from '../io.js';
+import { workDirFor } from '../options.js';
+
+/** `bro upgrade <variant> --to <tag>`: the command's glue; the work is in src/patches/upgrade/. */
+
+export interface UpgradeOptions extends CommonOptions {
+  variant: string;
+  to: string;
+  userData?: string;
+  userDataOut?: string;
+  restart: boolean;
+  fetch: boolean;
+}
+
+/** How the user reruns this upgrade, for the instructions of a stop. */
+function rerunCommand(options: UpgradeOptions): string {
+  const flags = [`--to ${options.to}`];
+  if (options.projectDir !== process.cwd()) flags.push(`--project-dir ${options.projectDir}`);
+  if (options.workDir) flags.push(`--work-dir ${options.workDir}`);
+  if (options.userData) flags.push(`--user-data ${options.userData}`);
+  if (options.userDataOut) flags.push(`--user-data-out ${options.userDataOut}`);
+  return `bro upgrade ${options.variant} ${flags.join(' ')}`;
+}
+
+export async function runUpgrade(options: UpgradeOptions, io: Io): Promise<void> {
+  if (options.userDataOut && !options.userData) {
+    throw new UsageError('--user-data-out needs --user-data (the file to migrate)', {
+      hint: 'Add --user-data <old.toml>.',
+    });
+  }
+  // User data that does not parse stops the upgrade before it starts.
+  let userData: { file: string; text: string } | undefined;
+  if (options.userData) {
+    const text = await readFile(resolve(options.userData), 'utf8').catch((error: unknown) => {
+      throw new ConfigError(options.userData!, 'cannot be read', {
+        cause: error,
+        hint: 'Pass the user data file of a node on the old base.',
+      });
+    });
+    readUserData(options.userData, text);
+    userData = { file: options.userData, text };
+  }
+  const adapters = createAdapters({ ...options, dryRun: false, env: io.env, stderr: io.stderr });
+  await prepareDir('--cache-dir', options.cacheDir);
+  const rollback = createRollback();
+  let result: UpgradeResult;
+  try {
+    result = await rollback.run(adapters.runner, () =>
+      upgradeVariant(
+        {
+          adapters,
+          plumbing: createGitPlumbing(adapters.runner, rollback.signal),
+          trees: createGitTrees(adapters.runner),
+          rollback,
+        },
+        {
+          variant: options.variant,
+          to: options.to,
+          root: join(workDirFor(options, options.variant), 'upgrade'),
+          fetch: options.fetch,
+          restart: options.restart,
+          userData,
+          rerun: rerunCommand(options),
+        },
+      ),
+    );
+  } finally {
+    for (const warning of adapters.warnings) io.stderr.write(`! ${warning}\n`);
+  }
+  io.stdout.write(adapters.redactor.redact(formatUpgrade(result)));
+  if (options.userDataOut && result.userData) {
+    await writeFile(resolve(options.userDataOut), result.userData.text, { mode: 0o600 });
+    io.stdout.write(`Wrote ${options.userDataOut}.\n`);
+  }
+}
+
+export function formatUpgrade(result: UpgradeResult): string {
+  const lines = [
+    `Upgraded ${result.variant}: Bottlerocket ${result.from.tag} → ${result.to.tag}, admin container ${result.admin.version} (${result.to.tag}'s default, from ${result.admin.file}).`,
+  ];
+  for (const s of result.sources) {
+    if (s.status !== 'written' || !s.result) {
+      lines.push(`${s.source}: ${s.dir}/ is already there: kept as it is.`);
+      continue;
+    }
+    const { patches, dropped } = s.result;
+    const width = Math.max(0, ...[...patches, ...dropped].map((p) => p.name.length));
+    lines.push(`${s.source}: ${s.dir}/ from ${s.from} (${patches.length} patches, ${dropped.length} dropped):`);
+    for (const p of patches) {
+      const moves = p.moves.map((m) => `${m.from} → ${m.to}`).join(', ');
+      lines.push(
+        `  ${p.name.padEnd(width)}  ${p.outcome === 'unchanged' ? 'carried' : p.outcome}${moves ? ` (moved: ${moves})` : ''}`,
+      );
+    }
+    for (const d of dropped) lines.push(`  ${d.name.padEnd(width)}  dropped: ${d.reason}`);
+  }
+  lines.push(`${result.variantFile.path}: ${result.variantFile.entry}.`);
+  lines.push(
+    `Resolutions of conflicts (git rerere) live in ${result.rerere.dir}/<source>/ (${result.rerere.recorded} recorded by this run); the next upgrade replays them.`,
+  );
+  const ud = result.userData;
+  if (ud) {
+    lines.push('', 'User data on the new base:');
+    for (const m of ud.migration.moved) {
+      const fields = Object.entries(m.fields).map(([a, b]) => `${a} → ${b}`);
+      lines.push(`  moved: ${m.from} → ${m.to}${fields.length ? ` (${fields.join(', ')})` : ''}`);
+    }
+    for (const c of ud.migration.carried)
+      lines.push(`  kept: ${c} (the new series adds it; upstream has no equivalent)`);
+    for (const d of ud.migration.dropped) lines.push(`  cannot move: ${d.key}: ${d.reason}`);
+    for (const n of ud.migration.notes) lines.push(`  ${n}`);
+    lines.push(ud.diff ? ud.diff.trimEnd() : '  (no change)');
+  }
+  const version = result.to.tag.slice(1);
+  lines.push('', `Next: bro build ${result.variant} --version ${version}-<build> --dry-run`, '');
+  return lines.join('\n');
+}
