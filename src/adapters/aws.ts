@@ -110,7 +110,7 @@ export interface AwsOptions extends SharedConfig {
   requestsPerRegion?: number;
 }
 
-/** Attempts per EC2 or ECR call: five throttles in a row still leave room, with up to 20 s of backoff between them. */
+/** Attempts per EC2, ECR or SSM call: five throttles in a row still leave room, with up to 20 s of backoff between them. */
 export const RETRY_ATTEMPTS = 10;
 /** EC2 refills a few mutating requests per second per region: four in flight keeps a share well inside that. */
 export const REQUESTS_PER_REGION = 4;
@@ -141,11 +141,7 @@ export function createAws(options: AwsOptions = {}): Aws {
   };
 
   return {
-    ssm: createSsm(
-      (region) => config(region),
-      sendOptions,
-      (region, work) => inRegion(`ssm/${region}`, work),
-    ),
+    ssm: createSsm(config, sendOptions, (region, work) => inRegion(`ssm/${region}`, work)),
     ec2(region) {
       const sdk = () => import('@aws-sdk/client-ec2');
       const send = <T>(work: (client: EC2Client, s: typeof Ec2Sdk) => Promise<T>) =>
