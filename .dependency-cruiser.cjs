@@ -1,11 +1,11 @@
 /**
  * The shape of src/, checked by `npm run depcruise` (part of `npm test`).
  *
- * Layers, from the top:  bin → cli → features (build, patches, preview) → adapters → config → shared.
+ * Layers, from the top:  bin → cli → features (build, patches, preview, release) → adapters → config → shared.
  * An arrow may skip layers downwards, never point up. Type-only imports count
  * (tsPreCompilationDeps), because a type cycle is a design cycle all the same.
  */
-const FEATURES = '(build|patches|preview)';
+const FEATURES = '(build|patches|preview|release)';
 
 module.exports = {
   forbidden: [

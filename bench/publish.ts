@@ -34,6 +34,9 @@ const AWS_CALL_MS = 100;
 const PUSH_MS = 2000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const notBenched = (): never => {
+  throw new Error('not part of this benchmark');
+};
 
 /** EC2 and ECR in memory, every call taking AWS_CALL_MS: the narrow interfaces make this a few lines. */
 function simulatedAws(calls: { count: number }, engine: string): Aws {
@@ -79,8 +82,12 @@ function simulatedAws(calls: { count: number }, engine: string): Aws {
           ),
         ),
       createTags: () => call(() => ({})),
+      enableImageDeprecation: notBenched,
+      deregisterImage: notBenched,
+      deleteSnapshot: notBenched,
       waitForImageAvailable: (id) => call(() => ({ state: 'SUCCESS' as const, image: image(region, id) })),
     }),
+    ssm: notBenched,
     ecr: (region): Ecr => ({
       describeRepositories: (input) =>
         call(() => {

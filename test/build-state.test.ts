@@ -138,7 +138,7 @@ describe('state and resume', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--only sharing: no such step');
     expect(bad.stderr).toContain(
-      'resolve, sources, patch, verify, render, admin-image-build, admin-image-push, os-build, ami-register, share, manifest',
+      'resolve, sources, patch, verify, render, admin-image-build, admin-image-push, os-build, ami-register, share, ami-deprecate, ssm-publish, manifest',
     );
     expect((await s.build(['--only', 'share', '--from', 'share'])).code).toBe(2);
     const wait = await s.build(['--wait-timeout', '0.1', '--wait-poll', '30']);

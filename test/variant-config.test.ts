@@ -6,6 +6,7 @@ import { ConfigError } from '../src/shared/errors.js';
 import { adminSourceTemplate } from '../src/build/steps/set-admin-source.js';
 import { runCli } from './helpers/cli.js';
 import { REPO_ROOT, removeDir, tempDir, writeFiles } from './helpers/git-fixtures.js';
+import { problems } from './helpers/variant-problems.js';
 
 const valid = `
 name = "aws-k8s-1.18"
@@ -17,17 +18,6 @@ ref = "v0.5.2"
 repository = "bottlerocket-admin"
 registry-account = "111111111111"
 `;
-
-function problems(toml: string): string {
-  try {
-    validateVariant('variants/aws-k8s-1.18.toml', parse(toml), 'aws-k8s-1.18');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).exitCode).toBe(2);
-    return (error as ConfigError).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('variant files', () => {
   it('fills in defaults: arch, the public upstream URLs, empty tags', () => {

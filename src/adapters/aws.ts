@@ -7,6 +7,7 @@ import type {
   DescribeSnapshotAttributeCommandInput,
   DescribeSnapshotAttributeCommandOutput,
   EC2Client,
+  EnableImageDeprecationCommandInput,
   EC2ClientConfig,
   Image,
   ModifyImageAttributeCommandInput,
@@ -25,17 +26,18 @@ import type {
 import type { GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import type * as Ec2Sdk from '@aws-sdk/client-ec2';
 import type * as EcrSdk from '@aws-sdk/client-ecr';
+import { createSsm, type Ssm } from './ssm.js';
 
 /**
- * EC2, ECR and STS behind narrow interfaces holding only the calls bro makes
+ * EC2, ECR, STS (and SSM, ssm.ts) behind narrow interfaces holding only the calls bro makes
  * (cdk-assets' lib/aws.ts). One factory creates real SDK v3 clients, one per
  * service and region, on first use. The SDK does everything it normally does:
  * the credential chain, AWS_PROFILE, AWS_ENDPOINT_URL and its per-service
- * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS), and its own retries. No
+ * forms (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSM), and its own retries. No
  * endpoint is hard-coded, so LocalStack or another emulator works for a rehearsal.
  * Tests stub the clients with aws-sdk-client-mock.
  *
- * Routine throttling is the SDK's to absorb: EC2 and ECR clients use its
+ * Routine throttling is the SDK's to absorb: EC2, ECR and SSM clients use its
  * adaptive retry mode (backoff plus a client-side rate limit that learns from
  * throttles) with `RETRY_ATTEMPTS` attempts, and at most `requestsPerRegion`
  * requests of a service are in flight in one region (EC2's limits are per
@@ -52,6 +54,10 @@ export interface Ec2 {
   modifyImageAttribute(input: ModifyImageAttributeCommandInput): Promise<unknown>;
   modifySnapshotAttribute(input: ModifySnapshotAttributeCommandInput): Promise<unknown>;
   createTags(input: CreateTagsCommandInput): Promise<unknown>;
+  /** The AMI lifecycle: deprecation, and pruning (an image first, then its snapshots). */
+  enableImageDeprecation(input: EnableImageDeprecationCommandInput): Promise<unknown>;
+  deregisterImage(imageId: string): Promise<unknown>;
+  deleteSnapshot(snapshotId: string): Promise<unknown>;
   /** Polls DescribeImages with the SDK's waiter until the image is `available`, `failed`, or the wait is over. */
   waitForImageAvailable(imageId: string, wait: WaitOptions): Promise<WaitResult>;
 }
@@ -73,6 +79,7 @@ export interface Aws {
   ec2(region: string): Ec2;
   ecr(region: string): Ecr;
   sts(region: string): Sts;
+  ssm(region: string): Ssm;
 }
 
 export interface WaitOptions {
@@ -103,7 +110,7 @@ export interface AwsOptions extends SharedConfig {
   requestsPerRegion?: number;
 }
 
-/** Attempts per EC2 or ECR call: five throttles in a row still leave room, with up to 20 s of backoff between them. */
+/** Attempts per EC2, ECR or SSM call: five throttles in a row still leave room, with up to 20 s of backoff between them. */
 export const RETRY_ATTEMPTS = 10;
 /** EC2 refills a few mutating requests per second per region: four in flight keeps a share well inside that. */
 export const REQUESTS_PER_REGION = 4;
@@ -134,6 +141,7 @@ export function createAws(options: AwsOptions = {}): Aws {
   };
 
   return {
+    ssm: createSsm(config, sendOptions, (region, work) => inRegion(`ssm/${region}`, work)),
     ec2(region) {
       const sdk = () => import('@aws-sdk/client-ec2');
       const send = <T>(work: (client: EC2Client, s: typeof Ec2Sdk) => Promise<T>) =>
@@ -149,6 +157,11 @@ export function createAws(options: AwsOptions = {}): Aws {
         modifySnapshotAttribute: (input) =>
           send((c, s) => c.send(new s.ModifySnapshotAttributeCommand(input), sendOptions())),
         createTags: (input) => send((c, s) => c.send(new s.CreateTagsCommand(input), sendOptions())),
+        enableImageDeprecation: (input) =>
+          send((c, s) => c.send(new s.EnableImageDeprecationCommand(input), sendOptions())),
+        deregisterImage: (ImageId) => send((c, s) => c.send(new s.DeregisterImageCommand({ ImageId }), sendOptions())),
+        deleteSnapshot: (SnapshotId) =>
+          send((c, s) => c.send(new s.DeleteSnapshotCommand({ SnapshotId }), sendOptions())),
         async waitForImageAvailable(imageId, wait) {
           const { waitForImageAvailable } = await sdk();
           const result = await waitForImageAvailable(

@@ -9,7 +9,7 @@ export interface AwsAction {
   /** Who calls it: bro itself, or pubsys under `cargo make ami`. */
   by: 'bro' | 'pubsys';
   region: string;
-  service: 'ec2' | 'ecr' | 'ebs';
+  service: 'ec2' | 'ecr' | 'ebs' | 'ssm';
   /** The API operation, as the SDK names it (e.g. ModifyImageAttribute). */
   action: string;
   /** What it acts on. */

@@ -8,6 +8,7 @@ import { checkDone, stepRecord } from './state.js';
 import { needsError, pickOutputs } from './steps/requires.js';
 import { adminImageBuildStep } from './steps/admin-image-build.js';
 import { adminImagePushStep } from './steps/admin-image-push.js';
+import { amiDeprecateStep } from './steps/ami-deprecate.js';
 import { amiRegisterStep } from './steps/ami-register.js';
 import { manifestStep } from './steps/manifest.js';
 import { osBuildStep } from './steps/os-build.js';
@@ -16,6 +17,7 @@ import { renderStep } from './steps/render-infra.js';
 import { resolveStep } from './steps/resolve.js';
 import { shareStep } from './steps/share.js';
 import { sourcesStep } from './steps/sources.js';
+import { ssmPublishStep } from './steps/ssm-publish.js';
 import { verifyStep } from './steps/verify.js';
 
 /**
@@ -23,7 +25,7 @@ import { verifyStep } from './steps/verify.js';
  *
  *   resolve → sources → patch → verify → render
  *     → [admin image: build → push to every region]  ‖  [OS: cargo make → cargo make ami]
- *     → share → manifest
+ *     → share → ami-deprecate → ssm-publish → manifest
  *
  * The admin image is built and pushed while the OS builds; sharing waits for
  * both, because nodes pull the admin image at boot.
@@ -102,6 +104,8 @@ export function buildStages(): readonly Stage[] {
       { title: 'OS image', steps: (s) => s.then(osBuildStep).then(amiRegisterStep) },
     )
     .then(shareStep)
+    .then(amiDeprecateStep)
+    .then(ssmPublishStep)
     .then(manifestStep).list;
 }
 

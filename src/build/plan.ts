@@ -18,7 +18,18 @@ import { pushPlan } from './steps/admin-image-push.js';
 import { pubsysActions } from './steps/ami-register.js';
 import { defaultManifestPath } from './steps/manifest.js';
 import { logsDir } from './steps/run-logged.js';
-import { patchSeriesDigest, releaseTags, shareActions, shareIntent, verifyActions } from './steps/share.js';
+import {
+  isAccountId,
+  launchPrincipals,
+  patchSeriesDigest,
+  releaseTags,
+  shareActions,
+  shareIntent,
+  verifyActions,
+} from './steps/share.js';
+import { deprecateActions, deprecationOf } from './steps/ami-deprecate.js';
+import { parameterNames, pointerActions } from './steps/ssm-publish.js';
+import { describeDeprecation } from '../config/deprecation.js';
 
 /**
  * The plan: everything a real build would do outside the workspace, as one
@@ -63,6 +74,12 @@ export interface Plan {
   regions: string[];
   /** share-with. */
   accounts: string[];
+  /** share-with-organizations and share-with-organizational-units: launch permission only. */
+  organizations?: string[];
+  /** When EC2 deprecates the AMIs (ami.deprecate-after). */
+  deprecation?: string;
+  /** The version parameters each region gets (infra.ssm-prefix). */
+  parameters?: string[];
   amisJson: string;
   manifest: string;
   logs: string;
@@ -118,6 +135,7 @@ export function makePlan(
   const name = amiName(variant, ctx.version);
   const tags = releaseTags(ctx, input);
   const accounts = variant['share-with'];
+  const principals = launchPrincipals(variant);
   const commands: PlannedCommand[] = [
     planned('admin-image-build', adminImageBuildCommand(inputs, localTag)),
     planned('admin-image-build', adminImageCheckCommand(inputs, localTag)),
@@ -136,12 +154,22 @@ export function makePlan(
   const grants: PlannedGrant[] = [];
   for (const region of variant.regions) {
     const drop = dropped[region] ?? [];
-    aws.push(...shareActions(region, name, shareIntent({ accounts, drop, tags })), ...verifyActions(region));
+    aws.push(
+      ...shareActions(region, name, shareIntent({ accounts: principals, drop, tags })),
+      ...verifyActions(region),
+    );
     grants.push(
-      ...accounts.map((account) => ({ region, account, change: 'grant' as const })),
+      ...principals.map((account) => ({ region, account, change: 'grant' as const })),
       ...drop.map((account) => ({ region, account, change: 'revoke' as const })),
     );
   }
+  const deprecation = deprecationOf(variant);
+  const when = deprecation && describeDeprecation(deprecation, new Date());
+  if (when)
+    aws.push(...variant.regions.flatMap((r) => deprecateActions(r, variant.regions[0]!, when, 'after' in deprecation)));
+  const prefix = variant.infra['ssm-prefix'];
+  const names = prefix ? parameterNames(variant, prefix, ctx.version.full) : undefined;
+  if (names) aws.push(...variant.regions.flatMap((r) => pointerActions('ssm-publish', r, names, ctx.version.full)));
   const sources = Object.fromEntries(
     Object.values(input.sources.sources).map((s) => {
       const series = input.patch.series[s.name];
@@ -169,6 +197,9 @@ export function makePlan(
     seriesDigest: patchSeriesDigest(input.patch.series),
     regions: [...variant.regions],
     accounts: [...accounts],
+    organizations: principals.filter((p) => !isAccountId(p)),
+    deprecation: when,
+    parameters: names ? [names.imageId, names.version] : [],
     amisJson: amisJsonPath(inputs.bottlerocketDir, variant, ctx.version),
     manifest: ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root),
     logs: logsDir(ctx.workspace.broDir),
@@ -200,6 +231,8 @@ function grantsTable(plan: Plan): string[] {
     `  ${''.padEnd(width)}  ${accounts.join('  ')}`,
     ...plan.regions.map((r) => `  ${r.padEnd(width)}  ${accounts.map((a) => cell(r, a)).join('  ')}`.trimEnd()),
   ];
+  if (accounts.some((a) => !isAccountId(a)))
+    lines.push('  (organizations and OUs: launch permission only; EC2 shares snapshots with account IDs only)');
   if (plan.grants.some((g) => g.change === 'revoke'))
     lines.push(
       "  (- revoke: granted by bro on this AMI earlier, no longer in share-with; others' grants are left alone)",
@@ -244,6 +277,9 @@ export function formatPlan(plan: Plan): string {
   const uris = new Set(plan.adminImages.map((i) => i.uri.split(i.region).join('<region>')));
   if (uris.size === 1 && plan.adminImages.length > 1) out.push(row('Admin image', `${[...uris][0]} (each region)`));
   else plan.adminImages.forEach((i, n) => out.push(row(n ? '' : 'Admin image', i.uri)));
+  if (plan.organizations?.length) out.push(row('Organizations', plan.organizations.join(', ')));
+  if (plan.deprecation) out.push(row('Deprecated', plan.deprecation));
+  if (plan.parameters?.length) out.push(row('SSM parameters', `${plan.parameters.join(', ')} (each region)`));
   out.push(row('Manifest', plan.manifest), row('Logs', `${plan.logs}/`), row('amis.json', plan.amisJson));
   out.push('', ...grantsTable(plan));
   out.push('', 'Tags on every AMI and snapshot:', ...Object.entries(plan.tags).map(([k, v]) => `  ${k} = ${v}`));

@@ -115,6 +115,8 @@ export interface StateStore {
   all(): Promise<State>;
   put(id: string, record: StepRecord): Promise<void>;
   remove(ids: readonly string[]): Promise<void>;
+  /** Reads, changes and writes one record as one update (`undefined` from `change` removes it). */
+  modify(id: string, change: (record: StepRecord | undefined) => StepRecord | undefined): Promise<void>;
 }
 
 export function createStateStore(broDir: string): StateStore {
@@ -141,6 +143,12 @@ export function createStateStore(broDir: string): StateStore {
     remove: (ids) =>
       update((state) => {
         for (const id of ids) delete state.steps[id];
+      }),
+    modify: (id, change) =>
+      update((state) => {
+        const next = change(state.steps[id]);
+        if (next) state.steps[id] = next;
+        else delete state.steps[id];
       }),
   };
 }

@@ -24,6 +24,10 @@ export type StepOutputs = EveryStep<{
   'os-build': OsImages;
   'ami-register': { amis: Record<string, RegisteredAmi> };
   share: { regions: Record<string, RegionShare> };
+  /** When EC2 deprecates the AMIs; absent when the variant has no ami.deprecate-after. */
+  'ami-deprecate': { at?: string };
+  /** The version parameters (the same names in every region); absent without infra.ssm-prefix. */
+  'ssm-publish': { parameters?: ParameterNames };
   manifest: { path: string };
 }>;
 type EveryStep<T extends Record<StepId, object>> = T;
@@ -88,6 +92,8 @@ export interface PublishSettings {
   manifestPath?: string;
   from?: string;
   only?: string;
+  /** ssm-publish replaces a version parameter that points at another AMI (--overwrite-parameters). */
+  overwriteParameters?: boolean;
 }
 
 /** The context every step is given: the build's, plus the settings of the steps after render. */
@@ -164,4 +170,14 @@ export interface RegionShare {
   accounts: string[];
   /** What this run changed, e.g. `launch +2`; empty when everything was already there. */
   changes: string[];
+}
+
+/**
+ * SSM parameters of one build or channel in one region, as pubsys names them
+ * (tools/pubsys/policies/ssm/defaults.toml at v1.0.4):
+ * `<ssm-prefix>/<variant>/<arch>/<version or channel>/image_id` and `…/image_version`.
+ */
+export interface ParameterNames {
+  imageId: string;
+  version: string;
 }

@@ -8,6 +8,8 @@ import { registerManifest } from './commands/manifest.cli.js';
 import { registerMatrix } from './commands/matrix.cli.js';
 import { registerPatches } from './commands/patches.cli.js';
 import { registerPreview } from './commands/preview.cli.js';
+import { registerPromote } from './commands/promote.cli.js';
+import { registerPrune } from './commands/prune.cli.js';
 import { registerShare } from './commands/share.cli.js';
 import { registerUpgrade } from './commands/upgrade.cli.js';
 import { registerVariants } from './commands/variants.cli.js';
@@ -43,6 +45,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     registerPreview,
     registerPatches,
     registerShare,
+    registerPromote,
+    registerPrune,
     registerManifest,
     registerMatrix,
     registerUpgrade,

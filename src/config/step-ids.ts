@@ -14,6 +14,8 @@ export const STEP_IDS = [
   'os-build',
   'ami-register',
   'share',
+  'ami-deprecate',
+  'ssm-publish',
   'manifest',
 ] as const;
 

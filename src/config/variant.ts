@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.js';
 import { isKnownRegion } from './aws-regions.js';
+import { parseDeprecation } from './deprecation.js';
 import type { SourceName } from './series.js';
 
 /**
@@ -57,6 +58,32 @@ const amiName = z.string().regex(/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, {
   error: "expected 3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _",
 });
 
+// The patterns EC2 and Image Builder document for launch permissions.
+const organizationArn = z.string().regex(/^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/, {
+  error: 'expected an AWS Organizations ARN, e.g. "arn:aws:organizations::123456789012:organization/o-abcde12345"',
+});
+const organizationalUnitArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/, {
+    error:
+      'expected an organizational unit ARN, e.g. "arn:aws:organizations::123456789012:ou/o-abcde12345/ou-ab12-cdef3456"',
+  });
+
+// Parameter Store: a path of letters, digits and _ . -; names under /aws or /ssm are AWS's own.
+const ssmPrefix = z
+  .string()
+  .regex(/^(\/[A-Za-z0-9_.-]+)+$/, {
+    error: 'expected a path such as "/bottlerocket/ami": starting with "/", no "//", no trailing "/"',
+  })
+  .refine((prefix) => !/^\/(aws|ssm)/i.test(prefix), {
+    error: 'parameter names under /aws and /ssm are reserved by AWS; pick another first part, e.g. "/bro/ami"',
+  });
+
+const deprecateAfter = z.union([z.string(), z.date()]).superRefine((value, context) => {
+  const parsed = parseDeprecation(value);
+  if (typeof parsed === 'string') context.addIssue({ code: 'custom', message: parsed });
+});
+
 export const VariantSchema = z.strictObject({
   name: z
     .string()
@@ -64,6 +91,13 @@ export const VariantSchema = z.strictObject({
   arch: z.enum(['x86_64', 'aarch64']).default('x86_64'),
   regions: z.array(region).min(1, { error: 'list at least one region; the first is where the AMI is registered' }),
   'share-with': z.array(accountId).default([]).describe('Accounts that get launch permission on the AMIs'),
+  'share-with-organizations': z
+    .array(organizationArn)
+    .default([])
+    .describe(
+      'Organizations whose accounts get launch permission on the AMIs (not on snapshots: EC2 shares those with accounts only)',
+    ),
+  'share-with-organizational-units': z.array(organizationalUnitArn).default([]).describe('The same, for OUs'),
   sources: z.strictObject({
     bottlerocket: source(DEFAULT_BOTTLEROCKET_URL).default({ url: DEFAULT_BOTTLEROCKET_URL }),
     'admin-container': adminSource.default({ url: DEFAULT_ADMIN_CONTAINER_URL, refs: {} }),
@@ -80,13 +114,14 @@ export const VariantSchema = z.strictObject({
       description: z.string().max(255).optional(),
       'data-volume-size': z.number().int().min(1).max(16384).optional().describe('GiB'),
       tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+      'deprecate-after': deprecateAfter.optional().describe('"P180D" after registration, or a UTC date'),
     })
     .default({ tags: {} }),
   infra: z
     .strictObject({
       profile: z.string().min(1).optional(),
       role: iamRoleArn.optional(),
-      'ssm-prefix': z.string().regex(/^\//, { error: 'expected a path starting with "/"' }).optional(),
+      'ssm-prefix': ssmPrefix.optional().describe('Where the version parameters and channels are published'),
       region: z.record(region, z.strictObject({ role: iamRoleArn.optional() })).default({}),
     })
     .default({ region: {} }),
@@ -165,7 +200,25 @@ export function validateVariant(
   if (new Set(accounts).size !== accounts.length) {
     throw new ConfigError(file, `share-with: ${twice(accounts)} is listed twice`, { hint: 'List each account once.' });
   }
-  if (!accounts.length) warn(`${file}: share-with is empty: the AMIs stay private to the account that builds them.`);
+  for (const key of ['share-with-organizations', 'share-with-organizational-units'] as const) {
+    if (new Set(variant[key]).size !== variant[key].length)
+      throw new ConfigError(file, `${key}: ${twice(variant[key])} is listed twice`, { hint: 'List each ARN once.' });
+  }
+  const deprecateAfter = variant.ami['deprecate-after'];
+  const deprecation = deprecateAfter === undefined ? undefined : parseDeprecation(deprecateAfter);
+  if (deprecation && typeof deprecation !== 'string' && 'at' in deprecation && deprecation.at <= new Date()) {
+    throw new ConfigError(
+      file,
+      `ami.deprecate-after: ${deprecation.at.toISOString()} is in the past: EC2 refuses to deprecate an AMI then`,
+      { hint: 'Give a future date, or a duration after registration such as "P180D".' },
+    );
+  }
+  if (
+    !accounts.length &&
+    !variant['share-with-organizations'].length &&
+    !variant['share-with-organizational-units'].length
+  )
+    warn(`${file}: share-with is empty: the AMIs stay private to the account that builds them.`);
   for (const r of Object.keys(variant.infra.region)) {
     if (!regions.has(r)) {
       throw new ConfigError(file, `infra.region.${r}: "${r}" is not in regions`, {

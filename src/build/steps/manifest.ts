@@ -7,7 +7,8 @@ import { SOURCES } from '../../config/series.js';
 import { ConfigError } from '../../shared/errors.js';
 import { amiName } from '../naming.js';
 import { defineStep, type Needed, type PublishContext } from '../step.js';
-import { patchSeriesDigest } from './share.js';
+import { isBookkeeping, recordedChannels } from '../channels.js';
+import { isAccountId, launchPrincipals, patchSeriesDigest } from './share.js';
 import { inRegion } from './requires.js';
 
 /**
@@ -50,13 +51,31 @@ export const ManifestSchema = z.object({
     z.string(),
     z.object({ status: z.string(), startedAt: z.string(), finishedAt: z.string(), durationMs: z.number() }),
   ),
+  /** Organizations and OUs with launch permission (share-with-organizations, -organizational-units). */
+  organizations: z.array(z.string()).optional(),
+  /** When EC2 deprecates the AMIs (ami-deprecate). */
+  deprecateAt: z.string().optional(),
+  /** The version parameters (ssm-publish): the same names in every region. */
+  parameters: z.object({ imageId: z.string(), version: z.string() }).optional(),
+  /** channel → region → the version the channel points at (bro promote). */
+  channels: z.record(z.string(), z.record(z.string(), z.string())).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
 export const defaultManifestPath = (workRoot: string) => join(workRoot, 'manifest.json');
 
 /** Every step whose result the manifest holds. */
-type ManifestNeeds = 'sources' | 'patch' | 'admin-image-build' | 'admin-image-push' | 'ami-register' | 'share';
+const MANIFEST_NEEDS = [
+  'sources',
+  'patch',
+  'admin-image-build',
+  'admin-image-push',
+  'ami-register',
+  'share',
+  'ami-deprecate',
+  'ssm-publish',
+] as const;
+type ManifestNeeds = (typeof MANIFEST_NEEDS)[number];
 
 export async function makeManifest(ctx: PublishContext, input: Needed<ManifestNeeds>): Promise<Manifest> {
   const step = 'manifest';
@@ -111,13 +130,17 @@ export async function makeManifest(ctx: PublishContext, input: Needed<ManifestNe
     ),
     steps: Object.fromEntries(
       Object.entries(state.steps)
-        // grants:<region> records who bro granted; they are in `regions` already.
-        .filter(([id]) => !id.startsWith('grants:'))
+        // grants:<region> records who bro granted (in `regions` already), and the other records that are no step.
+        .filter(([id]) => !isBookkeeping(id))
         .map(([id, r]) => [
           id,
           { status: r.status, startedAt: r.startedAt, finishedAt: r.finishedAt, durationMs: r.durationMs },
         ]),
     ),
+    organizations: launchPrincipals(ctx.variant).filter((p) => !isAccountId(p)),
+    deprecateAt: input['ami-deprecate'].at,
+    parameters: input['ssm-publish'].parameters,
+    channels: await recordedChannels(ctx.state),
   };
   return ctx.adapters.redactor.redactValue(manifest);
 }
@@ -173,6 +196,13 @@ export async function readManifest(path: string): Promise<Manifest> {
   return result.data;
 }
 
+/** After `bro promote`: the channels and the versions they point at, if the manifest is this variant's. */
+export async function recordChannels(path: string, channels: Record<string, Record<string, string>>): Promise<void> {
+  const manifest = await readManifest(path);
+  manifest.channels = channels;
+  await writeManifest(path, manifest);
+}
+
 /** The `bro:*` tags share put on the AMIs of the build a manifest describes (see `releaseTags`). */
 export function releaseTagsOf(m: Manifest): Record<string, string> {
   return {
@@ -204,7 +234,7 @@ export const manifestStep = defineStep({
   id: 'manifest',
   title: 'Write the release manifest',
   external: true,
-  needs: ['sources', 'patch', 'admin-image-build', 'admin-image-push', 'ami-register', 'share'],
+  needs: MANIFEST_NEEDS,
   async run(ctx, input, task) {
     const path = ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root);
     await writeManifest(path, await makeManifest(ctx, input));

@@ -2,7 +2,15 @@ import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2 } from '../../adapters/aws.js';
 import { StepError } from '../../shared/errors.js';
 import type { RegionShare } from '../step.js';
-import { identityProblems, launchPermission, snapshotsOf, update, volumePermission, type Grants } from './share.js';
+import {
+  accountsOnly,
+  identityProblems,
+  launchPermission,
+  snapshotsOf,
+  update,
+  volumePermission,
+  type Grants,
+} from './share.js';
 
 /**
  * `bro share --revoke`, region by region: which AMI is this build's (the
@@ -27,7 +35,7 @@ export interface RevokeRequest {
   /** What proves an AMI is this build's: its `bro:*` tags as share wrote them. */
   tags: Record<string, string>;
   grants?: Grants;
-  /** --accounts; else the accounts bro granted; else share-with. */
+  /** --accounts; else the principals bro granted; else share-with and the organizations and OUs. */
   accounts: readonly string[];
 }
 
@@ -69,14 +77,17 @@ export async function findForRevoke(ec2: Ec2, request: RevokeRequest): Promise<R
   return { kind: 'ours', image, accounts: request.accounts, grants: granted ? grants : undefined };
 }
 
-/** Removes launch and volume permissions for `accounts` (ones EC2 does not show are left alone); returns what EC2 shows after. */
+/**
+ * Removes launch permissions for `accounts` (accounts, organizations, OUs) and volume permissions
+ * for the account IDs among them (ones EC2 does not show are left alone); returns what EC2 shows after.
+ */
 export async function revokeImage(ec2: Ec2, image: Image, accounts: readonly string[]): Promise<RegionShare> {
   const imageId = image.ImageId as string;
   const snapshotIds = snapshotsOf(image);
   const launch = launchPermission(ec2, imageId);
   const changes = (
     await Promise.all([
-      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accounts)),
+      ...snapshotIds.map((id) => update(volumePermission(ec2, id), 'Remove', accountsOnly(accounts))),
       update(launch, 'Remove', accounts),
     ])
   ).flat();

@@ -3,6 +3,7 @@ import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2, WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
 import { InterruptedError, StepError } from '../../shared/errors.js';
+import type { Variant } from '../../config/variant.js';
 import type { BuildContext } from '../context.js';
 import { defineStep, type Needed, type RegionShare } from '../step.js';
 import { amiName } from '../naming.js';
@@ -38,6 +39,33 @@ export function releaseTags(
 
 const userIds = (permissions: { UserId?: string }[] | undefined) =>
   new Set((permissions ?? []).flatMap((p) => (p.UserId ? [p.UserId] : [])));
+
+/**
+ * Who may launch: accounts, and the organizations and OUs of
+ * share-with-organizations and share-with-organizational-units, each named by
+ * its ID or ARN. Snapshots take account IDs only (EC2 has no organization
+ * grant for createVolumePermission), so an organization's accounts launch the
+ * AMI without being able to copy its snapshots.
+ */
+export const launchPrincipals = (variant: Variant): string[] => [
+  ...variant['share-with'],
+  ...variant['share-with-organizations'],
+  ...variant['share-with-organizational-units'],
+];
+export const isAccountId = (principal: string) => /^\d{12}$/.test(principal);
+export const accountsOnly = (principals: readonly string[]) => principals.filter(isAccountId);
+const principalIds = (
+  permissions: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[] | undefined,
+) =>
+  new Set(
+    (permissions ?? []).flatMap((p) =>
+      [p.UserId, p.OrganizationArn, p.OrganizationalUnitArn].filter((id) => id !== undefined),
+    ),
+  );
+const launchPermissions = (principals: readonly string[]) =>
+  principals.map((id) =>
+    isAccountId(id) ? { UserId: id } : id.includes(':ou/') ? { OrganizationalUnitArn: id } : { OrganizationArn: id },
+  );
 export const snapshotsOf = (image: Image) =>
   (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
 const users = (ids: readonly string[]) => ids.map((UserId) => ({ UserId }));
@@ -52,9 +80,11 @@ export interface Permission {
 export const launchPermission = (ec2: Ec2, imageId: string): Permission => ({
   name: 'launch',
   read: async () =>
-    userIds((await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions),
+    principalIds(
+      (await ec2.describeImageAttribute({ ImageId: imageId, Attribute: 'launchPermission' })).LaunchPermissions,
+    ),
   change: (operation, accounts) =>
-    ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: users(accounts) } }),
+    ec2.modifyImageAttribute({ ImageId: imageId, LaunchPermission: { [operation]: launchPermissions(accounts) } }),
 });
 
 export const volumePermission = (ec2: Ec2, snapshotId: string): Permission => ({
@@ -186,15 +216,16 @@ export function shareIntent({
   tags,
 }: Pick<ShareRequest, 'accounts' | 'drop' | 'tags'>): ShareIntent {
   const updates: ShareIntent['updates'] = [
-    { permission: 'volume', operation: 'Add', accounts },
+    { permission: 'volume', operation: 'Add', accounts: accountsOnly(accounts) },
     { permission: 'launch', operation: 'Add', accounts },
   ];
   if (drop.length)
     updates.push(
-      { permission: 'volume', operation: 'Remove', accounts: drop },
+      { permission: 'volume', operation: 'Remove', accounts: accountsOnly(drop) },
       { permission: 'launch', operation: 'Remove', accounts: drop },
     );
-  return { updates, tags };
+  // Organizations and OUs only: no snapshot call.
+  return { updates: updates.filter((u) => u.accounts.length || u.permission === 'launch'), tags };
 }
 
 const ec2Action =
@@ -296,20 +327,23 @@ export async function grantImage(
 }
 
 /**
- * Whether what share recorded for a region still holds in EC2: every account can launch the AMI
- * and create volumes from each of its snapshots. Returns the region's share as EC2 shows it now, or
- * undefined when a permission is gone (an interrupted revoke, a hand edit): share then runs again.
+ * Whether what share recorded for a region still holds in EC2: every principal (account,
+ * organization, OU) can launch the AMI, and every account can create volumes from each of its
+ * snapshots. Returns the region's share as EC2 shows it now, or undefined when a permission is
+ * gone (an interrupted revoke, a hand edit): share then runs again.
  */
 export async function verifyShare(
   ec2: Ec2,
   recorded: RegionShare,
-  accounts: readonly string[],
+  principals: readonly string[],
 ): Promise<RegionShare | undefined> {
   const [launch, ...volumes] = await Promise.all([
     launchPermission(ec2, recorded.imageId).read(),
     ...recorded.snapshotIds.map((id) => volumePermission(ec2, id).read()),
   ]);
-  if (![launch, ...volumes].every((have) => accounts.every((a) => have.has(a)))) return undefined;
+  const holds = (have: Set<string>, wanted: readonly string[]) => wanted.every((p) => have.has(p));
+  const accounts = accountsOnly(principals);
+  if (!holds(launch, principals) || !volumes.every((have) => holds(have, accounts))) return undefined;
   const { imageId, snapshotIds } = recorded;
   return { imageId, snapshotIds, accounts: [...launch].sort(), changes: [] };
 }
@@ -402,7 +436,8 @@ export async function droppedFromShare(ctx: BuildContext): Promise<Record<string
   for (const region of ctx.variant.regions) {
     const grants = await readGrants(ctx.state, region);
     const sameBuild = grants?.tags['bro:version'] === ctx.version.full;
-    const accounts = sameBuild ? grants.accounts.filter((a) => !ctx.variant['share-with'].includes(a)) : [];
+    const listed = launchPrincipals(ctx.variant);
+    const accounts = sameBuild ? grants.accounts.filter((a) => !listed.includes(a)) : [];
     if (accounts.length) dropped[region] = accounts;
   }
   return dropped;
@@ -426,14 +461,14 @@ export const shareStep = defineStep({
   needs: ['resolve', 'patch', 'ami-register', 'admin-image-push'],
   inputs: (ctx, input) => ({
     amis: input['ami-register'].amis,
-    accounts: ctx.variant['share-with'],
+    accounts: launchPrincipals(ctx.variant),
     tags: releaseTags(ctx, input),
   }),
   outputs: z.object({ regions: z.record(z.string(), RegionShareSchema) }),
   // Inputs unchanged is not enough: the grants are verified in EC2 (a revoke, or a hand, may have removed some).
   async verify(ctx, outputs) {
     const aws = requireAws(ctx);
-    const accounts = ctx.variant['share-with'];
+    const accounts = launchPrincipals(ctx.variant);
     const verified = await forEachRegion(ctx.variant.regions, ctx.settings.regionConcurrency, async (region) => {
       const share = outputs.regions[region];
       return share ? verifyShare(aws.ec2(region), share, accounts) : undefined;
@@ -451,7 +486,7 @@ export const shareStep = defineStep({
     const { amis } = input['ami-register'];
     const { regions } = ctx.variant;
     const aws = requireAws(ctx);
-    const accounts = ctx.variant['share-with'];
+    const accounts = launchPrincipals(ctx.variant);
     const tags = releaseTags(ctx, input);
     const name = amiName(ctx.variant, ctx.version);
     const wait = { maxWaitSeconds: ctx.settings.waitTimeoutSeconds, minDelaySeconds: ctx.settings.waitPollSeconds };

@@ -100,6 +100,7 @@ export function registerBuild(program: Command, io: Io): void {
       )
       .option('--only <step>', 'redo only this step (the local steps before it run as usual)')
       .option('--manifest <file>', 'write the release manifest here (default: <work-dir>/manifest.json)')
+      .option('--overwrite-parameters', "replace this version's SSM parameters when they point at another AMI", false)
       .addOption(minFreeDiskOption()),
   ).action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
     const { runBuild } = await import('./build.js');
@@ -118,6 +119,7 @@ export function registerBuild(program: Command, io: Io): void {
         only: raw.only === undefined ? undefined : String(raw.only),
         manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
         minFreeDiskGiB: raw.minFreeDisk === undefined ? undefined : Number(raw.minFreeDisk),
+        overwriteParameters: Boolean(raw.overwriteParameters),
       },
       io,
     );

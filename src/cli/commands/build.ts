@@ -71,6 +71,8 @@ export interface PublishOptions {
   pushTimeoutMs?: number;
   /** Stop the programs a killed bro left running in this workspace (recorded in its lock) before starting. */
   killOrphans?: boolean;
+  /** ssm-publish replaces version parameters that point at another AMI. */
+  overwriteParameters?: boolean;
   /** EC2 and ECR; tests inject clients with small retry settings. Default: real clients with the variant's infra profile. */
   aws?: Aws;
 }
@@ -109,6 +111,7 @@ export async function createPublishContext(options: BuildOptions & PublishOption
       manifestPath: options.manifest,
       from: options.from,
       only: options.only,
+      overwriteParameters: options.overwriteParameters,
     },
   };
   return { ctx, warnings };

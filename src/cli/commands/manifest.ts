@@ -51,6 +51,23 @@ export function formatManifest(m: Manifest, path: string): string {
       `  ${region}: ${r.ami} (snapshots ${r.snapshots.join(', ')}), admin image ${r.adminImage.uri}@${r.adminImage.digest}`,
     );
   }
+  if (m.organizations?.length) out.push('', `Organizations (launch permission only): ${m.organizations.join(', ')}`);
+  if (m.deprecateAt) out.push('', `Deprecated at: ${m.deprecateAt}`);
+  if (m.parameters) out.push('', `SSM parameters (each region): ${m.parameters.imageId}, ${m.parameters.version}`);
+  const channels = Object.entries(m.channels ?? {});
+  if (channels.length)
+    out.push(
+      '',
+      'Channels:',
+      ...channels.map(([name, regions]) => {
+        const versions = new Set(Object.values(regions));
+        return versions.size === 1
+          ? `  ${name} → ${[...versions][0]} (${Object.keys(regions).join(', ')})`
+          : `  ${name} → ${Object.entries(regions)
+              .map(([r, v]) => `${r} ${v}`)
+              .join(', ')}`;
+      }),
+    );
   const steps = Object.entries(m.steps).filter(([id]) => !id.includes(':'));
   if (steps.length)
     out.push(

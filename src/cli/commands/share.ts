@@ -7,7 +7,7 @@ import { AmisSchema, defaultManifestPath, readManifest, recordRevoke, releaseTag
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from '../../build/index.js';
 import { requireAws } from '../../build/index.js';
 import { describeRevoke, findForRevoke, leftAlone, revokeImage } from '../../build/index.js';
-import { readBuildTags, readGrants, writeGrants } from '../../build/index.js';
+import { launchPrincipals, readBuildTags, readGrants, writeGrants } from '../../build/index.js';
 import { runBuild, withWorkspace, type RunBuildOptions } from './build.js';
 
 /**
@@ -58,7 +58,7 @@ export async function runShare(options: ShareOptions, io: Io): Promise<void> {
         name,
         tags,
         grants,
-        accounts: options.accounts ?? grants?.accounts ?? ctx.variant['share-with'],
+        accounts: options.accounts ?? grants?.accounts ?? launchPrincipals(ctx.variant),
       });
     });
     throwIfAnyRegionFailed(
