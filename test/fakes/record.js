@@ -1,6 +1,6 @@
 // Shared by the fake tools: records each call (argv, cwd, env, a digest of
 // stdin, never stdin itself) as one JSON line in the file $BRO_FAKE_CALLS.
-const { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
+const { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 
 function readStdin() {
@@ -55,7 +55,10 @@ function blockIfAsked(tool, what) {
   const asked = (process.env.BRO_FAKE_BLOCK || '').split(',');
   if (!asked.includes(tool) && !asked.includes(`${tool}:${what}`)) return;
   const name = `${tool}-${what}`;
-  writeFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}`, String(process.pid));
+  // Written beside and renamed in: a test that sees the file reads the whole pid, never an empty file.
+  const marker = `${process.env.BRO_FAKE_CALLS}.blocked-${name}`;
+  writeFileSync(`${marker}.${process.pid}.tmp`, String(process.pid));
+  renameSync(`${marker}.${process.pid}.tmp`, marker);
   appendFileSync(`${process.env.BRO_FAKE_CALLS}.blocked-${name}.pids`, `${process.pid}\n`);
   while (!existsSync(`${process.env.BRO_FAKE_CALLS}.release-${name}`)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 }
