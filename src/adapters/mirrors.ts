@@ -114,10 +114,3 @@ function cacheDirError(cacheDir: string, error: unknown): UsageError {
     hint: 'Pass --cache-dir (or set BRO_CACHE_DIR) to a directory you can write, or fix its permissions.',
   });
 }
-
-/** The per-user cache directory, following the platform's convention. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv, home: string, platform: NodeJS.Platform): string {
-  if (env.BRO_CACHE_DIR) return env.BRO_CACHE_DIR;
-  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'bro');
-  return join(env.XDG_CACHE_HOME || join(home, '.cache'), 'bro');
-}

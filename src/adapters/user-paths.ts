@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../shared/errors.js';
 
 /**
@@ -100,4 +100,11 @@ function pathError(named: DirSetting, dir: string, error: NodeJS.ErrnoException)
       hint: fixOf(named),
     },
   );
+}
+
+/** The per-user cache directory, following the platform's convention. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv, home: string, platform: NodeJS.Platform): string {
+  if (env.BRO_CACHE_DIR) return env.BRO_CACHE_DIR;
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'bro');
+  return join(env.XDG_CACHE_HOME || join(home, '.cache'), 'bro');
 }

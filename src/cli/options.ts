@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { defaultCacheDir } from '../adapters/mirrors.js';
+import { defaultCacheDir } from '../adapters/user-paths.js';
 import type { CommonOptions } from '../build/index.js';
 import { locateProject } from '../adapters/project-root.js';
 import { UsageError } from '../shared/errors.js';
