@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, appendFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFormatPatch } from '../../src/config/patch-file.js';
@@ -227,7 +227,9 @@ describe.skipIf(skipsUpstream())('the verify step refuses a broken patch on the 
         mkdtempSync(join(world.root, 'w-')),
       );
     } finally {
+      // The series is checked for unlisted patch files: put the directory back as it was.
       writeFileSync(join(dir, 'series'), original);
+      rmSync(join(dir, file));
     }
   }
 
