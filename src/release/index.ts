@@ -1,5 +1,4 @@
 export { checkChannelName } from './channel-name.js';
-export { formatPromotion, promote, rollbackCommand } from './promote.js';
-export type { PromoteRequest, RegionPromotion } from './promote.js';
+export { promote, rollbackCommand } from './promote.js';
+export type { RegionPromotion } from './promote.js';
 export { checkKeep, formatPrunePlan, planPrune, prune } from './prune.js';
-export type { PruneItem, PruneRequest } from './prune.js';
