@@ -17,8 +17,9 @@ import { STEP_IDS } from '../src/config/step-ids.js';
 import { assertCleanTree } from '../src/build/steps/run-logged.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { stsEndpoint } from './helpers/mock-aws.js';
-import { git, makePatch, REPO_ROOT, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
+import { git, makePatch, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
+import { BRO_BIN, broArgv } from './helpers/cli.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -283,27 +284,10 @@ describe('SIGTERM', () => {
     // A child process: its preflight asks a local STS endpoint who it is.
     const sts = await stsEndpoint();
     onTestFinished(() => sts.close());
-    const child = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-        '--ci',
-        '--min-free-disk',
-        '0.1',
-      ],
-      {
-        env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [BRO_BIN, ...broArgv(s, '--ci', '--min-free-disk', '0.1')], {
+      env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

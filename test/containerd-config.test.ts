@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it, type TestContext } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { HOSTILE_REGISTRIES as REGISTRIES, previewSetup, type Registry } from './helpers/preview-fixtures.js';
 import { findProgram, PATH, sealedEnv, SYSTEM_DIRS } from './helpers/index.js';
@@ -73,23 +73,7 @@ describe('the containerd config bro preview renders, loaded by the real containe
     writeFileSync(file, userData(REGISTRIES));
     const out = join(work, 'out');
     const preview = await runCli(
-      [
-        'preview',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--user-data',
-        file,
-        '--out',
-        out,
-        '--ci',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-        '--work-dir',
-        join(work, 'w'),
-      ],
+      broArgv({ ...s, command: 'preview' }, '--user-data', file, '--out', out, '--ci', '--work-dir', join(work, 'w')),
       sealedEnv({ PATH: `${s.fakeBin}:${PATH}` }),
     );
     expect(preview.stderr).not.toContain('✖');

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, BRO_BIN, broArgv } from './helpers/cli.js';
 import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
 
@@ -178,22 +178,10 @@ describe('bro build --dry-run', () => {
   it('without a terminal, prints plain lines with timestamps and no colour, even where colour is forced', () => {
     const s = setup();
     // No --ci: a pipe is not a terminal, and that alone chooses the plain output.
-    const result = spawnSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-      ],
-      { env: sealedEnv({ FORCE_COLOR: '1' }), encoding: 'utf8' },
-    );
+    const result = spawnSync(process.execPath, [BRO_BIN, ...broArgv(s, '--dry-run')], {
+      env: sealedEnv({ FORCE_COLOR: '1' }),
+      encoding: 'utf8',
+    });
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
     expect(result.stderr).toMatch(
@@ -204,18 +192,7 @@ describe('bro build --dry-run', () => {
 
   it('--ci prints plain lines with timestamps on a terminal too', async () => {
     const s = setup();
-    const args = [
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-    ];
+    const args = broArgv(s, '--dry-run', '--ci');
     const { code, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/^\[COMPLETED\] \[\d\d:\d\d:\d\d\] Render Infra\.toml/m);
@@ -227,18 +204,7 @@ describe('bro build --dry-run', () => {
     // stderr is a terminal but stdout is a pipe (`bro … --json > plan.json`): the progress is drawn
     // on stderr, so it stays interactive (listr2 on its own would fall back to plain lines, because
     // it looks at stdout), and none of it reaches stdout.
-    const args = [
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--json',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-    ];
+    const args = broArgv(s, '--dry-run', '--json');
     const { code, stdout, stderr } = await runCli(args, { CI: '', TERM: 'xterm-256color' }, { stderrIsTTY: true });
     expect(code, stderr).toBe(0);
     expect(process.stdout.isTTY).not.toBe(true);
@@ -252,17 +218,7 @@ describe('bro build --dry-run', () => {
     const s = setup();
     // A URL with credentials that git cannot reach: the error must not echo the token.
     const result = await runCli(
-      [
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-      ],
+      broArgv(s, '--dry-run'),
       // Straight to the closed local port, never through a proxy of the host: no network.
       {
         BRO_BOTTLEROCKET_URL: 'https://bro-user:ghp_SECRETTOKEN123@127.0.0.1:9/bottlerocket.git',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
 import { lockIdentity } from './helpers/processes.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, BRO_BIN, broArgv } from './helpers/cli.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 import {
   FIXTURE_ACCOUNTS,
@@ -73,7 +73,7 @@ function spawnBro(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], {
+  const child = spawn(process.execPath, [BRO_BIN, ...args], {
     env: sealedEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -100,22 +100,7 @@ describe('one mirror cache, many bros', () => {
     const s = setup();
     const works = [1, 2, 3].map((i) => join(s.project, `work-${i}`));
     const results = await Promise.all(
-      works.map((work) =>
-        spawnBro([
-          'build',
-          'aws-k8s-1.18',
-          '--version',
-          '1.0.4-hc1',
-          '--dry-run',
-          '--ci',
-          '--project-dir',
-          s.project,
-          '--cache-dir',
-          s.cacheDir,
-          '--work-dir',
-          work,
-        ]),
-      ),
+      works.map((work) => spawnBro(broArgv(s, '--dry-run', '--ci', '--work-dir', work))),
     );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const entries = readdirSync(join(s.cacheDir, 'mirrors')).sort();
@@ -224,34 +209,12 @@ describe('a path the user gave is a usage error naming the option', () => {
     expect(inCache.code).toBe(2);
     expect(inCache.stderr).toContain(`is inside --cache-dir ${s.cacheDir}`);
 
-    const cacheFile = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      file,
-    ]);
+    const cacheFile = await runCli(broArgv({ project: s.project, cacheDir: file }, '--dry-run', '--ci'));
     expect(cacheFile.code).toBe(2);
     expect(cacheFile.stderr).toContain(`--cache-dir ${file}: is a file`);
 
     // sysfs refuses new directories, even to root (a chmod 0555 directory does not stop root).
-    const readOnly = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      '/sys/bro-cache',
-    ]);
+    const readOnly = await runCli(broArgv({ project: s.project, cacheDir: '/sys/bro-cache' }, '--dry-run', '--ci'));
     expect(readOnly.code).toBe(2);
     expect(readOnly.stderr).toMatch(/--cache-dir \/sys\/bro-cache (is not writable|is on a read-only file system)/);
   });
@@ -261,21 +224,16 @@ describe('a path the user gave is a usage error naming the option', () => {
     const file = join(s.project, 'a-file');
     writeFileSync(file, 'x');
     const preview = (out: string) =>
-      runCli([
-        'preview',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--ci',
-        '--user-data',
-        join(REPO_ROOT, 'examples', 'user-data.toml'),
-        '--out',
-        out,
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-      ]);
+      runCli(
+        broArgv(
+          { ...s, command: 'preview' },
+          '--ci',
+          '--user-data',
+          join(REPO_ROOT, 'examples', 'user-data.toml'),
+          '--out',
+          out,
+        ),
+      );
     const asFile = await preview(file);
     expect(asFile.code).toBe(2);
     expect(asFile.stderr).toContain(`--out ${file}: is a file`);
@@ -335,18 +293,7 @@ describe('sources with a problem name what to do', () => {
     const bundle = join(s.upstream.root, 'bottlerocket.bundle');
     git(s.upstream.bottlerocket, 'bundle', 'create', '--quiet', bundle, '--all');
     const result = await runCli(
-      [
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--ci',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        join(s.cacheDir, 'other'),
-      ],
+      broArgv({ project: s.project, cacheDir: join(s.cacheDir, 'other') }, '--dry-run', '--ci'),
       {
         BRO_BOTTLEROCKET_URL: bundle,
       },
@@ -426,18 +373,7 @@ describe('outside a project', () => {
       ['variants', '--project-dir', elsewhere],
       ['matrix', '--project-dir', elsewhere],
       ['matrix', '--github', '--project-dir', elsewhere],
-      [
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--ci',
-        '--project-dir',
-        sub,
-        '--cache-dir',
-        s.cacheDir,
-      ],
+      broArgv({ project: sub, cacheDir: s.cacheDir }, '--dry-run', '--ci'),
     ]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
@@ -548,23 +484,10 @@ describe('one rollback', () => {
       const s = setup();
       const bin = hangingCheckout(tempDir('bro-bin-'));
       dirs.push(bin);
-      const child = spawn(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'dist/src/bin/bro.js'),
-          'build',
-          'aws-k8s-1.18',
-          '--version',
-          '1.0.4-hc1',
-          '--dry-run',
-          '--ci',
-          '--project-dir',
-          s.project,
-          '--cache-dir',
-          s.cacheDir,
-        ],
-        { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawn(process.execPath, [BRO_BIN, ...broArgv(s, '--dry-run', '--ci')], {
+        env: sealedEnv({ PATH: `${bin}:${PATH}` }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/index.js';
+import { BRO_BIN } from './helpers/cli.js';
 
 // `bro --help` stays instant by loading only the command line: each command's implementation, and the
 // heavy libraries under it, are imported when that command runs. A hook on Node's resolver lists every
@@ -18,12 +17,7 @@ describe('bro --help', () => {
   it('loads commander and nothing heavier: no zod, listr2, execa, AWS SDK, TOML, YAML or handlebars', () => {
     const result = spawnSync(
       process.execPath,
-      [
-        '--import',
-        `data:text/javascript,${encodeURIComponent(HOOK)}`,
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        '--help',
-      ],
+      ['--import', `data:text/javascript,${encodeURIComponent(HOOK)}`, BRO_BIN, '--help'],
       { env: sealedEnv(), encoding: 'utf8' },
     );
     expect(result.status, result.stderr).toBe(0);

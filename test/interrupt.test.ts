@@ -2,17 +2,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  git,
-  makePatch,
-  makeProject,
-  makeUpstream,
-  REPO_ROOT,
-  removeDir,
-  tempDir,
-  writeSeries,
-} from './helpers/git-fixtures.js';
+import { git, makePatch, makeProject, makeUpstream, removeDir, tempDir, writeSeries } from './helpers/git-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
+import { BRO_BIN, broArgv } from './helpers/cli.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
@@ -51,22 +43,10 @@ describe('Ctrl-C', () => {
     writeSeries(project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
     slowGit(bin);
 
-    const child = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--project-dir',
-        project,
-        '--cache-dir',
-        cacheDir,
-      ],
-      { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [BRO_BIN, ...broArgv({ project, cacheDir }, '--dry-run')], {
+      env: sealedEnv({ PATH: `${bin}:${PATH}` }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -5,10 +5,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
 import { startEc2Endpoint } from './helpers/ec2-endpoint.js';
 import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
-import { makePatch, REPO_ROOT, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
+import { makePatch, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
 import { alive, procMissing, skipsBecause, until } from './helpers/index.js';
+import { BRO_BIN, broArgv } from './helpers/cli.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -91,18 +92,8 @@ const loginDirs = () => {
 
 /** `bro build` (or `command`) as its own process, reaching ECR and STS through their loopback endpoints, EC2 through `env`'s. */
 const broArgs = (command = 'build') => [
-  join(REPO_ROOT, 'dist/src/bin/bro.js'),
-  command,
-  'aws-k8s-1.18',
-  '--version',
-  '1.0.4-hc1',
-  '--project-dir',
-  s.project,
-  '--cache-dir',
-  s.cacheDir,
-  '--ci',
-  '--wait-poll',
-  '0.05',
+  BRO_BIN,
+  ...broArgv({ ...s, command }, '--ci', '--wait-poll', '0.05'),
   ...(command === 'build' ? ['--min-free-disk', '0.1'] : []),
 ];
 const runBro = (env: Record<string, string>, args = broArgs()) => {

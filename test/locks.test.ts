@@ -20,8 +20,9 @@ import { createMirrors } from '../src/adapters/mirrors.js';
 import { createProject } from '../src/adapters/project.js';
 import { emptyLock } from '../src/config/lock.js';
 import { sealedEnv, PATH } from './helpers/env.js';
-import { makeWorld, REPO_ROOT, removeDir, tempDir } from './helpers/git-fixtures.js';
+import { makeWorld, removeDir, tempDir } from './helpers/git-fixtures.js';
 import { lockIdentity, procMissing, skipsBecause, until } from './helpers/index.js';
+import { BRO_BIN } from './helpers/cli.js';
 
 /**
  * The one lock (src/adapters/locks/lock.ts) under its two policies: the mirror
@@ -200,7 +201,7 @@ function startBro(
   const argv = [
     ...prefix,
     process.execPath,
-    join(REPO_ROOT, 'dist/src/bin/bro.js'),
+    BRO_BIN,
     ...['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run', '--ci'],
     ...['--project-dir', world.project, '--cache-dir', world.cacheDir, '--work-dir', work],
   ];

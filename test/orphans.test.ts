@@ -7,8 +7,8 @@ import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './he
 import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
 import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
 import { sealedEnv } from './helpers/env.js';
-import { REPO_ROOT } from './helpers/git-fixtures.js';
 import { alive, lockIdentity, procMissing, skipsBecause, until } from './helpers/index.js';
+import { BRO_BIN, broArgv } from './helpers/cli.js';
 
 // The preflight of a bro child asks this local STS endpoint who it is.
 let sts: Awaited<ReturnType<typeof stsEndpoint>>;
@@ -38,24 +38,10 @@ const marker = (what: string) => `${s.tools.env.BRO_FAKE_CALLS}.blocked-${what}`
 
 /** Starts `bro build` as its own process, as a user would. */
 function spawnBro(env: Record<string, string>): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'dist/src/bin/bro.js'),
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-      '--ci',
-      '--min-free-disk',
-      '0.1',
-    ],
-    { env: sealedEnv({ ...s.tools.env, ...sts.env, ...env }), stdio: 'ignore' },
-  );
+  const child = spawn(process.execPath, [BRO_BIN, ...broArgv(s, '--ci', '--min-free-disk', '0.1')], {
+    env: sealedEnv({ ...s.tools.env, ...sts.env, ...env }),
+    stdio: 'ignore',
+  });
   children.push(child);
   return child;
 }
@@ -239,20 +225,7 @@ describe.skipIf(skipsBecause(procMissing)).each(['SIGKILL', 'SIGHUP'] as const)(
 
 describe.skipIf(skipsBecause(procMissing))('a cancelled CI job (npx killed, bro re-parented)', () => {
   it('bro stops at the next step boundary: no AMI registered, no image pushed, the lock released', async () => {
-    const broArgs = [
-      join(REPO_ROOT, 'dist/src/bin/bro.js'),
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-      '--ci',
-      '--min-free-disk',
-      '0.1',
-    ];
+    const broArgs = [BRO_BIN, ...broArgv(s, '--ci', '--min-free-disk', '0.1')];
     // Stands in for npm and its shell: starts bro, says its pid, and is then killed by the CI runner.
     const launcher = spawn(
       process.execPath,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSeriesBase, parseSeriesFile } from '../src/config/series.js';
 import { ConfigError } from '../src/shared/errors.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { git, makePatch, makeWorld, removeDir, writeSeries } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
@@ -11,19 +11,7 @@ afterEach(() => dirs.splice(0).forEach(removeDir));
 
 function setup() {
   const world = makeWorld(dirs);
-  const build = (...extra: string[]) =>
-    runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--project-dir',
-      world.project,
-      '--cache-dir',
-      world.cacheDir,
-      ...extra,
-    ]);
+  const build = (...extra: string[]) => runCli(broArgv(world, '--dry-run', ...extra));
   return { ...world, build };
 }
 
@@ -79,26 +67,13 @@ describe('applying the series', () => {
 
   it('commits as bro with fixed dates, also on a host with no git identity of its own', async () => {
     const s = setup();
-    const result = await runCli(
-      [
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-      ],
-      {
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: '',
-        GIT_AUTHOR_EMAIL: '',
-        GIT_COMMITTER_NAME: '',
-        GIT_COMMITTER_EMAIL: '',
-      },
-    );
+    const result = await runCli(broArgv(s, '--dry-run'), {
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: '',
+      GIT_AUTHOR_EMAIL: '',
+      GIT_COMMITTER_NAME: '',
+      GIT_COMMITTER_EMAIL: '',
+    });
     expect(result.stderr).not.toContain('✖');
     expect(result.code).toBe(0);
     expect(git(s.br, 'log', '-1', '--format=%an <%ae> %cn <%ce> %cI')).toBe(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapters } from '../src/adapters/index.js';
 import type { CheckReport, PatchResult } from '../src/patches/check/check-report.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, BRO_BIN } from './helpers/cli.js';
 import {
   commitAll,
   git,
@@ -13,7 +13,6 @@ import {
   makeProject,
   makeUpstream,
   removeDir,
-  REPO_ROOT,
   scratchDirs,
   tempDir,
   writeFiles,
@@ -416,7 +415,7 @@ describe('Ctrl-C during bro patches check', () => {
     chmodSync(join(bin, 'git'), 0o755);
     const child = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist/src/bin/bro.js'), 'patches', 'check', '--project-dir', project, '--cache-dir', cache],
+      [BRO_BIN, 'patches', 'check', '--project-dir', project, '--cache-dir', cache],
       {
         env: sealedEnv({ ...env(), PATH: `${bin}:${PATH}`, TMPDIR: tmp }),
         stdio: ['ignore', 'pipe', 'pipe'],

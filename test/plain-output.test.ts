@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWorld } from './helpers/build-world.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { makePatch, makeWorld, removeDir, writeSeries } from './helpers/git-fixtures.js';
 
 /** Plain (CI) output: every fact once, in order. */
@@ -32,18 +32,7 @@ describe('plain output', () => {
     );
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-models-kubelet-settings.patch': bad });
     const dead = staleLock(join(s.project, 'work/aws-k8s-1.18'));
-    const { code, stderr, stdout } = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.5-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-    ]);
+    const { code, stderr, stdout } = await runCli(broArgv({ ...s, version: '1.0.5-hc1' }, '--dry-run', '--ci'));
     expect(code).toBe(1);
     expect(stdout).toBe('');
     const lock = `Took over the workspace lock left by pid ${dead}`;
@@ -74,18 +63,7 @@ describe('plain output', () => {
     });
     writeSeries(s.project, 'bottlerocket', '1.0.4', { '0001-containerd-registry-auths.patch': good });
     const dead = staleLock(join(s.project, 'work/aws-k8s-1.18'));
-    const { code, stderr, stdout } = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.5-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-    ]);
+    const { code, stderr, stdout } = await runCli(broArgv({ ...s, version: '1.0.5-hc1' }, '--dry-run', '--ci'));
     expect(code, stderr).toBe(0);
     const both = stderr + stdout;
     expect(count(both, `Took over the workspace lock left by pid ${dead}`)).toBe(1);
@@ -94,18 +72,7 @@ describe('plain output', () => {
     expect(stderr).not.toMatch(/\[COMPLETED\].*(Admin image|OS image|AMI registered|Build and publish|Share|manifest)/);
     expect(stderr).not.toContain('Admin image in every region, AMI registered');
     // The JSON plan still carries every warning (a program reads it, not the log).
-    const json = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.5-hc1',
-      '--dry-run',
-      '--json',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
-    ]);
+    const json = await runCli(broArgv({ ...s, version: '1.0.5-hc1' }, '--dry-run', '--json'));
     expect(JSON.parse(json.stdout).warnings).toEqual([
       expect.stringContaining('No bottlerocket patch series for 1.0.5'),
     ]);
@@ -138,21 +105,7 @@ describe('a terminal that reports no width', () => {
     const saved = Object.getOwnPropertyDescriptor(process.stdout, 'columns');
     Object.defineProperty(process.stdout, 'columns', { value: 0, configurable: true });
     try {
-      const { code, stderr } = await runCli(
-        [
-          'build',
-          'aws-k8s-1.18',
-          '--version',
-          '1.0.4-hc1',
-          '--dry-run',
-          '--project-dir',
-          s.project,
-          '--cache-dir',
-          s.cacheDir,
-        ],
-        {},
-        { stderrIsTTY: true, columns: 0 },
-      );
+      const { code, stderr } = await runCli(broArgv(s, '--dry-run'), {}, { stderrIsTTY: true, columns: 0 });
       expect(code, stderr).toBe(0);
       const lines = stderr.split('\n').filter((l) => l.trim());
       expect(lines.filter((l) => l.trim().length <= 1)).toEqual([]);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { git, removeDir, tempDir } from './helpers/git-fixtures.js';
 import { previewSetup } from './helpers/preview-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
@@ -39,24 +39,17 @@ async function preview(text: string, args: string[] = [], options: { passwordExp
   writeFileSync(userData, text);
   const out = join(work, 'out');
   const result = await runCli(
-    [
-      'preview',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
+    broArgv(
+      { ...s, command: 'preview' },
       '--user-data',
       userData,
       '--out',
       out,
       '--ci',
-      '--project-dir',
-      s.project,
-      '--cache-dir',
-      s.cacheDir,
       '--work-dir',
       join(work, 'w'),
       ...args,
-    ],
+    ),
     { PATH: `${s.fakeBin}:${PATH}` },
   );
   return { ...result, out, userData };
@@ -261,20 +254,13 @@ describe('bro preview', () => {
     const work = tempDir('bro-work-');
     dirs.push(...s.dirs, work);
     const missing = await runCli(
-      [
-        'preview',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
+      broArgv(
+        { ...s, command: 'preview' },
         '--user-data',
         '/nonexistent/user-data.toml',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
         '--work-dir',
         join(work, 'w'),
-      ],
+      ),
       { PATH: `${s.fakeBin}:${PATH}` },
     );
     expect(missing.code).toBe(2);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { git, makePatch, makeWorld, removeDir, writeSeries } from './helpers/git-fixtures.js';
 
 /** The user's own work in the workspace and in the patch series is never lost, and never trapped. */
@@ -12,20 +12,7 @@ afterEach(() => dirs.splice(0).forEach(removeDir));
 function setup() {
   const world = makeWorld(dirs);
   const work = join(world.project, 'work', 'aws-k8s-1.18');
-  const dryRun = (...more: string[]) =>
-    runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--ci',
-      '--project-dir',
-      world.project,
-      '--cache-dir',
-      world.cacheDir,
-      ...more,
-    ]);
+  const dryRun = (...more: string[]) => runCli(broArgv(world, '--dry-run', '--ci', ...more));
   const seriesDir = join(world.project, 'patches', 'bottlerocket', '1.0.4');
   return { ...world, work, dryRun, seriesDir };
 }

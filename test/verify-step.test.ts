@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { removeDir, tempDir } from './helpers/git-fixtures.js';
 import { FEATURE_FILES, previewBaseFiles, previewSetup, type FixtureCommit } from './helpers/preview-fixtures.js';
 import { PATH } from './helpers/env.js';
@@ -14,23 +14,9 @@ async function dryRun(extra: FixtureCommit[] = [], path?: string, baseFiles?: Re
   const s = previewSetup({ extra, base: baseFiles });
   dirs.push(...s.dirs);
   const run = () =>
-    runCli(
-      [
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--ci',
-        '--project-dir',
-        s.project,
-        '--cache-dir',
-        s.cacheDir,
-      ],
-      {
-        PATH: path ?? `${s.fakeBin}:${PATH}`,
-      },
-    );
+    runCli(broArgv(s, '--dry-run', '--ci'), {
+      PATH: path ?? `${s.fakeBin}:${PATH}`,
+    });
   return { ...(await run()), run };
 }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compareVersions, parseVersion } from '../src/config/version.js';
 import { UsageError } from '../src/shared/errors.js';
 import { defaultAmiName, nameFull } from '../src/build/naming.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, broArgv } from './helpers/cli.js';
 import { makeWorld, removeDir } from './helpers/git-fixtures.js';
 
 const dirs: string[] = [];
@@ -40,17 +40,7 @@ describe('parseVersion', () => {
 
   it('refuses a build part in capitals (1.0.4-HC1 would be another build than 1.0.4-hc1), naming the lowercase one', async () => {
     const world = makeWorld(dirs);
-    const result = await runCli([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-HC1',
-      '--dry-run',
-      '--project-dir',
-      world.project,
-      '--cache-dir',
-      world.cacheDir,
-    ]);
+    const result = await runCli(broArgv({ ...world, version: '1.0.4-HC1' }, '--dry-run'));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Invalid --version "1.0.4-HC1": the build part must be lowercase');
     expect(result.stderr).toContain('Use --version 1.0.4-hc1.');

@@ -1,6 +1,25 @@
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { sealedEnv } from './env.js';
+import { REPO_ROOT } from './git-fixtures.js';
+
+/** The built bin, for a test that starts bro as its own process (after `npm run build`). */
+export const BRO_BIN = join(REPO_ROOT, 'dist/src/bin/bro.js');
+
+/** A test project and its cache; `command` and `version` default to `build` and 1.0.4-hc1. */
+export interface BroTarget {
+  project: string;
+  cacheDir: string;
+  command?: string;
+  version?: string;
+}
+
+/** `bro <command> aws-k8s-1.18 --version <version>` on the target's project and cache, then `more`. */
+export function broArgv(target: BroTarget, ...more: string[]): string[] {
+  const { project, cacheDir, command = 'build', version = '1.0.4-hc1' } = target;
+  return [command, 'aws-k8s-1.18', '--version', version, '--project-dir', project, '--cache-dir', cacheDir, ...more];
+}
 
 export interface CliResult {
   code: number;

@@ -15,22 +15,7 @@ describe.skipIf(skipsUpstream())('bro preview blames the user data for its own c
       file,
       replace.reduce((text, [from, to]) => text.replace(from, to), example),
     );
-    return world.bro(
-      'preview',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--user-data',
-      file,
-      '--instance-type',
-      'm5.large',
-      '--cpus',
-      '2',
-      '--ci',
-      '--work-dir',
-      join(world.root, 'work'),
-      ...args,
-    );
+    return world.preview('1.0.4-hc1', file, '--ci', '--work-dir', join(world.root, 'work'), ...args);
   };
 
   beforeAll(() => {

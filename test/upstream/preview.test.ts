@@ -73,21 +73,7 @@ const CLUSTER = [
 ].join('\n');
 
 async function preview(world: World, base: Base, file: string, work: string) {
-  const result = await world.bro(
-    'preview',
-    'aws-k8s-1.18',
-    '--version',
-    base.version,
-    '--user-data',
-    file,
-    '--instance-type',
-    'm5.large',
-    '--cpus',
-    '2',
-    '--json',
-    '--work-dir',
-    work,
-  );
+  const result = await world.preview(base.version, file, '--json', '--work-dir', work);
   return { result, report: result.code === 0 ? JSON.parse(result.stdout) : undefined };
 }
 

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '../helpers/git-fixtures.js';
 import { sealedEnv, skipsBecause } from '../helpers/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 /**
  * The conformance suite's world: the real upstream repositories, from
@@ -88,7 +88,9 @@ export interface World {
   mirrors: { bottlerocket: string; admin: string };
   env: Record<string, string>;
   /** Runs bro in-process with the sealed env and the project, cache and given args. */
-  bro(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  bro(...argv: string[]): Promise<CliResult>;
+  /** `bro preview aws-k8s-1.18` of `version` with `userData`, on an m5.large with 2 CPUs, then `more`. */
+  preview(version: string, userData: string, ...more: string[]): Promise<CliResult>;
   dispose(): void;
 }
 
@@ -109,13 +111,28 @@ export function makeWorld(source: UpstreamSource): World {
     BRO_ADMIN_CONTAINER_URL: mirrors.admin,
   });
   const cacheDir = join(root, 'cache');
+  const bro: World['bro'] = (...argv) => runCli([...argv, '--project-dir', project, '--cache-dir', cacheDir], env);
   return {
     root,
     project,
     cacheDir,
     mirrors,
     env,
-    bro: (...argv) => runCli([...argv, '--project-dir', project, '--cache-dir', cacheDir], env),
+    bro,
+    preview: (version, userData, ...more) =>
+      bro(
+        'preview',
+        'aws-k8s-1.18',
+        '--version',
+        version,
+        '--user-data',
+        userData,
+        '--instance-type',
+        'm5.large',
+        '--cpus',
+        '2',
+        ...more,
+      ),
     dispose: () => rmSync(root, { recursive: true, force: true }),
   };
 }
