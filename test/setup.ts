@@ -8,6 +8,7 @@
  * its mirrors from them.
  */
 import { beforeEach } from 'vitest';
+import { skipSayingWhy } from './helpers/skips.js';
 
 for (const name of Object.keys(process.env)) {
   if (/^(AWS_|GIT_)/.test(name) || name === 'CI' || name === 'GITHUB_ACTIONS') delete process.env[name];
@@ -16,20 +17,7 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_CONFIG_FILE = '/dev/null';
 process.env.AWS_SHARED_CREDENTIALS_FILE = '/dev/null';
 
-/**
- * Every skip says why: `ctx.skip(reason)` prints the reason, and a skip without one fails the test
- * (suites: test/helpers/skips.ts).
- */
+/** Every skip says why (test/helpers/skips.ts). */
 beforeEach((ctx) => {
-  const skip = ctx.skip.bind(ctx) as (...args: unknown[]) => never;
-  Object.assign(ctx, {
-    skip: (...args: unknown[]) => {
-      const reason = args.find((a): a is string => typeof a === 'string' && a.trim() !== '');
-      // ctx.skip(false, reason): nothing to skip.
-      if (args[0] === false) return undefined;
-      if (!reason) throw new Error('A test skips with the reason: ctx.skip(reason)');
-      process.stderr.write(`SKIPPED ${ctx.task.name}: ${reason}\n`);
-      return skip(...args);
-    },
-  });
+  Object.assign(ctx, { skip: skipSayingWhy(ctx.skip.bind(ctx) as never, ctx.task.name) });
 });

@@ -1,5 +1,6 @@
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { Runner } from './runner.js';
 
 /**
@@ -53,10 +54,14 @@ export function createDocker(runner: Runner): Docker {
     },
     imageId: (ref) => inspect(ref, '{{.Id}}'),
     async repoDigests(ref) {
-      return (JSON.parse((await inspect(ref, '{{json .RepoDigests}}')) || 'null') as string[] | null) ?? [];
+      const text = await inspect(ref, '{{json .RepoDigests}}');
+      return RepoDigests.parse(JSON.parse(text || 'null')) ?? [];
     },
   };
 }
+
+/** `docker image inspect --format '{{json .RepoDigests}}'`: a list of `name@sha256:…`, or null for a local-only image. */
+const RepoDigests = z.array(z.string()).nullable();
 
 const dockerConfigsDir = (broDir: string) => join(broDir, 'docker');
 

@@ -39,7 +39,7 @@ export function parseVersion(text: string): BuildVersion {
       hint: 'The upstream part is a Bottlerocket release (X.Y.Z); the build part is lowercase letters, digits, "." or "_" (no "-").',
     });
   }
-  const [, major, minor, patch, build] = match as unknown as [string, string, string, string, string];
+  const [, major, minor, patch, build = ''] = match;
   const upstream = `${Number(major)}.${Number(minor)}.${Number(patch)}`;
   return { upstream, build, tag: `v${upstream}`, full: `${upstream}-${build}` };
 }

@@ -12,3 +12,20 @@ export function skipsBecause(reason: string | undefined): boolean {
   process.stderr.write(`SKIPPED: ${reason}\n`);
   return true;
 }
+
+type Skip = (...args: unknown[]) => never;
+
+/**
+ * `ctx.skip` that says why (test/setup.ts puts it on every test): the reason is printed; a skip
+ * without one throws, so the test fails rather than vanish from the count.
+ */
+export function skipSayingWhy(skip: Skip, name: string, write = (line: string) => process.stderr.write(line)): Skip {
+  return (...args: unknown[]) => {
+    // ctx.skip(false, reason): nothing to skip.
+    if (args[0] === false) return undefined as never;
+    const reason = args.find((a): a is string => typeof a === 'string' && a.trim() !== '');
+    if (!reason) throw new Error('A test skips with the reason: ctx.skip(reason)');
+    write(`SKIPPED ${name}: ${reason}\n`);
+    return skip(...args);
+  };
+}
