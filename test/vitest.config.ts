@@ -5,5 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     setupFiles: [fileURLToPath(new URL('./setup.ts', import.meta.url))],
+    // A build world runs real git and bro's whole pipeline: a few seconds, more on a loaded machine. A limit, not a measure.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

@@ -15,8 +15,16 @@ export interface Rollback {
   readonly signal: AbortSignal;
   /** Registers `undo`, described for the user (e.g. "bottlerocket/ reset to v1.0.4"); returns the function that releases it. */
   add(description: string, undo: () => Promise<void>): () => void;
-  /** Runs `work` with the signal handlers installed; on any error the undos run before it is rethrown. */
-  run<T>(runner: Pick<Runner, 'killAll'>, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` with the signal handlers installed; on any error the undos run before it is rethrown.
+   * `lost`, asked when the work failed: whether what the undos would restore is no longer this run's.
+   */
+  run<T>(runner: Pick<Runner, 'killAll'>, work: () => Promise<T>, lost?: () => boolean): Promise<T>;
+  /**
+   * Stops the run for `reason` as a signal would (the signal aborts, the children are stopped), but
+   * drops the undos: the run's ground now belongs to someone else (another bro took the workspace over).
+   */
+  abandon(reason: Error): void;
 }
 
 export const ROLLBACK_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -25,6 +33,8 @@ export function createRollback(): Rollback {
   const abort = new AbortController();
   const undos = new Map<number, { description: string; undo: () => Promise<void> }>();
   let next = 0;
+  let running: Pick<Runner, 'killAll'> | undefined;
+  let abandoned: Error | undefined;
   const rollBack = async (): Promise<string[]> => {
     const notes: string[] = [];
     for (const id of [...undos.keys()].reverse()) {
@@ -50,7 +60,15 @@ export function createRollback(): Rollback {
         undos.delete(id);
       };
     },
-    async run(runner, work) {
+    abandon(reason) {
+      if (abandoned) return;
+      abandoned = reason;
+      undos.clear();
+      if (!abort.signal.aborted) abort.abort(reason);
+      running?.killAll('SIGTERM');
+    },
+    async run(runner, work, lost = () => false) {
+      running = runner;
       const handler = (signal: NodeJS.Signals) => {
         if (!abort.signal.aborted) abort.abort(new InterruptedError(`Interrupted by ${signal}`));
         runner.killAll(signal);
@@ -59,11 +77,16 @@ export function createRollback(): Rollback {
       try {
         return await work();
       } catch (error) {
+        if (lost() || abandoned) {
+          undos.clear();
+          throw abandoned ? Object.assign(abandoned, { cause: error }) : error;
+        }
         const notes = await rollBack();
         const interrupted = abort.signal.reason as InterruptedError | undefined;
         // Interrupted: say by what (the step's own error, "Interrupted while running: …", is the cause).
         throw withRestored(interrupted ? new InterruptedError(interrupted.message, { cause: error }) : error, notes);
       } finally {
+        running = undefined;
         for (const s of ROLLBACK_SIGNALS) process.off(s, handler);
       }
     },

@@ -119,7 +119,8 @@ export interface StateStore {
   modify(id: string, change: (record: StepRecord | undefined) => StepRecord | undefined): Promise<void>;
 }
 
-export function createStateStore(broDir: string): StateStore {
+/** `lost`: whether another bro has taken the workspace over; from then on this store writes nothing. */
+export function createStateStore(broDir: string, options: { lost?: () => boolean } = {}): StateStore {
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn);
@@ -130,7 +131,7 @@ export function createStateStore(broDir: string): StateStore {
     serial(async () => {
       const state = await readState(broDir);
       change(state);
-      await writeState(broDir, state);
+      if (!options.lost?.()) await writeState(broDir, state);
     });
   return {
     path: statePath(broDir),

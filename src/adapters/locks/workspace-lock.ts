@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StepError } from '../../shared/errors.js';
+import { BroError, StepError } from '../../shared/errors.js';
 import { acquireLock, describeHolder, takeoverReport, type Held, type RecordedGroup } from './lock.js';
 import { sameNamespace, systemProcesses, type ProcessIdentity, type ProcessTable } from './process-table.js';
 
@@ -25,6 +25,8 @@ export interface WorkspaceLock {
   addGroup(pgid: number, command: string): void;
   /** Forgets a child's process group once nothing in it runs. */
   removeGroup(pgid: number): void;
+  /** Whether another bro has taken the lock over (read now), as it may while this one is stopped (SIGSTOP, a suspended host). */
+  lost(): boolean;
   release(): Promise<void>;
 }
 
@@ -36,8 +38,10 @@ export interface LockOptions {
   heartbeatSeconds?: number;
   /** Waits between checks while orphans stop (injectable: tests never wait on time). */
   pause?: () => Promise<void>;
-  /** Says what the lock did that the user must know: a takeover, a wait, a lock lost while stopped. */
+  /** Says what the lock did that the user must know: a takeover, a wait. */
   warn?: (message: string) => void;
+  /** Called once, with the error to stop with, when another bro has taken the lock over from this one. */
+  onLost?: (error: BroError) => void;
 }
 
 const HEARTBEAT_SECONDS = 30;
@@ -78,8 +82,13 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
         killed = await stopGroups(orphans, os, options.pause ?? (() => new Promise((r) => setTimeout(r, 200))));
     },
     onLost: () =>
-      warn(
-        `Another bro took over the workspace lock (${path}) while this one was stopped: it no longer records the programs it starts.`,
+      options.onLost?.(
+        new BroError(
+          `Another bro took over the workspace lock (${path}) while this one was stopped: this one stops here.`,
+          {
+            hint: "Nothing of this run was undone: the workspace is the other bro's now, as it left it. Run bro again once that one is done; the state file keeps what is finished.",
+          },
+        ),
       ),
   });
   if (lock.tookOver) warn(takeoverReport('the workspace lock', lock.tookOver, path));
@@ -100,6 +109,7 @@ export async function lockWorkspace(broDir: string, options: LockOptions = {}): 
       // harmless, the next run checks each one), which halves the writes per program.
       record.groups = record.groups.filter((g) => g.pgid !== pgid || os.groupAlive(pgid));
     },
+    lost: () => lock.lost(),
     async release() {
       // Children that outlive bro keep the lock: the next run names them instead of building beside them.
       record.groups = record.groups.filter((g) => os.groupAlive(g.pgid));

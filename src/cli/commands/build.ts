@@ -160,7 +160,10 @@ export async function withWorkspace<T>(
     const lock = await lockWorkspace(ctx.workspace.broDir, {
       killOrphans: options.killOrphans,
       warn: (message) => ctx.adapters.warn(message),
+      onLost: (error) => rollback.abandon(error),
     });
+    // Once another bro has taken the workspace over, its state file is that bro's: this one writes nothing more.
+    ctx.state = createStateStore(ctx.workspace.broDir, { lost: lock.lost });
     if (lock.killed.length)
       ctx.adapters.warn(
         `Stopped what the killed bro left running: ${lock.killed.map((g) => `process group ${g.pgid} (${g.command})`).join(', ')}.`,
@@ -174,7 +177,7 @@ export async function withWorkspace<T>(
       // ECR logins a killed bro left behind: no one else uses them now that this bro holds the lock.
       if (await removeLeftoverConfigs(ctx.workspace.broDir))
         ctx.adapters.warn('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace.');
-      const result = await rollback.run(ctx.adapters.runner, () => fn(ctx, rollback.signal));
+      const result = await rollback.run(ctx.adapters.runner, () => fn(ctx, rollback.signal), lock.lost);
       ok = true;
       return { result, ctx, warnings, unshown: unshown() };
     } finally {
