@@ -559,7 +559,7 @@ describe('the mirror lock does not trust a pid alone', () => {
 });
 
 describe('the state file after a successful rerun', () => {
-  it('no longer says interrupted for a step without inputs that an earlier run left interrupted', async () => {
+  it('does not say interrupted for a step without inputs that an earlier run left interrupted', async () => {
     const s = setup();
     const broDir = join(s.project, 'work', 'aws-k8s-1.18', '.bro');
     mkdirSync(broDir, { recursive: true });
