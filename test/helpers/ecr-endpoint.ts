@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AUTH_TOKEN } from './mock-aws.js';
+import { AUTH_TOKEN } from './aws-world.js';
 
 /**
  * A loopback ECR endpoint (the JSON 1.1 protocol the SDK speaks: POST /, the
