@@ -117,8 +117,11 @@ export function awsWorld(options: AwsWorldOptions = {}) {
   /** Regions where images registered on sight stay `pending`. */
   const pending = new Set<string>();
   const calls: AwsCall[] = [];
-  /** `${region}/${action}`, `*\/${action}`, or with the service (`*\/ecr:DescribeImages`) → the error that call raises. */
-  const failures = new Map<string, Error>();
+  /**
+   * What is planned for a call, by `${region}/${action}`, `*\/${action}`, or with the service
+   * (`*\/ecr:DescribeImages`): an error it raises, or a change in AWS just before it is done.
+   */
+  const failures = new Map<string, Error | ((input: Record<string, unknown>) => void)>();
   const key = (region: string, id: string) => `${region}/${id}`;
 
   /** Registers the AMI `id` in `region` (this account's, available, two snapshots) with `image`'s fields. */
@@ -377,13 +380,14 @@ export function awsWorld(options: AwsWorldOptions = {}) {
     calls,
     failures,
     operations: { ec2, ssm, ecr, sts },
-    /** Runs `action` as AWS would: recorded, then its planned failure raised, or done. */
+    /** Runs `action` as AWS would: recorded, then what is planned for it, then done. */
     call(service: Service, action: string, region: string, input: Record<string, unknown>): object {
       calls.push({ region, service, action, input });
       const failure = [`${region}/${service}:${action}`, `${region}/${action}`, `*/${service}:${action}`, `*/${action}`]
         .map((k) => failures.get(k))
         .find(Boolean);
-      if (failure) throw failure;
+      if (failure instanceof Error) throw failure;
+      failure?.(input);
       const operation = operations[service][action];
       if (!operation) throw new AwsWorldError('InvalidAction', `${service} ${action} is not in this world`);
       return operation(region, input as never);
