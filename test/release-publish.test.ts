@@ -26,7 +26,9 @@ const amis = () =>
 const ssmCalls = () => s.world.calls.filter((c) => c.service === 'ssm');
 const ssmWrites = () => s.world.modifying().filter((c) => c.service === 'ssm');
 const deprecations = () =>
-  s.world.calls.filter((c) => c.action === 'EnableImageDeprecation').map((c) => (c.input.DeprecateAt as Date).toISOString());
+  s.world.calls
+    .filter((c) => c.action === 'EnableImageDeprecation')
+    .map((c) => (c.input.DeprecateAt as Date).toISOString());
 
 describe('the version parameters and the deprecation of a build', () => {
   it('the plan lists every SSM and deprecation call; the build makes exactly those, then a rerun makes none', async () => {
@@ -48,7 +50,11 @@ describe('the version parameters and the deprecation of a build', () => {
         .filter((a) => a.step === step && a.service === service)
         .map((a) => `${a.region} ${a.action}`)
         .sort();
-    expect(ssmCalls().map((c) => `${c.region} ${c.action}`).sort()).toEqual(planned('ssm-publish', 'ssm'));
+    expect(
+      ssmCalls()
+        .map((c) => `${c.region} ${c.action}`)
+        .sort(),
+    ).toEqual(planned('ssm-publish', 'ssm'));
     expect(planned('ami-deprecate', 'ec2').filter((a) => a.endsWith('EnableImageDeprecation'))).toEqual(
       REGIONS.map((r) => `${r} EnableImageDeprecation`).sort(),
     );

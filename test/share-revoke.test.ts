@@ -41,7 +41,7 @@ const setShareWith = (accounts: string[]) => {
     readFileSync(path, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
   );
 };
-const grantsChanged = () => s.world.modifying().filter((c) => c.command.startsWith('Modify'));
+const grantsChanged = () => s.world.modifying().filter((c) => c.action.startsWith('Modify'));
 
 /** An AMI that an earlier build published under this name (pubsys reuses it), already shared by that build. */
 function earlierBuildIn(region: string, id: string) {
@@ -188,7 +188,7 @@ describe('revoke and share say what EC2 shows', () => {
       expect(manifest().regions[region].sharedWith).toEqual([]);
     }
     // Found by EC2's answer to its name and owner, not by a file.
-    expect(s.world.calls.filter((c) => c.command === 'DescribeImages').map((c) => c.input)).toContainEqual({
+    expect(s.world.calls.filter((c) => c.action === 'DescribeImages').map((c) => c.input)).toContainEqual({
       Owners: ['self'],
       Filters: [{ Name: 'name', Values: [AMI_NAME] }],
     });
@@ -232,7 +232,7 @@ describe('revoke and share say what EC2 shows', () => {
     const ids = amis();
     // What a revoke killed after its first snapshot call leaves: one snapshot without the accounts.
     const [snap] = s.world.image('us-west-1', ids['us-west-1']!.id).snapshots;
-    s.world.ec2World.operations.ModifySnapshotAttribute('us-west-1', {
+    s.world.operations.ec2.ModifySnapshotAttribute('us-west-1', {
       SnapshotId: snap,
       CreateVolumePermission: { Remove: ACCOUNTS.map((UserId) => ({ UserId })) },
     });
@@ -244,7 +244,7 @@ describe('revoke and share say what EC2 shows', () => {
     expect(
       s.world
         .modifying()
-        .map((c) => `${c.region} ${c.command}`)
+        .map((c) => `${c.region} ${c.action}`)
         .sort(),
     ).toEqual(['us-west-1 ModifySnapshotAttribute']);
     // Converged: the next build verifies and skips.

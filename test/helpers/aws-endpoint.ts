@@ -28,7 +28,6 @@ export interface AwsEndpoint {
   close(): Promise<void>;
 }
 
-type Tree = Record<string, unknown> | unknown[];
 const xmlEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Query lists the SDK sends one member at a time (`ImageId.1`), by the SDK input's name for the list. */
@@ -78,7 +77,8 @@ const EC2_XML_NAMES: Record<string, string> = {
 
 /** An SDK output as XML: EC2's names and `<item>` lists, or the query protocol's own names and `<member>` lists. */
 function xml(value: unknown, ec2: boolean): string {
-  if (Array.isArray(value)) return value.map((v) => `<${ec2 ? 'item' : 'member'}>${xml(v, ec2)}</${ec2 ? 'item' : 'member'}>`).join('');
+  if (Array.isArray(value))
+    return value.map((v) => `<${ec2 ? 'item' : 'member'}>${xml(v, ec2)}</${ec2 ? 'item' : 'member'}>`).join('');
   if (value instanceof Date) return value.toISOString();
   if (value && typeof value === 'object')
     return Object.entries(value)
@@ -113,7 +113,12 @@ function answer(service: Service, action: string, jsonProtocol: boolean) {
         service === 'ec2'
           ? `<requestId>r</requestId>${xml(out, true)}`
           : `<${action}Result>${xml(out, false)}</${action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>`;
-      send(res, 200, 'text/xml', `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${ns}">${inner}</${action}Response>`);
+      send(
+        res,
+        200,
+        'text/xml',
+        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${ns}">${inner}</${action}Response>`,
+      );
     },
     error(res: ServerResponse, status: number, code: string, message: string) {
       if (jsonProtocol) return send(res, status, 'application/x-amz-json-1.1', json({ __type: code, message }));
@@ -159,9 +164,15 @@ export async function startAwsEndpoint(world: AwsWorld = awsWorld()): Promise<Aw
       }
       let out: object;
       try {
-        out = world.call(service, action, region, target ? (JSON.parse(body || '{}') as object) : queryInput(params));
+        out = world.call(
+          service,
+          action,
+          region,
+          target ? (JSON.parse(body || '{}') as Record<string, unknown>) : queryInput(params),
+        );
       } catch (error) {
-        const code = error instanceof AwsWorldError ? error.code : error instanceof Error ? error.name : 'InternalError';
+        const code =
+          error instanceof AwsWorldError ? error.code : error instanceof Error ? error.name : 'InternalError';
         return reply.error(res, 400, code, error instanceof Error ? error.message : String(error));
       }
       const hold = holds.findIndex((h) => h.action === action && --h.left === 0);
@@ -181,6 +192,7 @@ export async function startAwsEndpoint(world: AwsWorld = awsWorld()): Promise<Aw
       AWS_ENDPOINT_URL_EC2: url,
       AWS_ENDPOINT_URL_SSM: url,
       AWS_ENDPOINT_URL_STS: url,
+      AWS_ENDPOINT_URL_ECR: url,
       AWS_ACCESS_KEY_ID: 'AKIDLOOPBACKTEST',
       AWS_SECRET_ACCESS_KEY: 'loopback-secret',
       AWS_EC2_METADATA_DISABLED: 'true',

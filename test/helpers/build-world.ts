@@ -46,6 +46,8 @@ export function buildWorld(options: { extraToml?: string } = {}) {
     cacheDir,
     tools,
     world,
+    /** Takes the mocks away, for a test of the real SDK clients. */
+    restoreAws: () => aws.restore(),
     work,
     br: join(work, 'bottlerocket'),
     admin: join(work, 'admin-container'),
