@@ -94,6 +94,17 @@ describe('the version parameters and the deprecation of a build', () => {
     expect(s.world.parameter('us-west-1', names(VERSION).imageId)).toBe(amis()['us-west-1']!.ami);
   });
 
+  it('a version parameter that appears between the read and the write is kept: SSM refuses to create it (ParameterAlreadyExists)', async () => {
+    s.world.failures.set('us-west-1/PutParameter', (input) => {
+      if (input.Name === names(VERSION).imageId && !s.world.parameter('us-west-1', names(VERSION).imageId))
+        s.world.setParameter('us-west-1', names(VERSION).imageId, 'ami-0123456789abcdef0', 'aws:ec2:image');
+    });
+    const result = await s.build();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ParameterAlreadyExists');
+    expect(s.world.parameter('us-west-1', names(VERSION).imageId)).toBe('ami-0123456789abcdef0');
+  });
+
   it('an AMI SSM does not accept (aws:ec2:image validation) fails its region clearly', async () => {
     // The AMI in us-east-1 is gone by the time SSM validates the parameter.
     s.world.failures.set('us-east-1/PutParameter', (input) => {
