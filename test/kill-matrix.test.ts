@@ -14,8 +14,8 @@ import { alive, procMissing, skipsBecause, until } from './helpers/index.js';
  * builds beside what the killed bro left running, leaves no ECR login on disk,
  * and ends with the same AWS state and manifest as a build nobody interrupted.
  * The child bro reaches AWS through a loopback endpoint, the reruns in this
- * process through aws-sdk-client-mock: both serve the test's one simulated world. The fakes block until released, so
- * nothing here depends on timing.
+ * process through aws-sdk-client-mock: both serve the test's one simulated
+ * world. The fakes block until released, so nothing here depends on timing.
  */
 
 /** What must be the same after any interruption: what was published, and where. */
