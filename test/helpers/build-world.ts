@@ -18,9 +18,10 @@ import { AUTH_TOKEN, awsWorld, REGISTRY_PASSWORD } from './aws-world.js';
 /**
  * A whole build world for one test: an upstream-like fixture, a bro project,
  * the fake cargo/docker/make on PATH and the simulated AWS world (aws-world.ts)
- * behind aws-sdk-client-mock, where the AMIs `cargo make ami` registered appear on first sight. `build()` runs
- * `bro build aws-k8s-1.18 --version 1.0.4-hc1` in-process exactly as the bin
- * does. `cleanup()` restores the mocks and removes the directories.
+ * behind aws-sdk-client-mock, where the AMIs `cargo make ami` registered appear
+ * on first sight. `build()` runs `bro build aws-k8s-1.18 --version 1.0.4-hc1`
+ * in-process exactly as the bin does. `cleanup()` restores the mocks and
+ * removes the directories.
  */
 export const REGIONS = ['ap-northeast-1', 'us-west-1', 'us-east-1'];
 export const ACCOUNTS: string[] = [...FIXTURE_ACCOUNTS];

@@ -8,8 +8,9 @@ import type { AwsWorld, WorldImage } from './aws-world.js';
 /**
  * A bro project for the release commands (promote, prune): a variant with an
  * ssm-prefix, accounts and an organization, and builds "already made": each
- * one's AMIs in the simulated AWS world (aws-world.ts), shared and tagged, its version parameters
- * published, and its release record in the workspace state, as a build leaves them.
+ * one's AMIs in the simulated AWS world (aws-world.ts), shared and tagged,
+ * its version parameters published, and its release record in the workspace
+ * state, as a build leaves them.
  */
 export const REGIONS = ['ap-northeast-1', 'us-west-1', 'us-east-1'];
 export const PREFIX = '/bro/ami';
