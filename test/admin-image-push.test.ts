@@ -14,7 +14,7 @@ import {
   type BuildWorld,
 } from './helpers/build-world.js';
 import { ImageNotFoundException } from '@aws-sdk/client-ecr';
-import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/aws-world.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -44,14 +44,14 @@ describe('admin image push', () => {
     ).toEqual([adminUri('ap-northeast-1'), adminUri('us-east-1')].sort());
     expect(s.tools.registryDigest(repository('us-west-1'), ADMIN_TAG)).toBe(other);
     // Nodes pull the admin image at boot: no AMI was shared.
-    expect(s.world.modifying().filter((c) => c.command !== 'CreateRepository')).toEqual([]);
+    expect(s.world.modifying().filter((c) => c.action !== 'CreateRepository')).toEqual([]);
   });
 
   it('a push refused because the tag appeared meanwhile (immutable) is the same clear error', async () => {
     s.tools.seedRegistry(repository('us-east-1'), ADMIN_TAG, `sha256:${'1'.repeat(64)}`);
     // ECR's DescribeImages has not seen the tag yet when bro looks, so docker push meets it.
     s.world.failures.set(
-      'us-east-1/DescribeImages(ECR)',
+      'us-east-1/ecr:DescribeImages',
       new ImageNotFoundException({ message: 'not yet', $metadata: {} }),
     );
     const result = await s.build();
@@ -81,7 +81,7 @@ describe('admin image push', () => {
     s.world.repositories.set('us-east-1/bottlerocket-admin', { immutable: false, scanOnPush: false });
     const result = await s.build();
     expect(result.code).toBe(0);
-    const created = s.world.calls.filter((c) => c.command === 'CreateRepository');
+    const created = s.world.calls.filter((c) => c.action === 'CreateRepository');
     expect(created.map((c) => c.region).sort()).toEqual(['ap-northeast-1', 'us-west-1']);
     for (const c of created) {
       expect(c.input).toEqual({
@@ -126,7 +126,7 @@ describe('admin image push', () => {
     for (const file of filesUnder(s.work).filter((f) => statSync(f).isFile()))
       expectNoSecret(readFileSync(file, 'latin1'), file);
     // Nothing was shared: nodes would pull an admin image that is not there.
-    expect(s.world.modifying().filter((c) => c.command !== 'CreateRepository')).toEqual([]);
+    expect(s.world.modifying().filter((c) => c.action !== 'CreateRepository')).toEqual([]);
   });
 
   it('registers the ECR token and the password with the redactor the moment they are read', async () => {

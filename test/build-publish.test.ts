@@ -13,7 +13,7 @@ import {
   type BuildWorld,
 } from './helpers/build-world.js';
 import type { FakeTools } from './helpers/fake-tools.js';
-import { awsError, REGISTRY_PASSWORD } from './helpers/mock-aws.js';
+import { awsError, REGISTRY_PASSWORD } from './helpers/aws-world.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -206,13 +206,13 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     expect(rerun.code).toBe(0);
     expect(argvOf(s.tools)).toEqual([]);
     // Besides the preflight's GetCallerIdentity, only the failed region is worked on; the others' grants are read to verify them.
-    const elsewhere = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity' && c.region !== 'us-west-1');
-    expect([...new Set(elsewhere.map((c) => c.command))].sort()).toEqual([
+    const elsewhere = s.world.calls.filter((c) => c.action !== 'GetCallerIdentity' && c.region !== 'us-west-1');
+    expect([...new Set(elsewhere.map((c) => c.action))].sort()).toEqual([
       'DescribeImageAttribute',
       'DescribeSnapshotAttribute',
     ]);
     // The snapshots were shared and tagged the first time: only the launch permission was missing.
-    expect(s.world.modifying().map((c) => c.command)).toEqual(['ModifyImageAttribute']);
+    expect(s.world.modifying().map((c) => c.action)).toEqual(['ModifyImageAttribute']);
     const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
     expect(Object.keys(manifest.regions)).toEqual(REGIONS);
   });

@@ -16,7 +16,7 @@ import { renderStep } from '../src/build/steps/render-infra.js';
 import { STEP_IDS } from '../src/config/step-ids.js';
 import { assertCleanTree } from '../src/build/steps/run-logged.js';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import { stsEndpoint } from './helpers/mock-aws.js';
+import { startAwsEndpoint } from './helpers/aws-endpoint.js';
 import { git, makePatch, removeDir, tempDir, writeFiles, writeSeries } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
 import { BRO_BIN, broArgv } from './helpers/cli.js';
@@ -96,7 +96,7 @@ describe('state and resume', () => {
     const more = await s.build();
     expect(more.code).toBe(0);
     expect(tools(s)).toEqual([]);
-    const launch = s.world.modifying().filter((c) => c.command === 'ModifyImageAttribute');
+    const launch = s.world.modifying().filter((c) => c.action === 'ModifyImageAttribute');
     expect(launch.map((c) => c.region).sort()).toEqual([...REGIONS].sort());
     for (const c of launch) expect(c.input).toMatchObject({ LaunchPermission: { Add: [{ UserId: '456789012345' }] } });
     expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).accounts).toContain('456789012345');
@@ -168,11 +168,7 @@ describe('state and resume', () => {
     // The admin image went ahead meanwhile; sharing did not start.
     expect(state(s).steps['admin-image-push']?.status).toBe('done');
     expect(state(s).steps['os-build']?.status).toBe('failed');
-    expect(
-      s.world.calls.filter(
-        (c) => c.command.startsWith('Describe') && !c.command.includes('ECR') && c.command !== 'DescribeRepositories',
-      ),
-    ).toEqual([]);
+    expect(s.world.calls.filter((c) => c.service === 'ec2' && c.action.startsWith('Describe'))).toEqual([]);
 
     s.tools.clearCalls();
     expect((await s.build()).code).toBe(0);
@@ -281,11 +277,11 @@ describe('the workspace lock', () => {
 
 describe('SIGTERM', () => {
   it('stops cargo and docker (their process groups) and records their steps as interrupted', async () => {
-    // A child process: its preflight asks a local STS endpoint who it is.
-    const sts = await stsEndpoint();
-    onTestFinished(() => sts.close());
+    // A child process: its preflight asks the loopback endpoint who it is.
+    const aws = await startAwsEndpoint(s.world);
+    onTestFinished(() => aws.close());
     const child = spawn(process.execPath, [BRO_BIN, ...broArgv(s, '--ci', '--min-free-disk', '0.1')], {
-      env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_HANG: 'cargo,docker' }),
+      env: sealedEnv({ ...s.tools.env, ...aws.env, BRO_FAKE_HANG: 'cargo,docker' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

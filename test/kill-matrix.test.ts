@@ -1,30 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import { startEc2Endpoint } from './helpers/ec2-endpoint.js';
-import { startEcrEndpoint, type EcrEndpoint } from './helpers/ecr-endpoint.js';
+import { startAwsEndpoint, type AwsEndpoint } from './helpers/aws-endpoint.js';
 import { makePatch, tempDir, writeSeries, removeDir } from './helpers/git-fixtures.js';
-import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/aws-world.js';
 import { sealedEnv } from './helpers/env.js';
 import { alive, procMissing, skipsBecause, until } from './helpers/index.js';
 import { BRO_BIN, broArgv } from './helpers/cli.js';
-
-// The preflight of a bro child asks this local STS endpoint who it is.
-let sts: Awaited<ReturnType<typeof stsEndpoint>>;
-beforeAll(async () => {
-  sts = await stsEndpoint();
-});
-afterAll(() => sts.close());
 
 /**
  * kill -9 of bro in each step that runs a program, then a rerun: it never
  * builds beside what the killed bro left running, leaves no ECR login on disk,
  * and ends with the same AWS state and manifest as a build nobody interrupted.
- * The child bro reaches ECR through a loopback endpoint; the reruns run in this
- * process against aws-sdk-client-mock. The fakes block until released, so
- * nothing here depends on timing.
+ * The child bro reaches AWS through a loopback endpoint, the reruns in this
+ * process through aws-sdk-client-mock: both serve the test's one simulated
+ * world. The fakes block until released, so nothing here depends on timing.
  */
 
 /** What must be the same after any interruption: what was published, and where. */
@@ -49,15 +41,15 @@ beforeAll(async () => {
 });
 
 let s: BuildWorld;
-let ecr: EcrEndpoint;
+let aws: AwsEndpoint;
 const children: ChildProcess[] = [];
 beforeEach(async () => {
   s = buildWorld();
-  ecr = await startEcrEndpoint((uri, tag) => s.tools.registryDigest(uri, tag));
+  aws = await startAwsEndpoint(s.world);
 });
 afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
-  await ecr.close();
+  await aws.close();
   s.cleanup();
 });
 
@@ -90,15 +82,15 @@ const loginDirs = () => {
     : [];
 };
 
-/** `bro build` (or `command`) as its own process, reaching ECR and STS through their loopback endpoints, EC2 through `env`'s. */
+/** `bro build` (or `command`) as its own process, reaching AWS through the loopback endpoint. */
 const broArgs = (command = 'build') => [
   BRO_BIN,
   ...broArgv({ ...s, command }, '--ci', '--wait-poll', '0.05'),
   ...(command === 'build' ? ['--min-free-disk', '0.1'] : []),
 ];
-const runBro = (env: Record<string, string>, args = broArgs()) => {
+const runBro = (env: Record<string, string> = {}, args = broArgs()) => {
   const child = spawn(process.execPath, args, {
-    env: sealedEnv({ ...s.tools.env, ...sts.env, ...ecr.env, ...env }),
+    env: sealedEnv({ ...s.tools.env, ...aws.env, ...env }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
@@ -217,67 +209,57 @@ describe.skipIf(skipsBecause(procMissing))('kill -9 of bro while it shares (EC2 
   ])(
     'right after EC2 applied a grant, then a rerun with %s: every region converges, nothing bro granted is left over',
     async (_case, accounts) => {
-      const ec2 = await startEc2Endpoint();
-      try {
-        const applied = ec2.holdAfter('ModifyImageAttribute');
-        const first = runBro(ec2.env);
-        await applied;
-        first.child.kill('SIGKILL');
-        await first.exited;
+      const applied = aws.holdAfter('ModifyImageAttribute');
+      const first = runBro();
+      await applied;
+      first.child.kill('SIGKILL');
+      await first.exited;
 
-        const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
-        writeFileSync(
-          variant,
-          readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
-        );
-        const rerun = await runBro(ec2.env).exited;
-        expect(rerun.code, rerun.stderr).toBe(0);
-        expect(rerun.stderr).toContain('Took over the workspace lock');
+      const variant = join(s.project, 'variants/aws-k8s-1.18.toml');
+      writeFileSync(
+        variant,
+        readFileSync(variant, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
+      );
+      const rerun = await runBro().exited;
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stderr).toContain('Took over the workspace lock');
 
-        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-        for (const region of REGIONS) {
-          const image = ec2.image(region, manifest.regions[region].ami);
-          expect([...image.launch].sort(), region).toEqual(accounts);
-          for (const snap of image.snapshots)
-            expect(ec2.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
-          expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
-          expect(manifest.regions[region].sharedWith).toEqual(accounts);
-        }
-        expect(manifest.accounts).toEqual(accounts);
-        if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
-        expect(filesWithSecrets([s.work])).toEqual([]);
-      } finally {
-        await ec2.close();
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const region of REGIONS) {
+        const image = s.world.image(region, manifest.regions[region].ami);
+        expect([...image.launch].sort(), region).toEqual(accounts);
+        for (const snap of image.snapshots)
+          expect(s.world.volumePermissions(region, snap).sort(), `${region} ${snap}`).toEqual(accounts);
+        expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+        expect(manifest.regions[region].sharedWith).toEqual(accounts);
       }
+      expect(manifest.accounts).toEqual(accounts);
+      if (accounts === ACCOUNTS) expect(published(manifest)).toEqual(reference);
+      expect(filesWithSecrets([s.work])).toEqual([]);
     },
   );
 
   it('kill -9 of a revoke right after EC2 removed a snapshot permission, then a build: it finds the gap and shares again', async () => {
-    const ec2 = await startEc2Endpoint();
-    try {
-      const built = await runBro(ec2.env).exited;
-      expect(built.code, built.stderr).toBe(0);
-      const applied = ec2.holdAfter('ModifySnapshotAttribute');
-      const revoke = runBro(ec2.env, [...broArgs('share'), '--revoke']);
-      await applied;
-      revoke.child.kill('SIGKILL');
-      await revoke.exited;
-      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-      const gaps = () =>
-        REGIONS.flatMap((region) => {
-          const image = ec2.image(region, manifest.regions[region].ami);
-          return [[...image.launch], ...image.snapshots.map((snap) => ec2.volumePermissions(region, snap))]
-            .filter((have) => ACCOUNTS.some((a) => !have.includes(a)))
-            .map(() => region);
-        });
-      expect(gaps().length, 'the killed revoke removed something').toBeGreaterThan(0);
+    const built = await runBro().exited;
+    expect(built.code, built.stderr).toBe(0);
+    const applied = aws.holdAfter('ModifySnapshotAttribute');
+    const revoke = runBro({}, [...broArgs('share'), '--revoke']);
+    await applied;
+    revoke.child.kill('SIGKILL');
+    await revoke.exited;
+    const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+    const gaps = () =>
+      REGIONS.flatMap((region) => {
+        const image = s.world.image(region, manifest.regions[region].ami);
+        return [[...image.launch], ...image.snapshots.map((snap) => s.world.volumePermissions(region, snap))]
+          .filter((have) => ACCOUNTS.some((a) => !have.includes(a)))
+          .map(() => region);
+      });
+    expect(gaps().length, 'the killed revoke removed something').toBeGreaterThan(0);
 
-      const rerun = await runBro(ec2.env).exited;
-      expect(rerun.code, rerun.stderr).toBe(0);
-      expect(gaps()).toEqual([]);
-    } finally {
-      await ec2.close();
-    }
+    const rerun = await runBro().exited;
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(gaps()).toEqual([]);
   });
 });
 
@@ -287,28 +269,23 @@ describe('throttling (the real SDK against the loopback EC2 endpoint)', () => {
     'five throttles on every modifying call: the build still succeeds, and every grant is there',
     { timeout: 300_000 },
     async () => {
-      const ec2 = await startEc2Endpoint();
-      try {
-        ec2.throttle(['ModifyImageAttribute', 'ModifySnapshotAttribute', 'CreateTags'], 5);
-        const result = await runBro(ec2.env).exited;
-        expect(result.code, result.stderr).toBe(0);
-        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-        for (const region of REGIONS) {
-          const image = ec2.image(region, manifest.regions[region].ami);
-          expect([...image.launch].sort(), region).toEqual(ACCOUNTS);
-          for (const snap of image.snapshots) expect(ec2.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
-          expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
-          expect(manifest.regions[region].sharedWith).toEqual(ACCOUNTS);
-        }
-        // Every modifying request was refused five times first: per region one launch grant, one tagging, two snapshots.
-        expect(Object.fromEntries(ec2.throttled)).toEqual({
-          ModifyImageAttribute: 5 * REGIONS.length,
-          ModifySnapshotAttribute: 5 * 2 * REGIONS.length,
-          CreateTags: 5 * REGIONS.length,
-        });
-      } finally {
-        await ec2.close();
+      aws.throttle(['ModifyImageAttribute', 'ModifySnapshotAttribute', 'CreateTags'], 5);
+      const result = await runBro().exited;
+      expect(result.code, result.stderr).toBe(0);
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const region of REGIONS) {
+        const image = s.world.image(region, manifest.regions[region].ami);
+        expect([...image.launch].sort(), region).toEqual(ACCOUNTS);
+        for (const snap of image.snapshots) expect(s.world.volumePermissions(region, snap).sort()).toEqual(ACCOUNTS);
+        expect(image.tags.get('bro:version')).toBe('1.0.4-hc1');
+        expect(manifest.regions[region].sharedWith).toEqual(ACCOUNTS);
       }
+      // Every modifying request was refused five times first: per region one launch grant, one tagging, two snapshots.
+      expect(Object.fromEntries(aws.throttled)).toEqual({
+        ModifyImageAttribute: 5 * REGIONS.length,
+        ModifySnapshotAttribute: 5 * 2 * REGIONS.length,
+        CreateTags: 5 * REGIONS.length,
+      });
     },
   );
 });

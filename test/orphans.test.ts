@@ -2,34 +2,32 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, filesUnder, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import { startEcrEndpoint } from './helpers/ecr-endpoint.js';
-import { AUTH_TOKEN, REGISTRY_PASSWORD, stsEndpoint } from './helpers/mock-aws.js';
+import { startAwsEndpoint, type AwsEndpoint } from './helpers/aws-endpoint.js';
+import { AUTH_TOKEN, REGISTRY_PASSWORD } from './helpers/aws-world.js';
 import { sealedEnv } from './helpers/env.js';
 import { alive, lockIdentity, procMissing, skipsBecause, until } from './helpers/index.js';
 import { BRO_BIN, broArgv } from './helpers/cli.js';
-
-// The preflight of a bro child asks this local STS endpoint who it is.
-let sts: Awaited<ReturnType<typeof stsEndpoint>>;
-beforeAll(async () => {
-  sts = await stsEndpoint();
-});
-afterAll(() => sts.close());
 
 /**
  * The workspace lock when bro dies without cleaning up: kill -9 (a lost host,
  * an OOM kill), or pid 1 of a container. The child bro runs the built bin with
  * the fake cargo and docker on PATH; the fakes block until the test releases
- * them, so every step here waits on files, never on time.
+ * them, so every step here waits on files, never on time. It reaches AWS
+ * through the loopback endpoint, over the same simulated world as the test's
+ * own runs.
  */
 let s: BuildWorld;
+let aws: AwsEndpoint;
 const children: ChildProcess[] = [];
-beforeEach(() => {
+beforeEach(async () => {
   s = buildWorld();
+  aws = await startAwsEndpoint(s.world);
 });
-afterEach(() => {
+afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
+  await aws.close();
   s.cleanup();
 });
 
@@ -39,7 +37,7 @@ const marker = (what: string) => `${s.tools.env.BRO_FAKE_CALLS}.blocked-${what}`
 /** Starts `bro build` as its own process, as a user would. */
 function spawnBro(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [BRO_BIN, ...broArgv(s, '--ci', '--min-free-disk', '0.1')], {
-    env: sealedEnv({ ...s.tools.env, ...sts.env, ...env }),
+    env: sealedEnv({ ...s.tools.env, ...aws.env, ...env }),
     stdio: 'ignore',
   });
   children.push(child);
@@ -174,51 +172,46 @@ describe.skipIf(skipsBecause(procMissing)).each(['SIGKILL', 'SIGHUP'] as const)(
   '%s of bro while docker pushes the admin image',
   (signal) => {
     it('keeps the ECR logins in the workspace only, and none outlives the runs: SIGHUP removes them itself, after kill -9 the rerun does; no second push runs beside orphans', async () => {
-      const ecr = await startEcrEndpoint();
-      try {
-        const bro = spawnBro({ ...ecr.env, BRO_FAKE_BLOCK: 'cargo:default,docker:push' });
-        const pushes = () => s.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
-        await until(() => pushes().length === REGIONS.length && existsSync(marker('cargo-default')));
-        expect(ecr.calls).toContain('GetAuthorizationToken');
-        // While the pushes run, their logins are on disk under the workspace's .bro/, nowhere else.
-        const configs = pushes().map((p) => p.env.DOCKER_CONFIG as string);
-        for (const dir of configs) expect(dir.startsWith(join(s.work, '.bro', 'docker') + '/')).toBe(true);
+      const bro = spawnBro({ BRO_FAKE_BLOCK: 'cargo:default,docker:push' });
+      const pushes = () => s.tools.calls().filter((c) => c.tool === 'docker' && c.argv[0] === 'push');
+      await until(() => pushes().length === REGIONS.length && existsSync(marker('cargo-default')));
+      expect(s.world.calls.map((c) => c.action)).toContain('GetAuthorizationToken');
+      // While the pushes run, their logins are on disk under the workspace's .bro/, nowhere else.
+      const configs = pushes().map((p) => p.env.DOCKER_CONFIG as string);
+      for (const dir of configs) expect(dir.startsWith(join(s.work, '.bro', 'docker') + '/')).toBe(true);
+      expect(holdingSecrets(dockerRunDirs())).toHaveLength(REGIONS.length);
+      expect(holdingSecrets([s.work])).toHaveLength(REGIONS.length);
+
+      const exited = new Promise((r) => bro.on('exit', r));
+      bro.kill(signal);
+      await exited;
+
+      if (signal === 'SIGKILL') {
+        // Killed, bro left its logins on disk; the rerun must remove them.
         expect(holdingSecrets(dockerRunDirs())).toHaveLength(REGIONS.length);
-        expect(holdingSecrets([s.work])).toHaveLength(REGIONS.length);
-
-        const exited = new Promise((r) => bro.on('exit', r));
-        bro.kill(signal);
-        await exited;
-
-        if (signal === 'SIGKILL') {
-          // Killed, bro left its logins on disk; the rerun must remove them.
-          expect(holdingSecrets(dockerRunDirs())).toHaveLength(REGIONS.length);
-          // The pushes outlived bro: no new push (or login) starts beside them.
-          const refused = await s.build();
-          expect(refused.code).toBe(1);
-          expect(refused.stderr).toContain('(docker push)');
-          expect(pushes()).toHaveLength(REGIONS.length);
-        } else {
-          // SIGHUP is handled like SIGTERM: bro stops its pushes and removes their logins before it exits.
-          expect(holdingSecrets(dockerRunDirs())).toEqual([]);
-          expect(holdingSecrets([s.work])).toEqual([]);
-        }
-        const rerun = await s.build(['--kill-orphans']);
-        expect(rerun.stderr).not.toContain('✖');
-        expect(rerun.code).toBe(0);
+        // The pushes outlived bro: no new push (or login) starts beside them.
+        const refused = await s.build();
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('(docker push)');
+        expect(pushes()).toHaveLength(REGIONS.length);
+      } else {
+        // SIGHUP is handled like SIGTERM: bro stops its pushes and removes their logins before it exits.
         expect(holdingSecrets(dockerRunDirs())).toEqual([]);
         expect(holdingSecrets([s.work])).toEqual([]);
-        // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
-        for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
-        expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
-        expect(
-          rerun.stderr.includes('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace'),
-        ).toBe(signal === 'SIGKILL');
-        const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
-        for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
-      } finally {
-        await ecr.close();
       }
+      const rerun = await s.build(['--kill-orphans']);
+      expect(rerun.stderr).not.toContain('✖');
+      expect(rerun.code).toBe(0);
+      expect(holdingSecrets(dockerRunDirs())).toEqual([]);
+      expect(holdingSecrets([s.work])).toEqual([]);
+      // The killed run's DOCKER_CONFIG directories are gone (and so is the rerun's own).
+      for (const dir of configs) expect(existsSync(dir), dir).toBe(false);
+      expect(readdirSync(join(s.work, '.bro', 'docker'))).toEqual([]);
+      expect(
+        rerun.stderr.includes('Removed the ECR logins (DOCKER_CONFIG) that a killed bro left in the workspace'),
+      ).toBe(signal === 'SIGKILL');
+      const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
+      for (const r of REGIONS) expect(manifest.regions[r].sharedWith).toEqual(ACCOUNTS);
     });
   },
 );
@@ -234,7 +227,7 @@ describe.skipIf(skipsBecause(procMissing))('a cancelled CI job (npx killed, bro 
         `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(broArgs)}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`,
       ],
       {
-        env: sealedEnv({ ...s.tools.env, ...sts.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }),
+        env: sealedEnv({ ...s.tools.env, ...aws.env, BRO_FAKE_BLOCK: 'cargo:default,docker:build' }),
         stdio: ['ignore', 'pipe', 'ignore'],
       },
     );

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import type { AwsCall } from './helpers/mock-aws.js';
+import type { AwsCall } from './helpers/aws-world.js';
 
 /**
  * The plan's AWS actions are what the build then does: the same world is
@@ -26,9 +26,9 @@ interface PlannedAction {
   onRerun?: boolean;
 }
 
-/** `<region> <operation as the mock names it> [add|remove accounts]`. */
+/** `<region> <service> <action> [add|remove accounts]`. */
 const fromPlan = (a: PlannedAction) =>
-  `${a.region} ${a.service === 'ecr' && a.action === 'DescribeImages' ? 'DescribeImages(ECR)' : a.action}${a.change ? ` ${a.change} ${[...a.accounts!].sort().join(',')}` : ''}`;
+  `${a.region} ${a.service} ${a.action}${a.change ? ` ${a.change} ${[...a.accounts!].sort().join(',')}` : ''}`;
 
 function fromCall(c: AwsCall): string {
   const permission = (c.input.LaunchPermission ?? c.input.CreateVolumePermission) as
@@ -38,7 +38,7 @@ function fromCall(c: AwsCall): string {
     : permission?.Remove
       ? ['remove', permission.Remove]
       : [undefined, []];
-  return `${c.region} ${c.command}${
+  return `${c.region} ${c.service} ${c.action}${
     change
       ? ` ${change} ${users
           .map((u) => u.UserId)
@@ -59,10 +59,10 @@ describe('the plan and the build', () => {
     const built = await s.build();
     expect(built.code, built.stderr).toBe(0);
     // The identity check of the preflight is not a change the plan lists.
-    const calls = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity');
+    const calls = s.world.calls.filter((c) => c.action !== 'GetCallerIdentity');
     // Snapshots are known only once pubsys registered the AMI: the plan says "each snapshot".
     const snapshotsIn = (region: string) => {
-      const imageId = calls.find((c) => c.region === region && c.command === 'ModifyImageAttribute')?.input
+      const imageId = calls.find((c) => c.region === region && c.action === 'ModifyImageAttribute')?.input
         .ImageId as string;
       return s.world.image(region, imageId).snapshots.length;
     };
@@ -73,15 +73,15 @@ describe('the plan and the build', () => {
     expect(calls.map(fromCall).sort()).toEqual(expected(false).sort());
     // Not vacuous: every region got its push and its grants for every account.
     for (const region of REGIONS) {
-      expect(calls.map(fromCall)).toContain(`${region} CreateRepository`);
-      expect(calls.map(fromCall)).toContain(`${region} ModifyImageAttribute add ${[...ACCOUNTS].sort().join(',')}`);
+      expect(calls.map(fromCall)).toContain(`${region} ecr CreateRepository`);
+      expect(calls.map(fromCall)).toContain(`${region} ec2 ModifyImageAttribute add ${[...ACCOUNTS].sort().join(',')}`);
     }
 
     // A rerun with the same inputs makes the calls the plan lists for a rerun: it verifies the grants, then skips.
     s.world.calls.length = 0;
     const rerun = await s.build();
     expect(rerun.code, rerun.stderr).toBe(0);
-    const rerunCalls = s.world.calls.filter((c) => c.command !== 'GetCallerIdentity').map(fromCall);
+    const rerunCalls = s.world.calls.filter((c) => c.action !== 'GetCallerIdentity').map(fromCall);
     expect(rerunCalls.sort()).toEqual(expected(true).sort());
     expect(rerunCalls.length).toBe(REGIONS.length * 3);
   });

@@ -64,7 +64,7 @@ describe('bro doctor', () => {
       ]),
     );
     expect(s.tools.allCalls().every(isProbe)).toBe(true);
-    expect(s.world.calls.map((c) => c.command)).toEqual(['GetCallerIdentity']);
+    expect(s.world.calls.map((c) => c.action)).toEqual(['GetCallerIdentity']);
   });
 
   it('names each missing must-have with its fix and exits 1: no engine, no cargo-make, example accounts', async () => {

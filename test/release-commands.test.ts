@@ -2,11 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { mockRelease } from './helpers/mock-release.js';
-import type { ReleaseModel } from './helpers/release-model.js';
+import { mockAws } from './helpers/aws-mock.js';
+import type { AwsWorld } from './helpers/aws-world.js';
 import {
   addBuilds,
   amiOf,
+  builtImage,
   names,
   ORGANIZATION,
   REGIONS,
@@ -16,15 +17,15 @@ import {
 
 /**
  * `bro promote` and `bro prune` against EC2, SSM and STS through
- * aws-sdk-client-mock (one in-memory release model), on builds recorded as a
+ * aws-sdk-client-mock (the simulated AWS world), on builds recorded as a
  * build leaves them.
  */
 let w: ReturnType<typeof releaseProject>;
-let model: ReleaseModel;
+let world: AwsWorld;
 let restore: () => void;
 beforeEach(() => {
   w = releaseProject();
-  ({ model, restore } = mockRelease({ ec2: true }));
+  ({ world, restore } = mockAws());
 });
 afterEach(() => {
   restore();
@@ -36,14 +37,14 @@ const promote = (version: string, to = 'stable', extra: string[] = []) =>
   bro(['promote', 'aws-k8s-1.18', '--version', version, '--to', to, ...extra]);
 const prune = (extra: string[]) => bro(['prune', 'aws-k8s-1.18', ...extra]);
 const channel = (region: string, key = 'stable') => ({
-  imageId: model.parameter(region, names(key).imageId),
-  version: model.parameter(region, names(key).version),
+  imageId: world.parameter(region, names(key).imageId),
+  version: world.parameter(region, names(key).version),
 });
-const writes = () => model.modifying().map((c) => `${c.region} ${c.action}`);
+const writes = () => world.modifying().map((c) => `${c.region} ${c.action}`);
 
 describe('bro promote', () => {
   beforeEach(async () => {
-    await addBuilds(model, w.work, 2);
+    await addBuilds(world, w.work, 2);
   });
 
   it('points the channel at the build in every region, shows old → new, and rolls back with the previous version', async () => {
@@ -55,7 +56,7 @@ describe('bro promote', () => {
         `${region.padEnd(14)}  stable  1.0.4-hc1 → 1.0.4-hc2 (${amiOf('1.0.4-hc2', region)})`,
       );
       expect(channel(region)).toEqual({ imageId: amiOf('1.0.4-hc2', region), version: '1.0.4-hc2' });
-      expect(model.parameters.get(`${region}/${names('stable').imageId}`)?.dataType).toBe('aws:ec2:image');
+      expect(world.parameters.get(`${region}/${names('stable').imageId}`)?.dataType).toBe('aws:ec2:image');
     }
     expect(moved.stdout).toContain('To roll back: bro promote aws-k8s-1.18 --version 1.0.4-hc1 --to stable');
     const back = await promote('1.0.4-hc1');
@@ -68,7 +69,7 @@ describe('bro promote', () => {
     expect(writes()).toEqual([]);
     expect(channel('us-east-1').imageId).toBeUndefined();
     expect((await promote('1.0.4-hc2')).code).toBe(0);
-    model.calls.length = 0;
+    world.calls.length = 0;
     const again = await promote('1.0.4-hc2');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already there');
@@ -81,7 +82,7 @@ describe('bro promote', () => {
       expect(result.code, bad).toBe(2);
       expect(result.stderr).toContain(`--to "${bad}"`);
     }
-    expect(model.calls).toEqual([]);
+    expect(world.calls).toEqual([]);
   });
 
   it('a version never built is refused (exit 1), naming the region; nothing is promoted anywhere', async () => {
@@ -95,7 +96,7 @@ describe('bro promote', () => {
   });
 
   it('a build incomplete in one region (not shared with the organization) is refused, naming that region', async () => {
-    model.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1'))!.launch.delete(ORGANIZATION);
+    world.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1')).launch.delete(ORGANIZATION);
     const result = await promote('1.0.4-hc2');
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
@@ -106,7 +107,7 @@ describe('bro promote', () => {
   });
 
   it('a deprecated build is refused unless --force', async () => {
-    model.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1'))!.deprecation = '2026-03-01T00:00:00.000Z';
+    world.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1')).deprecation = '2026-03-01T00:00:00.000Z';
     const refused = await promote('1.0.4-hc2');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
@@ -119,7 +120,7 @@ describe('bro promote', () => {
 
   it('a failing region is reported by name; the others move; a rerun converges and still rolls back to the first version', async () => {
     expect((await promote('1.0.4-hc1')).code).toBe(0);
-    model.failures.set(
+    world.failures.set(
       'us-west-1/PutParameter',
       Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }),
     );
@@ -129,7 +130,7 @@ describe('bro promote', () => {
     expect(failed.stderr).toContain('Regions without ✔ still point at the old version');
     expect(channel('us-west-1').version).toBe('1.0.4-hc1');
     expect(channel('us-east-1').version).toBe('1.0.4-hc2');
-    model.failures.clear();
+    world.failures.clear();
     const rerun = await promote('1.0.4-hc2');
     expect(rerun.code, rerun.stderr).toBe(0);
     for (const region of REGIONS) expect(channel(region).version).toBe('1.0.4-hc2');
@@ -146,9 +147,9 @@ describe('bro promote', () => {
 
 describe('bro prune', () => {
   beforeEach(async () => {
-    await addBuilds(model, w.work, 4);
+    await addBuilds(world, w.work, 4);
     expect((await promote('1.0.4-hc1')).code).toBe(0);
-    model.calls.length = 0;
+    world.calls.length = 0;
   });
 
   it('plans first: keeps the newest, keeps what a channel points to (naming it), removes nothing without --yes', async () => {
@@ -168,52 +169,52 @@ describe('bro prune', () => {
   });
 
   it('--yes removes the unpromoted older build: parameters, the AMI, then its snapshots; a rerun has nothing to do', async () => {
-    const snapshots = model.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1'))!.snapshots;
+    const snapshots = world.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1')).snapshots;
     const result = await prune(['--keep', '2', '--yes']);
     expect(result.code, result.stderr).toBe(0);
     for (const region of REGIONS) {
-      expect(model.image(region, amiOf('1.0.4-hc2', region))).toBeUndefined();
-      expect(model.parameter(region, names('1.0.4-hc2').imageId)).toBeUndefined();
-      for (const n of [1, 3, 4]) expect(model.image(region, amiOf(`1.0.4-hc${n}`, region))).toBeDefined();
+      expect(world.hasImage(region, amiOf('1.0.4-hc2', region))).toBe(false);
+      expect(world.parameter(region, names('1.0.4-hc2').imageId)).toBeUndefined();
+      for (const n of [1, 3, 4]) expect(world.hasImage(region, amiOf(`1.0.4-hc${n}`, region))).toBe(true);
       expect(channel(region).version).toBe('1.0.4-hc1');
       // Each region: the image is gone before the first snapshot is deleted.
-      const order = model.calls.filter((c) => c.region === region).map((c) => c.action);
+      const order = world.calls.filter((c) => c.region === region).map((c) => c.action);
       expect(order.lastIndexOf('DeregisterImage')).toBeLessThan(order.indexOf('DeleteSnapshot'));
     }
-    for (const s of snapshots) expect(model.hasSnapshot('us-east-1', s)).toBe(false);
-    model.calls.length = 0;
+    for (const s of snapshots) expect(world.hasSnapshot('us-east-1', s)).toBe(false);
+    world.calls.length = 0;
     const again = await prune(['--keep', '2', '--yes']);
     expect(again.code).toBe(0);
     expect(writes()).toEqual([]);
   });
 
   it("never an AMI that is not bro's own: another account's, or one without bro:patch-series", async () => {
-    model.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1'))!.owner = '999999999999';
-    model.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1'))!.tags.delete('bro:patch-series');
+    world.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1')).owner = '999999999999';
+    world.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1')).tags.delete('bro:patch-series');
     const result = await prune(['--keep', '2', '--yes']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('owned by 999999999999');
     expect(result.stdout).toContain('no bro:patch-series tag');
-    expect(model.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1'))).toBeDefined();
-    expect(model.image('us-east-1', amiOf('1.0.4-hc2', 'us-east-1'))).toBeDefined();
-    expect(model.image('ap-northeast-1', amiOf('1.0.4-hc2', 'ap-northeast-1'))).toBeUndefined();
+    expect(world.hasImage('us-west-1', amiOf('1.0.4-hc2', 'us-west-1'))).toBe(true);
+    expect(world.hasImage('us-east-1', amiOf('1.0.4-hc2', 'us-east-1'))).toBe(true);
+    expect(world.hasImage('ap-northeast-1', amiOf('1.0.4-hc2', 'ap-northeast-1'))).toBe(false);
   });
 
   it('a snapshot EC2 still reports in use is not deleted: the region is reported, a rerun finishes once it is free', async () => {
-    const shared = model.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1'))!.snapshots[0]!;
+    const shared = world.image('us-west-1', amiOf('1.0.4-hc2', 'us-west-1')).snapshots[0]!;
     // Someone made another AMI from the same snapshot.
-    model.addImage('us-west-1', 'ami-0000000000000abcd', 'hand-made', { snapshots: [shared] });
+    world.register('us-west-1', 'ami-0000000000000abcd', builtImage('hand-made', { snapshots: [shared] }));
     const failed = await prune(['--keep', '2', '--yes']);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain(
       `✖ us-west-1: us-west-1: ${shared} of ${amiOf('1.0.4-hc2', 'us-west-1')} is still in use`,
     );
     expect(failed.stderr).toContain('✔ us-east-1');
-    expect(model.hasSnapshot('us-west-1', shared)).toBe(true);
-    model.deregisterImage('us-west-1', 'ami-0000000000000abcd');
+    expect(world.hasSnapshot('us-west-1', shared)).toBe(true);
+    world.operations.ec2.DeregisterImage('us-west-1', { ImageId: 'ami-0000000000000abcd' });
     const rerun = await prune(['--keep', '2', '--yes']);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(model.hasSnapshot('us-west-1', shared)).toBe(false);
+    expect(world.hasSnapshot('us-west-1', shared)).toBe(false);
   });
 
   it('--keep 0 is a usage error (exit 2) that says what --keep protects', async () => {
@@ -221,6 +222,6 @@ describe('bro prune', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--keep 0: keep at least 1');
     expect(result.stderr).toContain('protects the N newest builds');
-    expect(model.calls).toEqual([]);
+    expect(world.calls).toEqual([]);
   });
 });

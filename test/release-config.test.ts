@@ -1,10 +1,12 @@
 import { parse } from 'smol-toml';
-import { describe, expect, it } from 'vitest';
-import type { Ec2 } from '../src/adapters/aws.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAws } from '../src/adapters/aws.js';
 import { deprecationTime, parseDeprecation } from '../src/config/deprecation.js';
 import { validateVariant } from '../src/config/variant.js';
 import { revokeImage } from '../src/build/steps/revoke.js';
 import { grantImage, verifyShare } from '../src/build/steps/share.js';
+import { mockAws } from './helpers/aws-mock.js';
+import type { AwsWorld } from './helpers/aws-world.js';
 import { runCli } from './helpers/cli.js';
 import { ORGANIZATION, releaseProject, variantToml } from './helpers/release-world.js';
 import { problems } from './helpers/variant-problems.js';
@@ -99,90 +101,62 @@ describe('release keys of the variant file', () => {
 });
 
 describe('organization and OU grants', () => {
-  /** EC2 as share sees it, recording the modifying calls: the narrow interface makes this a few lines. */
-  function ec2World() {
-    const launch = new Set<string>();
-    const volume = new Set<string>();
-    const modifying: { action: string; input: unknown }[] = [];
-    const ids = (list?: { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string }[]) =>
-      (list ?? []).map((p) => p.UserId ?? p.OrganizationArn ?? p.OrganizationalUnitArn ?? '?');
-    const ec2 = {
-      describeImageAttribute: async () => ({
-        $metadata: {},
-        LaunchPermissions: [...launch].map((id) =>
-          /^\d{12}$/.test(id)
-            ? { UserId: id }
-            : id.includes(':ou/')
-              ? { OrganizationalUnitArn: id }
-              : { OrganizationArn: id },
-        ),
-      }),
-      describeSnapshotAttribute: async () => ({
-        $metadata: {},
-        CreateVolumePermissions: [...volume].map((UserId) => ({ UserId })),
-      }),
-      modifyImageAttribute: async (input: Parameters<Ec2['modifyImageAttribute']>[0]) => {
-        modifying.push({ action: 'ModifyImageAttribute', input });
-        ids(input.LaunchPermission?.Add).forEach((id) => launch.add(id));
-        ids(input.LaunchPermission?.Remove).forEach((id) => launch.delete(id));
-      },
-      modifySnapshotAttribute: async (input: Parameters<Ec2['modifySnapshotAttribute']>[0]) => {
-        modifying.push({ action: 'ModifySnapshotAttribute', input });
-        ids(input.CreateVolumePermission?.Add).forEach((id) => volume.add(id));
-      },
-      createTags: async () => modifying.push({ action: 'CreateTags', input: {} }),
-    } as unknown as Ec2;
-    return { ec2, launch, volume, modifying };
-  }
+  /** EC2 as share sees it: the simulated world through aws-sdk-client-mock, holding one AMI with one snapshot. */
+  const REGION = 'us-east-1';
   const image = {
     ImageId: 'ami-0123456789abcdef0',
     BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-1' } }],
     Tags: [],
   };
+  let world: AwsWorld;
+  let restore: () => void;
+  beforeEach(() => {
+    ({ world, restore } = mockAws());
+    world.register(REGION, image.ImageId, { snapshots: ['snap-1'] });
+  });
+  afterEach(() => restore());
+  const ec2 = () => createAws().ec2(REGION);
+  const launch = () => world.image(REGION, image.ImageId).launch;
 
   it('launch permission by OrganizationArn and OrganizationalUnitArn; snapshots get account IDs only; a rerun changes nothing', async () => {
-    const w = ec2World();
     const accounts = ['111111111111', ORGANIZATION, OU];
-    const shared = await grantImage(w.ec2, image, { accounts, tags: {} });
-    expect([...w.launch].sort()).toEqual([...accounts].sort());
-    expect([...w.volume]).toEqual(['111111111111']);
-    expect(w.modifying.find((m) => m.action === 'ModifyImageAttribute')?.input).toEqual({
+    const shared = await grantImage(ec2(), image, { accounts, tags: {} });
+    expect([...launch()].sort()).toEqual([...accounts].sort());
+    expect(world.volumePermissions(REGION, 'snap-1')).toEqual(['111111111111']);
+    expect(world.modifying().find((m) => m.action === 'ModifyImageAttribute')?.input).toEqual({
       ImageId: image.ImageId,
       LaunchPermission: {
         Add: [{ UserId: '111111111111' }, { OrganizationArn: ORGANIZATION }, { OrganizationalUnitArn: OU }],
       },
     });
     expect(shared.accounts.sort()).toEqual([...accounts].sort());
-    w.modifying.length = 0;
-    await grantImage(w.ec2, image, { accounts, tags: {} });
-    expect(w.modifying).toEqual([]);
+    world.calls.length = 0;
+    await grantImage(ec2(), image, { accounts, tags: {} });
+    expect(world.modifying()).toEqual([]);
   });
 
   it('an organization no longer listed loses the launch permission bro gave it; no snapshot call for it', async () => {
-    const w = ec2World();
-    await grantImage(w.ec2, image, { accounts: ['111111111111', ORGANIZATION], tags: {} });
-    w.modifying.length = 0;
-    await grantImage(w.ec2, image, { accounts: ['111111111111'], drop: [ORGANIZATION], tags: {} });
-    expect([...w.launch]).toEqual(['111111111111']);
-    expect(w.modifying.map((m) => m.action)).toEqual(['ModifyImageAttribute']);
+    await grantImage(ec2(), image, { accounts: ['111111111111', ORGANIZATION], tags: {} });
+    world.calls.length = 0;
+    await grantImage(ec2(), image, { accounts: ['111111111111'], drop: [ORGANIZATION], tags: {} });
+    expect([...launch()]).toEqual(['111111111111']);
+    expect(world.modifying().map((m) => m.action)).toEqual(['ModifyImageAttribute']);
   });
 
   it('a rerun verifies the organization and OU launch grants (accounts only on snapshots); one removed behind bro reshares', async () => {
-    const w = ec2World();
     const accounts = ['111111111111', ORGANIZATION, OU];
-    const shared = await grantImage(w.ec2, image, { accounts, tags: {} });
+    const shared = await grantImage(ec2(), image, { accounts, tags: {} });
     const recorded = { ...shared, snapshotIds: ['snap-1'] };
-    expect(await verifyShare(w.ec2, recorded, accounts)).toMatchObject({ imageId: image.ImageId, changes: [] });
-    w.launch.delete(OU);
-    expect(await verifyShare(w.ec2, recorded, accounts)).toBeUndefined();
+    expect(await verifyShare(ec2(), recorded, accounts)).toMatchObject({ imageId: image.ImageId, changes: [] });
+    launch().delete(OU);
+    expect(await verifyShare(ec2(), recorded, accounts)).toBeUndefined();
   });
 
   it('revoking an organization removes its launch permission and makes no snapshot call', async () => {
-    const w = ec2World();
-    await grantImage(w.ec2, image, { accounts: ['111111111111', ORGANIZATION], tags: {} });
-    w.modifying.length = 0;
-    const revoked = await revokeImage(w.ec2, image, [ORGANIZATION]);
+    await grantImage(ec2(), image, { accounts: ['111111111111', ORGANIZATION], tags: {} });
+    world.calls.length = 0;
+    const revoked = await revokeImage(ec2(), image, [ORGANIZATION]);
     expect(revoked.accounts).toEqual(['111111111111']);
-    expect(w.modifying.map((m) => m.action)).toEqual(['ModifyImageAttribute']);
+    expect(world.modifying().map((m) => m.action)).toEqual(['ModifyImageAttribute']);
   });
 });

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sealedEnv } from './helpers/env.js';
 import { REPO_ROOT } from './helpers/git-fixtures.js';
-import { stsEndpoint } from './helpers/mock-aws.js';
-import { startReleaseEndpoint, type ReleaseEndpoint } from './helpers/release-endpoint.js';
-import { releaseModel, type ReleaseModel } from './helpers/release-model.js';
+import { startAwsEndpoint, type AwsEndpoint } from './helpers/aws-endpoint.js';
+import type { AwsWorld } from './helpers/aws-world.js';
 import { addBuilds, amiOf, names, REGIONS, releaseProject } from './helpers/release-world.js';
 
 /**
@@ -14,23 +13,17 @@ import { addBuilds, amiOf, names, REGIONS, releaseProject } from './helpers/rele
  * and before bro heard back, then a rerun: it converges (every region at the
  * new version; the pruned build gone with its snapshots and parameters, the
  * others untouched), and a third run has nothing to do. The bro children talk
- * to a loopback EC2 and SSM endpoint (the real SDK) over one release model.
+ * to a loopback EC2, SSM and STS endpoint (the real SDK) over the simulated AWS world.
  */
-let sts: Awaited<ReturnType<typeof stsEndpoint>>;
-beforeAll(async () => {
-  sts = await stsEndpoint();
-});
-afterAll(() => sts.close());
-
 let w: ReturnType<typeof releaseProject>;
-let model: ReleaseModel;
-let endpoint: ReleaseEndpoint;
+let world: AwsWorld;
+let endpoint: AwsEndpoint;
 const children: ChildProcess[] = [];
 beforeEach(async () => {
   w = releaseProject();
-  model = releaseModel();
-  endpoint = await startReleaseEndpoint(model);
-  await addBuilds(model, w.work, 4);
+  endpoint = await startAwsEndpoint();
+  world = endpoint.world;
+  await addBuilds(world, w.work, 4);
 });
 afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
@@ -40,7 +33,7 @@ afterEach(async () => {
 
 function bro(args: string[]) {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args, ...w.common, '--ci'], {
-    env: sealedEnv({ ...sts.env, ...endpoint.env }),
+    env: sealedEnv(endpoint.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -61,7 +54,7 @@ const killAfter = async (action: string, args: string[], nth = 1) => {
   run.child.kill('SIGKILL');
   await run.done;
 };
-const writes = () => model.modifying().map((c) => `${c.region} ${c.action}`);
+const writes = () => world.modifying().map((c) => `${c.region} ${c.action}`);
 const state = () =>
   JSON.parse(readFileSync(join(w.work, '.bro', 'state.json'), 'utf8')).steps as Record<string, unknown>;
 
@@ -83,11 +76,11 @@ describe('kill -9, then a rerun', () => {
       const rerun = await bro(['promote', 'aws-k8s-1.18', '--version', '1.0.4-hc2', '--to', 'stable']).done;
       expect(rerun.code, rerun.stderr).toBe(0);
       for (const region of REGIONS) {
-        expect(model.parameter(region, names('stable').imageId)).toBe(amiOf('1.0.4-hc2', region));
-        expect(model.parameter(region, names('stable').version)).toBe('1.0.4-hc2');
+        expect(world.parameter(region, names('stable').imageId)).toBe(amiOf('1.0.4-hc2', region));
+        expect(world.parameter(region, names('stable').version)).toBe('1.0.4-hc2');
       }
       expect(rerun.stdout).toContain('To roll back: bro promote aws-k8s-1.18 --version 1.0.4-hc1 --to stable');
-      model.calls.length = 0;
+      world.calls.length = 0;
       const third = await bro(['promote', 'aws-k8s-1.18', '--version', '1.0.4-hc2', '--to', 'stable']).done;
       expect(third.code).toBe(0);
       expect(writes()).toEqual([]);
@@ -97,24 +90,24 @@ describe('kill -9, then a rerun', () => {
   it('during pruning: the rerun finishes the removal (snapshots after their image), and touches nothing else', async () => {
     const promoted = await bro(['promote', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--to', 'stable']).done;
     expect(promoted.code, promoted.stderr).toBe(0);
-    const snapshots = Object.fromEntries(REGIONS.map((r) => [r, model.image(r, amiOf('1.0.4-hc2', r))!.snapshots]));
+    const snapshots = Object.fromEntries(REGIONS.map((r) => [r, world.image(r, amiOf('1.0.4-hc2', r)).snapshots]));
     await killAfter('DeregisterImage', ['prune', 'aws-k8s-1.18', '--keep', '2', '--yes']);
     expect(Object.keys(state()).some((id) => id.startsWith('prune:'))).toBe(true);
 
     const rerun = await bro(['prune', 'aws-k8s-1.18', '--keep', '2', '--yes']).done;
     expect(rerun.code, rerun.stderr).toBe(0);
     for (const region of REGIONS) {
-      expect(model.image(region, amiOf('1.0.4-hc2', region))).toBeUndefined();
-      for (const s of snapshots[region]!) expect(model.hasSnapshot(region, s), `${region} ${s}`).toBe(false);
-      expect(model.parameter(region, names('1.0.4-hc2').imageId)).toBeUndefined();
-      for (const n of [1, 3, 4]) expect(model.image(region, amiOf(`1.0.4-hc${n}`, region))).toBeDefined();
+      expect(world.hasImage(region, amiOf('1.0.4-hc2', region))).toBe(false);
+      for (const s of snapshots[region]!) expect(world.hasSnapshot(region, s), `${region} ${s}`).toBe(false);
+      expect(world.parameter(region, names('1.0.4-hc2').imageId)).toBeUndefined();
+      for (const n of [1, 3, 4]) expect(world.hasImage(region, amiOf(`1.0.4-hc${n}`, region))).toBe(true);
     }
     expect(
       Object.keys(state())
         .filter((id) => /^(prune|release):/.test(id))
         .sort(),
     ).toEqual(['release:1.0.4-hc1', 'release:1.0.4-hc3', 'release:1.0.4-hc4']);
-    model.calls.length = 0;
+    world.calls.length = 0;
     const third = await bro(['prune', 'aws-k8s-1.18', '--keep', '2', '--yes']).done;
     expect(third.code, third.stderr).toBe(0);
     expect(writes()).toEqual([]);

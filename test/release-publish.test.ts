@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnableImageDeprecationCommand } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import { mockRelease } from './helpers/mock-release.js';
-import { releaseModel, type ReleaseModel } from './helpers/release-model.js';
 
 /**
  * A build with infra.ssm-prefix and ami.deprecate-after: the version
- * parameters in every region (SSM through aws-sdk-client-mock), the
+ * parameters in every region (the simulated AWS world through aws-sdk-client-mock), the
  * deprecation, both in the plan first; then `bro promote` on that build.
  */
 const PREFIX = '/bro/ami';
@@ -19,27 +16,19 @@ const names = (key: string) => ({
 });
 
 let s: BuildWorld;
-let model: ReleaseModel;
-let restore: () => void;
-const deprecations: { ImageId?: string; DeprecateAt?: Date }[] = [];
 beforeEach(() => {
   s = buildWorld({ extraToml: `[ami]\ndeprecate-after = "2030-01-01"\n\n[infra]\nssm-prefix = "${PREFIX}"\n` });
-  model = releaseModel({ amiExists: (_region, id) => id.startsWith('ami-') });
-  ({ restore } = mockRelease({ model }));
-  deprecations.length = 0;
-  s.world.ec2.on(EnableImageDeprecationCommand).callsFake((input: { ImageId?: string; DeprecateAt?: Date }) => {
-    deprecations.push(input);
-    return {};
-  });
 });
-afterEach(() => {
-  restore();
-  s.cleanup();
-});
+afterEach(() => s.cleanup());
 
 const amis = () =>
   JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).regions as Record<string, { ami: string }>;
-const ssmWrites = () => model.modifying().filter((c) => c.service === 'ssm');
+const ssmCalls = () => s.world.calls.filter((c) => c.service === 'ssm');
+const ssmWrites = () => s.world.modifying().filter((c) => c.service === 'ssm');
+const deprecations = () =>
+  s.world.calls
+    .filter((c) => c.action === 'EnableImageDeprecation')
+    .map((c) => (c.input.DeprecateAt as Date).toISOString());
 
 describe('the version parameters and the deprecation of a build', () => {
   it('the plan lists every SSM and deprecation call; the build makes exactly those, then a rerun makes none', async () => {
@@ -52,7 +41,7 @@ describe('the version parameters and the deprecation of a build', () => {
     };
     expect(plan.deprecation).toBe('2030-01-01T00:00:00.000Z');
     expect(plan.parameters).toEqual([names(VERSION).imageId, names(VERSION).version]);
-    expect(model.calls, 'a dry run asks SSM nothing').toEqual([]);
+    expect(ssmCalls(), 'a dry run asks SSM nothing').toEqual([]);
 
     const built = await s.build();
     expect(built.code, built.stderr).toBe(0);
@@ -61,53 +50,67 @@ describe('the version parameters and the deprecation of a build', () => {
         .filter((a) => a.step === step && a.service === service)
         .map((a) => `${a.region} ${a.action}`)
         .sort();
-    expect(model.calls.map((c) => `${c.region} ${c.action}`).sort()).toEqual(planned('ssm-publish', 'ssm'));
+    expect(
+      ssmCalls()
+        .map((c) => `${c.region} ${c.action}`)
+        .sort(),
+    ).toEqual(planned('ssm-publish', 'ssm'));
     expect(planned('ami-deprecate', 'ec2').filter((a) => a.endsWith('EnableImageDeprecation'))).toEqual(
       REGIONS.map((r) => `${r} EnableImageDeprecation`).sort(),
     );
     for (const region of REGIONS) {
       const ami = amis()[region]!.ami;
-      expect(model.parameter(region, names(VERSION).imageId)).toBe(ami);
-      expect(model.parameter(region, names(VERSION).version)).toBe(VERSION);
-      expect(model.parameters.get(`${region}/${names(VERSION).imageId}`)?.dataType).toBe('aws:ec2:image');
+      expect(s.world.parameter(region, names(VERSION).imageId)).toBe(ami);
+      expect(s.world.parameter(region, names(VERSION).version)).toBe(VERSION);
+      expect(s.world.parameters.get(`${region}/${names(VERSION).imageId}`)?.dataType).toBe('aws:ec2:image');
       expect(s.world.image(region, ami).tags.get('bro:deprecate-at')).toBe('2030-01-01T00:00:00.000Z');
+      expect(s.world.image(region, ami).deprecation).toBe('2030-01-01T00:00:00.000Z');
     }
-    expect(deprecations.map((d) => d.DeprecateAt?.toISOString())).toEqual(
-      REGIONS.map(() => '2030-01-01T00:00:00.000Z'),
-    );
+    expect(deprecations()).toEqual(REGIONS.map(() => '2030-01-01T00:00:00.000Z'));
     const manifest = JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8'));
     expect(manifest.deprecateAt).toBe('2030-01-01T00:00:00.000Z');
     expect(manifest.parameters).toEqual(names(VERSION));
 
-    model.calls.length = 0;
-    deprecations.length = 0;
     s.world.calls.length = 0;
     // --from ssm-publish: it reads SSM again and finds every parameter in place.
     const again = await s.build(['--from', 'ssm-publish']);
     expect(again.code, again.stderr).toBe(0);
-    expect(model.calls.filter((c) => c.action === 'GetParameters').length).toBe(REGIONS.length);
+    expect(ssmCalls().filter((c) => c.action === 'GetParameters').length).toBe(REGIONS.length);
     expect(ssmWrites(), 'no SSM write on a rerun').toEqual([]);
-    expect(deprecations, 'no deprecation call on a rerun').toEqual([]);
+    expect(deprecations(), 'no deprecation call on a rerun').toEqual([]);
     expect(s.world.modifying()).toEqual([]);
   });
 
   it('a version parameter that points elsewhere is not replaced without --overwrite-parameters, and says whose it is', async () => {
-    model.setParameter('us-west-1', names(VERSION).imageId, 'ami-0123456789abcdef0', 'aws:ec2:image');
+    s.world.setParameter('us-west-1', names(VERSION).imageId, 'ami-0123456789abcdef0', 'aws:ec2:image');
     const refused = await s.build();
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`us-west-1: ${names(VERSION).imageId} already points at ami-0123456789abcdef0`);
     expect(refused.stderr).toMatch(/last changed by arn:aws:iam::\d{12}:user\/builder/);
     expect(refused.stderr).toContain('--overwrite-parameters');
-    expect(model.parameter('us-west-1', names(VERSION).imageId)).toBe('ami-0123456789abcdef0');
+    expect(s.world.parameter('us-west-1', names(VERSION).imageId)).toBe('ami-0123456789abcdef0');
     const forced = await s.build(['--overwrite-parameters']);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(model.parameter('us-west-1', names(VERSION).imageId)).toBe(amis()['us-west-1']!.ami);
+    expect(s.world.parameter('us-west-1', names(VERSION).imageId)).toBe(amis()['us-west-1']!.ami);
+  });
+
+  it('a version parameter that appears between the read and the write is kept: SSM refuses to create it (ParameterAlreadyExists)', async () => {
+    s.world.failures.set('us-west-1/PutParameter', (input) => {
+      if (input.Name === names(VERSION).imageId && !s.world.parameter('us-west-1', names(VERSION).imageId))
+        s.world.setParameter('us-west-1', names(VERSION).imageId, 'ami-0123456789abcdef0', 'aws:ec2:image');
+    });
+    const result = await s.build();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ParameterAlreadyExists');
+    expect(s.world.parameter('us-west-1', names(VERSION).imageId)).toBe('ami-0123456789abcdef0');
   });
 
   it('an AMI SSM does not accept (aws:ec2:image validation) fails its region clearly', async () => {
-    const strict = releaseModel({ amiExists: (region) => region !== 'us-east-1' });
-    restore();
-    ({ restore, model } = { ...mockRelease({ model: strict }), model: strict });
+    // The AMI in us-east-1 is gone by the time SSM validates the parameter.
+    s.world.failures.set('us-east-1/PutParameter', (input) => {
+      if (s.world.hasImage('us-east-1', String(input.Value)))
+        s.world.operations.ec2.DeregisterImage('us-east-1', { ImageId: String(input.Value) });
+    });
     const result = await s.build();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`us-east-1: ${names(VERSION).imageId} holds (nothing)`);
@@ -128,7 +131,7 @@ describe('the version parameters and the deprecation of a build', () => {
     ]);
     expect(promoted.code, promoted.stderr).toBe(0);
     expect(promoted.stdout).toContain(`stable  (new channel) → ${VERSION}`);
-    for (const region of REGIONS) expect(model.parameter(region, names('stable').imageId)).toBe(amis()[region]!.ami);
+    for (const region of REGIONS) expect(s.world.parameter(region, names('stable').imageId)).toBe(amis()[region]!.ami);
     const shown = await s.cli(['manifest', 'show', 'aws-k8s-1.18']);
     expect(shown.stdout).toContain(`stable → ${VERSION} (${REGIONS.join(', ')})`);
     expect(JSON.parse(readFileSync(join(s.work, 'manifest.json'), 'utf8')).channels).toEqual({

@@ -5,7 +5,7 @@ import { forEachRegion } from '../src/build/steps/regions.js';
 import { revokeImage } from '../src/build/steps/revoke.js';
 import { shareImage } from '../src/build/steps/share.js';
 import { ACCOUNTS, buildWorld, REGIONS, type BuildWorld } from './helpers/build-world.js';
-import { awsError } from './helpers/mock-aws.js';
+import { awsError } from './helpers/aws-world.js';
 
 let s: BuildWorld;
 beforeEach(() => {
@@ -42,11 +42,11 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
       accounts: ACCOUNTS,
       changes: [`${snap0} volume +1`, `${snap1} volume +2`, 'launch +1', 'tags'].sort(),
     });
-    const launch = s.world.calls.filter((c) => c.command === 'ModifyImageAttribute');
+    const launch = s.world.calls.filter((c) => c.action === 'ModifyImageAttribute');
     expect(launch.map((c) => c.input)).toEqual([
       { ImageId: AMI, LaunchPermission: { Add: [{ UserId: ACCOUNTS[1]! }] } },
     ]);
-    const volume = s.world.calls.filter((c) => c.command === 'ModifySnapshotAttribute').map((c) => c.input);
+    const volume = s.world.calls.filter((c) => c.action === 'ModifySnapshotAttribute').map((c) => c.input);
     expect(volume).toContainEqual({
       SnapshotId: snap0,
       Attribute: 'createVolumePermission',
@@ -57,12 +57,12 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
       Attribute: 'createVolumePermission',
       CreateVolumePermission: { Add: ACCOUNTS.map((UserId) => ({ UserId })) },
     });
-    expect(s.world.calls.find((c) => c.command === 'CreateTags')?.input).toEqual({
+    expect(s.world.calls.find((c) => c.action === 'CreateTags')?.input).toEqual({
       Resources: [AMI, snap0, snap1],
       Tags: [{ Key: 'bro:version', Value: '1.0.4-hc1' }],
     });
     // Verified with DescribeImageAttribute after adding.
-    expect(s.world.calls.filter((c) => c.command === 'DescribeImageAttribute')).toHaveLength(2);
+    expect(s.world.calls.filter((c) => c.action === 'DescribeImageAttribute')).toHaveLength(2);
 
     s.world.calls.length = 0;
     const second = await shareImage(ec2, request());
@@ -84,7 +84,7 @@ describe('share (EC2 through aws-sdk-client-mock)', () => {
     await expect(shareImage(createAws().ec2('us-west-1'), request(progress))).rejects.toThrow(
       `${AMI} is still pending after 0.3 seconds`,
     );
-    expect(s.world.calls.filter((c) => c.command === 'DescribeImages').length).toBeGreaterThanOrEqual(1);
+    expect(s.world.calls.filter((c) => c.action === 'DescribeImages').length).toBeGreaterThanOrEqual(1);
     expect(s.world.modifying()).toEqual([]);
     expect(progress).toEqual([`waiting until ${AMI} is available`]);
   });
@@ -147,7 +147,7 @@ describe('bro share', () => {
     expect([
       ...s.world.image(
         'us-east-1',
-        s.world.calls.find((c) => c.region === 'us-east-1' && c.command === 'ModifyImageAttribute')?.input
+        s.world.calls.find((c) => c.region === 'us-east-1' && c.action === 'ModifyImageAttribute')?.input
           .ImageId as string,
       ).launch,
     ]).toEqual([]);
@@ -159,7 +159,7 @@ describe('bro share', () => {
     expect(
       s.world
         .modifying()
-        .filter((c) => c.command === 'ModifyImageAttribute')
+        .filter((c) => c.action === 'ModifyImageAttribute')
         .map((c) => c.region)
         .sort(),
     ).toEqual([...REGIONS].sort());
@@ -205,7 +205,7 @@ const LAUNCH_PERMISSIONS = {
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 
 describe('the AWS adapter (real SDK clients)', () => {
-  beforeEach(() => s.world.restore());
+  beforeEach(() => s.restoreAws());
 
   it("retries a throttled call with the SDK's own retry strategy", async () => {
     const seen: { hostname: string; body: string }[] = [];

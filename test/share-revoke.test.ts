@@ -41,7 +41,7 @@ const setShareWith = (accounts: string[]) => {
     readFileSync(path, 'utf8').replace(/^share-with = .*$/m, `share-with = ${JSON.stringify(accounts)}`),
   );
 };
-const grantsChanged = () => s.world.modifying().filter((c) => c.command.startsWith('Modify'));
+const grantsChanged = () => s.world.modifying().filter((c) => c.action.startsWith('Modify'));
 
 /** An AMI that an earlier build published under this name (pubsys reuses it), already shared by that build. */
 function earlierBuildIn(region: string, id: string) {
@@ -188,7 +188,7 @@ describe('revoke and share say what EC2 shows', () => {
       expect(manifest().regions[region].sharedWith).toEqual([]);
     }
     // Found by EC2's answer to its name and owner, not by a file.
-    expect(s.world.calls.filter((c) => c.command === 'DescribeImages').map((c) => c.input)).toContainEqual({
+    expect(s.world.calls.filter((c) => c.action === 'DescribeImages').map((c) => c.input)).toContainEqual({
       Owners: ['self'],
       Filters: [{ Name: 'name', Values: [AMI_NAME] }],
     });
@@ -232,7 +232,7 @@ describe('revoke and share say what EC2 shows', () => {
     const ids = amis();
     // What a revoke killed after its first snapshot call leaves: one snapshot without the accounts.
     const [snap] = s.world.image('us-west-1', ids['us-west-1']!.id).snapshots;
-    s.world.ec2World.operations.ModifySnapshotAttribute('us-west-1', {
+    s.world.operations.ec2.ModifySnapshotAttribute('us-west-1', {
       SnapshotId: snap,
       CreateVolumePermission: { Remove: ACCOUNTS.map((UserId) => ({ UserId })) },
     });
@@ -244,7 +244,7 @@ describe('revoke and share say what EC2 shows', () => {
     expect(
       s.world
         .modifying()
-        .map((c) => `${c.region} ${c.command}`)
+        .map((c) => `${c.region} ${c.action}`)
         .sort(),
     ).toEqual(['us-west-1 ModifySnapshotAttribute']);
     // Converged: the next build verifies and skips.
@@ -253,6 +253,18 @@ describe('revoke and share say what EC2 shows', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/Share the AMIs.*inputs unchanged, verified/);
     expect(s.world.modifying()).toEqual([]);
+  });
+
+  it('an AMI deregistered behind bro: the next build fails in that region, naming the AMI, and grants nothing there', async () => {
+    expect((await s.build()).code).toBe(0);
+    const gone = amis()['us-east-1']!.id;
+    s.world.operations.ec2.DeregisterImage('us-east-1', { ImageId: gone });
+    s.world.calls.length = 0;
+    const rerun = await s.build();
+    expect(rerun.code).toBe(1);
+    expect(rerun.stderr).toContain(`us-east-1: InvalidAMIID.NotFound: The image id '[${gone}]' does not exist`);
+    expect(s.world.hasImage('us-east-1', gone)).toBe(false);
+    expect(grantsChanged()).toEqual([]);
   });
 });
 

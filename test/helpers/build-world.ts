@@ -12,13 +12,16 @@ import {
   removeDir,
   tempDir,
 } from './git-fixtures.js';
-import { AUTH_TOKEN, mockAws, REGISTRY_PASSWORD } from './mock-aws.js';
+import { mockAws } from './aws-mock.js';
+import { AUTH_TOKEN, awsWorld, REGISTRY_PASSWORD } from './aws-world.js';
 
 /**
  * A whole build world for one test: an upstream-like fixture, a bro project,
- * the fake cargo/docker/make on PATH and mocked EC2/ECR. `build()` runs
- * `bro build aws-k8s-1.18 --version 1.0.4-hc1` in-process exactly as the bin
- * does. `cleanup()` restores the mocks and removes the directories.
+ * the fake cargo/docker/make on PATH and the simulated AWS world (aws-world.ts)
+ * behind aws-sdk-client-mock, where the AMIs `cargo make ami` registered appear
+ * on first sight. `build()` runs `bro build aws-k8s-1.18 --version 1.0.4-hc1`
+ * in-process exactly as the bin does. `cleanup()` restores the mocks and
+ * removes the directories.
  */
 export const REGIONS = ['ap-northeast-1', 'us-west-1', 'us-east-1'];
 export const ACCOUNTS: string[] = [...FIXTURE_ACCOUNTS];
@@ -34,7 +37,8 @@ export function buildWorld(options: { extraToml?: string } = {}) {
   const project = makeProject(upstream, options);
   const cacheDir = tempDir('bro-cache-');
   const tools = fakeTools({ BRO_FAKE_REGISTRY_PASSWORD_SHA256: sha256(REGISTRY_PASSWORD), NO_COLOR: '1' });
-  const world = mockAws(tools);
+  const aws = mockAws(awsWorld({ registerOnSight: true, registryDigest: tools.registryDigest }));
+  const world = aws.world;
   const work = join(project, 'work', 'aws-k8s-1.18');
   const common = ['--project-dir', project, '--cache-dir', cacheDir];
   return {
@@ -43,6 +47,8 @@ export function buildWorld(options: { extraToml?: string } = {}) {
     cacheDir,
     tools,
     world,
+    /** Takes the mocks away, for a test of the real SDK clients. */
+    restoreAws: () => aws.restore(),
     work,
     br: join(work, 'bottlerocket'),
     admin: join(work, 'admin-container'),
@@ -68,7 +74,7 @@ export function buildWorld(options: { extraToml?: string } = {}) {
         { ...tools.env, ...env },
       ),
     cleanup() {
-      world.restore();
+      aws.restore();
       for (const dir of [upstream.root, project, cacheDir, tools.dir]) removeDir(dir);
     },
   };

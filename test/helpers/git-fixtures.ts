@@ -169,7 +169,7 @@ export function moveTag(repo: string, tag: string, change: Record<string, string
 /**
  * The fixture variant's accounts: real-looking IDs, not the example IDs the
  * preflight refuses (a real build's tests must pass it as a real build would).
- * The first is also the registry account and the caller's account (mock-aws).
+ * The first is also the registry account and the caller's account (aws-world.ts).
  */
 export const FIXTURE_ACCOUNTS = ['210987654321', '345678901234'] as const;
 export const FIXTURE_REGISTRY_ACCOUNT = FIXTURE_ACCOUNTS[0];

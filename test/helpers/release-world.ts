@@ -3,13 +3,14 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStateStore, stepRecord, digestOf } from '../../src/build/state.js';
 import { FIXTURE_ACCOUNTS, FIXTURE_REGISTRY_ACCOUNT, removeDir, tempDir } from './git-fixtures.js';
-import type { ReleaseModel } from './release-model.js';
+import type { AwsWorld, WorldImage } from './aws-world.js';
 
 /**
  * A bro project for the release commands (promote, prune): a variant with an
  * ssm-prefix, accounts and an organization, and builds "already made": each
- * one's AMIs in the release model, shared and tagged, its version parameters
- * published, and its release record in the workspace state, as a build leaves them.
+ * one's AMIs in the simulated AWS world (aws-world.ts), shared and tagged,
+ * its version parameters published, and its release record in the workspace
+ * state, as a build leaves them.
  */
 export const REGIONS = ['ap-northeast-1', 'us-west-1', 'us-east-1'];
 export const PREFIX = '/bro/ami';
@@ -59,20 +60,32 @@ export function releaseProject(toml = variantToml()) {
   };
 }
 
+/** An AMI bro built of `version`: named and tagged as a build leaves it, with `image`'s fields. */
+export const builtImage = (version: string, image: Partial<WorldImage> = {}): Partial<WorldImage> => ({
+  name: `bottlerocket-aws-k8s-1.18-x86_64-v${version}`,
+  tags: new Map([
+    ['bro:variant', 'aws-k8s-1.18'],
+    ['bro:version', version],
+    ['bro:patch-series', 'sha256:abc'],
+  ]),
+  ...image,
+});
+
 /** Builds 1.0.4-hc1 … -hc<count>, a month apart, the newest last. */
-export async function addBuilds(model: ReleaseModel, work: string, count: number) {
+export async function addBuilds(world: AwsWorld, work: string, count: number) {
   for (let n = 1; n <= count; n++)
-    await addBuild(model, work, `1.0.4-hc${n}`, `2026-${String(n).padStart(2, '0')}-01T00:00:00.000Z`);
+    await addBuild(world, work, `1.0.4-hc${n}`, `2026-${String(n).padStart(2, '0')}-01T00:00:00.000Z`);
 }
 
 /** A finished build of `version` in every region (`at`: when it was recorded, for prune's order). */
-export async function addBuild(model: ReleaseModel, work: string, version: string, at: string, regions = REGIONS) {
+export async function addBuild(world: AwsWorld, work: string, version: string, at: string, regions = REGIONS) {
   const release: Record<string, { imageId: string; snapshotIds: string[] }> = {};
   for (const region of regions) {
-    const image = model.addImage(region, amiOf(version, region), version, { launch: new Set(PRINCIPALS) });
-    model.setParameter(region, names(version).imageId, image.id, 'aws:ec2:image');
-    model.setParameter(region, names(version).version, version);
-    release[region] = { imageId: image.id, snapshotIds: image.snapshots };
+    const imageId = amiOf(version, region);
+    const image = world.register(region, imageId, builtImage(version, { launch: new Set(PRINCIPALS) }));
+    world.setParameter(region, names(version).imageId, imageId, 'aws:ec2:image');
+    world.setParameter(region, names(version).version, version);
+    release[region] = { imageId, snapshotIds: image.snapshots };
   }
   const outputs = { version, regions: release, builtAt: at };
   await createStateStore(join(work, '.bro')).put(
