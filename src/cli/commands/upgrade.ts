@@ -113,7 +113,8 @@ export function formatUpgrade(result: UpgradeResult): string {
     lines.push('', 'User data on the new base:');
     for (const m of ud.migration.moved) {
       const fields = Object.entries(m.fields).map(([a, b]) => `${a} → ${b}`);
-      lines.push(`  moved: ${m.from} → ${m.to}${fields.length ? ` (${fields.join(', ')})` : ''}`);
+      const why = [...fields, ...(m.patch ? [`upstream's form of ${m.patch}, dropped`] : [])];
+      lines.push(`  moved: ${m.from} → ${m.to}${why.length ? ` (${why.join('; ')})` : ''}`);
     }
     for (const c of ud.migration.carried)
       lines.push(`  kept: ${c} (the new series adds it; upstream has no equivalent)`);
