@@ -1,80 +1,35 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  git,
-  makePatch,
-  makeProject,
-  makeUpstream,
-  REPO_ROOT,
-  removeDir,
-  tempDir,
-  writeSeries,
-} from './helpers/git-fixtures.js';
-import { PATH, sealedEnv } from './helpers/env.js';
+import { git, makePatch, makeProject, makeUpstream, removeDir, tempDir, writeSeries } from './helpers/git-fixtures.js';
+import { interruptInGitAm } from './helpers/processes.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
-
-/**
- * A `git` on PATH that runs the real git, but announces `git am` and then
- * hangs in it, so the test can interrupt bro in the middle of patching.
- */
-function slowGit(dir: string): string {
-  const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
-  const script = join(dir, 'git');
-  writeFileSync(
-    script,
-    `#!/bin/sh
-if [ "$1" = "am" ] && [ "$2" = "--quiet" ]; then
-  echo started > "${join(dir, 'am-started')}"
-  sleep 30
-fi
-exec ${realGit} "$@"
-`,
-  );
-  chmodSync(script, 0o755);
-  return dir;
-}
 
 describe('Ctrl-C', () => {
   it('during patching stops git, restores the checkout to the pin and records nothing', async () => {
     const upstream = makeUpstream();
     const project = makeProject(upstream);
     const cacheDir = tempDir('bro-cache-');
-    const bin = tempDir('bro-bin-');
-    dirs.push(upstream.root, project, cacheDir, bin);
+    dirs.push(upstream.root, project, cacheDir);
     const patch = makePatch(upstream.bottlerocket, 'v1.0.4', 'models: x', {
       'sources/models/src/lib.rs': 'pub struct X;\n',
     });
     writeSeries(project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
-    slowGit(bin);
 
-    const child = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'dist/src/bin/bro.js'),
-        'build',
-        'aws-k8s-1.18',
-        '--version',
-        '1.0.4-hc1',
-        '--dry-run',
-        '--project-dir',
-        project,
-        '--cache-dir',
-        cacheDir,
-      ],
-      { env: sealedEnv({ PATH: `${bin}:${PATH}` }), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Wait until git am is running, then interrupt.
-    for (let i = 0; i < 200 && !existsSync(join(bin, 'am-started')); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(join(bin, 'am-started'))).toBe(true);
-    child.kill('SIGINT');
-    const code = await exited;
+    // Interrupted while git am runs.
+    const { code, stderr } = await interruptInGitAm([
+      'build',
+      'aws-k8s-1.18',
+      '--version',
+      '1.0.4-hc1',
+      '--dry-run',
+      '--project-dir',
+      project,
+      '--cache-dir',
+      cacheDir,
+    ]);
 
     expect(code).toBe(130);
     expect(stderr).toContain('Interrupted');

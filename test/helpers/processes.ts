@@ -1,5 +1,9 @@
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { PATH, sealedEnv } from './env.js';
+import { REPO_ROOT, removeDir, tempDir } from './git-fixtures.js';
 
 /** Waits until `condition` holds (each test's own timeout bounds the wait). */
 export const until = async (condition: () => boolean): Promise<void> => {
@@ -38,3 +42,53 @@ export function lockIdentity(pid: number) {
 export const procMissing = existsSync('/proc/self/stat')
   ? undefined
   : 'these tests read process states and groups from /proc, which this system does not have';
+
+/**
+ * Runs bro (dist/) with a `git` first on PATH that runs the real git, but
+ * announces `git am` (when its arguments start with `amArgs`) and then hangs
+ * in it; interrupts bro there with SIGINT, as Ctrl-C does, and waits for it
+ * to exit.
+ */
+export async function interruptInGitAm(
+  args: readonly string[],
+  amArgs = 'am --quiet',
+): Promise<{ code: number | null; stderr: string }> {
+  const bin = tempDir('bro-bin-');
+  try {
+    return await interrupt(bin, args, amArgs);
+  } finally {
+    removeDir(bin);
+  }
+}
+
+async function interrupt(
+  bin: string,
+  args: readonly string[],
+  amArgs: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const realGit = ['/usr/bin/git', '/usr/local/bin/git', '/bin/git'].find((p) => existsSync(p)) ?? 'git';
+  const test = amArgs
+    .split(' ')
+    .map((arg, i) => `[ "$${i + 1}" = "${arg}" ]`)
+    .join(' && ');
+  writeFileSync(
+    join(bin, 'git'),
+    `#!/bin/sh\nif ${test}; then\n  echo started > "${join(bin, 'am-started')}"\n  sleep 30\nfi\nexec ${realGit} "$@"\n`,
+  );
+  chmodSync(join(bin, 'git'), 0o755);
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/bin/bro.js'), ...args], {
+    env: sealedEnv({ PATH: `${bin}:${PATH}` }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 600 && !existsSync(join(bin, 'am-started')); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(join(bin, 'am-started'))) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`bro ${args.join(' ')} never ran \`git ${amArgs}\` (stderr: ${stderr})`);
+  }
+  child.kill('SIGINT');
+  return { code: await exited, stderr };
+}
