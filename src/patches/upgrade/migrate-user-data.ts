@@ -5,7 +5,8 @@ import type { SettingMove } from '../rebase/rebase-state.js';
 /**
  * User data written for the old base, as the same node on the new one. Each
  * setting, from the top:
- *  - upstream's own model at the new base has it: it stays;
+ *  - upstream's own model at the new base has it: it stays (one value
+ *    becomes a list of one where upstream now takes a list);
  *  - a patch the upgrade dropped because upstream has it in another form
  *    names upstream's key and field mapping (the check's advice, kept with
  *    the rebase): it moves there, the renamed fields with it;
@@ -105,6 +106,20 @@ function equivalentMove(from: string, ours: ModelType | undefined, upstream: Mod
   return found && { from, to: found.key, fields: found.fields };
 }
 
+/**
+ * A value as upstream's type at the new base takes it: where the old model
+ * took one value and the new one takes a list of them (a node taint's
+ * `value:Effect`), a list of that one; `listed` collects where.
+ */
+function conform(value: unknown, old: ModelType | undefined, next: ModelType | undefined, at: string, listed: string[]): unknown {
+  if (next?.kind === 'list' && old && old.kind !== 'list' && !Array.isArray(value)) {
+    listed.push(at);
+    return [value];
+  }
+  if (!isTable(value) || (next?.kind !== 'struct' && next?.kind !== 'map')) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conform(v, child(old, k), child(next, k), `${at}.${k}`, listed)]));
+}
+
 /** The keys of `value` that none of `types` knows, as paths. */
 function unknownKeys(types: readonly (ModelType | undefined)[], value: unknown, path: string): string[] {
   const known = types.filter((t): t is ModelType => t !== undefined);
@@ -149,9 +164,9 @@ export function migrateSettings(file: string, settings: Table, models: Models, t
       const at = `${path}.${key}`;
       const t = { old: child(types.old, key), upstream: child(types.upstream, key), next: child(types.next, key) };
       if (t.upstream) {
-        if (isTable(v) && !unknownKeys([t.upstream], v, at).length) target[key] = v;
+        if (isTable(v) && !unknownKeys([t.upstream], v, at).length) target[key] = conform(v, t.old, t.upstream, at, listed);
         else if (isTable(v)) walk(v, at, (target[key] = isTable(target[key]) ? target[key] : {}), t);
-        else target[key] = v;
+        else target[key] = conform(v, t.old, t.upstream, at, listed);
         continue;
       }
       const move = advised.find((m) => m.from === at && !taken.has(m.to)) ?? equivalentMove(at, t.old, models.upstream, taken);
@@ -170,6 +185,10 @@ export function migrateSettings(file: string, settings: Table, models: Models, t
       }
     }
   };
+  const listed: string[] = [];
   walk(settings, 'settings', out, { old: models.old, upstream: models.upstream, next: models.next });
+  if (listed.length) {
+    migration.notes.push(`${listed.join(', ')}: a list at ${tags.to} of what ${tags.from} took one of; written as a list of one.`);
+  }
   return migration;
 }

@@ -57,10 +57,11 @@ export async function migrateUserData(input: UserDataInput): Promise<UserDataRes
   const data = readUserData(input.file, input.text);
   registerSecrets(data, input.redactor);
   registerSecrets(tomlEscaped(data), input.redactor);
+  // Before anything changes: the migration shares the tables it keeps with `data`.
+  const before = stringify(data);
   const migration = migrateSettings(input.file, data.settings as Table, input.models, input.tags, input.advised);
   switchOnInstanceConnect(migration, input);
   const after = { ...data, settings: migration.settings };
-  const before = stringify(data);
   const text = stringify(after);
   await rm(input.scratch, { recursive: true, force: true });
   await mkdir(join(input.scratch, input.tags.from), { recursive: true, mode: 0o700 });
