@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { migrateSettings, type Models } from '../src/patches/upgrade/migrate-user-data.js';
 import type { ModelType } from '../src/preview/index.js';
 
-const string: ModelType = { kind: 'scalar', rust: 'String', json: 'string' };
+const string: Extract<ModelType, { kind: 'scalar' }> = { kind: 'scalar', rust: 'String', json: 'string' };
 const struct = (name: string, fields: Record<string, ModelType>): ModelType => ({
   kind: 'struct',
   name,
@@ -54,5 +54,24 @@ describe('migrating the settings of a patch the upgrade dropped', () => {
     const migration = migrateSettings('old.toml', settings, models, tags);
     expect(migration.settings).toEqual({ motd: 'hi' });
     expect(migration.dropped.map((d) => d.key)).toEqual(['settings.cri-registry-auths']);
+  });
+
+  it('writes one value as a list of one where upstream now takes a list, and says so', () => {
+    const taints = (value: ModelType) =>
+      struct('Settings', {
+        kubernetes: struct('KubernetesSettings', { 'node-taints': { kind: 'map', key: string, value } }),
+      });
+    const before = taints(string);
+    const after = taints(list(string));
+    const migration = migrateSettings(
+      'old.toml',
+      { kubernetes: { 'node-taints': { os: 'bottlerocket:NoSchedule' } } },
+      { old: before, upstream: after, next: after },
+      tags,
+    );
+    expect(migration.settings).toEqual({ kubernetes: { 'node-taints': { os: ['bottlerocket:NoSchedule'] } } });
+    expect(migration.notes).toEqual([
+      'settings.kubernetes.node-taints.os: a list at v1.7.2 of what v1.0.4 took one of; written as a list of one.',
+    ]);
   });
 });

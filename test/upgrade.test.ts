@@ -167,6 +167,7 @@ describe('bro upgrade --user-data', { timeout: 120_000 }, () => {
     expect(result.stdout).toContain('kept: settings.kubernetes.feature-gates (the new series adds it');
     expect(result.stdout).toContain('-[[settings.cri-registry-auths]]');
     expect(result.stdout).toContain('+registry = "harbor.example.com:8443"');
+    expect(result.stdout).toMatch(/\n\+user-data = "[A-Za-z0-9+/=]+"\n/);
     // The password is a secret: not in the output, in any spelling.
     expect(result.stdout).not.toContain('SECRET');
     expect(result.stdout).not.toContain('cm9ib3Q6U0VDUkVULUFVVEg=');
