@@ -155,6 +155,51 @@ describe('bro upgrade --to, when upstream has a patch in its own form', { timeou
   });
 });
 
+describe('bro upgrade --json', { timeout: 120_000 }, () => {
+  it('reports the same as one versioned document: why each patch was dropped, the settings moved, no credential', async () => {
+    const out = join(world.work, 'new.toml');
+    const result = await upgrade('--to', 'v1.5.0', '--json', '--user-data', writeUserData(), '--user-data-out', out);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      schemaVersion: number;
+      kind: string;
+      sources: {
+        source: string;
+        patches: { name: string; outcome: string }[];
+        dropped: { name: string; reason: string; settings?: unknown }[];
+      }[];
+      userData: { moved: { from: string; to: string; patch?: string }[]; written: string };
+    };
+    expect(report).toMatchObject({ schemaVersion: 1, kind: 'bro.upgrade.report' });
+    const bottlerocket = report.sources.find((s) => s.source === 'bottlerocket')!;
+    expect(bottlerocket.patches.map((p) => p.name)).toEqual([PATCH.featureGates, PATCH.renderGates]);
+    expect(bottlerocket.dropped.find((d) => d.name === PATCH.registryAuths)).toEqual({
+      name: PATCH.registryAuths,
+      reason: expect.stringContaining('upstream has it in another form in v1.5.0') as unknown,
+      settings: [
+        {
+          from: 'settings.cri-registry-auths',
+          to: 'settings.container-registry.credentials',
+          fields: { name: 'registry' },
+        },
+      ],
+    });
+    expect(report.userData.moved).toEqual([
+      {
+        from: 'settings.cri-registry-auths',
+        to: 'settings.container-registry.credentials',
+        fields: { name: 'registry' },
+        patch: PATCH.registryAuths,
+      },
+    ]);
+    expect(report.userData.written).toBe(out);
+    expect(result.stdout).not.toContain('SECRET');
+    expect(result.stdout).not.toContain('cm9ib3Q6U0VDUkVULUFVVEg=');
+    expect(readFileSync(out, 'utf8')).toContain('SECRET');
+  });
+});
+
 describe('bro upgrade --user-data', { timeout: 120_000 }, () => {
   it('shows the same node on the new base as a diff: credentials moved with name → registry, carried settings kept, EC2 Instance Connect in the admin user data', async () => {
     const out = join(world.work, 'new.toml');
