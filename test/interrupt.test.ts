@@ -19,17 +19,8 @@ describe('Ctrl-C', () => {
     writeSeries(project, 'bottlerocket', '1.0.4', { '0001-models-x.patch': patch });
 
     // Interrupted while git am runs.
-    const { code, stderr } = await interruptInGitAm([
-      'build',
-      'aws-k8s-1.18',
-      '--version',
-      '1.0.4-hc1',
-      '--dry-run',
-      '--project-dir',
-      project,
-      '--cache-dir',
-      cacheDir,
-    ]);
+    const dryRun = ['build', 'aws-k8s-1.18', '--version', '1.0.4-hc1', '--dry-run'];
+    const { code, stderr } = await interruptInGitAm([...dryRun, '--project-dir', project, '--cache-dir', cacheDir]);
 
     expect(code).toBe(130);
     expect(stderr).toContain('Interrupted');
