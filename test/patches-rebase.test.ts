@@ -196,7 +196,7 @@ describe('rebase → resolve → refresh → check', () => {
       `0002-kubelet-render-containerLogMaxSize.patch does not apply to v1.0.9: conflict in ${FILES.kubelet}.`,
     );
     expect(stopped.stderr).toContain(
-      `The rebase stopped at 0002 (the 2nd of the 6 patches git am applies), in ${workspace()}. Left out, already upstream in v1.0.9: 0003-models-restart-containerd-when-its-config-changes.patch. To finish it:`,
+      `The rebase stopped at 0002 (the 2nd of the 6 patches git am applies), in ${workspace()}. Left out: 0003-models-restart-containerd-when-its-config-changes.patch (already upstream in v1.0.9). To finish it:`,
     );
   });
 

@@ -5,6 +5,7 @@ import {
   git,
   initRepo,
   makeProject,
+  removeDir,
   tempDir,
   writeFiles,
   writeSeries,
@@ -22,9 +23,10 @@ import { formatSeries } from './patch-fixtures.js';
  *     v1.0.4  the base: sources/models/defaults.toml names admin v0.5.2
  *     v1.4.0  a field renamed on the line 0002 inserts after   0002 conflicts (a person decides)
  *     v1.5.0  0001's setting upstream; container-registry.credentials
- *             ({registry, username, password, auth, identitytoken}); the defaults
- *             moved to shared-defaults/ through the variant's defaults.d/,
- *             naming admin v0.6.0                             0001 dropped, 0002/0003 carried
+ *             ({registry, username, password, auth, identitytoken}), 0002's
+ *             setting in upstream's form; the defaults moved to
+ *             shared-defaults/ through the variant's defaults.d/,
+ *             naming admin v0.6.0                             0001 and 0002 dropped, 0003/0004 carried
  *     v1.6.0  aws-k8s-1.18 removed                            (refused: the variant is gone; last v1.5.0)
  *   admin container
  *     v0.5.2  (untagged) sshd_config lets root in
@@ -32,8 +34,9 @@ import { formatSeries } from './patch-fixtures.js';
  *             AuthorizedKeysCommand(User) from the host container's user data
  *
  * Series: bottlerocket 0001 container-log-max-size, 0002 cri-registry-auths,
- * 0003 feature-gates (on 0001's lines); admin 0001 EC2 Instance Connect in
- * sshd_config, 0002 PermitRootLogin no.
+ * 0003 feature-gates (on 0001's lines), 0004 the kubelet renders them (upstream
+ * never has 0003 or 0004: they are what the upgrade carries); admin 0001 EC2
+ * Instance Connect in sshd_config, 0002 PermitRootLogin no.
  */
 
 const lines = (...l: string[]) => `${l.join('\n')}\n`;
@@ -295,6 +298,21 @@ export function makeUpgradeWorld(): UpgradeWorld {
           ),
         },
       },
+      {
+        subject: 'kubelet: render settings.kubernetes.feature-gates',
+        files: {
+          'packages/kubernetes-1.18/kubelet-config': lines(
+            'kind: KubeletConfiguration',
+            'maxPods: {{settings.kubernetes.max-pods}}',
+            '{{#if settings.kubernetes.feature-gates}}',
+            'featureGates:',
+            '{{#each settings.kubernetes.feature-gates}}',
+            '  {{@key}}: {{this}}',
+            '{{/each}}',
+            '{{/if}}',
+          ),
+        },
+      },
     ]),
   );
   writeSeries(
@@ -328,6 +346,32 @@ export function makeUpgradeWorld(): UpgradeWorld {
   );
   return { ...upstream, project, cache: tempDir('bro-upgrade-cache-'), work: tempDir('bro-upgrade-work-') };
 }
+
+/** The names of the fixture's Bottlerocket patches. */
+export const PATCH = {
+  logSize: '0001-models-add-settings.kubernetes.container-log-max-siz.patch',
+  registryAuths: '0002-models-add-settings.cri-registry-auths.patch',
+  featureGates: '0003-models-add-settings.kubernetes.feature-gates.patch',
+  renderGates: '0004-kubelet-render-settings.kubernetes.feature-gates.patch',
+} as const;
+
+/** The `bro upgrade aws-k8s-1.18` command line for the world's project, cache and work directories, then `args`. */
+export const upgradeArgs = (world: UpgradeWorld, ...args: string[]): string[] => [
+  'upgrade',
+  'aws-k8s-1.18',
+  ...args,
+  '--project-dir',
+  world.project,
+  '--cache-dir',
+  world.cache,
+  '--work-dir',
+  world.work,
+];
+
+/** Every directory the world made. */
+export const removeWorld = (world: UpgradeWorld): void => {
+  for (const dir of [world.root, world.project, world.cache, world.work]) removeDir(dir);
+};
 
 /** User data for the old base: the series' settings, hostile credentials, the admin container on. */
 export const OLD_USER_DATA = lines(

@@ -8,8 +8,9 @@ import { gitIn, makeWorld, skipsUpstream, UPSTREAM, type World } from './upstrea
 // `bro upgrade aws-k8s-1.18 --to v1.7.2` from today's series (patches/*/1.0.4 and 0.5.2), on the real upstream.
 // The committed v1.7.2 series is removed from the scratch project first: the upgrade must make its own. Where
 // a patch stops for a person, the test decides as the least a person could: it drops that patch (`git am
-// --skip`) and reruns, which resumes. What is checked is the outcome's shape: what upstream made droppable
-// is dropped, the admin container of v1.7.2 is found and written, the user data moves to upstream's settings.
+// --skip`) and reruns, which resumes. What is checked is the outcome's shape: what upstream has, as it is or
+// in its own form, is dropped without a stop, the admin container of v1.7.2 is found and written, the user
+// data moves to upstream's settings.
 
 describe.skipIf(skipsUpstream())('bro upgrade --to v1.7.2 on the real upstream', () => {
   let world: World;
@@ -69,6 +70,21 @@ describe.skipIf(skipsUpstream())('bro upgrade --to v1.7.2 on the real upstream',
     }
   });
 
+  it('drops, without a stop, the patches upstream has in its own form, naming it', () => {
+    const dropped = {
+      '0002-models-add-settings.cri-registry-auths-for-private-r.patch':
+        '`settings.cri-registry-auths` → `settings.container-registry.credentials` (name → registry)',
+      '0007-pluto-generate-kubeReserved-cpu-and-memory-at-boot.patch': '`packages/kubernetes-1.18/kubelet-config`',
+      '0002-Support-EC2-Instance-Connect.patch': 'user data `ssh.authorized-keys-command`',
+    };
+    for (const [name, form] of Object.entries(dropped)) {
+      expect(skipped).not.toContain(name);
+      const line = final.stdout.split('\n').find((l) => l.trim().startsWith(`${name} `));
+      expect(line).toContain('dropped: upstream has it in another form in v');
+      expect(line).toContain(form);
+    }
+  });
+
   it("writes v1.7.2's default admin container, found where upstream moved it, into the variant beside today's ref", () => {
     expect(final.stdout).toContain(
       "admin container v0.8.0 (v1.7.2's default, from sources/models/shared-defaults/aws-host-containers.toml)",
@@ -82,7 +98,7 @@ describe.skipIf(skipsUpstream())('bro upgrade --to v1.7.2 on the real upstream',
 
   it("migrates examples/user-data.toml to upstream's settings, secrets kept out of the output", () => {
     expect(final.stdout).toContain(
-      'moved: settings.cri-registry-auths → settings.container-registry.credentials (name → registry)',
+      "moved: settings.cri-registry-auths → settings.container-registry.credentials (name → registry; upstream's form of 0002-models-add-settings.cri-registry-auths-for-private-r.patch, dropped)",
     );
     expect(final.stdout).toContain(
       'EC2 Instance Connect switched on as start_admin_sshd.sh of the admin container v0.8.0 reads it',
@@ -99,6 +115,8 @@ describe.skipIf(skipsUpstream())('bro upgrade --to v1.7.2 on the real upstream',
     // Kubelet values stay under the keys upstream adopted.
     expect(migrated.settings.kubernetes['container-log-max-size']).toBe('50Mi');
     expect(migrated.settings.kubernetes['cpu-manager-policy']).toBe('static');
+    // A list per key at v1.7.2, one string at v1.0.4.
+    expect(migrated.settings.kubernetes['node-taints']).toEqual({ os: ['bottlerocket:NoSchedule'] });
   });
 
   it('changes nothing in patches/ or variants/ when run again', async () => {

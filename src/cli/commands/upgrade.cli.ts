@@ -22,6 +22,7 @@ export function registerUpgrade(program: Command, io: Io): void {
       false,
     )
     .option('--no-fetch', 'use the cached mirrors as they are; do not fetch new tags')
+    .option('--json', 'print the report as one versioned JSON document (no credentials in it)', false)
     .action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
       const { runUpgrade } = await import('./upgrade.js');
       await runUpgrade(
@@ -33,6 +34,7 @@ export function registerUpgrade(program: Command, io: Io): void {
           userDataOut: raw.userDataOut === undefined ? undefined : String(raw.userDataOut),
           restart: Boolean(raw.restart),
           fetch: raw.fetch !== false,
+          json: Boolean(raw.json),
         },
         io,
       );

@@ -20,7 +20,15 @@ export interface UpgradeOptions extends CommonOptions {
   userDataOut?: string;
   restart: boolean;
   fetch: boolean;
+  json: boolean;
 }
+
+/**
+ * `--json`: the upgrade's report for machines. Schema 1. The migrated user
+ * data itself (it holds credentials) is not in it: only what moved, what was
+ * kept or dropped, and the redacted diff.
+ */
+export const UPGRADE_REPORT_SCHEMA_VERSION = 1;
 
 /** How the user reruns this upgrade, for the instructions of a stop. */
 function rerunCommand(options: UpgradeOptions): string {
@@ -77,11 +85,49 @@ export async function runUpgrade(options: UpgradeOptions, io: Io): Promise<void>
   } finally {
     for (const warning of adapters.warnings) io.stderr.write(`! ${warning}\n`);
   }
-  io.stdout.write(adapters.redactor.redact(formatUpgrade(result)));
-  if (options.userDataOut && result.userData) {
-    await writeFile(resolve(options.userDataOut), result.userData.text, { mode: 0o600 });
-    io.stdout.write(`Wrote ${options.userDataOut}.\n`);
-  }
+  const written = options.userDataOut && result.userData ? options.userDataOut : undefined;
+  if (written) await writeFile(resolve(written), result.userData!.text, { mode: 0o600 });
+  io.stdout.write(
+    adapters.redactor.redact(
+      options.json ? `${JSON.stringify(upgradeReport(result, written), null, 2)}\n` : formatUpgrade(result),
+    ),
+  );
+  if (written && !options.json) io.stdout.write(`Wrote ${written}.\n`);
+}
+
+/** The report as one versioned document: each source's patches (carried, and dropped with why), the variant's entry, the user data's migration. */
+export function upgradeReport(result: UpgradeResult, userDataOut?: string) {
+  const ud = result.userData;
+  return {
+    schemaVersion: UPGRADE_REPORT_SCHEMA_VERSION,
+    kind: 'bro.upgrade.report',
+    variant: result.variant,
+    from: result.from,
+    to: result.to,
+    admin: result.admin,
+    sources: result.sources.map((s) => ({
+      source: s.source,
+      from: s.from,
+      to: s.to,
+      dir: s.dir,
+      status: s.status,
+      ...(s.result ? { patches: s.result.patches, dropped: s.result.dropped } : {}),
+    })),
+    variantFile: result.variantFile,
+    rerere: result.rerere,
+    ...(ud
+      ? {
+          userData: {
+            moved: ud.migration.moved,
+            carried: ud.migration.carried,
+            dropped: ud.migration.dropped,
+            notes: ud.migration.notes,
+            diff: ud.diff,
+            ...(userDataOut ? { written: userDataOut } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export function formatUpgrade(result: UpgradeResult): string {
@@ -113,7 +159,8 @@ export function formatUpgrade(result: UpgradeResult): string {
     lines.push('', 'User data on the new base:');
     for (const m of ud.migration.moved) {
       const fields = Object.entries(m.fields).map(([a, b]) => `${a} → ${b}`);
-      lines.push(`  moved: ${m.from} → ${m.to}${fields.length ? ` (${fields.join(', ')})` : ''}`);
+      const why = [...fields, ...(m.patch ? [`upstream's form of ${m.patch}, dropped`] : [])];
+      lines.push(`  moved: ${m.from} → ${m.to}${why.length ? ` (${why.join('; ')})` : ''}`);
     }
     for (const c of ud.migration.carried)
       lines.push(`  kept: ${c} (the new series adds it; upstream has no equivalent)`);

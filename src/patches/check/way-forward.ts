@@ -75,7 +75,8 @@ export function planAt(report: CheckReport, tag: string, command: string): WayFo
   return { tag, command, carries: patches.filter((p) => p.action !== 'drop').length, patches };
 }
 
-const short = (p: Equivalent) => {
+/** Upstream's form of a part, in a few words: its key, the user data that turns it on, its file. */
+export const short = (p: Equivalent) => {
   const u = p.upstream!;
   return u.key ? `\`${u.key}\`` : u.userData ? `user data \`${u.userData.key}\`` : u.file ? `\`${u.file}\`` : u.what;
 };

@@ -10,8 +10,14 @@ import { ConfigError, UsageError } from '../../shared/errors.js';
  * `git am` runs, and `<work>/rebase/<source>.json` (beside it, so git never
  * sees it) says what `bro patches refresh` needs to export it: the series it
  * came from, the tag it is rebased onto, and what became of each patch.
+ * `settings` of a patch was added later as an optional field: a state
+ * written before it still reads.
  */
 export const REBASE_STATE_VERSION = 1;
+
+/** A setting of ours that upstream has under another key: `fields` maps our field names to upstream's, where they differ. */
+const SettingMoveSchema = z.strictObject({ from: z.string(), to: z.string(), fields: z.record(z.string(), z.string()) });
+export type SettingMove = z.infer<typeof SettingMoveSchema>;
 
 const RebaseStateSchema = z.strictObject({
   schemaVersion: z.literal(REBASE_STATE_VERSION),
@@ -25,8 +31,14 @@ const RebaseStateSchema = z.strictObject({
     z.strictObject({
       name: z.string(),
       subject: z.string(),
-      /** Set for the patches left out because upstream already has them. */
+      /** Set for the patches left out because upstream already has them (as they are, or in another form). */
       dropped: z.string().optional(),
+      /**
+       * A patch left out because upstream has it in another form: each of its
+       * settings that upstream has under another key, with our fields'
+       * names there (`name` → `registry`), for migrating user data.
+       */
+      settings: z.array(SettingMoveSchema).optional(),
       /** Files the patch was pointed at because upstream renamed them. */
       moves: z.array(z.strictObject({ from: z.string(), to: z.string() })).default([]),
     }),

@@ -8,17 +8,20 @@ import type { Series } from '../../config/series.js';
 import { PatchError, StepError } from '../../shared/errors.js';
 import { parseFormatPatch } from '../../config/patch-file.js';
 import { checkSeries } from '../check/check-series.js';
-import type { Target } from '../check/check-report.js';
+import { short } from '../check/way-forward.js';
+import type { Advice, PatchResult, Target } from '../check/check-report.js';
 import { refreshSeries, type RefreshResult } from './refresh.js';
-import { REBASE_STATE_VERSION, writeRebaseState, type RebaseState, type RebaseWorkspace } from './rebase-state.js';
+import { REBASE_STATE_VERSION, writeRebaseState, type RebaseState, type RebaseWorkspace, type SettingMove } from './rebase-state.js';
 import { rewritePaths } from '../rewrite-paths.js';
 
 /**
  * Rebase: the newest series onto an upstream tag, in a git checkout of its
  * own (`<work>/rebase/<source>/`), with `git am --3way`, one commit per patch.
- *  1. The check at that tag says which patches upstream already has (left
- *     out: `git am --3way` would stop on them, or silently apply nothing) and
- *     which files upstream renamed (the patch is pointed at the new path).
+ *  1. The check at that tag says which patches upstream already has, as
+ *     they are or in its own form with the advice to drop them (left out:
+ *     `git am --3way` would stop on them, apply nothing, or give the node a
+ *     second copy of what upstream gives), and which files upstream renamed
+ *     (the patch is pointed at the new path).
  *     Checking in the workspace's own repository also stores the blobs of the
  *     series applied at its base, which a three-way merge of any patch after
  *     the first one touching a file needs.
@@ -64,6 +67,7 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     targets: [onto],
   });
   const verdicts = report.tags[0]?.patches ?? [];
+  const advice = report.advice ?? [];
   if (!(await git.hasCommit(join(workspace.dir, '.git'), onto.commit))) await git.fetchCommit(workspace.dir, input.mirror, onto.commit);
   await git.resetTo(workspace.dir, onto.commit);
 
@@ -74,15 +78,12 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     from: { base: series.base, commit: input.base.commit },
     onto: { ref: onto.tag, commit: onto.commit },
     newBase: input.newBase,
-    patches: series.patches.map((patch, i) => {
-      const verdict = verdicts[i];
-      return {
-        name: patch.name,
-        subject: parseFormatPatch(patch.content).subject,
-        dropped: verdict?.status === 'upstreamed' ? `already upstream in ${onto.tag}` : undefined,
-        moves: verdict?.moves ?? [],
-      };
-    }),
+    patches: series.patches.map((patch, i) => ({
+      name: patch.name,
+      subject: parseFormatPatch(patch.content).subject,
+      moves: verdicts[i]?.moves ?? [],
+      ...leftOut(verdicts[i], advice[i], onto.tag),
+    })),
   };
   await rm(workspace.amDir, { recursive: true, force: true });
   await mkdir(workspace.amDir, { recursive: true });
@@ -100,7 +101,7 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     if (files.length) await git.am(workspace.dir, files, { threeWay: true });
   } catch (error) {
     if (!(await replayResolutions(git, plumbing, workspace.dir))) {
-      throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped).map((p) => p.name), error);
+      throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped), error);
     }
   }
   return refreshSeries(deps, workspace, state, { refreshCommand: input.refreshCommand });
@@ -121,7 +122,7 @@ async function replayResolutions(git: Git, plumbing: GitPlumbing, dir: string): 
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */
-async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], dropped: readonly string[], error: unknown): Promise<Error> {
+async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], dropped: RebaseState['patches'], error: unknown): Promise<Error> {
   const progress = await plumbing.amProgress(input.workspace.dir);
   if (!progress) return error instanceof Error ? error : new Error(String(error));
   const file = files[progress.next - 1] ?? '';
@@ -154,9 +155,33 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   return new PatchError(
     name,
     `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at ${number ?? `patch ${progress.next}`} (the ${ordinal(progress.next)} of the ${progress.last} patches git am applies), in ${dir}.` +
-      `${dropped.length ? ` Left out, already upstream in ${input.onto.tag}: ${dropped.join(', ')}.` : ''} To finish it:\n${steps.join('\n')}`,
+      `${dropped.length ? ` Left out: ${dropped.map((d) => `${d.name} (${d.dropped})`).join('; ')}.` : ''} To finish it:\n${steps.join('\n')}`,
     { cause, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
   );
+}
+
+/**
+ * Whether a patch is left out at the tag, and why: upstream has the change
+ * itself (`upstreamed`), or has all of it in its own form and the check
+ * advises dropping it (`replaced`). The settings such a patch added that
+ * upstream has under another key are kept with it, for migrating user data.
+ * A patch upstream has only part of (advice `port`) is carried.
+ */
+function leftOut(verdict: PatchResult | undefined, advice: Advice | undefined, tag: string): { dropped?: string; settings?: SettingMove[] } {
+  if (verdict?.status === 'upstreamed') return { dropped: `already upstream in ${tag}` };
+  if (verdict?.status !== 'replaced' || advice?.kind !== 'drop') return {};
+  const parts = (advice.parts ?? []).filter((p) => p.upstream);
+  const settings = parts.flatMap((p): SettingMove[] => {
+    const from = p.ours.replace(/^`|`$/g, '');
+    const to = p.upstream!.key;
+    if (p.kind !== 'setting' || !to || to === from) return [];
+    const fields = (p.upstream!.mapping ?? []).flatMap((m) => (m.upstream && m.upstream !== m.ours ? [[m.ours, m.upstream] as const] : []));
+    return [{ from, to, fields: Object.fromEntries(fields) }];
+  });
+  const mapped = (m: SettingMove) => `\`${m.from}\` → \`${m.to}\`${Object.keys(m.fields).length ? ` (${Object.entries(m.fields).map(([a, b]) => `${a} → ${b}`).join(', ')})` : ''}`;
+  const others = parts.filter((p) => !(p.kind === 'setting' && settings.some((m) => m.to === p.upstream!.key)));
+  const forms = [...settings.map(mapped), ...new Set(others.map(short))];
+  return { dropped: `upstream has it in another form in ${tag}: ${forms.join(', ')}`, ...(settings.length ? { settings } : {}) };
 }
 
 const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;

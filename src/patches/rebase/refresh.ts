@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { asWritten, withoutRecord, type Patch } from '../../config/series.js';
 import { ConfigError, StepError } from '../../shared/errors.js';
 import { parseFormatPatch } from '../../config/patch-file.js';
-import type { RebaseState, RebaseWorkspace } from './rebase-state.js';
+import type { RebaseState, RebaseWorkspace, SettingMove } from './rebase-state.js';
 
 /**
  * Refresh: the commits of the rebase workspace, from the tag it was rebased
@@ -28,8 +28,8 @@ export interface RefreshResult {
   shownDir: string;
   base: string;
   patches: RefreshedPatch[];
-  /** Patches of the original series that are not in the new one, and why. */
-  dropped: { name: string; reason: string }[];
+  /** Patches of the original series that are not in the new one, and why (with the settings upstream has under another key). */
+  dropped: { name: string; reason: string; settings?: SettingMove[] }[];
 }
 
 export async function refreshSeries(
@@ -85,7 +85,7 @@ export async function refreshSeries(
     }
   }
   const dropped = [
-    ...state.patches.filter((p) => p.dropped).map((p) => ({ name: p.name, reason: p.dropped! })),
+    ...state.patches.filter((p) => p.dropped).map((p) => ({ name: p.name, reason: p.dropped!, ...(p.settings ? { settings: p.settings } : {}) })),
     ...unclaimed.map((p) => ({ name: p.name, reason: 'no commit in the rebase workspace has its subject (skipped or squashed during git am)' })),
   ];
   if (!options.force) await refuseToOverwrite(project, state, written, options.refreshCommand ?? 'bro patches refresh');

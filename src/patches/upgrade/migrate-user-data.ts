@@ -1,13 +1,19 @@
 import type { ModelType } from '../../preview/index.js';
 import { ConfigError } from '../../shared/errors.js';
+import type { SettingMove } from '../rebase/rebase-state.js';
 
 /**
  * User data written for the old base, as the same node on the new one. Each
  * setting, from the top:
- *  - upstream's own model at the new base has it: it stays;
- *  - upstream has a setting of the same meaning under another key (a list
- *    of tables or a table whose fields are ours, one of them renamed): it
- *    moves there, the renamed field with it (`name` → `registry`);
+ *  - upstream's own model at the new base has it: it stays (one value
+ *    becomes a list of one where upstream now takes a list);
+ *  - a patch the upgrade dropped because upstream has it in another form
+ *    names upstream's key and field mapping (the check's advice, kept with
+ *    the rebase): it moves there, the renamed fields with it;
+ *  - else, upstream has a setting of the same meaning under another key (a
+ *    list of tables or a table whose fields are ours, one of them renamed;
+ *    for a series already carried, which no rebase advised on): it moves
+ *    there, the renamed field with it (`name` → `registry`);
  *  - the new series adds it: it stays;
  *  - none of these: it is dropped and named, with the reason.
  * A key that neither base knows is an error: a typo must not be carried.
@@ -26,11 +32,9 @@ export interface Models {
   next: ModelType;
 }
 
-export interface Move {
-  from: string;
-  to: string;
-  /** Our field → upstream's, for the fields whose names differ. */
-  fields: Record<string, string>;
+export interface Move extends SettingMove {
+  /** The patch the upgrade dropped because upstream has it in this form, when the move is that patch's advice. */
+  patch?: string;
 }
 
 export interface Migration {
@@ -97,6 +101,25 @@ export function findEquivalent(ours: ModelType, upstream: ModelType, taken: Read
   return undefined;
 }
 
+function equivalentMove(from: string, ours: ModelType | undefined, upstream: ModelType, taken: ReadonlySet<string>): Move | undefined {
+  const found = ours && findEquivalent(ours, upstream, taken);
+  return found && { from, to: found.key, fields: found.fields };
+}
+
+/**
+ * A value as upstream's type at the new base takes it: where the old model
+ * took one value and the new one takes a list of them (a node taint's
+ * `value:Effect`), a list of that one; `listed` collects where.
+ */
+function conform(value: unknown, old: ModelType | undefined, next: ModelType | undefined, at: string, listed: string[]): unknown {
+  if (next?.kind === 'list' && old && old.kind !== 'list' && !Array.isArray(value)) {
+    listed.push(at);
+    return [value];
+  }
+  if (!isTable(value) || (next?.kind !== 'struct' && next?.kind !== 'map')) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conform(v, child(old, k), child(next, k), `${at}.${k}`, listed)]));
+}
+
 /** The keys of `value` that none of `types` knows, as paths. */
 function unknownKeys(types: readonly (ModelType | undefined)[], value: unknown, path: string): string[] {
   const known = types.filter((t): t is ModelType => t !== undefined);
@@ -125,7 +148,7 @@ function renameFields(value: unknown, fields: Record<string, string>): unknown {
   return Array.isArray(value) ? value.map(rename) : rename(value);
 }
 
-export function migrateSettings(file: string, settings: Table, models: Models, tags: { from: string; to: string }): Migration {
+export function migrateSettings(file: string, settings: Table, models: Models, tags: { from: string; to: string }, advised: readonly Move[] = []): Migration {
   // Known at either base; anything else is a typo, refused before anything moves.
   const unknown = unknownKeys([models.old, models.next], settings, 'settings');
   if (unknown.length) {
@@ -141,16 +164,16 @@ export function migrateSettings(file: string, settings: Table, models: Models, t
       const at = `${path}.${key}`;
       const t = { old: child(types.old, key), upstream: child(types.upstream, key), next: child(types.next, key) };
       if (t.upstream) {
-        if (isTable(v) && !unknownKeys([t.upstream], v, at).length) target[key] = v;
+        if (isTable(v) && !unknownKeys([t.upstream], v, at).length) target[key] = conform(v, t.old, t.upstream, at, listed);
         else if (isTable(v)) walk(v, at, (target[key] = isTable(target[key]) ? target[key] : {}), t);
-        else target[key] = v;
+        else target[key] = conform(v, t.old, t.upstream, at, listed);
         continue;
       }
-      const equivalent = t.old ? findEquivalent(t.old, models.upstream, taken) : undefined;
-      if (equivalent) {
-        taken.add(equivalent.key);
-        migration.moved.push({ from: at, to: equivalent.key, fields: equivalent.fields });
-        setAt(out, equivalent.key, renameFields(v, equivalent.fields));
+      const move = advised.find((m) => m.from === at && !taken.has(m.to)) ?? equivalentMove(at, t.old, models.upstream, taken);
+      if (move) {
+        taken.add(move.to);
+        migration.moved.push(move);
+        setAt(out, move.to, renameFields(v, move.fields));
       } else if (t.next) {
         migration.carried.push(at);
         target[key] = v;
@@ -162,6 +185,10 @@ export function migrateSettings(file: string, settings: Table, models: Models, t
       }
     }
   };
+  const listed: string[] = [];
   walk(settings, 'settings', out, { old: models.old, upstream: models.upstream, next: models.next });
+  if (listed.length) {
+    migration.notes.push(`${listed.join(', ')}: a list at ${tags.to} of what ${tags.from} took one of; written as a list of one.`);
+  }
   return migration;
 }

@@ -28,11 +28,14 @@ import { readUpgradeState, writeUpgradeState, type UpgradeState } from './upgrad
  *  2. The admin container version upstream's defaults pull at that tag.
  *  3. Each source's series carried there (rebase/rebase.ts: the check drops
  *     what upstream has and follows renames, `git am --3way` rebases the
- *     rest), in `<work>/upgrade/rebase/<source>/`, with rerere on and the
+ *     rest; a patch upstream has in its own form is dropped when the check
+ *     advises it), in `<work>/upgrade/rebase/<source>/`, with rerere on and the
  *     project's recorded resolutions (patches/rr-cache/<source>/) loaded, so
  *     conflicts resolved once are resolved again. A conflict nobody resolved
  *     stops the upgrade with what to run; the rerun resumes.
- *  4. With user data: the same node on the new base (user-data.ts).
+ *  4. With user data: the same node on the new base (user-data.ts); the
+ *     settings of a patch dropped for upstream's own form move to
+ *     upstream's key as the check advised.
  *  5. Only when all of that went through: the new series, the recorded
  *     resolutions and the variant's admin ref are written into the project,
  *     under the run's rollback.
@@ -173,6 +176,7 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
       ...input.userData,
       models: { old: oldModel!.settings, upstream: upModel!.settings, next: nextModel!.settings },
       tags: { from: from.tag, to: onto.tag },
+      advised: sources.flatMap((s) => s.result?.dropped.flatMap((d) => (d.settings ?? []).map((m) => ({ ...m, patch: d.name }))) ?? []),
       adminFrom: (adminSeries.from ?? adminSeries.existing)?.patches.map((p) => p.content) ?? [],
       startScript: startScript ? { path: startScript, text: (await git.showFile(adminUp.mirror, adminOnto.commit, startScript)) ?? '' } : undefined,
       adminTag: admin.version,

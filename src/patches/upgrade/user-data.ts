@@ -6,7 +6,7 @@ import type { Redactor } from '../../adapters/redactor.js';
 import { parseUserData, registerSecrets } from '../../preview/index.js';
 import { ConfigError } from '../../shared/errors.js';
 import { oldInstanceConnect, readInstanceConnect, withInstanceConnect } from './instance-connect.js';
-import { migrateSettings, type Migration, type Models, type Table } from './migrate-user-data.js';
+import { migrateSettings, type Migration, type Models, type Move, type Table } from './migrate-user-data.js';
 
 /**
  * `--user-data old.toml`: the file as the same node on the new base
@@ -29,6 +29,8 @@ export interface UserDataInput {
   text: string;
   models: Models;
   tags: { from: string; to: string };
+  /** Settings of the patches the upgrade dropped, with upstream's key and field mapping for each. */
+  advised: readonly Move[];
   /** The old admin series' patches, whose sshd_config lines said how sshd ran. */
   adminFrom: readonly string[];
   /** The new admin container's start script, when one handles EC2 Instance Connect. */
@@ -55,10 +57,11 @@ export async function migrateUserData(input: UserDataInput): Promise<UserDataRes
   const data = readUserData(input.file, input.text);
   registerSecrets(data, input.redactor);
   registerSecrets(tomlEscaped(data), input.redactor);
-  const migration = migrateSettings(input.file, data.settings as Table, input.models, input.tags);
+  // Before anything changes: the migration shares the tables it keeps with `data`.
+  const before = stringify(data);
+  const migration = migrateSettings(input.file, data.settings as Table, input.models, input.tags, input.advised);
   switchOnInstanceConnect(migration, input);
   const after = { ...data, settings: migration.settings };
-  const before = stringify(data);
   const text = stringify(after);
   await rm(input.scratch, { recursive: true, force: true });
   await mkdir(join(input.scratch, input.tags.from), { recursive: true, mode: 0o700 });
