@@ -255,14 +255,17 @@ describe('revoke and share say what EC2 shows', () => {
     expect(s.world.modifying()).toEqual([]);
   });
 
-  it('an AMI deregistered behind bro: the next build fails in that region, naming the AMI, and grants nothing there', async () => {
+  it('an AMI deregistered behind bro: the next build fails in that region, naming the AMI and how to register it again, and grants nothing there', async () => {
     expect((await s.build()).code).toBe(0);
     const gone = amis()['us-east-1']!.id;
     s.world.operations.ec2.DeregisterImage('us-east-1', { ImageId: gone });
     s.world.calls.length = 0;
     const rerun = await s.build();
     expect(rerun.code).toBe(1);
-    expect(rerun.stderr).toContain(`us-east-1: InvalidAMIID.NotFound: The image id '[${gone}]' does not exist`);
+    expect(rerun.stderr).toContain(
+      `us-east-1: ${gone} is gone (deregistered outside bro): The image id '[${gone}]' does not exist`,
+    );
+    expect(rerun.stderr).toContain('Register the AMIs again: rerun the build with `--from ami-register`.');
     expect(s.world.hasImage('us-east-1', gone)).toBe(false);
     expect(grantsChanged()).toEqual([]);
   });

@@ -340,7 +340,14 @@ export async function verifyShare(
   const [launch, ...volumes] = await Promise.all([
     launchPermission(ec2, recorded.imageId).read(),
     ...recorded.snapshotIds.map((id) => volumePermission(ec2, id).read()),
-  ]);
+  ]).catch((error: unknown) => {
+    if (error instanceof Error && error.name === 'InvalidAMIID.NotFound')
+      throw new StepError(STEP, `${recorded.imageId} is gone (deregistered outside bro): ${error.message}`, {
+        cause: error,
+        hint: 'Register the AMIs again: rerun the build with `--from ami-register`.',
+      });
+    throw error;
+  });
   const holds = (have: Set<string>, wanted: readonly string[]) => wanted.every((p) => have.has(p));
   const accounts = accountsOnly(principals);
   if (!holds(launch, principals) || !volumes.every((have) => holds(have, accounts))) return undefined;
@@ -478,7 +485,7 @@ export const shareStep = defineStep({
       'Verifying the grants',
       verified,
       (share) => (share ? 'verified' : 'a grant is gone'),
-      'Rerun `bro build` once EC2 answers.',
+      'Otherwise, rerun `bro build` once EC2 answers.',
     );
     return verified.every((o) => o.value !== undefined);
   },
