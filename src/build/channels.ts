@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PointerSchema } from './steps/ssm-publish.js';
-import { readRecords, writeRecord, type RecordKind, type StateStore } from './state.js';
+import { readRecords, recordKind, writeRecord, type RecordOf, type StateStore } from './state.js';
 
 /**
  * What `bro promote` did to a channel in one region: `channel:<name>:<region>`
@@ -8,23 +8,20 @@ import { readRecords, writeRecord, type RecordKind, type StateStore } from './st
  * what they held), then `done`: a promote killed in between still knows the
  * previous version on its rerun, so the rollback command stays right.
  */
-const ChannelRecordSchema = z.object({
-  channel: z.string(),
-  region: z.string(),
-  status: z.enum(['pending', 'done']),
-  to: PointerSchema,
-  /** What the channel held before this promotion; absent for a new channel. */
-  previous: PointerSchema.partial().optional(),
-  promotedAt: z.string(),
-});
-export type ChannelRecord = z.infer<typeof ChannelRecordSchema>;
-
-const CHANNELS: RecordKind<ChannelRecord> = {
-  prefix: 'channel:',
-  schema: ChannelRecordSchema,
-  ifRemoved:
-    "without it, the next promote of that channel in that region cannot name the version to roll back to, and prune protects the channel's AMI only by what SSM shows.",
-};
+const CHANNELS = recordKind(
+  'channel:',
+  z.object({
+    channel: z.string(),
+    region: z.string(),
+    status: z.enum(['pending', 'done']),
+    to: PointerSchema,
+    /** What the channel held before this promotion; absent for a new channel. */
+    previous: PointerSchema.partial().optional(),
+    promotedAt: z.string(),
+  }),
+  "without it, the next promote of that channel in that region cannot name the version to roll back to, and prune protects the channel's AMI only by what SSM shows.",
+);
+export type ChannelRecord = RecordOf<typeof CHANNELS>;
 
 const channelId = (channel: string, region: string) => `${CHANNELS.prefix}${channel}:${region}`;
 

@@ -237,6 +237,19 @@ export interface RecordKind<T extends object> {
   ifRemoved: string;
 }
 
+export const recordKind = <T extends object>(
+  prefix: string,
+  schema: z.ZodType<T>,
+  ifRemoved: string,
+): RecordKind<T> => ({
+  prefix,
+  schema,
+  ifRemoved,
+});
+
+/** What the records of a kind hold. */
+export type RecordOf<K> = K extends RecordKind<infer T> ? T : never;
+
 const recordHint = (path: string, id: string, kind: RecordKind<object>) =>
   `Fix or remove the "${id}" entry under "steps" in ${path}: ${kind.ifRemoved}`;
 

@@ -15,11 +15,11 @@ import {
   readManifest,
   readRecord,
   readRecords,
+  recordKind,
   recordedReleases,
   requireAws,
   throwIfAnyRegionFailed,
   writeRecord,
-  type RecordKind,
   type PublishContext,
   type RegionOutcome,
   type ReleaseRecord,
@@ -59,12 +59,11 @@ export interface PruneItem {
 }
 
 /** `prune:<version>:<region>`: a removal started (written before the first call), so a rerun finishes it. */
-const REMOVALS: RecordKind<{ imageId: string; snapshotIds: string[] }> = {
-  prefix: 'prune:',
-  schema: z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) }),
-  ifRemoved:
-    "without it, a rerun of bro prune no longer finishes that removal: where the AMI is gone already, it leaves the build's snapshots alone.",
-};
+const REMOVALS = recordKind(
+  'prune:',
+  z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) }),
+  "without it, a rerun of bro prune no longer finishes that removal: where the AMI is gone already, it leaves the build's snapshots alone.",
+);
 
 const pruneId = (version: string, region: string) => `${REMOVALS.prefix}${version}:${region}`;
 

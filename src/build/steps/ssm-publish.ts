@@ -5,7 +5,7 @@ import { StepError } from '../../shared/errors.js';
 import type { AwsAction } from '../aws-actions.js';
 import { z } from 'zod';
 import { defineStep, type ParameterNames } from '../step.js';
-import { modifyRecord, readRecords, runRecorded, type RecordKind, type StateStore } from '../state.js';
+import { modifyRecord, readRecords, recordKind, runRecorded, type RecordOf, type StateStore } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
 import { inRegion, requireAws } from './requires.js';
 
@@ -138,20 +138,17 @@ export const describeRegionWork =
  * region's AMI and snapshots, recorded once the AMIs are shared. `bro prune`
  * removes only builds recorded here (or in the manifest).
  */
-const ReleaseRecordSchema = z.object({
-  version: z.string(),
-  /** When the build was first recorded: prune keeps the newest. */
-  builtAt: z.string(),
-  regions: z.record(z.string(), z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) })),
-});
-export type ReleaseRecord = z.infer<typeof ReleaseRecordSchema>;
-
-const RELEASES: RecordKind<ReleaseRecord> = {
-  prefix: 'release:',
-  schema: ReleaseRecordSchema,
-  ifRemoved:
-    'without it, bro prune leaves that build alone (unless the manifest names it); `bro build … --from ssm-publish` records it again.',
-};
+const RELEASES = recordKind(
+  'release:',
+  z.object({
+    version: z.string(),
+    /** When the build was first recorded: prune keeps the newest. */
+    builtAt: z.string(),
+    regions: z.record(z.string(), z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) })),
+  }),
+  'without it, bro prune leaves that build alone (unless the manifest names it); `bro build … --from ssm-publish` records it again.',
+);
+export type ReleaseRecord = RecordOf<typeof RELEASES>;
 
 const releaseId = (version: string) => `${RELEASES.prefix}${version}`;
 
