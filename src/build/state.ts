@@ -29,6 +29,9 @@ const StateSchema = z.object({
 });
 export type State = z.infer<typeof StateSchema>;
 
+/** Any JSON object with its schemaVersion, read before the rest: another version is refused as such, not as corrupted. */
+export const VersionedSchema = z.looseObject({ schemaVersion: z.unknown().optional() });
+
 export const statePath = (broDir: string) => join(broDir, 'state.json');
 
 export async function readState(broDir: string): Promise<State> {
@@ -44,7 +47,7 @@ export async function readState(broDir: string): Promise<State> {
       hint: `Delete ${path}; bro then redoes every step.`,
     });
   }
-  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  const version = VersionedSchema.safeParse(data).data?.schemaVersion;
   if (version !== STATE_SCHEMA_VERSION) {
     throw new ConfigError(
       path,
