@@ -23,11 +23,8 @@ export const updateLockOption = () =>
 export const ciOption = () =>
   new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false);
 
-/** --manifest, described for the command; `manifestOf` reads it. */
+/** --manifest, described for the command; `releaseOptions` reads it. */
 export const manifestOption = (description: string) => new Option('--manifest <file>', description);
-
-export const manifestOf = (raw: Record<string, unknown>) =>
-  raw.manifest === undefined ? undefined : resolve(String(raw.manifest));
 
 /** Options shared by every command that touches sources. */
 export function addCommonOptions(command: Command): Command {
@@ -193,5 +190,5 @@ export const releaseOptions = (variant: string, raw: Record<string, unknown>, io
   ...commonOptions(raw, io.env, isDebug(command)),
   ...publishOptions(raw),
   variant,
-  manifest: manifestOf(raw),
+  manifest: raw.manifest === undefined ? undefined : resolve(String(raw.manifest)),
 });
