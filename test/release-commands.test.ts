@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -223,5 +223,50 @@ describe('bro prune', () => {
     expect(result.stderr).toContain('--keep 0: keep at least 1');
     expect(result.stderr).toContain('protects the N newest builds');
     expect(world.calls).toEqual([]);
+  });
+});
+
+describe('records in the state file are parsed, not trusted', () => {
+  const statePath = () => join(w.work, '.bro', 'state.json');
+  /** Changes one record's outputs by hand, as a bad edit or a bug would leave them. */
+  const corrupt = (id: string, change: (outputs: Record<string, unknown>) => void) => {
+    const state = JSON.parse(readFileSync(statePath(), 'utf8')) as {
+      steps: Record<string, { outputs: Record<string, unknown> }>;
+    };
+    change((state.steps[id] ??= { ...state.steps[`release:1.0.4-hc1`]!, outputs: {} }).outputs);
+    writeFileSync(statePath(), JSON.stringify(state));
+  };
+  const refused = (result: { code: number; stderr: string }, id: string, field: string) => {
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(
+      `${statePath()}: is corrupted: the outputs recorded for ${id} have an unexpected shape at ${field}`,
+    );
+    expect(result.stderr).toContain(`Fix or remove the "${id}" entry under "steps" in ${statePath()}`);
+  };
+
+  beforeEach(async () => {
+    await addBuilds(model, w.work, 3);
+    expect((await promote('1.0.4-hc1')).code).toBe(0);
+    model.calls.length = 0;
+  });
+
+  it('a channel record with a wrong shape: promote and prune refuse it (exit 2), naming the file, the record and the field', async () => {
+    corrupt('channel:stable:us-west-1', (c) => ((c.to as Record<string, unknown>).imageId = 42));
+    refused(await promote('1.0.4-hc2'), 'channel:stable:us-west-1', 'to.imageId');
+    refused(await prune(['--keep', '1']), 'channel:stable:us-west-1', 'to.imageId');
+    expect(writes()).toEqual([]);
+    expect(channel('us-west-1').version).toBe('1.0.4-hc1');
+  });
+
+  it('a release record with a wrong shape: prune refuses it (exit 2) and removes nothing', async () => {
+    corrupt('release:1.0.4-hc2', (r) => ((r.regions as Record<string, unknown>)['us-east-1'] = { imageId: 'ami-1' }));
+    refused(await prune(['--keep', '1', '--yes']), 'release:1.0.4-hc2', 'regions.us-east-1.snapshotIds');
+    expect(writes()).toEqual([]);
+  });
+
+  it('a removal record with a wrong shape: prune refuses it (exit 2) and removes nothing', async () => {
+    corrupt('prune:1.0.4-hc2:us-east-1', (p) => Object.assign(p, { imageId: amiOf('1.0.4-hc2', 'us-east-1') }));
+    refused(await prune(['--keep', '1', '--yes']), 'prune:1.0.4-hc2:us-east-1', 'snapshotIds');
+    expect(writes()).toEqual([]);
   });
 });

@@ -195,6 +195,22 @@ describe('revoke and share say what EC2 shows', () => {
     expect(manifest().accounts).toEqual([]);
   });
 
+  it('a grants record with a wrong shape is refused (exit 2), naming the file, the record and the field; nothing is revoked', async () => {
+    expect((await s.build()).code).toBe(0);
+    const state = JSON.parse(readFileSync(stateFile(), 'utf8'));
+    state.steps['grants:us-west-1'].outputs.accounts = ACCOUNTS[0];
+    writeFileSync(stateFile(), JSON.stringify(state));
+    s.world.calls.length = 0;
+    const result = await revoke();
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(
+      `${stateFile()}: is corrupted: the outputs recorded for grants:us-west-1 have an unexpected shape at accounts`,
+    );
+    expect(result.stderr).toContain(`Fix or remove the "grants:us-west-1" entry under "steps" in ${stateFile()}`);
+    expect(grantsChanged()).toEqual([]);
+    for (const region of REGIONS) expect(launchIn(region)).toEqual([...ACCOUNTS].sort());
+  });
+
   it('no record and no AMI of that name in EC2: revoke refuses and says why', async () => {
     const result = await revoke();
     expect(result.code).toBe(1);

@@ -1,5 +1,6 @@
-import type { Pointer } from './steps/ssm-publish.js';
-import { digestOf, stepRecord, type StateStore } from './state.js';
+import { z } from 'zod';
+import { PointerSchema } from './steps/ssm-publish.js';
+import { readRecords, recordKind, writeRecord, type RecordOf, type StateStore } from './state.js';
 
 /**
  * What `bro promote` did to a channel in one region: `channel:<name>:<region>`
@@ -7,44 +8,34 @@ import { digestOf, stepRecord, type StateStore } from './state.js';
  * what they held), then `done`: a promote killed in between still knows the
  * previous version on its rerun, so the rollback command stays right.
  */
-export interface ChannelRecord {
-  channel: string;
-  region: string;
-  status: 'pending' | 'done';
-  to: Pointer;
-  /** What the channel held before this promotion; absent for a new channel. */
-  previous?: Partial<Pointer>;
-  promotedAt: string;
-}
+const CHANNELS = recordKind(
+  'channel:',
+  z.object({
+    channel: z.string(),
+    region: z.string(),
+    status: z.enum(['pending', 'done']),
+    to: PointerSchema,
+    /** What the channel held before this promotion; absent for a new channel. */
+    previous: PointerSchema.partial().optional(),
+    promotedAt: z.string(),
+  }),
+  "without it, the next promote of that channel in that region cannot name the version to roll back to, and prune protects the channel's AMI only by what SSM shows.",
+);
+export type ChannelRecord = RecordOf<typeof CHANNELS>;
 
-export const channelId = (channel: string, region: string) => `channel:${channel}:${region}`;
+const channelId = (channel: string, region: string) => `${CHANNELS.prefix}${channel}:${region}`;
 
-export async function readChannel(
-  state: StateStore,
-  channel: string,
-  region: string,
-): Promise<ChannelRecord | undefined> {
-  const record = await state.get(channelId(channel, region));
-  const outputs = record?.outputs as Partial<ChannelRecord> | undefined;
-  return outputs && typeof outputs.channel === 'string' && outputs.to ? (outputs as ChannelRecord) : undefined;
-}
+export const writeChannel = (state: StateStore, record: ChannelRecord) =>
+  writeRecord(state, CHANNELS, channelId(record.channel, record.region), record);
 
-export async function writeChannel(state: StateStore, record: ChannelRecord): Promise<void> {
-  await state.put(
-    channelId(record.channel, record.region),
-    stepRecord('done', digestOf(record.to), record, new Date()),
-  );
-}
+/** Every channel record of the workspace, promotions under way (`pending`) included. */
+export const channelRecords = async (state: StateStore) => [...(await readRecords(state, CHANNELS)).values()];
 
 /** Every channel recorded in the workspace: channel → region → the version it points at. */
 export async function recordedChannels(state: StateStore): Promise<Record<string, Record<string, string>>> {
   const channels: Record<string, Record<string, string>> = {};
-  for (const [id, record] of Object.entries((await state.all()).steps)) {
-    if (!id.startsWith('channel:')) continue;
-    const c = record.outputs as Partial<ChannelRecord>;
-    if (c.status !== 'done' || !c.channel || !c.region || !c.to) continue;
-    (channels[c.channel] ??= {})[c.region] = c.to.version;
-  }
+  for (const c of await channelRecords(state))
+    if (c.status === 'done') (channels[c.channel] ??= {})[c.region] = c.to.version;
   return channels;
 }
 

@@ -6,12 +6,19 @@ export type { CheckResult } from './preflight/checks.js';
 export { failedMustHaves, formatChecks, preflightError, preflightOf } from './preflight/preflight.js';
 export { chooseRenderer } from './renderer.js';
 export type { RendererChoice } from './renderer.js';
-export { createStateStore, digestOf, stepRecord } from './state.js';
+export { createStateStore, digestOf, readRecord, readRecords, recordKind, stepRecord, writeRecord } from './state.js';
 export type { PublishContext } from './step.js';
 export { AmisSchema } from './steps/ami-register.js';
 export { defaultManifestPath, readManifest, recordChannels, recordRevoke, releaseTagsOf } from './steps/manifest.js';
-export { readChannel, recordedChannels, writeChannel } from './channels.js';
-export { confirmPointer, parameterNames, readPointer, releaseId, writePointer } from './steps/ssm-publish.js';
+export { channelRecords, recordedChannels, writeChannel } from './channels.js';
+export {
+  confirmPointer,
+  forgetReleaseRegion,
+  parameterNames,
+  readPointer,
+  recordedReleases,
+  writePointer,
+} from './steps/ssm-publish.js';
 export type { Pointer, ReleaseRecord } from './steps/ssm-publish.js';
 export type { Manifest } from './steps/manifest.js';
 export { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './steps/regions.js';

@@ -29,6 +29,9 @@ const StateSchema = z.object({
 });
 export type State = z.infer<typeof StateSchema>;
 
+/** Any JSON object with its schemaVersion, read before the rest: another version is refused as such, not as corrupted. */
+export const VersionedSchema = z.looseObject({ schemaVersion: z.unknown().optional() });
+
 export const statePath = (broDir: string) => join(broDir, 'state.json');
 
 export async function readState(broDir: string): Promise<State> {
@@ -44,7 +47,7 @@ export async function readState(broDir: string): Promise<State> {
       hint: `Delete ${path}; bro then redoes every step.`,
     });
   }
-  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  const version = VersionedSchema.safeParse(data).data?.schemaVersion;
   if (version !== STATE_SCHEMA_VERSION) {
     throw new ConfigError(
       path,
@@ -198,18 +201,108 @@ export async function checkDone<T>(state: StateStore, id: string, check: DoneWit
   if (check.force) return { digest };
   const record = await state.get(id);
   if (record?.status !== 'done' || record.inputs !== digest) return { digest };
-  const parsed = check.outputs.safeParse(record.outputs);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(
-      state.path,
-      `is corrupted: the outputs recorded for ${id} have an unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`,
-      { hint: `Delete ${state.path}; bro then redoes every step.` },
-    );
-  }
-  if (check.verify && !(await check.verify(parsed.data))) return { digest };
-  return { digest, done: { outputs: parsed.data, finishedAt: record.finishedAt } };
+  const outputs = parseRecorded(
+    state.path,
+    id,
+    check.outputs,
+    record.outputs,
+    `Delete ${state.path}; bro then redoes every step.`,
+  );
+  if (check.verify && !(await check.verify(outputs))) return { digest };
+  return { digest, done: { outputs, finishedAt: record.finishedAt } };
 }
+
+/**
+ * The outputs recorded under `id`, parsed with their schema. A wrong shape is a
+ * corrupted state file (exit 2), named with the record and the field.
+ */
+function parseRecorded<T>(path: string, id: string, schema: z.ZodType<T>, outputs: unknown, hint: string): T {
+  const parsed = schema.safeParse(outputs);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigError(
+    path,
+    `is corrupted: the outputs recorded for ${id} have an unexpected shape at ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`,
+    { hint },
+  );
+}
+
+/**
+ * A kind of record in the state file that is no step: the builds of the
+ * workspace (`release:`), the channels it promoted (`channel:`), removals
+ * under way (`prune:`), grants (`grants:`). Each kind has one schema, beside
+ * the code that owns the record, and is written and read only through it.
+ */
+export interface RecordKind<T extends object> {
+  /** What every id of the kind starts with, e.g. `release:`. */
+  prefix: string;
+  schema: z.ZodType<T>;
+  /** What is lost when a corrupted record of this kind is removed: the error's hint says it. */
+  ifRemoved: string;
+}
+
+export const recordKind = <T extends object>(
+  prefix: string,
+  schema: z.ZodType<T>,
+  ifRemoved: string,
+): RecordKind<T> => ({
+  prefix,
+  schema,
+  ifRemoved,
+});
+
+/** What the records of a kind hold. */
+export type RecordOf<K> = K extends RecordKind<infer T> ? T : never;
+
+const recordHint = (path: string, id: string, kind: RecordKind<object>) =>
+  `Fix or remove the "${id}" entry under "steps" in ${path}: ${kind.ifRemoved}`;
+
+const parseRecord = <T extends object>(path: string, id: string, kind: RecordKind<T>, record: StepRecord) =>
+  parseRecorded(path, id, kind.schema, record.outputs, recordHint(path, id, kind));
+
+/** The record `id` of a kind, parsed; undefined when there is none. */
+export async function readRecord<T extends object>(
+  state: StateStore,
+  kind: RecordKind<T>,
+  id: string,
+): Promise<T | undefined> {
+  const record = await state.get(id);
+  return record && parseRecord(state.path, id, kind, record);
+}
+
+/** Every record of a kind, parsed, by id. */
+export async function readRecords<T extends object>(state: StateStore, kind: RecordKind<T>): Promise<Map<string, T>> {
+  const records = new Map<string, T>();
+  for (const [id, record] of Object.entries((await state.all()).steps))
+    if (id.startsWith(kind.prefix)) records.set(id, parseRecord(state.path, id, kind, record));
+  return records;
+}
+
+/** Writes the record `id` of a kind (its digest is of `outputs`). */
+export async function writeRecord<T extends object>(
+  state: StateStore,
+  kind: RecordKind<T>,
+  id: string,
+  outputs: T,
+): Promise<void> {
+  await state.put(id, recordOf(kind, outputs));
+}
+
+/** Reads, changes and writes the record `id` of a kind as one update; `undefined` from `change` removes it. */
+export async function modifyRecord<T extends object>(
+  state: StateStore,
+  kind: RecordKind<T>,
+  id: string,
+  change: (outputs: T | undefined) => T | undefined,
+): Promise<void> {
+  await state.modify(id, (record) => {
+    const next = change(record && parseRecord(state.path, id, kind, record));
+    return next === undefined ? undefined : recordOf(kind, next);
+  });
+}
+
+const recordOf = <T extends object>(kind: RecordKind<T>, outputs: T): StepRecord =>
+  stepRecord('done', digestOf(outputs), kind.schema.parse(outputs), new Date());
 
 /**
  * Work recorded under `id`: skipped (its recorded outputs returned, `skipped`

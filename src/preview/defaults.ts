@@ -50,7 +50,7 @@ export const overlay = (into: TomlTable, from: TomlTable): TomlTable => mergeVal
 export async function variantModelDir(tree: string, variant: string): Promise<string> {
   const link = join(tree, MODELS_SRC, variant);
   try {
-    return relative(tree, await realpath(link));
+    return relative(await realpath(tree), await realpath(link));
   } catch (error) {
     throw new StepError('preview', `${MODELS_SRC}/${variant} does not exist in the Bottlerocket tree`, {
       cause: error,
@@ -81,7 +81,8 @@ export interface ModelDefaults {
   merged: TomlTable;
 }
 
-export async function loadDefaults(tree: string, variant: string): Promise<ModelDefaults> {
+/** The variant's model directory and its defaults files (`ModelDefaults` without the merge). */
+export async function defaultsFiles(tree: string, variant: string): Promise<Omit<ModelDefaults, 'merged'>> {
   const modelDir = await variantModelDir(tree, variant);
   const defaultsDir = `${modelDir}/defaults.d`;
   const names = await readdir(join(tree, defaultsDir)).catch(() => undefined);
@@ -95,6 +96,11 @@ export async function loadDefaults(tree: string, variant: string): Promise<Model
           .map(async (n) => relative(root, await realpath(join(tree, defaultsDir, n)))),
       )
     : [DEFAULTS_PATH, `${modelDir}/override-defaults.toml`];
+  return { modelDir, files };
+}
+
+export async function loadDefaults(tree: string, variant: string): Promise<ModelDefaults> {
+  const { modelDir, files } = await defaultsFiles(tree, variant);
   const tables = await Promise.all(files.map((f) => readToml(tree, f)));
   let merged: TomlTable = {};
   tables.forEach((table, i) => {

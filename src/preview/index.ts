@@ -1,4 +1,5 @@
-export { buildModel } from './model.js';
+export { defaultsFiles } from './defaults.js';
+export { buildModel, loadVariantModel } from './model.js';
 export type { ModelType } from './model.js';
 export { parseUserData, previewNode, registerSecrets } from './preview.js';
 export { osRelease } from './render-node.js';

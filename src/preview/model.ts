@@ -1,7 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StepError } from '../shared/errors.js';
-import { MODELS_SRC } from './defaults.js';
+import { MODELS_SRC, variantModelDir } from './defaults.js';
 import { INTEGER_VALIDATORS, VALIDATORS } from './modeled-types.js';
 import { parseRustItems, type RustItems, type RustStruct, type RustType } from './rust-source.js';
 
@@ -168,13 +168,21 @@ export function buildModel(items: RustItems, root = 'Settings'): Model {
   return { settings: resolve({ path: root, name: root, args: [] }, []) };
 }
 
+/** The .rs files directly in `dir`, by name; since v1.1.0 a variant's mod.rs may be a link to another variant's. */
 async function rustFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  // Since v1.1.0 a variant's mod.rs may be a link to another variant's.
-  return entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && e.name.endsWith('.rs'))
-    .map((e) => join(dir, e.name));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.rs')).sort();
+  const isFile = (path: string) =>
+    stat(path).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  const files = await Promise.all(names.map(async (n) => ((await isFile(join(dir, n))) ? join(dir, n) : undefined)));
+  return files.filter((f) => f !== undefined);
 }
+
+/** Reads the model of `variant` in the tree, from its real model directory (the end of its symlinks). */
+export const loadVariantModel = async (tree: string, variant: string): Promise<Model> =>
+  loadModel(tree, await variantModelDir(tree, variant));
 
 /** Reads the model of a variant whose real model directory is `modelDir` (relative to the tree). */
 export async function loadModel(tree: string, modelDir: string): Promise<Model> {

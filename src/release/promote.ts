@@ -3,12 +3,12 @@ import type { Image } from '@aws-sdk/client-ec2';
 import type { Aws } from '../adapters/aws.js';
 import { ConfigError, StepError } from '../shared/errors.js';
 import {
+  channelRecords,
   confirmPointer,
   defaultManifestPath,
   forEachRegion,
   launchPrincipals,
   parameterNames,
-  readChannel,
   readPointer,
   recordChannels,
   recordedChannels,
@@ -127,6 +127,8 @@ export async function promote(
   const prefix = requirePrefix(ctx);
   const aws = requireAws(ctx);
   const { regions } = ctx.variant;
+  // Every channel record first (the manifest lists them all at the end): a corrupted one refuses the promotion before any change.
+  const records = (await channelRecords(ctx.state)).filter((r) => r.channel === request.channel);
   const checked = await forEachRegion(regions, ctx.settings.regionConcurrency, (region) =>
     checkRegion(aws, ctx, prefix, region, request),
   );
@@ -153,7 +155,7 @@ export async function promote(
   };
   const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
     const p = plan.find((x) => x.region === region)!;
-    const recorded = await readChannel(ctx.state, request.channel, region);
+    const recorded = records.find((r) => r.region === region);
     // The same promotion, interrupted (a kill) or finished here while another region failed: what the
     // channel held before it, for the rollback. Not when someone has moved the channel since.
     const resumed =

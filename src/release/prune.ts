@@ -4,17 +4,22 @@ import type { Image } from '@aws-sdk/client-ec2';
 import type { Ec2 } from '../adapters/aws.js';
 import type { Ssm } from '../adapters/ssm.js';
 import { isAwsError } from '../adapters/aws.js';
+import { z } from 'zod';
 import { StepError, UsageError } from '../shared/errors.js';
 import {
+  channelRecords,
   defaultManifestPath,
-  digestOf,
   forEachRegion,
+  forgetReleaseRegion,
   parameterNames,
   readManifest,
-  releaseId,
+  readRecord,
+  readRecords,
+  recordKind,
+  recordedReleases,
   requireAws,
-  stepRecord,
   throwIfAnyRegionFailed,
+  writeRecord,
   type PublishContext,
   type RegionOutcome,
   type ReleaseRecord,
@@ -54,20 +59,17 @@ export interface PruneItem {
 }
 
 /** `prune:<version>:<region>`: a removal started (written before the first call), so a rerun finishes it. */
-const pruneId = (version: string, region: string) => `prune:${version}:${region}`;
+const REMOVALS = recordKind(
+  'prune:',
+  z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) }),
+  "without it, a rerun of bro prune no longer finishes that removal: where the AMI is gone already, it leaves the build's snapshots alone.",
+);
+
+const pruneId = (version: string, region: string) => `${REMOVALS.prefix}${version}:${region}`;
 
 /** The builds this workspace recorded, newest first. */
 async function recordedBuilds(ctx: PublishContext): Promise<ReleaseRecord[]> {
-  const builds = new Map<string, ReleaseRecord>();
-  for (const [id, record] of Object.entries((await ctx.state.all()).steps)) {
-    const release = record.outputs as Partial<ReleaseRecord>;
-    if (id.startsWith('release:') && typeof release.version === 'string' && release.regions)
-      builds.set(release.version, {
-        version: release.version,
-        regions: release.regions,
-        builtAt: release.builtAt ?? record.finishedAt,
-      });
-  }
+  const builds = new Map((await recordedReleases(ctx.state)).map((r) => [r.version, r]));
   const manifestPath = ctx.settings.manifestPath ?? defaultManifestPath(ctx.workspace.root);
   if (existsSync(manifestPath)) {
     const m = await readManifest(manifestPath);
@@ -117,14 +119,11 @@ export async function planPrune(ctx: PublishContext, request: PruneRequest): Pro
   if (!older.length) return [];
   const account = (await aws.sts(ctx.variant.regions[0]!).getCallerIdentity()).Account;
   const prefix = ctx.variant.infra['ssm-prefix'];
-  const state = await ctx.state.all();
+  const removing = await readRecords(ctx.state, REMOVALS);
   // Channels this workspace promoted: protected even where SSM cannot be read.
   const promoted = new Map<string, string[]>();
-  for (const [id, r] of Object.entries(state.steps)) {
-    const c = r.outputs as { channel?: string; region?: string; to?: { imageId?: string } };
-    if (id.startsWith('channel:') && c.to?.imageId)
-      promoted.set(c.to.imageId, [...(promoted.get(c.to.imageId) ?? []), `channel ${c.channel} (${c.region})`]);
-  }
+  for (const c of await channelRecords(ctx.state))
+    promoted.set(c.to.imageId, [...(promoted.get(c.to.imageId) ?? []), `channel ${c.channel} (${c.region})`]);
   const regions = [...new Set(older.flatMap((b) => Object.keys(b.regions)))];
   const outcomes = await forEachRegion(regions, ctx.settings.regionConcurrency, async (region) => {
     const ec2 = aws.ec2(region);
@@ -155,7 +154,7 @@ export async function planPrune(ctx: PublishContext, request: PruneRequest): Pro
       const image = await describe(ec2, entry.imageId);
       if (!image) {
         // Gone: a removal this bro started and a kill interrupted finishes; anything else is not bro's to decide.
-        if (!state.steps[pruneId(build.version, region)])
+        if (!removing.has(pruneId(build.version, region)))
           item.kept = 'the AMI is gone already (not by bro prune): its snapshots are left alone';
         continue;
       }
@@ -215,13 +214,9 @@ async function removeOne(
   const aws = requireAws(ctx);
   const ec2 = aws.ec2(item.region);
   const id = pruneId(item.version, item.region);
-  const started = await ctx.state.get(id);
-  const snapshots = started?.outputs.snapshotIds ? (started.outputs.snapshotIds as string[]) : item.snapshotIds;
-  if (!started)
-    await ctx.state.put(
-      id,
-      stepRecord('done', digestOf(item.imageId), { imageId: item.imageId, snapshotIds: snapshots }, new Date()),
-    );
+  const started = await readRecord(ctx.state, REMOVALS, id);
+  const snapshots = started?.snapshotIds ?? item.snapshotIds;
+  if (!started) await writeRecord(ctx.state, REMOVALS, id, { imageId: item.imageId, snapshotIds: snapshots });
   if (item.parameters.length) await aws.ssm(item.region).deleteParameters(item.parameters);
   if (await describe(ec2, item.imageId)) await ec2.deregisterImage(item.imageId);
   await untilGone(ec2, item.imageId, wait);
@@ -239,13 +234,7 @@ async function removeOne(
     }
   }
   // The region is done: the build's record forgets it (in one update: regions finish side by side), the removal record goes.
-  await ctx.state.modify(releaseId(item.version), (release) => {
-    const regions = { ...((release?.outputs.regions as ReleaseRecord['regions'] | undefined) ?? {}) };
-    delete regions[item.region];
-    return release && Object.keys(regions).length
-      ? { ...release, outputs: { ...release.outputs, regions } }
-      : undefined;
-  });
+  await forgetReleaseRegion(ctx.state, item.version, item.region);
   await ctx.state.remove([id]);
   return item;
 }

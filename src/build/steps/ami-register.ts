@@ -43,6 +43,9 @@ export function pubsysActions(regions: readonly string[], name: string): AwsActi
   ];
 }
 
+/** A region's entry in pubsys's amis.json (more fields are pubsys's business). */
+const AmisJsonEntrySchema = z.object({ id: z.string().regex(/^ami-[0-9a-f]+$/), name: z.string() });
+
 /** Reads pubsys's amis.json; every region the variant lists must be in it. */
 export async function readAmisJson(path: string, regions: readonly string[]): Promise<Record<string, RegisteredAmi>> {
   const text = await readFile(path, 'utf8').catch((error: unknown) => {
@@ -57,12 +60,12 @@ export async function readAmisJson(path: string, regions: readonly string[]): Pr
   } catch (error) {
     throw new StepError(STEP, `${path} is not valid JSON`, { cause: error });
   }
+  const entries = z.record(z.string(), z.unknown()).safeParse(data).data;
   const amis: Record<string, RegisteredAmi> = {};
   const missing: string[] = [];
   for (const region of regions) {
-    const entry = (data as Record<string, Partial<RegisteredAmi>> | null)?.[region];
-    if (typeof entry?.id === 'string' && /^ami-[0-9a-f]+$/.test(entry.id) && typeof entry.name === 'string')
-      amis[region] = { id: entry.id, name: entry.name };
+    const entry = AmisJsonEntrySchema.safeParse(entries?.[region]);
+    if (entry.success) amis[region] = { id: entry.data.id, name: entry.data.name };
     else missing.push(region);
   }
   if (missing.length) {

@@ -8,6 +8,7 @@ import { ConfigError } from '../../shared/errors.js';
 import { amiName } from '../naming.js';
 import { defineStep, type Needed, type PublishContext } from '../step.js';
 import { isBookkeeping, recordedChannels } from '../channels.js';
+import { VersionedSchema } from '../state.js';
 import { isAccountId, launchPrincipals, patchSeriesDigest } from './share.js';
 import { inRegion } from './requires.js';
 
@@ -164,12 +165,8 @@ export async function readManifest(path: string): Promise<Manifest> {
   } catch (error) {
     throw new ConfigError(path, 'is not valid JSON', { cause: error });
   }
-  if (
-    data === null ||
-    typeof data !== 'object' ||
-    Array.isArray(data) ||
-    (data as { kind?: unknown }).kind !== 'bro.manifest'
-  ) {
+  const head = VersionedSchema.extend({ kind: z.unknown().optional() }).safeParse(data).data;
+  if (head?.kind !== 'bro.manifest') {
     throw new ConfigError(
       path,
       `is not a bro release manifest (it holds ${Array.isArray(data) ? 'a JSON array' : data === null ? 'null' : typeof data !== 'object' ? `a JSON ${typeof data}` : 'an object without kind "bro.manifest"'})`,
@@ -178,7 +175,7 @@ export async function readManifest(path: string): Promise<Manifest> {
       },
     );
   }
-  const version = (data as { schemaVersion?: unknown }).schemaVersion;
+  const version = head.schemaVersion;
   if (version !== MANIFEST_SCHEMA_VERSION) {
     throw new ConfigError(
       path,

@@ -1,5 +1,5 @@
 import { settleLimit, throwFailure } from '../../shared/concurrency.js';
-import { BroError, StepError } from '../../shared/errors.js';
+import { BroError, ConfigError, StepError } from '../../shared/errors.js';
 
 /**
  * Per-region work, concurrently with a bound. One region failing does not stop
@@ -29,7 +29,11 @@ export function regionSummary<T>(outcomes: readonly RegionOutcome<T>[], describe
   );
 }
 
-/** Throws one error naming every region's result when any region failed (an interruption wins). */
+/**
+ * Throws one error naming every region's result when any region failed. An interruption wins; then
+ * a configuration error (a corrupted state file, say), which is no region's failure: it is thrown
+ * as itself (exit 2), and the rerun after the fix converges.
+ */
 export function throwIfAnyRegionFailed<T>(
   step: string,
   what: string,
@@ -40,6 +44,8 @@ export function throwIfAnyRegionFailed<T>(
   throwFailure(
     outcomes.flatMap((o) => (o.error === undefined ? [] : [o.error])),
     (failed) => {
+      const config = failed.find((e) => e instanceof ConfigError);
+      if (config) return config;
       // The regions' own advice first (e.g. "use a new build suffix"), then how to resume.
       const hints = new Set(failed.flatMap((e) => (e instanceof BroError && e.hint ? [e.hint] : [])));
       return new StepError(

@@ -7,7 +7,16 @@ import type { Variant } from '../../config/variant.js';
 import type { BuildContext } from '../context.js';
 import { defineStep, type Needed, type RegionShare } from '../step.js';
 import { amiName } from '../naming.js';
-import { checkDone, digestOf, stepRecord, type StateStore } from '../state.js';
+import {
+  checkDone,
+  digestOf,
+  readRecord,
+  recordKind,
+  stepRecord,
+  writeRecord,
+  type RecordOf,
+  type StateStore,
+} from '../state.js';
 import { errorLine, forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
 import { inRegion, requireAws } from './requires.js';
 import type { Series, SourceName } from '../../config/series.js';
@@ -383,12 +392,16 @@ export async function shareImage(ec2: Ec2, request: ShareRequest): Promise<Regio
  * (an account no longer in share-with loses what bro gave it; grants made by
  * others are never touched); revoke changes only AMIs recorded here.
  */
-const GrantsSchema = z.object({
-  imageId: z.string(),
-  accounts: z.array(z.string()),
-  tags: z.record(z.string(), z.string()),
-});
-export type Grants = z.infer<typeof GrantsSchema>;
+const GRANTS = recordKind(
+  'grants:',
+  z.object({
+    imageId: z.string(),
+    accounts: z.array(z.string()),
+    tags: z.record(z.string(), z.string()),
+  }),
+  "without it, bro takes what it granted there from the region's share record, if there is one, or leaves the AMI's permissions alone.",
+);
+export type Grants = RecordOf<typeof GRANTS>;
 
 /** What share records for each region (`share:<region>`) and for the step. */
 const RegionShareSchema = z.object({
@@ -398,12 +411,11 @@ const RegionShareSchema = z.object({
   changes: z.array(z.string()),
 });
 
-const grantsId = (region: string) => `grants:${region}`;
+const grantsId = (region: string) => `${GRANTS.prefix}${region}`;
 
 export async function readGrants(state: StateStore, region: string): Promise<Grants | undefined> {
-  const record = await state.get(grantsId(region));
-  const grants = GrantsSchema.safeParse(record?.outputs);
-  if (record?.status === 'done' && grants.success) return grants.data;
+  const grants = await readRecord(state, GRANTS, grantsId(region));
+  if (grants) return grants;
   // A state file from before grants were recorded: a finished share of the region says the same, minus the tags.
   const share = await state.get(`${STEP}:${region}`);
   const shared = RegionShareSchema.pick({ imageId: true, accounts: true })
@@ -415,22 +427,26 @@ export async function readGrants(state: StateStore, region: string): Promise<Gra
 }
 
 export async function writeGrants(state: StateStore, region: string, grants: Grants): Promise<void> {
-  await state.put(grantsId(region), stepRecord('done', digestOf(grants.imageId), grants, new Date()));
+  await writeRecord(state, GRANTS, grantsId(region), grants);
 }
 
-const BUILD_TAGS = 'grants:tags';
+/** One record, `grants:tags` (no region has that name). */
+const BUILD_TAGS = recordKind(
+  'grants:tags',
+  z.object({ tags: z.record(z.string(), z.string()) }),
+  "without it, bro share --revoke tells this build's AMIs by the manifest's tags (or by variant and version).",
+);
 
 /**
  * The tags that identify this build (`releaseTags`), recorded before share checks any AMI: revoke
  * tells this build's AMI from an earlier one under the same name by them, even where nothing was granted.
  */
 export async function writeBuildTags(state: StateStore, tags: Record<string, string>): Promise<void> {
-  await state.put(BUILD_TAGS, stepRecord('done', digestOf(tags), { tags }, new Date()));
+  await writeRecord(state, BUILD_TAGS, BUILD_TAGS.prefix, { tags });
 }
 
 export async function readBuildTags(state: StateStore): Promise<Record<string, string> | undefined> {
-  const parsed = z.record(z.string(), z.string()).safeParse((await state.get(BUILD_TAGS))?.outputs.tags);
-  return parsed.success ? parsed.data : undefined;
+  return (await readRecord(state, BUILD_TAGS, BUILD_TAGS.prefix))?.tags;
 }
 
 /** Accounts bro granted on `imageId` earlier that are not in `accounts` any more. */

@@ -5,7 +5,7 @@ import { StepError } from '../../shared/errors.js';
 import type { AwsAction } from '../aws-actions.js';
 import { z } from 'zod';
 import { defineStep, type ParameterNames } from '../step.js';
-import { digestOf, runRecorded, stepRecord, type StateStore } from '../state.js';
+import { modifyRecord, readRecords, recordKind, runRecorded, type RecordOf, type StateStore } from '../state.js';
 import { forEachRegion, regionSummary, throwIfAnyRegionFailed } from './regions.js';
 import { inRegion, requireAws } from './requires.js';
 
@@ -18,10 +18,8 @@ export function parameterNames(variant: Variant, prefix: string, key: string): P
 }
 
 /** What a pair of parameters holds (or should hold): an AMI and the version it is. */
-export interface Pointer {
-  imageId: string;
-  version: string;
-}
+export const PointerSchema = z.object({ imageId: z.string(), version: z.string() });
+export type Pointer = z.infer<typeof PointerSchema>;
 
 /** Reads both parameters of `names`; a missing one is undefined. */
 export async function readPointer(ssm: Ssm, names: ParameterNames): Promise<Partial<Pointer>> {
@@ -140,21 +138,38 @@ export const describeRegionWork =
  * region's AMI and snapshots, recorded once the AMIs are shared. `bro prune`
  * removes only builds recorded here (or in the manifest).
  */
-export interface ReleaseRecord {
-  version: string;
-  /** When the build was first recorded: prune keeps the newest. */
-  builtAt: string;
-  regions: Record<string, { imageId: string; snapshotIds: string[] }>;
-}
+const RELEASES = recordKind(
+  'release:',
+  z.object({
+    version: z.string(),
+    /** When the build was first recorded: prune keeps the newest. */
+    builtAt: z.string(),
+    regions: z.record(z.string(), z.object({ imageId: z.string(), snapshotIds: z.array(z.string()) })),
+  }),
+  'without it, bro prune leaves that build alone (unless the manifest names it); `bro build … --from ssm-publish` records it again.',
+);
+export type ReleaseRecord = RecordOf<typeof RELEASES>;
 
-export const releaseId = (version: string) => `release:${version}`;
+const releaseId = (version: string) => `${RELEASES.prefix}${version}`;
 
 /** Records a build; one recorded before keeps its time (a rerun is the same build). */
 export async function recordRelease(state: StateStore, release: Omit<ReleaseRecord, 'builtAt'>): Promise<void> {
-  await state.modify(releaseId(release.version), (old) => {
-    const builtAt = typeof old?.outputs.builtAt === 'string' ? old.outputs.builtAt : new Date().toISOString();
-    const outputs = { ...release, builtAt };
-    return stepRecord('done', digestOf(outputs), outputs, new Date());
+  await modifyRecord(state, RELEASES, releaseId(release.version), (old) => ({
+    ...release,
+    builtAt: old?.builtAt ?? new Date().toISOString(),
+  }));
+}
+
+/** The builds this workspace recorded. */
+export const recordedReleases = async (state: StateStore) => [...(await readRecords(state, RELEASES)).values()];
+
+/** A build's AMI in `region` is gone: its record forgets the region, and goes with its last one. */
+export async function forgetReleaseRegion(state: StateStore, version: string, region: string): Promise<void> {
+  await modifyRecord(state, RELEASES, releaseId(version), (release) => {
+    if (!release) return undefined;
+    const regions = { ...release.regions };
+    delete regions[region];
+    return Object.keys(regions).length ? { ...release, regions } : undefined;
   });
 }
 

@@ -1,14 +1,13 @@
 import { Option, type Command } from 'commander';
 import type { Io } from '../io.js';
-import { minFreeDiskOption } from './build.cli.js';
-import { commonOptions, isDebug } from '../options.js';
+import { commonOptions, isDebug, minFreeDiskOption, projectDirOption } from '../options.js';
 
 export function registerDoctor(program: Command, io: Io): void {
   program
     .command('doctor')
     .description('check that this host can build: Docker engine, cargo make, disk, cores, AWS identity, accounts')
     .argument('[variant]', 'the variant to check (default: the first in variants/)')
-    .addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'))
+    .addOption(projectDirOption())
     .addOption(
       new Option('--work-dir <dir>', 'the workspace whose disk is measured (default: <project-dir>/work/<variant>)'),
     )

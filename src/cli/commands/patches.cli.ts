@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Io } from '../io.js';
 import type { SourceName } from '../../config/series.js';
 import type { TagChoice } from '../../patches/index.js';
-import { commonOptions, isDebug } from '../options.js';
+import { cacheDirOption, commonOptions, isDebug, projectDirOption } from '../options.js';
 
 const sourceOption = (all: boolean) => {
   const option = new Option(
@@ -20,11 +20,8 @@ export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
 /** --project-dir, --cache-dir and --work-dir as `bro build` has them, described for the patches commands. */
 function addDirectoryOptions(command: Command, dirs: { cache: boolean; work: boolean; allSources?: boolean }): Command {
-  command.addOption(new Option('--project-dir <dir>', 'the bro project (variants/, patches/)').env('BRO_PROJECT_DIR'));
-  if (dirs.cache)
-    command.addOption(
-      new Option('--cache-dir <dir>', 'where the upstream mirrors are cached (default: the user cache directory)'),
-    );
+  command.addOption(projectDirOption());
+  if (dirs.cache) command.addOption(cacheDirOption());
   if (dirs.work)
     command.addOption(
       new Option('--work-dir <dir>', 'where rebases happen: <work-dir>/rebase/<source>/ (default: <project-dir>/work)'),

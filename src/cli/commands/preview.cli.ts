@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Io } from '../io.js';
-import { addCommonOptions, commonOptions, isDebug } from '../options.js';
+import { addCommonOptions, ciOption, commonOptions, isDebug, updateLockOption, VARIANT_ARGUMENT } from '../options.js';
 
 const cpuCount = (value: string) => {
   const n = Number(value);
@@ -23,7 +23,7 @@ export function registerPreview(program: Command, io: Io): void {
       .description(
         'fetch and patch (no build), then render the files a node would write from your user data, and check them',
       )
-      .argument('<variant>', 'a variant from variants/, e.g. aws-k8s-1.18')
+      .argument(...VARIANT_ARGUMENT)
       .requiredOption('--version <version>', 'the upstream release and build suffix, e.g. 1.0.4-hc1')
       .requiredOption('--user-data <file>', 'the user data (TOML) to check, e.g. examples/user-data.toml'),
   )
@@ -41,10 +41,8 @@ export function registerPreview(program: Command, io: Io): void {
     )
     .option('--out <dir>', 'write the rendered files here (default: <work-dir>/preview)')
     .option('--json', 'print one versioned JSON document instead of the summary', false)
-    .option('--update-lock', 'accept upstream refs that moved since they were pinned', false)
-    .addOption(
-      new Option('--ci', 'plain output with timestamps, no colour (the default without a terminal)').default(false),
-    )
+    .addOption(updateLockOption())
+    .addOption(ciOption())
     .action(async (variant: string, raw: Record<string, unknown>, command: Command) => {
       const { runPreview } = await import('./preview.js');
       await runPreview(

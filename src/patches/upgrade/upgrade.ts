@@ -8,6 +8,7 @@ import { createProject, type Project } from '../../adapters/project.js';
 import type { Rollback } from '../../adapters/rollback.js';
 import type { Series, SourceName } from '../../config/series.js';
 import { compareVersions, isReleaseVersion } from '../../config/version.js';
+import { loadVariantModel } from '../../preview/index.js';
 import { StepError, UsageError } from '../../shared/errors.js';
 import type { Target } from '../check/check-report.js';
 import { findBase, openUpstream, type Upstream } from '../open-upstream.js';
@@ -16,7 +17,7 @@ import { rebaseSeries } from '../rebase/rebase.js';
 import { refreshSeries, type RefreshResult } from '../rebase/refresh.js';
 import { withAdminRef } from './admin-ref.js';
 import { findTarget } from './find-target.js';
-import { adminDefault, MODELS, readVariantModel } from './read-tree.js';
+import { adminDefault, MODELS } from './read-tree.js';
 import { migrateUserData, type UserDataResult } from './user-data.js';
 import { readUpgradeState, writeUpgradeState, type UpgradeState } from './upgrade-state.js';
 
@@ -170,7 +171,7 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
     const nextTree = join(input.root, 'trees', 'next');
     await trees.extract(brWorkspace.dir, from.commit, await seriesFiles(brFrom, 'old'), [MODELS], oldTree);
     await trees.extract(brWorkspace.dir, onto.commit, await seriesFiles(newSeries, 'next'), [MODELS], nextTree);
-    const [oldModel, upModel, nextModel] = await Promise.all([oldTree, upstreamTree, nextTree].map((t) => readVariantModel(t, input.variant)));
+    const [oldModel, upModel, nextModel] = await Promise.all([oldTree, upstreamTree, nextTree].map((t) => loadVariantModel(t, input.variant)));
     const startScript = (await trees.grep(adminUp.mirror, adminOnto.commit, 'eic_run_authorized_keys')).find((f) => f.endsWith('.sh'));
     userData = await migrateUserData({
       ...input.userData,
