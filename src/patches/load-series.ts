@@ -55,7 +55,15 @@ export function toSeriesPatch(name: string, content: string): SeriesPatch {
   const reads = files.flatMap((f) => (f.oldPath ? [f.oldPath] : []));
   const paths = [...new Set(files.flatMap((f) => [f.oldPath, f.newPath].filter((p): p is string => p !== undefined)))];
   const backport = /^Backport\b.*?\b([0-9a-f]{7,40})\b/i.exec(upstreamStatus ?? '')?.[1];
-  return { name, content, files, paths, reads: [...new Set(reads)], ...(backport ? { backport } : {}), chunks: splitFiles(content) };
+  return {
+    name,
+    content,
+    files,
+    paths,
+    reads: [...new Set(reads)],
+    ...(backport ? { backport } : {}),
+    chunks: splitFiles(content),
+  };
 }
 
 /** The newest series of a source (the highest release base under patches/<source>/), or the one of base `wanted`. */
@@ -75,7 +83,9 @@ export async function loadNewestSeries(project: Project, source: SourceName, wan
   const series = await project.readSeries(source, base);
   for (const patch of series.patches) {
     if (!/^diff --git /m.test(patch.content)) {
-      throw new ConfigError(project.display(patch.path), 'holds no diff', { hint: 'Each patch must be a `git format-patch` file.' });
+      throw new ConfigError(project.display(patch.path), 'holds no diff', {
+        hint: 'Each patch must be a `git format-patch` file.',
+      });
     }
   }
   return series;

@@ -35,9 +35,17 @@ export interface UpstreamOptions {
   fetch: boolean;
 }
 
-const DEFAULT_URL: Record<SourceName, string> = { bottlerocket: DEFAULT_BOTTLEROCKET_URL, 'admin-container': DEFAULT_ADMIN_CONTAINER_URL };
+const DEFAULT_URL: Record<SourceName, string> = {
+  bottlerocket: DEFAULT_BOTTLEROCKET_URL,
+  'admin-container': DEFAULT_ADMIN_CONTAINER_URL,
+};
 
-export async function openUpstream(adapters: Adapters, plumbing: GitPlumbing, source: SourceName, options: UpstreamOptions): Promise<Upstream> {
+export async function openUpstream(
+  adapters: Adapters,
+  plumbing: GitPlumbing,
+  source: SourceName,
+  options: UpstreamOptions,
+): Promise<Upstream> {
   const { project, mirrors } = adapters;
   const name = options.variant ?? (await project.listVariants())[0];
   const variant: Variant | undefined = name === undefined ? undefined : await project.readVariant(name);
@@ -51,10 +59,20 @@ export async function openUpstream(adapters: Adapters, plumbing: GitPlumbing, so
   } catch (error) {
     throw new StepError('fetch', `Cannot fetch the ${source} repository from ${shownUrl}`, {
       cause: error,
-      hint: (await mirrors.exists(url)) ? 'Check your network, or pass --no-fetch to use the cached mirror as it is.' : 'Check the URL and your network.',
+      hint: (await mirrors.exists(url))
+        ? 'Check your network, or pass --no-fetch to use the cached mirror as it is.'
+        : 'Check the URL and your network.',
     });
   }
-  return { source, url, shownUrl, mirror, tags: await plumbing.tagCommits(mirror), variantRef: variant?.sources[source].ref, variantName: variant?.name };
+  return {
+    source,
+    url,
+    shownUrl,
+    mirror,
+    tags: await plumbing.tagCommits(mirror),
+    variantRef: variant?.sources[source].ref,
+    variantName: variant?.name,
+  };
 }
 
 /** Upstream's release tags (vX.Y.Z), oldest first. */
@@ -71,7 +89,9 @@ export async function resolveRef(adapters: Adapters, upstream: Upstream, ref: st
   if (!commit) {
     const known = releaseTags(upstream).map((t) => t.tag);
     throw new UsageError(`${option} ${ref}: ${upstream.shownUrl} has no such tag or commit`, {
-      hint: known.length ? `Its release tags run from ${known[0]} to ${known[known.length - 1]}.` : 'It has no release tags.',
+      hint: known.length
+        ? `Its release tags run from ${known[0]} to ${known[known.length - 1]}.`
+        : 'It has no release tags.',
     });
   }
   return { tag: ref, commit };
@@ -82,7 +102,12 @@ export async function resolveRef(adapters: Adapters, upstream: Upstream, ref: st
  * the variant file's ref for the source when upstream's version file there
  * says <base> (the admin container's 0.5.2 is an untagged commit).
  */
-export async function findBase(adapters: Adapters, upstream: Upstream, base: string, explicit?: string): Promise<Target> {
+export async function findBase(
+  adapters: Adapters,
+  upstream: Upstream,
+  base: string,
+  explicit?: string,
+): Promise<Target> {
   if (explicit) return resolveRef(adapters, upstream, explicit, '--base');
   for (const tag of [`v${base}`, base]) {
     const commit = upstream.tags.get(tag);
@@ -94,9 +119,13 @@ export async function findBase(adapters: Adapters, upstream: Upstream, base: str
       return { tag: /^[0-9a-f]{40}$/.test(target.tag) ? target.tag.slice(0, 12) : target.tag, commit: target.commit };
     }
   }
-  throw new ConfigError(`patches/${upstream.source}/${base}`, `names base ${base}, but ${upstream.shownUrl} has no tag v${base}`, {
-    hint: `Pass --base <commit> (the upstream commit the series was written against), or set sources.${upstream.source}.ref in the variant file to it.`,
-  });
+  throw new ConfigError(
+    `patches/${upstream.source}/${base}`,
+    `names base ${base}, but ${upstream.shownUrl} has no tag v${base}`,
+    {
+      hint: `Pass --base <commit> (the upstream commit the series was written against), or set sources.${upstream.source}.ref in the variant file to it.`,
+    },
+  );
 }
 
 /** The series directory name for a rebase onto `target`: its release (v1.5.0 → 1.5.0), else what upstream's version file says there. */
@@ -104,9 +133,12 @@ export async function seriesBaseFor(adapters: Adapters, upstream: Upstream, targ
   if (isReleaseVersion(target.tag)) return target.tag.replace(/^v/, '');
   const version = await versionAt(adapters.git, upstream.mirror, upstream.source, target.commit);
   if (!version) {
-    throw new UsageError(`--onto ${target.tag}: cannot tell which ${upstream.source} release it is, to name the new series`, {
-      hint: 'Rebase onto a release tag such as v1.5.0.',
-    });
+    throw new UsageError(
+      `--onto ${target.tag}: cannot tell which ${upstream.source} release it is, to name the new series`,
+      {
+        hint: 'Rebase onto a release tag such as v1.5.0.',
+      },
+    );
   }
   return version;
 }

@@ -14,13 +14,21 @@ import { versionAt } from './upstream-version.js';
  */
 export type TagChoice = { kind: 'all' } | { kind: 'since'; ref: string } | { kind: 'tags'; tags: readonly string[] };
 
-export async function selectTags(adapters: Adapters, upstream: Upstream, baseVersion: string, choice: TagChoice): Promise<Target[]> {
-  if (choice.kind === 'tags') return Promise.all(choice.tags.map((tag) => resolveRef(adapters, upstream, tag, '--tags')));
+export async function selectTags(
+  adapters: Adapters,
+  upstream: Upstream,
+  baseVersion: string,
+  choice: TagChoice,
+): Promise<Target[]> {
+  if (choice.kind === 'tags')
+    return Promise.all(choice.tags.map((tag) => resolveRef(adapters, upstream, tag, '--tags')));
   const since = choice.kind === 'since' ? await versionOfRef(adapters, upstream, choice.ref) : baseVersion;
   const releases = releaseTags(upstream);
   const newest = releases.at(-1)?.tag;
   if (choice.kind === 'since' && newest && compareVersions(since, newest) > 0) {
-    throw new UsageError(`--since ${choice.ref}: newer than every release tag of ${upstream.shownUrl}`, { hint: `Its newest release tag is ${newest}.` });
+    throw new UsageError(`--since ${choice.ref}: newer than every release tag of ${upstream.shownUrl}`, {
+      hint: `Its newest release tag is ${newest}.`,
+    });
   }
   return releases.filter((t) => compareVersions(t.tag, since) > 0);
 }
@@ -31,9 +39,12 @@ async function versionOfRef(adapters: Adapters, upstream: Upstream, ref: string)
   const target = await resolveRef(adapters, upstream, ref, '--since');
   const version = await versionAt(adapters.git, upstream.mirror, upstream.source, target.commit);
   if (!version) {
-    throw new UsageError(`--since ${ref}: cannot tell which ${upstream.source} release ${target.commit.slice(0, 12)} belongs to`, {
-      hint: `Its ${upstream.source === 'bottlerocket' ? 'Release.toml' : 'VERSION file'} names no version; pass a release tag such as v1.0.4.`,
-    });
+    throw new UsageError(
+      `--since ${ref}: cannot tell which ${upstream.source} release ${target.commit.slice(0, 12)} belongs to`,
+      {
+        hint: `Its ${upstream.source === 'bottlerocket' ? 'Release.toml' : 'VERSION file'} names no version; pass a release tag such as v1.0.4.`,
+      },
+    );
   }
   return version;
 }

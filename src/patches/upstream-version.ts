@@ -8,7 +8,12 @@ import { isReleaseVersion } from '../config/version.js';
  * `version` in Bottlerocket's Release.toml, the admin container's VERSION
  * file. Untagged commits (the admin container's v0.5.2) have no other name.
  */
-export async function versionAt(git: Git, mirror: string, source: SourceName, commit: string): Promise<string | undefined> {
+export async function versionAt(
+  git: Git,
+  mirror: string,
+  source: SourceName,
+  commit: string,
+): Promise<string | undefined> {
   if (source === 'bottlerocket') {
     const text = await git.showFile(mirror, commit, 'Release.toml');
     if (text === undefined) return undefined;

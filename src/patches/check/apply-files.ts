@@ -50,7 +50,11 @@ export interface FileBatch {
    * groups (one patch at one tag) whose every file applied: only those are
    * the patch applied.
    */
-  run(rung: Rung, groups: readonly (readonly FileInput[])[], options?: { keep: boolean }): Promise<Map<string, FileAnswer>>;
+  run(
+    rung: Rung,
+    groups: readonly (readonly FileInput[])[],
+    options?: { keep: boolean },
+  ): Promise<Map<string, FileAnswer>>;
   /** What the inputs that applied at a rung made: path → `<mode> <type> <blob>` (a path the change deleted is not there). */
   written(rung: Rung, input: FileInput): Promise<Map<string, string>>;
   dispose(): Promise<void>;
@@ -66,7 +70,8 @@ export async function openFileBatch(scratch: Scratch, inputs: readonly FileInput
   const dirOf = (rung: Rung, input: FileInput) => `bro-${RUNGS[rung].prefix}${ids.get(input.key)}`;
   const lines: string[] = [];
   for (const rung of Object.keys(RUNGS) as Rung[]) {
-    for (const input of distinct) for (const [path, entry] of input.entries) if (entry) lines.push(`${entry}\t${dirOf(rung, input)}/${path}`);
+    for (const input of distinct)
+      for (const [path, entry] of input.entries) if (entry) lines.push(`${entry}\t${dirOf(rung, input)}/${path}`);
   }
   const index: ScratchIndex = await scratch.index(lines);
   let listed: Promise<Map<string, Map<string, string>>> | undefined;
@@ -116,13 +121,19 @@ export async function openFileBatch(scratch: Scratch, inputs: readonly FileInput
         for (const i of list) answers.set(i.key, { ok: !failing.has(i), output: text(i) });
         if (!writes) return;
         // By key: tags with the same input share one object of it in `list`, and each of them its own in `groups`.
-        const keys = new Set(groups.filter((g) => g.every((i) => answers.get(i.key)?.ok)).flatMap((g) => g.map((i) => i.key)));
+        const keys = new Set(
+          groups.filter((g) => g.every((i) => answers.get(i.key)?.ok)).flatMap((g) => g.map((i) => i.key)),
+        );
         await attempt(list.filter((i) => keys.has(i.key)));
       };
       await attempt(todo);
       if (rung === 'merge') {
         listed = listing();
-        const unmerged = new Set([...(await listed).keys()].filter((dir) => dir.endsWith('\0unmerged')).map((dir) => dir.slice(0, -'\0unmerged'.length)));
+        const unmerged = new Set(
+          [...(await listed).keys()]
+            .filter((dir) => dir.endsWith('\0unmerged'))
+            .map((dir) => dir.slice(0, -'\0unmerged'.length)),
+        );
         for (const i of todo) {
           const answer = answers.get(i.key)!;
           if (answer.ok && unmerged.has(dirOf(rung, i))) answer.conflicted = true;

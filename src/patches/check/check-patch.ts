@@ -65,10 +65,15 @@ export async function checkPatchAtTags(
 ): Promise<void> {
   const runs: Run[] = tags.map((tag) => {
     const moves = new Map<string, string>();
-    for (const path of patch.reads) if (!tag.entries.has(path) && tag.renames.has(path)) moves.set(path, tag.renames.get(path)!);
+    for (const path of patch.reads)
+      if (!tag.entries.has(path) && tag.renames.has(path)) moves.set(path, tag.renames.get(path)!);
     const inputs = patch.chunks.map((chunk) => {
       const text = rewritePaths(chunk.text, moves);
-      const paths = [...new Set([chunk.oldPath, chunk.newPath].filter((p): p is string => p !== undefined).map((p) => moves.get(p) ?? p))];
+      const paths = [
+        ...new Set(
+          [chunk.oldPath, chunk.newPath].filter((p): p is string => p !== undefined).map((p) => moves.get(p) ?? p),
+        ),
+      ];
       const entries = paths.map((p) => [p, tag.entries.get(p) ?? null] as const);
       return { key: createHash('sha1').update(text).update(JSON.stringify(entries)).digest('hex'), text, entries };
     });
@@ -78,10 +83,17 @@ export async function checkPatchAtTags(
   const batch = await tools.open(runs.flatMap((r) => r.inputs));
   try {
     const ask = async (rung: Rung, asking: readonly Run[]) => {
-      const answers = await batch.run(rung, asking.map((r) => r.inputs), { keep });
+      const answers = await batch.run(
+        rung,
+        asking.map((r) => r.inputs),
+        { keep },
+      );
       return (run: Run) => {
         const each = run.inputs.map<FileAnswer>((i) => answers.get(i.key)!);
-        return { ok: each.every((a) => a.ok && !a.conflicted), out: readApplyOutput(each.map((a) => a.output).join('\n')) };
+        return {
+          ok: each.every((a) => a.ok && !a.conflicted),
+          out: readApplyOutput(each.map((a) => a.output).join('\n')),
+        };
       };
     };
     const done = (run: Run, fields: Omit<PatchResult, 'patch'>, applied?: Rung) => {
@@ -122,7 +134,9 @@ export async function checkPatchAtTags(
       return memo.get(key) ?? memo.set(key, work()).get(key)!;
     };
     const there = new Map<string, Promise<boolean>>();
-    for (const run of whole) if (reverse(run).ok || (await same(there, run, () => alreadyUpstream(filesOf(run), read(run))))) done(run, { status: 'upstreamed' });
+    for (const run of whole)
+      if (reverse(run).ok || (await same(there, run, () => alreadyUpstream(filesOf(run), read(run)))))
+        done(run, { status: 'upstreamed' });
 
     for (const run of open()) {
       const out = run.out!;
@@ -132,7 +146,9 @@ export async function checkPatchAtTags(
         .sort((a, b) => a.position - b.position)
         .map((f) => f.name);
       // A file an earlier patch creates is absent because that patch failed, not because upstream lacks it.
-      const lacking = out.absent.filter((p) => !run.tag.failed.some((f) => f.position < position && f.creates.includes(p)));
+      const lacking = out.absent.filter(
+        (p) => !run.tag.failed.some((f) => f.position < position && f.creates.includes(p)),
+      );
       const missing = lacking.length ? { missing: lacking } : {};
       if (blockedBy.length) done(run, { status: 'blocked', blockedBy, ...missing });
       else if (out.absent.length) done(run, { status: 'missing', ...missing });
@@ -150,12 +166,22 @@ export async function checkPatchAtTags(
     for (const run of merging) if (merge(run).ok) done(run, { status: '3way' }, 'merge');
 
     const described = new Map<string, Promise<PatchResult['conflicts']>>();
-    for (const run of open()) done(run, { status: 'conflict', conflicts: await same(described, run, () => describeConflicts(read(run), filesOf(run), run.out!)) });
+    for (const run of open())
+      done(run, {
+        status: 'conflict',
+        conflicts: await same(described, run, () => describeConflicts(read(run), filesOf(run), run.out!)),
+      });
 
     for (const run of runs) {
       const result = run.result!;
       run.tag.results[position] = result;
-      if (NOT_APPLIED.has(result.status)) run.tag.failed.push({ name: patch.name, position, paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)], creates });
+      if (NOT_APPLIED.has(result.status))
+        run.tag.failed.push({
+          name: patch.name,
+          position,
+          paths: [...patch.paths, ...(result.moves ?? []).map((m) => m.to)],
+          creates,
+        });
       if (!run.applied || !keep) continue;
       for (const input of run.inputs) {
         for (const [path] of input.entries) run.tag.entries.delete(path);

@@ -66,7 +66,18 @@ export interface Target {
 export const CHECK_SCHEMA_VERSION = 2;
 
 /** `replaced`: upstreamed in another form (upstream's own setting, template, package…): every part of the patch is upstream's now. Added in schema 2. */
-export const PATCH_STATUSES = ['clean', 'offset', 'fuzz', '3way', 'conflict', 'moved', 'missing', 'upstreamed', 'replaced', 'blocked'] as const;
+export const PATCH_STATUSES = [
+  'clean',
+  'offset',
+  'fuzz',
+  '3way',
+  'conflict',
+  'moved',
+  'missing',
+  'upstreamed',
+  'replaced',
+  'blocked',
+] as const;
 export type PatchStatus = (typeof PATCH_STATUSES)[number];
 
 /** The statuses that need no work: the series applies as it is. */

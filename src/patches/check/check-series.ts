@@ -49,12 +49,22 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     // rename's); for one the base already reaches, the whole history is read.
     let history: Promise<History> | undefined;
     let whole: Promise<History> | undefined;
-    const historyOf = () => (history ??= scratch.history(all.map((t) => t.commit), { except: input.base.commit }));
+    const historyOf = () =>
+      (history ??= scratch.history(
+        all.map((t) => t.commit),
+        { except: input.base.commit },
+      ));
     const wholeHistory = () => (whole ??= scratch.history(all.map((t) => t.commit)));
     // Beside the files the series touches: the directories where upstream may have what a patch gives in its own form.
     const around = [...contextPaths(parts), ...(input.variant ? variantPaths(input.variant) : [])];
     const [trees, { backports, warnings }] = await settled([
-      readTagTrees(scratch, { paths: [...series.paths, ...around], reads: series.reads }, input.base.commit, all, historyOf),
+      readTagTrees(
+        scratch,
+        { paths: [...series.paths, ...around], reads: series.reads },
+        input.base.commit,
+        all,
+        historyOf,
+      ),
       findBackports(scratch, input, patches, all, historyOf, wholeHistory),
     ] as const);
     // A tag given twice (--tags v1.0.5,v1.0.5) is checked once.
@@ -62,15 +72,23 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     const blobs = scratch.blobs();
     // Patches on files no earlier patch touches are checked at the same time as those.
     const tools = { open: (inputs: FileInput[]) => openFileBatch(scratch, inputs), blobs };
-    const waitFor = patchDependencies(series, [...trees.values()].map((t) => t.renames));
+    const waitFor = patchDependencies(
+      series,
+      [...trees.values()].map((t) => t.renames),
+    );
     const done: Promise<void>[] = [];
     for (const [i, patch] of patches.entries()) {
       // What a patch makes is kept for the patches that build on it (and whose three-way merges need its blobs).
       const keep = input.objects === 'repository' || waitFor.some((deps) => deps.includes(i));
-      done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() => checkPatchAtTags(patch, i, [...states.values()], tools, keep));
+      done[i] = settled(waitFor[i]!.map((j) => done[j]!)).then(() =>
+        checkPatchAtTags(patch, i, [...states.values()], tools, keep),
+      );
     }
     // Upstream's own forms of what the patches give are looked for while git applies them: they need only the tags' files.
-    const files: TagFiles[] = all.map((t) => ({ tag: t.tag, files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])) }));
+    const files: TagFiles[] = all.map((t) => ({
+      tag: t.tag,
+      files: new Map([...trees.get(t.commit)!.entries].map(([path, entry]) => [path, entry.split(' ')[2]!])),
+    }));
     const read = (blob: string) => blobs.read(blob);
     const looking = findEquivalents(parts, files, read);
     const [equivalents] = await settled([looking, settled(done)] as const);
@@ -82,7 +100,8 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
     const broken = atBase.patches.filter((p) => !PASSING.has(p.status));
     warnings.push(
       ...broken.map(
-        (p) => `${p.patch} is ${p.status} at its own base ${input.base.tag}: the series does not apply there as it is. Regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`,
+        (p) =>
+          `${p.patch} is ${p.status} at its own base ${input.base.tag}: the series does not apply there as it is. Regenerate it (bro patches rebase --onto ${input.base.tag}) before trusting the results.`,
       ),
     );
     const tags = markReplaced(input.targets.map(result), equivalents);
@@ -91,13 +110,24 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
       kind: 'bro.patches.check',
       source: input.source,
       url: input.url,
-      series: { base: input.series.base, baseCommit: input.base.commit, digest: input.series.digest, patches: patches.map((p) => p.name) },
+      series: {
+        base: input.series.base,
+        baseCommit: input.base.commit,
+        digest: input.series.digest,
+        patches: patches.map((p) => p.name),
+      },
       tags,
       ok: tags.every((t) => t.ok),
       warnings,
-      advice: recommend(patches.map((p) => p.name), tags, equivalents),
+      advice: recommend(
+        patches.map((p) => p.name),
+        tags,
+        equivalents,
+      ),
     };
-    const forward = input.variant && (await findWayForward({
+    const forward =
+      input.variant &&
+      (await findWayForward({
         scratch,
         blobs,
         variant: input.variant,
@@ -114,7 +144,15 @@ export async function checkSeries(plumbing: GitPlumbing, input: CheckSeriesInput
 
 /** The directories upstream's own form of a part may be in: the template's directory, the helper's, the scripts beside sshd_config. */
 function contextPaths(parts: readonly Part[][]): string[] {
-  const dirs = parts.flat().flatMap((p) => (p.kind === 'rendered' ? [p.file.slice(0, p.file.lastIndexOf('/'))] : p.kind === 'helper' || p.kind === 'sshd' ? [p.dir] : []));
+  const dirs = parts
+    .flat()
+    .flatMap((p) =>
+      p.kind === 'rendered'
+        ? [p.file.slice(0, p.file.lastIndexOf('/'))]
+        : p.kind === 'helper' || p.kind === 'sshd'
+          ? [p.dir]
+          : [],
+    );
   return [...new Set(dirs)];
 }
 
@@ -135,8 +173,15 @@ async function findBackports(
   const [resolved, history] = await Promise.all([scratch.resolveCommits(naming.map((p) => p.backport!)), historyOf()]);
   for (const [i, { name, backport }] of naming.entries()) {
     const commit = resolved[i];
-    if (commit) backports.set(name, { commit: backport!, in: history.containing(commit, commits) ?? (await wholeHistory()).containing(commit, commits)! });
-    else warnings.push(`${name} says it backports upstream commit ${backport}, which ${input.url} does not have: it is checked by its content only.`);
+    if (commit)
+      backports.set(name, {
+        commit: backport!,
+        in: history.containing(commit, commits) ?? (await wholeHistory()).containing(commit, commits)!,
+      });
+    else
+      warnings.push(
+        `${name} says it backports upstream commit ${backport}, which ${input.url} does not have: it is checked by its content only.`,
+      );
   }
   return { backports: backports as Backports, warnings };
 }

@@ -51,7 +51,9 @@ export function patchDependencies(series: PreparedSeries, renames: readonly Read
     for (const map of renames) for (const path of patch.reads) if (map.has(path)) paths.add(map.get(path)!);
     return paths;
   });
-  return touched.map((paths, j) => touched.slice(0, j).flatMap((earlier, i) => ([...paths].some((p) => earlier.has(p)) ? [i] : [])));
+  return touched.map((paths, j) =>
+    touched.slice(0, j).flatMap((earlier, i) => ([...paths].some((p) => earlier.has(p)) ? [i] : [])),
+  );
 }
 
 export function startTag(target: Target, tree: TagTree, backports: Backports): TagState {

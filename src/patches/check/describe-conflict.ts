@@ -21,8 +21,17 @@ export async function describeConflicts(
     const expected = hunk ? expectedLines(hunk) : [];
     const text = await read(file);
     const found = text === undefined ? null : locate(text.split('\n'), expected, line);
-    const anchored = hunk && found && expected.length && found.lines.join('\n') === expected.join('\n') ? anchoring(hunk) : undefined;
-    conflicts.push({ file, hunk: at + 1, hunks: hunks.length, line, expected, found, ...(anchored ? { reason: anchored } : {}) });
+    const anchored =
+      hunk && found && expected.length && found.lines.join('\n') === expected.join('\n') ? anchoring(hunk) : undefined;
+    conflicts.push({
+      file,
+      hunk: at + 1,
+      hunks: hunks.length,
+      line,
+      expected,
+      found,
+      ...(anchored ? { reason: anchored } : {}),
+    });
   }
   for (const file of failure.existing) {
     const text = await read(file);
@@ -49,8 +58,10 @@ export async function describeConflicts(
  */
 function anchoring(hunk: FilePatch['hunks'][number]): string | undefined {
   const body = hunk.lines.filter((l) => l[0] === ' ' || l[0] === '-' || l[0] === '+');
-  if (body.at(-1)?.[0] !== ' ') return 'these lines are there, but the hunk has no context after its change, so git applies it only at the end of the file, and upstream has added lines after them';
-  if (hunk.oldStart <= 1) return 'these lines are there, but the hunk was written for the start of the file, so git applies it only there, and upstream has added lines before them';
+  if (body.at(-1)?.[0] !== ' ')
+    return 'these lines are there, but the hunk has no context after its change, so git applies it only at the end of the file, and upstream has added lines after them';
+  if (hunk.oldStart <= 1)
+    return 'these lines are there, but the hunk was written for the start of the file, so git applies it only there, and upstream has added lines before them';
   return undefined;
 }
 
@@ -58,7 +69,11 @@ function anchoring(hunk: FilePatch['hunks'][number]): string | undefined {
  * Where `expected` fits best in `lines`: the window with the most lines equal
  * to the expected ones, the nearest to `near` (1-based) on a tie.
  */
-export function locate(lines: readonly string[], expected: readonly string[], near: number): { line: number; lines: string[] } {
+export function locate(
+  lines: readonly string[],
+  expected: readonly string[],
+  near: number,
+): { line: number; lines: string[] } {
   const size = Math.max(expected.length, 1);
   let best = Math.min(Math.max(near - 1, 0), Math.max(lines.length - size, 0));
   let bestScore = 0;

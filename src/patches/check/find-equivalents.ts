@@ -31,7 +31,11 @@ interface Reader {
 }
 
 /** For each patch, its parts (patch-parts.ts), each with upstream's form of it when a tag has one. */
-export async function findEquivalents(patches: readonly (readonly Part[])[], tags: readonly TagFiles[], read: Read): Promise<Equivalent[][]> {
+export async function findEquivalents(
+  patches: readonly (readonly Part[])[],
+  tags: readonly TagFiles[],
+  read: Read,
+): Promise<Equivalent[][]> {
   // Most files are the same blob at many tags: each is read once.
   const texts = new Map<string, Promise<string | undefined>>();
   const once: Read = (blob) => texts.get(blob) ?? texts.set(blob, read(blob)).get(blob)!;
@@ -50,7 +54,14 @@ async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], 
     read,
   );
   // Our key for a setting upstream has under another name: beside the ones it has under ours.
-  const prefixes = new Map(found.filter((f) => !f.mapping).map((f) => [settings.find((s) => s.added.field === f.field)!.added.struct, f.key.slice(0, f.key.lastIndexOf('.'))]));
+  const prefixes = new Map(
+    found
+      .filter((f) => !f.mapping)
+      .map((f) => [
+        settings.find((s) => s.added.field === f.field)!.added.struct,
+        f.key.slice(0, f.key.lastIndexOf('.')),
+      ]),
+  );
   const base = tags[0]?.tag;
   const out: Equivalent[] = [];
   for (const part of parts) {
@@ -60,7 +71,12 @@ async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], 
       const at = found.find((f) => f.field === field);
       // Upstream's model at the base already having it means the patch does not add it.
       if (at?.tag === base) continue;
-      const key = struct === 'Settings' ? `settings.${kebab}` : prefixes.has(struct) ? `${prefixes.get(struct)}.${kebab}` : `${struct}.${field}`;
+      const key =
+        struct === 'Settings'
+          ? `settings.${kebab}`
+          : prefixes.has(struct)
+            ? `${prefixes.get(struct)}.${kebab}`
+            : `${struct}.${field}`;
       const ours = `\`${key}\``;
       const form: UpstreamForm | undefined = at && {
         tag: at.tag,
@@ -75,7 +91,9 @@ async function equivalentsOf(parts: readonly Part[], tags: readonly TagFiles[], 
     // that has it answers, and later ones are not asked.
     let form: UpstreamForm | undefined;
     for (let i = 0; i < tags.length && !form; i += 10) {
-      const forms = await Promise.all(tags.slice(i, i + 10).map((tag) => FINDERS[part.kind](part as never, tag, reader)));
+      const forms = await Promise.all(
+        tags.slice(i, i + 10).map((tag) => FINDERS[part.kind](part as never, tag, reader)),
+      );
       form = forms.find((f) => f !== undefined);
     }
     if (form?.tag === base) continue;
@@ -101,7 +119,11 @@ function oursName(part: Exclude<Part, { kind: 'setting' }>): string {
   }
 }
 
-type Finder<K extends Part['kind']> = (part: Extract<Part, { kind: K }>, tag: TagFiles, reader: Reader) => Promise<UpstreamForm | undefined>;
+type Finder<K extends Part['kind']> = (
+  part: Extract<Part, { kind: K }>,
+  tag: TagFiles,
+  reader: Reader,
+) => Promise<UpstreamForm | undefined>;
 
 const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
   async rendered(part, tag, reader) {
@@ -109,7 +131,13 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
     const templates = await templatesIn(tag, reader, (path) => path.startsWith(dir));
     if (!part.lines.length) {
       // Nothing of its own on the lines (`{{@key}}: {{this}}`): upstream has it when its templates render that setting.
-      const by = templates.find((t) => t.lines.some((l) => l.values.some((v) => [v.variable, ...v.args].some((a) => a && (a === part.name || a.startsWith(`${part.name}.`))))));
+      const by = templates.find((t) =>
+        t.lines.some((l) =>
+          l.values.some((v) =>
+            [v.variable, ...v.args].some((a) => a && (a === part.name || a.startsWith(`${part.name}.`))),
+          ),
+        ),
+      );
       return by && { tag: tag.tag, what: `\`${by.path}\` renders it`, file: by.path };
     }
     for (const t of templates) {
@@ -125,7 +153,8 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
           if (!v.variable || !u?.variable) return;
           if (!v.variable.startsWith('settings.') && v.variable !== u.variable) mapping.set(v.variable, u.variable);
           // Ours escapes the value with a helper; upstream's writes it as it is.
-          if (v.helper && v.helper !== 'default' && u.raw && !u.helper) raw.push({ variable: u.variable, line: theirs.text.trim() });
+          if (v.helper && v.helper !== 'default' && u.raw && !u.helper)
+            raw.push({ variable: u.variable, line: theirs.text.trim() });
         });
       }
       const other = setting && setting !== part.name ? ` from \`${setting}\`` : '';
@@ -148,8 +177,15 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
   async generated(part, tag, reader) {
     const templates = await templatesIn(tag, reader, (path) => path.startsWith('packages/'));
     for (const t of templates) {
-      const value = t.lines.flatMap((l) => l.values).find((v) => v.helper && v.helper !== 'default' && v.args.includes(part.name));
-      if (value) return { tag: tag.tag, what: `\`${t.path}\` computes it when it is not set, with upstream's \`${value.helper}\` helper`, file: t.path };
+      const value = t.lines
+        .flatMap((l) => l.values)
+        .find((v) => v.helper && v.helper !== 'default' && v.args.includes(part.name));
+      if (value)
+        return {
+          tag: tag.tag,
+          what: `\`${t.path}\` computes it when it is not set, with upstream's \`${value.helper}\` helper`,
+          file: t.path,
+        };
     }
     return undefined;
   },
@@ -158,14 +194,17 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
     const registers = new RegExp(`register_helper\\(\\s*"${part.name}"|"${part.name}"\\s*=>\\s*helper`);
     for (const [path, blob] of tag.files) {
       if (!path.startsWith(`${part.dir}/`) || !path.endsWith('.rs')) continue;
-      if (registers.test((await reader.read(blob)) ?? '')) return { tag: tag.tag, what: `upstream's own \`${part.name}\` helper (\`${path}\`)`, file: path };
+      if (registers.test((await reader.read(blob)) ?? ''))
+        return { tag: tag.tag, what: `upstream's own \`${part.name}\` helper (\`${path}\`)`, file: path };
     }
     return undefined;
   },
 
   async package(part, tag, reader) {
     for (const [path, text] of await filesNamed(tag, reader.read, (name) => name === 'Dockerfile')) {
-      const installs = logicalLines(text).filter((l) => /\binstall\b/.test(l)).flatMap(packageWords);
+      const installs = logicalLines(text)
+        .filter((l) => /\binstall\b/.test(l))
+        .flatMap(packageWords);
       if (installs.includes(part.name)) return { tag: tag.tag, what: `upstream's \`${path}\` installs it`, file: path };
     }
     return undefined;
@@ -175,7 +214,8 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
     const option = part.name.toLowerCase();
     for (const [path, text] of await filesNamed(tag, reader.read, (name) => name === 'sshd_config')) {
       const line = text.split('\n').find((l) => l.trim().toLowerCase().split(/\s+/)[0] === option);
-      if (line && line.trim().split(/\s+/).slice(1).join(' ') === part.value) return { tag: tag.tag, what: `upstream's \`${path}\` sets it`, file: path };
+      if (line && line.trim().split(/\s+/).slice(1).join(' ') === part.value)
+        return { tag: tag.tag, what: `upstream's \`${path}\` sets it`, file: path };
     }
     for (const [path, text] of await filesNamed(tag, reader.read, (name) => /\.(sh|bash)$/.test(name))) {
       const key = userDataKey(text, part.name);
@@ -193,7 +233,8 @@ const FINDERS: { [K in Exclude<Part['kind'], 'setting'>]: Finder<K> } = {
 
   async program(part, tag, reader) {
     for (const [path, text] of await filesNamed(tag, reader.read, (name) => /\.(sh|bash)$/.test(name))) {
-      if (text.split('\n').some((l) => !l.trim().startsWith('#') && l.includes(part.name))) return { tag: tag.tag, what: `upstream's \`${path}\` runs it`, file: path };
+      if (text.split('\n').some((l) => !l.trim().startsWith('#') && l.includes(part.name)))
+        return { tag: tag.tag, what: `upstream's \`${path}\` runs it`, file: path };
     }
     return undefined;
   },
@@ -215,7 +256,11 @@ function userDataKey(script: string, option: string): string | undefined {
 /** A Dockerfile's commands, continuation lines (`\`) joined. */
 const logicalLines = (text: string) => text.replace(/\\\n/g, ' ').split('\n');
 
-async function templatesIn(tag: TagFiles, { read, templates }: Reader, wanted: (path: string) => boolean): Promise<{ path: string; lines: TemplateLine[] }[]> {
+async function templatesIn(
+  tag: TagFiles,
+  { read, templates }: Reader,
+  wanted: (path: string) => boolean,
+): Promise<{ path: string; lines: TemplateLine[] }[]> {
   const out: { path: string; lines: TemplateLine[] }[] = [];
   for (const [path, blob] of tag.files) {
     if (!wanted(path) || /\.(patch|spec|rs|service|mount|md)$|Cargo\.toml$/.test(path)) continue;
@@ -239,4 +284,5 @@ async function filesNamed(tag: TagFiles, read: Read, wanted: (name: string) => b
   return out;
 }
 
-const list = (items: readonly string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+const list = (items: readonly string[]) =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;

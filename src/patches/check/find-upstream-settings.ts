@@ -43,7 +43,9 @@ const STRUCT = /^[ +-]?\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+(\w+)/;
 export function addedSettings(patch: SeriesPatch): AddedSetting[] {
   const added: AddedSetting[] = [];
   const newStructs = new Set<string>();
-  for (const file of patch.files) for (const hunk of file.hunks) for (const line of hunk.lines) if (line.startsWith('+')) newStructs.add(STRUCT.exec(line)?.[1] ?? '');
+  for (const file of patch.files)
+    for (const hunk of file.hunks)
+      for (const line of hunk.lines) if (line.startsWith('+')) newStructs.add(STRUCT.exec(line)?.[1] ?? '');
   for (const chunk of patch.chunks) {
     const file = chunk.newPath;
     if (!file || !MODEL_SOURCE.test(file)) continue;
@@ -71,7 +73,8 @@ export function addedSettings(patch: SeriesPatch): AddedSetting[] {
         continue;
       }
       const field = depth === 1 ? FIELD.exec(line) : undefined;
-      if (field && !newStructs.has(struct)) added.push({ struct, field: field[1]!, file, types: field[2]!.match(/\w+/g) ?? [] });
+      if (field && !newStructs.has(struct))
+        added.push({ struct, field: field[1]!, file, types: field[2]!.match(/\w+/g) ?? [] });
       depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
       if (depth <= 0) struct = undefined;
     }
@@ -100,16 +103,26 @@ export async function findUpstreamSettings(
   const worthy = new Map<string, boolean>();
   // The model sources of every tag, asked for at once: the reads go to git in one stream.
   const texts = new Map<string, Promise<string | undefined>>();
-  for (const { files } of tags) for (const [path, blob] of files) if (MODEL_SOURCE.test(path) && !texts.has(blob)) texts.set(blob, read(blob));
+  for (const { files } of tags)
+    for (const [path, blob] of files) if (MODEL_SOURCE.test(path) && !texts.has(blob)) texts.set(blob, read(blob));
   for (const { tag, files } of tags) {
     if (!left.length) break;
     const sources = [...files].filter(([path]) => MODEL_SOURCE.test(path));
     const sourceTexts = await Promise.all(sources.map(([, blob]) => texts.get(blob)!));
     // Parsing Rust is the cost: only a tag whose sources name a field looked for (or enough of an item's fields
     // to be its counterpart, in one file) is parsed.
-    const fields = (text: string, names: readonly string[]) => names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
+    const fields = (text: string, names: readonly string[]) =>
+      names.filter((n) => new RegExp(`\\b${n}\\s*:`).test(text)).length;
     const worth = (text: string) =>
-      left.some((f) => fields(text, [f.field]) > 0 || (f.item !== undefined && fields(text, f.item.map((i) => i.name)) >= enough(f.item)));
+      left.some(
+        (f) =>
+          fields(text, [f.field]) > 0 ||
+          (f.item !== undefined &&
+            fields(
+              text,
+              f.item.map((i) => i.name),
+            ) >= enough(f.item)),
+      );
     // Most blobs are the same from one tag to the next: each is looked at once for as long as `left` is the same.
     const looked = (blob: string, text: string | undefined) => {
       const key = `${left.length}\0${blob}`;
@@ -134,7 +147,11 @@ export async function findUpstreamSettings(
       const struct = items.structs.find((s) => s.name === setting.struct);
       if (struct?.fields.some((f) => f.name === setting.field)) {
         const at = paths.get(setting.struct);
-        found.push({ field: setting.field, key: (at && keyOf(at, setting.field)) ?? `${setting.struct}.${setting.field}`, tag });
+        found.push({
+          field: setting.field,
+          key: (at && keyOf(at, setting.field)) ?? `${setting.struct}.${setting.field}`,
+          tag,
+        });
         return false;
       }
       const like = setting.item && sameMeaning(setting.item, items.structs);
@@ -150,7 +167,10 @@ export async function findUpstreamSettings(
 /** The struct with most of `ours`' fields (at least two, and half of them), and each of our fields' counterpart. */
 const enough = (ours: ItemFields) => Math.max(2, Math.ceil(ours.length / 2));
 
-function sameMeaning(ours: ItemFields, structs: RustItems['structs']): { struct: string; mapping: { ours: string; upstream: string | null }[] } | undefined {
+function sameMeaning(
+  ours: ItemFields,
+  structs: RustItems['structs'],
+): { struct: string; mapping: { ours: string; upstream: string | null }[] } | undefined {
   const need = enough(ours);
   const scored = structs
     .map((s) => ({ s, shared: ours.filter((f) => s.fields.some((u) => u.name === f.name)).length }))

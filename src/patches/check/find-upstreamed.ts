@@ -13,7 +13,10 @@ import { locate } from './describe-conflict.js';
  * with nothing but blank lines or punctuation proves nothing, and then neither
  * does the patch. Files the patch creates must exist with its content.
  */
-export async function alreadyUpstream(files: readonly FilePatch[], read: (path: string) => Promise<string | undefined>): Promise<boolean> {
+export async function alreadyUpstream(
+  files: readonly FilePatch[],
+  read: (path: string) => Promise<string | undefined>,
+): Promise<boolean> {
   if (!files.length) return false;
   for (const file of files) {
     const path = file.newPath ?? file.oldPath;
@@ -77,4 +80,5 @@ function indexOfBlock(lines: readonly string[], block: readonly string[], from: 
   return -1;
 }
 
-const sameLines = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
+const sameLines = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((l, i) => l === b[i]);

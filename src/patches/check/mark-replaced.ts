@@ -16,7 +16,9 @@ export function markReplaced(tags: readonly TagResult[], equivalents: readonly (
   );
   return tags.map((tag, i) => {
     const patches = tag.patches.map((result, column) =>
-      i >= from[column]! && result.status !== 'upstreamed' ? { patch: result.patch, status: 'replaced' as const, applies: result.status } : result,
+      i >= from[column]! && result.status !== 'upstreamed'
+        ? { patch: result.patch, status: 'replaced' as const, applies: result.status }
+        : result,
     );
     return { ...tag, patches, ok: tagOk(patches) };
   });

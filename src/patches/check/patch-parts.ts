@@ -25,7 +25,6 @@ export type Part =
   | { kind: 'sshd'; name: string; value: string; dir: string }
   | { kind: 'program'; name: string };
 
-
 export function patchParts(patch: SeriesPatch): Part[] {
   const parts: Part[] = [];
   const structs = addedStructs(patch);
@@ -39,11 +38,13 @@ export function patchParts(patch: SeriesPatch): Part[] {
     const added = addedLines(chunk.text);
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (name === 'Dockerfile') parts.push(...installed(chunk.text).map((p) => ({ kind: 'package' as const, name: p })));
-    else if (name === 'sshd_config') parts.push(...sshdOptions(added, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.'));
+    else if (name === 'sshd_config')
+      parts.push(...sshdOptions(added, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.'));
     else if (/\.(sh|bash)$/.test(name)) parts.push(...programs(added));
     else if (/\.rs$/.test(name)) parts.push(...helpers(added, path));
     else if (/\.toml$/.test(name) && path.startsWith('sources/models/')) parts.push(...generated(chunk.text));
-    else if (path.startsWith('packages/') && added.some((l) => l.includes('{{'))) parts.push(...rendered(chunk.text, path));
+    else if (path.startsWith('packages/') && added.some((l) => l.includes('{{')))
+      parts.push(...rendered(chunk.text, path));
   }
   const seen = new Set<string>();
   return parts.filter((p) => !seen.has(`${p.kind}\0${p.name}`) && seen.add(`${p.kind}\0${p.name}`));
@@ -100,7 +101,9 @@ export const packageWords = (line: string) =>
   line
     .replace(/.*\binstall\b/, '')
     .split(/\s+/)
-    .filter((w) => /^[A-Za-z0-9][\w.+-]*$/.test(w) && !/^(yum|dnf|apt-get|apt|apk|install|update|clean|all|RUN)$/.test(w));
+    .filter(
+      (w) => /^[A-Za-z0-9][\w.+-]*$/.test(w) && !/^(yum|dnf|apt-get|apt|apk|install|update|clean|all|RUN)$/.test(w),
+    );
 
 /** The options an sshd_config change sets; upstream may write them from a script beside it (`dir`). */
 function sshdOptions(added: readonly string[], dir: string): Part[] {
@@ -137,7 +140,8 @@ function generated(text: string): Part[] {
     if (header) table = header[1];
     else if (/^\s*\[/.test(body)) table = undefined;
     const generator = /^\s*(?:([\w-]+)\.)?setting-generator\s*=/.exec(body);
-    if (line.startsWith('+') && table && generator) out.push({ kind: 'generated', name: generator[1] ? `${table}.${generator[1]}` : table });
+    if (line.startsWith('+') && table && generator)
+      out.push({ kind: 'generated', name: generator[1] ? `${table}.${generator[1]}` : table });
   }
   return out;
 }

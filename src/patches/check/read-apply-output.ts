@@ -42,7 +42,15 @@ export interface ApplyOutput {
 }
 
 export function readApplyOutput(output: string): ApplyOutput {
-  const result: ApplyOutput = { offsets: [], fuzz: [], failedHunks: [], absent: [], existing: [], conflicted: [], errors: [] };
+  const result: ApplyOutput = {
+    offsets: [],
+    fuzz: [],
+    failedHunks: [],
+    absent: [],
+    existing: [],
+    conflicted: [],
+    errors: [],
+  };
   let file = '';
   for (const line of output.split('\n')) {
     let m: RegExpExecArray | null;

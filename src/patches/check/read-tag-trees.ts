@@ -30,7 +30,10 @@ export async function readTagTrees(
   history: () => Promise<History> = () => scratch.history(targets.map((t) => t.commit)),
 ): Promise<Map<string, TagTree>> {
   const commits = [...new Set(targets.map((t) => t.commit))];
-  const [listed, changed] = await Promise.all([scratch.entries(base, series.paths), scratch.changes(base, commits, series.paths, { renames: false })]);
+  const [listed, changed] = await Promise.all([
+    scratch.entries(base, series.paths),
+    scratch.changes(base, commits, series.paths, { renames: false }),
+  ]);
   const baseEntries = new Map(listed.map(splitEntry));
   const trees = new Map<string, TagTree>();
   for (const commit of commits) {
@@ -62,7 +65,14 @@ export async function readTagTrees(
     }
   }
   try {
-    await followRenames(scratch, base, new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])), trees, history, renamesSince);
+    await followRenames(
+      scratch,
+      base,
+      new Map(lacking.map((c) => [c, absent.get(c)!.filter((p) => !trees.get(c)!.renames.has(p))])),
+      trees,
+      history,
+      renamesSince,
+    );
   } finally {
     await early?.catch(() => undefined);
   }
@@ -80,23 +90,34 @@ async function renamesFromBase(scratch: Scratch, base: string, commits: readonly
   const ids = await scratch.treeIds(commits, dirs);
   const groups = new Map<string, string[]>();
   for (const commit of commits) {
-    const key = ids.get(commit)!.map((id) => id ?? '-').join(' ');
+    const key = ids
+      .get(commit)!
+      .map((id) => id ?? '-')
+      .join(' ');
     groups.set(key, [...(groups.get(key) ?? []), commit]);
   }
   const firsts = [...groups.values()].map((g) => g[0]!);
   // Commits are diffed independently: split over the CPUs.
   const parts = Math.max(1, Math.min(availableParallelism(), Math.floor(firsts.length / 8)));
   // Dealt out in turn: later releases have more files to pair, so contiguous slices would leave one CPU waiting.
-  const slices = Array.from({ length: parts }, (_, i) => firsts.filter((_, j) => j % parts === i)).filter((s) => s.length);
-  const results = await Promise.allSettled(slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })));
+  const slices = Array.from({ length: parts }, (_, i) => firsts.filter((_, j) => j % parts === i)).filter(
+    (s) => s.length,
+  );
+  const results = await Promise.allSettled(
+    slices.map((slice) => scratch.changes(base, slice, dirs, { renames: true, only: 'R' })),
+  );
   throwFailure(results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])));
   const found = new Map(results.flatMap((r) => [...(r as PromiseFulfilledResult<Map<string, RawChange[]>>).value]));
-  return new Map([...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)));
+  return new Map(
+    [...groups.values()].flatMap((group) => group.map((commit) => [commit, found.get(group[0]!) ?? []] as const)),
+  );
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
-const dirsOf = (paths: readonly string[]) => [...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.')))];
+const dirsOf = (paths: readonly string[]) => [
+  ...new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.'))),
+];
 
 /** Follows each still-absent path through the renames in the history of the commits that lack it, to a path the commit has. */
 async function followRenames(
@@ -127,7 +148,8 @@ async function followRenames(
   if (!renames.length) return;
   const commits = await history();
   const inHistory = new Map<string, ReadonlySet<string>>();
-  for (const commit of new Set(renames.map((r) => r.commit))) inHistory.set(commit, commits.containing(commit, lacking) ?? new Set());
+  for (const commit of new Set(renames.map((r) => r.commit)))
+    inHistory.set(commit, commits.containing(commit, lacking) ?? new Set());
   const followed = new Map<string, Map<string, string>>();
   for (const commit of lacking) {
     for (const path of absent.get(commit)!) {
@@ -137,7 +159,10 @@ async function followRenames(
   }
   // The followed paths as each commit has them (a path deleted after its rename is not there: the file is gone).
   const ends = [...new Set([...followed.values()].flatMap((m) => [...m.values()]))];
-  const [listed, changed] = await Promise.all([scratch.entries(base, ends), scratch.changes(base, [...followed.keys()], ends, { renames: false })]);
+  const [listed, changed] = await Promise.all([
+    scratch.entries(base, ends),
+    scratch.changes(base, [...followed.keys()], ends, { renames: false }),
+  ]);
   const atBase = new Map(listed.map(splitEntry));
   for (const [commit, moves] of followed) {
     const has = new Map(atBase);

@@ -44,7 +44,8 @@ export function settingKey(path: string): string {
 
 /** The setting a line renders: one its values name, else the innermost block's. */
 export function settingOf(line: TemplateLine): string | undefined {
-  for (const v of line.values) if (v.variable && SETTING.test(v.variable)) return settingKey(SETTING.exec(v.variable)![0]);
+  for (const v of line.values)
+    if (v.variable && SETTING.test(v.variable)) return settingKey(SETTING.exec(v.variable)![0]);
   return line.blocks.at(-1);
 }
 
@@ -55,7 +56,12 @@ export function readTemplate(text: string, options: { diff: boolean } = { diff: 
   /** The setting of each open block, or '' for one without. */
   const open: string[] = [];
   for (const raw of text.split('\n')) {
-    if (options.diff && (/^(diff|index|---|\+\+\+|new file|deleted file|similarity|rename|old mode|new mode)/.test(raw) || raw.startsWith('-'))) continue;
+    if (
+      options.diff &&
+      (/^(diff|index|---|\+\+\+|new file|deleted file|similarity|rename|old mode|new mode)/.test(raw) ||
+        raw.startsWith('-'))
+    )
+      continue;
     if (options.diff && raw.startsWith('@@')) {
       blocks.length = 0;
       open.length = 0;
@@ -80,8 +86,16 @@ export function readTemplate(text: string, options: { diff: boolean } = { diff: 
       if (inner === 'else' || inner.startsWith('!')) continue;
       structural = false;
       const words = inner.split(/\s+/).filter(Boolean);
-      const variable = [...words].reverse().find((w) => /^(@?[A-Za-z_][\w.-]*|this)$/.test(w) && !/^(true|false|null)$/.test(w));
-      values.push({ text: m[0], raw: m[0].startsWith('{{{'), args: words.slice(1), ...(variable ? { variable } : {}), ...(words.length > 1 ? { helper: words[0]! } : {}) });
+      const variable = [...words]
+        .reverse()
+        .find((w) => /^(@?[A-Za-z_][\w.-]*|this)$/.test(w) && !/^(true|false|null)$/.test(w));
+      values.push({
+        text: m[0],
+        raw: m[0].startsWith('{{{'),
+        args: words.slice(1),
+        ...(variable ? { variable } : {}),
+        ...(words.length > 1 ? { helper: words[0]! } : {}),
+      });
     }
     const rest = line.replace(MUSTACHE, '\0');
     if (structural && !rest.replace(/\0/g, '').trim()) continue;
@@ -89,7 +103,14 @@ export function readTemplate(text: string, options: { diff: boolean } = { diff: 
       .replace(/(["'])\0\1/g, '\0')
       .replace(/\0/g, '*')
       .trim();
-    out.push({ text: line, skeleton, values, blocks: [...blocks], significant: /[A-Za-z0-9]/.test(skeleton.replace(/\*/g, '')), added });
+    out.push({
+      text: line,
+      skeleton,
+      values,
+      blocks: [...blocks],
+      significant: /[A-Za-z0-9]/.test(skeleton.replace(/\*/g, '')),
+      added,
+    });
   }
   return out;
 }

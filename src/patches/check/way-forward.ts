@@ -29,9 +29,22 @@ export async function findWayForward(input: {
   const first = report.tags[0];
   if (last < 0 && input.baseShips && first) {
     // The series is on the last release that ships the variant already.
-    const base = { tag: input.baseTag, command: `bro upgrade ${variant} --to ${input.baseTag}`, carries: report.series.patches.length };
-    const patches = report.series.patches.map((patch) => ({ patch, action: 'keep' as const, why: `already on ${input.baseTag}` }));
-    return { ...base, patches, variant, leaves: { tag: first.tag, ...(await successor(input.scratch, first.commit, variant)) } };
+    const base = {
+      tag: input.baseTag,
+      command: `bro upgrade ${variant} --to ${input.baseTag}`,
+      carries: report.series.patches.length,
+    };
+    const patches = report.series.patches.map((patch) => ({
+      patch,
+      action: 'keep' as const,
+      why: `already on ${input.baseTag}`,
+    }));
+    return {
+      ...base,
+      patches,
+      variant,
+      leaves: { tag: first.tag, ...(await successor(input.scratch, first.commit, variant)) },
+    };
   }
   if (last < 0) return undefined;
   const target = report.tags[last]!;
@@ -55,10 +68,14 @@ export function planAt(report: CheckReport, tag: string, command: string): WayFo
     const parts = report.advice?.[column]?.parts ?? [];
     const has = (p: Equivalent) => p.upstream !== undefined && (order.get(p.upstream.tag) ?? -1) <= here;
     const theirs = parts.filter(has);
-    const left = [...parts.filter((p) => !has(p)).map((p) => p.ours), ...theirs.flatMap((p) => (p.upstream!.lacks ? [p.upstream!.lacks.split(':')[0]!] : []))];
+    const left = [
+      ...parts.filter((p) => !has(p)).map((p) => p.ours),
+      ...theirs.flatMap((p) => (p.upstream!.lacks ? [p.upstream!.lacks.split(':')[0]!] : [])),
+    ];
     const step = (action: UpgradeAction, why: string) => ({ patch: result.patch, action, why });
     if (result.status === 'upstreamed') return step('drop', 'upstream has this change');
-    if (result.status === 'replaced') return step('drop', `upstream has it in its own form: ${[...new Set(theirs.map(short))].join(', ')}`);
+    if (result.status === 'replaced')
+      return step('drop', `upstream has it in its own form: ${[...new Set(theirs.map(short))].join(', ')}`);
     if (theirs.length && left.length) return step('port', `upstream has the rest; carry only ${left.join(', ')}`);
     switch (result.status) {
       case 'clean':
@@ -86,7 +103,9 @@ async function successor(scratch: Scratch, commit: string, variant: string): Pro
   const m = /^(.*-)(\d+(?:\.\d+)*)$/.exec(variant);
   if (!m) return {};
   const [, family, version] = m;
-  const names = new Set((await scratch.entries(commit, ['variants'])).map((line) => line.slice(line.indexOf('\t') + 1).split('/')[1]!));
+  const names = new Set(
+    (await scratch.entries(commit, ['variants'])).map((line) => line.slice(line.indexOf('\t') + 1).split('/')[1]!),
+  );
   const next = [...names]
     .flatMap((n) => (n.startsWith(family!) && /^\d+(\.\d+)*$/.test(n.slice(family!.length)) ? [n] : []))
     .filter((n) => compareVersions(n.slice(family!.length), version!) > 0)

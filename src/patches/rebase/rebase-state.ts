@@ -16,7 +16,11 @@ import { ConfigError, UsageError } from '../../shared/errors.js';
 export const REBASE_STATE_VERSION = 1;
 
 /** A setting of ours that upstream has under another key: `fields` maps our field names to upstream's, where they differ. */
-const SettingMoveSchema = z.strictObject({ from: z.string(), to: z.string(), fields: z.record(z.string(), z.string()) });
+const SettingMoveSchema = z.strictObject({
+  from: z.string(),
+  to: z.string(),
+  fields: z.record(z.string(), z.string()),
+});
 export type SettingMove = z.infer<typeof SettingMoveSchema>;
 
 const RebaseStateSchema = z.strictObject({
@@ -76,13 +80,20 @@ export async function readRebaseState(workspace: RebaseWorkspace, source: Source
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(workspace.stateFile, 'is not valid JSON', { cause: error, hint: 'Start the rebase again with `bro patches rebase`.' });
+    throw new ConfigError(workspace.stateFile, 'is not valid JSON', {
+      cause: error,
+      hint: 'Start the rebase again with `bro patches rebase`.',
+    });
   }
   const result = RebaseStateSchema.safeParse(data);
   if (!result.success) {
-    throw new ConfigError(workspace.stateFile, `was written by another version of bro (expected schemaVersion ${REBASE_STATE_VERSION})`, {
-      hint: 'Start the rebase again with `bro patches rebase`.',
-    });
+    throw new ConfigError(
+      workspace.stateFile,
+      `was written by another version of bro (expected schemaVersion ${REBASE_STATE_VERSION})`,
+      {
+        hint: 'Start the rebase again with `bro patches rebase`.',
+      },
+    );
   }
   return result.data;
 }

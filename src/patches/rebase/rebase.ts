@@ -11,7 +11,13 @@ import { checkSeries } from '../check/check-series.js';
 import { short } from '../check/way-forward.js';
 import type { Advice, PatchResult, Target } from '../check/check-report.js';
 import { refreshSeries, type RefreshResult } from './refresh.js';
-import { REBASE_STATE_VERSION, writeRebaseState, type RebaseState, type RebaseWorkspace, type SettingMove } from './rebase-state.js';
+import {
+  REBASE_STATE_VERSION,
+  writeRebaseState,
+  type RebaseState,
+  type RebaseWorkspace,
+  type SettingMove,
+} from './rebase-state.js';
 import { rewritePaths } from '../rewrite-paths.js';
 
 /**
@@ -46,15 +52,22 @@ export interface RebaseInput {
   refreshCommand: string;
 }
 
-export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; project: Project }, input: RebaseInput): Promise<RefreshResult> {
+export async function rebaseSeries(
+  deps: { git: Git; plumbing: GitPlumbing; project: Project },
+  input: RebaseInput,
+): Promise<RefreshResult> {
   const { git, plumbing } = deps;
   const { workspace, onto, series } = input;
   await ensureCheckout(git, input.mirror, workspace.dir);
   const stopped = await plumbing.amProgress(workspace.dir);
   if (stopped && !input.restart) {
-    throw new StepError('rebase', `A rebase is stopped at patch ${stopped.next} of ${stopped.last} in ${workspace.dir}`, {
-      hint: `Finish it (git am --continue there, then \`${input.refreshCommand}\`), or pass --restart to throw it away and start again.`,
-    });
+    throw new StepError(
+      'rebase',
+      `A rebase is stopped at patch ${stopped.next} of ${stopped.last} in ${workspace.dir}`,
+      {
+        hint: `Finish it (git am --continue there, then \`${input.refreshCommand}\`), or pass --restart to throw it away and start again.`,
+      },
+    );
   }
 
   const report = await checkSeries(plumbing, {
@@ -68,7 +81,8 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
   });
   const verdicts = report.tags[0]?.patches ?? [];
   const advice = report.advice ?? [];
-  if (!(await git.hasCommit(join(workspace.dir, '.git'), onto.commit))) await git.fetchCommit(workspace.dir, input.mirror, onto.commit);
+  if (!(await git.hasCommit(join(workspace.dir, '.git'), onto.commit)))
+    await git.fetchCommit(workspace.dir, input.mirror, onto.commit);
   await git.resetTo(workspace.dir, onto.commit);
 
   const state: RebaseState = {
@@ -101,7 +115,13 @@ export async function rebaseSeries(deps: { git: Git; plumbing: GitPlumbing; proj
     if (files.length) await git.am(workspace.dir, files, { threeWay: true });
   } catch (error) {
     if (!(await replayResolutions(git, plumbing, workspace.dir))) {
-      throw await stoppedAt(plumbing, input, files, state.patches.filter((p) => p.dropped), error);
+      throw await stoppedAt(
+        plumbing,
+        input,
+        files,
+        state.patches.filter((p) => p.dropped),
+        error,
+      );
     }
   }
   return refreshSeries(deps, workspace, state, { refreshCommand: input.refreshCommand });
@@ -122,7 +142,13 @@ async function replayResolutions(git: Git, plumbing: GitPlumbing, dir: string): 
 }
 
 /** The error for a `git am` that stopped: which patch, which files, and what to run. */
-async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: readonly string[], dropped: RebaseState['patches'], error: unknown): Promise<Error> {
+async function stoppedAt(
+  plumbing: GitPlumbing,
+  input: RebaseInput,
+  files: readonly string[],
+  dropped: RebaseState['patches'],
+  error: unknown,
+): Promise<Error> {
   const progress = await plumbing.amProgress(input.workspace.dir);
   if (!progress) return error instanceof Error ? error : new Error(String(error));
   const file = files[progress.next - 1] ?? '';
@@ -131,7 +157,9 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   const number = /^(\d{4})-/.exec(name)?.[1];
   const cause =
     number && error instanceof Error
-      ? Object.assign(new Error(error.message.replace(/Patch failed at \d{4}\b/g, `Patch failed at ${number}`)), { cause: error.cause })
+      ? Object.assign(new Error(error.message.replace(/Patch failed at \d{4}\b/g, `Patch failed at ${number}`)), {
+          cause: error.cause,
+        })
       : error;
   const { dir } = input.workspace;
   const conflicted = await plumbing.conflicted(dir);
@@ -141,7 +169,10 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   const steps = [`  cd ${dir}`];
   if (marked.length) {
     what.push(`conflict in ${marked.join(', ')}`);
-    steps.push(`  # edit the conflict markers (<<<<<<< … >>>>>>>) out of: ${marked.join(' ')}`, `  git add ${marked.join(' ')}`);
+    steps.push(
+      `  # edit the conflict markers (<<<<<<< … >>>>>>>) out of: ${marked.join(' ')}`,
+      `  git add ${marked.join(' ')}`,
+    );
   }
   if (deleted.length) {
     what.push(`${input.onto.tag} deleted ${deleted.join(', ')}, which it changes`);
@@ -149,14 +180,24 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
   }
   if (!conflicted.length) {
     what.push('it does not apply even with a three-way merge');
-    steps.push('  git am --show-current-patch=diff     # the change to make by hand', '  # make it, then `git add` the files you changed');
+    steps.push(
+      '  git am --show-current-patch=diff     # the change to make by hand',
+      '  # make it, then `git add` the files you changed',
+    );
   }
-  steps.push('  git am --continue          # or `git am --skip` to drop the patch', '  # repeat for any later patch that stops (`git am --abort` gives up)', `  ${input.refreshCommand}`);
+  steps.push(
+    '  git am --continue          # or `git am --skip` to drop the patch',
+    '  # repeat for any later patch that stops (`git am --abort` gives up)',
+    `  ${input.refreshCommand}`,
+  );
   return new PatchError(
     name,
     `${name} does not apply to ${input.onto.tag}: ${what.join('; ')}.\nThe rebase stopped at ${number ?? `patch ${progress.next}`} (the ${ordinal(progress.next)} of the ${progress.last} patches git am applies), in ${dir}.` +
       `${dropped.length ? ` Left out: ${dropped.map((d) => `${d.name} (${d.dropped})`).join('; ')}.` : ''} To finish it:\n${steps.join('\n')}`,
-    { cause, hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.` },
+    {
+      cause,
+      hint: `The last command writes patches/${input.series.source}/${input.newBase}/ from the finished rebase.`,
+    },
   );
 }
 
@@ -167,7 +208,11 @@ async function stoppedAt(plumbing: GitPlumbing, input: RebaseInput, files: reado
  * upstream has under another key are kept with it, for migrating user data.
  * A patch upstream has only part of (advice `port`) is carried.
  */
-function leftOut(verdict: PatchResult | undefined, advice: Advice | undefined, tag: string): { dropped?: string; settings?: SettingMove[] } {
+function leftOut(
+  verdict: PatchResult | undefined,
+  advice: Advice | undefined,
+  tag: string,
+): { dropped?: string; settings?: SettingMove[] } {
   if (verdict?.status === 'upstreamed') return { dropped: `already upstream in ${tag}` };
   if (verdict?.status !== 'replaced' || advice?.kind !== 'drop') return {};
   const parts = (advice.parts ?? []).filter((p) => p.upstream);
@@ -175,19 +220,38 @@ function leftOut(verdict: PatchResult | undefined, advice: Advice | undefined, t
     const from = p.ours.replace(/^`|`$/g, '');
     const to = p.upstream!.key;
     if (p.kind !== 'setting' || !to || to === from) return [];
-    const fields = (p.upstream!.mapping ?? []).flatMap((m) => (m.upstream && m.upstream !== m.ours ? [[m.ours, m.upstream] as const] : []));
+    const fields = (p.upstream!.mapping ?? []).flatMap((m) =>
+      m.upstream && m.upstream !== m.ours ? [[m.ours, m.upstream] as const] : [],
+    );
     return [{ from, to, fields: Object.fromEntries(fields) }];
   });
-  const mapped = (m: SettingMove) => `\`${m.from}\` → \`${m.to}\`${Object.keys(m.fields).length ? ` (${Object.entries(m.fields).map(([a, b]) => `${a} → ${b}`).join(', ')})` : ''}`;
+  const mapped = (m: SettingMove) =>
+    `\`${m.from}\` → \`${m.to}\`${
+      Object.keys(m.fields).length
+        ? ` (${Object.entries(m.fields)
+            .map(([a, b]) => `${a} → ${b}`)
+            .join(', ')})`
+        : ''
+    }`;
   const others = parts.filter((p) => !(p.kind === 'setting' && settings.some((m) => m.to === p.upstream!.key)));
   const forms = [...settings.map(mapped), ...new Set(others.map(short))];
-  return { dropped: `upstream has it in another form in ${tag}: ${forms.join(', ')}`, ...(settings.length ? { settings } : {}) };
+  return {
+    dropped: `upstream has it in another form in ${tag}: ${forms.join(', ')}`,
+    ...(settings.length ? { settings } : {}),
+  };
 }
 
-const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
+const ordinal = (n: number) =>
+  `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
 
 /** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
 async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {
-  if (await stat(join(dir, '.git')).then(() => true, () => false)) return;
+  if (
+    await stat(join(dir, '.git')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   await createByRename(dir, (tmp) => git.cloneShared(mirror, tmp));
 }

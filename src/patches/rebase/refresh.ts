@@ -42,17 +42,25 @@ export async function refreshSeries(
   const progress = await plumbing.amProgress(workspace.dir);
   if (progress) {
     const conflicted = await plumbing.conflicted(workspace.dir);
-    throw new StepError('refresh', `The rebase in ${workspace.dir} is still stopped at patch ${progress.next} of ${progress.last}`, {
-      hint: conflicted.length
-        ? `Resolve ${conflicted.map((c) => c.path).join(', ')}, \`git add\` ${conflicted.length === 1 ? 'it' : 'them'} and run \`git am --continue\` there, then refresh again.`
-        : 'Finish it there with `git am --continue` (or `git am --skip` to drop that patch), then refresh again.',
-    });
+    throw new StepError(
+      'refresh',
+      `The rebase in ${workspace.dir} is still stopped at patch ${progress.next} of ${progress.last}`,
+      {
+        hint: conflicted.length
+          ? `Resolve ${conflicted.map((c) => c.path).join(', ')}, \`git add\` ${conflicted.length === 1 ? 'it' : 'them'} and run \`git am --continue\` there, then refresh again.`
+          : 'Finish it there with `git am --continue` (or `git am --skip` to drop that patch), then refresh again.',
+      },
+    );
   }
   const dirty = await git.status(workspace.dir);
   if (dirty.length) {
-    throw new StepError('refresh', `${workspace.dir} has changes that are not committed:\n${dirty.slice(0, 10).join('\n')}`, {
-      hint: 'Commit them (git commit --amend to fold them into the last patch) or discard them, then refresh again.',
-    });
+    throw new StepError(
+      'refresh',
+      `${workspace.dir} has changes that are not committed:\n${dirty.slice(0, 10).join('\n')}`,
+      {
+        hint: 'Commit them (git commit --amend to fold them into the last patch) or discard them, then refresh again.',
+      },
+    );
   }
 
   const original = await project.readSeries(state.source, state.from.base).then(
@@ -85,8 +93,13 @@ export async function refreshSeries(
     }
   }
   const dropped = [
-    ...state.patches.filter((p) => p.dropped).map((p) => ({ name: p.name, reason: p.dropped!, ...(p.settings ? { settings: p.settings } : {}) })),
-    ...unclaimed.map((p) => ({ name: p.name, reason: 'no commit in the rebase workspace has its subject (skipped or squashed during git am)' })),
+    ...state.patches
+      .filter((p) => p.dropped)
+      .map((p) => ({ name: p.name, reason: p.dropped!, ...(p.settings ? { settings: p.settings } : {}) })),
+    ...unclaimed.map((p) => ({
+      name: p.name,
+      reason: 'no commit in the rebase workspace has its subject (skipped or squashed during git am)',
+    })),
   ];
   if (!options.force) await refuseToOverwrite(project, state, written, options.refreshCommand ?? 'bro patches refresh');
   const dir = await project.writeSeries(state.source, state.newBase, written);
@@ -109,7 +122,9 @@ async function refuseToOverwrite(
   const list = written.map((p) => `${p.name}\n`).join('');
   const changed = Object.keys(files)
     .filter((name) =>
-      name === 'series' ? withoutRecord(files.series ?? '') !== list : files[name] !== written.find((p) => p.name === name)?.content,
+      name === 'series'
+        ? withoutRecord(files.series ?? '') !== list
+        : files[name] !== written.find((p) => p.name === name)?.content,
     )
     .sort();
   if (!changed.length) return;
@@ -129,7 +144,13 @@ const normalize = (subject: string) => subject.replace(/\s+/g, ' ').trim();
 function sameChange(a: string, b: string): boolean {
   const pa = parseFormatPatch(a);
   const pb = parseFormatPatch(b);
-  return diffPart(a) === diffPart(b) && pa.subject === pb.subject && pa.body === pb.body && pa.from === pb.from && pa.date === pb.date;
+  return (
+    diffPart(a) === diffPart(b) &&
+    pa.subject === pb.subject &&
+    pa.body === pb.body &&
+    pa.from === pb.from &&
+    pa.date === pb.date
+  );
 }
 
 function diffPart(text: string): string {
@@ -141,5 +162,11 @@ function diffPart(text: string): string {
 
 /** git format-patch's file name for a subject: runs of other characters become "-", at most 52 characters. */
 export function slug(subject: string): string {
-  return subject.replace(/[^A-Za-z0-9._]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 52).replace(/[-.]+$/, '') || 'patch';
+  return (
+    subject
+      .replace(/[^A-Za-z0-9._]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .slice(0, 52)
+      .replace(/[-.]+$/, '') || 'patch'
+  );
 }

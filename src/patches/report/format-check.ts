@@ -32,7 +32,9 @@ export const number = (name: string) => /^(\d{4})-/.exec(name)?.[1] ?? name;
 export function formatCheck(report: CheckReport): string {
   const out: string[] = [];
   const { series, tags } = report;
-  out.push(`${report.source} series ${series.base} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${report.url}`);
+  out.push(
+    `${report.source} series ${series.base} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${report.url}`,
+  );
   if (!tags.length) {
     out.push('', 'No tags to check: upstream has no release tag newer than the series base (or --since).');
     return out.join('\n');
@@ -40,17 +42,27 @@ export function formatCheck(report: CheckReport): string {
   const headers = ['tag', ...series.patches.map(number)];
   const rows = tags.map((t) => [t.tag, ...t.patches.map(cell)]);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   out.push('', line(headers), ...rows.map(line));
   out.push('', 'Patches:', ...series.patches.map((p) => `  ${p}`));
-  out.push('Cells: clean | +N/-N applies N lines off | fuzz | 3way | CONFLICT | moved (file renamed upstream) | missing (file gone) | upstream (already upstream) | replaced (upstream has it in another form) | blocked (an earlier patch failed)');
+  out.push(
+    'Cells: clean | +N/-N applies N lines off | fuzz | 3way | CONFLICT | moved (file renamed upstream) | missing (file gone) | upstream (already upstream) | replaced (upstream has it in another form) | blocked (an earlier patch failed)',
+  );
 
   const notes = series.patches.flatMap((name, i) => verdictRuns(report, i, name));
-  if (notes.length) out.push('', 'Verdicts that need work (details at the first tag of each run; --json has every tag):', ...notes);
-  if (report.advice?.length) out.push('', 'What to do next:', ...report.advice.map((a) => `  ${number(a.patch)}  ${a.text}`));
+  if (notes.length)
+    out.push('', 'Verdicts that need work (details at the first tag of each run; --json has every tag):', ...notes);
+  if (report.advice?.length)
+    out.push('', 'What to do next:', ...report.advice.map((a) => `  ${number(a.patch)}  ${a.text}`));
   if (report.forward) {
     out.push('', `Way forward: ${forwardSummary(report).join(' ').replace(/`/g, '')}`);
-    out.push(...report.forward.patches.map((p) => `  ${number(p.patch)}  ${p.action.padEnd(6)}  ${p.why.replace(/`/g, '')}`));
+    out.push(
+      ...report.forward.patches.map((p) => `  ${number(p.patch)}  ${p.action.padEnd(6)}  ${p.why.replace(/`/g, '')}`),
+    );
   }
   const passing = tags.filter((t) => t.ok).length;
   out.push(
@@ -77,7 +89,11 @@ export function forwardSummary(report: CheckReport): string[] {
     f.defaultOf
       ? `${f.tag} is the admin container Bottlerocket ${f.defaultOf} defaults to.`
       : `${f.tag} is the newest release ${f.variant ? `that still ships ${what}` : `to move ${what} to`}${f.adminVersion ? ` (its admin container: v${f.adminVersion})` : ''}.`,
-    ...(f.leaves ? [`${f.leaves.tag} drops ${what}${f.leaves.successor ? `; its successor there is \`${f.leaves.successor}\`` : ''}.`] : []),
+    ...(f.leaves
+      ? [
+          `${f.leaves.tag} drops ${what}${f.leaves.successor ? `; its successor there is \`${f.leaves.successor}\`` : ''}.`,
+        ]
+      : []),
     `There the series carries ${f.carries} of its ${report.series.patches.length} patches (${dropped} dropped). \`${f.command}\` would:`,
   ];
 }
@@ -139,10 +155,13 @@ export function describe(r: PatchResult): string[] {
     case 'missing':
       return [`missing: ${(r.missing ?? []).join(', ')} no longer exist${r.missing?.length === 1 ? 's' : ''} upstream`];
     case 'upstreamed':
-      if (r.backport) return [`upstreamed: the tag has upstream commit ${r.backport}, which this patch backports; drop the patch`];
+      if (r.backport)
+        return [`upstreamed: the tag has upstream commit ${r.backport}, which this patch backports; drop the patch`];
       return [`upstreamed: the tag already has this change${moves ? ` (at ${moves})` : ''}; drop the patch`];
     case 'replaced':
-      return [`replaced: upstream has what the patch gives in its own form (applying it: ${r.applies ?? 'not tried'}); see what to do next`];
+      return [
+        `replaced: upstream has what the patch gives in its own form (applying it: ${r.applies ?? 'not tried'}); see what to do next`,
+      ];
     case 'blocked':
       return [`blocked: builds on ${(r.blockedBy ?? []).join(', ')}, which failed`];
     case 'conflict':
@@ -154,12 +173,19 @@ function fuzzWhere(r: PatchResult): string {
   const reduced = [...new Set((r.fuzz ?? []).map((f) => `${f.file}: context reduced to ${f.context}`))];
   if (reduced.length) return reduced.join('; ');
   // git relaxed nothing but the anchoring: a hunk written against the start or end of the file, which upstream extended.
-  return (r.offsets ?? []).map((o) => `${o.file} hunk ${o.hunk} no longer sits at the start or end of the file`).join('; ') || 'see --json';
+  return (
+    (r.offsets ?? [])
+      .map((o) => `${o.file} hunk ${o.hunk} no longer sits at the start or end of the file`)
+      .join('; ') || 'see --json'
+  );
 }
 
 function conflictLines(c: NonNullable<PatchResult['conflicts']>[number]): string[] {
   if (c.reason && !c.expected.length) return [`${c.file ? `${c.file}: ` : ''}${c.reason}`];
-  const lines = [`${c.file}, hunk ${c.hunk} of ${c.hunks} (written for line ${c.line}), expected:`, ...c.expected.map((l) => `  | ${l}`)];
+  const lines = [
+    `${c.file}, hunk ${c.hunk} of ${c.hunks} (written for line ${c.line}), expected:`,
+    ...c.expected.map((l) => `  | ${l}`),
+  ];
   if (!c.found) lines.push('upstream no longer has the file');
   else lines.push(`upstream has at line ${c.found.line}:`, ...c.found.lines.map((l) => `  | ${l}`));
   if (c.reason) lines.push(c.reason);

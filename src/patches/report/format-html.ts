@@ -22,7 +22,8 @@ const COLOUR: Record<PatchStatus, { bg: string; fg: string }> = {
   blocked: { bg: '#8c6d4f', fg: '#fff' },
 };
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 /** Advice sentences mark paths and commands with backticks. */
 const withCode = (s: string) =>
   s
@@ -88,25 +89,48 @@ function source(report: CheckReport): string {
   const { series, tags } = report;
   const passing = tags.filter((t) => t.ok).length;
   const out: string[] = [];
-  out.push(`<h2 id="${escape(report.source)}">${escape(report.source)}: ${tags.length ? `${passing} of ${tags.length} tags take the series as it is` : 'no tags to check'}</h2>`);
-  out.push(`<p class="meta">Series <code>${escape(series.base)}</code> (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of <code>${escape(report.url)}</code>.</p>`);
+  out.push(
+    `<h2 id="${escape(report.source)}">${escape(report.source)}: ${tags.length ? `${passing} of ${tags.length} tags take the series as it is` : 'no tags to check'}</h2>`,
+  );
+  out.push(
+    `<p class="meta">Series <code>${escape(series.base)}</code> (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of <code>${escape(report.url)}</code>.</p>`,
+  );
   for (const warning of report.warnings) out.push(`<p class="warn">${escape(warning)}</p>`);
   if (!tags.length) return out.join('\n');
   if (report.forward) {
     const [head = '', ...rest] = forwardSummary(report);
-    out.push(`<div class="forward"><h3 id="${escape(report.source)}-forward">The way forward</h3><p><b>${withCode(head)}</b> ${rest.map(withCode).join(' ')}</p>`, '<ul class="advice">');
-    for (const p of report.forward.patches) out.push(`<li><span class="kind k-${p.action}">${escape(p.action)}</span><b>${escape(number(p.patch))}</b> ${withCode(p.why)}</li>`);
+    out.push(
+      `<div class="forward"><h3 id="${escape(report.source)}-forward">The way forward</h3><p><b>${withCode(head)}</b> ${rest.map(withCode).join(' ')}</p>`,
+      '<ul class="advice">',
+    );
+    for (const p of report.forward.patches)
+      out.push(
+        `<li><span class="kind k-${p.action}">${escape(p.action)}</span><b>${escape(number(p.patch))}</b> ${withCode(p.why)}</li>`,
+      );
     out.push('</ul></div>');
   }
   if (report.advice?.length) {
     out.push(`<h3 id="${escape(report.source)}-next">What to do next</h3>`, '<ul class="advice">');
-    for (const a of report.advice) out.push(`<li><span class="kind k-${a.kind}">${escape(a.kind)}</span><b>${escape(number(a.patch))}</b> ${withCode(a.text)}</li>`);
+    for (const a of report.advice)
+      out.push(
+        `<li><span class="kind k-${a.kind}">${escape(a.kind)}</span><b>${escape(number(a.patch))}</b> ${withCode(a.text)}</li>`,
+      );
     out.push('</ul>');
   }
-  out.push('<h3>Each tag</h3>', '<table class="matrix">', `<thead><tr><th class="tag">tag</th>${series.patches.map((p) => `<th title="${escape(p)}">${escape(number(p))}</th>`).join('')}</tr></thead>`, '<tbody>');
-  for (const tag of tags) out.push(`<tr><th class="tag">${escape(tag.tag)}</th>${tag.patches.map(cellHtml).join('')}</tr>`);
+  out.push(
+    '<h3>Each tag</h3>',
+    '<table class="matrix">',
+    `<thead><tr><th class="tag">tag</th>${series.patches.map((p) => `<th title="${escape(p)}">${escape(number(p))}</th>`).join('')}</tr></thead>`,
+    '<tbody>',
+  );
+  for (const tag of tags)
+    out.push(`<tr><th class="tag">${escape(tag.tag)}</th>${tag.patches.map(cellHtml).join('')}</tr>`);
   out.push('</tbody>', '</table>');
-  out.push('<ul class="advice">', ...series.patches.map((p) => `<li><b>${escape(number(p))}</b> <code>${escape(p)}</code></li>`), '</ul>');
+  out.push(
+    '<ul class="advice">',
+    ...series.patches.map((p) => `<li><b>${escape(number(p))}</b> <code>${escape(p)}</code></li>`),
+    '</ul>',
+  );
   const details = series.patches.flatMap((name, i) => {
     const runs = runsOf(report, i);
     if (!runs.length) return [];
@@ -120,6 +144,10 @@ function source(report: CheckReport): string {
       }),
     ];
   });
-  if (details.length) out.push(`<h3 id="${escape(report.source)}-details">Details, at the first tag of each run of tags with the same verdict</h3>`, ...details);
+  if (details.length)
+    out.push(
+      `<h3 id="${escape(report.source)}-details">Details, at the first tag of each run of tags with the same verdict</h3>`,
+      ...details,
+    );
   return out.join('\n');
 }

@@ -36,7 +36,18 @@ export const MEANING: Record<PatchStatus, string> = {
   blocked: 'an earlier patch failed',
 };
 
-export const STATUS_ORDER: readonly PatchStatus[] = ['clean', 'offset', 'fuzz', '3way', 'moved', 'upstreamed', 'replaced', 'conflict', 'missing', 'blocked'];
+export const STATUS_ORDER: readonly PatchStatus[] = [
+  'clean',
+  'offset',
+  'fuzz',
+  '3way',
+  'moved',
+  'upstreamed',
+  'replaced',
+  'conflict',
+  'missing',
+  'blocked',
+];
 
 export function formatMarkdown(reports: readonly CheckReport[]): string {
   const out = ['# bro patches check', ''];
@@ -65,25 +76,45 @@ export function markdownCell(result: PatchResult): string {
 function source(report: CheckReport): string[] {
   const { series, tags } = report;
   const passing = tags.filter((t) => t.ok).length;
-  const out = [`## ${text(report.source)}: ${tags.length ? `${passing} of ${tags.length} tags take the series as it is` : 'no tags to check'}`, ''];
-  out.push(`Series ${code(series.base)} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${code(report.url)}.`, '');
+  const out = [
+    `## ${text(report.source)}: ${tags.length ? `${passing} of ${tags.length} tags take the series as it is` : 'no tags to check'}`,
+    '',
+  ];
+  out.push(
+    `Series ${code(series.base)} (${series.patches.length} patches) against ${tags.length} tag${tags.length === 1 ? '' : 's'} of ${code(report.url)}.`,
+    '',
+  );
   for (const warning of report.warnings) out.push(`> ⚠️ ${text(warning)}`, '');
   if (!tags.length) return out;
   if (report.forward) {
     const [head = '', ...rest] = forwardSummary(report);
     out.push('### The way forward', '', `**${adviceText(head)}** ${rest.map(adviceText).join(' ')}`, '');
     out.push('| patch | upgrade | why |', '| --- | --- | --- |');
-    out.push(...report.forward.patches.map((p) => `| **${number(p.patch)}** | ${p.action} | ${adviceText(p.why).replace(/\|/g, '\\|')} |`), '');
+    out.push(
+      ...report.forward.patches.map(
+        (p) => `| **${number(p.patch)}** | ${p.action} | ${adviceText(p.why).replace(/\|/g, '\\|')} |`,
+      ),
+      '',
+    );
   }
   if (report.advice?.length) {
-    out.push('### What to do next', '', ...report.advice.map((a) => `- **${number(a.patch)}** ${adviceText(a.text)}`), '');
+    out.push(
+      '### What to do next',
+      '',
+      ...report.advice.map((a) => `- **${number(a.patch)}** ${adviceText(a.text)}`),
+      '',
+    );
   }
 
-  out.push('### Each tag', '', `| tag | ${series.patches.map((p) => number(p)).join(' | ')} |`, `| --- | ${series.patches.map(() => ':---:').join(' | ')} |`);
+  out.push(
+    '### Each tag',
+    '',
+    `| tag | ${series.patches.map((p) => number(p)).join(' | ')} |`,
+    `| --- | ${series.patches.map(() => ':---:').join(' | ')} |`,
+  );
   for (const tag of tags) out.push(`| ${text(tag.tag)} | ${tag.patches.map(markdownCell).join(' | ')} |`);
   out.push('');
   out.push('Patches:', '', ...series.patches.map((p) => `- **${number(p)}** ${code(p)}`), '');
-
 
   const details = series.patches.flatMap((name, i) => {
     const runs = runsOf(report, i);
@@ -100,7 +131,8 @@ function source(report: CheckReport): string[] {
       }),
     ];
   });
-  if (details.length) out.push('### Details (at the first tag of each run of tags with the same verdict)', '', ...details);
+  if (details.length)
+    out.push('### Details (at the first tag of each run of tags with the same verdict)', '', ...details);
   return out;
 }
 

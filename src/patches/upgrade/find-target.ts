@@ -11,7 +11,13 @@ import { releaseTags, type Upstream } from '../open-upstream.js';
  * definition in `variants/<variant>`). Any other tag is refused (exit 2), and
  * the error names the newest tag the variant can go to.
  */
-export async function findTarget(trees: GitTrees, upstream: Upstream, variant: string, to: string, base: string): Promise<Target> {
+export async function findTarget(
+  trees: GitTrees,
+  upstream: Upstream,
+  variant: string,
+  to: string,
+  base: string,
+): Promise<Target> {
   const commit = upstream.tags.get(to);
   const refuse = async (why: string) => {
     const last = await lastTagWithVariant(trees, upstream, variant);
@@ -21,17 +27,26 @@ export async function findTarget(trees: GitTrees, upstream: Upstream, variant: s
         : `No release tag of ${upstream.shownUrl} has ${variant}: check the variant name.`,
     });
   };
-  if (!commit || !isReleaseVersion(to)) throw await refuse(commit ? 'is not a release tag (vX.Y.Z)' : `${upstream.shownUrl} has no such tag`);
-  if (compareVersions(to, base) < 0) throw await refuse(`is older than the series it would start from, patches/bottlerocket/${base}/`);
+  if (!commit || !isReleaseVersion(to))
+    throw await refuse(commit ? 'is not a release tag (vX.Y.Z)' : `${upstream.shownUrl} has no such tag`);
+  if (compareVersions(to, base) < 0)
+    throw await refuse(`is older than the series it would start from, patches/bottlerocket/${base}/`);
   const [hasModel, hasDir] = await trees.exists(upstream.mirror, variantPaths(commit, variant));
   if (!hasModel && !hasDir) throw await refuse(`upstream no longer ships ${variant} there`);
   return { tag: to, commit };
 }
 
-const variantPaths = (commit: string, variant: string) => [`${commit}:sources/models/src/${variant}`, `${commit}:variants/${variant}`];
+const variantPaths = (commit: string, variant: string) => [
+  `${commit}:sources/models/src/${variant}`,
+  `${commit}:variants/${variant}`,
+];
 
 /** The newest release tag whose tree has the variant, from one `git cat-file --batch-check` over every tag. */
-export async function lastTagWithVariant(trees: GitTrees, upstream: Upstream, variant: string): Promise<string | undefined> {
+export async function lastTagWithVariant(
+  trees: GitTrees,
+  upstream: Upstream,
+  variant: string,
+): Promise<string | undefined> {
   const tags = releaseTags(upstream).reverse();
   const found = await trees.exists(
     upstream.mirror,

@@ -29,13 +29,20 @@ export function oldInstanceConnect(patches: readonly string[]): { command?: stri
  * variables it compares with the EIC command and user (`[[ $var == value ]]`
  * in the test that sets EIC on), and the jq path each variable is read from.
  */
-export function readInstanceConnect(script: string, text: string, old: { command?: string; user?: string }): InstanceConnect | undefined {
+export function readInstanceConnect(
+  script: string,
+  text: string,
+  old: { command?: string; user?: string },
+): InstanceConnect | undefined {
   const test = text.split('\n').find((l) => l.includes('eic_run_authorized_keys') && /\[\[/.test(l));
   if (!test) return undefined;
   const start = text.indexOf(test);
   const end = text.indexOf('then', start);
   const block = text.slice(start, end < 0 ? undefined : end);
-  const comparisons = [...block.matchAll(/\$\{?(\w+)\}?\s*==\s*"?([^"\s\]]+)"?/g)].map((m) => ({ variable: m[1]!, value: m[2]! }));
+  const comparisons = [...block.matchAll(/\$\{?(\w+)\}?\s*==\s*"?([^"\s\]]+)"?/g)].map((m) => ({
+    variable: m[1]!,
+    value: m[2]!,
+  }));
   const entries: InstanceConnect['entries'] = [];
   for (const { variable, value } of comparisons) {
     const read = new RegExp(`${variable}=\\$\\(jq[^']*'([^']+)'`).exec(text)?.[1];
@@ -56,7 +63,10 @@ export function withInstanceConnect(json: Record<string, unknown>, eic: Instance
     let at = out;
     for (const part of path.slice(0, -1)) {
       const next = at[part];
-      at = (at[part] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {}) as Record<string, unknown>;
+      at = (at[part] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {}) as Record<
+        string,
+        unknown
+      >;
     }
     at[path[path.length - 1]!] = value;
   }

@@ -21,7 +21,8 @@ import type { SettingMove } from '../rebase/rebase-state.js';
  */
 
 export type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isTable = (v: unknown): v is Table =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 export interface Models {
   /** The old base with the old series. */
@@ -65,7 +66,12 @@ function shapeOf(type: ModelType | undefined): { list: boolean; struct: Struct }
 }
 
 /** Every key path under `settings` in a model, with its type. */
-function keysOf(type: ModelType, path: string, out: { key: string; type: ModelType }[] = [], seen = new Set<string>()): typeof out {
+function keysOf(
+  type: ModelType,
+  path: string,
+  out: { key: string; type: ModelType }[] = [],
+  seen = new Set<string>(),
+): typeof out {
   if (type.kind !== 'struct' || seen.has(type.name)) return out;
   for (const [name, field] of Object.entries(type.fields)) {
     const key = `${path}.${name}`;
@@ -82,7 +88,11 @@ function keysOf(type: ModelType, path: string, out: { key: string; type: ModelTy
  * lacks, both strings: `{name, username, password, auth}` finds
  * `{registry, username, password, auth, identitytoken}` with name → registry.
  */
-export function findEquivalent(ours: ModelType, upstream: ModelType, taken: ReadonlySet<string>): { key: string; fields: Record<string, string> } | undefined {
+export function findEquivalent(
+  ours: ModelType,
+  upstream: ModelType,
+  taken: ReadonlySet<string>,
+): { key: string; fields: Record<string, string> } | undefined {
   const mine = shapeOf(ours);
   if (!mine || Object.keys(mine.struct.fields).length < 2) return undefined;
   const isString = (t: ModelType | undefined) => t?.kind === 'scalar' && t.json === 'string';
@@ -101,7 +111,12 @@ export function findEquivalent(ours: ModelType, upstream: ModelType, taken: Read
   return undefined;
 }
 
-function equivalentMove(from: string, ours: ModelType | undefined, upstream: ModelType, taken: ReadonlySet<string>): Move | undefined {
+function equivalentMove(
+  from: string,
+  ours: ModelType | undefined,
+  upstream: ModelType,
+  taken: ReadonlySet<string>,
+): Move | undefined {
   const found = ours && findEquivalent(ours, upstream, taken);
   return found && { from, to: found.key, fields: found.fields };
 }
@@ -111,13 +126,21 @@ function equivalentMove(from: string, ours: ModelType | undefined, upstream: Mod
  * took one value and the new one takes a list of them (a node taint's
  * `value:Effect`), a list of that one; `listed` collects where.
  */
-function conform(value: unknown, old: ModelType | undefined, next: ModelType | undefined, at: string, listed: string[]): unknown {
+function conform(
+  value: unknown,
+  old: ModelType | undefined,
+  next: ModelType | undefined,
+  at: string,
+  listed: string[],
+): unknown {
   if (next?.kind === 'list' && old && old.kind !== 'list' && !Array.isArray(value)) {
     listed.push(at);
     return [value];
   }
   if (!isTable(value) || (next?.kind !== 'struct' && next?.kind !== 'map')) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conform(v, child(old, k), child(next, k), `${at}.${k}`, listed)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, conform(v, child(old, k), child(next, k), `${at}.${k}`, listed)]),
+  );
 }
 
 /** The keys of `value` that none of `types` knows, as paths. */
@@ -129,7 +152,13 @@ function unknownKeys(types: readonly (ModelType | undefined)[], value: unknown, 
     return items.length ? value.flatMap((v) => unknownKeys(items, v, path)) : [];
   }
   if (!isTable(value) || !known.some((t) => t.kind === 'struct' || t.kind === 'map')) return [];
-  return Object.entries(value).flatMap(([k, v]) => unknownKeys(known.map((t) => child(t, k)), v, `${path}.${k}`));
+  return Object.entries(value).flatMap(([k, v]) =>
+    unknownKeys(
+      known.map((t) => child(t, k)),
+      v,
+      `${path}.${k}`,
+    ),
+  );
 }
 
 function setAt(root: Table, key: string, value: unknown): void {
@@ -144,32 +173,50 @@ function setAt(root: Table, key: string, value: unknown): void {
 }
 
 function renameFields(value: unknown, fields: Record<string, string>): unknown {
-  const rename = (t: unknown) => (isTable(t) ? Object.fromEntries(Object.entries(t).map(([k, v]) => [fields[k] ?? k, v])) : t);
+  const rename = (t: unknown) =>
+    isTable(t) ? Object.fromEntries(Object.entries(t).map(([k, v]) => [fields[k] ?? k, v])) : t;
   return Array.isArray(value) ? value.map(rename) : rename(value);
 }
 
-export function migrateSettings(file: string, settings: Table, models: Models, tags: { from: string; to: string }, advised: readonly Move[] = []): Migration {
+export function migrateSettings(
+  file: string,
+  settings: Table,
+  models: Models,
+  tags: { from: string; to: string },
+  advised: readonly Move[] = [],
+): Migration {
   // Known at either base; anything else is a typo, refused before anything moves.
   const unknown = unknownKeys([models.old, models.next], settings, 'settings');
   if (unknown.length) {
-    throw new ConfigError(file, `${unknown.map((k) => `\`${k}\``).join(', ')}: unknown at both ${tags.from} (with its series) and ${tags.to}`, {
-      hint: 'Check the spelling against the model (sources/models/src in the tree), or remove the key.',
-    });
+    throw new ConfigError(
+      file,
+      `${unknown.map((k) => `\`${k}\``).join(', ')}: unknown at both ${tags.from} (with its series) and ${tags.to}`,
+      {
+        hint: 'Check the spelling against the model (sources/models/src in the tree), or remove the key.',
+      },
+    );
   }
   const out: Table = {};
   const migration: Migration = { settings: out, moved: [], carried: [], dropped: [], notes: [] };
   const taken = new Set<string>();
-  const walk = (value: Table, path: string, target: Table, types: { old?: ModelType; upstream?: ModelType; next?: ModelType }) => {
+  const walk = (
+    value: Table,
+    path: string,
+    target: Table,
+    types: { old?: ModelType; upstream?: ModelType; next?: ModelType },
+  ) => {
     for (const [key, v] of Object.entries(value)) {
       const at = `${path}.${key}`;
       const t = { old: child(types.old, key), upstream: child(types.upstream, key), next: child(types.next, key) };
       if (t.upstream) {
-        if (isTable(v) && !unknownKeys([t.upstream], v, at).length) target[key] = conform(v, t.old, t.upstream, at, listed);
+        if (isTable(v) && !unknownKeys([t.upstream], v, at).length)
+          target[key] = conform(v, t.old, t.upstream, at, listed);
         else if (isTable(v)) walk(v, at, (target[key] = isTable(target[key]) ? target[key] : {}), t);
         else target[key] = conform(v, t.old, t.upstream, at, listed);
         continue;
       }
-      const move = advised.find((m) => m.from === at && !taken.has(m.to)) ?? equivalentMove(at, t.old, models.upstream, taken);
+      const move =
+        advised.find((m) => m.from === at && !taken.has(m.to)) ?? equivalentMove(at, t.old, models.upstream, taken);
       if (move) {
         taken.add(move.to);
         migration.moved.push(move);
@@ -188,7 +235,9 @@ export function migrateSettings(file: string, settings: Table, models: Models, t
   const listed: string[] = [];
   walk(settings, 'settings', out, { old: models.old, upstream: models.upstream, next: models.next });
   if (listed.length) {
-    migration.notes.push(`${listed.join(', ')}: a list at ${tags.to} of what ${tags.from} took one of; written as a list of one.`);
+    migration.notes.push(
+      `${listed.join(', ')}: a list at ${tags.to} of what ${tags.from} took one of; written as a list of one.`,
+    );
   }
   return migration;
 }

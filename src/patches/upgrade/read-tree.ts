@@ -14,7 +14,8 @@ import { StepError } from '../../shared/errors.js';
 export const MODELS = 'sources/models';
 
 type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isTable = (v: unknown): v is Table =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /**
  * The admin container release the variant's defaults pull
@@ -40,14 +41,23 @@ export async function adminDefault(tree: string, variant: string): Promise<{ ver
     const metadata = isTable(data.metadata) ? data.metadata.settings : undefined;
     const source = admin(data.settings)?.source;
     const template = admin(metadata)?.source;
-    const image = typeof source === 'string' ? source : isTable(template) && typeof template.template === 'string' ? template.template : undefined;
+    const image =
+      typeof source === 'string'
+        ? source
+        : isTable(template) && typeof template.template === 'string'
+          ? template.template
+          : undefined;
     const version = image && /bottlerocket-admin:(v\d+\.\d+\.\d+)\s*$/.exec(image)?.[1];
     if (version) found = { version, file };
   }
   if (!found) {
-    throw new StepError('upgrade', `No default admin container source in the defaults of ${variant}: ${files.join(', ')}`, {
-      hint: 'Upstream names it in settings.host-containers.admin.source (or its metadata template); check the tag.',
-    });
+    throw new StepError(
+      'upgrade',
+      `No default admin container source in the defaults of ${variant}: ${files.join(', ')}`,
+      {
+        hint: 'Upstream names it in settings.host-containers.admin.source (or its metadata template); check the tag.',
+      },
+    );
   }
   return found;
 }

@@ -85,7 +85,11 @@ interface Tools {
 }
 
 /** The series to carry and, when the project already has one for `version`, that one. */
-async function seriesFor(project: Project, source: SourceName, version: string): Promise<{ from?: Series; existing?: Series }> {
+async function seriesFor(
+  project: Project,
+  source: SourceName,
+  version: string,
+): Promise<{ from?: Series; existing?: Series }> {
   const bases = (await project.listSeriesBases(source)).filter(isReleaseVersion).sort(compareVersions);
   const below = bases.filter((b) => compareVersions(b, version) < 0).pop();
   return {
@@ -101,10 +105,16 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
   const { project, git } = adapters;
   const variantPath = join(project.root, 'variants', `${input.variant}.toml`);
   await project.readVariant(input.variant);
-  const br = await openUpstream(adapters, tools.plumbing, 'bottlerocket', { variant: input.variant, fetch: input.fetch });
+  const br = await openUpstream(adapters, tools.plumbing, 'bottlerocket', {
+    variant: input.variant,
+    fetch: input.fetch,
+  });
   const bases = (await project.listSeriesBases('bottlerocket')).filter(isReleaseVersion).sort(compareVersions);
   const newest = bases.at(-1);
-  if (!newest) throw new UsageError('patches/bottlerocket/ has no series to upgrade', { hint: 'Create patches/bottlerocket/<version>/series first.' });
+  if (!newest)
+    throw new UsageError('patches/bottlerocket/ has no series to upgrade', {
+      hint: 'Create patches/bottlerocket/<version>/series first.',
+    });
   const onto = await findTarget(trees, br, input.variant, input.to, newest);
   const version = onto.tag.slice(1);
   const brSeries = await seriesFor(project, 'bottlerocket', version);
@@ -124,27 +134,56 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
   await trees.extract(brWorkspace.dir, onto.commit, [], [MODELS], upstreamTree);
   const admin = await adminDefault(upstreamTree, input.variant);
 
-  const adminUp = await openUpstream(adapters, tools.plumbing, 'admin-container', { variant: input.variant, fetch: input.fetch });
+  const adminUp = await openUpstream(adapters, tools.plumbing, 'admin-container', {
+    variant: input.variant,
+    fetch: input.fetch,
+  });
   const adminVersion = admin.version.slice(1);
   const adminSeries = await seriesFor(project, 'admin-container', adminVersion);
   // A release tag, or (v0.5.2 is untagged) the variant's own `ref` when upstream's VERSION there says so.
   const adminOnto = await findBase(adapters, adminUp, adminVersion).catch((error: unknown) => {
-    throw new StepError('upgrade', `The admin container ${admin.version} that ${admin.file} names at ${onto.tag} is no tag of ${adminUp.shownUrl}`, {
-      cause: error,
-      hint: `Set sources.admin-container.ref in variants/${input.variant}.toml to the commit of ${admin.version}, or check the mirror.`,
-    });
+    throw new StepError(
+      'upgrade',
+      `The admin container ${admin.version} that ${admin.file} names at ${onto.tag} is no tag of ${adminUp.shownUrl}`,
+      {
+        cause: error,
+        hint: `Set sources.admin-container.ref in variants/${input.variant}.toml to the commit of ${admin.version}, or check the mirror.`,
+      },
+    );
   });
   const adminRef = adminUp.tags.has(admin.version) ? admin.version : undefined;
 
-  const carry = async (source: SourceName, upstream: Upstream, found: { from?: Series; existing?: Series }, target: Target, newBase: string): Promise<SourceOutcome> => {
+  const carry = async (
+    source: SourceName,
+    upstream: Upstream,
+    found: { from?: Series; existing?: Series },
+    target: Target,
+    newBase: string,
+  ): Promise<SourceOutcome> => {
     const dir = `patches/${source}/${newBase}`;
     if (found.existing) return { source, from: found.from?.base ?? newBase, to: newBase, dir, status: 'kept' };
     const series = found.from;
     if (!series) {
-      throw new StepError('upgrade', `patches/${source}/ has no series older than ${newBase} to carry`, { hint: `Create patches/${source}/${newBase}/ by hand.` });
+      throw new StepError('upgrade', `patches/${source}/ has no series older than ${newBase} to carry`, {
+        hint: `Create patches/${source}/${newBase}/ by hand.`,
+      });
     }
     const base = await findBase(adapters, upstream, series.base);
-    const result = await rebaseSource(tools, { source, upstream, series, base, onto: target, newBase, root: input.root, state, statePath, restart: input.restart, rerun: input.rerun, project: stagedProject, staging });
+    const result = await rebaseSource(tools, {
+      source,
+      upstream,
+      series,
+      base,
+      onto: target,
+      newBase,
+      root: input.root,
+      state,
+      statePath,
+      restart: input.restart,
+      rerun: input.rerun,
+      project: stagedProject,
+      staging,
+    });
     return { source, from: series.base, to: newBase, dir, status: 'written', result: { ...result, shownDir: dir } };
   };
   const sources = [
@@ -171,15 +210,23 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
     const nextTree = join(input.root, 'trees', 'next');
     await trees.extract(brWorkspace.dir, from.commit, await seriesFiles(brFrom, 'old'), [MODELS], oldTree);
     await trees.extract(brWorkspace.dir, onto.commit, await seriesFiles(newSeries, 'next'), [MODELS], nextTree);
-    const [oldModel, upModel, nextModel] = await Promise.all([oldTree, upstreamTree, nextTree].map((t) => loadVariantModel(t, input.variant)));
-    const startScript = (await trees.grep(adminUp.mirror, adminOnto.commit, 'eic_run_authorized_keys')).find((f) => f.endsWith('.sh'));
+    const [oldModel, upModel, nextModel] = await Promise.all(
+      [oldTree, upstreamTree, nextTree].map((t) => loadVariantModel(t, input.variant)),
+    );
+    const startScript = (await trees.grep(adminUp.mirror, adminOnto.commit, 'eic_run_authorized_keys')).find((f) =>
+      f.endsWith('.sh'),
+    );
     userData = await migrateUserData({
       ...input.userData,
       models: { old: oldModel!.settings, upstream: upModel!.settings, next: nextModel!.settings },
       tags: { from: from.tag, to: onto.tag },
-      advised: sources.flatMap((s) => s.result?.dropped.flatMap((d) => (d.settings ?? []).map((m) => ({ ...m, patch: d.name }))) ?? []),
+      advised: sources.flatMap(
+        (s) => s.result?.dropped.flatMap((d) => (d.settings ?? []).map((m) => ({ ...m, patch: d.name }))) ?? [],
+      ),
       adminFrom: (adminSeries.from ?? adminSeries.existing)?.patches.map((p) => p.content) ?? [],
-      startScript: startScript ? { path: startScript, text: (await git.showFile(adminUp.mirror, adminOnto.commit, startScript)) ?? '' } : undefined,
+      startScript: startScript
+        ? { path: startScript, text: (await git.showFile(adminUp.mirror, adminOnto.commit, startScript)) ?? '' }
+        : undefined,
       adminTag: admin.version,
       redactor: adapters.redactor,
       trees,
@@ -209,11 +256,18 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
   };
 }
 
-const pick = <T extends object, K extends keyof T>(object: T, key: K): Pick<T, K> => ({ [key]: object[key] }) as Pick<T, K>;
+const pick = <T extends object, K extends keyof T>(object: T, key: K): Pick<T, K> =>
+  ({ [key]: object[key] }) as Pick<T, K>;
 
 /** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
 async function ensureCheckout(adapters: Adapters, mirror: string, dir: string): Promise<void> {
-  if (await stat(join(dir, '.git')).then(() => true, () => false)) return;
+  if (
+    await stat(join(dir, '.git')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   await mkdir(dirname(dir), { recursive: true });
   await createByRename(dir, (tmp) => adapters.git.cloneShared(mirror, tmp));
 }
@@ -252,22 +306,38 @@ async function rebaseSource(tools: Tools, input: RebaseSourceInput): Promise<Ref
   });
 
   const prior = input.state.sources[input.source];
-  const same = prior && prior.from === input.series.base && prior.digest === input.series.digest && prior.onto.commit === input.onto.commit && prior.newBase === input.newBase;
+  const same =
+    prior &&
+    prior.from === input.series.base &&
+    prior.digest === input.series.digest &&
+    prior.onto.commit === input.onto.commit &&
+    prior.newBase === input.newBase;
   const stopped = await plumbing.amProgress(workspace.dir);
   const deps = { git, plumbing, project: input.project };
   let result: RefreshResult;
   if (same && prior.status !== 'started' && !input.restart) {
     if (stopped) {
       const conflicted = (await plumbing.conflicted(workspace.dir)).map((c) => c.path);
-      throw new StepError('upgrade', `The ${input.source} rebase is still stopped at patch ${stopped.next} of ${stopped.last} in ${workspace.dir}`, {
-        hint: `${conflicted.length ? `Resolve ${conflicted.join(', ')} and \`git add\` it there, then run` : 'Run'} \`git am --continue\` there (or \`git am --skip\` to drop the patch), then \`${input.rerun}\` again; or add --restart to start over.`,
-      });
+      throw new StepError(
+        'upgrade',
+        `The ${input.source} rebase is still stopped at patch ${stopped.next} of ${stopped.last} in ${workspace.dir}`,
+        {
+          hint: `${conflicted.length ? `Resolve ${conflicted.join(', ')} and \`git add\` it there, then run` : 'Run'} \`git am --continue\` there (or \`git am --skip\` to drop the patch), then \`${input.rerun}\` again; or add --restart to start over.`,
+        },
+      );
     }
     result = await refreshSeries(deps, workspace, await readRebaseState(workspace, input.source));
   } else {
-    if (!input.restart && !(prior?.status === 'started')) await refuseChanged(tools, workspace, input, stopped !== undefined);
+    if (!input.restart && !(prior?.status === 'started'))
+      await refuseChanged(tools, workspace, input, stopped !== undefined);
     const record = async (status: 'started' | 'stopped' | 'done') => {
-      input.state.sources[input.source] = { from: input.series.base, digest: input.series.digest, onto: input.onto, newBase: input.newBase, status };
+      input.state.sources[input.source] = {
+        from: input.series.base,
+        digest: input.series.digest,
+        onto: input.onto,
+        newBase: input.newBase,
+        status,
+      };
       await writeUpgradeState(input.statePath, input.state);
     };
     await record('started');
@@ -297,19 +367,35 @@ async function rebaseSource(tools: Tools, input: RebaseSourceInput): Promise<Ref
  * commits neither upstream nor bro made) from another rebase than this one
  * is not thrown away in silence, as the build refuses to.
  */
-async function refuseChanged(tools: Tools, workspace: RebaseWorkspace, input: RebaseSourceInput, stopped: boolean): Promise<void> {
+async function refuseChanged(
+  tools: Tools,
+  workspace: RebaseWorkspace,
+  input: RebaseSourceInput,
+  stopped: boolean,
+): Promise<void> {
   const { git } = tools.adapters;
   // A checkout never checked out (cloned with --no-checkout, no index yet) has nothing of anyone's.
-  if (!(await stat(join(workspace.dir, '.git', 'index')).then(() => true, () => false))) return;
+  if (
+    !(await stat(join(workspace.dir, '.git', 'index')).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   const work = [
     ...(stopped ? ['a `git am` stopped at a conflict'] : []),
     ...(await git.status(workspace.dir)).slice(0, 10).map((line) => `changed: ${line.slice(3)}`),
-    ...(await git.foreignCommits(workspace.dir, input.onto.commit)).slice(0, 10).map((c) => `commit not made by bro: ${c}`),
+    ...(await git.foreignCommits(workspace.dir, input.onto.commit))
+      .slice(0, 10)
+      .map((c) => `commit not made by bro: ${c}`),
   ];
   if (!work.length) return;
-  throw new UsageError(`${workspace.dir} has work from another rebase than this upgrade's:\n${work.map((w) => `  ${w}`).join('\n')}`, {
-    hint: `Finish or keep that work elsewhere, or add --restart to throw it away: \`${input.rerun} --restart\`.`,
-  });
+  throw new UsageError(
+    `${workspace.dir} has work from another rebase than this upgrade's:\n${work.map((w) => `  ${w}`).join('\n')}`,
+    {
+      hint: `Finish or keep that work elsewhere, or add --restart to throw it away: \`${input.rerun} --restart\`.`,
+    },
+  );
 }
 
 /** The resolutions rerere recorded (entries with a postimage), copied for the project. */
@@ -319,7 +405,8 @@ async function stageResolutions(rrCache: string, dest: string): Promise<void> {
     const files = await readdir(join(rrCache, entry)).catch(() => [] as string[]);
     if (!files.includes('postimage')) continue;
     await mkdir(join(dest, entry), { recursive: true });
-    for (const file of ['preimage', 'postimage']) if (files.includes(file)) await cp(join(rrCache, entry, file), join(dest, entry, file));
+    for (const file of ['preimage', 'postimage'])
+      if (files.includes(file)) await cp(join(rrCache, entry, file), join(dest, entry, file));
   }
 }
 

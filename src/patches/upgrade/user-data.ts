@@ -42,13 +42,16 @@ export interface UserDataInput {
   scratch: string;
 }
 
-const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isTable = (v: unknown): v is Table =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** Reads and checks user data before anything else happens: a parse error is exit 2, naming the file. */
 export function readUserData(file: string, text: string): Table {
   const data = parseUserData(file, text);
   if (!isTable(data.settings)) {
-    throw new ConfigError(file, 'has no [settings] table', { hint: 'User data is a TOML document whose settings live under [settings…] tables.' });
+    throw new ConfigError(file, 'has no [settings] table', {
+      hint: 'User data is a TOML document whose settings live under [settings…] tables.',
+    });
   }
   return data;
 }
@@ -96,7 +99,9 @@ function switchOnInstanceConnect(migration: Migration, input: UserDataInput): vo
   if (!isTable(admin) || !old.command) return;
   const eic = input.startScript && readInstanceConnect(input.startScript.path, input.startScript.text, old);
   if (!eic) {
-    migration.notes.push(`EC2 Instance Connect: the admin container ${input.adminTag} has no start script that reads it from user data; it is not switched on.`);
+    migration.notes.push(
+      `EC2 Instance Connect: the admin container ${input.adminTag} has no start script that reads it from user data; it is not switched on.`,
+    );
     return;
   }
   let json: Record<string, unknown> = {};
@@ -105,7 +110,9 @@ function switchOnInstanceConnect(migration: Migration, input: UserDataInput): vo
       const parsed: unknown = JSON.parse(Buffer.from(admin['user-data'], 'base64').toString('utf8'));
       if (isTable(parsed)) json = parsed;
     } catch {
-      migration.notes.push('EC2 Instance Connect: settings.host-containers.admin.user-data is not base64 of JSON; left as it was, not switched on.');
+      migration.notes.push(
+        'EC2 Instance Connect: settings.host-containers.admin.user-data is not base64 of JSON; left as it was, not switched on.',
+      );
       return;
     }
   }
