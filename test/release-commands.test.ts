@@ -245,9 +245,9 @@ describe('records in the state file are parsed, not trusted', () => {
   };
 
   beforeEach(async () => {
-    await addBuilds(model, w.work, 3);
+    await addBuilds(world, w.work, 3);
     expect((await promote('1.0.4-hc1')).code).toBe(0);
-    model.calls.length = 0;
+    world.calls.length = 0;
   });
 
   it('a channel record with a wrong shape: promote and prune refuse it (exit 2), naming the file, the record and the field', async () => {
