@@ -75,6 +75,18 @@ export function commitAll(dir: string, message: string): string {
 
 export const ADMIN_SOURCE_TEMPLATE = '{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:v0.5.2';
 
+/** The admin host container's defaults as upstream writes them, its image at admin container `version`. */
+export const adminContainerDefaults = (version: string) =>
+  [
+    '[settings.host-containers.admin]',
+    'enabled = false',
+    'superpowered = true',
+    '',
+    '[metadata.settings.host-containers.admin.source]',
+    'setting-generator = "schnauzer settings.host-containers.admin.source"',
+    `template = "{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:${version}"`,
+  ].join('\n');
+
 /** Files of a Bottlerocket-like tree at `version` (written from scratch, upstream's layout). */
 export function bottlerocketFiles(version: string): Record<string, string> {
   return {
@@ -82,13 +94,7 @@ export function bottlerocketFiles(version: string): Record<string, string> {
     'Makefile.toml': '[config]\nskip_core_tasks = true\n\n[tasks.default]\nalias = "build"\n',
     '.gitignore': '/build\n**/target/\n/.cargo\n/Infra.toml\n',
     'sources/models/defaults.toml': [
-      '[settings.host-containers.admin]',
-      'enabled = false',
-      'superpowered = true',
-      '',
-      '[metadata.settings.host-containers.admin.source]',
-      'setting-generator = "schnauzer settings.host-containers.admin.source"',
-      `template = "${ADMIN_SOURCE_TEMPLATE}"`,
+      adminContainerDefaults('v0.5.2'),
       '',
       '[settings.host-containers.control]',
       'enabled = true',

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
+  adminContainerDefaults,
   commitAll,
   git,
   initRepo,
@@ -99,16 +100,7 @@ const REGISTRY = lines(
   '}',
 );
 
-const adminDefaults = (version: string) =>
-  lines(
-    '[settings.host-containers.admin]',
-    'enabled = false',
-    'superpowered = true',
-    '',
-    '[metadata.settings.host-containers.admin.source]',
-    'setting-generator = "schnauzer settings.host-containers.admin.source"',
-    `template = "{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:${version}"`,
-  );
+const adminDefaults = (version: string) => lines(adminContainerDefaults(version));
 
 const MODEL_DIR = 'sources/models/src/aws-k8s-1.15';
 
