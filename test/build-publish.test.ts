@@ -13,6 +13,7 @@ import {
   type BuildWorld,
 } from './helpers/build-world.js';
 import type { FakeTools } from './helpers/fake-tools.js';
+import { BUILDSYS_ARGS } from './helpers/git-fixtures.js';
 import { awsError, REGISTRY_PASSWORD } from './helpers/aws-world.js';
 
 let s: BuildWorld;
@@ -36,15 +37,10 @@ describe('bro build (fake cargo, docker and make on PATH, mocked AWS)', () => {
     const calls = s.tools.calls();
     const cargo = calls.filter((c) => c.tool === 'cargo');
     expect(cargo.map((c) => c.argv)).toEqual([
-      ['make', '-e', 'BUILDSYS_VARIANT=aws-k8s-1.18', '-e', 'BUILDSYS_ARCH=x86_64', '-e', 'BUILDSYS_VERSION_BUILD=hc1'],
+      ['make', ...BUILDSYS_ARGS],
       [
         'make',
-        '-e',
-        'BUILDSYS_VARIANT=aws-k8s-1.18',
-        '-e',
-        'BUILDSYS_ARCH=x86_64',
-        '-e',
-        'BUILDSYS_VERSION_BUILD=hc1',
+        ...BUILDSYS_ARGS,
         '-e',
         `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
         '-e',

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, BRO_BIN, broArgv } from './helpers/cli.js';
-import { git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
+import { BUILDSYS_ARGS, git, makeWorld, removeDir, REPO_ROOT } from './helpers/git-fixtures.js';
 import { sealedEnv } from './helpers/env.js';
 
 const dirs: string[] = [];
@@ -42,25 +42,11 @@ describe('bro build --dry-run', () => {
     expect(plan.sources.bottlerocket.commit).toBe(s.upstream.tags['v1.0.4']);
     const cargo = plan.commands.filter((c: { argv: string[] }) => c.argv[0] === 'cargo');
     expect(cargo.map((c: { argv: string[] }) => c.argv)).toEqual([
+      ['cargo', 'make', ...BUILDSYS_ARGS],
       [
         'cargo',
         'make',
-        '-e',
-        'BUILDSYS_VARIANT=aws-k8s-1.18',
-        '-e',
-        'BUILDSYS_ARCH=x86_64',
-        '-e',
-        'BUILDSYS_VERSION_BUILD=hc1',
-      ],
-      [
-        'cargo',
-        'make',
-        '-e',
-        'BUILDSYS_VARIANT=aws-k8s-1.18',
-        '-e',
-        'BUILDSYS_ARCH=x86_64',
-        '-e',
-        'BUILDSYS_VERSION_BUILD=hc1',
+        ...BUILDSYS_ARGS,
         '-e',
         `PUBLISH_INFRA_CONFIG_PATH=${join(s.br, 'Infra.toml')}`,
         '-e',

@@ -18,7 +18,14 @@ import {
   writeFiles,
   writeSeries,
 } from './helpers/git-fixtures.js';
-import { FILES, makePatchedUpstream, makeSeriesProject, type PatchedUpstream } from './helpers/patch-fixtures.js';
+import {
+  baseFiles,
+  FILES,
+  makePatchedUpstream,
+  makeSeriesProject,
+  RELEASES_AFTER_BASE,
+  type PatchedUpstream,
+} from './helpers/patch-fixtures.js';
 import { PATH, sealedEnv } from './helpers/env.js';
 
 let upstream: PatchedUpstream;
@@ -65,15 +72,7 @@ describe('bro patches check: one status per patch, per tag', () => {
   it('applies the patches in sequence: 0006 changes lines that 0002 adds, and is clean on top of it', async () => {
     // `git apply --check 0002 0006` would check 0006 against the tag alone, where its lines are not.
     const at = await statuses('v1.0.0');
-    expect(Object.values(at).map((p) => p.status)).toEqual([
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-    ]);
+    expect(Object.values(at).map((p) => p.status)).toEqual(Array(7).fill('clean'));
   });
 
   it('(b) a conflict names the file, the hunk, the lines expected and what upstream has there now', async () => {
@@ -81,14 +80,8 @@ describe('bro patches check: one status per patch, per tag', () => {
     expect(at['0002']!.status).toBe('conflict');
     const [conflict] = at['0002']!.conflicts!;
     expect(conflict).toMatchObject({ file: FILES.kubelet, hunk: 1, hunks: 1, line: 10 });
-    expect(conflict!.expected).toEqual([
-      'hairpinMode: hairpin-veth',
-      'cgroupDriver: systemd',
-      'runtimeRequestTimeout: 15m',
-      'serializeImagePulls: false',
-      'serverTLSBootstrap: true',
-      'configMapAndSecretChangeDetectionStrategy: Cache',
-    ]);
+    // Lines 10-15 of the kubelet template at v1.0.0, which 0002 edits.
+    expect(conflict!.expected).toEqual(baseFiles()[FILES.kubelet]!.split('\n').slice(9, 15));
     expect(conflict!.found!.line).toBe(10);
     expect(conflict!.found!.lines).toContain('containerLogMaxSize: 10Mi');
     expect(conflict!.found!.lines).toContain('runtimeRequestTimeout: 15m');
@@ -191,19 +184,7 @@ describe('bro patches check: one status per patch, per tag', () => {
     const result = await check();
     expect(result.code).toBe(1);
     const rows = result.stdout.split('\n').filter((l) => /^v\d/.test(l));
-    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual([
-      'v1.0.1',
-      'v1.0.2',
-      'v1.0.3',
-      'v1.0.4',
-      'v1.0.5',
-      'v1.0.6',
-      'v1.0.7',
-      'v1.0.8',
-      'v1.0.9',
-      'v1.0.10',
-      'v1.1.0',
-    ]);
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual([...RELEASES_AFTER_BASE]);
     expect(rows[1]!.split(/\s+/)).toEqual([
       'v1.0.2',
       'clean',
@@ -312,15 +293,7 @@ describe('bro patches check: one status per patch, per tag', () => {
     );
     // The check did apply the series (a three-way merge even writes merged blobs)...
     const doc = JSON.parse(result.stdout) as CheckReport;
-    expect(doc.tags[0]!.patches.map((p) => p.status)).toEqual([
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      'clean',
-      '3way',
-    ]);
+    expect(doc.tags[0]!.patches.map((p) => p.status)).toEqual([...Array(6).fill('clean'), '3way']);
     // ...and not one object of it went into the mirror.
     expect(objects()).toBe(before);
   });

@@ -4,7 +4,7 @@ export { buildStages, checkSelection, previewStages, runPipeline } from './pipel
 export { formatPlan, makePlan, PLAN_NEEDS } from './plan.js';
 export type { CheckResult } from './preflight/checks.js';
 export { failedMustHaves, formatChecks, preflightError, preflightOf } from './preflight/preflight.js';
-export { chooseRenderer } from './renderer.js';
+export { rendererFor } from './renderer.js';
 export type { RendererChoice } from './renderer.js';
 export { createStateStore, digestOf, readRecord, readRecords, recordKind, stepRecord, writeRecord } from './state.js';
 export type { PublishContext } from './step.js';

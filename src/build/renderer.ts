@@ -26,6 +26,12 @@ export function chooseRenderer({ ci, silent, isTTY, columns, env }: RendererInpu
   return 'default';
 }
 
+/** The choice for a task list written to `stderr`, by what that stream says of itself. */
+export function rendererFor(stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv, ci: boolean): RendererChoice {
+  const { isTTY, columns } = stderr as NodeJS.WriteStream;
+  return chooseRenderer({ ci, silent: false, isTTY: Boolean(isTTY), columns, env });
+}
+
 /**
  * listr2 options for a choice. Output goes to stderr, so stdout carries only results (plans, JSON).
  * The interactive renderer colours as listr2 decides (it honours NO_COLOR and FORCE_COLOR); the

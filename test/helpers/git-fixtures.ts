@@ -75,6 +75,16 @@ export function commitAll(dir: string, message: string): string {
 
 export const ADMIN_SOURCE_TEMPLATE = '{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:v0.5.2';
 
+/** The variables every `cargo make` of the fixture's build (aws-k8s-1.18, x86_64, 1.0.4-hc1) gets, as Makefile.toml takes them. */
+export const BUILDSYS_ARGS = [
+  '-e',
+  'BUILDSYS_VARIANT=aws-k8s-1.18',
+  '-e',
+  'BUILDSYS_ARCH=x86_64',
+  '-e',
+  'BUILDSYS_VERSION_BUILD=hc1',
+] as const;
+
 /** The admin host container's defaults as upstream writes them, its image at admin container `version`. */
 export const adminContainerDefaults = (version: string) =>
   [

@@ -289,6 +289,21 @@ function release(repo: string, tag: string, ...changes: Record<string, string | 
   return commits;
 }
 
+/** The release tags `makePatchedUpstream` makes after its base v1.0.0, in version order. */
+export const RELEASES_AFTER_BASE = [
+  'v1.0.1',
+  'v1.0.2',
+  'v1.0.3',
+  'v1.0.4',
+  'v1.0.5',
+  'v1.0.6',
+  'v1.0.7',
+  'v1.0.8',
+  'v1.0.9',
+  'v1.0.10',
+  'v1.1.0',
+] as const;
+
 export function makePatchedUpstream(root = tempDir('bro-patches-upstream-')): PatchedUpstream {
   const repo = initRepo(join(root, 'bottlerocket'));
   const files = baseFiles();

@@ -180,19 +180,13 @@ describe.skipIf(skipsUpstream())('the verify step refuses a broken patch on the 
   let patched: string;
   let last: string;
 
+  const dryRun = (work: string) => world.bro('build', VARIANT, '--version', VERSION, '--dry-run', '--work-dir', work);
+
   beforeAll(async () => {
     if ('skip' in UPSTREAM) return;
     world = makeWorld(UPSTREAM);
     // A patched checkout to write the broken patches against.
-    const r = await world.bro(
-      'build',
-      VARIANT,
-      '--version',
-      VERSION,
-      '--dry-run',
-      '--work-dir',
-      join(world.root, 'work'),
-    );
+    const r = await dryRun(join(world.root, 'work'));
     expect(r.code, r.stderr).toBe(0);
     patched = join(world.root, 'patched');
     gitIn(world, world.root, 'clone', '--quiet', join(world.root, 'work', 'bottlerocket'), patched);
@@ -217,15 +211,7 @@ describe.skipIf(skipsUpstream())('the verify step refuses a broken patch on the 
     writeFileSync(join(dir, file), `${patch}\n`);
     writeFileSync(join(dir, 'series'), `${original.trimEnd()}\n${file}\n`);
     try {
-      return await world.bro(
-        'build',
-        VARIANT,
-        '--version',
-        VERSION,
-        '--dry-run',
-        '--work-dir',
-        mkdtempSync(join(world.root, 'w-')),
-      );
+      return await dryRun(mkdtempSync(join(world.root, 'w-')));
     } finally {
       // The series is checked for unlisted patch files: put the directory back as it was.
       writeFileSync(join(dir, 'series'), original);

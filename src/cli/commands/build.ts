@@ -14,7 +14,7 @@ import { buildStages, checkSelection, runPipeline } from '../../build/index.js';
 import { formatPlan, makePlan, PLAN_NEEDS, requireOutputs } from '../../build/index.js';
 import type { CheckResult } from '../../build/index.js';
 import { formatChecks, preflightError, preflightOf } from '../../build/index.js';
-import { chooseRenderer, type RendererChoice } from '../../build/index.js';
+import { rendererFor, type RendererChoice } from '../../build/index.js';
 import { createStateStore } from '../../build/index.js';
 import { readManifest } from '../../build/index.js';
 import { droppedFromShare } from '../../build/index.js';
@@ -190,15 +190,7 @@ export async function withWorkspace<T>(
 }
 
 export async function runBuild(options: RunBuildOptions, io: Io): Promise<void> {
-  const renderer =
-    options.renderer ??
-    chooseRenderer({
-      ci: options.ci,
-      silent: false,
-      isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
-      columns: (io.stderr as NodeJS.WriteStream).columns,
-      env: io.env,
-    });
+  const renderer = options.renderer ?? rendererFor(io.stderr, io.env, options.ci);
   const {
     result: { checks, produced },
     ctx,

@@ -10,7 +10,7 @@ import { parseUserData, previewNode, registerSecrets } from '../../preview/index
 import { osRelease } from '../../preview/index.js';
 import { formatPreview, problems } from '../../preview/index.js';
 import { loadVariantTree } from '../../preview/index.js';
-import { chooseRenderer, type RendererChoice } from '../../build/index.js';
+import { rendererFor, type RendererChoice } from '../../build/index.js';
 import { withWorkspace } from './build.js';
 
 export interface PreviewOptions extends CommonOptions {
@@ -51,15 +51,7 @@ export async function runPreview(options: PreviewOptions, io: Io): Promise<void>
       });
     }),
   );
-  const renderer =
-    options.renderer ??
-    chooseRenderer({
-      ci: options.ci,
-      silent: false,
-      isTTY: Boolean((io.stderr as NodeJS.WriteStream).isTTY),
-      columns: (io.stderr as NodeJS.WriteStream).columns,
-      env: io.env,
-    });
+  const renderer = options.renderer ?? rendererFor(io.stderr, io.env, options.ci);
   if (options.out) await prepareDir('--out', options.out, 0o700);
   const buildOptions = { ...options, dryRun: true, keepFailed: false };
   // The checkout is read while the workspace is still locked: a build started meanwhile cannot reset it.
