@@ -253,7 +253,7 @@ describe('records in the state file are parsed, not trusted', () => {
   it('a channel record with a wrong shape: promote and prune refuse it (exit 2), naming the file, the record and the field', async () => {
     corrupt('channel:stable:us-west-1', (c) => ((c.to as Record<string, unknown>).imageId = 42));
     refused(await promote('1.0.4-hc2'), 'channel:stable:us-west-1', 'to.imageId');
-    refused(await prune(['--keep', '1']), 'channel:stable:us-west-1', 'to.imageId');
+    refused(await prune(['--keep', '1', '--yes']), 'channel:stable:us-west-1', 'to.imageId');
     expect(writes()).toEqual([]);
     expect(channel('us-west-1').version).toBe('1.0.4-hc1');
   });

@@ -253,7 +253,7 @@ export function networkProblem(error: unknown): string | undefined {
 }
 
 /** Whether an SDK error is the service exception `name` (`ImageNotFoundException`…). */
-export function isAwsError(error: unknown, name: string): boolean {
+export function isAwsError(error: unknown, name: string): error is Error {
   return error instanceof Error && error.name === name;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -72,6 +72,13 @@ export async function createByRename(dir: string, make: (tmp: string) => Promise
     await rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** Whether anything is at `path` (a file, a directory, a link to one). */
+export const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** What `createByRename` names its temporary directory: `<dir>.partial-<pid>-<random>`. */
 export const PARTIAL = '.partial-';

@@ -1,4 +1,4 @@
-import { InterruptedError, RESTORED } from '../shared/errors.js';
+import { BroError, InterruptedError, RESTORED } from '../shared/errors.js';
 import type { Runner } from './runner.js';
 
 /**
@@ -17,14 +17,16 @@ export interface Rollback {
   add(description: string, undo: () => Promise<void>): () => void;
   /**
    * Runs `work` with the signal handlers installed; on any error the undos run before it is rethrown.
-   * `lost`, asked when the work failed: whether what the undos would restore is no longer this run's.
+   * `lost`, asked when the work ends, whatever way: whether the run's ground is no longer its own (its
+   * owner, the workspace lock, has then called `abandon` with the reason). An abandoned run fails,
+   * even when its work finished: what it did was not recorded.
    */
   run<T>(runner: Pick<Runner, 'killAll'>, work: () => Promise<T>, lost?: () => boolean): Promise<T>;
   /**
    * Stops the run for `reason` as a signal would (the signal aborts, the children are stopped), but
    * drops the undos: the run's ground now belongs to someone else (another bro took the workspace over).
    */
-  abandon(reason: Error): void;
+  abandon(reason: BroError): void;
 }
 
 export const ROLLBACK_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -34,7 +36,13 @@ export function createRollback(): Rollback {
   const undos = new Map<number, { description: string; undo: () => Promise<void> }>();
   let next = 0;
   let running: Pick<Runner, 'killAll'> | undefined;
-  let abandoned: Error | undefined;
+  let abandoned: BroError | undefined;
+  /** The error an abandoned run ends with: the reason, with what the work threw (if anything else) as its cause. */
+  const abandonment = (lost: () => boolean, cause?: unknown): BroError | undefined => {
+    if (!lost() && !abandoned) return undefined;
+    const reason = abandoned ?? new BroError('Another process took over what this run was working on.');
+    return new BroError(reason.message, { hint: reason.hint, cause: cause === reason ? undefined : cause });
+  };
   const rollBack = async (): Promise<string[]> => {
     const notes: string[] = [];
     for (const id of [...undos.keys()].reverse()) {
@@ -74,12 +82,14 @@ export function createRollback(): Rollback {
         runner.killAll(signal);
       };
       for (const s of ROLLBACK_SIGNALS) process.on(s, handler);
+      let result: Awaited<ReturnType<typeof work>>;
       try {
-        return await work();
+        result = await work();
       } catch (error) {
-        if (lost() || abandoned) {
+        const gone = abandonment(lost, error);
+        if (gone) {
           undos.clear();
-          throw abandoned ? Object.assign(abandoned, { cause: error }) : error;
+          throw gone;
         }
         const notes = await rollBack();
         const interrupted = abort.signal.reason as InterruptedError | undefined;
@@ -89,6 +99,9 @@ export function createRollback(): Rollback {
         running = undefined;
         for (const s of ROLLBACK_SIGNALS) process.off(s, handler);
       }
+      const gone = abandonment(lost);
+      if (gone) throw gone;
+      return result;
     },
   };
 }

@@ -39,5 +39,5 @@ export async function recordedChannels(state: StateStore): Promise<Record<string
   return channels;
 }
 
-/** State records that are not steps (grants, releases, channels, prunes): the manifest's step list leaves them out. */
-export const isBookkeeping = (id: string) => /^(grants|release|channel|prune):/.test(id);
+/** State records that are not steps (grants, build tags, releases, channels, prunes): the manifest's step list leaves them out. */
+export const isBookkeeping = (id: string) => /^((grants|release|channel|prune):|build-tags$)/.test(id);

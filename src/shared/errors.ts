@@ -114,11 +114,12 @@ export function formatError(error: unknown, debug: boolean): string {
   }
   for (const note of (error as { [RESTORED]?: string[] } | undefined)?.[RESTORED] ?? []) lines.push(`  ↺ ${note}`);
   if (debug) {
-    let current: unknown = error;
-    while (current) {
+    const seen = new Set<unknown>();
+    for (let current: unknown = error; current && !seen.has(current);) {
+      seen.add(current);
       lines.push(current instanceof Error && current.stack ? current.stack : String(current));
       current = current instanceof Error ? current.cause : undefined;
-      if (current) lines.push('Caused by:');
+      if (current && !seen.has(current)) lines.push('Caused by:');
     }
   } else if (error instanceof Error && error.cause instanceof Error && error instanceof BroError) {
     // Said once: a message that already quotes its cause (or the program's reason in it) needs no cause line.

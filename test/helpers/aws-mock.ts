@@ -21,6 +21,7 @@ const SERVICES: Record<Service, { sdk: Sdk; client: unknown; exception: unknown 
 
 type GetClient = () => { config: { region: unknown } };
 type Stub = {
+  onAnyCommand(): { rejects(error: Error): unknown };
   on(command: unknown): { callsFake(fn: (input: Record<string, unknown>, getClient: GetClient) => unknown): unknown };
   restore(): void;
 };
@@ -29,6 +30,8 @@ type Exception = new (options: { name: string; $fault: 'client'; $metadata: obje
 export function mockAws(world: AwsWorld = awsWorld()) {
   const stubs = Object.entries(SERVICES).map(([service, { sdk, client, exception }]) => {
     const stub = mockClient(client as never) as unknown as Stub;
+    // A call this world does not model fails, as the endpoint's InvalidAction does: it never passes unseen.
+    stub.onAnyCommand().rejects(new Error(`not in the simulated AWS world: a ${service} call it does not model`));
     for (const action of Object.keys(world.operations[service as Service]))
       stub.on(sdk[`${action}Command`]).callsFake(async (input, getClient) => {
         const configured = getClient().config.region;

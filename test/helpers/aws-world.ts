@@ -73,17 +73,8 @@ export class AwsWorldError extends Error {
 /** A planned failure (`world.failures`) answered as AWS answers an error. */
 export const awsError = (code: string, message = code) => new AwsWorldError(code, message);
 
-const MODIFYING = new Set([
-  'ModifyImageAttribute',
-  'ModifySnapshotAttribute',
-  'CreateTags',
-  'EnableImageDeprecation',
-  'DeregisterImage',
-  'DeleteSnapshot',
-  'PutParameter',
-  'DeleteParameters',
-  'CreateRepository',
-]);
+/** Every action that is not a read (Describe…, Get…) changes something. */
+const modifies = (action: string) => !/^(Describe|Get)/.test(action);
 
 type Answer<T> = Omit<T, '$metadata'>;
 type Principal = { UserId?: string; OrganizationArn?: string; OrganizationalUnitArn?: string };
@@ -393,7 +384,7 @@ export function awsWorld(options: AwsWorldOptions = {}) {
       return operation(region, input as never);
     },
     /** Calls that change something in AWS. */
-    modifying: () => calls.filter((c) => MODIFYING.has(c.action)),
+    modifying: () => calls.filter((c) => modifies(c.action)),
     register,
     /** The image; in a build world, one never seen is registered now. */
     image: (region: string, id: string): WorldImage => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Image } from '@aws-sdk/client-ec2';
-import type { Ec2, WaitOptions } from '../../adapters/aws.js';
+import { isAwsError, type Ec2, type WaitOptions } from '../../adapters/aws.js';
 import type { AwsAction } from '../aws-actions.js';
 import { InterruptedError, StepError } from '../../shared/errors.js';
 import type { Variant } from '../../config/variant.js';
@@ -350,8 +350,13 @@ export async function verifyShare(
     launchPermission(ec2, recorded.imageId).read(),
     ...recorded.snapshotIds.map((id) => volumePermission(ec2, id).read()),
   ]).catch((error: unknown) => {
-    if (error instanceof Error && error.name === 'InvalidAMIID.NotFound')
-      throw new StepError(STEP, `${recorded.imageId} is gone (deregistered outside bro): ${error.message}`, {
+    const gone = isAwsError(error, 'InvalidAMIID.NotFound')
+      ? `${recorded.imageId} is gone (deregistered outside bro)`
+      : isAwsError(error, 'InvalidSnapshot.NotFound')
+        ? `a snapshot of ${recorded.imageId} is gone (deleted outside bro)`
+        : undefined;
+    if (gone)
+      throw new StepError(STEP, `${gone}: ${(error as Error).message}`, {
         cause: error,
         hint: 'Register the AMIs again: rerun the build with `--from ami-register`.',
       });
@@ -430,12 +435,13 @@ export async function writeGrants(state: StateStore, region: string, grants: Gra
   await writeRecord(state, GRANTS, grantsId(region), grants);
 }
 
-/** One record, `grants:tags` (no region has that name). */
+/** One record, `build-tags` (`grants:tags` before: read too, so a state file written then still counts). */
 const BUILD_TAGS = recordKind(
-  'grants:tags',
+  'build-tags',
   z.object({ tags: z.record(z.string(), z.string()) }),
   "without it, bro share --revoke tells this build's AMIs by the manifest's tags (or by variant and version).",
 );
+const OLD_BUILD_TAGS_ID = 'grants:tags';
 
 /**
  * The tags that identify this build (`releaseTags`), recorded before share checks any AMI: revoke
@@ -443,10 +449,13 @@ const BUILD_TAGS = recordKind(
  */
 export async function writeBuildTags(state: StateStore, tags: Record<string, string>): Promise<void> {
   await writeRecord(state, BUILD_TAGS, BUILD_TAGS.prefix, { tags });
+  await state.remove([OLD_BUILD_TAGS_ID]);
 }
 
 export async function readBuildTags(state: StateStore): Promise<Record<string, string> | undefined> {
-  return (await readRecord(state, BUILD_TAGS, BUILD_TAGS.prefix))?.tags;
+  return (
+    (await readRecord(state, BUILD_TAGS, BUILD_TAGS.prefix)) ?? (await readRecord(state, BUILD_TAGS, OLD_BUILD_TAGS_ID))
+  )?.tags;
 }
 
 /** Accounts bro granted on `imageId` earlier that are not in `accounts` any more. */

@@ -1,7 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/fs.js';
+import { createByRename, exists } from '../../adapters/fs.js';
 import type { Rollback } from '../../adapters/rollback.js';
 import { mapAll } from '../../shared/concurrency.js';
 import { SOURCES, type SourceName } from '../../config/series.js';
@@ -17,12 +17,6 @@ import type { PinnedSource } from '../context.js';
  * Upstream's Release.toml at the pin must agree with --version, and the admin
  * container's VERSION file names its version.
  */
-
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
 
 export async function ensureCheckouts(
   git: Git,

@@ -1,8 +1,8 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { Git } from '../../adapters/git.js';
-import { createByRename } from '../../adapters/fs.js';
+import { createByRename, exists } from '../../adapters/fs.js';
 import type { Project } from '../../adapters/project.js';
 import type { Series } from '../../config/series.js';
 import { PatchError, StepError } from '../../shared/errors.js';
@@ -236,7 +236,7 @@ function leftOut(
   const others = parts.filter((p) => !(p.kind === 'setting' && settings.some((m) => m.to === p.upstream!.key)));
   const forms = [...settings.map(mapped), ...new Set(others.map(short))];
   return {
-    dropped: `upstream has it in another form in ${tag}: ${forms.join(', ')}`,
+    dropped: `upstream has it in another form in ${tag}${forms.length ? `: ${forms.join(', ')}` : ''}`,
     ...(settings.length ? { settings } : {}),
   };
 }
@@ -245,13 +245,6 @@ const ordinal = (n: number) =>
   `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
 
 /** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
-async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {
-  if (
-    await stat(join(dir, '.git')).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
-  await createByRename(dir, (tmp) => git.cloneShared(mirror, tmp));
+export async function ensureCheckout(git: Git, mirror: string, dir: string): Promise<void> {
+  if (!(await exists(join(dir, '.git')))) await createByRename(dir, (tmp) => git.cloneShared(mirror, tmp));
 }

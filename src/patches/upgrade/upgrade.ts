@@ -1,9 +1,9 @@
-import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Adapters } from '../../adapters/index.js';
 import type { GitPlumbing } from '../../adapters/git-plumbing.js';
 import type { GitTrees } from '../../adapters/git-trees.js';
-import { atomicWrite, createByRename } from '../../adapters/fs.js';
+import { atomicWrite, exists } from '../../adapters/fs.js';
 import { createProject, type Project } from '../../adapters/project.js';
 import type { Rollback } from '../../adapters/rollback.js';
 import type { Series, SourceName } from '../../config/series.js';
@@ -13,7 +13,7 @@ import { StepError, UsageError } from '../../shared/errors.js';
 import type { Target } from '../check/check-report.js';
 import { findBase, openUpstream, type Upstream } from '../open-upstream.js';
 import { readRebaseState, rebaseWorkspace, type RebaseWorkspace } from '../rebase/rebase-state.js';
-import { rebaseSeries } from '../rebase/rebase.js';
+import { ensureCheckout, rebaseSeries } from '../rebase/rebase.js';
 import { refreshSeries, type RefreshResult } from '../rebase/refresh.js';
 import { withAdminRef } from './admin-ref.js';
 import { findTarget } from './find-target.js';
@@ -129,7 +129,7 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
 
   // The Bottlerocket checkout: where the rebase runs and the trees are read from.
   const brWorkspace = rebaseWorkspace(input.root, 'bottlerocket');
-  await ensureCheckout(adapters, br.mirror, brWorkspace.dir);
+  await ensureCheckout(adapters.git, br.mirror, brWorkspace.dir);
   const upstreamTree = join(input.root, 'trees', 'upstream');
   await trees.extract(brWorkspace.dir, onto.commit, [], [MODELS], upstreamTree);
   const admin = await adminDefault(upstreamTree, input.variant);
@@ -259,19 +259,6 @@ export async function upgradeVariant(tools: Tools, input: UpgradeInput): Promise
 const pick = <T extends object, K extends keyof T>(object: T, key: K): Pick<T, K> =>
   ({ [key]: object[key] }) as Pick<T, K>;
 
-/** A checkout of the mirror at `dir`, cloned on first use (sharing the mirror's objects) beside it and renamed into place. */
-async function ensureCheckout(adapters: Adapters, mirror: string, dir: string): Promise<void> {
-  if (
-    await stat(join(dir, '.git')).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
-  await mkdir(dirname(dir), { recursive: true });
-  await createByRename(dir, (tmp) => adapters.git.cloneShared(mirror, tmp));
-}
-
 interface RebaseSourceInput {
   source: SourceName;
   upstream: Upstream;
@@ -297,7 +284,7 @@ async function rebaseSource(tools: Tools, input: RebaseSourceInput): Promise<Ref
   const { git } = tools.adapters;
   const { plumbing } = tools;
   const workspace = rebaseWorkspace(input.root, input.source);
-  await ensureCheckout(tools.adapters, input.upstream.mirror, workspace.dir);
+  await ensureCheckout(tools.adapters.git, input.upstream.mirror, workspace.dir);
   await git.enableRerere(workspace.dir);
   const rrCache = join(await git.gitDir(workspace.dir), 'rr-cache');
   const projectCache = join(tools.adapters.project.root, RR_CACHE(input.source));
@@ -375,13 +362,7 @@ async function refuseChanged(
 ): Promise<void> {
   const { git } = tools.adapters;
   // A checkout never checked out (cloned with --no-checkout, no index yet) has nothing of anyone's.
-  if (
-    !(await stat(join(workspace.dir, '.git', 'index')).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return;
+  if (!(await exists(join(workspace.dir, '.git', 'index')))) return;
   const work = [
     ...(stopped ? ['a `git am` stopped at a conflict'] : []),
     ...(await git.status(workspace.dir)).slice(0, 10).map((line) => `changed: ${line.slice(3)}`),
