@@ -281,7 +281,9 @@ describe('revoke and share say what EC2 shows', () => {
     expect(rerun.stderr).toContain(
       `us-east-1: ${gone} is gone (deregistered outside bro): The image id '[${gone}]' does not exist`,
     );
-    expect(rerun.stderr).toContain('Register the AMIs again: rerun the build with `--from ami-register`.');
+    expect(rerun.stderr).toContain(
+      'Register the AMIs again: rerun the build with `--from ami-register`, plus `--overwrite-parameters` if the variant publishes SSM parameters',
+    );
     expect(s.world.hasImage('us-east-1', gone)).toBe(false);
     expect(grantsChanged()).toEqual([]);
   });

@@ -358,7 +358,7 @@ export async function verifyShare(
     if (gone)
       throw new StepError(STEP, `${gone}: ${(error as Error).message}`, {
         cause: error,
-        hint: 'Register the AMIs again: rerun the build with `--from ami-register`.',
+        hint: 'Register the AMIs again: rerun the build with `--from ami-register`, plus `--overwrite-parameters` if the variant publishes SSM parameters (they still name the AMI that is gone).',
       });
     throw error;
   });
