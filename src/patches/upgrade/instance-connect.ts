@@ -1,3 +1,5 @@
+import { isTable } from './migrate-user-data.js';
+
 /**
  * EC2 Instance Connect on the new admin container, switched on the way its
  * own start script reads it: the script takes sshd's AuthorizedKeysCommand
@@ -63,10 +65,7 @@ export function withInstanceConnect(json: Record<string, unknown>, eic: Instance
     let at = out;
     for (const part of path.slice(0, -1)) {
       const next = at[part];
-      at = (at[part] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {}) as Record<
-        string,
-        unknown
-      >;
+      at = at[part] = isTable(next) ? next : {};
     }
     at[path[path.length - 1]!] = value;
   }

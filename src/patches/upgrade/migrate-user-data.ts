@@ -21,7 +21,8 @@ import type { SettingMove } from '../rebase/rebase-state.js';
  */
 
 export type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table =>
+/** A TOML table: an object that is no array and no date. */
+export const isTable = (v: unknown): v is Table =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 export interface Models {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { defaultsFiles } from '../../preview/index.js';
 import { StepError } from '../../shared/errors.js';
+import { isTable, type Table } from './migrate-user-data.js';
 
 /**
  * What an upgrade reads from a Bottlerocket tree (its `sources/models/`,
@@ -12,10 +13,6 @@ import { StepError } from '../../shared/errors.js';
  * upstream's order (preview's `defaultsFiles`).
  */
 export const MODELS = 'sources/models';
-
-type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /**
  * The admin container release the variant's defaults pull

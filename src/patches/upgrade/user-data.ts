@@ -6,7 +6,7 @@ import type { Redactor } from '../../adapters/redactor.js';
 import { parseUserData, registerSecrets } from '../../preview/index.js';
 import { ConfigError } from '../../shared/errors.js';
 import { oldInstanceConnect, readInstanceConnect, withInstanceConnect } from './instance-connect.js';
-import { migrateSettings, type Migration, type Models, type Move, type Table } from './migrate-user-data.js';
+import { isTable, migrateSettings, type Migration, type Models, type Move, type Table } from './migrate-user-data.js';
 
 /**
  * `--user-data old.toml`: the file as the same node on the new base
@@ -41,9 +41,6 @@ export interface UserDataInput {
   /** A directory of bro's own for the diff's files (0600). */
   scratch: string;
 }
-
-const isTable = (v: unknown): v is Table =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** Reads and checks user data before anything else happens: a parse error is exit 2, naming the file. */
 export function readUserData(file: string, text: string): Table {
