@@ -15,12 +15,15 @@ export function skipsBecause(reason: string | undefined): boolean {
 
 type Skip = (...args: unknown[]) => never;
 
+/** Marks the `ctx.skip` that says why, so a test can see that setup.ts put it there. */
+export const SAYS_WHY = Symbol('skip says why');
+
 /**
  * `ctx.skip` that says why (test/setup.ts puts it on every test): the reason is printed; a skip
  * without one throws, so the test fails rather than vanish from the count.
  */
 export function skipSayingWhy(skip: Skip, name: string, write = (line: string) => process.stderr.write(line)): Skip {
-  return (...args: unknown[]) => {
+  const sayingWhy = (...args: unknown[]) => {
     // ctx.skip(false, reason): nothing to skip.
     if (args[0] === false) return undefined as never;
     const reason = args.find((a): a is string => typeof a === 'string' && a.trim() !== '');
@@ -28,4 +31,5 @@ export function skipSayingWhy(skip: Skip, name: string, write = (line: string) =
     write(`SKIPPED ${name}: ${reason}\n`);
     return skip(...args);
   };
+  return Object.assign(sayingWhy, { [SAYS_WHY]: true });
 }
